@@ -1,0 +1,48 @@
+"""The handheld rotation model: the rig rotates about a pivot behind the camera (DESIGN §3.2).
+
+Pivot ``P = (0, 0, −d)`` in the reference camera frame, ``d ≥ 0`` metres (``d = 0``: rotation
+about the optical centre). At orientation ``R`` (camera-to-reference) the camera centre is
+``C = P − R·P`` and a reference-frame point ``X`` is seen at ``X_c = Rᵀ (X − C)``.
+
+Under pure rotation image motion does not depend on depth; the pivot offset adds a translation
+whose image shift relative to the rotational one is about ``d / Z``, which is what makes the
+motion (and the blur) depth dependent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motiondepth.geometry.camera import Intrinsics, project
+
+
+def camera_centre(r: np.ndarray, pivot_m: float) -> np.ndarray:
+    """Camera centre ``C = P − R·P`` (..., 3) for rotations ``r`` (..., 3, 3)."""
+    r = np.asarray(r, dtype=np.float64)
+    p = np.array([0.0, 0.0, -pivot_m])
+    return p - r @ p
+
+
+def transform_pivot(points: np.ndarray, r: np.ndarray, pivot_m: float) -> np.ndarray:
+    """Reference-frame points → camera frame at orientation ``r``: ``Rᵀ (X − C)``.
+
+    Args:
+        points: (..., N, 3) points in the reference camera frame.
+        r: (..., 3, 3) camera-to-reference rotations (broadcast against ``points``).
+        pivot_m: pivot distance ``d`` behind the optical centre, metres.
+
+    Returns:
+        (..., N, 3) points in the rotated camera's frame.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    p = np.array([0.0, 0.0, -pivot_m])
+    # Rᵀ (X − P + R P) = Rᵀ (X − P) + P
+    rel = np.asarray(points, dtype=np.float64) - p
+    return np.einsum("...ji,...nj->...ni", r, rel) + p
+
+
+def project_pivot(
+    points: np.ndarray, r: np.ndarray, pivot_m: float, intr: Intrinsics
+) -> np.ndarray:
+    """Pixels of reference-frame points seen from orientation ``r`` (pivot model), (..., N, 2)."""
+    return project(transform_pivot(points, r, pivot_m), intr)

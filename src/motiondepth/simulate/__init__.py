@@ -1,0 +1,39 @@
+"""Shaky rolling-shutter video simulation: camera presets, shake sources, the imaging model."""
+
+from motiondepth.simulate.camera import PRESETS, CameraConfig, camera_preset
+from motiondepth.simulate.shake import (
+    RotationTrace,
+    SyntheticShakeConfig,
+    integrate_gyro,
+    load_shake,
+    read_angle_trace,
+    read_gyro_log,
+    synthetic_shake,
+)
+from motiondepth.simulate.simulator import (
+    ShakyVideo,
+    groundtruth_tracks,
+    groundtruth_trajectory,
+    mean_projection,
+    prepare_rgbd,
+    simulate,
+)
+
+__all__ = [
+    "PRESETS",
+    "CameraConfig",
+    "RotationTrace",
+    "ShakyVideo",
+    "SyntheticShakeConfig",
+    "camera_preset",
+    "groundtruth_tracks",
+    "groundtruth_trajectory",
+    "integrate_gyro",
+    "load_shake",
+    "mean_projection",
+    "prepare_rgbd",
+    "read_angle_trace",
+    "read_gyro_log",
+    "simulate",
+    "synthetic_shake",
+]

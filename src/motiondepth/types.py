@@ -1,0 +1,65 @@
+"""Typed containers for what flows between pipeline steps.
+
+Shape vocabulary: T frames, N points, H, W image size, S samples per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motiondepth.geometry.camera import Intrinsics
+
+
+@dataclass
+class RGBDImage:
+    """A sharp RGB image with registered metric z-depth (the simulator's input)."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8, sRGB
+    depth: np.ndarray  # (H, W) float32 metres, 0 = invalid
+    intrinsics: Intrinsics  # of this image
+    source: str = "unknown"  # where it came from, for messages and camera.json
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W)."""
+        return self.depth.shape[0], self.depth.shape[1]
+
+
+@dataclass
+class Tracks:
+    """2D point tracks, CoTracker-style."""
+
+    tracks: np.ndarray  # (T, N, 2) float32 pixel x, y
+    visible: np.ndarray  # (T, N) bool
+    queries: np.ndarray  # (N, 3) float32 (t, x, y): frame index and position of each query
+    image_size: tuple[int, int]  # (H, W)
+    meta: dict = field(default_factory=dict)  # tracker name, settings
+
+    def __post_init__(self) -> None:
+        t, n = self.visible.shape
+        if self.tracks.shape != (t, n, 2) or self.queries.shape != (n, 3):
+            raise ValueError(
+                f"inconsistent track shapes: tracks {self.tracks.shape}, visible "
+                f"{self.visible.shape}, queries {self.queries.shape}"
+            )
+
+    @property
+    def num_frames(self) -> int:
+        return self.tracks.shape[0]
+
+    @property
+    def num_points(self) -> int:
+        return self.tracks.shape[1]
+
+
+@dataclass
+class Trajectory:
+    """Per-frame camera rotation relative to frame 0, ``[roll, pitch, yaw]`` radians."""
+
+    angles: np.ndarray  # (T, 3) float64, angles[0] == 0
+    times: np.ndarray  # (T,) float64 seconds, frame start times
+    residual_px: np.ndarray  # (T,) float64 RMS reprojection residual of the fit, pixels
+    method: str = "unknown"  # paper | lsq | homography | groundtruth
+    dense: np.ndarray | None = None  # (T, S, 3) optional dense samples per frame
