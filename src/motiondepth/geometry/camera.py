@@ -39,12 +39,12 @@ class Intrinsics:
         return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
 
     @property
-    def K(self) -> np.ndarray:  # noqa: N802 - the conventional name
+    def K(self) -> np.ndarray:
         """3 × 3 calibration matrix."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
     @property
-    def K_inv(self) -> np.ndarray:  # noqa: N802
+    def K_inv(self) -> np.ndarray:
         """Inverse of :attr:`K`."""
         return np.array(
             [

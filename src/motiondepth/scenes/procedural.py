@@ -40,7 +40,7 @@ class SceneConfig:
     object_size: tuple[float, float] = (0.08, 0.3)  # object radius as a fraction of the view width at its depth
     panel_probability: float = 0.3  # share of objects that are slanted panels
     sphere_probability: float = 0.3  # share of objects that are spheres (rest: boxes)
-    texture_cycles: float = 6.0  # base texture frequency at 1 m, cycles/m (scaled with depth)
+    texture_cycles: float = 1.5  # base texture cycles per 100 px of image at the surface's framing depth
     light_elevation_deg: float = 50.0  # directional light elevation
     ambient: float = 0.45  # ambient light share
     supersample: int = 2  # per-axis RGB supersampling (anti-aliasing); depth is sampled at pixel centres

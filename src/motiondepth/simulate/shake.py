@@ -5,11 +5,13 @@ Every source ends as a :class:`RotationTrace`: uniformly sampled ``[roll, pitch,
 interpolates linearly at each row's sub-sample times.
 
 Synthetic shake amplitudes (defaults of :class:`SyntheticShakeConfig`) model a person holding a
-phone out: physiological tremor (6–12 Hz, 2 mrad ≈ 0.11° RMS per axis) over slow postural drift
-(0.1–2 Hz, 5 mrad ≈ 0.29° RMS), roll at 60 % of pitch/yaw. Over a 60 ms exposure this gives
-blur streaks of a few pixels on the ``phone`` preset (f ≈ 484 px) and tens of pixels on the
-``telephoto`` preset (f ≈ 2400 px) — the range the perspective-blur paper studies. The
-benchmark (``benchmarks/foundation.py``) reports the measured blur lengths.
+phone out: physiological tremor (6–12 Hz, 1 mrad ≈ 0.057° RMS per axis, i.e. about 3°/s RMS
+angular velocity, roughly twice what the 1/focal-length rule of thumb tolerates) over slow
+postural drift (0.1–2 Hz, 5 mrad ≈ 0.29° RMS), roll at 60 % of pitch/yaw. Over a 60 ms exposure
+this gives blur streaks of a few pixels on the ``phone`` preset (f ≈ 484 px) and 10–30 pixels
+on the ``telephoto`` preset (f ≈ 2400 px) — the range the perspective-blur paper studies. The
+benchmark (``benchmarks/foundation.py``) reports the measured blur lengths; ``scale`` makes the
+shake stronger or gentler.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class SyntheticShakeConfig:
     """Band-limited random handheld shake; RMS values are per axis, before ``axis_gain``."""
 
     tremor_band_hz: tuple[float, float] = (6.0, 12.0)  # physiological hand tremor band
-    tremor_rms_rad: float = 2e-3  # tremor angle RMS (≈ 0.11°)
+    tremor_rms_rad: float = 1e-3  # tremor angle RMS (≈ 0.057°)
     drift_band_hz: tuple[float, float] = (0.1, 2.0)  # slow postural sway / breathing band
     drift_rms_rad: float = 5e-3  # drift angle RMS (≈ 0.29°)
     axis_gain: tuple[float, float, float] = (0.6, 1.0, 1.0)  # roll, pitch, yaw multipliers
@@ -326,7 +328,7 @@ def load_shake(
     if highpass_hz:
         resampled = _highpass(resampled, dt, highpass_hz)
     n_out = int(np.ceil(duration_s / dt)) + 2
-    i0 = min(int(round(start_s / dt)), len(grid) - n_out)
+    i0 = min(round(start_s / dt), len(grid) - n_out)
     if i0 < 0:
         raise InputError(path, f"{kind} too short for {duration_s:.3f} s at dt={dt}")
     window = resampled[i0 : i0 + n_out]

@@ -272,7 +272,7 @@ def groundtruth_tracks(video: ShakyVideo, queries_xy: np.ndarray) -> Tracks:
         pts = unproject(u, depth[ui[:, 1], ui[:, 0]], video.intrinsics)
         u = u + (q - mean_projection(sub_video, pts)[0])
     tracks = mean_projection(video, pts).astype(np.float32)
-    t, n = tracks.shape[:2]
+    _t, n = tracks.shape[:2]
     inside = (tracks[..., 0] >= 0) & (tracks[..., 0] <= w - 1) & (tracks[..., 1] >= 0) & (tracks[..., 1] <= h - 1)
     queries = np.concatenate([np.zeros((n, 1)), q], 1).astype(np.float32)
     return Tracks(tracks, inside, queries, (h, w), meta={"tracker": "groundtruth"})

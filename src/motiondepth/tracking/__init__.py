@@ -1,0 +1,16 @@
+"""Query grids and point trackers behind one interface."""
+
+from motiondepth.tracking.base import Tracker, available_trackers, make_tracker, register_tracker
+from motiondepth.tracking.grid import grid_queries, query_grid
+from motiondepth.tracking.klt import KLTConfig, KLTTracker
+
+__all__ = [
+    "KLTConfig",
+    "KLTTracker",
+    "Tracker",
+    "available_trackers",
+    "grid_queries",
+    "make_tracker",
+    "query_grid",
+    "register_tracker",
+]

@@ -1,0 +1,49 @@
+"""The query grid of the perspective-blur paper (§3.2; DESIGN §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motiondepth.geometry.camera import Intrinsics
+
+
+def query_grid(
+    half_count: int, size: tuple[int, int], intr: Intrinsics | None = None, margin_px: float | None = None
+) -> np.ndarray:
+    """Uniform grid of ``(2i + 1)²`` query points with the on-axis point at the principal point.
+
+    Args:
+        half_count: half-width count ``i`` (paper default 12 → 25 × 25 = 625 points).
+        size: (H, W) image size.
+        intr: intrinsics; the principal point defaults to the image centre.
+        margin_px: distance kept from the image border (default 6 % of the short side, at
+            least 12 px, so tracker windows and shake stay inside the image).
+
+    Returns:
+        (N, 2) float32 (x, y) pixels, row-major: point ``(2i+1)·a + b`` is row a, column b;
+        the centre point is index ``N // 2``.
+
+    Example:
+        >>> g = query_grid(1, (101, 201))
+        >>> g.shape, g[4].tolist()
+        ((9, 2), [100.0, 50.0])
+    """
+    if half_count < 1:
+        raise ValueError(f"half_count must be ≥ 1, got {half_count}")
+    h, w = size
+    cx, cy = ((w - 1) / 2.0, (h - 1) / 2.0) if intr is None else (intr.cx, intr.cy)
+    if margin_px is None:
+        margin_px = max(12.0, 0.06 * min(h, w))
+    reach_x = min(cx, w - 1 - cx) - margin_px
+    reach_y = min(cy, h - 1 - cy) - margin_px
+    if reach_x <= 0 or reach_y <= 0:
+        raise ValueError(f"image {w}x{h} too small for a {margin_px:.0f} px margin around ({cx}, {cy})")
+    steps = np.arange(-half_count, half_count + 1) / half_count
+    ys, xs = np.meshgrid(cy + steps * reach_y, cx + steps * reach_x, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+
+
+def grid_queries(points_xy: np.ndarray, frame: int = 0) -> np.ndarray:
+    """(N, 2) positions → (N, 3) queries ``(t, x, y)`` at ``frame``."""
+    t = np.full((len(points_xy), 1), float(frame), dtype=np.float32)
+    return np.concatenate([t, np.asarray(points_xy, dtype=np.float32)], 1)
