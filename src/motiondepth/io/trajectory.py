@@ -1,0 +1,94 @@
+"""Trajectory CSV (``frame,time_s,roll_rad,pitch_rad,yaw_rad,residual_px``) and tracks ``.npz``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.types import Tracks, Trajectory
+
+COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
+
+
+def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
+    """Write one row per frame (plus ``dense_<j>_<axis>`` columns if a dense trajectory is set)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    cols = list(COLUMNS)
+    dense = traj.dense
+    if dense is not None:
+        cols += [f"dense_{j}_{a}" for j in range(dense.shape[1]) for a in ("roll", "pitch", "yaw")]
+    writer.writerow(cols)
+    for k in range(len(traj.angles)):
+        row = [k, f"{traj.times[k]:.6f}", *(f"{a:.9e}" for a in traj.angles[k]), f"{traj.residual_px[k]:.4f}"]
+        if dense is not None:
+            row += [f"{v:.9e}" for v in dense[k].ravel()]
+        writer.writerow(row)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def read_trajectory_csv(path: str | Path) -> Trajectory:
+    """Read a trajectory CSV written by :func:`write_trajectory_csv` (or any with those columns)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "trajectory file not found")
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            raise InputError(path, "trajectory has no rows")
+        missing = [c for c in COLUMNS[1:5] if c not in rows[0]]
+        if missing:
+            raise InputError(path, f"missing columns {missing}; expected {COLUMNS}")
+        angles = np.array([[float(r[c]) for c in ("roll_rad", "pitch_rad", "yaw_rad")] for r in rows])
+        times = np.array([float(r["time_s"]) for r in rows])
+        res = np.array([float(r.get("residual_px") or "nan") for r in rows])
+    except InputError:
+        raise
+    except (ValueError, KeyError, csv.Error) as exc:
+        raise InputError(path, f"cannot parse trajectory ({exc})") from None
+    return Trajectory(angles, times, res, method="file")
+
+
+def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
+    """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``)."""
+    extra = {} if intrinsics is None else {"intrinsics": np.asarray(intrinsics, dtype=np.float64)}
+    save_npz(
+        path, tracks=tracks.tracks, visible=tracks.visible, queries=tracks.queries,
+        image_size=np.asarray(tracks.image_size, dtype=np.int64),
+        tracker=np.asarray(str(tracks.meta.get("tracker", "unknown"))), **extra,
+    )  # fmt: skip
+
+
+def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
+    """Read a tracks ``.npz`` → (Tracks, intrinsics or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "tracks file not found")
+    try:
+        with np.load(path) as d:
+            arrays = {k: d[k] for k in d.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable .npz ({exc})") from None
+    for key in ("tracks", "visible", "queries"):
+        if key not in arrays:
+            raise InputError(path, f"missing key '{key}'")
+    tr = arrays["tracks"]
+    if tr.ndim != 3 or tr.shape[-1] != 2:
+        raise InputError(path, f"'tracks' must be (T, N, 2), got {tr.shape}")
+    if len(tr) < 2:
+        raise InputError(path, f"tracks have {len(tr)} frame(s); need at least 2")
+    if not np.all(np.isfinite(tr)):
+        raise InputError(path, "'tracks' contains NaN or inf")
+    size = tuple(int(v) for v in arrays.get("image_size", [0, 0]))
+    try:
+        tracks = Tracks(tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size)
+    except ValueError as exc:
+        raise InputError(path, str(exc)) from None
+    return tracks, arrays.get("intrinsics")

@@ -1,0 +1,127 @@
+"""Figures: angles over time, a 3D trajectory (paper Figure 5 style), a tracks overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from motiondepth.io.atomic import atomic_path
+
+ARCMIN = 180.0 / np.pi * 60.0
+_STYLES = {"lsq": ("tab:red", "o"), "paper": ("tab:orange", "s"), "homography": ("tab:green", "^")}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_angles(
+    path: str | Path,
+    times: np.ndarray,
+    truth: np.ndarray,
+    estimates: dict[str, np.ndarray],
+    dense_truth: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Roll, pitch and yaw over time in arcminutes: truth as a line, each estimate as markers.
+
+    Args:
+        path: output image (PNG).
+        times: (T,) frame times, s (plotted at the middle of each frame's span if dense given).
+        truth: (T, 3) sparse ground truth, rad.
+        estimates: name → (T, 3) rad.
+        dense_truth: optional ((T·S,) times, (T·S, 3) angles) drawn as a thin line.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
+    for i, (ax, name) in enumerate(zip(axes, ("roll", "pitch", "yaw"), strict=True)):
+        if dense_truth is not None:
+            ax.plot(dense_truth[0], dense_truth[1][:, i] * ARCMIN, color="tab:blue", lw=0.8, alpha=0.6, label="truth (dense)")
+        ax.plot(times, truth[:, i] * ARCMIN, color="black", lw=1.8, label="truth (per frame)")
+        for label, est in estimates.items():
+            color, marker = _STYLES.get(label, (None, "x"))
+            ax.plot(times, est[:, i] * ARCMIN, ls="none", marker=marker, ms=4, color=color, label=label)
+        ax.set_ylabel(f"{name} [arcmin]")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize=8, ncol=3)
+    axes[-1].set_xlabel("time [s]")
+    fig.suptitle("Camera rotation relative to frame 0")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_trajectory_3d(
+    path: str | Path, dense_truth: np.ndarray, truth: np.ndarray, estimate: np.ndarray, label: str = "estimate"
+) -> None:
+    """3D plot of (roll, pitch, yaw) in arcminutes, as the paper's Figure 5.
+
+    Ground-truth dense trajectory as a blue line, ground-truth per-frame means as black dots,
+    the estimated sparse trajectory as red markers.
+
+    Args:
+        dense_truth: (T, S, 3) rad; truth: (T, 3) rad; estimate: (T, 3) rad.
+    """
+    plt = _pyplot()
+    fig = plt.figure(figsize=(7, 6))
+    ax = fig.add_subplot(projection="3d")
+    d = dense_truth.reshape(-1, 3) * ARCMIN
+    ax.plot(d[:, 0], d[:, 1], d[:, 2], color="tab:blue", lw=1.2, label="truth (dense)")
+    t = truth * ARCMIN
+    ax.scatter(t[:, 0], t[:, 1], t[:, 2], color="black", s=10, label="truth (per frame)")
+    e = estimate * ARCMIN
+    ax.scatter(e[:, 0], e[:, 1], e[:, 2], color="tab:red", marker="^", s=22, label=label)
+    ax.set_xlabel("roll [′]")
+    ax.set_ylabel("pitch [′]")
+    ax.set_zlabel("yaw [′]")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def tracks_overlay(
+    path: str | Path,
+    frame: np.ndarray,
+    tracks: np.ndarray,
+    visible: np.ndarray,
+    magnify: float = 1.0,
+    max_tracks: int = 169,
+) -> None:
+    """Draw track paths (optionally magnified about their start) on ``frame``.
+
+    Args:
+        frame: (H, W, 3) uint8 RGB background.
+        tracks: (T, N, 2) pixels; visible: (T, N).
+        magnify: scale displacements from the first position (shake is small; >1 makes it visible).
+        max_tracks: draw at most this many tracks (an even subsample), so paths stay readable.
+    """
+    keep = np.unique(np.linspace(0, tracks.shape[1] - 1, min(max_tracks, tracks.shape[1])).round().astype(int))
+    tracks, visible = tracks[:, keep], visible[:, keep]
+    img = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    img = (0.75 * img).astype(np.uint8)
+    start = tracks[0]
+    path_pts = start[None] + magnify * (tracks - start[None])
+    t_len = len(tracks)
+    for n in range(tracks.shape[1]):
+        for k in range(1, t_len):
+            if visible[k, n] and visible[k - 1, n]:
+                hue = int(120 * k / max(t_len - 1, 1))
+                color = cv2.cvtColor(np.uint8([[[hue, 255, 255]]]), cv2.COLOR_HSV2BGR)[0, 0].tolist()
+                p, q = path_pts[k - 1, n], path_pts[k, n]
+                cv2.line(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), color, 2, cv2.LINE_AA)
+        cv2.circle(img, (int(start[n, 0]), int(start[n, 1])), 2, (255, 255, 255), -1)
+    cv2.putText(img, f"tracks, motion x{magnify:g} (green: early, blue: late)", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    with atomic_path(path) as tmp:
+        cv2.imwrite(str(tmp), img)
+
+
+def _save(fig, path: str | Path) -> None:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
