@@ -100,7 +100,13 @@ def tracks_overlay(
         magnify: scale displacements from the first position (shake is small; >1 makes it visible).
         max_tracks: draw at most this many tracks (an even subsample), so paths stay readable.
     """
-    keep = np.unique(np.linspace(0, tracks.shape[1] - 1, min(max_tracks, tracks.shape[1])).round().astype(int))
+    n = tracks.shape[1]
+    side = int(round(np.sqrt(n)))
+    if side * side == n and n > max_tracks:  # a square query grid: every k-th row and column
+        k = int(np.ceil(side / np.sqrt(max_tracks)))
+        keep = (np.arange(0, side, k)[:, None] * side + np.arange(0, side, k)[None, :]).ravel()
+    else:
+        keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
     tracks, visible = tracks[:, keep], visible[:, keep]
     img = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
     img = (0.75 * img).astype(np.uint8)
@@ -115,7 +121,7 @@ def tracks_overlay(
                 p, q = path_pts[k - 1, n], path_pts[k, n]
                 cv2.line(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), color, 2, cv2.LINE_AA)
         cv2.circle(img, (int(start[n, 0]), int(start[n, 1])), 2, (255, 255, 255), -1)
-    cv2.putText(img, f"tracks, motion x{magnify:g} (green: early, blue: late)", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(img, f"tracks, motion x{magnify:g} (red: early, blue: late)", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     with atomic_path(path) as tmp:
         cv2.imwrite(str(tmp), img)
 

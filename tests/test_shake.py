@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pytest
+
+from motiondepth.errors import InputError
+from motiondepth.geometry import euler_to_matrix, quat_to_matrix
+from motiondepth.simulate import SyntheticShakeConfig, integrate_gyro, load_shake, read_gyro_log, synthetic_shake
+
+
+def test_synthetic_shake_seeded_zeroed_and_scaled():
+    a = synthetic_shake(2.0, 0.002, seed=5)
+    b = synthetic_shake(2.0, 0.002, seed=5)
+    np.testing.assert_array_equal(a.angles, b.angles)
+    assert np.all(a.angles[0] == 0) and a.times[-1] >= 2.0
+    long = synthetic_shake(20.0, 0.002, seed=1)
+    cfg = SyntheticShakeConfig()
+    rms = np.sqrt(np.mean((long.angles - long.angles.mean(0)) ** 2, axis=0))
+    expect = np.hypot(cfg.tremor_rms_rad, cfg.drift_rms_rad) * np.asarray(cfg.axis_gain)
+    np.testing.assert_allclose(rms, expect, rtol=0.35)
+    scaled = load_shake("synthetic", 2.0, seed=5, scale=0.5)
+    np.testing.assert_allclose(scaled.angles, 0.5 * a.angles)
+
+
+def test_trace_interpolation():
+    tr = synthetic_shake(1.0, 0.002, seed=0)
+    mid = 0.5 * (tr.angles[10] + tr.angles[11])
+    np.testing.assert_allclose(tr(np.array(tr.times[10] + 0.001)), mid)
+
+
+def test_integrate_constant_rate_matches_closed_form():
+    t = np.linspace(0, 1.0, 501)
+    w = np.tile([0.1, -0.2, 0.05], (501, 1))
+    q = integrate_gyro(t, w)
+    from scipy.spatial.transform import Rotation
+
+    np.testing.assert_allclose(quat_to_matrix(q[-1]), Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), atol=1e-12)
+
+
+def _write_csv(path, t, w, header="time_s,wx,wy,wz"):
+    rows = "\n".join(",".join(f"{v:.9g}" for v in (ti, *wi)) for ti, wi in zip(t, w, strict=True))
+    path.write_text(header + "\n" + rows + "\n")
+
+
+def test_gyro_csv_gcsv_and_gyroflow_agree(tmp_path):
+    t = np.arange(0, 3.0, 0.005)
+    w = np.stack([0.2 * np.sin(7 * t), 0.1 * np.cos(3 * t), 0.05 * np.sin(11 * t)], -1)
+    _write_csv(tmp_path / "g.csv", t, w)
+    gcsv = ["GYROFLOW IMU LOG", "version,1.3", "orientation,xyz", "tscale,0.001", "gscale,0.001", "t,gx,gy,gz"]
+    gcsv += [f"{ti * 1000:.0f},{wi[0] * 1000:.6f},{wi[1] * 1000:.6f},{wi[2] * 1000:.6f}" for ti, wi in zip(t, w, strict=True)]
+    (tmp_path / "g.gcsv").write_text("\n".join(gcsv) + "\n")
+    (tmp_path / "g.gyroflow").write_text(json.dumps({"raw_imu": np.c_[t, w, np.zeros_like(w)].tolist()}))
+    ns = "\n".join(f"{int(round(ti * 1e9))} {wi[0]:.9g} {wi[1]:.9g} {wi[2]:.9g}" for ti, wi in zip(t, w, strict=True))
+    (tmp_path / "g.txt").write_text(ns + "\n")
+    traces = [load_shake(tmp_path / f"g.{ext}", 2.0) for ext in ("csv", "gcsv", "gyroflow", "txt")]
+    for tr in traces[1:]:
+        np.testing.assert_allclose(tr.angles, traces[0].angles, atol=1e-6)
+
+
+def test_angle_trace_offset_highpass(tmp_path):
+    t = np.arange(0, 5.0, 0.002)
+    ang = np.stack([0.01 * np.sin(2 * np.pi * 8 * t), 0.5 * t, 0.002 * t], -1)  # pitch: a slow pan
+    lines = ["time_s,roll_rad,pitch_rad,yaw_rad"] + [f"{a},{b},{c},{d}" for a, (b, c, d) in zip(t, ang, strict=True)]
+    (tmp_path / "a.csv").write_text("\n".join(lines))
+    tr = load_shake(tmp_path / "a.csv", 1.0, start_s=1.0)
+    assert tr.angles[0].tolist() == [0, 0, 0]
+    assert tr(np.array(0.5))[1] == pytest.approx(0.25, rel=1e-6)
+    hp = load_shake(tmp_path / "a.csv", 1.0, start_s=1.0, highpass_hz=2.0)
+    assert np.abs(hp.angles[:, 1]).max() < 0.01  # the pan is gone
+    assert np.abs(hp.angles[:, 0]).max() > 0.009  # the 8 Hz, 0.01 rad shake stays
+    rnd1 = load_shake(tmp_path / "a.csv", 1.0, start_s=None, seed=3)
+    rnd2 = load_shake(tmp_path / "a.csv", 1.0, start_s=None, seed=3)
+    np.testing.assert_array_equal(rnd1.angles, rnd2.angles)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("time_s,wx,wy,wz\n0,0,0,0\n0.01,0,0,0\n0.005,0,0,0\n", "not strictly increasing"),
+        ("time_s,wx,wy,wz\n0,0,0,0\n0.01,nan,0,0\n", "NaN"),
+        ("time_s,wx,wy,wz\n0,0,0,0\n", "at least 2"),
+        ("time_s,a,b,c\n0,0,0,0\n0.01,0,0,0\n", "header must contain"),
+    ],
+)
+def test_bad_gyro_logs(tmp_path, content, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        read_gyro_log(p)
+    assert str(p) in str(info.value)
+
+
+def test_log_too_short_and_missing(tmp_path):
+    t = np.arange(0, 0.5, 0.01)
+    _write_csv(tmp_path / "s.csv", t, np.zeros((len(t), 3)))
+    with pytest.raises(InputError, match="needed"):
+        load_shake(tmp_path / "s.csv", 1.86)
+    with pytest.raises(InputError, match="not found"):
+        load_shake(tmp_path / "nope.csv", 1.0)
+
+
+def test_axis_remap(tmp_path):
+    t = np.arange(0, 2.0, 0.005)
+    w = np.tile([0.1, 0.0, 0.0], (len(t), 1))
+    _write_csv(tmp_path / "x.csv", t, w)
+    tr = load_shake(tmp_path / "x.csv", 1.0, axes="yXz")  # camera x = raw y, camera y = −raw x
+    r = euler_to_matrix(tr(np.array(1.0)))
+    from scipy.spatial.transform import Rotation
+
+    np.testing.assert_allclose(Rotation.from_matrix(r).as_rotvec(), [0, -0.1, 0], atol=1e-6)
