@@ -113,5 +113,5 @@ def test_pivot_translation_and_parallax():
     np.testing.assert_allclose(c, [d * np.sin(0.01), 0.0, -d + d * np.cos(0.01)], atol=1e-15)
     # a pivot adds depth-dependent motion ≈ f·θ·d/Z
     uv = np.array([[319.5, 239.5]])
-    shift = lambda z: project_pivot(unproject(uv, z, INTR), r, d, INTR)[0, 0] - 319.5  # noqa: E731
+    shift = lambda z: project_pivot(unproject(uv, z, INTR), r, d, INTR)[0, 0] - 319.5
     assert shift(0.5) - shift(1e6) == pytest.approx(-525 * 0.01 * d / 0.5, rel=0.02)

@@ -36,7 +36,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, camera: str = "phone", grid_hal
     metrics = {
         "camera": camera,
         "scene_seed": seed,
-        "num_frames": int(len(video.frames)),
+        "num_frames": len(video.frames),
         "num_points": int(tracks.num_points),
         "visible_fraction": float(tracks.visible.mean()),
         "blur_px_median": float(np.median(video.blur_px)),

@@ -1,0 +1,101 @@
+"""End to end through the command line, including bad input handling."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from motiondepth.cli import main
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "sim"
+    assert main(["simulate", "--procedural", "--frames", "6", "--seed", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_simulate_outputs(sim_dir):
+    assert sorted(p.name for p in sim_dir.iterdir()) == ["camera.json", "frames.npz", "groundtruth.npz", "video.mp4"]
+    with np.load(sim_dir / "frames.npz") as f:
+        assert f["frames"].shape == (6, 518, 518, 3) and f["frames"].dtype == np.uint8
+    with np.load(sim_dir / "groundtruth.npz") as g:
+        assert g["trajectory"].shape == (6, 3)
+        assert g["trajectory_dense_15"].shape == (6, 15, 3) and g["trajectory_dense_30"].shape == (6, 30, 3)
+        assert g["depth"].shape == (518, 518) and g["intrinsics"].shape == (4,) and g["timestamps"].shape == (6,)
+        np.testing.assert_array_equal(g["trajectory"][0], 0.0)
+    cam = json.loads((sim_dir / "camera.json").read_text())
+    assert cam["name"] == "phone" and cam["num_frames"] == 6 and cam["exposure_s"] == 0.06
+
+
+def test_track_trajectory_eval(sim_dir, tmp_path, capsys):
+    tracks = tmp_path / "tracks.npz"
+    assert main(["track", str(sim_dir), "--grid-half", "6", "--out", str(tracks)]) == 0
+    with np.load(tracks) as t:
+        assert t["tracks"].shape == (6, 169, 2) and t["queries"].shape == (169, 3)
+        assert list(t["image_size"]) == [518, 518]
+    for mode in ("paper", "lsq", "homography"):
+        csv = tmp_path / f"{mode}.csv"
+        args = ["trajectory", str(tracks), "--depth", str(sim_dir / "groundtruth.npz"), "--camera", str(sim_dir / "camera.json")]
+        assert main([*args, "--mode", mode, "--out", str(csv)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "trajectory", "--pred", str(tmp_path / "lsq.csv"), "--gt", str(sim_dir / "groundtruth.npz")]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["rmse_arcmin"] < 2.0 and {"abs_rel", "e1", "e2"} <= set(metrics)
+
+
+def _err(capsys):
+    return capsys.readouterr().err.strip()
+
+
+def test_bad_inputs_exit_nonzero_with_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    rgb = tmp_path / "rgb.png"
+    cv2.imwrite(str(rgb), np.zeros((40, 50, 3), np.uint8))
+    bad_size = tmp_path / "depth_size.png"
+    cv2.imwrite(str(bad_size), np.full((40, 60), 1000, np.uint16))
+    zeros = tmp_path / "zeros.png"
+    cv2.imwrite(str(zeros), np.zeros((40, 50), np.uint16))
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, depth=np.full((40, 50), np.nan))
+    gyro = tmp_path / "gyro.csv"
+    gyro.write_text("time_s,wx,wy,wz\n0,0,0,0\n0.2,0,0,0\n0.1,0,0,0\n3,0,0,0\n")
+    cases = [
+        (["simulate", "--rgb", str(tmp_path / "missing.png"), "--depth", str(zeros), "--out", str(out)], "missing.png"),
+        (["simulate", "--rgb", str(rgb), "--depth", str(bad_size), "--out", str(out)], "depth_size.png"),
+        (["simulate", "--rgb", str(rgb), "--depth", str(zeros), "--out", str(out)], "all zero"),
+        (["simulate", "--rgb", str(rgb), "--depth", str(nan), "--out", str(out)], "NaN"),
+        (["simulate", "--procedural", "--shake", str(gyro), "--out", str(out)], "not strictly increasing"),
+        (["simulate", "--procedural", "--frames", "1", "--out", str(out)], "at least 2"),
+        (["track", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "t.npz")], "nope.mp4"),
+        (["eval", "trajectory", "--pred", str(tmp_path / "p.csv"), "--gt", str(tmp_path / "g.npz")], "p.csv"),
+    ]
+    for args, needle in cases:
+        assert main(args) == 2, args
+        err = _err(capsys)
+        assert needle in err and err.count("\n") == 0 and "Traceback" not in err, err
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    assert main(["track", str(broken), "--out", str(tmp_path / "t.npz")]) == 2
+    assert "broken.mp4" in _err(capsys)
+    assert not out.exists() and not (tmp_path / "t.npz").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_help_texts(capsys):
+    for cmd in (["--help"], ["simulate", "--help"], ["track", "--help"], ["trajectory", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(cmd)
+        assert e.value.code == 0
+    assert "rolling-shutter" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    names = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert {"angles.png", "trajectory_3d.png", "tracks.png", "metrics.json", "simulation"} <= names
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert m["methods"]["lsq"]["rmse_arcmin"] < m["methods"]["homography"]["rmse_arcmin"]
+    assert "lsq" in capsys.readouterr().out

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from motiondepth.geometry import Intrinsics
+from motiondepth.simulate import groundtruth_tracks
+from motiondepth.tracking import KLTTracker, available_trackers, grid_queries, make_tracker, query_grid
+
+
+def test_query_grid_counts_and_centre():
+    for i in (1, 4, 12):
+        g = query_grid(i, (518, 518))
+        assert g.shape == ((2 * i + 1) ** 2, 2)
+        np.testing.assert_allclose(g[len(g) // 2], [258.5, 258.5])
+    intr = Intrinsics(500, 500, 300.0, 200.0)
+    g = query_grid(3, (480, 640), intr)
+    np.testing.assert_allclose(g[len(g) // 2], [300.0, 200.0])
+    assert g[:, 0].min() >= 0 and g[:, 1].max() <= 479
+    # uniform spacing in x and y
+    xs = np.unique(g[:, 0])
+    np.testing.assert_allclose(np.diff(xs), np.diff(xs)[0], rtol=1e-5)
+    with pytest.raises(ValueError):
+        query_grid(0, (100, 100))
+    q = grid_queries(g, 2)
+    assert q.shape == (49, 3) and (q[:, 0] == 2).all()
+
+
+def _textured(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    import cv2
+
+    img = cv2.GaussianBlur(rng.uniform(0, 255, (h, w)).astype(np.float32), (0, 0), 2.0)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return np.repeat(img.astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_klt_recovers_integer_shifts():
+    base = _textured(160, 160)
+    shifts = [(0, 0), (3, -2), (-5, 4), (7, 6)]
+    frames = np.stack([np.roll(base, (dy, dx), axis=(0, 1)) for dx, dy in shifts])
+    g = query_grid(3, (160, 160), margin_px=30)  # np.roll wraps: keep windows off the seam
+    tr = KLTTracker(smooth_sigma_px=0.0).track(frames, grid_queries(g))
+    assert tr.visible.all()
+    for k, (dx, dy) in enumerate(shifts):
+        np.testing.assert_allclose(tr.tracks[k] - g, np.tile([dx, dy], (len(g), 1)), atol=0.05)
+    assert tr.tracks.shape == (4, 49, 2) and tr.image_size == (160, 160)
+
+
+def test_klt_flags_occluded_points_invisible():
+    base = _textured(160, 160)
+    frames = np.stack([base, base.copy()])
+    frames[1, 40:120, 40:120] = 128  # a flat patch covers the middle
+    g = query_grid(3, (160, 160))
+    tr = KLTTracker().track(frames, grid_queries(g))
+    inside = (np.abs(g[:, 0] - 80) < 30) & (np.abs(g[:, 1] - 80) < 30)
+    assert not tr.visible[1, inside].any()
+    assert tr.visible[1, ~inside].mean() > 0.8
+
+
+def test_klt_on_simulated_blur_is_close_to_groundtruth(small_video):
+    g = query_grid(6, small_video.frames.shape[1:3], small_video.intrinsics)
+    gt = groundtruth_tracks(small_video, g)
+    tr = make_tracker("klt").track(small_video.frames, grid_queries(g))
+    err = np.linalg.norm(tr.tracks - gt.tracks, axis=-1)[tr.visible]
+    assert tr.visible.mean() > 0.8
+    assert np.median(err) < 0.3
+    # the per-frame mean error (what the solver sees) is much smaller still
+    bias = np.nanmean(np.where(tr.visible[..., None], tr.tracks - gt.tracks, np.nan), axis=1)
+    assert np.nanmax(np.linalg.norm(bias, axis=-1)) < 0.15
+
+
+def test_tracker_registry_and_bad_input():
+    assert "klt" in available_trackers()
+    with pytest.raises(ValueError, match="unknown tracker"):
+        make_tracker("nope")
+    t = KLTTracker()
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        t.track(np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        t.track(np.zeros((2, 32, 32, 3), np.float32), np.zeros((1, 3), np.float32))
