@@ -39,7 +39,8 @@ class SolverConfig:
 
     field_taper: float = 0.5  # weight = 1 − taper · (field radius / max radius): trust the periphery less
     line_tolerance: float = 0.5  # half-width of the y = 0 / x = 0 field lines, in grid spacings
-    lsq_iterations: int = 6  # Gauss–Newton iterations of the refinement
+    lsq_iterations: int = 6  # Gauss–Newton iterations of the refinement (at most)
+    tolerance_rad: float = 1e-8  # stop when no angle moves more than this
     rolling_shutter: bool = True  # lsq: per-frame rolling-shutter rate nuisance terms (see solve_lsq)
     rate_ridge: float = 1e-3  # lsq: ridge on the rate terms, relative to the normal matrix scale
     huber_px: float = 0.5  # Huber threshold of the robust loss, pixels (floor)
@@ -192,14 +193,16 @@ def solve_lsq(
     nu = np.zeros((len(theta), 3))
     ridge = np.diag([0.0] * 3 + [cfg.rate_ridge] * (n_par - 3))
     s2 = np.concatenate([s, s])
-    delta = jac = None
+    n = len(s)
+    jac = a = hess = None
     for it in range(cfg.lsq_iterations):
         rot = euler_to_matrix(theta)  # (T, 3, 3)
         xc = np.matmul(xp, rot)  # (T, N, 3) = Rᵀ (X − P) per row
         iz = 1.0 / (xc[..., 2] - pivot_m)  # + P
         xz, yz = xc[..., 0] * iz, xc[..., 1] * iz
-        if jac is None or it == 2:
-            # chord Gauss–Newton: the Jacobian changes by O(θ) ≈ 1 %, so refresh it once
+        refresh = jac is None or it == 2
+        if refresh:
+            # chord Gauss–Newton: the Jacobian changes by O(θ) ≈ 1 %, so it is refreshed once
             dxc = np.matmul(xp, euler_derivatives(theta))  # (T, 3, N, 3)
             ju = intr.fx * (dxc[..., 0] - xz[:, None] * dxc[..., 2]) * iz[:, None]  # (T, 3, N)
             jv = intr.fy * (dxc[..., 1] - yz[:, None] * dxc[..., 2]) * iz[:, None]
@@ -209,23 +212,24 @@ def solve_lsq(
         res = np.concatenate([intr.fx * xz + intr.cx - obs_u, intr.fy * yz + intr.cy - obs_v], axis=1)
         if rs:
             res += np.matmul(nu[:, None, :], jac[:, 3:])[:, 0]
-        r = np.hypot(res[:, : len(s)], res[:, len(s) :])
-        if delta is None or it == 2:  # robust scale from the initial, then the settled fit
+        if refresh:
+            # IRLS: Huber weights (and the normal matrix) are updated with the Jacobian
+            r = np.sqrt(res[:, :n] ** 2 + res[:, n:] ** 2)
             delta = _huber_delta(r, valid, cfg)
-        sw = np.sqrt(w_field * np.minimum(1.0, delta / np.maximum(r, 1e-12)))
-        sw2 = np.concatenate([sw, sw], axis=1)
-        a = jac * sw2[:, None, :]
-        hess = np.matmul(a, a.transpose(0, 2, 1))
+            sw = np.sqrt(w_field * np.minimum(1.0, delta / np.maximum(r, 1e-12)))
+            sw2 = np.concatenate([sw, sw], axis=1)
+            a = jac * sw2[:, None, :]
+            hess = np.matmul(a, a.transpose(0, 2, 1))
+            scale = np.trace(hess, axis1=1, axis2=2)[:, None, None] / n_par
+            hess = hess + (cfg.damping * np.eye(n_par) + ridge) * scale + 1e-18 * np.eye(n_par)
         grad = np.matmul(a, (res * sw2)[..., None])[..., 0]
-        scale = np.trace(hess, axis1=1, axis2=2)[:, None, None] / n_par
-        hess = hess + (cfg.damping * np.eye(n_par) + ridge) * scale + 1e-18 * np.eye(n_par)
         if rs:
             grad[:, 3:] += cfg.rate_ridge * scale[:, 0] * nu
         step = np.linalg.solve(hess, -grad[..., None])[..., 0]
         theta = theta + step[:, :3]
         if rs:
             nu = nu + step[:, 3:]
-        if np.abs(step[:, :3]).max() < 1e-9:
+        if it >= 2 and np.abs(step[:, :3]).max() < cfg.tolerance_rad:
             break
     theta[0] = 0.0
     return theta
