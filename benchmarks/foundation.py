@@ -68,11 +68,17 @@ def accuracy(num_scenes: int) -> tuple[dict, dict]:
     jobs = [(p, SEED0 + i) for p in ("phone", "telephoto") for i in range(num_scenes)]
     for preset, seed in tqdm(jobs, desc="accuracy"):
         cam = camera_preset(preset)
-        video = simulate(procedural_rgbd(cam, seed), cam, load_shake("synthetic", cam.duration_s, cam.trace_dt_s, seed=seed))
+        video = simulate(
+            procedural_rgbd(cam, seed), cam, load_shake("synthetic", cam.duration_s, cam.trace_dt_s, seed=seed)
+        )
         blur.setdefault(preset, []).append(float(np.median(video.blur_px)))
         grid = query_grid(12, (cam.height, cam.width), video.intrinsics)
         for source in ("klt", "exact"):
-            tracks = KLTTracker().track(video.frames, grid_queries(grid)) if source == "klt" else groundtruth_tracks(video, grid)
+            tracks = (
+                KLTTracker().track(video.frames, grid_queries(grid))
+                if source == "klt"
+                else groundtruth_tracks(video, grid)
+            )
             for name, (traj, _) in solve_all(tracks, video.depth, video.intrinsics, cam.pivot_m).items():
                 m = trajectory_metrics(traj.angles, video.trajectory)
                 per_scene.setdefault(f"{preset}/{source}/{name}", []).append(m | {"seed": seed})
@@ -99,8 +105,8 @@ def markdown(result: dict) -> str:
         f"| solver, lsq mode, 30 × 625 | {1e3 * t['solver_lsq_30x625_s']:.2f} ms |",
         f"| homography baseline, 30 × 625 | {1e3 * t['homography_30x625_s']:.2f} ms |",
         "",
-        f"Accuracy: mean over {result['scenes_per_preset']} seeded scenes per preset (seeds {SEED0}…), synthetic shake, "
-        f"pivot 0.2 m; AbsRel floor 1 mrad. Median blur streak: "
+        f"Accuracy: mean over {result['scenes_per_preset']} seeded scenes per preset (seeds {SEED0}…), "
+        f"synthetic shake, pivot 0.2 m; AbsRel floor 1 mrad. Median blur streak: "
         + ", ".join(f"{k} {v:.1f} px" for k, v in result["blur_px_median"].items()),
         "",
         "| preset | tracks | method | AbsRel | worst scene | e1 | e2 | RMSE [′] | roll RMSE [′] |",
@@ -126,7 +132,8 @@ def main() -> None:
         a.scenes, a.repeats = 2, 3
     result = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
         "command": f"python benchmarks/foundation.py --scenes {a.scenes} --repeats {a.repeats}",
         "scenes_per_preset": a.scenes,
         "timings": timings(a.repeats),

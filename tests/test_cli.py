@@ -37,10 +37,19 @@ def test_track_trajectory_eval(sim_dir, tmp_path, capsys):
         assert list(t["image_size"]) == [518, 518]
     for mode in ("paper", "lsq", "homography"):
         csv = tmp_path / f"{mode}.csv"
-        args = ["trajectory", str(tracks), "--depth", str(sim_dir / "groundtruth.npz"), "--camera", str(sim_dir / "camera.json")]
+        args = [
+            "trajectory",
+            str(tracks),
+            "--depth",
+            str(sim_dir / "groundtruth.npz"),
+            "--camera",
+            str(sim_dir / "camera.json"),
+        ]
         assert main([*args, "--mode", mode, "--out", str(csv)]) == 0
     capsys.readouterr()
-    assert main(["eval", "trajectory", "--pred", str(tmp_path / "lsq.csv"), "--gt", str(sim_dir / "groundtruth.npz")]) == 0
+    assert (
+        main(["eval", "trajectory", "--pred", str(tmp_path / "lsq.csv"), "--gt", str(sim_dir / "groundtruth.npz")]) == 0
+    )
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["rmse_arcmin"] < 2.0 and {"abs_rel", "e1", "e2"} <= set(metrics)
 

@@ -52,9 +52,15 @@ def test_euler_matches_scipy_convention(rng):
 
 def test_euler_axes_meaning():
     # roll about +z, pitch about +x, yaw about +y
-    np.testing.assert_allclose(euler_to_matrix(np.array([0.3, 0, 0])), Rotation.from_rotvec([0, 0, 0.3]).as_matrix(), atol=1e-12)
-    np.testing.assert_allclose(euler_to_matrix(np.array([0, 0.3, 0])), Rotation.from_rotvec([0.3, 0, 0]).as_matrix(), atol=1e-12)
-    np.testing.assert_allclose(euler_to_matrix(np.array([0, 0, 0.3])), Rotation.from_rotvec([0, 0.3, 0]).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(
+        euler_to_matrix(np.array([0.3, 0, 0])), Rotation.from_rotvec([0, 0, 0.3]).as_matrix(), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        euler_to_matrix(np.array([0, 0.3, 0])), Rotation.from_rotvec([0.3, 0, 0]).as_matrix(), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        euler_to_matrix(np.array([0, 0, 0.3])), Rotation.from_rotvec([0, 0.3, 0]).as_matrix(), atol=1e-12
+    )
 
 
 def test_euler_matrix_quat_round_trips(rng):

@@ -99,9 +99,9 @@ def test_video_round_trip_and_errors(tmp_path):
     assert np.abs(back.astype(int) - frames).mean() < 3
     np.testing.assert_allclose(np.diff(times), 0.1, atol=1e-3)
     (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
-    with pytest.raises(InputError, match="broken.mp4"):
+    with pytest.raises(InputError, match=r"broken\.mp4"):
         read_video(tmp_path / "broken.mp4")
-    with pytest.raises(InputError, match="no frames.npz"):
+    with pytest.raises(InputError, match=r"no frames\.npz"):
         load_frames(tmp_path)
 
 

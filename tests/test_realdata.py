@@ -32,7 +32,9 @@ def test_real_rgbd_with_real_gyro_simulate_and_recover(real_data):
     assert (rgbd.depth == 0).any()  # real Kinect holes
     cam = camera_preset("phone", width=256, height=256, num_frames=12)
     # the log shakes hard (≈ 0.7 rad/s): high-pass out slow motion and scale it to handheld levels
-    trace = load_shake(real_data / "gyro-gyrodeblurnet" / "gyro_test.txt", cam.duration_s, scale=0.25, highpass_hz=0.5, start_s=10.0)
+    trace = load_shake(
+        real_data / "gyro-gyrodeblurnet" / "gyro_test.txt", cam.duration_s, scale=0.25, highpass_hz=0.5, start_s=10.0
+    )
     video = simulate(rgbd, cam, trace)
     assert video.frames.shape == (12, 256, 256, 3)
     assert (video.depth == 0).any() and np.isfinite(video.frames).all()
@@ -51,5 +53,7 @@ def test_real_handheld_video_tracks(real_data):
     assert tracks.visible[1:].mean() > 0.5
     g = query_grid(6, small.shape[1:3])
     assert grid_queries(g).shape == (169, 3)
-    est = solve_trajectory(tracks.tracks, tracks.visible, None, Intrinsics.centred(400.0, small.shape[2], small.shape[1]), 0.0)
+    est = solve_trajectory(
+        tracks.tracks, tracks.visible, None, Intrinsics.centred(400.0, small.shape[2], small.shape[1]), 0.0
+    )
     assert np.isfinite(est.angles).all()

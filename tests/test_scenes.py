@@ -36,8 +36,20 @@ def test_raycast_sphere_depth_is_exact():
 
 
 def test_room_box_from_inside_and_panel():
-    room = Primitive("box", np.array([2.0, 2.0, 2.0]), np.eye(3), np.array([0.0, 0.0, 1.0]), np.full((3, 3), 0.5), 1, 1.0, 0, inside=True)
-    panel = Primitive("panel", np.array([0.2, 0.2]), np.eye(3), np.array([0.0, 0.0, 1.5]), np.full((3, 3), 0.2), 2, 1.0, 1)
+    room = Primitive(
+        "box",
+        np.array([2.0, 2.0, 2.0]),
+        np.eye(3),
+        np.array([0.0, 0.0, 1.0]),
+        np.full((3, 3), 0.5),
+        1,
+        1.0,
+        0,
+        inside=True,
+    )
+    panel = Primitive(
+        "panel", np.array([0.2, 0.2]), np.eye(3), np.array([0.0, 0.0, 1.5]), np.full((3, 3), 0.2), 2, 1.0, 1
+    )
     scene = ProceduralScene([room, panel], np.array([0.0, -1.0, 0.0]))
     out = scene.render(Intrinsics.centred(50.0, 31, 31), (31, 31))
     assert out.depth[15, 15] == pytest.approx(1.5)  # panel in front

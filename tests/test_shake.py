@@ -47,10 +47,12 @@ def test_gyro_csv_gcsv_and_gyroflow_agree(tmp_path):
     w = np.stack([0.2 * np.sin(7 * t), 0.1 * np.cos(3 * t), 0.05 * np.sin(11 * t)], -1)
     _write_csv(tmp_path / "g.csv", t, w)
     gcsv = ["GYROFLOW IMU LOG", "version,1.3", "orientation,xyz", "tscale,0.001", "gscale,0.001", "t,gx,gy,gz"]
-    gcsv += [f"{ti * 1000:.0f},{wi[0] * 1000:.6f},{wi[1] * 1000:.6f},{wi[2] * 1000:.6f}" for ti, wi in zip(t, w, strict=True)]
+    gcsv += [
+        f"{ti * 1000:.0f},{wi[0] * 1000:.6f},{wi[1] * 1000:.6f},{wi[2] * 1000:.6f}" for ti, wi in zip(t, w, strict=True)
+    ]
     (tmp_path / "g.gcsv").write_text("\n".join(gcsv) + "\n")
     (tmp_path / "g.gyroflow").write_text(json.dumps({"raw_imu": np.c_[t, w, np.zeros_like(w)].tolist()}))
-    ns = "\n".join(f"{int(round(ti * 1e9))} {wi[0]:.9g} {wi[1]:.9g} {wi[2]:.9g}" for ti, wi in zip(t, w, strict=True))
+    ns = "\n".join(f"{round(ti * 1e9)} {wi[0]:.9g} {wi[1]:.9g} {wi[2]:.9g}" for ti, wi in zip(t, w, strict=True))
     (tmp_path / "g.txt").write_text(ns + "\n")
     traces = [load_shake(tmp_path / f"g.{ext}", 2.0) for ext in ("csv", "gcsv", "gyroflow", "txt")]
     for tr in traces[1:]:

@@ -55,7 +55,9 @@ def test_blur_streak_length_matches_motion():
     rgb = np.zeros((96, 96, 3), np.uint8)
     rgb[46:50, 46:50] = 255
     rate = 0.3  # rad/s yaw
-    v = simulate(RGBDImage(rgb, np.full((96, 96), 3.0, np.float32), cam.intrinsics), cam, _trace(cam.duration_s, (0, 0, rate)))
+    v = simulate(
+        RGBDImage(rgb, np.full((96, 96), 3.0, np.float32), cam.intrinsics), cam, _trace(cam.duration_s, (0, 0, rate))
+    )
     row = v.frames[0, 48, :, 0].astype(float)
     lit = np.flatnonzero(row > 5)
     expected = cam.focal_px * rate * cam.exposure_s  # ≈ 8.7 px
@@ -80,12 +82,16 @@ def test_depth_holes_do_not_spread():
 
 def test_prepare_rgbd_crops_and_scales_intrinsics():
     cam = camera_preset("phone", width=100, height=100)
-    rgbd = RGBDImage(np.zeros((120, 160, 3), np.uint8), np.ones((120, 160), np.float32), Intrinsics(200, 200, 79.5, 59.5))
+    rgbd = RGBDImage(
+        np.zeros((120, 160, 3), np.uint8), np.ones((120, 160), np.float32), Intrinsics(200, 200, 79.5, 59.5)
+    )
     out = prepare_rgbd(rgbd, cam)
     assert out.rgb.shape == (100, 100, 3)
     assert out.intrinsics.cx == pytest.approx(49.5) and out.intrinsics.fx == pytest.approx(200 * 100 / 120)
     with pytest.raises(InputError):
-        prepare_rgbd(RGBDImage(np.zeros((10, 12, 3), np.uint8), np.ones((10, 10), np.float32), Intrinsics(1, 1, 1, 1)), cam)
+        prepare_rgbd(
+            RGBDImage(np.zeros((10, 12, 3), np.uint8), np.ones((10, 10), np.float32), Intrinsics(1, 1, 1, 1)), cam
+        )
 
 
 def test_trace_too_short_and_empty_depth():

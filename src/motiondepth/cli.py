@@ -104,9 +104,13 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     if a.mode == "homography":
         traj = solve_homography(tracks.tracks, tracks.visible, intr, times)
     else:
-        traj = solve_trajectory(tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, image_height=height or h)
+        traj = solve_trajectory(
+            tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, image_height=height or h
+        )
     write_trajectory_csv(a.out, traj)
-    print(f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px")
+    print(
+        f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px"
+    )
     return 0
 
 
@@ -137,7 +141,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     metrics = run_demo(a.out, seed=a.seed, camera=a.camera)
     print(summary_table(metrics))
-    print(f"done in {time.perf_counter() - t0:.1f} s; see {a.out}/angles.png, trajectory_3d.png, tracks.png, metrics.json")
+    print(
+        f"done in {time.perf_counter() - t0:.1f} s; see {a.out}/angles.png, trajectory_3d.png, tracks.png, metrics.json"
+    )
     return 0
 
 
@@ -164,16 +170,57 @@ def build_parser() -> argparse.ArgumentParser:
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--procedural", action="store_true", help="use a built-in procedural scene (seed: --seed)")
     src.add_argument("--rgb", metavar="IMAGE", help="colour image registered to --depth")
-    s.add_argument("--depth", metavar="DEPTH", help="depth map: 16-bit PNG/PGM (times --depth-scale) or .npz key 'depth' (m)")
-    s.add_argument("--depth-scale", type=float, metavar="METRES_PER_UNIT", help="metres per unit of a 16-bit depth image (default 0.001)")
-    s.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="intrinsics of the RGB-D pair in pixels (default: the preset's field of view)")
-    s.add_argument("--camera", default="phone", help="camera preset: phone (wide, f≈484 px) or telephoto (5x periscope, f≈2400 px)")
-    s.add_argument("--shake", default="synthetic", metavar="synthetic|PATH", help="synthetic hand shake, or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad")
-    s.add_argument("--shake-seed", type=int, default=0, metavar="N", help="seed of the synthetic shake (and of a random --shake-start)")
-    s.add_argument("--shake-scale", type=float, default=1.0, metavar="X", help="multiply the shake angles (real logs often need < 1)")
-    s.add_argument("--shake-highpass", type=float, metavar="HZ", help="remove slow pans from a log with a high-pass at HZ")
-    s.add_argument("--shake-start", type=float, default=0.0, metavar="SECONDS", help="offset into the log (default 0; negative = random)")
-    s.add_argument("--pivot", type=float, metavar="METRES", help="rotation pivot distance behind the camera (default 0.2 m)")
+    s.add_argument(
+        "--depth", metavar="DEPTH", help="depth map: 16-bit PNG/PGM (times --depth-scale) or .npz key 'depth' (m)"
+    )
+    s.add_argument(
+        "--depth-scale",
+        type=float,
+        metavar="METRES_PER_UNIT",
+        help="metres per unit of a 16-bit depth image (default 0.001)",
+    )
+    s.add_argument(
+        "--intrinsics",
+        metavar="FX,FY,CX,CY",
+        help="intrinsics of the RGB-D pair in pixels (default: the preset's field of view)",
+    )
+    s.add_argument(
+        "--camera", default="phone", help="camera preset: phone (wide, f≈484 px) or telephoto (5x periscope, f≈2400 px)"
+    )
+    s.add_argument(
+        "--shake",
+        default="synthetic",
+        metavar="synthetic|PATH",
+        help="synthetic hand shake, or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
+        "or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad",
+    )
+    s.add_argument(
+        "--shake-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the synthetic shake (and of a random --shake-start)",
+    )
+    s.add_argument(
+        "--shake-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply the shake angles (real logs often need < 1)",
+    )
+    s.add_argument(
+        "--shake-highpass", type=float, metavar="HZ", help="remove slow pans from a log with a high-pass at HZ"
+    )
+    s.add_argument(
+        "--shake-start",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="offset into the log (default 0; negative = random)",
+    )
+    s.add_argument(
+        "--pivot", type=float, metavar="METRES", help="rotation pivot distance behind the camera (default 0.2 m)"
+    )
     s.add_argument("--frames", type=int, metavar="N", help="number of frames (default 30)")
     s.add_argument("--seed", type=int, default=0, metavar="N", help="procedural scene seed")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -187,8 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tracks (T,N,2), visible (T,N), queries (N,3) as (t,x,y), image_size.",
     )
     t.add_argument("input", metavar="INPUT", help="video file (mp4, mov, ...) or a 'motiondepth simulate' directory")
-    t.add_argument("--grid-half", type=int, default=12, metavar="I", help="half-width count i: (2i+1)^2 points (default 12 → 625)")
-    t.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="centre the grid on this principal point (default: camera.json or image centre)")
+    t.add_argument(
+        "--grid-half", type=int, default=12, metavar="I", help="half-width count i: (2i+1)^2 points (default 12 → 625)"
+    )
+    t.add_argument(
+        "--intrinsics",
+        metavar="FX,FY,CX,CY",
+        help="centre the grid on this principal point (default: camera.json or image centre)",
+    )
     t.add_argument("--tracker", default="klt", help="tracker name (default klt)")
     t.add_argument("--out", required=True, metavar="TRACKS.npz", help="output file")
     t.set_defaults(func=cmd_track)
@@ -201,11 +254,25 @@ def build_parser() -> argparse.ArgumentParser:
         "yaw_rad,residual_px.",
     )
     r.add_argument("tracks", metavar="TRACKS", help="tracks .npz from 'motiondepth track'")
-    r.add_argument("--depth", metavar="DEPTH", help="depth of frame 0 (groundtruth.npz, .npz key 'depth', or 16-bit PNG)")
-    r.add_argument("--depth-scale", type=float, metavar="METRES_PER_UNIT", help="metres per unit of a 16-bit depth image")
-    r.add_argument("--camera", required=True, metavar="CAMERA.json", help="camera.json (from simulate) or a JSON with intrinsics and pivot_m")
+    r.add_argument(
+        "--depth", metavar="DEPTH", help="depth of frame 0 (groundtruth.npz, .npz key 'depth', or 16-bit PNG)"
+    )
+    r.add_argument(
+        "--depth-scale", type=float, metavar="METRES_PER_UNIT", help="metres per unit of a 16-bit depth image"
+    )
+    r.add_argument(
+        "--camera",
+        required=True,
+        metavar="CAMERA.json",
+        help="camera.json (from simulate) or a JSON with intrinsics and pivot_m",
+    )
     r.add_argument("--pivot", type=float, metavar="METRES", help="override the pivot distance")
-    r.add_argument("--mode", default="lsq", choices=["paper", "lsq", "homography"], help="paper: the paper's sequential solver; lsq: robust refinement (default); homography: baseline")
+    r.add_argument(
+        "--mode",
+        default="lsq",
+        choices=["paper", "lsq", "homography"],
+        help="paper: the paper's sequential solver; lsq: robust refinement (default); homography: baseline",
+    )
     r.add_argument("--out", required=True, metavar="TRAJECTORY.csv", help="output CSV")
     r.set_defaults(func=cmd_trajectory)
 
@@ -218,7 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     et.add_argument("--pred", required=True, metavar="TRAJECTORY.csv", help="estimated trajectory")
     et.add_argument("--gt", required=True, metavar="GROUNDTRUTH.npz", help="groundtruth.npz from simulate")
-    et.add_argument("--floor", type=float, default=1e-3, metavar="RAD", help="ignore |truth| below this in relative metrics (default 1e-3 rad)")
+    et.add_argument(
+        "--floor",
+        type=float,
+        default=1e-3,
+        metavar="RAD",
+        help="ignore |truth| below this in relative metrics (default 1e-3 rad)",
+    )
     et.set_defaults(func=cmd_eval_trajectory)
 
     d = sub.add_parser(
@@ -227,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Procedural scene → shaky phone video → KLT tracks → rotation by the paper's solver, the lsq "
         "refinement and the homography baseline → metrics and plots.",
     )
-    d.add_argument("--out", default="motiondepth-demo", metavar="DIR", help="output directory (default ./motiondepth-demo)")
+    d.add_argument(
+        "--out", default="motiondepth-demo", metavar="DIR", help="output directory (default ./motiondepth-demo)"
+    )
     d.add_argument("--seed", type=int, default=0, metavar="N", help="procedural scene and shake seed")
     d.add_argument("--camera", default="phone", choices=["phone", "telephoto"], help="camera preset")
     d.set_defaults(func=cmd_demo)
@@ -237,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if getattr(args, "shake_start", 0.0) is not None and getattr(args, "shake_start", 0.0) < 0:
         args.shake_start = None
     try:

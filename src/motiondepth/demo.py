@@ -60,7 +60,9 @@ def run_demo(out_dir: str | Path, seed: int = 0, camera: str = "phone", grid_hal
             stage / "angles.png", video.timestamps + 0.5 * span, video.trajectory,
             {n: results[n][0].angles for n in METHOD_ORDER}, (dense_t, video.dense[30].reshape(-1, 3)),
         )  # fmt: skip
-        plot_trajectory_3d(stage / "trajectory_3d.png", video.dense[30], video.trajectory, results["lsq"][0].angles, "lsq")
+        plot_trajectory_3d(
+            stage / "trajectory_3d.png", video.dense[30], video.trajectory, results["lsq"][0].angles, "lsq"
+        )
         tracks_overlay(stage / "tracks.png", video.frames[0], tracks.tracks, tracks.visible, magnify=3.0)
         (stage / "camera.json").write_text(json.dumps(camera_record(video), indent=2))
         with atomic_path(stage / "metrics.json") as tmp:
@@ -78,7 +80,8 @@ def summary_table(metrics: dict) -> str:
     ]
     for name, m in metrics["methods"].items():
         lines.append(
-            f"{name:<12}{m['abs_rel']:>9.4f}{m['e1']:>8.3f}{m['e2']:>8.3f}{m['rmse_arcmin']:>10.3f}{1e3 * m['seconds']:>11.1f}"
+            f"{name:<12}{m['abs_rel']:>9.4f}{m['e1']:>8.3f}{m['e2']:>8.3f}"
+            f"{m['rmse_arcmin']:>10.3f}{1e3 * m['seconds']:>11.1f}"
         )
     t = metrics["timings"]
     lines.append(f"simulate {t['simulate_s']:.2f} s · track {t['track_s']:.2f} s")

@@ -115,7 +115,16 @@ def solve_all(
     for mode in ("paper", "lsq"):
         t0 = time.perf_counter()
         out[mode] = (
-            solve_trajectory(tracks.tracks, tracks.visible, depth, intrinsics, pivot_m, times, mode, image_height=tracks.image_size[0]),
+            solve_trajectory(
+                tracks.tracks,
+                tracks.visible,
+                depth,
+                intrinsics,
+                pivot_m,
+                times,
+                mode,
+                image_height=tracks.image_size[0],
+            ),
             time.perf_counter() - t0,
         )
     t0 = time.perf_counter()

@@ -64,5 +64,7 @@ def trajectory_metrics(pred: np.ndarray, gt: np.ndarray, floor_rad: float = DEFA
         "floor_rad": float(floor_rad),
     }
     for i, axis in enumerate(AXES):
-        out[f"rmse_arcmin_{axis}"] = float(np.sqrt(np.mean(err[..., i] ** 2)) * RAD_TO_ARCMIN) if err.size else float("nan")
+        out[f"rmse_arcmin_{axis}"] = (
+            float(np.sqrt(np.mean(err[..., i] ** 2)) * RAD_TO_ARCMIN) if err.size else float("nan")
+        )
     return out

@@ -57,9 +57,7 @@ class Intrinsics:
     def scaled(self, sx: float, sy: float | None = None) -> Intrinsics:
         """Intrinsics after resizing the image by ``sx`` (and ``sy``), pixel-centre aware."""
         sy = sx if sy is None else sy
-        return Intrinsics(
-            self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5, (self.cy + 0.5) * sy - 0.5
-        )
+        return Intrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5, (self.cy + 0.5) * sy - 0.5)
 
 
 def project(points: np.ndarray, intr: Intrinsics) -> np.ndarray:
@@ -120,9 +118,7 @@ def image_distance(focal_length_m: float, focus_distance_m: float) -> float:
         5.025126
     """
     if focus_distance_m <= focal_length_m:
-        raise ValueError(
-            f"focus distance {focus_distance_m} m must exceed the focal length {focal_length_m} m"
-        )
+        raise ValueError(f"focus distance {focus_distance_m} m must exceed the focal length {focal_length_m} m")
     return focal_length_m * focus_distance_m / (focus_distance_m - focal_length_m)
 
 

@@ -41,8 +41,6 @@ def transform_pivot(points: np.ndarray, r: np.ndarray, pivot_m: float) -> np.nda
     return np.einsum("...ji,...nj->...ni", r, rel) + p
 
 
-def project_pivot(
-    points: np.ndarray, r: np.ndarray, pivot_m: float, intr: Intrinsics
-) -> np.ndarray:
+def project_pivot(points: np.ndarray, r: np.ndarray, pivot_m: float, intr: Intrinsics) -> np.ndarray:
     """Pixels of reference-frame points seen from orientation ``r`` (pivot model), (..., N, 2)."""
     return project(transform_pivot(points, r, pivot_m), intr)

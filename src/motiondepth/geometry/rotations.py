@@ -105,19 +105,20 @@ def matrix_to_quat(r: np.ndarray) -> np.ndarray:
     r = np.asarray(r, dtype=np.float64)
     m00, m11, m22 = r[..., 0, 0], r[..., 1, 1], r[..., 2, 2]
     # Shepperd's method: take the largest of the four squared components for stability.
-    cand = np.stack(
-        [1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22, 1 + m00 + m11 + m22], -1
-    )
+    cand = np.stack([1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22, 1 + m00 + m11 + m22], -1)
     k = np.argmax(cand, axis=-1)
     q = np.empty(r.shape[:-2] + (4,))
     s = np.sqrt(np.take_along_axis(cand, k[..., None], -1)[..., 0]) * 2.0
     m = r
-    opts = [
-        (0.25 * s, (m[..., 0, 1] + m[..., 1, 0]) / s, (m[..., 0, 2] + m[..., 2, 0]) / s, (m[..., 2, 1] - m[..., 1, 2]) / s),
-        ((m[..., 0, 1] + m[..., 1, 0]) / s, 0.25 * s, (m[..., 1, 2] + m[..., 2, 1]) / s, (m[..., 0, 2] - m[..., 2, 0]) / s),
-        ((m[..., 0, 2] + m[..., 2, 0]) / s, (m[..., 1, 2] + m[..., 2, 1]) / s, 0.25 * s, (m[..., 1, 0] - m[..., 0, 1]) / s),
-        ((m[..., 2, 1] - m[..., 1, 2]) / s, (m[..., 0, 2] - m[..., 2, 0]) / s, (m[..., 1, 0] - m[..., 0, 1]) / s, 0.25 * s),
-    ]  # fmt: skip
+    s01, s02, s12 = m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]
+    d21, d02, d10 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
+    quarter = 0.25 * s
+    opts = [  # (x, y, z, w) for each choice of the largest component
+        (quarter, s01 / s, s02 / s, d21 / s),
+        (s01 / s, quarter, s12 / s, d02 / s),
+        (s02 / s, s12 / s, quarter, d10 / s),
+        (d21 / s, d02 / s, d10 / s, quarter),
+    ]
     for i, comps in enumerate(opts):
         sel = k == i
         for j in range(4):
@@ -131,8 +132,12 @@ def euler_to_quat(angles: np.ndarray) -> np.ndarray:
     a = np.asarray(angles, dtype=np.float64)
     half = 0.5 * a
     z = np.stack([np.zeros_like(half[..., 0])] * 2 + [np.sin(half[..., 0]), np.cos(half[..., 0])], -1)
-    y = np.stack([np.zeros_like(half[..., 2]), np.sin(half[..., 2]), np.zeros_like(half[..., 2]), np.cos(half[..., 2])], -1)
-    x = np.stack([np.sin(half[..., 1]), np.zeros_like(half[..., 1]), np.zeros_like(half[..., 1]), np.cos(half[..., 1])], -1)
+    y = np.stack(
+        [np.zeros_like(half[..., 2]), np.sin(half[..., 2]), np.zeros_like(half[..., 2]), np.cos(half[..., 2])], -1
+    )
+    x = np.stack(
+        [np.sin(half[..., 1]), np.zeros_like(half[..., 1]), np.zeros_like(half[..., 1]), np.cos(half[..., 1])], -1
+    )
     return quat_multiply(quat_multiply(z, y), x)
 
 

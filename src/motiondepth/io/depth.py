@@ -107,7 +107,8 @@ def load_rgbd(
     depth = load_depth(depth_path, depth_scale)
     if rgb.shape[:2] != depth.shape:
         raise InputError(
-            depth_path, f"depth is {depth.shape[1]}x{depth.shape[0]} but image {rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}"
+            depth_path,
+            f"depth is {depth.shape[1]}x{depth.shape[0]} but image {rgb_path} is {rgb.shape[1]}x{rgb.shape[0]}",
         )
     h, w = depth.shape
     if intrinsics is None:

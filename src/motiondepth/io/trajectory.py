@@ -88,7 +88,9 @@ def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
         raise InputError(path, "'tracks' contains NaN or inf")
     size = tuple(int(v) for v in arrays.get("image_size", [0, 0]))
     try:
-        tracks = Tracks(tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size)
+        tracks = Tracks(
+            tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size
+        )
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
     return tracks, arrays.get("intrinsics")

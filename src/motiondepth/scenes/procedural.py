@@ -110,9 +110,7 @@ class ProceduralScene:
         for idx, prim in enumerate(self.primitives):
             sel = np.flatnonzero(hit.prim == idx)
             if len(sel):
-                albedo = shade_texture(
-                    hit.local[sel], prim.pattern, prim.colours, prim.texture_freq, prim.texture_seed
-                )
+                albedo = shade_texture(hit.local[sel], prim.pattern, prim.colours, prim.texture_freq, prim.texture_seed)
                 out[sel] = albedo * light[sel, None]
         return out
 
@@ -280,9 +278,7 @@ def generate_scene(
         )
 
     prims: list[Primitive] = []
-    half = np.array(
-        [far * tan_x * rng.uniform(0.55, 0.85), far * tan_y * rng.uniform(0.55, 0.85), 0.5 * (far + 1.0)]
-    )
+    half = np.array([far * tan_x * rng.uniform(0.55, 0.85), far * tan_y * rng.uniform(0.55, 0.85), 0.5 * (far + 1.0)])
     room_t = np.array([rng.uniform(-0.1, 0.1) * half[0], rng.uniform(-0.1, 0.1) * half[1], far - half[2]])
     prims.append(Primitive(BOX, half, np.eye(3), room_t, inside=True, **texture(0.7 * far)))
 
@@ -298,7 +294,9 @@ def generate_scene(
             prims.append(Primitive(SPHERE, np.array([radius]), np.eye(3), centre, **texture(z)))
         elif u < cfg.sphere_probability + cfg.panel_probability:
             # slanted panel: tilted by up to 60° so depth varies strongly across it
-            tilt = euler_to_matrix(np.array([rng.uniform(-np.pi, np.pi), rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)]))
+            tilt = euler_to_matrix(
+                np.array([rng.uniform(-np.pi, np.pi), rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)])
+            )
             size2 = radius * rng.uniform(0.8, 1.8, 2)
             prims.append(Primitive(PANEL, size2, tilt, centre, **texture(z)))
         else:

@@ -51,9 +51,7 @@ def fbm(p: np.ndarray, seed: int, base_freq: float, octaves: int = 6) -> np.ndar
     return total / norm
 
 
-def shade_texture(
-    p: np.ndarray, pattern: int, colours: np.ndarray, freq: float, seed: int
-) -> np.ndarray:
+def shade_texture(p: np.ndarray, pattern: int, colours: np.ndarray, freq: float, seed: int) -> np.ndarray:
     """Albedo (N, 3) in linear [0, 1] for local surface points ``p`` (N, 3).
 
     Args:

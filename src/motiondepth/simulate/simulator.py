@@ -172,7 +172,13 @@ def simulate(
     focal = 0.5 * (intr.fx + intr.fy)
     for k in tqdm(range(camera.num_frames), desc="simulate", disable=not progress, leave=False):
         blur[k] = _blur_length_px(trace, camera, starts[k], focal)
-        m = int(np.clip(np.ceil(blur[k] * depth_gain / camera.max_subsample_step_px), camera.min_subsamples, camera.max_subsamples))
+        m = int(
+            np.clip(
+                np.ceil(blur[k] * depth_gain / camera.max_subsample_step_px),
+                camera.min_subsamples,
+                camera.max_subsamples,
+            )
+        )
         rot = euler_to_matrix(_frame_angles(trace, camera, starts[k], m))  # (M, H, 3, 3)
         # pixel in the reference: K(Z·R·K⁻¹u + C) ∝ (K R K⁻¹) u + (K C)/Z, with C = P − R P
         a = k_mat @ rot @ k_inv  # (M, H, 3, 3)

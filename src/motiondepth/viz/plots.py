@@ -42,7 +42,14 @@ def plot_angles(
     fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
     for i, (ax, name) in enumerate(zip(axes, ("roll", "pitch", "yaw"), strict=True)):
         if dense_truth is not None:
-            ax.plot(dense_truth[0], dense_truth[1][:, i] * ARCMIN, color="tab:blue", lw=0.8, alpha=0.6, label="truth (dense)")
+            ax.plot(
+                dense_truth[0],
+                dense_truth[1][:, i] * ARCMIN,
+                color="tab:blue",
+                lw=0.8,
+                alpha=0.6,
+                label="truth (dense)",
+            )
         ax.plot(times, truth[:, i] * ARCMIN, color="black", lw=1.8, label="truth (per frame)")
         for label, est in estimates.items():
             color, marker = _STYLES.get(label, (None, "x"))
@@ -101,7 +108,7 @@ def tracks_overlay(
         max_tracks: draw at most this many tracks (an even subsample), so paths stay readable.
     """
     n = tracks.shape[1]
-    side = int(round(np.sqrt(n)))
+    side = round(float(np.sqrt(n)))
     if side * side == n and n > max_tracks:  # a square query grid: every k-th row and column
         k = int(np.ceil(side / np.sqrt(max_tracks)))
         keep = (np.arange(0, side, k)[:, None] * side + np.arange(0, side, k)[None, :]).ravel()
@@ -121,7 +128,16 @@ def tracks_overlay(
                 p, q = path_pts[k - 1, n], path_pts[k, n]
                 cv2.line(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), color, 2, cv2.LINE_AA)
         cv2.circle(img, (int(start[n, 0]), int(start[n, 1])), 2, (255, 255, 255), -1)
-    cv2.putText(img, f"tracks, motion x{magnify:g} (red: early, blue: late)", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        f"tracks, motion x{magnify:g} (red: early, blue: late)",
+        (8, 20),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     with atomic_path(path) as tmp:
         cv2.imwrite(str(tmp), img)
 
