@@ -32,11 +32,11 @@ def _intrinsics(text: str | None):
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from motiondepth.pipeline import preset_or_file, rgbd_from_files, simulate_scene, write_simulation
+    from motiondepth.pipeline import preset_camera, rgbd_from_files, simulate_scene, write_simulation
 
     if a.frames is not None and a.frames < 2:
         raise InputError("--frames", f"need at least 2 frames, got {a.frames}")
-    cam = preset_or_file(a.camera, pivot_m=a.pivot, num_frames=a.frames)
+    cam = preset_camera(a.camera, pivot_m=a.pivot, num_frames=a.frames)
     rgbd = None
     if not a.procedural:
         if a.rgb is None or a.depth is None:
@@ -48,7 +48,9 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     video = simulate_scene(
         cam, rgbd, scene_seed=a.seed, shake=shake, shake_seed=a.shake_seed, shake_scale=a.shake_scale,
-        shake_highpass_hz=a.shake_highpass, shake_start_s=a.shake_start, progress=True,
+        shake_highpass_hz=a.shake_highpass,
+        shake_start_s=None if a.shake_start < 0 else a.shake_start,  # negative: random (seeded) offset
+        progress=True,
     )  # fmt: skip
     write_simulation(video, a.out)
     print(
@@ -315,8 +317,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if getattr(args, "shake_start", 0.0) is not None and getattr(args, "shake_start", 0.0) < 0:
-        args.shake_start = None
     try:
         return args.func(args)
     except InputError as exc:

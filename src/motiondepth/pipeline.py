@@ -143,7 +143,8 @@ def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float
     return intr, pivot, None if height is None else int(height)
 
 
-def preset_or_file(name: str, **overrides: object) -> CameraConfig:
+def preset_camera(name: str, **overrides: object) -> CameraConfig:
+    """:func:`camera_preset` with an unknown name reported as bad ``--camera`` input."""
     try:
         return camera_preset(name, **overrides)
     except ValueError as exc:

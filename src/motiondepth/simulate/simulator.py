@@ -231,7 +231,9 @@ def groundtruth_trajectory(
     return mean - ref, dense
 
 
-def mean_projection(video: ShakyVideo, points: np.ndarray, substeps: int = 32) -> np.ndarray:
+def mean_projection(
+    video: ShakyVideo, points: np.ndarray, substeps: int = 32, frames: np.ndarray | None = None
+) -> np.ndarray:
     """Where reference-frame points appear in every frame: mean projection over each exposure.
 
     A blurred point's tracked position is approximately the mean of its projections over its
@@ -241,13 +243,14 @@ def mean_projection(video: ShakyVideo, points: np.ndarray, substeps: int = 32) -
         video: simulator output.
         points: (N, 3) scene points in the reference camera frame, metres.
         substeps: sub-samples of each exposure window.
+        frames: indices of the frames to project (default all).
 
     Returns:
-        (T, N, 2) pixel positions.
+        (T, N, 2) pixel positions (T = number of selected frames).
     """
     cam, intr = video.camera, video.intrinsics
     sub = (np.arange(substeps) + 0.5) / substeps * cam.exposure_s
-    start = video.timestamps[:, None]
+    start = (video.timestamps if frames is None else video.timestamps[frames])[:, None]
     rows = np.broadcast_to(project_pivot(points, np.eye(3), cam.pivot_m, intr)[:, 1], (len(start), len(points)))
     for _ in range(2):  # the row depends on where the point lands; two passes converge
         t = start[..., None] + np.clip(rows, 0, cam.height - 1)[..., None] * cam.row_time_s + sub
@@ -268,15 +271,10 @@ def groundtruth_tracks(video: ShakyVideo, queries_xy: np.ndarray) -> Tracks:
     depth = video.reference.depth
     h, w = depth.shape
     u = q.copy()
-    first = video.timestamps[:1]
-    sub_video = ShakyVideo(
-        video.frames[:1], first, video.trajectory[:1], {}, video.depth, video.intrinsics,
-        video.camera, video.trace, video.reference, video.blur_px[:1],
-    )  # fmt: skip
     for _ in range(5):
         ui = np.clip(np.round(u).astype(np.int64), 0, [w - 1, h - 1])
         pts = unproject(u, depth[ui[:, 1], ui[:, 0]], video.intrinsics)
-        u = u + (q - mean_projection(sub_video, pts)[0])
+        u = u + (q - mean_projection(video, pts, frames=np.array([0]))[0])
     tracks = mean_projection(video, pts).astype(np.float32)
     _t, n = tracks.shape[:2]
     inside = (tracks[..., 0] >= 0) & (tracks[..., 0] <= w - 1) & (tracks[..., 1] >= 0) & (tracks[..., 1] <= h - 1)
