@@ -63,7 +63,7 @@ def test_rgbd_size_mismatch(tmp_path):
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((8, 10, 3), np.uint8))
     cv2.imwrite(str(tmp_path / "d.png"), np.full((8, 12), 1000, np.uint16))
     with pytest.raises(InputError, match="12x8 but image"):
-        load_rgbd(tmp_path / "rgb.png", tmp_path / "d.png", default_focal_px=10.0)
+        load_rgbd(tmp_path / "rgb.png", tmp_path / "d.png", default_focal_per_short_side=1.0)
 
 
 def test_trajectory_csv_round_trip(tmp_path):

@@ -84,14 +84,9 @@ def rgbd_from_files(
     intrinsics: Intrinsics | None = None,
 ) -> RGBDImage:
     """Load an RGB-D pair; without intrinsics, assume the preset camera's field of view."""
-    if intrinsics is None:
-        from motiondepth.io.depth import load_image
-
-        h, w = load_image(rgb).shape[:2]
-        # the preset's focal length relative to its short side, applied to this image's short side
-        focal = camera.focal_px * min(h, w) / min(camera.height, camera.width)
-        return load_rgbd(rgb, depth, depth_scale, None, default_focal_px=focal)
-    return load_rgbd(rgb, depth, depth_scale, intrinsics)
+    # without intrinsics: the preset's focal length relative to its short side (same field of view)
+    focal_per_side = camera.focal_px / min(camera.height, camera.width)
+    return load_rgbd(rgb, depth, depth_scale, intrinsics, default_focal_per_short_side=focal_per_side)
 
 
 def track_frames(

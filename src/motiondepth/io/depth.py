@@ -89,7 +89,7 @@ def load_rgbd(
     depth_path: str | Path,
     depth_scale: float | None = None,
     intrinsics: Intrinsics | None = None,
-    default_focal_px: float | None = None,
+    default_focal_per_short_side: float | None = None,
 ) -> RGBDImage:
     """Load a registered RGB + depth pair.
 
@@ -98,7 +98,8 @@ def load_rgbd(
         depth_path: depth map of the same size (see :func:`load_depth`).
         depth_scale: metres per depth unit for integer images.
         intrinsics: camera intrinsics of the pair; when None, a centred camera with
-            ``default_focal_px`` is assumed (the simulator passes its preset's field of view).
+            focal length ``default_focal_per_short_side`` × the image's short side is assumed
+            (the simulator passes its preset's field of view).
 
     Raises:
         InputError: either file bad, or the sizes differ.
@@ -112,7 +113,7 @@ def load_rgbd(
         )
     h, w = depth.shape
     if intrinsics is None:
-        if default_focal_px is None:
-            raise ValueError("give intrinsics or default_focal_px")
-        intrinsics = Intrinsics.centred(default_focal_px, w, h)
+        if default_focal_per_short_side is None:
+            raise ValueError("give intrinsics or default_focal_per_short_side")
+        intrinsics = Intrinsics.centred(default_focal_per_short_side * min(h, w), w, h)
     return RGBDImage(rgb, depth, intrinsics, source=f"{Path(rgb_path).name}+{Path(depth_path).name}")
