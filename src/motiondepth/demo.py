@@ -11,7 +11,7 @@ import numpy as np
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.atomic import atomic_path, staged_output_dir
 from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
-from motiondepth.pipeline import camera_record, simulate_scene, solve_all, track_frames, write_simulation
+from motiondepth.pipeline import simulate_scene, solve_all, track_frames, write_simulation
 from motiondepth.simulate.camera import camera_preset
 from motiondepth.viz.plots import plot_angles, plot_trajectory_3d, tracks_overlay
 
@@ -64,7 +64,6 @@ def run_demo(out_dir: str | Path, seed: int = 0, camera: str = "phone", grid_hal
             stage / "trajectory_3d.png", video.dense[30], video.trajectory, results["lsq"][0].angles, "lsq"
         )
         tracks_overlay(stage / "tracks.png", video.frames[0], tracks.tracks, tracks.visible, magnify=3.0)
-        (stage / "camera.json").write_text(json.dumps(camera_record(video), indent=2))
         with atomic_path(stage / "metrics.json") as tmp:
             tmp.write_text(json.dumps(metrics, indent=2))
     return metrics

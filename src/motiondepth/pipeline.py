@@ -1,13 +1,12 @@
 """Pipeline steps as plain functions, shared by the command line, the demo and the benchmark.
 
-Each step works from Python objects; the ``*_files`` helpers add reading/writing of the
-documented file formats.
+Each step works from Python objects; :func:`rgbd_from_files` and :func:`write_simulation`
+read and write the documented file formats.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -27,8 +26,6 @@ from motiondepth.tracking.grid import grid_queries, query_grid
 from motiondepth.trajectory.homography import solve_homography
 from motiondepth.trajectory.optics import solve_trajectory
 from motiondepth.types import RGBDImage, Tracks, Trajectory
-
-log = logging.getLogger(__name__)
 
 
 def procedural_rgbd(camera: CameraConfig, seed: int) -> RGBDImage:

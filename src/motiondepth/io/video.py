@@ -11,8 +11,6 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import atomic_path
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
-
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode a video file → frames (T, H, W, 3) uint8 RGB and timestamps (T,) seconds.
