@@ -13,9 +13,9 @@ fi
 stamp="$venv/.motiondepth-installed"
 want="$(cat "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "[bootstrap] installing motiondepth and test tools into $venv" >&2
+    echo "[bootstrap] installing motiondepth (with torch, pinned) and test tools into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[dev]" >&2
+    "$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[dev,train]" >&2
     echo "$want" > "$stamp"
 fi
 VENV_BIN="$venv/bin"

@@ -1,0 +1,1 @@
+"""Datasets: procedural training data and loaders for real formats."""

@@ -1,0 +1,267 @@
+"""Seurat training and evaluation data from animated procedural scenes (DESIGN §5–6).
+
+A *window sample* is what one training step sees for one clip: W frames of supporting grid
+tracks (a G × G grid seeded at the window's first frame, as at inference) and of random query
+tracks (seeded at random frames, so some start occluded or inside the window), each with
+visibility and ground-truth z-depth. An *evaluation clip* is longer: query tracks over all T
+frames, a supporting grid re-initialised at every window start, and a metric depth map per frame.
+
+Everything is a pure function of a seed, so the training loop needs no data state to resume, and
+the same samples can be exported to disk in shards (:func:`export_shards`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.io.atomic import atomic_path
+from motiondepth.scenes.animated import AnimatedScene, MotionConfig, SurfacePoints, generate_animated_scene
+from motiondepth.scenes.procedural import SceneConfig
+
+
+@dataclass
+class TrackNoise:
+    """Tracker-like corruption of exact tracks, so models trained on them survive real trackers."""
+
+    enabled: bool = True
+    jitter_px: tuple[float, float] = (0.0, 0.5)  # per-frame Gaussian jitter std range, pixels
+    drift_px: tuple[float, float] = (0.0, 0.15)  # random-walk drift std per frame range, pixels
+    dropout: float = 0.02  # chance per visible point and frame to start a false occlusion
+    dropout_len: tuple[int, int] = (1, 3)  # length range of a false occlusion, frames
+
+
+@dataclass
+class SeuratDataConfig:
+    """Sample generation settings (the single source of data defaults)."""
+
+    image_sizes: list[tuple[int, int]] = field(default_factory=lambda: [(256, 256), (192, 256), (256, 192)])
+    hfov_deg: tuple[float, float] = (40.0, 80.0)  # horizontal field of view range
+    window: int = 8  # W, frames per window
+    grid: int = 16  # G, supporting grid side (G × G tracks)
+    grid_margin: float = 0.03  # grid inset from the border, fraction of each side
+    num_queries: int = 64  # query tracks per sample
+    min_depth_m: float = 0.05  # depths below this (behind or at the camera) are not supervised
+    max_log_ratio: float = 1.4  # |log ratio| above this is not supervised (points leaving the scene)
+    noise: TrackNoise = field(default_factory=TrackNoise)
+    scene: SceneConfig = field(default_factory=lambda: SceneConfig(near_m=0.8, far_m=8.0))
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+
+def support_grid(grid: int, size: tuple[int, int], margin: float = 0.03) -> np.ndarray:
+    """(G², 2) pixel positions of the supporting grid, row-major, spanning the image."""
+    h, w = size
+    xs = np.linspace(margin * (w - 1), (1 - margin) * (w - 1), grid)
+    ys = np.linspace(margin * (h - 1), (1 - margin) * (h - 1), grid)
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")
+    return np.stack([gx.ravel(), gy.ravel()], -1)
+
+
+def fill_occluded(tracks: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Replace occluded positions by the last visible one (before the first: the first visible).
+
+    Args:
+        tracks: (..., T, N, 2) positions.
+        visible: (..., T, N) bool.
+
+    Returns:
+        Filled copy; tracks never visible keep their (finite-ised) input positions.
+    """
+    tracks = np.nan_to_num(np.asarray(tracks, dtype=np.float64), nan=0.0)
+    vis = np.asarray(visible, dtype=bool)
+    t = vis.shape[-2]
+    idx = np.where(vis, np.arange(t).reshape((t, 1)), -1)
+    last = np.maximum.accumulate(idx, axis=-2)
+    first = np.where(vis.any(-2, keepdims=True), np.argmax(vis, axis=-2)[..., None, :], np.arange(t).reshape((t, 1)))
+    src = np.where(last >= 0, last, first)
+    return np.take_along_axis(tracks, src[..., None].repeat(2, -1), axis=-3)
+
+
+def _corrupt(rng: np.random.Generator, xy: np.ndarray, vis: np.ndarray, noise: TrackNoise):
+    if not noise.enabled:
+        return xy, vis
+    t, n = vis.shape
+    jitter = rng.uniform(*noise.jitter_px)
+    drift = rng.uniform(*noise.drift_px)
+    xy = xy + rng.normal(0, jitter, (t, n, 2)) + np.cumsum(rng.normal(0, drift, (t, n, 2)), 0)
+    vis = vis.copy()
+    starts = (rng.random((t, n)) < noise.dropout) & vis
+    for ti, ni in zip(*np.nonzero(starts)):
+        vis[ti : ti + int(rng.integers(noise.dropout_len[0], noise.dropout_len[1] + 1)), ni] = False
+    return xy, vis
+
+
+def _camera(rng: np.random.Generator, cfg: SeuratDataConfig) -> tuple[Intrinsics, tuple[int, int]]:
+    h, w = cfg.image_sizes[int(rng.integers(len(cfg.image_sizes)))]
+    f = (w / 2.0) / np.tan(np.deg2rad(rng.uniform(*cfg.hfov_deg)) / 2.0)
+    return Intrinsics.centred(f, w, h), (h, w)
+
+
+def _log_ratio(depth: np.ndarray, cfg: SeuratDataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Window-wise log depth ratio w.r.t. the first frame (Eq. 7) and where it is supervised."""
+    d0 = depth[:1]
+    ok = (depth > cfg.min_depth_m) & (d0 > cfg.min_depth_m)
+    lr = np.log(np.where(ok, depth, 1.0) / np.where(ok, d0, 1.0))
+    ok &= np.abs(lr) <= cfg.max_log_ratio
+    return np.where(ok, lr, 0.0).astype(np.float32), ok
+
+
+def _random_queries(rng: np.random.Generator, scene: AnimatedScene, n: int, frames: int):
+    h, w = scene.size
+    qt = rng.integers(0, frames, n)
+    qxy = np.stack([rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)], -1)
+    prim = np.empty(n, dtype=np.int64)
+    local = np.empty((n, 3))
+    for f in np.unique(qt):
+        sel = qt == f
+        pts = scene.surface_points(int(f), qxy[sel])
+        prim[sel], local[sel] = pts.prim, pts.local
+    return SurfacePoints(prim, local), np.concatenate([qt[:, None], qxy], 1)
+
+
+def window_sample(seed: int, cfg: SeuratDataConfig | None = None) -> dict[str, np.ndarray]:
+    """One training sample: a W-frame window with supporting grid and query tracks.
+
+    Returns:
+        dict of float32/bool arrays: ``support_tracks`` (W, G², 2) px, ``support_visible``
+        (W, G²), ``support_log_ratio`` / ``support_valid`` (W, G²), ``query_tracks`` (W, Nq, 2),
+        ``query_visible``, ``query_log_ratio``, ``query_valid`` (W, Nq), ``image_size`` (2,) = (H, W).
+        Tracks are tracker-like (noise, false occlusions) and occluded positions are *not* filled
+        (the model does that, as at inference).
+    """
+    cfg = cfg or SeuratDataConfig()
+    rng = np.random.default_rng([seed, 104729])
+    intr, size = _camera(rng, cfg)
+    scene = generate_animated_scene(seed, intr, size, cfg.window, cfg.scene, cfg.motion)
+    grid = scene.surface_points(0, support_grid(cfg.grid, size, cfg.grid_margin))
+    queries, _ = _random_queries(rng, scene, cfg.num_queries, cfg.window)
+    out: dict[str, np.ndarray] = {"image_size": np.array(size, dtype=np.float32)}
+    for name, pts in (("support", grid), ("query", queries)):
+        xy, depth, vis = scene.track(pts)
+        xy, vis = _corrupt(rng, np.nan_to_num(xy, nan=-1e3), vis, cfg.noise)
+        lr, ok = _log_ratio(depth, cfg)
+        out[f"{name}_tracks"] = xy.astype(np.float32)
+        out[f"{name}_visible"] = vis
+        out[f"{name}_log_ratio"] = lr
+        out[f"{name}_valid"] = ok
+    return out
+
+
+@dataclass
+class EvalClip:
+    """A held-out clip with everything the Seurat evaluation needs (exact, noise-free by default)."""
+
+    tracks: np.ndarray  # (T, N, 2) query tracks, px
+    visible: np.ndarray  # (T, N) bool
+    depth: np.ndarray  # (T, N) ground-truth z, metres
+    queries: np.ndarray  # (N, 3) (t, x, y)
+    support: np.ndarray  # (K, W, G², 2) supporting grid tracks per window start
+    support_visible: np.ndarray  # (K, W, G²)
+    window_starts: np.ndarray  # (K,) first frame of each window
+    depth_maps: np.ndarray  # (T, H, W) float32 ground-truth z-depth maps
+    intrinsics: Intrinsics
+    image_size: tuple[int, int]  # (H, W)
+    seed: int
+
+
+def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:
+    """Window start frames covering ``num_frames`` (the last window ends at the last frame)."""
+    if num_frames < window:
+        raise ValueError(f"need at least one window: {num_frames} frames < window {window}")
+    if not 0 < stride < window:
+        raise ValueError(f"stride must be in (0, window={window}), got {stride}")
+    starts = list(range(0, num_frames - window + 1, stride))
+    if starts[-1] != num_frames - window:
+        starts.append(num_frames - window)
+    return np.array(starts)
+
+
+def eval_clip(
+    seed: int, num_frames: int = 24, stride: int = 4, cfg: SeuratDataConfig | None = None, noise: bool = False
+) -> EvalClip:
+    """A longer held-out clip for evaluation (queries at random frames, a support grid per window)."""
+    cfg = cfg or SeuratDataConfig()
+    rng = np.random.default_rng([seed, 15485863])
+    intr, size = _camera(rng, cfg)
+    scene = generate_animated_scene(seed, intr, size, num_frames, cfg.scene, cfg.motion)
+    pts, queries = _random_queries(rng, scene, cfg.num_queries, num_frames)
+    xy, depth, vis = scene.track(pts)
+    starts = window_starts(num_frames, cfg.window, stride)
+    grid_xy = support_grid(cfg.grid, size, cfg.grid_margin)
+    sup, sup_vis = [], []
+    for s in starts:
+        g = scene.surface_points(int(s), grid_xy)
+        gxy, _, gvis = scene.track(g, np.arange(s, s + cfg.window))
+        if noise:
+            gxy, gvis = _corrupt(rng, np.nan_to_num(gxy, nan=-1e3), gvis, cfg.noise)
+        sup.append(np.nan_to_num(gxy, nan=-1e3))
+        sup_vis.append(gvis)
+    if noise:
+        xy, vis = _corrupt(rng, np.nan_to_num(xy, nan=-1e3), vis, cfg.noise)
+    maps = np.stack([scene.depth_map(f) for f in range(num_frames)])
+    return EvalClip(
+        tracks=np.nan_to_num(xy, nan=-1e3).astype(np.float32),
+        visible=vis,
+        depth=depth.astype(np.float32),
+        queries=queries[:, [0, 1, 2]].astype(np.float32),
+        support=np.stack(sup).astype(np.float32),
+        support_visible=np.stack(sup_vis),
+        window_starts=starts,
+        depth_maps=maps,
+        intrinsics=intr,
+        image_size=size,
+        seed=seed,
+    )
+
+
+def export_shards(out_dir: str | Path, start_seed: int, count: int, shard_size: int = 256, cfg=None, progress=True):
+    """Write ``count`` window samples (seeds ``start_seed …``) as ``shard-XXXXX.npz`` files.
+
+    Each shard stacks its samples on a leading axis; ``index.json`` records config and seeds.
+    Existing complete shards are kept, so an interrupted export resumes.
+    """
+    from tqdm import tqdm
+
+    cfg = cfg or SeuratDataConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_shards = (count + shard_size - 1) // shard_size
+    for k in tqdm(range(n_shards), desc="shards", disable=not progress):
+        path = out / f"shard-{k:05d}.npz"
+        if path.exists():
+            continue
+        seeds = range(start_seed + k * shard_size, start_seed + min(count, (k + 1) * shard_size))
+        samples = [window_sample(s, cfg) for s in seeds]
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{key: np.stack([s[key] for s in samples]) for key in samples[0]})
+    with atomic_path(out / "index.json") as tmp:
+        tmp.write_text(json.dumps({"start_seed": start_seed, "count": count, "shard_size": shard_size,
+                                   "config": asdict(cfg)}, indent=2, default=list))  # fmt: skip
+    return out
+
+
+class ShardReader:
+    """Random access to samples exported by :func:`export_shards`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        index = self.root / "index.json"
+        if not index.is_file():
+            raise FileNotFoundError(f"{self.root}: no index.json (not a shard folder written by export_shards)")
+        meta = json.loads(index.read_text())
+        self.count, self.shard_size = int(meta["count"]), int(meta["shard_size"])
+        self._cache: tuple[int, dict] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        k, j = divmod(int(i) % self.count, self.shard_size)
+        if self._cache is None or self._cache[0] != k:
+            with np.load(self.root / f"shard-{k:05d}.npz") as z:
+                self._cache = (k, {key: z[key] for key in z.files})
+        return {key: v[j] for key, v in self._cache[1].items()}

@@ -1,0 +1,1 @@
+"""Learned models: one network per file; weights loaded by name with ``from_pretrained``."""

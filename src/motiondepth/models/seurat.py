@@ -1,0 +1,230 @@
+"""Seurat: depth ratios over time from 2D point tracks (Seurat §3.3; DESIGN §5).
+
+Two branches read one temporal window of W frames:
+
+* the **supporting branch** sees a G × G grid of tracks seeded at the window's first frame;
+  each layer is temporal self-attention (per track, over the W frames) then spatial
+  self-attention (per frame, over the G² tracks) — Eq. 5;
+* the **query branch** sees each query track on its own: temporal self-attention, then
+  cross-attention from each query token to the supporting tokens *of the same frame* taken
+  from the previous supporting layer (Eq. 6). Queries never attend to one another, so a
+  prediction does not depend on which other queries were asked.
+
+Both branches end in a ratio head that regresses the log depth ratio ℓ_t = log(d_t / d_0)
+w.r.t. the window's first frame (Eq. 7). The whole stack runs ``iterations`` times; each pass
+embeds the current estimate and adds a correction (iterative refinement, as in CoTracker).
+
+Input embedding (the paper leaves it open; DESIGN §5): per token, with positions normalised by
+half the long image side about the image centre,
+``[p, s·(p − p_0), sin/cos(2^k π p), sin/cos(2^k π s·(p − p_0)), visible]`` where p_0 is the
+track's position at the window's first frame and s = ``motion_scale``, mapped by a linear layer,
+plus a learned per-frame time embedding and a linear embedding of the current ℓ estimate.
+Occluded positions are replaced by the last visible position (first visible before that).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class SeuratConfig:
+    """Architecture of :class:`Seurat` (presets in :data:`PRESETS`)."""
+
+    hidden: int = 384  # token width D
+    heads: int = 8  # attention heads
+    layers: int = 2  # L, layers per branch
+    mlp_ratio: float = 4.0  # MLP width as a multiple of D
+    grid: int = 24  # G, supporting grid side (G² supporting tracks)
+    window: int = 8  # W, frames per window
+    stride: int = 4  # S, inference window stride (S < W)
+    iterations: int = 4  # refinement passes (train and inference)
+    num_freqs: int = 6  # Fourier bands per coordinate in the input embedding
+    motion_scale: float = 8.0  # gain on window-relative displacement before encoding
+
+
+PRESETS: dict[str, SeuratConfig] = {
+    "paper": SeuratConfig(),
+    "small": SeuratConfig(hidden=64, heads=4, layers=2, mlp_ratio=2.0, grid=12, iterations=4),
+}
+
+
+def config_from_preset(name: str, **overrides) -> SeuratConfig:
+    """A preset, optionally with fields replaced."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown Seurat preset {name!r}; choose from {sorted(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+class Attention(nn.Module):
+    """Multi-head attention of ``x`` (B, N, D) onto ``ctx`` (B, M, D)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden {dim} not divisible by heads {heads}")
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, ctx: Tensor) -> Tensor:
+        b, n, d = x.shape
+        h = self.heads
+        q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(ctx).view(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm attention + MLP; self-attention when no context is given."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, cross: bool = False) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.norm_ctx = nn.LayerNorm(dim) if cross else None
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: Tensor, ctx: Tensor | None = None) -> Tensor:
+        y = self.norm(x)
+        kv = y if ctx is None else self.norm_ctx(ctx)
+        x = x + self.attn(y, kv)
+        return x + self.mlp(self.norm2(x))
+
+
+def _temporal(block: Block, h: Tensor) -> Tensor:
+    """Attention over frames, per track: (B, W, N, D) → (B, W, N, D)."""
+    b, w, n, d = h.shape
+    x = h.permute(0, 2, 1, 3).reshape(b * n, w, d)
+    return block(x).view(b, n, w, d).permute(0, 2, 1, 3)
+
+
+def _spatial(block: Block, h: Tensor, ctx: Tensor | None = None) -> Tensor:
+    """Attention over tracks, per frame (onto ``ctx`` tracks of the same frame if given)."""
+    b, w, n, d = h.shape
+    x = h.reshape(b * w, n, d)
+    c = None if ctx is None else ctx.reshape(b * w, ctx.shape[2], d)
+    return block(x, c).view(b, w, n, d)
+
+
+class TrackEmbedding(nn.Module):
+    """Static per-token features (positions, motion, visibility) plus time and current ℓ."""
+
+    def __init__(self, cfg: SeuratConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        in_dim = 4 + 8 * cfg.num_freqs + 1
+        self.static = nn.Linear(in_dim, cfg.hidden)
+        self.ratio = nn.Linear(2, cfg.hidden)
+        self.time = nn.Parameter(torch.zeros(1, cfg.window, 1, cfg.hidden))
+        nn.init.trunc_normal_(self.time, std=0.02)
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(cfg.num_freqs).float(), persistent=False)
+
+    def features(self, tracks: Tensor, visible: Tensor, image_size: Tensor) -> Tensor:
+        """(B, W, N, 2) px, (B, W, N), (B, 2) (H, W) → (B, W, N, D) static embedding."""
+        size = image_size.to(tracks)
+        centre = (size.flip(-1) - 1) / 2  # (B, 2) as (cx, cy)
+        half = size.max(-1).values / 2
+        p = (tracks - centre[:, None, None]) / half[:, None, None, None]
+        rel = (p - p[:, :1]) * self.cfg.motion_scale
+        both = torch.cat([p, rel], -1)  # (B, W, N, 4)
+        ang = both[..., None] * self.freqs  # (B, W, N, 4, F)
+        four = torch.cat([ang.sin(), ang.cos()], -1).flatten(-2)
+        x = torch.cat([both, four, visible.to(tracks)[..., None]], -1)
+        return self.static(x) + self.time[:, : tracks.shape[1]]
+
+    def forward(self, static: Tensor, log_ratio: Tensor) -> Tensor:
+        r = log_ratio[..., None]
+        return static + self.ratio(torch.cat([r, 10.0 * r], -1))
+
+
+class Seurat(nn.Module):
+    """Two-branch spatio-temporal transformer predicting window-wise log depth ratios."""
+
+    def __init__(self, cfg: SeuratConfig | None = None) -> None:
+        super().__init__()
+        cfg = cfg or SeuratConfig()
+        self.cfg = cfg
+        d, h, m = cfg.hidden, cfg.heads, cfg.mlp_ratio
+        self.embed_s = TrackEmbedding(cfg)
+        self.embed_q = TrackEmbedding(cfg)
+        self.s_time = nn.ModuleList(Block(d, h, m) for _ in range(cfg.layers))
+        self.s_space = nn.ModuleList(Block(d, h, m) for _ in range(cfg.layers))
+        self.q_time = nn.ModuleList(Block(d, h, m) for _ in range(cfg.layers))
+        self.q_cross = nn.ModuleList(Block(d, h, m, cross=True) for _ in range(cfg.layers))
+        self.head_s = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1))
+        self.head_q = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 1))
+        for head in (self.head_s, self.head_q):  # start from "no depth change"
+            nn.init.zeros_(head[1].weight)
+            nn.init.zeros_(head[1].bias)
+
+    def forward(
+        self,
+        support_tracks: Tensor,
+        support_visible: Tensor,
+        query_tracks: Tensor,
+        query_visible: Tensor,
+        image_size: Tensor,
+        iterations: int | None = None,
+    ) -> dict[str, list[Tensor]]:
+        """Predict log depth ratios w.r.t. each window's first frame.
+
+        Args:
+            support_tracks: (B, W, Ns, 2) supporting grid tracks, pixels (x, y), seeded at frame 0
+                of the window; occluded positions already filled (see ``fill_occluded``).
+            support_visible: (B, W, Ns) bool or float visibility.
+            query_tracks: (B, W, Nq, 2) query tracks, pixels, occluded positions filled.
+            query_visible: (B, W, Nq) visibility.
+            image_size: (B, 2) image (H, W) in pixels, for coordinate normalisation.
+            iterations: refinement passes (default ``cfg.iterations``).
+
+        Returns:
+            ``{"support": [ℓ_s], "query": [ℓ_q]}``: one (B, W, Ns) / (B, W, Nq) tensor per
+            iteration, the last one being the prediction; ℓ[:, 0] = 0 exactly.
+        """
+        if support_tracks.shape[1] > self.cfg.window or query_tracks.shape[1] != support_tracks.shape[1]:
+            raise ValueError(
+                f"window length mismatch: support {tuple(support_tracks.shape)}, query "
+                f"{tuple(query_tracks.shape)}, model window {self.cfg.window}"
+            )
+        static_s = self.embed_s.features(support_tracks, support_visible, image_size)
+        static_q = self.embed_q.features(query_tracks, query_visible, image_size)
+        ls = support_tracks.new_zeros(support_tracks.shape[:3])
+        lq = query_tracks.new_zeros(query_tracks.shape[:3])
+        out: dict[str, list[Tensor]] = {"support": [], "query": []}
+        for _ in range(iterations or self.cfg.iterations):
+            hs = self.embed_s(static_s, ls.detach())
+            hq = self.embed_q(static_q, lq.detach())
+            for s_t, s_x, q_t, q_x in zip(self.s_time, self.s_space, self.q_time, self.q_cross):
+                hq = _spatial(q_x, _temporal(q_t, hq), ctx=hs)  # cross-attend to h_s^{l-1}
+                hs = _spatial(s_x, _temporal(s_t, hs))
+            ls = ls.detach() + self.head_s(hs)[..., 0]
+            lq = lq.detach() + self.head_q(hq)[..., 0]
+            ls = ls - ls[:, :1]
+            lq = lq - lq[:, :1]
+            out["support"].append(ls)
+            out["query"].append(lq)
+        return out
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str) -> Seurat:
+        """Load shipped weights by name (``"seurat-small"``) or a ``.safetensors`` path, strictly."""
+        from motiondepth.models.weights import load_weights
+
+        state, card = load_weights(name_or_path, expect_model="seurat")
+        model = cls(SeuratConfig(**card["model_config"]))
+        model.load_state_dict(state, strict=True)
+        model.card = card
+        return model.eval()
+
+    def config_dict(self) -> dict:
+        return asdict(self.cfg)

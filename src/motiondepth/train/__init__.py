@@ -1,0 +1,1 @@
+"""Training: one generic loop (``loop.fit``) and per-model tasks."""

@@ -1,0 +1,246 @@
+"""One generic training loop for every model in motiondepth.
+
+A model plugs in through a :class:`Task` (build the model, make batch ``i`` from a seed, compute
+the loss, validate). The loop owns everything else: seeding, AdamW with linear warm-up then linear
+decay, gradient clipping, multi-process data parallelism (``torchrun``; gloo on CPU, nccl on
+GPU), a progress bar, JSON-lines logs, periodic validation on a fixed held-out set, and
+checkpoints that let an interrupted run continue exactly where it stopped.
+
+Batches are a pure function of ``(seed, step, rank)``, so resuming needs no data-loader state.
+
+Run layout (``out``)::
+
+    config.json        resolved task + training config
+    checkpoint.pt      latest full state (model, optimiser, schedule, step), atomically replaced
+    log.jsonl          one line per logged step / validation
+    model.safetensors  final weights + model.json card (written by the task at the end)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from motiondepth.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping (paper defaults for Seurat: lr 5e-4, wd 1e-5, 1k warm-up)."""
+
+    steps: int = 100_000  # optimiser steps
+    lr: float = 5e-4  # peak learning rate
+    weight_decay: float = 1e-5  # AdamW weight decay
+    warmup: int = 1000  # linear warm-up steps, then linear decay to 0 at ``steps``
+    grad_clip: float = 1.0  # global gradient-norm clip (0 = off)
+    seed: int = 0  # base seed for weights and batches
+    log_every: int = 50  # steps between log lines
+    val_every: int = 1000  # steps between validations (0 = only at the end)
+    ckpt_every: int = 500  # steps between checkpoints
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
+    threads: int = 0  # torch CPU threads per process (0 = torch default)
+
+
+class Task(Protocol):
+    """What a model provides to :func:`fit`."""
+
+    name: str
+
+    def build_model(self) -> nn.Module: ...
+
+    def batch(self, step: int, rank: int, world: int) -> Any:
+        """The training batch of ``step`` for process ``rank`` (deterministic)."""
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        """Metrics on the fixed held-out set (called on rank 0 with the unwrapped model)."""
+
+    def config_dict(self) -> dict: ...
+
+    def finish(self, model: nn.Module, out: Path, metrics: dict[str, float], train_cfg: TrainConfig) -> None:
+        """Export the final model (weights + card)."""
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up to 1, then linear decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _dist_setup() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def _save_checkpoint(path: Path, model: nn.Module, opt, sched, step: int, extra: dict) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "step": step,
+        "torch_rng": torch.get_rng_state(),
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict[str, float]:
+    """Train ``task`` into ``out``, resuming from ``out/checkpoint.pt`` when it exists.
+
+    Under ``torchrun --nproc_per_node K`` each process trains on its own batches and DDP averages
+    gradients; rank 0 logs, validates and writes files.
+
+    Returns:
+        The last validation metrics.
+    """
+    from tqdm import tqdm
+
+    rank, world = _dist_setup()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = task.build_model()
+    device = torch.device("cuda", rank % torch.cuda.device_count()) if torch.cuda.is_available() else None
+    if device is not None:
+        model = model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
+    ckpt = out / "checkpoint.pt"
+    start = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"], strict=True)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        if rank == 0:
+            log.info("resumed %s from step %d", out, start)
+    run_cfg = {"task": task.name, "task_config": task.config_dict(), "train": asdict(cfg), "world_size": world}
+    if rank == 0:
+        with atomic_path(out / "config.json") as tmp:
+            tmp.write_text(json.dumps(run_cfg, indent=2, default=str) + "\n")
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    t_start = time.monotonic()
+    metrics: dict[str, float] = {}
+    logf = open(out / "log.jsonl", "a") if rank == 0 else None  # noqa: SIM115 - closed in finally
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {task.name}", disable=not progress or rank != 0)
+    step = start
+    try:
+        net.train()
+        while step < cfg.steps:
+            batch = task.batch(step, rank, world)
+            loss, parts = task.loss(net, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss at step {step}: {parts}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            timed_out = cfg.max_minutes > 0 and (time.monotonic() - t_start) > 60 * cfg.max_minutes
+            if rank == 0:
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    rec = {"step": step, "loss": float(loss), "lr": sched.get_last_lr()[0], **parts}
+                    logf.write(json.dumps(rec) + "\n")
+                    logf.flush()
+                    bar.set_postfix(loss=f"{float(loss):.4f}")
+                if (cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps:
+                    metrics = _validate(task, model, step, logf)
+                if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
+                    _save_checkpoint(ckpt, model, opt, sched, step, {"run_config": run_cfg})
+            if world > 1:  # every rank must agree on stopping
+                flag = torch.tensor([1.0 if timed_out else 0.0])
+                torch.distributed.all_reduce(flag)
+                timed_out = bool(flag.item() > 0)
+            if timed_out:
+                log.warning("stopping at step %d: max_minutes=%s reached (resume to continue)", step, cfg.max_minutes)
+                break
+        if rank == 0 and step >= cfg.steps:
+            if not metrics:
+                metrics = _validate(task, model, step, logf)
+            task.finish(model, out, metrics, cfg)
+    finally:
+        bar.close()
+        if logf is not None:
+            logf.close()
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+    return metrics
+
+
+def _validate(task: Task, model: nn.Module, step: int, logf) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        metrics = task.validate(model)
+    model.train()
+    logf.write(json.dumps({"step": step, "val": metrics}) + "\n")
+    logf.flush()
+    log.info("step %d validation: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return metrics
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["train.steps=100", "model.hidden=64"]`` → nested dict with JSON-parsed values."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"override {pair!r} is not key=value")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def apply_overrides(obj: Any, overrides: dict[str, Any], where: str = "config") -> Any:
+    """Set dataclass fields (recursively) from a nested dict; unknown keys raise ``KeyError``."""
+    import dataclasses
+
+    for key, value in overrides.items():
+        if not dataclasses.is_dataclass(obj) or key not in {f.name for f in dataclasses.fields(obj)}:
+            raise KeyError(f"unknown setting {where}.{key}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            apply_overrides(current, value, f"{where}.{key}")
+        else:
+            if isinstance(current, tuple) and isinstance(value, list):
+                value = tuple(value)
+            if isinstance(current, float) and isinstance(value, int):
+                value = float(value)
+            setattr(obj, key, value)
+    return obj
+
+
