@@ -308,12 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, metavar="N", help="procedural scene and shake seed")
     d.add_argument("--camera", default="phone", choices=["phone", "telephoto"], help="camera preset")
     d.set_defaults(func=cmd_demo)
+
+    from motiondepth.cli_models import add_commands
+
+    add_commands(sub, esub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "overrides", None) is not None:  # key=value settings may follow options
+        args.overrides = list(args.overrides) + [x for x in extra if "=" in x and not x.startswith("-")]
+        extra = [x for x in extra if x not in args.overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

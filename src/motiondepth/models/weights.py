@@ -39,7 +39,7 @@ def load_weights(name_or_path: str | Path, expect_model: str | None = None):
     Raises:
         InputError: missing or unreadable file, missing card, or a card for another model.
     """
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = resolve(name_or_path)
@@ -56,7 +56,7 @@ def load_weights(name_or_path: str | Path, expect_model: str | None = None):
         raise InputError(path, f"checkpoint is for model {card.get('model')!r}, expected {expect_model!r}")
     try:
         state = load_file(str(path))
-    except (SafetensorsError, OSError) as exc:
+    except (SafetensorError, OSError) as exc:
         raise InputError(path, f"not a readable safetensors file ({exc})") from None
     return state, card
 

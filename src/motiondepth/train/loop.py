@@ -166,10 +166,10 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
             timed_out = cfg.max_minutes > 0 and (time.monotonic() - t_start) > 60 * cfg.max_minutes
             if rank == 0:
                 if step % cfg.log_every == 0 or step == cfg.steps:
-                    rec = {"step": step, "loss": float(loss), "lr": sched.get_last_lr()[0], **parts}
+                    rec = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], **parts}
                     logf.write(json.dumps(rec) + "\n")
                     logf.flush()
-                    bar.set_postfix(loss=f"{float(loss):.4f}")
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
                 if (cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps:
                     metrics = _validate(task, model, step, logf)
                 if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:

@@ -1,0 +1,190 @@
+"""Command-line commands of the learned models: ``train``, ``track-depth``, ``eval seurat``,
+``eval tapvid3d``. Registered on the main parser by :func:`add_commands`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.errors import InputError
+
+
+def _write_json_and_md(out: str, result: dict, markdown: str) -> tuple[Path, Path]:
+    from motiondepth.io.atomic import atomic_path
+
+    out_p = Path(out)
+    md = out_p.with_suffix(".md")
+    with atomic_path(out_p) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    with atomic_path(md) as tmp:
+        tmp.write_text(markdown)
+    return out_p, md
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from motiondepth.train.run import train
+
+    t0 = time.perf_counter()
+    metrics = train(a.model, a.preset, a.out, a.config, a.overrides, progress=True)
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()) or "stopped early (resume with the same command)"
+    print(f"{a.out}: {summary} ({(time.perf_counter() - t0) / 60:.1f} min)")
+    return 0
+
+
+def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.io.video import read_camera_json
+
+    if a.intrinsics:
+        try:
+            return Intrinsics.from_array([float(v) for v in a.intrinsics.split(",")]), None
+        except ValueError as exc:
+            raise InputError("--intrinsics", f"expected FX,FY,CX,CY ({exc})") from None
+    if a.camera:
+        cam = read_camera_json(a.camera)
+        return Intrinsics.from_array(cam["intrinsics"]), None
+    if tracks_intr is not None:
+        return Intrinsics.from_array(tracks_intr), None
+    h, w = size
+    f = (w / 2.0) / np.tan(np.deg2rad(a.hfov) / 2.0)
+    return Intrinsics.centred(f, w, h), f"no intrinsics given: assumed a {a.hfov:.0f}° horizontal field of view"
+
+
+def cmd_track_depth(a: argparse.Namespace) -> int:
+    from motiondepth.io.trajectory import load_tracks
+    from motiondepth.seurat.depth_source import load_depth_source
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    tracks, tracks_intr = load_tracks(a.tracks)
+    size = tracks.image_size
+    if min(size) <= 0:
+        raise InputError(a.tracks, "tracks file has no image_size; needed to normalise positions")
+    source = load_depth_source(a.depth, size, a.depth_scale)
+    intr, warning = _intrinsics_for(a, tracks_intr, size)
+    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride)
+    frames = None
+    if a.video:
+        from motiondepth.io.video import load_frames
+
+        frames, _, _ = load_frames(a.video)
+        if frames.shape[1:3] != tuple(size):
+            raise InputError(a.video, f"video is {frames.shape[2]}x{frames.shape[1]}, tracks {size[1]}x{size[0]}")
+        if len(frames) != tracks.num_frames:
+            raise InputError(a.video, f"video has {len(frames)} frames, tracks {tracks.num_frames}")
+    t0 = time.perf_counter()
+    out = predictor.lift(tracks.tracks.astype(np.float64), tracks.visible, size, intr, source, tracks.queries,
+                         frames=frames)  # fmt: skip
+    out.save(a.out)
+    z = out.depth[out.visible]
+    if warning:
+        print(f"warning: {warning}")
+    print(
+        f"wrote {a.out}: {out.xyz.shape[1]} tracks x {out.xyz.shape[0]} frames, depth {np.percentile(z, 5):.2f}–"
+        f"{np.percentile(z, 95):.2f} m (5–95 %), {time.perf_counter() - t0:.2f} s"
+    )
+    return 0
+
+
+def cmd_eval_seurat(a: argparse.Namespace) -> int:
+    from motiondepth.eval.seurat_eval import evaluate_procedural, markdown_table
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    if a.scenes < 1:
+        raise InputError("--scenes", "need at least 1 scene")
+    predictor = SeuratPredictor.from_pretrained(a.checkpoint)
+    result = evaluate_procedural(predictor, a.scenes, a.seed, a.frames, a.queries, a.noisy_tracks)
+    md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
+    j, m = _write_json_and_md(a.out, result, md)
+    print(markdown_table(result, "per_trajectory"))
+    print(f"wrote {j} and {m}")
+    return 0
+
+
+def cmd_eval_tapvid3d(a: argparse.Namespace) -> int:
+    from motiondepth.eval.tapvid3d import evaluate_dirs
+
+    result = evaluate_dirs(a.gt, a.pred, a.scaling)
+    m = result["mean"]
+    md = (
+        f"TAPVid-3D, {result['videos']} videos, scaling {a.scaling}\n\n| 3D-AJ ↑ | APD ↑ | OA ↑ | TC ↓ | AbsRel ↓ | δ1 ↑ |\n"
+        f"|---:|---:|---:|---:|---:|---:|\n| {100 * m['3d_aj']:.1f} | {100 * m['apd']:.1f} | "
+        f"{100 * m['occlusion_accuracy']:.1f} | {m['tc']:.4f} | {m['abs_rel']:.4f} | {m['delta1']:.3f} |\n"
+    )
+    j, mdp = _write_json_and_md(a.out, result, md)
+    print(md)
+    print(f"wrote {j} and {mdp}")
+    return 0
+
+
+def add_commands(sub, eval_sub) -> None:
+    """Register the model commands on the top-level and ``eval`` sub-parsers."""
+    t = sub.add_parser(
+        "train",
+        help="train a model (seurat) with the generic loop",
+        description="Train a model on procedural data. Resumes from OUT/checkpoint.pt when it exists (rerun the "
+        "same command after an interruption). Multi-process: torchrun --nproc_per_node K -m motiondepth.train.run "
+        "seurat --out DIR ... (gloo on CPU). Settings: --preset, then --config FILE (JSON/YAML), then key=value "
+        "overrides such as train.steps=2000 train.lr=1e-3 model.hidden=64 data.num_queries=128 batch_size=4.",
+    )
+    t.add_argument("model", choices=["seurat"], help="which model")
+    t.add_argument("--preset", default="small", choices=["small", "paper"], help="model size preset (default small)")
+    t.add_argument("--config", metavar="FILE", help="JSON or YAML file of setting overrides")
+    t.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, logs, final weights)")
+    t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")
+    t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser(
+        "track-depth",
+        help="metric depth over time for 2D tracks (Seurat)",
+        description="Lift 2D tracks to metric 3D: Seurat predicts each track's depth ratio over time in sliding "
+        "windows, chains them, and scales each visible run by median matching against DEPTH (Eq. 10-11). Writes "
+        "a TAPVid-3D-style .npz: tracks_XYZ (T,N,3) metres, visibility (T,N), fx_fy_cx_cy, queries_xyt.",
+    )
+    d.add_argument("tracks", metavar="TRACKS", help="tracks .npz (from 'motiondepth track' or any tracker: keys "
+                   "tracks (T,N,2), visible (T,N), queries (N,3), image_size)")  # fmt: skip
+    d.add_argument("--depth", required=True, metavar="DEPTH", help="metric depth: .npz/.npy 'depth' (H,W) for "
+                   "frame 0 or (T,H,W) per frame, a 16-bit PNG, or a folder of per-frame maps")  # fmt: skip
+    d.add_argument("--depth-scale", type=float, metavar="M_PER_UNIT", help="metres per unit of integer depth images")
+    d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH", help="default seurat-small")
+    d.add_argument("--video", metavar="VIDEO", help="re-track the supporting grid per window on this video "
+                   "(default: interpolate it from the tracks)")  # fmt: skip
+    d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
+    d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
+    d.add_argument("--hfov", type=float, default=60.0, metavar="DEG", help="assumed horizontal field of view "
+                   "when no intrinsics are given (default 60)")  # fmt: skip
+    d.add_argument("--stride", type=int, metavar="S", help="window stride (default: the model's, 4)")
+    d.add_argument("--out", required=True, metavar="TRACKS3D.npz", help="output file")
+    d.set_defaults(func=cmd_track_depth)
+
+    es = eval_sub.add_parser(
+        "seurat",
+        help="Seurat vs. baselines on held-out procedural clips",
+        description="Run Seurat and every baseline (oracle depth, flickering per-frame depth, + Gaussian smoothing, "
+        "hand-crafted density baseline) on held-out procedural clips; TAPVid-3D metrics for each scaling mode. "
+        "Writes OUT (.json) and a markdown table next to it (.md).",
+    )
+    es.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
+    es.add_argument("--scenes", type=int, default=20, metavar="N", help="number of clips (default 20)")
+    es.add_argument("--seed", type=int, default=0, metavar="S", help="selects a disjoint set of held-out clips")
+    es.add_argument("--frames", type=int, default=48, metavar="T", help="frames per clip (default 48)")
+    es.add_argument("--queries", type=int, default=256, metavar="N", help="query tracks per clip (default 256)")
+    es.add_argument("--noisy-tracks", action="store_true", help="corrupt the 2D tracks like a real tracker")
+    es.add_argument("--out", required=True, metavar="RESULTS.json")
+    es.set_defaults(func=cmd_eval_seurat)
+
+    et = eval_sub.add_parser(
+        "tapvid3d",
+        help="TAPVid-3D metrics for real benchmark files",
+        description="Score predictions against TAPVid-3D ground truth: every GT/*.npz needs PRED/<same name>.npz "
+        "with tracks_XYZ and visibility. Per-video APD, 3D-AJ, occlusion accuracy, TC, AbsRel, δ1 averaged over "
+        "videos (fractions in [0, 1]); intrinsics rescaled to a 256 px short side.",
+    )
+    et.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth .npz files")
+    et.add_argument("--pred", required=True, metavar="DIR", help="folder of prediction .npz files")
+    et.add_argument("--scaling", default="per_trajectory", choices=["median", "per_trajectory", "none"])
+    et.add_argument("--out", required=True, metavar="RESULTS.json")
+    et.set_defaults(func=cmd_eval_tapvid3d)

@@ -1,0 +1,295 @@
+"""Seurat inference: sliding windows, ratio chaining and metric scale matching (Seurat §3.4–3.5).
+
+1. The video is cut into windows of W frames with stride S < W (the last window is aligned to
+   the last frame, so any length ≥ W works).
+2. Every window gets its own supporting grid, seeded at its first frame (re-tracked from the
+   video, given by the caller, or interpolated from the query tracks when neither is available).
+3. The model predicts each query's log depth ratio w.r.t. the window's first frame; windows are
+   batched (they are independent) and queries chunked (they are independent too).
+4. Ratios are chained across windows (Eq. 9) — frame t takes the last window containing it.
+5. Each visible run of a track is scaled by median matching against a metric depth source
+   (Eq. 10–11), with bilinear sampling of the depth maps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motiondepth.data.seurat_synth import fill_occluded, support_grid, window_starts
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.seurat.depth_source import DepthSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tracks3D:
+    """Metric 3D tracks in the camera frame of each frame (TAPVid-3D convention)."""
+
+    xyz: np.ndarray  # (T, N, 3) float32 metres
+    visible: np.ndarray  # (T, N) bool
+    intrinsics: Intrinsics
+    queries: np.ndarray  # (N, 3) (t, x, y)
+    depth: np.ndarray  # (T, N) z in metres (= xyz[..., 2])
+    meta: dict = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        """TAPVid-3D-style ``.npz``: ``tracks_XYZ``, ``visibility``, ``fx_fy_cx_cy``, ``queries_xyt``."""
+        from motiondepth.io.atomic import save_npz
+
+        q = self.queries
+        save_npz(
+            path, tracks_XYZ=self.xyz.astype(np.float32), visibility=self.visible.astype(bool),
+            fx_fy_cx_cy=self.intrinsics.as_array().astype(np.float32),
+            queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32),
+        )  # fmt: skip
+
+
+def check_tracks(tracks: np.ndarray, visible: np.ndarray, window: int, source: str = "tracks") -> None:
+    """Clear errors for inputs Seurat cannot use."""
+    if tracks.ndim != 3 or tracks.shape[-1] != 2 or visible.shape != tracks.shape[:2]:
+        raise InputError(source, f"tracks must be (T, N, 2) with visibility (T, N); got {tracks.shape}, "
+                                 f"{visible.shape}")  # fmt: skip
+    if not np.all(np.isfinite(tracks)):
+        raise InputError(source, f"{int((~np.isfinite(tracks)).any(-1).sum())} track positions are NaN/inf")
+    if tracks.shape[0] < window:
+        raise InputError(source, f"{tracks.shape[0]} frames is fewer than one Seurat window ({window} frames)")
+    if tracks.shape[1] == 0:
+        raise InputError(source, "no tracks")
+    if not visible.any():
+        raise InputError(source, "every track is invisible in every frame")
+
+
+def support_from_tracks(
+    tracks: np.ndarray, visible: np.ndarray, starts: np.ndarray, window: int, grid: int, size: tuple[int, int],
+    neighbours: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Supporting grid tracks interpolated from query tracks (when no video is at hand).
+
+    Each grid point at a window start moves like its ``neighbours`` nearest query tracks visible
+    at that start (inverse-distance weights on their displacements); it is visible in a frame when
+    at least half of those neighbours are. A stand-in for re-tracking the grid on the video.
+
+    Returns:
+        (K, W, G², 2) positions and (K, W, G²) visibility.
+    """
+    g = support_grid(grid, size)
+    filled = fill_occluded(tracks, visible)
+    out = np.zeros((len(starts), window, len(g), 2))
+    vis = np.zeros((len(starts), window, len(g)), dtype=bool)
+    for k, s in enumerate(starts):
+        alive = np.flatnonzero(visible[s])
+        if len(alive) == 0:
+            out[k] = g
+            continue
+        p0 = filled[s, alive]
+        d = np.linalg.norm(g[:, None] - p0[None], axis=-1)  # (G², M)
+        m = min(neighbours, len(alive))
+        nn = np.argpartition(d, m - 1, axis=1)[:, :m]
+        wgt = 1.0 / (np.take_along_axis(d, nn, 1) + 1.0)
+        wgt /= wgt.sum(1, keepdims=True)
+        seg = filled[s : s + window][:, alive]  # (W, M, 2)
+        disp = seg - seg[:1]
+        out[k] = g + np.einsum("gm,wgmc->wgc", wgt, disp[:, nn])
+        vis[k] = visible[s : s + window][:, alive][:, nn].mean(-1) >= 0.5
+    return out, vis
+
+
+def support_from_video(
+    frames: np.ndarray, starts: np.ndarray, window: int, grid: int, tracker=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-track the supporting grid from every window start on the video (paper §3.4).
+
+    Args:
+        frames: (T, H, W, 3) uint8 RGB.
+        tracker: a :class:`~motiondepth.tracking.base.Tracker` (default KLT).
+    """
+    from motiondepth.tracking.base import make_tracker
+    from motiondepth.tracking.grid import grid_queries
+
+    tracker = tracker or make_tracker("klt")
+    g = support_grid(grid, frames.shape[1:3])
+    out, vis = [], []
+    for s in starts:
+        tr = tracker.track(frames[s : s + window], grid_queries(g, 0))
+        out.append(tr.tracks)
+        vis.append(tr.visible)
+    return np.stack(out), np.stack(vis)
+
+
+def chain_log_ratios(window_log_ratios: np.ndarray, starts: np.ndarray, num_frames: int) -> np.ndarray:
+    """Accumulate window-wise log ratios into log ratios w.r.t. frame 0 (Eq. 9).
+
+    Args:
+        window_log_ratios: (K, W, N) ℓ of each window w.r.t. its first frame.
+        starts: (K,) window start frames (increasing, each start inside the previous window).
+        num_frames: T.
+
+    Returns:
+        (T, N) log ratio of every frame w.r.t. frame 0; frame t uses the last window containing it.
+
+    Example:
+        >>> l = np.log(np.array([[1.0, 1.1, 1.2, 1.3], [1.0, 1.1, 1.2, 1.3]]))[..., None]
+        >>> np.exp(chain_log_ratios(l, np.array([0, 2]), 6))[:, 0].round(3).tolist()
+        [1.0, 1.1, 1.2, 1.32, 1.44, 1.56]
+    """
+    k, w, n = window_log_ratios.shape
+    out = np.zeros((num_frames, n))
+    base = 0.0
+    for i in range(k):
+        s = int(starts[i])
+        if i > 0:
+            step = s - int(starts[i - 1])
+            if not 0 < step < w:
+                raise ValueError(f"window {i} starts at {s}, not inside window {i - 1} (start {starts[i - 1]})")
+            base = base + window_log_ratios[i - 1, step]
+        out[s : s + w] = base + window_log_ratios[i]
+    return out
+
+
+def visible_runs(visible: np.ndarray) -> np.ndarray:
+    """Label consecutive visible frames per track: (T, N) → (T, N) run id (−1 when occluded).
+
+    Run ids are unique per track and increase with time.
+    """
+    v = np.asarray(visible, dtype=bool)
+    starts = v & ~np.vstack([np.zeros((1, v.shape[1]), dtype=bool), v[:-1]])
+    ids = np.cumsum(starts, axis=0) - 1
+    return np.where(v, ids, -1)
+
+
+def scale_match(
+    log_ratio: np.ndarray, tracks: np.ndarray, visible: np.ndarray, source: DepthSource
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metric depth by piecewise median scale matching per visible run (Eq. 10–11).
+
+    For every run of consecutive visible frames of a track, the scale is median(d_MDE) /
+    median(r̂) over the run's frames the source covers. Occluded frames take the scale of the
+    previous run (the next one before the first run); runs without any depth sample likewise
+    borrow a neighbour's; tracks with no depth sample at all take the median scale of
+    all tracks relative to their ratios (and are flagged).
+
+    Returns:
+        depth (T, N) metres and ``scaled`` (N,) bool: the track had its own depth samples.
+    """
+    t, n = log_ratio.shape
+    ratio = np.exp(log_ratio)
+    d_mde = np.full((t, n), np.nan)
+    for f in source.frames():
+        if 0 <= f < t:
+            d_mde[f] = source.sample(int(f), tracks[f])
+    runs = visible_runs(visible)
+    scale = np.full((t, n), np.nan)
+    own = np.zeros(n, dtype=bool)
+    for i in range(n):
+        r_i = runs[:, i]
+        scales = []
+        for run in range(r_i.max() + 1):
+            sel = (r_i == run) & np.isfinite(d_mde[:, i])
+            scales.append(np.median(d_mde[sel, i]) / np.median(ratio[sel, i]) if sel.any() else np.nan)
+        scales = np.asarray(scales)
+        if not np.isfinite(scales).any():
+            continue
+        own[i] = True
+        known = np.flatnonzero(np.isfinite(scales))
+        for run in np.flatnonzero(~np.isfinite(scales)):  # borrow from the nearest run with a scale
+            scales[run] = scales[known[np.argmin(np.abs(known - run))]]
+        per_frame = np.where(r_i >= 0, scales[np.maximum(r_i, 0)], np.nan)
+        # occluded frames: previous run's scale, else the next run's
+        idx = np.where(r_i >= 0, np.arange(t), -1)
+        prev = np.maximum.accumulate(idx)
+        nxt = np.minimum.accumulate(np.where(r_i >= 0, np.arange(t), t)[::-1])[::-1]
+        src_f = np.where(prev >= 0, prev, nxt)
+        scale[:, i] = per_frame[np.clip(src_f, 0, t - 1)]
+    if not own.all():
+        fallback = np.nanmedian(scale[:, own]) if own.any() else np.nan
+        if not np.isfinite(fallback):
+            raise InputError("depth", "the depth source has no valid depth at any visible track position")
+        log.warning("%d of %d tracks have no depth sample; they use the median scale", int((~own).sum()), n)
+        scale[:, ~own] = fallback
+    return scale * ratio, own
+
+
+class SeuratPredictor:
+    """Model wrapper: tracks (+ support, + depth source) → log ratios and metric 3D tracks.
+
+    Example:
+        >>> pred = SeuratPredictor.from_pretrained("seurat-small")  # doctest: +SKIP
+        >>> tracks3d = pred.lift(tracks, visible, size, intrinsics, depth_source)  # doctest: +SKIP
+    """
+
+    def __init__(self, model, stride: int | None = None, query_chunk: int = 512) -> None:
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.stride = stride or self.cfg.stride
+        self.query_chunk = query_chunk
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = "seurat-small", **kwargs) -> SeuratPredictor:
+        from motiondepth.models.seurat import Seurat
+
+        return cls(Seurat.from_pretrained(name_or_path), **kwargs)
+
+    def window_log_ratios(
+        self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int],
+        support: tuple[np.ndarray, np.ndarray] | None = None, frames: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Per-window log ratios (K, W, N) and the window starts (K,)."""
+        import torch
+
+        w = self.cfg.window
+        check_tracks(tracks, visible, w)
+        starts = window_starts(len(tracks), w, self.stride)
+        if support is None:
+            if frames is not None:
+                support = support_from_video(frames, starts, w, self.cfg.grid)
+            else:
+                support = support_from_tracks(tracks, visible, starts, w, self.cfg.grid, image_size)
+        sup, sup_vis = support
+        if sup.shape[:2] != (len(starts), w):
+            raise InputError("support", f"need supporting tracks (K={len(starts)}, W={w}, G², 2), got {sup.shape}")
+        filled = fill_occluded(tracks, visible)
+        q = np.stack([filled[s : s + w] for s in starts])
+        qv = np.stack([visible[s : s + w] for s in starts])
+        sup_f = fill_occluded(sup, sup_vis)
+        size = torch.tensor([image_size] * len(starts), dtype=torch.float32)
+        st, sv = torch.from_numpy(sup_f).float(), torch.from_numpy(sup_vis).float()
+        out = np.zeros(q.shape[:3], dtype=np.float64)
+        with torch.inference_mode():
+            for a in range(0, q.shape[2], self.query_chunk):
+                b = a + self.query_chunk
+                res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float(),
+                                 torch.from_numpy(qv[:, :, a:b]).float(), size)  # fmt: skip
+                out[:, :, a:b] = res["query"][-1].numpy()
+        return out, starts
+
+    def log_ratios(self, tracks, visible, image_size, support=None, frames=None) -> np.ndarray:
+        """(T, N) chained log depth ratios w.r.t. frame 0."""
+        wl, starts = self.window_log_ratios(tracks, visible, image_size, support, frames)
+        return chain_log_ratios(wl, starts, len(tracks))
+
+    def lift(
+        self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int], intrinsics: Intrinsics,
+        source: DepthSource, queries: np.ndarray | None = None, support=None, frames=None,
+    ) -> Tracks3D:  # fmt: skip
+        """Metric 3D tracks: chained ratios scaled by ``source`` and unprojected."""
+        lr = self.log_ratios(tracks, visible, image_size, support, frames)
+        depth, own = scale_match(lr, tracks, visible, source)
+        return to_tracks3d(tracks, visible, depth, intrinsics, queries, {"method": "seurat", "scaled": own})
+
+
+def to_tracks3d(tracks, visible, depth, intrinsics: Intrinsics, queries=None, meta=None) -> Tracks3D:
+    """Unproject (T, N, 2) pixels at (T, N) depths into camera-frame 3D tracks."""
+    x = (tracks[..., 0] - intrinsics.cx) / intrinsics.fx * depth
+    y = (tracks[..., 1] - intrinsics.cy) / intrinsics.fy * depth
+    xyz = np.stack([x, y, depth], -1).astype(np.float32)
+    if queries is None:
+        first = np.argmax(visible, 0)
+        queries = np.stack([first, tracks[first, np.arange(tracks.shape[1]), 0],
+                            tracks[first, np.arange(tracks.shape[1]), 1]], -1)  # fmt: skip
+    return Tracks3D(xyz, np.asarray(visible, bool), intrinsics, np.asarray(queries, np.float32),
+                    depth.astype(np.float32), dict(meta or {}))  # fmt: skip

@@ -1,0 +1,100 @@
+"""Seurat model: shapes, the ratio convention, query independence, refinement, weights I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motiondepth.errors import InputError
+from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset
+from motiondepth.models.weights import load_weights, save_weights
+
+TINY = SeuratConfig(hidden=32, heads=4, layers=2, mlp_ratio=2.0, grid=4, window=8, iterations=3, num_freqs=3)
+
+
+def _inputs(b=2, nq=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sup = torch.rand(b, 8, 16, 2, generator=g) * 100
+    q = torch.rand(b, 8, nq, 2, generator=g) * 100
+    return sup, torch.ones(b, 8, 16), q, torch.ones(b, 8, nq), torch.tensor([[100.0, 120.0]] * b)
+
+
+def _perturbed(model):
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model.eval()
+
+
+def test_shapes_iterations_and_first_frame_is_zero():
+    model = _perturbed(Seurat(TINY))
+    out = model(*_inputs())
+    assert len(out["query"]) == 3 and len(out["support"]) == 3
+    assert out["query"][-1].shape == (2, 8, 5) and out["support"][-1].shape == (2, 8, 16)
+    assert torch.all(out["query"][-1][:, 0] == 0) and torch.all(out["support"][-1][:, 0] == 0)
+    assert not torch.allclose(out["query"][0], out["query"][-1])  # refinement changes the estimate
+
+
+def test_queries_are_independent_of_each_other():
+    model = _perturbed(Seurat(TINY))
+    sup, sv, q, qv, size = _inputs(nq=6)
+    full = model(sup, sv, q, qv, size)["query"][-1]
+    part = model(sup, sv, q[:, :, 2:4], qv[:, :, 2:4], size)["query"][-1]
+    torch.testing.assert_close(full[:, :, 2:4], part, atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_reach_both_branches():
+    model = Seurat(TINY)
+    out = model(*_inputs())
+    (out["query"][-1].sum() + out["support"][-1].sum()).backward()
+    assert model.head_q[1].weight.grad.abs().sum() > 0 and model.s_time[0].attn.q.weight.grad is not None
+
+
+def test_presets():
+    assert config_from_preset("paper").hidden == 384 and config_from_preset("paper").grid == 24
+    assert config_from_preset("small").hidden < 384
+    with pytest.raises(KeyError, match="unknown Seurat preset"):
+        config_from_preset("huge")
+
+
+def test_weights_round_trip_and_strict_errors(tmp_path):
+    from dataclasses import asdict
+
+    model = _perturbed(Seurat(TINY))
+    path = save_weights(model, tmp_path / "m.safetensors", {"model": "seurat", "model_config": asdict(TINY)})
+    loaded = Seurat.from_pretrained(str(path))
+    inp = _inputs()
+    torch.testing.assert_close(model(*inp)["query"][-1], loaded(*inp)["query"][-1])
+    # a card for another model, a corrupt file, a missing file: clear errors
+    save_weights(model, tmp_path / "other.safetensors", {"model": "blur-depth", "model_config": {}})
+    with pytest.raises(InputError, match="expected 'seurat'"):
+        Seurat.from_pretrained(str(tmp_path / "other.safetensors"))
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    (tmp_path / "bad.json").write_text('{"model": "seurat"}')
+    with pytest.raises(InputError, match="not a readable safetensors"):
+        load_weights(tmp_path / "bad.safetensors", "seurat")
+    with pytest.raises(InputError, match="no such checkpoint"):
+        Seurat.from_pretrained(str(tmp_path / "nope.safetensors"))
+    # strict: weights of a different size do not load silently
+    card = {"model": "seurat", "model_config": asdict(TINY) | {"hidden": 16}}
+    (tmp_path / "m.json").write_text(__import__("json").dumps(card))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        Seurat.from_pretrained(str(path))
+
+
+def test_window_mismatch_raises():
+    model = Seurat(TINY)
+    sup, sv, q, qv, size = _inputs()
+    with pytest.raises(ValueError, match="window length mismatch"):
+        model(sup, sv, q[:, :6], qv[:, :6], size)
+
+
+def test_shipped_checkpoint_loads_strictly():
+    from motiondepth.models.weights import available
+
+    if "seurat-small" not in available():
+        pytest.skip("seurat-small not shipped in this checkout")
+    model = Seurat.from_pretrained("seurat-small")
+    assert model.card["model"] == "seurat" and np.isfinite(model.card["validation"]["l1_query"])
