@@ -20,6 +20,14 @@ half the long image side about the image centre,
 track's position at the window's first frame and s = ``motion_scale``, mapped by a linear layer,
 plus a learned per-frame time embedding and a linear embedding of the current ℓ estimate.
 Occluded positions are replaced by the last visible position (first visible before that).
+
+The embedding also carries *local spread* features (our addition, documented as such): for each
+k in ``neighbours``, the log change of the RMS distance from a track to its k nearest
+supporting tracks, chosen at the window's first frame, and the share of those neighbours that
+are visible. For a rigid, fronto-parallel patch, −(log spread change) is exactly the log depth
+ratio of Eq. 4, so the network starts from the density cue the paper motivates and learns
+what Eq. 4 cannot model (surface orientation, occlusion edges, tracker noise, context). Only
+supporting tracks serve as neighbours, so queries stay independent of one another.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class SeuratConfig:
     iterations: int = 4  # refinement passes (train and inference)
     num_freqs: int = 6  # Fourier bands per coordinate in the input embedding
     motion_scale: float = 8.0  # gain on window-relative displacement before encoding
+    neighbours: tuple[int, ...] = (4, 12)  # k of the local-spread features (empty: none)
 
 
 PRESETS: dict[str, SeuratConfig] = {
@@ -116,21 +125,53 @@ def _spatial(block: Block, h: Tensor, ctx: Tensor | None = None) -> Tensor:
     return block(x, c).view(b, w, n, d)
 
 
+def local_spread(
+    tracks: Tensor, support: Tensor, support_visible: Tensor, k: int, exclude_self: bool
+) -> tuple[Tensor, Tensor]:
+    """Log RMS-distance change to the k nearest supporting tracks (chosen at frame 0).
+
+    Args:
+        tracks: (B, W, N, 2) tracks whose neighbourhoods are measured.
+        support: (B, W, Ns, 2) supporting tracks (occluded positions filled).
+        support_visible: (B, W, Ns) float visibility.
+        k: neighbourhood size.
+        exclude_self: the tracks are the supporting tracks themselves (skip distance 0).
+
+    Returns:
+        (B, W, N) log(spread_t / spread_0) and (B, W, N) share of visible neighbours.
+    """
+    b, w, n, _ = tracks.shape
+    ns = support.shape[2]
+    k = min(k, ns - int(exclude_self))
+    d0 = torch.cdist(tracks[:, 0], support[:, 0])  # (B, N, Ns)
+    if exclude_self:
+        d0 = d0 + torch.eye(n, ns, device=d0.device, dtype=d0.dtype) * 1e9
+    idx = d0.topk(k, dim=-1, largest=False).indices  # (B, N, k)
+    flat = idx.reshape(b, 1, n * k, 1).expand(b, w, n * k, 2)
+    nb = torch.gather(support, 2, flat).view(b, w, n, k, 2)
+    spread = ((nb - tracks[:, :, :, None]) ** 2).sum(-1).mean(-1).clamp_min(1e-6)  # (B, W, N)
+    vis = torch.gather(support_visible, 2, idx.reshape(b, 1, n * k).expand(b, w, n * k)).view(b, w, n, k)
+    return 0.5 * torch.log(spread / spread[:, :1]), vis.mean(-1)
+
+
 class TrackEmbedding(nn.Module):
-    """Static per-token features (positions, motion, visibility) plus time and current ℓ."""
+    """Static per-token features (positions, motion, visibility, local spread) plus time and ℓ."""
 
     def __init__(self, cfg: SeuratConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        in_dim = 4 + 8 * cfg.num_freqs + 1
+        in_dim = 4 + 8 * cfg.num_freqs + 1 + 2 * len(cfg.neighbours)
         self.static = nn.Linear(in_dim, cfg.hidden)
         self.ratio = nn.Linear(2, cfg.hidden)
         self.time = nn.Parameter(torch.zeros(1, cfg.window, 1, cfg.hidden))
         nn.init.trunc_normal_(self.time, std=0.02)
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(cfg.num_freqs).float(), persistent=False)
 
-    def features(self, tracks: Tensor, visible: Tensor, image_size: Tensor) -> Tensor:
-        """(B, W, N, 2) px, (B, W, N), (B, 2) (H, W) → (B, W, N, D) static embedding."""
+    def features(
+        self, tracks: Tensor, visible: Tensor, image_size: Tensor, support: Tensor, support_visible: Tensor,
+        is_support: bool,
+    ) -> Tensor:  # fmt: skip
+        """(B, W, N, 2) px, (B, W, N), (B, 2) (H, W), support (B, W, Ns, 2) → (B, W, N, D)."""
         size = image_size.to(tracks)
         centre = (size.flip(-1) - 1) / 2  # (B, 2) as (cx, cy)
         half = size.max(-1).values / 2
@@ -139,8 +180,12 @@ class TrackEmbedding(nn.Module):
         both = torch.cat([p, rel], -1)  # (B, W, N, 4)
         ang = both[..., None] * self.freqs  # (B, W, N, 4, F)
         four = torch.cat([ang.sin(), ang.cos()], -1).flatten(-2)
-        x = torch.cat([both, four, visible.to(tracks)[..., None]], -1)
-        return self.static(x) + self.time[:, : tracks.shape[1]]
+        parts = [both, four, visible.to(tracks)[..., None]]
+        sv = support_visible.to(tracks)
+        for k in self.cfg.neighbours:
+            spread, nb_vis = local_spread(tracks, support, sv, k, exclude_self=is_support)
+            parts += [-10.0 * spread[..., None], nb_vis[..., None]]
+        return self.static(torch.cat(parts, -1)) + self.time[:, : tracks.shape[1]]
 
     def forward(self, static: Tensor, log_ratio: Tensor) -> Tensor:
         r = log_ratio[..., None]
@@ -196,8 +241,10 @@ class Seurat(nn.Module):
                 f"window length mismatch: support {tuple(support_tracks.shape)}, query "
                 f"{tuple(query_tracks.shape)}, model window {self.cfg.window}"
             )
-        static_s = self.embed_s.features(support_tracks, support_visible, image_size)
-        static_q = self.embed_q.features(query_tracks, query_visible, image_size)
+        static_s = self.embed_s.features(support_tracks, support_visible, image_size, support_tracks,
+                                         support_visible, is_support=True)  # fmt: skip
+        static_q = self.embed_q.features(query_tracks, query_visible, image_size, support_tracks,
+                                         support_visible, is_support=False)  # fmt: skip
         ls = support_tracks.new_zeros(support_tracks.shape[:3])
         lq = query_tracks.new_zeros(query_tracks.shape[:3])
         out: dict[str, list[Tensor]] = {"support": [], "query": []}
