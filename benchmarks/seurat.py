@@ -41,8 +41,14 @@ def time_inference(predictor: SeuratPredictor, repeats: int) -> dict[str, float]
         t0 = time.perf_counter()
         predictor.log_ratios(*args, support=support)
         times.append(time.perf_counter() - t0)
-    return {"median_s": float(np.median(times)), "min_s": float(np.min(times)), "repeats": repeats,
-            "windows": len(clip.window_starts), "support_tracks": int(clip.support.shape[2]), "queries": 100}  # fmt: skip
+    return {
+        "median_s": float(np.median(times)),
+        "min_s": float(np.min(times)),
+        "repeats": repeats,
+        "windows": len(clip.window_starts),
+        "support_tracks": int(clip.support.shape[2]),
+        "queries": 100,
+    }
 
 
 def main() -> None:

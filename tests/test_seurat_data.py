@@ -83,7 +83,7 @@ def test_window_sample_is_seeded_and_consistent():
 def test_window_starts_cover_any_length():
     assert window_starts(8, 8, 4).tolist() == [0]
     assert window_starts(18, 8, 4).tolist() == [0, 4, 8, 10]
-    with pytest.raises(ValueError, match="fewer|at least one window"):
+    with pytest.raises(ValueError, match=r"at least one window"):
         window_starts(7, 8, 4)
 
 

@@ -92,12 +92,18 @@ def test_intrinsics_rescaled_to_short_side_256():
 
 
 def _write_video(path, gt, vis, size=(512, 768)):
-    ok, jpg = cv2.imencode(".jpg", np.zeros(size + (3,), np.uint8))
+    _ok, jpg = cv2.imencode(".jpg", np.zeros(size + (3,), np.uint8))
     frames = np.empty(len(gt), dtype=object)
     for i in range(len(gt)):
         frames[i] = jpg.tobytes()
-    np.savez(path, images_jpeg_bytes=frames, queries_xyt=np.array([[50.0, 50.0, 0.0], [10.0, 10.0, 3.0]]),
-             tracks_XYZ=gt.astype(np.float32), visibility=vis, fx_fy_cx_cy=np.array([200.0, 200.0, 384.0, 256.0]))
+    np.savez(
+        path,
+        images_jpeg_bytes=frames,
+        queries_xyt=np.array([[50.0, 50.0, 0.0], [10.0, 10.0, 3.0]]),
+        tracks_XYZ=gt.astype(np.float32),
+        visibility=vis,
+        fx_fy_cx_cy=np.array([200.0, 200.0, 384.0, 256.0]),
+    )
 
 
 def test_evaluator_on_files_in_tapvid3d_format(tmp_path):

@@ -110,13 +110,27 @@ def cmd_eval_tapvid3d(a: argparse.Namespace) -> int:
     result = evaluate_dirs(a.gt, a.pred, a.scaling)
     m = result["mean"]
     md = (
-        f"TAPVid-3D, {result['videos']} videos, scaling {a.scaling}\n\n| 3D-AJ ↑ | APD ↑ | OA ↑ | TC ↓ | AbsRel ↓ | δ1 ↑ |\n"
+        f"TAPVid-3D, {result['videos']} videos, scaling {a.scaling}\n\n"
+        "| 3D-AJ ↑ | APD ↑ | OA ↑ | TC ↓ | AbsRel ↓ | δ1 ↑ |\n"
         f"|---:|---:|---:|---:|---:|---:|\n| {100 * m['3d_aj']:.1f} | {100 * m['apd']:.1f} | "
         f"{100 * m['occlusion_accuracy']:.1f} | {m['tc']:.4f} | {m['abs_rel']:.4f} | {m['delta1']:.3f} |\n"
     )
     j, mdp = _write_json_and_md(a.out, result, md)
     print(md)
     print(f"wrote {j} and {mdp}")
+    return 0
+
+
+def cmd_export_data(a: argparse.Namespace) -> int:
+    from motiondepth.data.seurat_synth import SeuratDataConfig, export_shards
+
+    if a.count < 1 or a.shard_size < 1:
+        raise InputError("--count/--shard-size", "must be positive")
+    cfg = SeuratDataConfig(grid=a.grid, num_queries=a.queries)
+    t0 = time.perf_counter()
+    export_shards(a.out, a.start_seed, a.count, a.shard_size, cfg)
+    print(f"wrote {a.count} windows to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
+          f"'motiondepth train seurat ... shards={a.out}'")  # fmt: skip
     return 0
 
 
@@ -136,6 +150,21 @@ def add_commands(sub, eval_sub) -> None:
     t.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, logs, final weights)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser(
+        "export-data",
+        help="write Seurat training windows to disk in shards",
+        description="Generate animated procedural training windows (seeds START..START+COUNT-1) and write them as "
+        "OUT/shard-XXXXX.npz plus OUT/index.json. Finished shards are kept, so an interrupted export resumes.",
+    )
+    x.add_argument("model", choices=["seurat"])
+    x.add_argument("--count", type=int, required=True, metavar="N", help="number of windows")
+    x.add_argument("--start-seed", type=int, default=0, metavar="S")
+    x.add_argument("--shard-size", type=int, default=256, metavar="K")
+    x.add_argument("--grid", type=int, default=12, metavar="G", help="supporting grid side (small preset: 12)")
+    x.add_argument("--queries", type=int, default=64, metavar="N", help="query tracks per window")
+    x.add_argument("--out", required=True, metavar="DIR")
+    x.set_defaults(func=cmd_export_data)
 
     d = sub.add_parser(
         "track-depth",

@@ -42,7 +42,7 @@ class SeuratDataConfig:
     image_sizes: list[tuple[int, int]] = field(default_factory=lambda: [(256, 256), (192, 256), (256, 192)])
     hfov_deg: tuple[float, float] = (40.0, 80.0)  # horizontal field of view range
     window: int = 8  # W, frames per window
-    grid: int = 16  # G, supporting grid side (G × G tracks)
+    grid: int = 12  # G, supporting grid side (G × G tracks); small preset 12, paper 24
     grid_margin: float = 0.03  # grid inset from the border, fraction of each side
     num_queries: int = 64  # query tracks per sample
     min_depth_m: float = 0.05  # depths below this (behind or at the camera) are not supervised
@@ -90,7 +90,7 @@ def _corrupt(rng: np.random.Generator, xy: np.ndarray, vis: np.ndarray, noise: T
     xy = xy + rng.normal(0, jitter, (t, n, 2)) + np.cumsum(rng.normal(0, drift, (t, n, 2)), 0)
     vis = vis.copy()
     starts = (rng.random((t, n)) < noise.dropout) & vis
-    for ti, ni in zip(*np.nonzero(starts)):
+    for ti, ni in zip(*np.nonzero(starts), strict=False):
         vis[ti : ti + int(rng.integers(noise.dropout_len[0], noise.dropout_len[1] + 1)), ni] = False
     return xy, vis
 

@@ -251,7 +251,7 @@ class Seurat(nn.Module):
         for _ in range(iterations or self.cfg.iterations):
             hs = self.embed_s(static_s, ls.detach())
             hq = self.embed_q(static_q, lq.detach())
-            for s_t, s_x, q_t, q_x in zip(self.s_time, self.s_space, self.q_time, self.q_cross):
+            for s_t, s_x, q_t, q_x in zip(self.s_time, self.s_space, self.q_time, self.q_cross, strict=False):
                 hq = _spatial(q_x, _temporal(q_t, hq), ctx=hs)  # cross-attend to h_s^{l-1}
                 hs = _spatial(s_x, _temporal(s_t, hs))
             ls = ls.detach() + self.head_s(hs)[..., 0]

@@ -79,7 +79,7 @@ class AnimatedScene:
         """The scene's primitives placed as in ``frame``."""
         prims = [
             dataclasses.replace(p, rotation=pose.rotation[frame], translation=pose.translation[frame])
-            for p, pose in zip(self.scene.primitives, self.object_poses)
+            for p, pose in zip(self.scene.primitives, self.object_poses, strict=False)
         ]
         return dataclasses.replace(self.scene, primitives=prims)
 
@@ -216,7 +216,8 @@ def generate_animated_scene(
     cam_rot = euler_to_matrix(np.outer(t, axis_w / np.linalg.norm(axis_w) * turn))
     camera = Pose(cam_rot, cam_pos)
 
-    poses = [Pose(np.broadcast_to(room.rotation, (num_frames, 3, 3)).copy(), np.tile(room.translation, (num_frames, 1)))]
+    room_rot = np.broadcast_to(room.rotation, (num_frames, 3, 3)).copy()
+    poses = [Pose(room_rot, np.tile(room.translation, (num_frames, 1)))]
     for prim in base.primitives[1:]:
         z0 = max(float(prim.translation[2]), mc.min_depth_m)
         if rng.random() < mc.moving_probability:

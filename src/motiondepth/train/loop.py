@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Iterable
@@ -145,7 +144,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     t_start = time.monotonic()
     metrics: dict[str, float] = {}
-    logf = open(out / "log.jsonl", "a") if rank == 0 else None  # noqa: SIM115 - closed in finally
+    logf = open(out / "log.jsonl", "a") if rank == 0 else None
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {task.name}", disable=not progress or rank != 0)
     step = start
     try:
@@ -242,5 +241,3 @@ def apply_overrides(obj: Any, overrides: dict[str, Any], where: str = "config") 
                 value = float(value)
             setattr(obj, key, value)
     return obj
-
-

@@ -114,7 +114,7 @@ class SeuratTask:
         k = len(out["query"])
         total = batch["query_tracks"].new_zeros(())
         parts: dict[str, float] = {}
-        for i, (ls, lq) in enumerate(zip(out["support"], out["query"])):
+        for i, (ls, lq) in enumerate(zip(out["support"], out["query"], strict=False)):
             w = self.cfg.iteration_gamma ** (k - 1 - i)
             l_q = masked_l1(lq, batch["query_log_ratio"], batch["query_valid"])
             l_s = masked_l1(ls, batch["support_log_ratio"], batch["support_valid"])

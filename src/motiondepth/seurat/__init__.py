@@ -1,0 +1,15 @@
+"""Seurat inference: tracks → depth ratios over time → metric 3D tracks (Seurat §3.4–3.5)."""
+
+from motiondepth.seurat.depth_source import DepthMaps, DepthSource, FlickeringDepth, load_depth_source
+from motiondepth.seurat.inference import SeuratPredictor, Tracks3D, chain_log_ratios, scale_match
+
+__all__ = [
+    "DepthMaps",
+    "DepthSource",
+    "FlickeringDepth",
+    "SeuratPredictor",
+    "Tracks3D",
+    "chain_log_ratios",
+    "load_depth_source",
+    "scale_match",
+]
