@@ -155,8 +155,10 @@ def window_sample(seed: int, cfg: SeuratDataConfig | None = None) -> dict[str, n
 class EvalClip:
     """A held-out clip with everything the Seurat evaluation needs (exact, noise-free by default)."""
 
-    tracks: np.ndarray  # (T, N, 2) query tracks, px
-    visible: np.ndarray  # (T, N) bool
+    tracks: np.ndarray  # (T, N, 2) query tracks as a tracker would give them (noisy if requested), px
+    visible: np.ndarray  # (T, N) bool, tracker-like
+    gt_tracks: np.ndarray  # (T, N, 2) exact projections, px
+    gt_visible: np.ndarray  # (T, N) bool, exact visibility
     depth: np.ndarray  # (T, N) ground-truth z, metres
     queries: np.ndarray  # (N, 3) (t, x, y)
     support: np.ndarray  # (K, W, G², 2) supporting grid tracks per window start
@@ -190,6 +192,7 @@ def eval_clip(
     scene = generate_animated_scene(seed, intr, size, num_frames, cfg.scene, cfg.motion)
     pts, queries = _random_queries(rng, scene, cfg.num_queries, num_frames)
     xy, depth, vis = scene.track(pts)
+    gt_xy, gt_vis = np.nan_to_num(xy, nan=-1e3).astype(np.float32), vis.copy()
     starts = window_starts(num_frames, cfg.window, stride)
     grid_xy = support_grid(cfg.grid, size, cfg.grid_margin)
     sup, sup_vis = [], []
@@ -206,6 +209,8 @@ def eval_clip(
     return EvalClip(
         tracks=np.nan_to_num(xy, nan=-1e3).astype(np.float32),
         visible=vis,
+        gt_tracks=gt_xy,
+        gt_visible=gt_vis,
         depth=depth.astype(np.float32),
         queries=queries[:, [0, 1, 2]].astype(np.float32),
         support=np.stack(sup).astype(np.float32),

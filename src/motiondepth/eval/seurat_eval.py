@@ -1,7 +1,9 @@
 """Seurat benchmark on held-out procedural clips (the paper's Tables 1, 4 and 6 in miniature).
 
-Every method gets the same exact 2D query tracks (an oracle tracker, like the paper's
-"Oracle tracker*" rows) and GT visibility; they differ only in how depth over time is found:
+Every method gets the same 2D query tracks and visibility — exact (an oracle tracker, like the
+paper's "Oracle tracker*" rows) or, with ``noisy_tracks``, corrupted like a real tracker
+(jitter, drift, false occlusions; the paper's CoTracker rows) — and differs only in how depth
+over time is found. Ground truth always uses the exact tracks and visibility:
 
 ============================  ==============================================================
 oracle depth                  per-frame ground-truth depth maps sampled at the tracks
@@ -56,13 +58,14 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
     lr = predictor.log_ratios(tracks, vis, clip.image_size, support=(clip.support, clip.support_visible))
     depths["Seurat"] = scale_match(lr, tracks, vis, flicker)[0]
-    gt = to_tracks3d(tracks, vis, clip.depth.astype(np.float64), clip.intrinsics).xyz
+    gt_vis = clip.gt_visible
+    gt = to_tracks3d(clip.gt_tracks.astype(np.float64), gt_vis, clip.depth.astype(np.float64), clip.intrinsics).xyz
     intr = rescale_intrinsics(clip.intrinsics.as_array(), clip.image_size)
     qf = clip.queries[:, 0]
     out: dict[str, dict[str, dict]] = {}
     for row, d in depths.items():
         pred = to_tracks3d(tracks, vis, np.maximum(d, 1e-6), clip.intrinsics).xyz
-        out[row] = {s: tapvid3d_metrics(pred, vis, gt, vis, intr, s, qf) for s in SCALINGS}
+        out[row] = {s: tapvid3d_metrics(pred, vis, gt, gt_vis, intr, s, qf) for s in SCALINGS}
     return out
 
 

@@ -34,10 +34,10 @@ from motiondepth.scenes.procedural import ProceduralScene, SceneConfig, generate
 class MotionConfig:
     """How cameras and objects move in :func:`generate_animated_scene` (per frame, 10 fps feel)."""
 
-    camera_speed: tuple[float, float] = (0.0, 0.04)  # camera translation per frame, fraction of the room depth
+    camera_speed: tuple[float, float] = (0.005, 0.03)  # camera translation per frame, fraction of the room depth
     camera_forward_bias: float = 0.6  # share of camera motion along the optical axis (dolly) on average
     camera_turn_deg: tuple[float, float] = (0.0, 0.8)  # camera rotation rate per frame, degrees
-    object_speed: tuple[float, float] = (0.0, 0.06)  # object translation per frame, fraction of its depth
+    object_speed: tuple[float, float] = (0.01, 0.06)  # object translation per frame, fraction of its depth
     object_depth_bias: float = 0.5  # share of object motion along the depth direction on average
     object_spin_deg: tuple[float, float] = (0.0, 6.0)  # object rotation rate per frame, degrees
     moving_probability: float = 0.75  # chance that an object moves at all
@@ -209,8 +209,11 @@ def generate_animated_scene(
     cam_dir /= np.linalg.norm(cam_dir)
     cam_speed = rng.uniform(*mc.camera_speed) * far
     cam_pos = _smooth_path(rng, t, cam_speed, cam_dir, mc.accel_fraction)
-    lim = room.size - 0.2 * far
-    cam_pos = np.clip(cam_pos, room.translation - np.maximum(lim, 0.05), room.translation + np.maximum(lim, 0.05))
+    # keep the camera inside the room (a margin from every wall); the start (origin) is always allowed
+    lim = np.maximum(room.size - 0.1 * far, 0.05)
+    lo = np.minimum(room.translation - lim, 0.0)
+    hi = np.maximum(room.translation + lim, 0.0)
+    cam_pos = np.clip(cam_pos, lo, hi)
     turn = np.deg2rad(rng.uniform(*mc.camera_turn_deg))
     axis_w = rng.normal(size=3) * np.array([0.3, 1.0, 1.0])  # mostly pan/tilt, little roll
     cam_rot = euler_to_matrix(np.outer(t, axis_w / np.linalg.norm(axis_w) * turn))
