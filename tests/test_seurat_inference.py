@@ -119,3 +119,13 @@ def test_depth_source_files_and_size_mismatch(tmp_path):
     assert load_depth_source(tmp_path / "one.npy").frames().tolist() == [0]
     with pytest.raises(InputError, match="not found"):
         load_depth_source(tmp_path / "missing.npz")
+
+
+def test_support_from_video_retracks_the_grid(small_video):
+    from motiondepth.seurat.inference import support_from_video
+
+    frames = small_video.frames
+    sup, vis = support_from_video(frames, np.array([0]), len(frames), 4)
+    assert sup.shape == (1, len(frames), 16, 2) and vis.shape == (1, len(frames), 16)
+    # hand shake moves the image by a few pixels at most
+    assert np.abs(sup[0] - sup[0, :1])[vis[0]].max() < 15
