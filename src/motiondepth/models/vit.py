@@ -206,7 +206,7 @@ def load_dinov2(path: str | Path, cfg: ViTConfig | None = None) -> ViT:
     if cfg is None:
         dim = state["pos_embed"].shape[-1]
         depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-        grid = int(math.isqrt(state["pos_embed"].shape[1] - 1))
+        grid = math.isqrt(state["pos_embed"].shape[1] - 1)
         cfg = ViTConfig(dim=dim, depth=depth, heads=dim // 64, pos_grid=grid)
     model = ViT(cfg)
     try:
