@@ -98,3 +98,19 @@ def test_shipped_checkpoint_loads_strictly():
         pytest.skip("seurat-small not shipped in this checkout")
     model = Seurat.from_pretrained("seurat-small")
     assert model.card["model"] == "seurat" and np.isfinite(model.card["validation"]["l1_query"])
+
+
+def test_shipped_checkpoint_beats_no_change_on_held_out_windows():
+    from motiondepth.data.seurat_synth import window_sample
+    from motiondepth.models.weights import available
+    from motiondepth.train.seurat_task import EVAL_SEED_BASE, collate, masked_l1
+
+    if "seurat-small" not in available():
+        pytest.skip("seurat-small not shipped in this checkout")
+    model = Seurat.from_pretrained("seurat-small")
+    b = collate([window_sample(EVAL_SEED_BASE + 500 + i) for i in range(8)])
+    with torch.no_grad():
+        out = model(b["support_tracks"], b["support_visible"], b["query_tracks"], b["query_visible"], b["image_size"])
+    err = float(masked_l1(out["query"][-1], b["query_log_ratio"], b["query_valid"]))
+    zero = float(masked_l1(torch.zeros_like(b["query_log_ratio"]), b["query_log_ratio"], b["query_valid"]))
+    assert err < 0.7 * zero, (err, zero)

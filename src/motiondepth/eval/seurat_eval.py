@@ -9,7 +9,8 @@ over time is found. Ground truth always uses the exact tracks and visibility:
 oracle depth                  per-frame ground-truth depth maps sampled at the tracks
 per-frame depth (flickering)  :class:`FlickeringDepth`: GT with per-frame scale jitter + noise
 + Gaussian smoothing (1×/3×)  the same, smoothed over time per track (Table 6)
-hand-crafted baseline         kNN kernel-density ratios (Eq. 4), scaled like Seurat (Table 4)
+hand-crafted baseline         kNN kernel-density ratios (Eq. 4) over queries + supporting grid,
+                              scaled like Seurat (Table 4)
 Seurat                        the model's chained ratios, scaled by the flickering depth
 ============================  ==============================================================
 
@@ -54,9 +55,10 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     depths["per-frame depth (flickering)"] = noisy
     depths["+ Gaussian smoothing (1 iter)"] = gaussian_smooth_depth(noisy, 1.0, 1)
     depths["+ Gaussian smoothing (3 iters)"] = gaussian_smooth_depth(noisy, 1.0, 3)
-    hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride)
+    support = (clip.support, clip.support_visible)
+    hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
-    lr = predictor.log_ratios(tracks, vis, clip.image_size, support=(clip.support, clip.support_visible))
+    lr = predictor.log_ratios(tracks, vis, clip.image_size, support=support)
     depths["Seurat"] = scale_match(lr, tracks, vis, flicker)[0]
     gt_vis = clip.gt_visible
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), gt_vis, clip.depth.astype(np.float64), clip.intrinsics).xyz

@@ -61,13 +61,28 @@ def handcrafted_window(tracks: np.ndarray, visible: np.ndarray, k: int = 8) -> n
 
 
 def handcrafted_log_ratios(
-    tracks: np.ndarray, visible: np.ndarray, window: int = 8, stride: int = 4, k: int = 8
-) -> np.ndarray:
-    """(T, N) chained log depth ratios from the hand-crafted density baseline."""
+    tracks: np.ndarray, visible: np.ndarray, window: int = 8, stride: int = 4, k: int = 8,
+    support: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(T, N) chained log depth ratios from the hand-crafted density baseline.
+
+    Args:
+        tracks, visible: (T, N, 2) query tracks and (T, N) visibility.
+        support: optional supporting grid tracks per window, (K, W, G², 2) and (K, W, G²) —
+            the same extra tracks Seurat sees; they join the neighbour candidates, so the
+            baseline works on the same semi-dense set of trajectories.
+    """
     filled = fill_occluded(tracks, visible)
     starts = window_starts(len(tracks), window, stride)
-    wl = np.stack([handcrafted_window(filled[s : s + window], visible[s : s + window], k) for s in starts])
-    return chain_log_ratios(wl, starts, len(tracks))
+    n = tracks.shape[1]
+    out = []
+    for i, s in enumerate(starts):
+        tr, vis = filled[s : s + window], visible[s : s + window]
+        if support is not None:
+            tr = np.concatenate([tr, fill_occluded(support[0][i], support[1][i])], 1)
+            vis = np.concatenate([vis, support[1][i]], 1)
+        out.append(handcrafted_window(tr, vis, k)[:, :n])
+    return chain_log_ratios(np.stack(out), starts, len(tracks))
 
 
 def per_frame_depth(tracks: np.ndarray, visible: np.ndarray, source: DepthSource) -> np.ndarray:
