@@ -57,3 +57,23 @@ def test_real_handheld_video_tracks(real_data):
         tracks.tracks, tracks.visible, None, Intrinsics.centred(400.0, small.shape[2], small.shape[1]), 0.0
     )
     assert np.isfinite(est.angles).all()
+
+
+def test_seurat_on_real_handheld_video(real_data):
+    from motiondepth.models.weights import available
+    from motiondepth.seurat import DepthMaps, SeuratPredictor
+
+    if "seurat-small" not in available():
+        pytest.skip("seurat-small not shipped in this checkout")
+    frames, _ = read_video(real_data / "video-cotracker" / "apple.mp4", max_frames=16)
+    small = frames[:, ::3, ::3].copy()
+    tracks = track_frames(small, 6)
+    size = small.shape[1:3]
+    pred = SeuratPredictor.from_pretrained("seurat-small")
+    depth0 = DepthMaps.first_frame(np.full(size, 2.0, np.float32))
+    intr = Intrinsics.centred(400.0, size[1], size[0])
+    out = pred.lift(tracks.tracks.astype(np.float64), tracks.visible, size, intr, depth0, frames=small)
+    assert np.isfinite(out.xyz).all()
+    # a hand-held close-up: depth changes over 16 frames stay within a factor of two
+    ratio = out.depth[out.visible] / 2.0
+    assert np.median(np.abs(np.log(ratio))) < np.log(2.0)
