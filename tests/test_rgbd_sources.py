@@ -89,3 +89,16 @@ def test_kitti_real_sample(real_data):
     valid = item.depth > 0
     assert 0.02 < valid.mean() < 0.1  # the README: 4.5 % of pixels
     assert 3.0 < item.depth[valid].min() and item.depth[valid].max() < 90.0
+
+
+def test_blur_sample_uses_solver_trajectory_not_ground_truth():
+    from motiondepth.data.blur_data import BlurDataConfig, blur_sample
+
+    rgbd = ProceduralSource(size=(112, 112))[0]
+    s = blur_sample(rgbd, seed=2, cfg=BlurDataConfig(size=112, num_frames=6, grid_half=4))
+    assert s["frames"].shape == (6, 112, 112, 3) and s["depth"].shape == (112, 112)
+    assert s["dense_15"].shape == (6, 15, 3) and s["dense_30"].shape == (6, 30, 3)
+    np.testing.assert_array_equal(s["sparse"][0], 0.0)
+    # the solver is close to, but not the same as, the ground truth
+    err = np.abs(s["sparse"] - s["sparse_gt"]).max()
+    assert 0 < err < 0.2 * np.abs(s["sparse_gt"]).max() + 1e-4
