@@ -101,9 +101,9 @@ def test_shipped_checkpoint_loads_strictly():
 
 
 def test_shipped_checkpoint_beats_no_change_on_held_out_windows():
-    from motiondepth.data.seurat_synth import window_sample
+    from motiondepth.data.seurat_synth import EVAL_SEED_BASE, window_sample
     from motiondepth.models.weights import available
-    from motiondepth.train.seurat_task import EVAL_SEED_BASE, collate, masked_l1
+    from motiondepth.train.seurat_task import collate, masked_l1
 
     if "seurat-small" not in available():
         pytest.skip("seurat-small not shipped in this checkout")

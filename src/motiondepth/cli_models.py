@@ -36,22 +36,19 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
+    from motiondepth.cli import _intrinsics
     from motiondepth.geometry.camera import Intrinsics
     from motiondepth.io.video import read_camera_json
 
     if a.intrinsics:
-        try:
-            return Intrinsics.from_array([float(v) for v in a.intrinsics.split(",")]), None
-        except ValueError as exc:
-            raise InputError("--intrinsics", f"expected FX,FY,CX,CY ({exc})") from None
+        return _intrinsics(a.intrinsics), None
     if a.camera:
         cam = read_camera_json(a.camera)
         return Intrinsics.from_array(cam["intrinsics"]), None
     if tracks_intr is not None:
         return Intrinsics.from_array(tracks_intr), None
     h, w = size
-    f = (w / 2.0) / np.tan(np.deg2rad(a.hfov) / 2.0)
-    return Intrinsics.centred(f, w, h), f"no intrinsics given: assumed a {a.hfov:.0f}° horizontal field of view"
+    return Intrinsics.from_hfov(a.hfov, w, h), f"no intrinsics given: assumed a {a.hfov:.0f}° horizontal field of view"
 
 
 def cmd_track_depth(a: argparse.Namespace) -> int:

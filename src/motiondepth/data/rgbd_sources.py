@@ -22,21 +22,11 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.io.depth import load_depth, load_image
 from motiondepth.types import RGBDImage
 
 # NYU Depth v2 Kinect colour intrinsics (Silberman et al. 2012 toolbox, camera_params.m)
 NYU_INTRINSICS = Intrinsics(518.857901, 519.469611, 325.582449, 253.736166)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(path, "not a readable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def _hfov_intrinsics(w: int, h: int, hfov_deg: float) -> Intrinsics:
-    return Intrinsics.centred((w / 2.0) / np.tan(np.deg2rad(hfov_deg) / 2.0), w, h)
 
 
 @dataclass
@@ -55,7 +45,7 @@ class ProceduralSource:
         from motiondepth.scenes.procedural import render_procedural
 
         h, w = self.size
-        return render_procedural(self.seed0 + int(i), _hfov_intrinsics(w, h, self.hfov_deg), self.size)
+        return render_procedural(self.seed0 + int(i), Intrinsics.from_hfov(self.hfov_deg, w, h), self.size)
 
 
 class NYULabeled:
@@ -110,15 +100,13 @@ class PngFolder:
         return len(self.items)
 
     def __getitem__(self, i: int) -> RGBDImage:
-        from motiondepth.io.depth import load_depth
-
         rgb_p, depth_p = self.items[i]
-        rgb = _read_rgb(rgb_p)
+        rgb = load_image(rgb_p)
         depth = load_depth(depth_p, self.scale)
         if depth.shape != rgb.shape[:2]:
             raise InputError(depth_p, f"depth {depth.shape} does not match image {rgb.shape[:2]}")
         h, w = depth.shape
-        return RGBDImage(rgb, depth, _hfov_intrinsics(w, h, self.hfov_deg), str(rgb_p))
+        return RGBDImage(rgb, depth, Intrinsics.from_hfov(self.hfov_deg, w, h), str(rgb_p))
 
 
 def decode_carla_depth(bgr: np.ndarray, far_m: float = 1000.0) -> np.ndarray:
@@ -149,14 +137,14 @@ class SkyScenesFolder:
 
     def __getitem__(self, i: int) -> RGBDImage:
         rgb_p, depth_p = self.items[i]
-        rgb = _read_rgb(rgb_p)
+        rgb = load_image(rgb_p)
         raw = cv2.imread(str(depth_p), cv2.IMREAD_COLOR)
         if raw is None:
             raise InputError(depth_p, "not a readable depth image")
         depth = decode_carla_depth(raw)
         depth[depth >= 0.999 * self.max_depth_m] = 0.0  # sky: no depth
         h, w = depth.shape
-        return RGBDImage(rgb, depth, _hfov_intrinsics(w, h, self.hfov_deg), str(rgb_p))
+        return RGBDImage(rgb, depth, Intrinsics.from_hfov(self.hfov_deg, w, h), str(rgb_p))
 
 
 def read_kitti_calib(path: Path) -> dict[str, np.ndarray]:
@@ -220,7 +208,7 @@ class KittiObject:
 
     def __getitem__(self, i: int) -> RGBDImage:
         k = self.ids[i]
-        rgb = _read_rgb(self.root / "image_2" / f"{k}.png")
+        rgb = load_image(self.root / "image_2" / f"{k}.png")
         calib = read_kitti_calib(self.root / "calib" / f"{k}.txt")
         scan = self.root / "velodyne" / f"{k}.bin"
         raw = np.fromfile(scan, dtype=np.float32)

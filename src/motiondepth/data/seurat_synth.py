@@ -23,6 +23,9 @@ from motiondepth.io.atomic import atomic_path
 from motiondepth.scenes.animated import AnimatedScene, MotionConfig, SurfacePoints, generate_animated_scene
 from motiondepth.scenes.procedural import SceneConfig
 
+VAL_SEED_BASE = 1_000_000_000  # held-out validation windows: seeds VAL_SEED_BASE + i
+EVAL_SEED_BASE = 2_000_000_000  # held-out evaluation clips (``motiondepth eval seurat``)
+
 
 @dataclass
 class TrackNoise:
@@ -95,10 +98,15 @@ def _corrupt(rng: np.random.Generator, xy: np.ndarray, vis: np.ndarray, noise: T
     return xy, vis
 
 
+def _track(scene: AnimatedScene, pts: SurfacePoints, frames: np.ndarray | None = None):
+    """``scene.track`` with positions behind the camera (NaN) set far outside the image."""
+    xy, depth, vis = scene.track(pts, frames)
+    return np.nan_to_num(xy, nan=-1e3), depth, vis
+
+
 def _camera(rng: np.random.Generator, cfg: SeuratDataConfig) -> tuple[Intrinsics, tuple[int, int]]:
     h, w = cfg.image_sizes[int(rng.integers(len(cfg.image_sizes)))]
-    f = (w / 2.0) / np.tan(np.deg2rad(rng.uniform(*cfg.hfov_deg)) / 2.0)
-    return Intrinsics.centred(f, w, h), (h, w)
+    return Intrinsics.from_hfov(rng.uniform(*cfg.hfov_deg), w, h), (h, w)
 
 
 def _log_ratio(depth: np.ndarray, cfg: SeuratDataConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +149,8 @@ def window_sample(seed: int, cfg: SeuratDataConfig | None = None) -> dict[str, n
     queries, _ = _random_queries(rng, scene, cfg.num_queries, cfg.window)
     out: dict[str, np.ndarray] = {"image_size": np.array(size, dtype=np.float32)}
     for name, pts in (("support", grid), ("query", queries)):
-        xy, depth, vis = scene.track(pts)
-        xy, vis = _corrupt(rng, np.nan_to_num(xy, nan=-1e3), vis, cfg.noise)
+        xy, depth, vis = _track(scene, pts)
+        xy, vis = _corrupt(rng, xy, vis, cfg.noise)
         lr, ok = _log_ratio(depth, cfg)
         out[f"{name}_tracks"] = xy.astype(np.float32)
         out[f"{name}_visible"] = vis
@@ -191,23 +199,23 @@ def eval_clip(
     intr, size = _camera(rng, cfg)
     scene = generate_animated_scene(seed, intr, size, num_frames, cfg.scene, cfg.motion)
     pts, queries = _random_queries(rng, scene, cfg.num_queries, num_frames)
-    xy, depth, vis = scene.track(pts)
-    gt_xy, gt_vis = np.nan_to_num(xy, nan=-1e3).astype(np.float32), vis.copy()
+    xy, depth, vis = _track(scene, pts)
+    gt_xy, gt_vis = xy.astype(np.float32), vis.copy()
     starts = window_starts(num_frames, cfg.window, stride)
     grid_xy = support_grid(cfg.grid, size, cfg.grid_margin)
     sup, sup_vis = [], []
     for s in starts:
         g = scene.surface_points(int(s), grid_xy)
-        gxy, _, gvis = scene.track(g, np.arange(s, s + cfg.window))
+        gxy, _, gvis = _track(scene, g, np.arange(s, s + cfg.window))
         if noise:
-            gxy, gvis = _corrupt(rng, np.nan_to_num(gxy, nan=-1e3), gvis, cfg.noise)
-        sup.append(np.nan_to_num(gxy, nan=-1e3))
+            gxy, gvis = _corrupt(rng, gxy, gvis, cfg.noise)
+        sup.append(gxy)
         sup_vis.append(gvis)
     if noise:
-        xy, vis = _corrupt(rng, np.nan_to_num(xy, nan=-1e3), vis, cfg.noise)
+        xy, vis = _corrupt(rng, xy, vis, cfg.noise)
     maps = np.stack([scene.depth_map(f) for f in range(num_frames)])
     return EvalClip(
-        tracks=np.nan_to_num(xy, nan=-1e3).astype(np.float32),
+        tracks=xy.astype(np.float32),
         visible=vis,
         gt_tracks=gt_xy,
         gt_visible=gt_vis,

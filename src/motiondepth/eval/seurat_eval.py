@@ -24,14 +24,13 @@ import time
 
 import numpy as np
 
-from motiondepth.data.seurat_synth import SeuratDataConfig, eval_clip
+from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
 from motiondepth.eval.tapvid3d import SCALINGS, mean_metrics, rescale_intrinsics, tapvid3d_metrics
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_log_ratios, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
 from motiondepth.seurat.inference import SeuratPredictor, scale_match, to_tracks3d
 
 log = logging.getLogger(__name__)
-EVAL_SEED_BASE = 2_000_000_000
 
 ROWS = (
     "oracle depth",

@@ -34,6 +34,16 @@ class Intrinsics:
         """Square pixels, principal point at the image centre ((W-1)/2, (H-1)/2)."""
         return cls(focal_px, focal_px, (width - 1) / 2.0, (height - 1) / 2.0)
 
+    @classmethod
+    def from_hfov(cls, hfov_deg: float, width: int, height: int) -> Intrinsics:
+        """Square pixels, centred principal point, focal length from a horizontal field of view.
+
+        Example:
+            >>> round(float(Intrinsics.from_hfov(90.0, 200, 100).fx), 6)
+            100.0
+        """
+        return cls.centred((width / 2.0) / np.tan(np.deg2rad(hfov_deg) / 2.0), width, height)
+
     def as_array(self) -> np.ndarray:
         """``[fx, fy, cx, cy]`` as float64 (4,)."""
         return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)

@@ -38,7 +38,7 @@ def load_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
-def load_depth(path: str | Path, scale: float | None = None) -> np.ndarray:
+def load_depth(path: str | Path, scale: float | None = None, stack: bool = False) -> np.ndarray:
     """Read a metric depth map → (H, W) float32 metres, 0 = invalid.
 
     Args:
@@ -46,6 +46,7 @@ def load_depth(path: str | Path, scale: float | None = None) -> np.ndarray:
             ``.npz`` (key ``depth``) / ``.npy`` in metres.
         scale: metres per unit for integer images (default 1e-3, millimetres); ignored for
             ``.npz``/``.npy`` unless given.
+        stack: also accept a (T, H, W) stack of per-frame maps from ``.npz``/``.npy``.
 
     Raises:
         InputError: missing/unreadable file, wrong shape, NaN/inf, negative values, or no valid
@@ -73,8 +74,9 @@ def load_depth(path: str | Path, scale: float | None = None) -> np.ndarray:
         if raw.dtype == np.uint8:
             raise InputError(path, "depth image is 8-bit; expected 16-bit integer depth")
         depth = raw.astype(np.float64) * (DEFAULT_DEPTH_SCALE if scale is None else scale)
-    if depth.ndim != 2:
-        raise InputError(path, f"depth must be a 2-D (H, W) array, got shape {depth.shape}")
+    if depth.ndim != 2 and not (stack and depth.ndim == 3):
+        want = "(H, W) or (T, H, W)" if stack else "a 2-D (H, W) array"
+        raise InputError(path, f"depth must be {want}, got shape {depth.shape}")
     if not np.all(np.isfinite(depth)):
         raise InputError(path, f"depth has {int((~np.isfinite(depth)).sum())} NaN/inf values; mark holes with 0")
     if (depth < 0).any():

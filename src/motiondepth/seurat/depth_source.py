@@ -146,21 +146,7 @@ def load_depth_source(path: str | Path, image_size: tuple[int, int] | None = Non
         maps = np.stack([load_depth(p, scale) for p in files])
         src = DepthMaps.per_frame(maps)
     elif path.suffix.lower() in (".npz", ".npy"):
-        if not path.is_file():
-            raise InputError(path, "depth file not found")
-        try:
-            data = np.load(path)
-            arr = np.asarray(data["depth"] if path.suffix.lower() == ".npz" else data, dtype=np.float64)
-        except KeyError:
-            raise InputError(path, "npz has no 'depth' array") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read depth array ({exc})") from None
-        if scale is not None:
-            arr = arr * scale
-        if arr.ndim not in (2, 3):
-            raise InputError(path, f"depth must be (H, W) or (T, H, W), got {arr.shape}")
-        if not np.all(np.isfinite(arr)) or (arr < 0).any():
-            raise InputError(path, "depth has NaN/inf or negative values; mark holes with 0")
+        arr = load_depth(path, scale, stack=True)
         src = DepthMaps.first_frame(arr) if arr.ndim == 2 else DepthMaps.per_frame(arr)
     else:
         src = DepthMaps.first_frame(load_depth(path, scale))

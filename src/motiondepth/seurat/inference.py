@@ -20,7 +20,7 @@ import numpy as np
 
 from motiondepth.data.seurat_synth import fill_occluded, support_grid, window_starts
 from motiondepth.errors import InputError
-from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.camera import Intrinsics, unproject
 from motiondepth.seurat.depth_source import DepthSource
 
 log = logging.getLogger(__name__)
@@ -284,9 +284,7 @@ class SeuratPredictor:
 
 def to_tracks3d(tracks, visible, depth, intrinsics: Intrinsics, queries=None, meta=None) -> Tracks3D:
     """Unproject (T, N, 2) pixels at (T, N) depths into camera-frame 3D tracks."""
-    x = (tracks[..., 0] - intrinsics.cx) / intrinsics.fx * depth
-    y = (tracks[..., 1] - intrinsics.cy) / intrinsics.fy * depth
-    xyz = np.stack([x, y, depth], -1).astype(np.float32)
+    xyz = unproject(tracks, depth, intrinsics).astype(np.float32)
     if queries is None:
         first = np.argmax(visible, 0)
         queries = np.stack([first, tracks[first, np.arange(tracks.shape[1]), 0],

@@ -19,11 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from motiondepth.data.seurat_synth import SeuratDataConfig, ShardReader, fill_occluded, window_sample
+from motiondepth.data.seurat_synth import (
+    VAL_SEED_BASE,
+    SeuratDataConfig,
+    ShardReader,
+    fill_occluded,
+    window_sample,
+)
 from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset
-
-VAL_SEED_BASE = 1_000_000_000  # held-out validation windows: seeds VAL_SEED_BASE + i
-EVAL_SEED_BASE = 2_000_000_000  # held-out evaluation clips (``motiondepth eval seurat``)
 
 
 @dataclass
