@@ -109,6 +109,17 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
         traj = solve_trajectory(
             tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, image_height=height or h
         )
+    if a.dense:
+        if not a.video:
+            raise InputError("--dense", "needs --video (the decoder reads the blurred frames)")
+        from motiondepth.blur.inference import BlurPredictor
+        from motiondepth.io.video import load_frames
+
+        frames, _, _ = load_frames(a.video)
+        if len(frames) != len(traj.angles):
+            raise InputError(a.video, f"has {len(frames)} frames but the tracks have {len(traj.angles)}")
+        pred = BlurPredictor(a.depth_checkpoint, a.trajectory_checkpoint)
+        traj.dense = pred.dense_trajectory(frames, np.nan_to_num(traj.angles), a.dense, source=str(a.video))
     write_trajectory_csv(a.out, traj)
     print(
         f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px"
@@ -275,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["paper", "lsq", "homography"],
         help="paper: the paper's sequential solver; lsq: robust refinement (default); homography: baseline",
     )
+    r.add_argument(
+        "--dense",
+        type=int,
+        choices=[15, 30],
+        help="also predict S samples per frame with the dense trajectory decoder (needs --video); adds columns "
+        "dense_<j>_<axis> to the CSV",
+    )
+    r.add_argument("--video", metavar="VIDEO_OR_DIR", help="the clip the tracks came from (for --dense)")
+    r.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH",
+                   help="dense decoder checkpoint (default trajectory-small)")  # fmt: skip
+    r.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH",
+                   help="blur-depth checkpoint the decoder was trained with (default blur-depth-small)")  # fmt: skip
     r.add_argument("--out", required=True, metavar="TRAJECTORY.csv", help="output CSV")
     r.set_defaults(func=cmd_trajectory)
 

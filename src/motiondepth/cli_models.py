@@ -119,15 +119,60 @@ def cmd_eval_tapvid3d(a: argparse.Namespace) -> int:
 
 
 def cmd_export_data(a: argparse.Namespace) -> int:
-    from motiondepth.data.seurat_synth import SeuratDataConfig, export_shards
-
-    if a.count < 1 or a.shard_size < 1:
-        raise InputError("--count/--shard-size", "must be positive")
-    cfg = SeuratDataConfig(grid=a.grid, num_queries=a.queries)
+    if a.count < 1 or a.shard_size < 1 or a.workers < 1:
+        raise InputError("--count/--shard-size/--workers", "must be positive")
     t0 = time.perf_counter()
-    export_shards(a.out, a.start_seed, a.count, a.shard_size, cfg)
-    print(f"wrote {a.count} windows to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
-          f"'motiondepth train seurat ... shards={a.out}'")  # fmt: skip
+    if a.model == "seurat":
+        from motiondepth.data.seurat_synth import SeuratDataConfig, export_shards
+
+        export_shards(a.out, a.start_seed, a.count, a.shard_size, SeuratDataConfig(grid=a.grid, num_queries=a.queries),
+                      workers=a.workers)  # fmt: skip
+        users = "seurat"
+    else:
+        from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
+        from motiondepth.data.shards import export_shards
+
+        cfg = BlurDataConfig(size=a.size, num_frames=a.frames)
+        export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)
+        users = "blur-depth / trajectory"
+    print(f"wrote {a.count} samples to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
+          f"'motiondepth train {users.split()[0]} ... shards={a.out}'")  # fmt: skip
+    return 0
+
+
+def cmd_depth(a: argparse.Namespace) -> int:
+    from motiondepth.blur.inference import BlurPredictor
+    from motiondepth.io.atomic import save_npz
+    from motiondepth.io.video import load_frames
+    from motiondepth.viz.plots import save_depth_png
+
+    frames, _, _ = load_frames(a.input)
+    if a.start < 0 or a.start >= len(frames):
+        raise InputError(a.input, f"--start {a.start} is outside the clip's {len(frames)} frames")
+    frames = frames[a.start :]
+    pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize)
+    t0 = time.perf_counter()
+    depth = pred.depth(frames, source=str(a.input))
+    dt = time.perf_counter() - t0
+    out = Path(a.out)
+    save_npz(out, depth=depth, checkpoint=np.array(str(a.checkpoint)), first_frame=np.array(a.start))
+    png = out.with_suffix(".png")
+    save_depth_png(png, depth)
+    print(f"wrote {out} and {png}: depth {np.percentile(depth, 2):.2f}–{np.percentile(depth, 98):.2f} m "
+          f"(2–98th percentile), median {np.median(depth):.2f} m; network {dt:.2f} s")  # fmt: skip
+    return 0
+
+
+def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
+    from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
+
+    if a.scenes < 1:
+        raise InputError("--scenes", "must be at least 1")
+    result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed)
+    md = markdown_table(result)
+    j, mdp = _write_json_and_md(a.out, result, md)
+    print(md)
+    print(f"wrote {j} and {mdp}")
     return 0
 
 
@@ -135,14 +180,18 @@ def add_commands(sub, eval_sub) -> None:
     """Register the model commands on the top-level and ``eval`` sub-parsers."""
     t = sub.add_parser(
         "train",
-        help="train a model (seurat) with the generic loop",
+        help="train a model (seurat, blur-depth, trajectory) with the generic loop",
         description="Train a model on procedural data. Resumes from OUT/checkpoint.pt when it exists (rerun the "
         "same command after an interruption). Multi-process: torchrun --nproc_per_node K -m motiondepth.train.run "
         "seurat --out DIR ... (gloo on CPU). Settings: --preset, then --config FILE (JSON/YAML), then key=value "
-        "overrides such as train.steps=2000 train.lr=1e-3 model.hidden=64 data.num_queries=128 batch_size=4.",
+        "overrides such as train.steps=2000 train.lr=1e-3 model.hidden=64 data.num_queries=128 batch_size=4. "
+        "The perspective-blur models train in two stages: 'blur-depth' (encoder + depth network), then "
+        "'trajectory' (dense decoder; stage 1 frozen, loaded from depth_checkpoint=NAME_OR_PATH). "
+        "Preset single-frame (blur-depth only) is the one-frame ablation.",
     )
-    t.add_argument("model", choices=["seurat"], help="which model")
-    t.add_argument("--preset", default="small", choices=["small", "paper"], help="model size preset (default small)")
+    t.add_argument("model", choices=["seurat", "blur-depth", "trajectory"], help="which model")
+    t.add_argument("--preset", default="small", choices=["small", "paper", "single-frame"],
+                   help="model size preset (default small)")  # fmt: skip
     t.add_argument("--config", metavar="FILE", help="JSON or YAML file of setting overrides")
     t.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, logs, final weights)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")
@@ -150,12 +199,17 @@ def add_commands(sub, eval_sub) -> None:
 
     x = sub.add_parser(
         "export-data",
-        help="write Seurat training windows to disk in shards",
-        description="Generate animated procedural training windows (seeds START..START+COUNT-1) and write them as "
-        "OUT/shard-XXXXX.npz plus OUT/index.json. Finished shards are kept, so an interrupted export resumes.",
+        help="write training samples to disk in shards",
+        description="Generate training samples (seeds START..START+COUNT-1) and write them as OUT/shard-XXXXX.npz "
+        "plus OUT/index.json: 'seurat' = animated procedural windows, 'blur' = shaky rolling-shutter clips of "
+        "procedural RGB-D scenes (for blur-depth and trajectory). Finished shards are kept, so an interrupted "
+        "export resumes.",
     )
-    x.add_argument("model", choices=["seurat"])
-    x.add_argument("--count", type=int, required=True, metavar="N", help="number of windows")
+    x.add_argument("model", choices=["seurat", "blur"])
+    x.add_argument("--count", type=int, required=True, metavar="N", help="number of samples")
+    x.add_argument("--workers", type=int, default=1, metavar="K", help="parallel processes (default 1)")
+    x.add_argument("--size", type=int, default=224, metavar="PX", help="blur: frame side (small preset: 224)")
+    x.add_argument("--frames", type=int, default=12, metavar="T", help="blur: frames per clip (small preset: 12)")
     x.add_argument("--start-seed", type=int, default=0, metavar="S")
     x.add_argument("--shard-size", type=int, default=256, metavar="K")
     x.add_argument("--grid", type=int, default=12, metavar="G", help="supporting grid side (small preset: 12)")
@@ -185,6 +239,38 @@ def add_commands(sub, eval_sub) -> None:
     d.add_argument("--stride", type=int, metavar="S", help="window stride (default: the model's, 4)")
     d.add_argument("--out", required=True, metavar="TRACKS3D.npz", help="output file")
     d.set_defaults(func=cmd_track_depth)
+
+    dp = sub.add_parser(
+        "depth",
+        help="metric depth of the first frame from a shaky clip (blur network)",
+        description="Predict the metric depth map of the first frame of a shaky clip with the blur-depth network "
+        "(perspective-blur paper, section 3.3). INPUT is a video file or a 'motiondepth simulate' folder. Frames are "
+        "resized to the checkpoint's square resolution and the depth map back to the input size. Writes OUT "
+        "(.npz with 'depth' (H,W) metres) and a colour-mapped PNG beside it.",
+    )
+    dp.add_argument("input", metavar="VIDEO_OR_DIR")
+    dp.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH",
+                    help="depth checkpoint (default blur-depth-small)")  # fmt: skip
+    dp.add_argument("--start", type=int, default=0, metavar="K", help="first frame to use (default 0)")
+    dp.add_argument("--no-resize", action="store_true", help="refuse frames whose size differs from the checkpoint's")
+    dp.add_argument("--out", required=True, metavar="DEPTH.npz")
+    dp.set_defaults(func=cmd_depth)
+
+    eb = eval_sub.add_parser(
+        "blur-depth",
+        help="blur-depth network and dense decoder vs. baselines on held-out procedural clips",
+        description="Depth table (constant-depth baseline, single-frame ablation, the network; metric, no alignment) "
+        "and trajectory table (post-interpolation vs the dense decoder at 15 and 30 samples per frame) on held-out "
+        "simulated clips. Writes OUT (.json) and a markdown table next to it (.md).",
+    )
+    eb.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
+    eb.add_argument("--ablation", default="blur-depth-single-frame", metavar="NAME_OR_PATH",
+                    help="single-frame ablation checkpoint (skipped when not shipped)")  # fmt: skip
+    eb.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
+    eb.add_argument("--scenes", type=int, default=32, metavar="N", help="number of clips (default 32)")
+    eb.add_argument("--seed", type=int, default=0, metavar="S", help="selects a disjoint set of held-out clips")
+    eb.add_argument("--out", required=True, metavar="RESULTS.json")
+    eb.set_defaults(func=cmd_eval_blur_depth)
 
     es = eval_sub.add_parser(
         "seurat",

@@ -34,6 +34,32 @@ class BlurDataConfig:
     pivot_m: float = 0.2  # rotation pivot behind the camera, metres
 
 
+def procedural_blur_sample(seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
+    """:func:`blur_sample` of procedural scene ``seed`` rendered at ``cfg.size`` (the default data)."""
+    from motiondepth.data.rgbd_sources import ProceduralSource
+
+    cfg = cfg or BlurDataConfig()
+    return blur_sample(ProceduralSource(size=(cfg.size, cfg.size))[seed], seed, cfg)
+
+
+def flip_sample(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Mirror a sample left-right (augmentation; exact for the imaging model).
+
+    x → −x flips the sign of rotations about the optical (roll) and vertical (yaw) axes and keeps
+    pitch; rows, hence the rolling shutter, are unchanged; cx → W − 1 − cx.
+    """
+    sign = np.array([-1.0, 1.0, -1.0], dtype=np.float32)
+    out = dict(sample)
+    out["frames"] = np.ascontiguousarray(sample["frames"][:, :, ::-1])
+    out["depth"] = np.ascontiguousarray(sample["depth"][:, ::-1])
+    for key in ("sparse", "sparse_gt", "dense_15", "dense_30"):
+        out[key] = sample[key] * sign
+    intr = sample["intrinsics"].copy()
+    intr[2] = sample["frames"].shape[2] - 1 - intr[2]
+    out["intrinsics"] = intr
+    return out
+
+
 def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
     """One training/evaluation sample from an RGB-D image.
 

@@ -12,19 +12,18 @@ the same samples can be exported to disk in shards (:func:`export_shards`).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from motiondepth.data import EVAL_SEED_BASE as EVAL_SEED_BASE  # re-exported
+from motiondepth.data import VAL_SEED_BASE as VAL_SEED_BASE  # re-exported
+from motiondepth.data import shards
+from motiondepth.data.shards import ShardReader as ShardReader  # re-exported
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.io.atomic import atomic_path
 from motiondepth.scenes.animated import AnimatedScene, MotionConfig, SurfacePoints, generate_animated_scene
 from motiondepth.scenes.procedural import SceneConfig
-
-VAL_SEED_BASE = 1_000_000_000  # held-out validation windows: seeds VAL_SEED_BASE + i
-EVAL_SEED_BASE = 2_000_000_000  # held-out evaluation clips (``motiondepth eval seurat``)
 
 
 @dataclass
@@ -231,50 +230,8 @@ def eval_clip(
     )
 
 
-def export_shards(out_dir: str | Path, start_seed: int, count: int, shard_size: int = 256, cfg=None, progress=True):
-    """Write ``count`` window samples (seeds ``start_seed …``) as ``shard-XXXXX.npz`` files.
-
-    Each shard stacks its samples on a leading axis; ``index.json`` records config and seeds.
-    Existing complete shards are kept, so an interrupted export resumes.
-    """
-    from tqdm import tqdm
-
-    cfg = cfg or SeuratDataConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    n_shards = (count + shard_size - 1) // shard_size
-    for k in tqdm(range(n_shards), desc="shards", disable=not progress):
-        path = out / f"shard-{k:05d}.npz"
-        if path.exists():
-            continue
-        seeds = range(start_seed + k * shard_size, start_seed + min(count, (k + 1) * shard_size))
-        samples = [window_sample(s, cfg) for s in seeds]
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{key: np.stack([s[key] for s in samples]) for key in samples[0]})
-    with atomic_path(out / "index.json") as tmp:
-        tmp.write_text(json.dumps({"start_seed": start_seed, "count": count, "shard_size": shard_size,
-                                   "config": asdict(cfg)}, indent=2, default=list))  # fmt: skip
-    return out
-
-
-class ShardReader:
-    """Random access to samples exported by :func:`export_shards`."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        index = self.root / "index.json"
-        if not index.is_file():
-            raise FileNotFoundError(f"{self.root}: no index.json (not a shard folder written by export_shards)")
-        meta = json.loads(index.read_text())
-        self.count, self.shard_size = int(meta["count"]), int(meta["shard_size"])
-        self._cache: tuple[int, dict] | None = None
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
-        k, j = divmod(int(i) % self.count, self.shard_size)
-        if self._cache is None or self._cache[0] != k:
-            with np.load(self.root / f"shard-{k:05d}.npz") as z:
-                self._cache = (k, {key: z[key] for key in z.files})
-        return {key: v[j] for key, v in self._cache[1].items()}
+def export_shards(out_dir: str | Path, start_seed: int, count: int, shard_size: int = 256, cfg=None,
+                  progress: bool = True, workers: int = 1) -> Path:  # fmt: skip
+    """Write ``count`` window samples (seeds ``start_seed …``) in shards (see :mod:`motiondepth.data.shards`)."""
+    return shards.export_shards(out_dir, window_sample, start_seed, count, shard_size, cfg or SeuratDataConfig(),
+                                progress, workers)  # fmt: skip

@@ -11,11 +11,13 @@ Pipeline of :class:`BlurDepthNet`, for a clip of T frames and window length S:
 4. **Cross-Window** (Eq. 7): backward incremental aggregation from the last window to the first;
    the refined later window is key/value, the earlier window the query (Fig. 4c).
 5. **Output head** (Fig. 4b): conv halving channels, bilinear upsampling to the input size, two
-   convolution + activation stages; softplus keeps the depth positive (metres).
+   convolution + activation stages; the last predicts log depth (offset so an untrained
+   network outputs ``depth_init``), exponentiated to positive metric depth (metres).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -45,6 +47,7 @@ class BlurDepthConfig:
     traj_pool: int = 0  # pool image tokens to this grid side in the decoder (0 = keep all)
     angle_scale: float = 1e-3  # radians per unit of the decoder's trajectory tokens
     head_channels: int = 32  # width of the output head's last stages
+    depth_init: float = 4.0  # metres an untrained head outputs (typical scene depth)
     extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
 
 
@@ -114,16 +117,18 @@ class SelfWindow(nn.Module):
 class OutputHead(nn.Module):
     """Fig. 4b: halve channels, upsample to the input size, two conv + activation stages."""
 
-    def __init__(self, dim: int, channels: int) -> None:
+    def __init__(self, dim: int, channels: int, depth_init: float = 4.0) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(dim, dim // 2, 3, padding=1)
         self.conv1 = nn.Conv2d(dim // 2, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, 1, 1)
+        self.log_offset = math.log(depth_init)
 
     def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:
         x = F.interpolate(self.reduce(x), size=size, mode="bilinear", align_corners=False)
         x = F.relu(self.conv1(x))
-        return F.softplus(self.conv2(x))[:, 0]
+        log_depth = (self.conv2(x)[:, 0] + self.log_offset).clamp(-7.0, 7.0)  # 1 mm … 1 km
+        return torch.exp(log_depth)
 
 
 class BlurDepthNet(nn.Module):
@@ -142,7 +147,7 @@ class BlurDepthNet(nn.Module):
         self.window_embed = nn.Conv2d(cfg.window * cfg.hidden, cfg.hidden, 3, padding=1)
         self.self_window = SelfWindow(cfg.hidden, cfg.heads, cfg.self_layers, grid)
         self.cross_window = nn.ModuleList(Layer(cfg.hidden, cfg.heads, cross=True) for _ in range(cfg.cross_layers))
-        self.head = OutputHead(cfg.hidden, cfg.head_channels)
+        self.head = OutputHead(cfg.hidden, cfg.head_channels, cfg.depth_init)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -191,3 +196,16 @@ class BlurDepthNet(nn.Module):
 
     def config_dict(self) -> dict:
         return asdict(self.cfg)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str) -> BlurDepthNet:
+        """Load a blur-depth checkpoint by name (``"blur-depth-small"``) or path, strictly."""
+        from motiondepth.models.weights import load_weights
+
+        state, card = load_weights(name_or_path, expect_model="blur-depth")
+        cfg = BlurDepthConfig(**card["model_config"])
+        cfg.feature_layers = tuple(cfg.feature_layers)
+        model = cls(cfg)
+        model.load_state_dict(state, strict=True)
+        model.card = card
+        return model.eval()

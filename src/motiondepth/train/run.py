@@ -20,7 +20,17 @@ TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "small": {"steps": 6000, "warmup": 300, "val_every": 500, "ckpt_every": 200, "log_every": 25},
         "paper": {"steps": 100_000, "warmup": 1000, "val_every": 2000, "ckpt_every": 1000},
     },
+    "blur-depth": {
+        "small": {"steps": 2000, "lr": 5e-4, "warmup": 100, "val_every": 250, "ckpt_every": 50, "log_every": 10},
+        "single-frame": {"steps": 2000, "lr": 5e-4, "warmup": 100, "val_every": 250, "ckpt_every": 100},
+        "paper": {"steps": 50_000, "lr": 1e-4, "warmup": 1000, "val_every": 2000, "ckpt_every": 1000},
+    },
+    "trajectory": {
+        "small": {"steps": 1000, "lr": 5e-4, "warmup": 50, "val_every": 250, "ckpt_every": 50, "log_every": 10},
+        "paper": {"steps": 20_000, "lr": 1e-4, "warmup": 500, "val_every": 2000, "ckpt_every": 1000},
+    },
 }
+MODELS = tuple(TRAIN_PRESETS)
 
 
 def read_config_file(path: str | Path | None) -> dict[str, Any]:
@@ -59,20 +69,32 @@ def resolve_run(model: str, preset: str, config_file=None, overrides=()):
     settings = _merge(read_config_file(config_file), parse_overrides(overrides))
     train_over = settings.pop("train", {})
     if model == "seurat":
-        from motiondepth.train.seurat_task import SeuratTask, make_task_config
-
-        try:
-            task_cfg = make_task_config(preset)
-        except KeyError as exc:
-            raise InputError("--preset", str(exc)) from None
-        try:
-            apply_overrides(task_cfg, settings, "task")
-        except KeyError as exc:
-            raise InputError(config_file or "overrides", str(exc)) from None
-        task_cfg.data.window, task_cfg.data.grid = task_cfg.model.window, task_cfg.model.grid
-        task = SeuratTask(task_cfg)
+        from motiondepth.train.seurat_task import SeuratTask as task_cls
+        from motiondepth.train.seurat_task import make_task_config
+    elif model == "blur-depth":
+        from motiondepth.train.blur_task import BlurDepthTask as task_cls
+        from motiondepth.train.blur_task import make_blur_task_config as make_task_config
+    elif model == "trajectory":
+        from motiondepth.train.blur_task import TrajectoryTask as task_cls
+        from motiondepth.train.blur_task import make_trajectory_task_config as make_task_config
     else:
-        raise InputError("model", f"unknown model {model!r}")
+        raise InputError("model", f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    try:
+        task_cfg = make_task_config(preset)
+    except KeyError as exc:
+        raise InputError("--preset", str(exc)) from None
+    try:
+        apply_overrides(task_cfg, settings, "task")
+    except KeyError as exc:
+        raise InputError(config_file or "overrides", str(exc)) from None
+    if model == "seurat":
+        task_cfg.data.window, task_cfg.data.grid = task_cfg.model.window, task_cfg.model.grid
+    elif model == "blur-depth":
+        task_cfg.data.size = task_cfg.model.image_size
+    try:
+        task = task_cls(task_cfg)
+    except ValueError as exc:
+        raise InputError(config_file or "settings", str(exc)) from None
     train_cfg = TrainConfig(**TRAIN_PRESETS[model].get(preset, {}))
     try:
         apply_overrides(train_cfg, train_over, "train")

@@ -147,3 +147,29 @@ def _save(fig, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
+
+
+def depth_to_color(depth: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """(H, W) metres → (H, W, 3) uint8 RGB, turbo colour map on inverse depth (near = warm).
+
+    The range is the 2nd–98th percentile of valid depth unless given; invalid (≤ 0 or non-finite)
+    pixels are black.
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(d) & (d > 0)
+    if not valid.any():
+        return np.zeros((*d.shape, 3), np.uint8)
+    lo = float(np.percentile(d[valid], 2)) if lo is None else lo
+    hi = float(np.percentile(d[valid], 98)) if hi is None else hi
+    inv = np.where(valid, 1.0 / np.clip(d, lo, max(hi, lo * 1.0001)), 0.0)
+    t = (inv - 1.0 / max(hi, lo * 1.0001)) / max(1.0 / lo - 1.0 / max(hi, lo * 1.0001), 1e-12)
+    bgr = cv2.applyColorMap(np.clip(t * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    bgr[~valid] = 0
+    return bgr[..., ::-1].copy()
+
+
+def save_depth_png(path: str | Path, depth: np.ndarray) -> None:
+    """Write the colour-mapped depth (:func:`depth_to_color`) as a PNG, atomically."""
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), depth_to_color(depth)[..., ::-1]):
+            raise OSError(f"{path}: could not write PNG")

@@ -1,0 +1,104 @@
+"""Samples on disk: any seeded sample function exported in compressed ``.npz`` shards.
+
+Training data in motiondepth is a pure function ``sample_fn(seed, cfg) -> dict of arrays``, so it
+can be generated on the fly or, when generation is slower than a training step (the blur
+simulator), exported once and read back. ``export_shards`` keeps finished shards, so an
+interrupted export resumes; ``workers > 1`` generates shards in parallel processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motiondepth.io.atomic import atomic_path
+
+SampleFn = Callable[[int, Any], dict[str, np.ndarray]]
+
+
+def _write_shard(path: Path, sample_fn: SampleFn, seeds: range, cfg: Any) -> None:
+    samples = [sample_fn(s, cfg) for s in seeds]
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **{key: np.stack([s[key] for s in samples]) for key in samples[0]})
+
+
+def export_shards(
+    out_dir: str | Path,
+    sample_fn: SampleFn,
+    start_seed: int,
+    count: int,
+    shard_size: int = 256,
+    cfg: Any = None,
+    progress: bool = True,
+    workers: int = 1,
+) -> Path:
+    """Write ``count`` samples (seeds ``start_seed …``) as ``shard-XXXXX.npz`` + ``index.json``.
+
+    Each shard stacks its samples on a leading axis. ``sample_fn`` must be importable (a module
+    level function) when ``workers > 1``.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_shards = (count + shard_size - 1) // shard_size
+    todo = []
+    for k in range(n_shards):
+        path = out / f"shard-{k:05d}.npz"
+        if not path.exists():
+            todo.append((path, range(start_seed + k * shard_size, start_seed + min(count, (k + 1) * shard_size))))
+    bar = tqdm(total=n_shards, initial=n_shards - len(todo), desc="shards", disable=not progress)
+    if workers > 1 and len(todo) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            for fut in [pool.submit(_write_shard, p, sample_fn, seeds, cfg) for p, seeds in todo]:
+                fut.result()
+                bar.update(1)
+    else:
+        for path, seeds in todo:
+            _write_shard(path, sample_fn, seeds, cfg)
+            bar.update(1)
+    bar.close()
+    meta = {
+        "start_seed": start_seed,
+        "count": count,
+        "shard_size": shard_size,
+        "sample_fn": f"{sample_fn.__module__}.{sample_fn.__qualname__}",
+        "config": asdict(cfg) if is_dataclass(cfg) else cfg,
+    }
+    with atomic_path(out / "index.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, default=list))
+    return out
+
+
+class ShardReader:
+    """Random access to samples exported by :func:`export_shards` (sample ``i`` wraps modulo count).
+
+    One shard is held in memory at a time, so read mostly in order.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        index = self.root / "index.json"
+        if not index.is_file():
+            raise FileNotFoundError(f"{self.root}: no index.json (not a shard folder written by export_shards)")
+        meta = json.loads(index.read_text())
+        self.meta = meta
+        self.count, self.shard_size = int(meta["count"]), int(meta["shard_size"])
+        self._cache: tuple[int, dict] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        k, j = divmod(int(i) % self.count, self.shard_size)
+        if self._cache is None or self._cache[0] != k:
+            with np.load(self.root / f"shard-{k:05d}.npz") as z:
+                self._cache = (k, {key: z[key] for key in z.files})
+        return {key: v[j] for key, v in self._cache[1].items()}

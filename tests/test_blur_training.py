@@ -1,0 +1,132 @@
+"""Two-stage training of the blur models, checkpoints, inference and the CLI, on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from motiondepth.blur.inference import BlurPredictor, load_decoder
+from motiondepth.data.blur_data import BlurDataConfig, flip_sample, procedural_blur_sample
+from motiondepth.errors import InputError
+from motiondepth.models.blur_depth import BlurDepthNet
+from motiondepth.train.blur_task import silog_loss
+from motiondepth.train.run import train
+
+TINY = [
+    "model.image_size=56",
+    "model.num_frames=4",
+    "model.window=2",
+    "model.hidden=32",
+    "model.heads=2",
+    "model.traj_pool=2",
+    "data.num_frames=4",
+    "val_samples=2",
+    "batch_size=2",
+    "train.steps=2",
+    "train.warmup=1",
+    "train.val_every=0",
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    root = tmp_path_factory.mktemp("blur")
+    train("blur-depth", "small", root / "depth", overrides=TINY, progress=False)
+    depth = root / "depth" / "model.safetensors"
+    traj_over = [o for o in TINY if not o.startswith("model.")] + [f"depth_checkpoint={depth}"]
+    metrics = train("trajectory", "small", root / "traj", overrides=traj_over + ["data.size=56"], progress=False)
+    return depth, root / "traj" / "model.safetensors", metrics
+
+
+def test_flip_is_an_involution_with_the_right_signs():
+    s = procedural_blur_sample(3, BlurDataConfig(size=56, num_frames=3))
+    f = flip_sample(s)
+    np.testing.assert_array_equal(f["frames"][:, :, 0], s["frames"][:, :, -1])
+    np.testing.assert_allclose(f["dense_15"][..., 0], -s["dense_15"][..., 0])
+    np.testing.assert_allclose(f["dense_15"][..., 1], s["dense_15"][..., 1])
+    np.testing.assert_allclose(f["sparse"][..., 2], -s["sparse"][..., 2])
+    ff = flip_sample(f)
+    for k in s:
+        np.testing.assert_allclose(ff[k], s[k])
+
+
+def test_silog_is_zero_at_truth_and_penalises_scale():
+    gt = torch.rand(2, 8, 8) * 5 + 1
+    loss, _ = silog_loss(gt.clone(), gt, 0.85, 1.0)
+    assert float(loss) < 1e-3
+    loss, parts = silog_loss(gt * 2, gt, 0.85, 0.0)  # uniform log error log 2: sqrt(1 − λ)·log 2
+    assert parts["silog"] == pytest.approx(np.sqrt(0.15) * np.log(2), rel=1e-3)
+    invalid = gt.clone()
+    invalid[:, :4] = 0  # holes are ignored
+    assert float(silog_loss(gt.clone(), invalid, 0.85, 1.0)[0]) < 1e-3
+
+
+def test_two_stage_checkpoints_load_strictly(checkpoints):
+    depth, traj, metrics = checkpoints
+    assert {"abs_rel_15", "abs_rel_15_interp", "abs_rel_30"} <= set(metrics)
+    net = BlurDepthNet.from_pretrained(str(depth))
+    card = json.loads(depth.with_suffix(".json").read_text())
+    assert card["model"] == "blur-depth" and card["model_config"]["image_size"] == 56
+    dec = load_decoder(str(traj), net)
+    assert not any(k.startswith("self_window.") for k in dec.card["model_config"])
+    # the decoder shares the depth network's Self-Window, not a copy
+    assert dec.self_window is net.self_window
+
+
+def test_stage_two_keeps_stage_one_frozen(checkpoints, tmp_path):
+    depth, _, _ = checkpoints
+    before = BlurDepthNet.from_pretrained(str(depth)).state_dict()
+    over = [o for o in TINY if not o.startswith("model.")] + [f"depth_checkpoint={depth}", "data.size=56"]
+    train("trajectory", "small", tmp_path / "t", overrides=over, progress=False)
+    ckpt = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=False)["model"]
+    for k, v in before.items():
+        torch.testing.assert_close(ckpt[f"depth_net.{k}"], v)
+
+
+def test_predictor_depth_and_dense_any_length(checkpoints):
+    depth, traj, _ = checkpoints
+    p = BlurPredictor(str(depth), str(traj))
+    s = procedural_blur_sample(11, BlurDataConfig(size=70, num_frames=7))  # other size: resized
+    d = p.depth(s["frames"])
+    assert d.shape == (70, 70) and np.isfinite(d).all() and (d > 0).all()
+    dense = p.dense_trajectory(s["frames"], s["sparse"], 15)  # 7 frames: chunks of 4, last aligned to the end
+    assert dense.shape == (7, 15, 3) and np.isfinite(dense).all()
+
+
+def test_bad_inputs_give_clear_errors(checkpoints):
+    depth, traj, _ = checkpoints
+    p = BlurPredictor(str(depth), None, resize=False)
+    frames = np.zeros((1, 56, 56, 3), np.uint8)
+    with pytest.raises(InputError, match="fewer than one window"):
+        p.depth(frames)
+    with pytest.raises(InputError, match="checkpoint works at 56x56"):
+        p.depth(np.zeros((4, 60, 80, 3), np.uint8))
+    with pytest.raises(InputError, match="is for model 'seurat'"):
+        BlurPredictor("seurat-small", None)
+    with pytest.raises(InputError, match="expected 'blur-depth'"):
+        BlurPredictor(str(traj), None)
+
+
+def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
+    from motiondepth.cli import main
+    from motiondepth.io.video import write_video
+
+    depth, traj, _ = checkpoints
+    s = procedural_blur_sample(5, BlurDataConfig(size=56, num_frames=4))
+    video = tmp_path / "clip.mp4"
+    write_video(video, s["frames"])
+    assert main(["depth", str(video), "--checkpoint", str(depth), "--out", str(tmp_path / "d.npz")]) == 0
+    with np.load(tmp_path / "d.npz") as z:
+        assert z["depth"].shape == (56, 56)
+    assert (tmp_path / "d.png").stat().st_size > 0
+    out = tmp_path / "r.json"
+    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth),
+            "--trajectory-checkpoint", str(traj), "--scenes", "2", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    r = json.loads(out.read_text())
+    assert set(r["depth"]) == {"constant depth", "single-frame ablation", "network"}
+    assert {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"} <= set(r["trajectory"])
+    assert out.with_suffix(".md").read_text().startswith("Held-out")
