@@ -130,3 +130,14 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     assert set(r["depth"]) == {"constant depth", "single-frame ablation", "network"}
     assert {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"} <= set(r["trajectory"])
     assert out.with_suffix(".md").read_text().startswith("Held-out")
+
+
+def test_stage_one_can_start_from_dinov2_weights(tmp_path):
+    from motiondepth.models.vit import ViT, ViTConfig
+    from motiondepth.train.run import resolve_run
+
+    enc = ViT(ViTConfig.preset("tiny"))
+    torch.save(enc.state_dict(), tmp_path / "dinov2.pth")
+    task, _ = resolve_run("blur-depth", "small", overrides=[*TINY, f"encoder_weights={tmp_path / 'dinov2.pth'}"])
+    model = task.build_model()
+    torch.testing.assert_close(model.encoder.state_dict(), enc.state_dict())

@@ -54,12 +54,15 @@ class BlurPredictor:
 
     def __init__(
         self,
-        depth_checkpoint: str = DEFAULT_DEPTH,
+        depth_checkpoint: str | BlurDepthNet = DEFAULT_DEPTH,
         trajectory_checkpoint: str | None = DEFAULT_TRAJECTORY,
         resize: bool = True,
         device: str = "cpu",
     ) -> None:
-        self.net = BlurDepthNet.from_pretrained(depth_checkpoint).to(device)
+        if isinstance(depth_checkpoint, BlurDepthNet):  # a model in memory (e.g. random weights for timing)
+            self.net = depth_checkpoint.eval().to(device)
+        else:
+            self.net = BlurDepthNet.from_pretrained(depth_checkpoint).to(device)
         self.cfg = self.net.cfg
         self.resize = resize
         self.device = torch.device(device)

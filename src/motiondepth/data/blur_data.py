@@ -32,6 +32,7 @@ class BlurDataConfig:
     shake_scale: float = 1.0  # amplitude multiplier of the shake
     grid_half: int = 6  # query grid half-width count for the solver ((2i+1)² points)
     pivot_m: float = 0.2  # rotation pivot behind the camera, metres
+    metric_cues: bool = True  # procedural scenes with world-unit texture and object sizes (SceneConfig)
 
 
 def procedural_blur_sample(seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
@@ -39,7 +40,7 @@ def procedural_blur_sample(seed: int, cfg: BlurDataConfig | None = None) -> dict
     from motiondepth.data.rgbd_sources import ProceduralSource
 
     cfg = cfg or BlurDataConfig()
-    return blur_sample(ProceduralSource(size=(cfg.size, cfg.size))[seed], seed, cfg)
+    return blur_sample(ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues)[seed], seed, cfg)
 
 
 def flip_sample(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

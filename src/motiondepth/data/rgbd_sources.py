@@ -37,6 +37,7 @@ class ProceduralSource:
     hfov_deg: float = 65.0  # horizontal field of view of the rendering camera
     seed0: int = 0
     count: int = 1_000_000
+    metric_cues: bool = False  # texture and object sizes in world units (see SceneConfig)
 
     def __len__(self) -> int:
         return self.count
@@ -45,7 +46,10 @@ class ProceduralSource:
         from motiondepth.scenes.procedural import render_procedural
 
         h, w = self.size
-        return render_procedural(self.seed0 + int(i), Intrinsics.from_hfov(self.hfov_deg, w, h), self.size)
+        from motiondepth.scenes.procedural import SceneConfig
+
+        intr = Intrinsics.from_hfov(self.hfov_deg, w, h)
+        return render_procedural(self.seed0 + int(i), intr, self.size, SceneConfig(metric_cues=self.metric_cues))
 
 
 class NYULabeled:

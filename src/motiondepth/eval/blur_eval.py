@@ -34,11 +34,11 @@ MAX_DEPTH = 100.0  # metres; procedural scenes stay well inside
 DEPTH_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
 
 
-def constant_depth(size: int, scenes: int = 64) -> float:
+def constant_depth(size: int, metric_cues: bool = True, scenes: int = 64) -> float:
     """Median ground-truth depth over ``scenes`` training scenes (seeds 0…)."""
     from motiondepth.data.rgbd_sources import ProceduralSource
 
-    src = ProceduralSource(size=(size, size))
+    src = ProceduralSource(size=(size, size), metric_cues=metric_cues)
     return float(np.median(np.concatenate([src[i].depth[src[i].depth > 0] for i in range(scenes)])))
 
 
@@ -77,7 +77,7 @@ def evaluate_procedural(
     decoder = None
     if trajectory_checkpoint and (trajectory_checkpoint in available() or not trajectory_checkpoint.startswith("traj")):
         decoder = load_decoder(trajectory_checkpoint, net)
-    const = constant_depth(cfg.size)
+    const = constant_depth(cfg.size, cfg.metric_cues)
     rows: dict[str, list] = {"constant depth": [], "single-frame ablation": [], "network": []}
     gts, tele = [], []
     traj: dict[str, list] = {}
@@ -99,9 +99,7 @@ def evaluate_procedural(
         sparse = torch.from_numpy(s["sparse"])[None].float()
         for n in (15, 30):
             gt = s[f"dense_{n}"]
-            traj.setdefault(f"post-interpolation S={n}", []).append(
-                (interpolate_trajectory(sparse, n)[0].numpy(), gt)
-            )
+            traj.setdefault(f"post-interpolation S={n}", []).append((interpolate_trajectory(sparse, n)[0].numpy(), gt))
             if decoder is not None:
                 with torch.no_grad():
                     dense = decoder(sparse, out["frame_features"], out["features"], n)[0].numpy()

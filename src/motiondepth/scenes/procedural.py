@@ -44,6 +44,14 @@ class SceneConfig:
     light_elevation_deg: float = 50.0  # directional light elevation
     ambient: float = 0.45  # ambient light share
     supersample: int = 2  # per-axis RGB supersampling (anti-aliasing); depth is sampled at pixel centres
+    # Metric cues. By default texture frequency and object size are set in *image* units at each
+    # surface's depth, which keeps texture trackable everywhere but removes every monocular cue to
+    # metric depth. With ``metric_cues`` both are in world units, as in real scenes: texture has
+    # ``texture_cycles`` per 100 px at ``texture_ref_m`` (so it is finer further away) and objects
+    # have radii of ``object_radius_m`` metres (so they look smaller further away).
+    metric_cues: bool = False
+    texture_ref_m: float = 2.5
+    object_radius_m: tuple[float, float] = (0.1, 0.4)
 
 
 @dataclass
@@ -268,7 +276,8 @@ def generate_scene(
 
     def texture(depth_m: float) -> dict:
         # frequency scales inversely with viewing distance so detail stays a few pixels wide
-        pixels_per_m = intr.fx / depth_m
+        # (or, with metric cues, is fixed in cycles per metre)
+        pixels_per_m = intr.fx / (cfg.texture_ref_m if cfg.metric_cues else depth_m)
         freq = cfg.texture_cycles * pixels_per_m / 100.0 * rng.uniform(0.7, 1.4)
         return dict(
             colours=_random_colours(rng),
@@ -287,6 +296,8 @@ def generate_scene(
         z = np.exp(rng.uniform(np.log(cfg.near_m), np.log(0.8 * far)))
         view_w = 2.0 * z * tan_x
         radius = view_w * rng.uniform(*cfg.object_size) * 0.5
+        if cfg.metric_cues:
+            radius = rng.uniform(*cfg.object_radius_m)
         centre = np.array([rng.uniform(-0.8, 0.8) * z * tan_x, rng.uniform(-0.8, 0.8) * z * tan_y, z + radius])
         rot = euler_to_matrix(rng.uniform(-np.pi, np.pi, 3) * np.array([1.0, 0.5, 1.0]))
         u = rng.random()

@@ -55,6 +55,7 @@ class BlurDepthTaskConfig:
     data_seed: int = 0  # training clips use seeds data_seed·10⁸ + index
     val_samples: int = 16  # fixed held-out validation clips
     shards: str = ""  # folder from ``motiondepth export-data blur`` to read instead of simulating
+    encoder_weights: str = ""  # official DINOv2 ViT-S/14 or ViT-B/14 .pth to start from (default: from scratch)
 
 
 def make_blur_task_config(preset: str = "small") -> BlurDepthTaskConfig:
@@ -154,7 +155,12 @@ class BlurDepthTask(_BlurDataMixin):
         self._init_data()
 
     def build_model(self) -> nn.Module:
-        return BlurDepthNet(self.cfg.model)
+        if not self.cfg.encoder_weights:
+            return BlurDepthNet(self.cfg.model)
+        from motiondepth.models.vit import ViTConfig, load_dinov2
+
+        encoder = load_dinov2(self.cfg.encoder_weights, ViTConfig.preset(self.cfg.model.encoder))
+        return BlurDepthNet(self.cfg.model, encoder=encoder)
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         pred = model(batch["frames"])["depth"]
