@@ -141,3 +141,15 @@ def test_stage_one_can_start_from_dinov2_weights(tmp_path):
     task, _ = resolve_run("blur-depth", "small", overrides=[*TINY, f"encoder_weights={tmp_path / 'dinov2.pth'}"])
     model = task.build_model()
     torch.testing.assert_close(model.encoder.state_dict(), enc.state_dict())
+
+
+def test_shipped_checkpoints_load_by_name_and_run():
+    from motiondepth.models.weights import available
+
+    assert {"blur-depth-small", "blur-depth-single-frame", "trajectory-small"} <= set(available())
+    p = BlurPredictor()  # defaults: blur-depth-small + trajectory-small
+    s = procedural_blur_sample(2_000_000_123, BlurDataConfig(size=224, num_frames=12))
+    d = p.depth(s["frames"])
+    assert d.shape == (224, 224) and np.isfinite(d).all() and 0.3 < float(np.median(d)) < 20
+    dense = p.dense_trajectory(s["frames"], s["sparse"], 30)
+    assert dense.shape == (12, 30, 3) and np.isfinite(dense).all()
