@@ -128,7 +128,8 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     assert main(args) == 0
     r = json.loads(out.read_text())
     assert set(r["depth"]) == {"constant depth", "single-frame ablation", "network"}
-    assert {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"} <= set(r["trajectory"])
+    rows = {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"}
+    assert rows <= set(r["trajectory"])
     assert out.with_suffix(".md").read_text().startswith("Held-out")
 
 
