@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from motiondepth.errors import InputError
-from motiondepth.models.blur_depth import BlurDepthNet
+from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, frames_tensor
 from motiondepth.models.trajectory_decoder import TrajectoryDecoder
 
 DEFAULT_DEPTH = "blur-depth-small"
@@ -39,8 +39,7 @@ def prepare_frames(frames: np.ndarray, size: int, resize: bool = True, source: s
                 "resize the clip (or allow resizing)",
             )
         frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
-    return x.permute(0, 3, 1, 2)[None]
+    return frames_tensor(frames)[None]
 
 
 class BlurPredictor:
@@ -123,15 +122,16 @@ class BlurPredictor:
 
 def load_decoder(name_or_path: str, depth_net: BlurDepthNet) -> TrajectoryDecoder:
     """A trajectory-decoder checkpoint, attached to ``depth_net`` (whose Self-Window it shares)."""
-    from dataclasses import asdict
+    from dataclasses import replace
 
     from motiondepth.models.weights import load_weights
 
     state, card = load_weights(name_or_path, expect_model="trajectory-decoder")
-    trained = dict(card.get("model_config", {}))
-    mine = asdict(depth_net.cfg)
-    trained["feature_layers"] = tuple(trained.get("feature_layers", ()))
-    if {k: trained.get(k) for k in mine if k != "extra"} != {k: v for k, v in mine.items() if k != "extra"}:
+    try:
+        trained = BlurDepthConfig.from_dict(card.get("model_config", {}))
+    except TypeError as exc:
+        raise InputError(name_or_path, f"card has an unreadable model_config ({exc})") from None
+    if replace(trained, extra={}) != replace(depth_net.cfg, extra={}):
         raise InputError(
             name_or_path,
             f"trajectory decoder was trained on depth checkpoint {card.get('depth_checkpoint')!r} with a different "

@@ -28,6 +28,7 @@ from motiondepth.data import EVAL_SEED_BASE
 from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
 from motiondepth.eval.depth_metrics import depth_metrics, mean_depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.models.blur_depth import frames_tensor
 from motiondepth.models.trajectory_decoder import interpolate_trajectory
 
 MAX_DEPTH = 100.0  # metres; procedural scenes stay well inside
@@ -86,7 +87,7 @@ def evaluate_procedural(
         s = procedural_blur_sample(EVAL_SEED_BASE + 10_000 * seed + i, cfg)
         gts.append(s["depth"])
         tele.append(bool(s["telephoto"]))
-        x = torch.from_numpy(s["frames"]).float().div(255.0).permute(0, 3, 1, 2)[None]
+        x = frames_tensor(s["frames"])[None]
         t0 = time.perf_counter()
         with torch.no_grad():
             out = net(x)

@@ -50,6 +50,13 @@ class BlurDepthConfig:
     depth_init: float = 4.0  # metres an untrained head outputs (typical scene depth)
     extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
 
+    @classmethod
+    def from_dict(cls, d: dict) -> BlurDepthConfig:
+        """From a checkpoint card's ``model_config`` (JSON turns tuples into lists)."""
+        cfg = cls(**d)
+        cfg.feature_layers = tuple(cfg.feature_layers)
+        return cfg
+
 
 PRESETS: dict[str, BlurDepthConfig] = {
     "paper": BlurDepthConfig(),
@@ -68,6 +75,14 @@ PRESETS: dict[str, BlurDepthConfig] = {
         head_channels=16,
     ),
 }
+
+
+def frames_tensor(frames) -> Tensor:
+    """Clip(s) as the network reads them: (…, T, H, W, 3) uint8 array → (…, T, 3, H, W) float in [0, 1]."""
+    import numpy as np
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
+    return x.movedim(-1, -3)
 
 
 def config_from_preset(name: str, **overrides) -> BlurDepthConfig:
@@ -203,9 +218,7 @@ class BlurDepthNet(nn.Module):
         from motiondepth.models.weights import load_weights
 
         state, card = load_weights(name_or_path, expect_model="blur-depth")
-        cfg = BlurDepthConfig(**card["model_config"])
-        cfg.feature_layers = tuple(cfg.feature_layers)
-        model = cls(cfg)
+        model = cls(BlurDepthConfig.from_dict(card["model_config"]))
         model.load_state_dict(state, strict=True)
         model.card = card
         return model.eval()

@@ -62,11 +62,15 @@ def load_weights(name_or_path: str | Path, expect_model: str | None = None):
 
 
 def save_weights(model, path: str | Path, card: dict) -> Path:
-    """Write ``path`` (.safetensors) and its card ``path.with_suffix('.json')`` atomically."""
+    """Write ``path`` (.safetensors) and its card ``path.with_suffix('.json')`` atomically.
+
+    ``model`` is a module or a state dict (e.g. the part of a model a checkpoint holds).
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = model if isinstance(model, dict) else model.state_dict()
+    state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
     with atomic_path(path.with_suffix(".json")) as tmp:

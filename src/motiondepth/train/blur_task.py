@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from motiondepth.data import VAL_SEED_BASE
 from motiondepth.data.blur_data import BlurDataConfig, flip_sample, procedural_blur_sample
 from motiondepth.data.shards import ShardReader
-from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, config_from_preset
+from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, config_from_preset, frames_tensor
 from motiondepth.models.trajectory_decoder import TrajectoryDecoder, interpolate_trajectory
 from motiondepth.train.seurat_task import git_commit
 
@@ -68,12 +68,6 @@ def make_blur_task_config(preset: str = "small") -> BlurDepthTaskConfig:
     if preset == "single-frame":
         data.num_frames = config_from_preset("small").num_frames  # same clips as `small`; the model uses frame 0
     return BlurDepthTaskConfig(preset=preset, model=model, data=data, batch_size=4 if preset != "paper" else 2)
-
-
-def frames_tensor(frames: np.ndarray) -> Tensor:
-    """(…, T, H, W, 3) uint8 → (…, T, 3, H, W) float in [0, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
-    return x.movedim(-1, -3)
 
 
 def collate(samples: list[dict[str, np.ndarray]], num_frames: int) -> dict[str, Tensor]:
@@ -127,7 +121,8 @@ class _BlurDataMixin:
         return s
 
     def _num_frames(self) -> int:
-        return self.cfg.model.num_frames if hasattr(self.cfg, "model") else self.cfg.data.num_frames
+        """Frames of a clip the model reads."""
+        raise NotImplementedError
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
         b = self.cfg.batch_size
@@ -153,6 +148,9 @@ class BlurDepthTask(_BlurDataMixin):
             raise ValueError(f"data.num_frames {cfg.data.num_frames} < model.num_frames {cfg.model.num_frames}")
         self.cfg = cfg
         self._init_data()
+
+    def _num_frames(self) -> int:
+        return self.cfg.model.num_frames
 
     def build_model(self) -> nn.Module:
         if not self.cfg.encoder_weights:
@@ -333,14 +331,4 @@ class TrajectoryTask(_BlurDataMixin):
         card["model_config"] = asdict(self._depth_net.cfg)
         card["samples"] = list(self.cfg.samples)
         card["loss"] = "L1 on dense angles, mrad"
-        save_weights(_StateHolder(model.decoder_state()), out / "model.safetensors", card)
-
-
-class _StateHolder:
-    """Minimal object with a ``state_dict`` for :func:`save_weights`."""
-
-    def __init__(self, state: dict[str, Tensor]) -> None:
-        self._state = state
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return self._state
+        save_weights(model.decoder_state(), out / "model.safetensors", card)
