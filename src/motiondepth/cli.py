@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     from motiondepth.cli_models import add_commands
 
     add_commands(sub, esub)
+
+    from motiondepth.cli_run import add_commands as add_run_commands
+
+    add_run_commands(sub)
     return p
 
 

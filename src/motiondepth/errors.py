@@ -16,3 +16,11 @@ class InputError(ValueError):
         self.source = None if source is None else str(source)
         self.problem = problem
         super().__init__(problem if source is None else f"{source}: {problem}")
+
+
+class OutputError(InputError):
+    """An output cannot be written: the folder is not writable, the disk is full, a path is taken.
+
+    A subclass of :class:`InputError` so callers that catch bad input also catch this; the message
+    names the file or folder and the operating system's reason.
+    """

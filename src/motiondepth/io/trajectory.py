@@ -56,6 +56,53 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     return Trajectory(angles, times, res, method="file")
 
 
+DENSE_COLUMNS = ["frame", "sample", "time_s", "roll_rad", "pitch_rad", "yaw_rad"]
+
+
+def write_dense_csv(path: str | Path, dense: np.ndarray, times: np.ndarray, span_s: float) -> None:
+    """One row per sub-frame sample: ``frame,sample,time_s,roll_rad,pitch_rad,yaw_rad``.
+
+    Sample ``j`` of frame ``k`` is taken at ``times[k] + (j + 0.5) / S · span_s`` (the middle of its
+    share of the frame's exposure-plus-readout span), as in the simulator's ground truth.
+    """
+    dense = np.asarray(dense, dtype=np.float64)
+    t_len, s = dense.shape[:2]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(DENSE_COLUMNS)
+    for k in range(t_len):
+        for j in range(s):
+            t = times[k] + (j + 0.5) / s * span_s
+            writer.writerow([k, j, f"{t:.6f}", *(f"{a:.9e}" for a in dense[k, j])])
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def read_dense_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read :func:`write_dense_csv` output → (dense (T, S, 3) rad, sample times (T, S) s)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "dense trajectory file not found")
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or any(c not in rows[0] for c in DENSE_COLUMNS):
+            raise InputError(path, f"expected columns {DENSE_COLUMNS}")
+        frame = np.array([int(r["frame"]) for r in rows])
+        sample = np.array([int(r["sample"]) for r in rows])
+        vals = np.array([[float(r[c]) for c in DENSE_COLUMNS[2:]] for r in rows])
+    except InputError:
+        raise
+    except (ValueError, KeyError, csv.Error) as exc:
+        raise InputError(path, f"cannot parse dense trajectory ({exc})") from None
+    t_len, s = frame.max() + 1, sample.max() + 1
+    if len(rows) != t_len * s:
+        raise InputError(path, f"{len(rows)} rows is not frames × samples ({t_len} × {s})")
+    out = np.zeros((t_len, s, 4))
+    out[frame, sample] = vals
+    return out[..., 1:], out[..., 0]
+
+
 def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
     """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``)."""
     extra = {} if intrinsics is None else {"intrinsics": np.asarray(intrinsics, dtype=np.float64)}

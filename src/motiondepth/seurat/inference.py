@@ -48,6 +48,27 @@ class Tracks3D:
             queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32),
         )  # fmt: skip
 
+    @classmethod
+    def load(cls, path) -> Tracks3D:
+        """Read a file written by :meth:`save` (or any TAPVid-3D-style ``.npz`` with those keys)."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, "3D tracks file not found")
+        try:
+            with np.load(path) as d:
+                xyz, vis, k = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"]
+                q = d["queries_xyt"] if "queries_xyt" in d.files else None
+        except KeyError as exc:
+            raise InputError(path, f"missing key {exc}; expected tracks_XYZ, visibility, fx_fy_cx_cy") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(path, f"not a readable .npz ({exc})") from None
+        if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
+            raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
+        queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)
+        return cls(xyz, vis, Intrinsics.from_array(k), queries, xyz[..., 2].copy())
+
 
 def check_tracks(tracks: np.ndarray, visible: np.ndarray, window: int, source: str = "tracks") -> None:
     """Clear errors for inputs Seurat cannot use."""

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from motiondepth.tracking.base import check_inputs, register_tracker
 from motiondepth.tracking.grid import query_grid
@@ -81,9 +82,10 @@ class KLTTracker:
 
     name = "klt"
 
-    def __init__(self, config: KLTConfig | None = None, **overrides: object) -> None:
+    def __init__(self, config: KLTConfig | None = None, progress: bool = False, **overrides: object) -> None:
         cfg = config or KLTConfig()
         self.config = KLTConfig(**{**asdict(cfg), **overrides})
+        self.progress = progress  # a tqdm bar over frames
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         """Track ``queries`` (N, 3) ``(t, x, y)`` through ``frames`` (T, H, W, 3) uint8."""
@@ -110,6 +112,7 @@ class KLTTracker:
         log.debug("klt: motion %s px, sigma %.2f px, downsample %d", motion, sigma, scale)
 
         n = len(queries)
+        bar = tqdm(total=t_len, desc="track (klt)", unit="frame", disable=not self.progress, leave=False)
         tracks = np.zeros((t_len, n, 2), dtype=np.float32)
         visible = np.zeros((t_len, n), dtype=bool)
         for tq in np.unique(queries[:, 0]).astype(int):
@@ -130,6 +133,8 @@ class KLTTracker:
                     visible[k, sel] = vis
                     # lost points keep their last good position as the next initial guess
                     prev_pos = np.where(vis[:, None], fwd, prev_pos)
+                    bar.update(1)
+        bar.close()
         meta = {"tracker": self.name, **asdict(c), "smooth_sigma_px": sigma, "downsample": scale, "motion_px": motion}
         return Tracks(tracks, visible, queries.astype(np.float32), (h, w), meta=meta)
 

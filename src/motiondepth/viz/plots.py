@@ -173,3 +173,80 @@ def save_depth_png(path: str | Path, depth: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), depth_to_color(depth)[..., ::-1]):
             raise OSError(f"{path}: could not write PNG")
+
+
+def plot_run_trajectory(
+    path: str | Path,
+    times: np.ndarray,
+    sparse: np.ndarray,
+    dense: np.ndarray | None = None,
+    dense_times: np.ndarray | None = None,
+    title: str = "Recovered camera rotation relative to frame 0",
+) -> None:
+    """Angles over time (left) beside the paper's Figure 5-style 3D view (right), no ground truth.
+
+    Args:
+        times: (T,) frame times, s; sparse: (T, 3) per-frame angles, rad.
+        dense: optional (T, S, 3) rad with ``dense_times`` (T, S) s, drawn as a line.
+    """
+    plt = _pyplot()
+    fig = plt.figure(figsize=(13, 6))
+    grid = fig.add_gridspec(3, 2, width_ratios=(1.3, 1.0))
+    ax3d = fig.add_subplot(grid[:, 1], projection="3d")
+    first = None
+    for i, name in enumerate(("roll", "pitch", "yaw")):
+        ax = fig.add_subplot(grid[i, 0], sharex=first)
+        first = first or ax
+        if dense is not None and dense_times is not None:
+            ax.plot(dense_times.ravel(), dense[..., i].ravel() * ARCMIN, color="tab:blue", lw=0.9, label="dense")
+        ax.plot(times, sparse[:, i] * ARCMIN, ls="none", marker="o", ms=3.5, color="tab:red", label="per frame")
+        ax.set_ylabel(f"{name} [arcmin]")
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.legend(loc="best", fontsize=8)
+        if i == 2:
+            ax.set_xlabel("time [s]")
+    if dense is not None:
+        d = dense.reshape(-1, 3) * ARCMIN
+        ax3d.plot(d[:, 0], d[:, 1], d[:, 2], color="tab:blue", lw=1.0, label="dense")
+    e = sparse * ARCMIN
+    ax3d.scatter(e[:, 0], e[:, 1], e[:, 2], color="tab:red", marker="^", s=18, label="per frame")
+    ax3d.set_xlabel("roll [′]")
+    ax3d.set_ylabel("pitch [′]")
+    ax3d.set_zlabel("yaw [′]")
+    ax3d.legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def draw_tracks(
+    frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray, tail: int = 8, max_tracks: int = 400
+) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 with each visible track's last ``tail`` positions drawn on them.
+
+    Points are coloured by their position in the query grid (so neighbours keep their colour across
+    frames); a track that the tracker lost stops being drawn.
+    """
+    t_len, n = visible.shape
+    keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
+    tr, vis = tracks[:, keep], visible[:, keep]
+    hue = (np.arange(len(keep)) * 179 // max(len(keep), 1)).astype(np.uint8)
+    colors = cv2.cvtColor(np.stack([hue, np.full_like(hue, 230), np.full_like(hue, 255)], -1)[None],
+                          cv2.COLOR_HSV2RGB)[0].tolist()  # fmt: skip
+    h = frames.shape[1]
+    radius = max(2, round(h / 240))
+    thick = max(1, round(h / 480))
+    out = np.empty_like(frames)
+    for k in range(t_len):
+        img = np.ascontiguousarray(frames[k]).copy()
+        for i in np.flatnonzero(vis[k]):
+            for j in range(max(1, k - tail + 1), k + 1):
+                if vis[j, i] and vis[j - 1, i]:
+                    p, q = tr[j - 1, i], tr[j, i]
+                    cv2.line(img, (round(p[0]), round(p[1])), (round(q[0]), round(q[1])), colors[i], thick,
+                             cv2.LINE_AA)  # fmt: skip
+            c = tr[k, i]
+            cv2.circle(img, (round(c[0]), round(c[1])), radius, colors[i], -1, cv2.LINE_AA)
+        out[k] = img
+    return out

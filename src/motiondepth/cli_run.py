@@ -1,0 +1,126 @@
+"""Command-line commands of the combined pipeline: ``run`` and ``compare-gyro``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from motiondepth.errors import InputError
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from motiondepth.workflow import RunConfig, run
+
+    opts = {k: getattr(a, k) for k in RunConfig.__dataclass_fields__ if k != "progress"}
+    t0 = time.perf_counter()
+    res = run(a.video, a.out, progress=not a.quiet, **opts)
+    s = res.summary
+    steps = json.loads((res.out_dir / "config.json").read_text()).get("steps", {})
+    reused = [n for n, st in steps.items() if st.get("cached")]
+    print(f"{a.video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")
+    print(f"  rotation: up to {s['max_rotation_deg']:.3f}° ({s['max_rotation_arcmin']:.1f}′) from frame 0; "
+          + ", ".join(f"{ax} {r['peak_to_peak_arcmin']:.1f}′" for ax, r in s["rotation"].items())
+          + f" peak to peak; residual {s['residual_px']['median']:.3f} px (median)")  # fmt: skip
+    d = s["depth_m"]
+    print(f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m ({d['source']})")
+    print(f"  tracks: {100 * s['visible_last_frame']:.0f}% visible in the last frame; depth over time "
+          f"{s['tracks3d_depth_m']['p5']:.2f}–{s['tracks3d_depth_m']['p95']:.2f} m")  # fmt: skip
+    for w in res.warnings:
+        print(f"  warning: {w}")
+    print(f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
+          + (f"; reused cached steps: {', '.join(reused)}" if reused else ""))  # fmt: skip
+    return 0
+
+
+def cmd_compare_gyro(a: argparse.Namespace) -> int:
+    from motiondepth.eval.gyro import compare_with_gyro, format_comparison
+    from motiondepth.io.trajectory import read_trajectory_csv
+
+    traj = read_trajectory_csv(a.trajectory)
+    if a.offset == "auto":
+        offset = None
+    else:
+        try:
+            offset = float(a.offset)
+        except ValueError:
+            raise InputError("--offset", f"expected 'auto' or seconds, got {a.offset!r}") from None
+    result = compare_with_gyro(traj, a.gyro, offset_s=offset, axes=a.axes, time_unit=a.time_unit,
+                               max_offset_s=a.max_offset, source=a.trajectory)  # fmt: skip
+    print(format_comparison(result))
+    if a.out:
+        from motiondepth.io.atomic import atomic_path
+
+        with atomic_path(a.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        print(f"wrote {a.out}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
+    return v
+
+
+def add_commands(sub) -> None:
+    """Register ``run`` and ``compare-gyro`` on the top-level sub-parsers."""
+    r = sub.add_parser(
+        "run",
+        help="the whole pipeline on a video: rotation, dense trajectory, metric depth, depth over time, report",
+        description="Turn a short handheld clip into the camera's rotation (per frame and dense), a metric depth "
+        "map of the first frame, per-point depth over time, and a report. Writes to DIR: tracks.npz, "
+        "trajectory.csv, trajectory_dense.csv, depth.npz + depth.png, tracks3d.npz (TAPVid-3D keys), points.ply, "
+        "overlay.mp4, trajectory.png, config.json and report.html. Steps already finished in DIR with the same "
+        "settings are reused (an interrupted run resumes); --overwrite recomputes everything. Intrinsics are in "
+        "pixels of the source video (before --resize); without any, a 60° horizontal field of view is assumed "
+        "and the report warns.",
+    )
+    r.add_argument("video", metavar="VIDEO", help="video file (mp4, mov, mkv, avi, …) or a 'simulate' output folder")
+    r.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused as a cache)")
+    g = r.add_argument_group("frames")
+    g.add_argument("--start", type=int, default=0, metavar="K", help="first frame (default 0)")
+    g.add_argument("--end", type=int, default=None, metavar="K", help="stop before frame K (default: all)")
+    g.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame")
+    g.add_argument("--resize", type=int, default=None, metavar="PX", help="scale so the longer side is PX pixels")
+    g = r.add_argument_group("camera")
+    for k in ("fx", "fy", "cx", "cy"):
+        g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
+    g.add_argument("--calibration", metavar="JSON", help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, or Open3D")
+    g.add_argument("--hfov", type=float, default=None, metavar="DEG", help="horizontal field of view, degrees")
+    g.add_argument("--pivot", dest="pivot_m", type=float, default=0.2, metavar="M",
+                   help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)")  # fmt: skip
+    g = r.add_argument_group("models")
+    g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
+    g.add_argument("--depth-scale", type=float, default=None, metavar="M", help="metres per unit of a 16-bit depth")
+    g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
+    g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
+    g.add_argument("--dense", dest="dense_samples", type=int, default=15, choices=[15, 30],
+                   help="dense trajectory samples per frame")  # fmt: skip
+    g.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
+    g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
+    g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
+    r.add_argument("--overwrite", action="store_true", help="recompute every step even if cached in DIR")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser(
+        "compare-gyro",
+        help="compare a recovered trajectory with a gyroscope log",
+        description="Align a trajectory CSV (from 'run' or 'trajectory') with a gyroscope log and report the "
+        "error. The time offset between the two is found by cross-correlating angular rates (--offset auto) or "
+        "given in seconds (gyro time = video time + offset); the gyro's axes are mapped onto the camera's "
+        "(x right, y down, z forward) with --axes, or the best of the 48 signed permutations is chosen (auto). "
+        "Gyro formats: CSV time,wx,wy,wz (rad/s), Gyroflow .gcsv, and the other logs 'simulate --shake' reads.",
+    )
+    c.add_argument("trajectory", metavar="TRAJECTORY_CSV")
+    c.add_argument("gyro", metavar="GYRO_LOG")
+    c.add_argument("--offset", default="auto", metavar="auto|SECONDS", help="gyro time of video time 0")
+    c.add_argument("--max-offset", type=float, default=2.0, metavar="S", help="search range of --offset auto (±s)")
+    c.add_argument("--axes", default="xyz", metavar="MAP|auto",
+                   help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches")  # fmt: skip
+    c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
+    c.add_argument("--out", metavar="JSON", help="also write the comparison as JSON")
+    c.set_defaults(func=cmd_compare_gyro)
+

@@ -1,0 +1,155 @@
+"""``report.html``: one self-contained page (images embedded as data URIs, no network) per run."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from motiondepth.io.atomic import atomic_path
+from motiondepth.types import Tracks
+from motiondepth.viz.plots import depth_to_color
+
+MAX_WIDTH = 960  # embedded images are downscaled to this width
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+padding:0 1rem;line-height:1.45}
+h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.meta{color:#666;font-size:.9rem} table{border-collapse:collapse;margin:.5rem 0} td,th{padding:.2rem .8rem;
+border-bottom:1px solid #eee;text-align:left;vertical-align:top} th{background:#f6f6f6}
+.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6rem 1rem;margin:.4rem 0}
+.ok{background:#eef8ee;border-left:4px solid #3a3;padding:.6rem 1rem}
+figure{margin:1rem 0} figcaption{color:#555;font-size:.9rem} img{max-width:100%;height:auto;border:1px solid #ddd}
+.pair{display:flex;gap:1rem;flex-wrap:wrap} .pair figure{flex:1 1 420px}
+code{background:#f3f3f3;padding:0 .25rem}
+"""
+
+
+def _data_uri(img_rgb: np.ndarray, fmt: str = ".png") -> str:
+    """(H, W, 3) uint8 RGB → ``data:`` URI (downscaled to :data:`MAX_WIDTH`)."""
+    h, w = img_rgb.shape[:2]
+    if w > MAX_WIDTH:
+        img_rgb = cv2.resize(img_rgb, (MAX_WIDTH, round(h * MAX_WIDTH / w)), interpolation=cv2.INTER_AREA)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 88] if fmt == ".jpg" else []
+    ok, buf = cv2.imencode(fmt, np.ascontiguousarray(img_rgb[..., ::-1]), params)
+    if not ok:
+        raise OSError(f"could not encode a {fmt} image for the report")
+    mime = "image/jpeg" if fmt == ".jpg" else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(buf.tobytes()).decode('ascii')}"
+
+
+def _file_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def tracks_still(frame: np.ndarray, tracks: Tracks, max_tracks: int = 400, magnify: float = 1.0) -> np.ndarray:
+    """The last frame with each track's whole path drawn (red where visible, grey where lost)."""
+    img = np.ascontiguousarray(frame).copy()
+    n = tracks.num_points
+    keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
+    thick = max(1, round(frame.shape[0] / 400))
+    for i in keep:
+        p = tracks.tracks[:, i]
+        p = p[0] + magnify * (p - p[0])
+        vis = tracks.visible[:, i]
+        pts = np.round(p[vis]).astype(np.int32)
+        if len(pts) > 1:
+            cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, (255, 60, 40), thick, cv2.LINE_AA)
+        end = np.round(p[-1]).astype(int)
+        color = (255, 255, 0) if vis[-1] else (150, 150, 150)
+        cv2.circle(img, (int(end[0]), int(end[1])), thick + 1, color, -1, cv2.LINE_AA)
+    return img
+
+
+def _rows(items: list[tuple[str, str]]) -> str:
+    return "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in items)
+
+
+def render_report(out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str],
+                  record: dict) -> str:  # fmt: skip
+    """The page as a string; reads ``trajectory.png`` from ``out_dir`` (written before the report)."""
+    s = summary
+    rot = s["rotation"]
+    d = s["depth_m"]
+    intr = record["intrinsics"]
+    src = html.escape(str(record["input"]["video"]))
+    esc = html.escape
+    rows = _rows([
+        ("input", f"<code>{src}</code>: {s['frames']} frames, {s['size'][0]}×{s['size'][1]} px, "
+                  f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps"),
+        ("intrinsics", "fx, fy, cx, cy = " + ", ".join(f"{v:.1f}" for v in intr["fx_fy_cx_cy"])
+                       + f" px ({esc(intr['source'])})"),
+        ("camera motion", f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
+                          f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s"),
+        *[(f"{axis}", f"{r['min_deg']:+.3f}° … {r['max_deg']:+.3f}° (peak to peak {r['peak_to_peak_arcmin']:.1f}′)")
+          for axis, r in rot.items()],
+        ("fit residual", f"median {s['residual_px']['median']:.3f} px, 95th percentile {s['residual_px']['p95']:.3f} px"
+                         " (RMS per frame)"),
+        ("tracks", f"{s['tracks']} query points; {100 * s['visible_mean']:.0f}% visible on average, "
+                   f"{100 * s['visible_last_frame']:.0f}% in the last frame"),
+        ("depth (frame 0)", f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
+                            f"{esc(d['source'])}"),
+        ("depth over time", f"{s['tracks3d_depth_m']['p5']:.2f} – {s['tracks3d_depth_m']['p95']:.2f} m "
+                            "(5th–95th percentile of visible track points, Seurat)"),
+    ])  # fmt: skip
+    warn_html = (
+        "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in warnings)
+        if warnings
+        else '<div class="ok">No warnings.</div>'
+    )
+    steps = record.get("steps", {})
+    timing_rows = _rows([
+        (name, "cached (from an earlier run)" if st.get("cached") else f"{st.get('seconds', 0.0):.2f} s")
+        for name, st in steps.items()
+    ])  # fmt: skip
+    traj_png = out_dir / "trajectory.png"
+    traj_img = f'<img alt="camera rotation" src="{_file_uri(traj_png)}">' if traj_png.is_file() else ""
+    first = _data_uri(clip.frames[0], ".jpg")
+    depth_img = _data_uri(depth_to_color(depth))
+    still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
+    files = ["tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz",
+             "points.ply", "overlay.mp4", "trajectory.png", "config.json"]  # fmt: skip
+    file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in files)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
+<body>
+<h1>motiondepth report</h1>
+<div class="meta"><code>{src}</code> · motiondepth {esc(str(record.get("motiondepth")))} ·
+{esc(str(record.get("created", "")))}</div>
+<h2>Warnings</h2>
+{warn_html}
+<h2>Summary</h2>
+<table>{rows}</table>
+<h2>Camera rotation</h2>
+<figure>{traj_img}<figcaption>Roll, pitch and yaw relative to the first frame (arcminutes): per-frame solve
+(red) and the dense trajectory decoder ({int(record["options"]["dense_samples"])} samples per frame, blue); right,
+the same path in 3D as in the paper's Figure 5.</figcaption></figure>
+<h2>Depth</h2>
+<div class="pair">
+<figure><img alt="first frame" src="{first}"><figcaption>First frame.</figcaption></figure>
+<figure><img alt="depth map" src="{depth_img}"><figcaption>Metric depth of the first frame, turbo colour map on
+inverse depth: warm = near ({d["p2"]:.2f} m), cool = far ({d["p98"]:.2f} m).</figcaption></figure>
+</div>
+<h2>Tracks</h2>
+<figure><img alt="tracks" src="{still}"><figcaption>Last frame with every drawn track's path (red); yellow dots:
+still tracked, grey: lost. The moving version is <a href="overlay.mp4">overlay.mp4</a>.</figcaption></figure>
+<h2>Steps</h2>
+<table>{timing_rows}</table>
+<h2>Files</h2>
+<p>{file_list}</p>
+<p class="meta">Everything resolved for this run (options, intrinsics, checkpoints, versions, timings) is in
+<a href="config.json">config.json</a>.</p>
+</body></html>
+"""
+
+
+def write_report(path: str | Path, out_dir: Path, clip, tracks, depth, summary, warnings, record) -> None:
+    """Write :func:`render_report` to ``path`` atomically."""
+    page = render_report(Path(out_dir), clip, tracks, depth, summary, warnings, record)
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")

@@ -1,0 +1,731 @@
+"""``motiondepth run``: a short shaky clip → camera rotation, metric depth and depth over time.
+
+The two methods compose (DESIGN §1): the blur network gives metric depth at the start, the optics
+solver gives the camera rotation from tracked points, and Seurat carries depth through time.
+Steps, each a plain function usable on its own:
+
+1. :func:`decode_video`        frames from a video file (PyAV) or a ``simulate`` folder; range, stride, resize
+2. :func:`resolve_intrinsics`  from ``fx/fy/cx/cy``, a calibration JSON, a field of view, or a default
+3. :func:`track_points`        the paper's query grid tracked through the clip (KLT unless told otherwise)
+4. :func:`estimate_depth`      metric depth of the first frame: the blur network, or a user depth map
+5. :func:`solve_rotation`      optics-based per-frame rotation (``lsq`` mode) using that depth
+6. :func:`densify`             dense trajectory, S samples per frame, from the trajectory decoder
+7. :func:`lift_tracks`         Seurat depth over time of every track, scaled by the first-frame depth
+8. exports                     ``points.ply``, ``overlay.mp4``, ``trajectory.png``, ``report.html``
+
+:func:`run` chains them with a cache in the output folder. Each step's settings and inputs
+(upstream steps included) hash to a key kept in ``config.json``; a step whose files exist under
+the same key is loaded instead of recomputed, a changed setting recomputes that step and those
+after it, and ``overwrite=True`` recomputes everything. Every file is written to a temporary name
+and renamed, and ``config.json`` is updated after each step, so an interrupted or failed run never
+leaves a half-written file and the next run resumes after the last finished step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from motiondepth import __version__
+from motiondepth.errors import InputError, OutputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.seurat.inference import Tracks3D
+from motiondepth.types import Tracks, Trajectory
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HFOV_DEG = 60.0  # assumed horizontal field of view without calibration (a phone's main camera in
+# 16:9 video is 60–70°; the lower end errs towards the narrower crops of stabilised video modes)
+DEFAULT_PIVOT_M = 0.2  # rotation pivot behind the camera (the phone preset: wrist-to-phone distance)
+ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
+
+# thresholds of the report's warnings
+LOW_SURVIVAL = 0.5  # share of tracks still visible in the last frame
+LARGE_RESIDUAL_PX = 1.0  # median per-frame RMS residual of the rotation fit
+LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisation is built for
+
+
+# ----------------------------------------------------------------------------- options and result
+
+
+@dataclass
+class RunConfig:
+    """Every setting of :func:`run` (the command line's flags, one to one)."""
+
+    start: int = 0  # first frame to use (index in the source video)
+    end: int | None = None  # one past the last frame to use (None: to the end)
+    stride: int = 1  # use every ``stride``-th frame
+    resize: int | None = None  # scale frames so the longer side has this many pixels
+    fx: float | None = None  # intrinsics in pixels of the *source* video (before resize)
+    fy: float | None = None
+    cx: float | None = None
+    cy: float | None = None
+    calibration: str | None = None  # JSON with intrinsics (see read_calibration)
+    hfov: float | None = None  # horizontal field of view, degrees
+    depth: str | None = None  # first-frame depth map file instead of the blur network
+    depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
+    pivot_m: float = DEFAULT_PIVOT_M
+    grid_half: int = 12  # query grid of (2·grid_half + 1)² points
+    tracker: str = "klt"
+    dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
+    depth_checkpoint: str = "blur-depth-small"
+    trajectory_checkpoint: str = "trajectory-small"
+    seurat_checkpoint: str = "seurat-small"
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Clip:
+    """Decoded frames and where they came from."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    times: np.ndarray  # (T,) seconds from the first used frame
+    indices: np.ndarray  # (T,) frame indices in the source
+    source: str
+    source_size: tuple[int, int]  # (H, W) before resizing
+    camera: dict = field(default_factory=dict)  # camera.json of a simulate folder, else {}
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames.shape[1], self.frames.shape[2]
+
+    @property
+    def interval_s(self) -> float:
+        return float(np.median(np.diff(self.times))) if len(self.times) > 1 else 0.0
+
+
+@dataclass
+class Result:
+    """What :func:`run` produced (all of it also on disk in ``out_dir``)."""
+
+    out_dir: Path
+    clip: Clip
+    intrinsics: Intrinsics
+    intrinsics_source: str
+    tracks: Tracks
+    depth: np.ndarray  # (H, W) metres, first frame
+    trajectory: Trajectory  # per frame, with ``dense`` (T, S, 3)
+    tracks3d: Tracks3D
+    summary: dict
+    warnings: list[str]
+    timings_s: dict[str, float]
+    files: dict[str, Path]
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def decode_video(
+    path: str | Path, start: int = 0, end: int | None = None, stride: int = 1, resize: int | None = None
+) -> Clip:
+    """Frames ``start:end:stride`` of a video file or a ``motiondepth simulate`` folder.
+
+    Args:
+        resize: if given, scale so the longer side is ``resize`` pixels (aspect kept).
+
+    Raises:
+        InputError: missing, corrupt or empty video, bad range, or fewer than 2 frames selected.
+    """
+    from motiondepth.io.video import is_sim_dir, load_sim_dir, read_video
+
+    path = Path(path)
+    if start < 0 or stride < 1 or (end is not None and end <= start):
+        raise InputError(path, f"bad frame range start={start} end={end} stride={stride} "
+                               "(need start ≥ 0, end > start, stride ≥ 1)")  # fmt: skip
+    if resize is not None and resize < 16:
+        raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
+    camera: dict = {}
+    if is_sim_dir(path):
+        frames, camera = load_sim_dir(path)
+        interval = float(camera.get("frame_interval_s", 1.0 / 30))
+        times = np.arange(len(frames)) * interval
+    elif path.is_dir():
+        raise InputError(path, "folder has no frames.npz (not a 'motiondepth simulate' output); give a video file")
+    else:
+        frames, times = read_video(path, max_frames=end)
+    total = len(frames)
+    idx = np.arange(start, total if end is None else min(end, total), stride)
+    if len(idx) < 2:
+        raise InputError(path, f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, "
+                               f"stride={stride}); need at least 2")  # fmt: skip
+    frames, times = frames[idx], times[idx] - times[idx[0]]
+    source_size = frames.shape[1:3]
+    if resize is not None and max(source_size) != resize:
+        s = resize / max(source_size)
+        w, h = max(1, round(source_size[1] * s)), max(1, round(source_size[0] * s))
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
+    return Clip(np.ascontiguousarray(frames), times.astype(np.float64), idx, str(path), tuple(source_size), camera)
+
+
+def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
+    """Intrinsics (and the (H, W) they were calibrated at, if stated) from a JSON file.
+
+    Accepted layouts: ``{"fx", "fy", "cx", "cy"}``; ``{"intrinsics": [fx, fy, cx, cy]}`` (the
+    ``camera.json`` of ``motiondepth simulate``); a 3 × 3 ``"K"`` or ``"camera_matrix"`` (row-major,
+    OpenCV); Open3D's ``{"intrinsic_matrix": [9 numbers, column-major]}``. Optional ``width`` and
+    ``height`` say the resolution of the calibration, so it can be rescaled to the video.
+    """
+    from motiondepth.io.video import read_camera_json
+
+    rec = read_camera_json(path)
+    try:
+        if "intrinsics" in rec:
+            intr = Intrinsics.from_array(rec["intrinsics"])
+        elif "fx" in rec:
+            intr = Intrinsics.from_array([rec["fx"], rec.get("fy", rec["fx"]), rec["cx"], rec["cy"]])
+        elif "K" in rec or "camera_matrix" in rec:
+            k = np.asarray(rec.get("K", rec.get("camera_matrix")), dtype=np.float64).reshape(3, 3)
+            intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
+        elif "intrinsic_matrix" in rec:
+            k = np.asarray(rec["intrinsic_matrix"], dtype=np.float64).reshape(3, 3).T
+            intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
+        else:
+            raise KeyError("none of fx/fy/cx/cy, intrinsics, K, camera_matrix, intrinsic_matrix")
+        size = (int(rec["height"]), int(rec["width"])) if "width" in rec and "height" in rec else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"cannot read intrinsics ({exc})") from None
+    return intr, size
+
+
+def resolve_intrinsics(
+    image_size: tuple[int, int],
+    source_size: tuple[int, int] | None = None,
+    fx: float | None = None,
+    fy: float | None = None,
+    cx: float | None = None,
+    cy: float | None = None,
+    calibration: str | Path | None = None,
+    hfov: float | None = None,
+) -> tuple[Intrinsics, str, str | None]:
+    """Intrinsics of the decoded frames → (intrinsics, where they came from, warning or None).
+
+    Values are given for the *source* video (``source_size``, before any resize) and rescaled
+    to ``image_size``. Precedence: calibration file, then ``hfov``, then ``fx``; the individual
+    ``fx/fy/cx/cy`` flags override what the file or field of view gave. With nothing at all, a
+    :data:`DEFAULT_HFOV_DEG` horizontal field of view is assumed and a warning returned.
+    """
+    h, w = image_size
+    sh, sw = source_size or image_size
+    warning = None
+    if calibration is not None:
+        base, calib_size = read_calibration(calibration)
+        origin = f"calibration {calibration}"
+        if calib_size is not None and calib_size != (sh, sw):
+            ch, cw = calib_size
+            if abs(cw / ch - sw / sh) > 0.01 * sw / sh:
+                raise InputError(calibration, f"calibrated at {cw}x{ch}, a different aspect ratio from the "
+                                              f"video's {sw}x{sh}")  # fmt: skip
+            base = base.scaled(sw / cw, sh / ch)
+            origin += f" (rescaled from {cw}x{ch})"
+    elif hfov is not None:
+        if not 1.0 <= hfov < 179.0:
+            raise InputError("--hfov", f"{hfov}° is not a field of view (1–179°)")
+        base, origin = Intrinsics.from_hfov(hfov, sw, sh), f"{hfov:g}° horizontal field of view"
+    elif fx is not None or fy is not None:
+        f = float(fx if fx is not None else fy)
+        base, origin = Intrinsics.centred(f, sw, sh), "flags"
+    else:
+        base = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh)
+        origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
+        warning = (f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
+                   "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov")  # fmt: skip
+    given = {k: v for k, v in (("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)) if v is not None}
+    if given:
+        vals = asdict(base) | given
+        if "fx" in given and "fy" not in given and calibration is None and hfov is None:
+            vals["fy"] = given["fx"]
+        if "fy" in given and "fx" not in given and calibration is None and hfov is None:
+            vals["fx"] = given["fy"]
+        try:
+            base = Intrinsics.from_array([vals["fx"], vals["fy"], vals["cx"], vals["cy"]])
+        except ValueError as exc:
+            raise InputError("--fx/--fy/--cx/--cy", str(exc)) from None
+        if origin != "flags":
+            origin += " with " + ", ".join(given) + " from flags"
+    if (h, w) != (sh, sw):
+        base = base.scaled(w / sw, h / sh)
+    return base, origin, warning
+
+
+def track_points(
+    frames: np.ndarray, intrinsics: Intrinsics | None, grid_half: int = 12, tracker: str = "klt",
+    progress: bool = False,
+) -> Tracks:  # fmt: skip
+    """Track the paper's query grid ((2·grid_half + 1)² points placed in frame 0) through ``frames``."""
+    from motiondepth.pipeline import track_frames
+
+    opts = {"progress": progress} if tracker == "klt" else {}
+    try:
+        return track_frames(frames, grid_half, intrinsics, tracker, **opts)
+    except ValueError as exc:
+        raise InputError("tracking", str(exc)) from None
+
+
+def estimate_depth(
+    frames: np.ndarray,
+    predictor=None,
+    depth_file: str | Path | None = None,
+    depth_scale: float | None = None,
+    source: str = "frames",
+) -> np.ndarray:
+    """Metric depth (H, W) metres of frame 0: from ``depth_file`` if given, else the blur network.
+
+    A depth file of another resolution with the same aspect ratio is resized (nearest neighbour,
+    so holes stay holes).
+    """
+    h, w = frames.shape[1:3]
+    if depth_file is not None:
+        from motiondepth.io.depth import load_depth
+
+        d = load_depth(depth_file, depth_scale)
+        if d.shape != (h, w):
+            dh, dw = d.shape
+            if abs(dw / dh - w / h) > 0.01 * w / h:
+                raise InputError(depth_file, f"depth map is {dw}x{dh}, a different aspect ratio from the "
+                                             f"{w}x{h} frames")  # fmt: skip
+            d = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
+        return d.astype(np.float32)
+    if predictor is None:
+        from motiondepth.blur.inference import BlurPredictor
+
+        predictor = BlurPredictor(trajectory_checkpoint=None)
+    return predictor.depth(frames, source=source)
+
+
+def solve_rotation(
+    tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M,
+    times: np.ndarray | None = None,
+) -> Trajectory:  # fmt: skip
+    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq)."""
+    from motiondepth.trajectory.optics import solve_trajectory
+
+    try:
+        return solve_trajectory(tracks.tracks.astype(np.float64), tracks.visible, depth, intrinsics, pivot_m,
+                                times, "lsq", image_height=tracks.image_size[0])  # fmt: skip
+    except ValueError as exc:
+        raise InputError("trajectory", str(exc)) from None
+
+
+def densify(frames: np.ndarray, trajectory: Trajectory, predictor, samples: int = 15, source: str = "frames"):
+    """Dense trajectory (T, S, 3) rad from the frames and the per-frame trajectory (decoder)."""
+    if samples not in predictor.samples:
+        raise InputError("--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples "
+                                    f"per frame, not {samples}")  # fmt: skip
+    return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), samples, source=source)
+
+
+def lift_tracks(
+    tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, frames: np.ndarray | None = None, predictor=None
+) -> Tracks3D:
+    """Seurat depth over time of every track, made metric by median matching to ``depth`` (frame 0)."""
+    from motiondepth.seurat.depth_source import DepthMaps
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    predictor = predictor or SeuratPredictor.from_pretrained()
+    return predictor.lift(tracks.tracks.astype(np.float64), tracks.visible, tracks.image_size, intrinsics,
+                          DepthMaps.first_frame(depth), tracks.queries, frames=frames)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def summarize(
+    clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str
+) -> tuple[dict, list[str]]:
+    """Numbers for the report and the command line, and warnings about what looks unreliable."""
+    ang = np.nan_to_num(trajectory.angles)
+    deg = np.rad2deg(ang)
+    dt = clip.interval_s or 1.0
+    rate = np.rad2deg(np.linalg.norm(np.diff(ang, axis=0), axis=1)) / dt
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    vis = tracks.visible
+    z = tracks3d.depth[tracks3d.visible]
+    res = trajectory.residual_px[1:]
+    res = res[np.isfinite(res)]
+    summary = {
+        "frames": int(len(clip.frames)),
+        "duration_s": float(clip.times[-1] - clip.times[0]),
+        "fps": float(1.0 / dt),
+        "size": [int(clip.size[1]), int(clip.size[0])],
+        "tracks": int(tracks.num_points),
+        "visible_last_frame": float(vis[-1].mean()),
+        "visible_mean": float(vis.mean()),
+        "rotation": {
+            axis: {"min_deg": float(deg[:, i].min()), "max_deg": float(deg[:, i].max()),
+                   "peak_to_peak_arcmin": float(np.ptp(ang[:, i]) * ARCMIN_PER_RAD)}  # fmt: skip
+            for i, axis in enumerate(("roll", "pitch", "yaw"))
+        },
+        "max_rotation_deg": float(np.rad2deg(np.linalg.norm(ang, axis=1)).max()),
+        "max_rotation_arcmin": float(np.linalg.norm(ang, axis=1).max() * ARCMIN_PER_RAD),
+        "rms_rate_deg_s": float(np.sqrt(np.mean(rate**2))) if len(rate) else 0.0,
+        "residual_px": {"median": float(np.median(res)) if len(res) else float("nan"),
+                        "p95": float(np.percentile(res, 95)) if len(res) else float("nan")},  # fmt: skip
+        "depth_m": {"source": depth_source, "p2": float(np.percentile(valid, 2)), "median": float(np.median(valid)),
+                    "p98": float(np.percentile(valid, 98)), "valid_fraction": float(valid.size / depth.size)},  # fmt: skip
+        "tracks3d_depth_m": {"p5": float(np.percentile(z, 5)) if z.size else float("nan"),
+                             "p95": float(np.percentile(z, 95)) if z.size else float("nan")},  # fmt: skip
+    }
+    warnings = []
+    if summary["visible_last_frame"] < LOW_SURVIVAL:
+        warnings.append(f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
+                        "visible in the last frame (large motion, occlusion or a changing scene); results for later "
+                        "frames rest on few points")  # fmt: skip
+    if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
+        warnings.append(f"large residuals: the rotation model fits the tracks to {summary['residual_px']['median']:.2f}"
+                        " px (median); the camera probably translates or objects move, and the rotation is "
+                        "then only approximate")  # fmt: skip
+    if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
+        warnings.append(f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
+                        f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for")  # fmt: skip
+    return summary, warnings
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _fingerprint(path: str | Path | None) -> dict | None:
+    """Identity of an input file (path, size, modification time), for cache keys."""
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        p = p / "frames.npz"
+    try:
+        st = p.stat()
+    except OSError:
+        return {"path": str(path)}
+    return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _checkpoint_info(name: str) -> dict:
+    from motiondepth.models.weights import resolve
+
+    p = resolve(name)
+    card = {}
+    try:
+        card = json.loads(p.with_suffix(".json").read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
+    return {"name": name, "path": str(p), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
+            "git_commit": card.get("git_commit"), "model_config": card.get("model_config", {})}  # fmt: skip
+
+
+def _key(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_output_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` if needed and check that files can be written there."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test."):
+            pass
+    except FileExistsError:
+        raise OutputError(out, "exists and is not a folder") from None
+    except OSError as exc:
+        raise OutputError(out, f"cannot write to the output folder ({exc.strerror or exc})") from None
+    return out
+
+
+class StepCache:
+    """Runs pipeline steps, skipping those whose outputs in ``out_dir`` were made with the same key."""
+
+    def __init__(self, out_dir: Path, record: dict, overwrite: bool = False) -> None:
+        self.out = out_dir
+        self.record = record
+        self.overwrite = overwrite
+        self.previous: dict = {}
+        cfg = out_dir / "config.json"
+        if cfg.is_file() and not overwrite:
+            try:
+                self.previous = json.loads(cfg.read_text()).get("steps", {})
+            except (OSError, json.JSONDecodeError, AttributeError):
+                log.warning("%s is unreadable; recomputing every step", cfg)
+        self.record.setdefault("steps", {})
+
+    def run(
+        self, name: str, parts: dict, files: list[str], compute: Callable[[], Any],
+        write: Callable[[Any, Path], None], load: Callable[[Path], Any],
+    ) -> tuple[Any, str]:  # fmt: skip
+        """Load step ``name`` from ``files`` if cached under the same key, else compute and write it."""
+        key = _key({"step": name, **parts})
+        prev = self.previous.get(name, {})
+        if not self.overwrite and prev.get("key") == key and all((self.out / f).is_file() for f in files):
+            try:
+                value = load(self.out)
+            except InputError as exc:
+                log.warning("cached %s is unreadable (%s); recomputing", name, exc)
+            else:
+                self.record["steps"][name] = {**prev, "cached": True}
+                return value, key
+        t0 = time.perf_counter()
+        value = compute()
+        seconds = time.perf_counter() - t0
+        try:
+            write(value, self.out)
+        except OSError as exc:
+            for f in files:  # a step's files are all or nothing
+                (self.out / f).unlink(missing_ok=True)
+            target = exc.filename or (self.out / files[0])
+            raise OutputError(target, f"cannot write {name} output ({exc.strerror or exc})") from None
+        self.record["steps"][name] = {"key": key, "files": files, "seconds": round(seconds, 4), "cached": False}
+        self.save()
+        return value, key
+
+    def save(self) -> None:
+        """Write ``config.json`` (atomically)."""
+        path = self.out / "config.json"
+        try:
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(self.record, indent=2, default=_json_default) + "\n")
+        except OSError as exc:
+            raise OutputError(path, f"cannot write ({exc.strerror or exc})") from None
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def environment() -> dict:
+    """Versions of what the results depend on."""
+    import av
+    import torch
+
+    return {"motiondepth": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "numpy": np.__version__, "torch": torch.__version__, "opencv": cv2.__version__, "av": av.__version__,
+            "threads": torch.get_num_threads()}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def _load_depth_npz(path: Path) -> np.ndarray:
+    try:
+        with np.load(path) as d:
+            return d["depth"].astype(np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(path, f"unreadable cached depth ({exc})") from None
+
+
+def _load_trajectory(out: Path) -> Trajectory:
+    from motiondepth.io.trajectory import read_trajectory_csv
+
+    traj = read_trajectory_csv(out / "trajectory.csv")
+    traj.method = "lsq"
+    return traj
+
+
+def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
+    """The whole pipeline on one clip; outputs (and the step cache) go to ``out_dir``.
+
+    Args:
+        video: a video file any FFmpeg build reads, or a ``motiondepth simulate`` folder.
+        out_dir: created if needed; re-running on the same folder reuses finished steps.
+        **options: fields of :class:`RunConfig` (``hfov=…``, ``fx=…``, ``depth=…``, ``overwrite=True``…).
+
+    Returns:
+        :class:`Result`; the files are listed in ``Result.files``.
+
+    Raises:
+        InputError: unreadable or unsuitable input (the message names the file and the problem).
+        OutputError: the output folder or a file in it cannot be written (nothing half-written stays).
+
+    Example:
+        >>> import motiondepth
+        >>> res = motiondepth.run("clip.mp4", "out/", hfov=70)      # doctest: +SKIP
+        >>> res.summary["max_rotation_arcmin"], res.depth.shape      # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from motiondepth.io.trajectory import load_tracks, read_dense_csv, save_tracks, write_dense_csv
+    from motiondepth.io.trajectory import write_trajectory_csv
+
+    cfg = RunConfig(**options)
+    if cfg.dense_samples < 2:
+        raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
+    if cfg.pivot_m < 0:
+        raise InputError("--pivot", f"must be ≥ 0 m, got {cfg.pivot_m}")
+    if not 1 <= cfg.grid_half <= 64:
+        raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
+    t_start = time.perf_counter()
+    out = check_output_dir(out_dir)
+    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)
+    decode_s = time.perf_counter() - t_start
+    intr, intr_origin, intr_warning = resolve_intrinsics(clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy,
+                                                         cfg.calibration, cfg.hfov)  # fmt: skip
+    ckpt = {"seurat": _checkpoint_info(cfg.seurat_checkpoint),
+            "trajectory": _checkpoint_info(cfg.trajectory_checkpoint)}  # fmt: skip
+    if cfg.depth is None:
+        ckpt["depth"] = _checkpoint_info(cfg.depth_checkpoint)
+    need = {"Seurat window": int(ckpt["seurat"]["model_config"].get("window", 8)),
+            "trajectory decoder window": int(ckpt["trajectory"]["model_config"].get("window", 1))}  # fmt: skip
+    if "depth" in ckpt:
+        need["blur-depth window"] = int(ckpt["depth"]["model_config"].get("window", 1))
+    what, least = max(need.items(), key=lambda kv: kv[1])
+    if len(clip.frames) < least:
+        raise InputError(video, f"{len(clip.frames)} frame(s) after --start/--end/--stride, fewer than the "
+                                f"{least} of one {what}; use a longer clip")  # fmt: skip
+
+    record: dict = {
+        "motiondepth": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "input": {"video": str(video), "source_size": list(clip.source_size), "size": [clip.size[0], clip.size[1]],
+                  "frames": len(clip.frames), "indices": [int(clip.indices[0]), int(clip.indices[-1])],
+                  "interval_s": clip.interval_s},  # fmt: skip
+        "options": asdict(cfg),
+        "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},
+        "pivot_m": cfg.pivot_m,
+        "checkpoints": ckpt,
+        "environment": environment(),
+    }
+    cache = StepCache(out, record, cfg.overwrite)
+    video_id = {"video": _fingerprint(video), "start": cfg.start, "end": cfg.end, "stride": cfg.stride,
+                "resize": cfg.resize}  # fmt: skip
+    timings = {"decode": decode_s}
+    src = str(video)
+    predictors: dict[str, Any] = {}
+
+    def blur_predictor():
+        if "blur" not in predictors:
+            from motiondepth.blur.inference import BlurPredictor
+
+            predictors["blur"] = BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint)
+        return predictors["blur"]
+
+    steps = ["tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overlay", "plot", "report"]
+    bar = tqdm(steps, desc="run", disable=not cfg.progress, leave=False)
+
+    def step(name, parts, files, compute, write, load):
+        bar.set_description(f"run: {name}")
+        t0 = time.perf_counter()
+        value, key = cache.run(name, parts, files, compute, write, load)
+        timings[name] = time.perf_counter() - t0
+        bar.update(1)
+        return value, key
+
+    try:
+        tracks, k_tracks = step(
+            "tracks", video_id | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker},
+            ["tracks.npz"],
+            lambda: track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress),
+            lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),
+            lambda o: load_tracks(o / "tracks.npz")[0],
+        )  # fmt: skip
+        depth_src = (f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}")
+
+        def write_depth(d, o):
+            from motiondepth.viz.plots import save_depth_png
+
+            save_npz(o / "depth.npz", depth=d, intrinsics=intr.as_array(), source=np.array(depth_src))
+            save_depth_png(o / "depth.png", d)
+
+        depth, k_depth = step(
+            "depth", video_id | {"depth_file": _fingerprint(cfg.depth), "depth_scale": cfg.depth_scale,
+                                 "checkpoint": None if cfg.depth else ckpt["depth"]},
+            ["depth.npz", "depth.png"],
+            lambda: estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale,
+                                   src),
+            write_depth, lambda o: _load_depth_npz(o / "depth.npz"),
+        )  # fmt: skip
+        traj, k_traj = step(
+            "trajectory", {"tracks": k_tracks, "depth": k_depth, "intrinsics": intr.as_array(), "pivot": cfg.pivot_m,
+                           "times": clip.times},
+            ["trajectory.csv"],
+            lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times),
+            lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
+            _load_trajectory,
+        )  # fmt: skip
+        span = clip.interval_s
+        dense, k_dense = step(
+            "dense", {"trajectory": k_traj, "video": video_id, "samples": cfg.dense_samples,
+                      "checkpoints": [ckpt["trajectory"], ckpt.get("depth", cfg.depth_checkpoint)]},
+            ["trajectory_dense.csv"],
+            lambda: densify(clip.frames, traj, blur_predictor(), cfg.dense_samples, src),
+            lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, span),
+            lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
+        )  # fmt: skip
+        traj.dense = dense
+        tracks3d, k_3d = step(
+            "tracks3d", {"tracks": k_tracks, "depth": k_depth, "intrinsics": intr.as_array(),
+                         "checkpoint": ckpt["seurat"], "video": video_id},
+            ["tracks3d.npz"],
+            lambda: lift_tracks(tracks, depth, intr, clip.frames),
+            lambda t, o: t.save(o / "tracks3d.npz"),
+            lambda o: Tracks3D.load(o / "tracks3d.npz"),
+        )  # fmt: skip
+        summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src)
+        if intr_warning:
+            warnings.insert(0, intr_warning)
+        if cfg.depth is None:
+            warnings.append(f"metric depth comes from {cfg.depth_checkpoint}, trained on procedural scenes only "
+                            "(see its card); treat its absolute scale on real footage as a rough estimate, or give "
+                            "--depth")  # fmt: skip
+        record["summary"], record["warnings"] = summary, warnings
+        exports = _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
+                           {"tracks": k_tracks, "depth": k_depth, "trajectory": k_traj, "dense": k_dense,
+                            "tracks3d": k_3d})  # fmt: skip
+    finally:
+        bar.close()
+    timings["total"] = time.perf_counter() - t_start
+    record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    cache.save()
+    files = {f: out / f for f in ["tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png",
+                                  "tracks3d.npz", *exports, "config.json"]}  # fmt: skip
+    return Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files)
+
+
+def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> list[str]:
+    """points.ply, overlay.mp4, trajectory.png and report.html (each a cached step)."""
+    from motiondepth.io.pointcloud import depth_to_points, write_ply
+    from motiondepth.io.video import write_video
+    from motiondepth.report import write_report
+    from motiondepth.viz.plots import draw_tracks, plot_run_trajectory
+
+    def exists(name):
+        def load(o):
+            if not (o / name).is_file():
+                raise InputError(o / name, "missing")
+            return name
+
+        return load
+
+    step("points", {"depth": keys["depth"], "intrinsics": intr.as_array()}, ["points.ply"],
+         lambda: depth_to_points(depth, clip.frames[0], intr),
+         lambda pc, o: write_ply(o / "points.ply", *pc), exists("points.ply"))  # fmt: skip
+    fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
+    step("overlay", {"tracks": keys["tracks"], "fps": fps}, ["overlay.mp4"],
+         lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
+         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps), exists("overlay.mp4"))  # fmt: skip
+    dense_times = clip.times[:, None] + (np.arange(traj.dense.shape[1]) + 0.5) / traj.dense.shape[1] * clip.interval_s
+    step("plot", {"trajectory": keys["trajectory"], "dense": keys["dense"]}, ["trajectory.png"],
+         lambda: None,
+         lambda _, o: plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times),
+         exists("trajectory.png"))  # fmt: skip
+    step("report", {**keys, "summary": summary, "warnings": warnings, "version": __version__}, ["report.html"],
+         lambda: None,
+         lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
+         exists("report.html"))  # fmt: skip
+    return ["points.ply", "overlay.mp4", "trajectory.png", "report.html"]
+
