@@ -155,7 +155,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
     metrics = run_demo(a.out, seed=a.seed, camera=a.camera)
     print(summary_table(metrics))
     print(
-        f"done in {time.perf_counter() - t0:.1f} s; see {a.out}/angles.png, trajectory_3d.png, tracks.png, metrics.json"
+        f"done in {time.perf_counter() - t0:.1f} s; see {a.out}/run/report.html (the full pipeline), "
+        f"{a.out}/angles.png, trajectory_3d.png, tracks.png, metrics.json"
     )
     return 0
 
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"motiondepth: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("motiondepth: interrupted", file=sys.stderr)
+        print("motiondepth: interrupted (finished files are complete; 'run' and 'train' resume where they stopped "
+              "when given the same command)", file=sys.stderr)  # fmt: skip
         return 130
 
 

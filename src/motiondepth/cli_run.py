@@ -19,17 +19,23 @@ def cmd_run(a: argparse.Namespace) -> int:
     steps = json.loads((res.out_dir / "config.json").read_text()).get("steps", {})
     reused = [n for n, st in steps.items() if st.get("cached")]
     print(f"{a.video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")
-    print(f"  rotation: up to {s['max_rotation_deg']:.3f}° ({s['max_rotation_arcmin']:.1f}′) from frame 0; "
-          + ", ".join(f"{ax} {r['peak_to_peak_arcmin']:.1f}′" for ax, r in s["rotation"].items())
-          + f" peak to peak; residual {s['residual_px']['median']:.3f} px (median)")  # fmt: skip
+    print(
+        f"  rotation: up to {s['max_rotation_deg']:.3f}° ({s['max_rotation_arcmin']:.1f}′) from frame 0; "
+        + ", ".join(f"{ax} {r['peak_to_peak_arcmin']:.1f}′" for ax, r in s["rotation"].items())
+        + f" peak to peak; residual {s['residual_px']['median']:.3f} px (median)"
+    )
     d = s["depth_m"]
     print(f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m ({d['source']})")
-    print(f"  tracks: {100 * s['visible_last_frame']:.0f}% visible in the last frame; depth over time "
-          f"{s['tracks3d_depth_m']['p5']:.2f}–{s['tracks3d_depth_m']['p95']:.2f} m")  # fmt: skip
+    print(
+        f"  tracks: {100 * s['visible_last_frame']:.0f}% visible in the last frame; depth over time "
+        f"{s['tracks3d_depth_m']['p5']:.2f}–{s['tracks3d_depth_m']['p95']:.2f} m"
+    )
     for w in res.warnings:
         print(f"  warning: {w}")
-    print(f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
-          + (f"; reused cached steps: {', '.join(reused)}" if reused else ""))  # fmt: skip
+    print(
+        f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
+        + (f"; reused cached steps: {', '.join(reused)}" if reused else "")
+    )
     return 0
 
 
@@ -45,8 +51,16 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
             offset = float(a.offset)
         except ValueError:
             raise InputError("--offset", f"expected 'auto' or seconds, got {a.offset!r}") from None
-    result = compare_with_gyro(traj, a.gyro, offset_s=offset, axes=a.axes, time_unit=a.time_unit,
-                               max_offset_s=a.max_offset, source=a.trajectory)  # fmt: skip
+    result = compare_with_gyro(
+        traj,
+        a.gyro,
+        offset_s=offset,
+        axes=a.axes,
+        time_unit=a.time_unit,
+        max_offset_s=a.max_offset,
+        span_s=a.frame_span,
+        source=a.trajectory,
+    )
     print(format_comparison(result))
     if a.out:
         from motiondepth.io.atomic import atomic_path
@@ -89,15 +103,27 @@ def add_commands(sub) -> None:
         g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
     g.add_argument("--calibration", metavar="JSON", help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, or Open3D")
     g.add_argument("--hfov", type=float, default=None, metavar="DEG", help="horizontal field of view, degrees")
-    g.add_argument("--pivot", dest="pivot_m", type=float, default=0.2, metavar="M",
-                   help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)")  # fmt: skip
+    g.add_argument(
+        "--pivot",
+        dest="pivot_m",
+        type=float,
+        default=0.2,
+        metavar="M",
+        help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
+    )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
     g.add_argument("--depth-scale", type=float, default=None, metavar="M", help="metres per unit of a 16-bit depth")
     g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
-    g.add_argument("--dense", dest="dense_samples", type=int, default=15, choices=[15, 30],
-                   help="dense trajectory samples per frame")  # fmt: skip
+    g.add_argument(
+        "--dense",
+        dest="dense_samples",
+        type=int,
+        default=15,
+        choices=[15, 30],
+        help="dense trajectory samples per frame",
+    )
     g.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
     g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
     g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
@@ -118,9 +144,19 @@ def add_commands(sub) -> None:
     c.add_argument("gyro", metavar="GYRO_LOG")
     c.add_argument("--offset", default="auto", metavar="auto|SECONDS", help="gyro time of video time 0")
     c.add_argument("--max-offset", type=float, default=2.0, metavar="S", help="search range of --offset auto (±s)")
-    c.add_argument("--axes", default="xyz", metavar="MAP|auto",
-                   help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches")  # fmt: skip
+    c.add_argument(
+        "--axes",
+        default="xyz",
+        metavar="MAP|auto",
+        help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches",
+    )
+    c.add_argument(
+        "--frame-span",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="exposure + readout time of a frame: the gyro is averaged over it (default 0: instant)",
+    )
     c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
     c.add_argument("--out", metavar="JSON", help="also write the comparison as JSON")
     c.set_defaults(func=cmd_compare_gyro)
-

@@ -69,8 +69,9 @@ def _rows(items: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in items)
 
 
-def render_report(out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str],
-                  record: dict) -> str:  # fmt: skip
+def render_report(
+    out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str], record: dict
+) -> str:
     """The page as a string; reads ``trajectory.png`` from ``out_dir`` (written before the report)."""
     s = summary
     rot = s["rotation"]
@@ -78,41 +79,82 @@ def render_report(out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summar
     intr = record["intrinsics"]
     src = html.escape(str(record["input"]["video"]))
     esc = html.escape
-    rows = _rows([
-        ("input", f"<code>{src}</code>: {s['frames']} frames, {s['size'][0]}×{s['size'][1]} px, "
-                  f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps"),
-        ("intrinsics", "fx, fy, cx, cy = " + ", ".join(f"{v:.1f}" for v in intr["fx_fy_cx_cy"])
-                       + f" px ({esc(intr['source'])})"),
-        ("camera motion", f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
-                          f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s"),
-        *[(f"{axis}", f"{r['min_deg']:+.3f}° … {r['max_deg']:+.3f}° (peak to peak {r['peak_to_peak_arcmin']:.1f}′)")
-          for axis, r in rot.items()],
-        ("fit residual", f"median {s['residual_px']['median']:.3f} px, 95th percentile {s['residual_px']['p95']:.3f} px"
-                         " (RMS per frame)"),
-        ("tracks", f"{s['tracks']} query points; {100 * s['visible_mean']:.0f}% visible on average, "
-                   f"{100 * s['visible_last_frame']:.0f}% in the last frame"),
-        ("depth (frame 0)", f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
-                            f"{esc(d['source'])}"),
-        ("depth over time", f"{s['tracks3d_depth_m']['p5']:.2f} – {s['tracks3d_depth_m']['p95']:.2f} m "
-                            "(5th–95th percentile of visible track points, Seurat)"),
-    ])  # fmt: skip
+    rows = _rows(
+        [
+            (
+                "input",
+                f"<code>{src}</code>: {s['frames']} frames, {s['size'][0]}×{s['size'][1]} px, "
+                f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps",
+            ),
+            (
+                "intrinsics",
+                "fx, fy, cx, cy = "
+                + ", ".join(f"{v:.1f}" for v in intr["fx_fy_cx_cy"])
+                + f" px ({esc(intr['source'])})",
+            ),
+            (
+                "camera motion",
+                f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
+                f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s",
+            ),
+            *[
+                (
+                    f"{axis}",
+                    f"{r['min_deg']:+.3f}° … {r['max_deg']:+.3f}° (peak to peak {r['peak_to_peak_arcmin']:.1f}′)",
+                )
+                for axis, r in rot.items()
+            ],
+            (
+                "fit residual",
+                f"median {s['residual_px']['median']:.3f} px, 95th percentile {s['residual_px']['p95']:.3f} px"
+                " (RMS per frame)",
+            ),
+            (
+                "tracks",
+                f"{s['tracks']} query points; {100 * s['visible_mean']:.0f}% visible on average, "
+                f"{100 * s['visible_last_frame']:.0f}% in the last frame",
+            ),
+            (
+                "depth (frame 0)",
+                f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
+                f"{esc(d['source'])}",
+            ),
+            (
+                "depth over time",
+                f"{s['tracks3d_depth_m']['p5']:.2f} – {s['tracks3d_depth_m']['p95']:.2f} m "
+                "(5th–95th percentile of visible track points, Seurat)",
+            ),
+        ]
+    )
     warn_html = (
         "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in warnings)
         if warnings
         else '<div class="ok">No warnings.</div>'
     )
     steps = record.get("steps", {})
-    timing_rows = _rows([
-        (name, "cached (from an earlier run)" if st.get("cached") else f"{st.get('seconds', 0.0):.2f} s")
-        for name, st in steps.items()
-    ])  # fmt: skip
+    timing_rows = _rows(
+        [
+            (name, "cached (from an earlier run)" if st.get("cached") else f"{st.get('seconds', 0.0):.2f} s")
+            for name, st in steps.items()
+        ]
+    )
     traj_png = out_dir / "trajectory.png"
     traj_img = f'<img alt="camera rotation" src="{_file_uri(traj_png)}">' if traj_png.is_file() else ""
     first = _data_uri(clip.frames[0], ".jpg")
     depth_img = _data_uri(depth_to_color(depth))
     still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
-    files = ["tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz",
-             "points.ply", "overlay.mp4", "trajectory.png", "config.json"]  # fmt: skip
+    files = [
+        "tracks.npz",
+        "trajectory.csv",
+        "trajectory_dense.csv",
+        "depth.npz",
+        "depth.png",
+        "tracks3d.npz",
+        "points.ply",
+        "overlay.mp4",
+        "trajectory.png",
+        "config.json",
+    ]
     file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in files)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>

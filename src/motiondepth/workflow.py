@@ -144,8 +144,9 @@ def decode_video(
 
     path = Path(path)
     if start < 0 or stride < 1 or (end is not None and end <= start):
-        raise InputError(path, f"bad frame range start={start} end={end} stride={stride} "
-                               "(need start ≥ 0, end > start, stride ≥ 1)")  # fmt: skip
+        raise InputError(
+            path, f"bad frame range start={start} end={end} stride={stride} (need start ≥ 0, end > start, stride ≥ 1)"
+        )
     if resize is not None and resize < 16:
         raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
     camera: dict = {}
@@ -160,8 +161,10 @@ def decode_video(
     total = len(frames)
     idx = np.arange(start, total if end is None else min(end, total), stride)
     if len(idx) < 2:
-        raise InputError(path, f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, "
-                               f"stride={stride}); need at least 2")  # fmt: skip
+        raise InputError(
+            path,
+            f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, stride={stride}); need at least 2",
+        )
     frames, times = frames[idx], times[idx] - times[idx[0]]
     source_size = frames.shape[1:3]
     if resize is not None and max(source_size) != resize:
@@ -228,8 +231,9 @@ def resolve_intrinsics(
         if calib_size is not None and calib_size != (sh, sw):
             ch, cw = calib_size
             if abs(cw / ch - sw / sh) > 0.01 * sw / sh:
-                raise InputError(calibration, f"calibrated at {cw}x{ch}, a different aspect ratio from the "
-                                              f"video's {sw}x{sh}")  # fmt: skip
+                raise InputError(
+                    calibration, f"calibrated at {cw}x{ch}, a different aspect ratio from the video's {sw}x{sh}"
+                )
             base = base.scaled(sw / cw, sh / ch)
             origin += f" (rescaled from {cw}x{ch})"
     elif hfov is not None:
@@ -242,8 +246,10 @@ def resolve_intrinsics(
     else:
         base = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh)
         origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
-        warning = (f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
-                   "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov")  # fmt: skip
+        warning = (
+            f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
+            "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
+        )
     given = {k: v for k, v in (("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)) if v is not None}
     if given:
         vals = asdict(base) | given
@@ -263,9 +269,12 @@ def resolve_intrinsics(
 
 
 def track_points(
-    frames: np.ndarray, intrinsics: Intrinsics | None, grid_half: int = 12, tracker: str = "klt",
+    frames: np.ndarray,
+    intrinsics: Intrinsics | None,
+    grid_half: int = 12,
+    tracker: str = "klt",
     progress: bool = False,
-) -> Tracks:  # fmt: skip
+) -> Tracks:
     """Track the paper's query grid ((2·grid_half + 1)² points placed in frame 0) through ``frames``."""
     from motiondepth.pipeline import track_frames
 
@@ -296,8 +305,9 @@ def estimate_depth(
         if d.shape != (h, w):
             dh, dw = d.shape
             if abs(dw / dh - w / h) > 0.01 * w / h:
-                raise InputError(depth_file, f"depth map is {dw}x{dh}, a different aspect ratio from the "
-                                             f"{w}x{h} frames")  # fmt: skip
+                raise InputError(
+                    depth_file, f"depth map is {dw}x{dh}, a different aspect ratio from the {w}x{h} frames"
+                )
             d = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
         return d.astype(np.float32)
     if predictor is None:
@@ -308,15 +318,26 @@ def estimate_depth(
 
 
 def solve_rotation(
-    tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M,
+    tracks: Tracks,
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    pivot_m: float = DEFAULT_PIVOT_M,
     times: np.ndarray | None = None,
-) -> Trajectory:  # fmt: skip
+) -> Trajectory:
     """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq)."""
     from motiondepth.trajectory.optics import solve_trajectory
 
     try:
-        return solve_trajectory(tracks.tracks.astype(np.float64), tracks.visible, depth, intrinsics, pivot_m,
-                                times, "lsq", image_height=tracks.image_size[0])  # fmt: skip
+        return solve_trajectory(
+            tracks.tracks.astype(np.float64),
+            tracks.visible,
+            depth,
+            intrinsics,
+            pivot_m,
+            times,
+            "lsq",
+            image_height=tracks.image_size[0],
+        )
     except ValueError as exc:
         raise InputError("trajectory", str(exc)) from None
 
@@ -324,8 +345,9 @@ def solve_rotation(
 def densify(frames: np.ndarray, trajectory: Trajectory, predictor, samples: int = 15, source: str = "frames"):
     """Dense trajectory (T, S, 3) rad from the frames and the per-frame trajectory (decoder)."""
     if samples not in predictor.samples:
-        raise InputError("--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples "
-                                    f"per frame, not {samples}")  # fmt: skip
+        raise InputError(
+            "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
+        )
     return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), samples, source=source)
 
 
@@ -337,8 +359,15 @@ def lift_tracks(
     from motiondepth.seurat.inference import SeuratPredictor
 
     predictor = predictor or SeuratPredictor.from_pretrained()
-    return predictor.lift(tracks.tracks.astype(np.float64), tracks.visible, tracks.image_size, intrinsics,
-                          DepthMaps.first_frame(depth), tracks.queries, frames=frames)  # fmt: skip
+    return predictor.lift(
+        tracks.tracks.astype(np.float64),
+        tracks.visible,
+        tracks.image_size,
+        intrinsics,
+        DepthMaps.first_frame(depth),
+        tracks.queries,
+        frames=frames,
+    )
 
 
 # ----------------------------------------------------------------------------- summary
@@ -358,7 +387,7 @@ def summarize(
     res = trajectory.residual_px[1:]
     res = res[np.isfinite(res)]
     summary = {
-        "frames": int(len(clip.frames)),
+        "frames": len(clip.frames),
         "duration_s": float(clip.times[-1] - clip.times[0]),
         "fps": float(1.0 / dt),
         "size": [int(clip.size[1]), int(clip.size[0])],
@@ -366,32 +395,50 @@ def summarize(
         "visible_last_frame": float(vis[-1].mean()),
         "visible_mean": float(vis.mean()),
         "rotation": {
-            axis: {"min_deg": float(deg[:, i].min()), "max_deg": float(deg[:, i].max()),
-                   "peak_to_peak_arcmin": float(np.ptp(ang[:, i]) * ARCMIN_PER_RAD)}  # fmt: skip
+            axis: {
+                "min_deg": float(deg[:, i].min()),
+                "max_deg": float(deg[:, i].max()),
+                "peak_to_peak_arcmin": float(np.ptp(ang[:, i]) * ARCMIN_PER_RAD),
+            }
             for i, axis in enumerate(("roll", "pitch", "yaw"))
         },
         "max_rotation_deg": float(np.rad2deg(np.linalg.norm(ang, axis=1)).max()),
         "max_rotation_arcmin": float(np.linalg.norm(ang, axis=1).max() * ARCMIN_PER_RAD),
         "rms_rate_deg_s": float(np.sqrt(np.mean(rate**2))) if len(rate) else 0.0,
-        "residual_px": {"median": float(np.median(res)) if len(res) else float("nan"),
-                        "p95": float(np.percentile(res, 95)) if len(res) else float("nan")},  # fmt: skip
-        "depth_m": {"source": depth_source, "p2": float(np.percentile(valid, 2)), "median": float(np.median(valid)),
-                    "p98": float(np.percentile(valid, 98)), "valid_fraction": float(valid.size / depth.size)},  # fmt: skip
-        "tracks3d_depth_m": {"p5": float(np.percentile(z, 5)) if z.size else float("nan"),
-                             "p95": float(np.percentile(z, 95)) if z.size else float("nan")},  # fmt: skip
+        "residual_px": {
+            "median": float(np.median(res)) if len(res) else float("nan"),
+            "p95": float(np.percentile(res, 95)) if len(res) else float("nan"),
+        },
+        "depth_m": {
+            "source": depth_source,
+            "p2": float(np.percentile(valid, 2)),
+            "median": float(np.median(valid)),
+            "p98": float(np.percentile(valid, 98)),
+            "valid_fraction": float(valid.size / depth.size),
+        },
+        "tracks3d_depth_m": {
+            "p5": float(np.percentile(z, 5)) if z.size else float("nan"),
+            "p95": float(np.percentile(z, 95)) if z.size else float("nan"),
+        },
     }
     warnings = []
     if summary["visible_last_frame"] < LOW_SURVIVAL:
-        warnings.append(f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
-                        "visible in the last frame (large motion, occlusion or a changing scene); results for later "
-                        "frames rest on few points")  # fmt: skip
+        warnings.append(
+            f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
+            "visible in the last frame (large motion, occlusion or a changing scene); results for later "
+            "frames rest on few points"
+        )
     if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
-        warnings.append(f"large residuals: the rotation model fits the tracks to {summary['residual_px']['median']:.2f}"
-                        " px (median); the camera probably translates or objects move, and the rotation is "
-                        "then only approximate")  # fmt: skip
+        warnings.append(
+            f"large residuals: the rotation model fits the tracks to {summary['residual_px']['median']:.2f}"
+            " px (median); the camera probably translates or objects move, and the rotation is "
+            "then only approximate"
+        )
     if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
-        warnings.append(f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
-                        f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for")  # fmt: skip
+        warnings.append(
+            f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
+            f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
+        )
     return summary, warnings
 
 
@@ -421,8 +468,14 @@ def _checkpoint_info(name: str) -> dict:
         card = json.loads(p.with_suffix(".json").read_text())
     except (OSError, json.JSONDecodeError):
         pass
-    return {"name": name, "path": str(p), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns,
-            "git_commit": card.get("git_commit"), "model_config": card.get("model_config", {})}  # fmt: skip
+    return {
+        "name": name,
+        "path": str(p),
+        "bytes": p.stat().st_size,
+        "mtime_ns": p.stat().st_mtime_ns,
+        "git_commit": card.get("git_commit"),
+        "model_config": card.get("model_config", {}),
+    }
 
 
 def _key(parts: dict) -> str:
@@ -460,9 +513,14 @@ class StepCache:
         self.record.setdefault("steps", {})
 
     def run(
-        self, name: str, parts: dict, files: list[str], compute: Callable[[], Any],
-        write: Callable[[Any, Path], None], load: Callable[[Path], Any],
-    ) -> tuple[Any, str]:  # fmt: skip
+        self,
+        name: str,
+        parts: dict,
+        files: list[str],
+        compute: Callable[[], Any],
+        write: Callable[[Any, Path], None],
+        load: Callable[[Path], Any],
+    ) -> tuple[Any, str]:
         """Load step ``name`` from ``files`` if cached under the same key, else compute and write it."""
         key = _key({"step": name, **parts})
         prev = self.previous.get(name, {})
@@ -513,9 +571,16 @@ def environment() -> dict:
     import av
     import torch
 
-    return {"motiondepth": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "numpy": np.__version__, "torch": torch.__version__, "opencv": cv2.__version__, "av": av.__version__,
-            "threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        "motiondepth": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "opencv": cv2.__version__,
+        "av": av.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 # ----------------------------------------------------------------------------- run
@@ -559,8 +624,13 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     """
     from tqdm.auto import tqdm
 
-    from motiondepth.io.trajectory import load_tracks, read_dense_csv, save_tracks, write_dense_csv
-    from motiondepth.io.trajectory import write_trajectory_csv
+    from motiondepth.io.trajectory import (
+        load_tracks,
+        read_dense_csv,
+        save_tracks,
+        write_dense_csv,
+        write_trajectory_csv,
+    )
 
     cfg = RunConfig(**options)
     if cfg.dense_samples < 2:
@@ -570,30 +640,43 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     if not 1 <= cfg.grid_half <= 64:
         raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
     t_start = time.perf_counter()
-    out = check_output_dir(out_dir)
-    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)
+    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)  # bad input fails before DIR is touched
     decode_s = time.perf_counter() - t_start
-    intr, intr_origin, intr_warning = resolve_intrinsics(clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy,
-                                                         cfg.calibration, cfg.hfov)  # fmt: skip
-    ckpt = {"seurat": _checkpoint_info(cfg.seurat_checkpoint),
-            "trajectory": _checkpoint_info(cfg.trajectory_checkpoint)}  # fmt: skip
+    intr, intr_origin, intr_warning = resolve_intrinsics(
+        clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
+    )
+    ckpt = {
+        "seurat": _checkpoint_info(cfg.seurat_checkpoint),
+        "trajectory": _checkpoint_info(cfg.trajectory_checkpoint),
+    }
     if cfg.depth is None:
         ckpt["depth"] = _checkpoint_info(cfg.depth_checkpoint)
-    need = {"Seurat window": int(ckpt["seurat"]["model_config"].get("window", 8)),
-            "trajectory decoder window": int(ckpt["trajectory"]["model_config"].get("window", 1))}  # fmt: skip
+    need = {
+        "Seurat window": int(ckpt["seurat"]["model_config"].get("window", 8)),
+        "trajectory decoder window": int(ckpt["trajectory"]["model_config"].get("window", 1)),
+    }
     if "depth" in ckpt:
         need["blur-depth window"] = int(ckpt["depth"]["model_config"].get("window", 1))
     what, least = max(need.items(), key=lambda kv: kv[1])
     if len(clip.frames) < least:
-        raise InputError(video, f"{len(clip.frames)} frame(s) after --start/--end/--stride, fewer than the "
-                                f"{least} of one {what}; use a longer clip")  # fmt: skip
+        raise InputError(
+            video,
+            f"{len(clip.frames)} frame(s) after --start/--end/--stride, fewer than the "
+            f"{least} of one {what}; use a longer clip",
+        )
 
+    out = check_output_dir(out_dir)
     record: dict = {
         "motiondepth": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "input": {"video": str(video), "source_size": list(clip.source_size), "size": [clip.size[0], clip.size[1]],
-                  "frames": len(clip.frames), "indices": [int(clip.indices[0]), int(clip.indices[-1])],
-                  "interval_s": clip.interval_s},  # fmt: skip
+        "input": {
+            "video": str(video),
+            "source_size": list(clip.source_size),
+            "size": [clip.size[0], clip.size[1]],
+            "frames": len(clip.frames),
+            "indices": [int(clip.indices[0]), int(clip.indices[-1])],
+            "interval_s": clip.interval_s,
+        },
         "options": asdict(cfg),
         "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},
         "pivot_m": cfg.pivot_m,
@@ -601,8 +684,13 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         "environment": environment(),
     }
     cache = StepCache(out, record, cfg.overwrite)
-    video_id = {"video": _fingerprint(video), "start": cfg.start, "end": cfg.end, "stride": cfg.stride,
-                "resize": cfg.resize}  # fmt: skip
+    video_id = {
+        "video": _fingerprint(video),
+        "start": cfg.start,
+        "end": cfg.end,
+        "stride": cfg.stride,
+        "resize": cfg.resize,
+    }
     timings = {"decode": decode_s}
     src = str(video)
     predictors: dict[str, Any] = {}
@@ -627,13 +715,14 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
     try:
         tracks, k_tracks = step(
-            "tracks", video_id | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker},
+            "tracks",
+            video_id | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker},
             ["tracks.npz"],
             lambda: track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress),
             lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),
             lambda o: load_tracks(o / "tracks.npz")[0],
-        )  # fmt: skip
-        depth_src = (f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}")
+        )
+        depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
 
         def write_depth(d, o):
             from motiondepth.viz.plots import save_depth_png
@@ -642,57 +731,105 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             save_depth_png(o / "depth.png", d)
 
         depth, k_depth = step(
-            "depth", video_id | {"depth_file": _fingerprint(cfg.depth), "depth_scale": cfg.depth_scale,
-                                 "checkpoint": None if cfg.depth else ckpt["depth"]},
+            "depth",
+            video_id
+            | {
+                "depth_file": _fingerprint(cfg.depth),
+                "depth_scale": cfg.depth_scale,
+                "checkpoint": None if cfg.depth else ckpt["depth"],
+            },
             ["depth.npz", "depth.png"],
-            lambda: estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale,
-                                   src),
-            write_depth, lambda o: _load_depth_npz(o / "depth.npz"),
-        )  # fmt: skip
+            lambda: estimate_depth(
+                clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src
+            ),
+            write_depth,
+            lambda o: _load_depth_npz(o / "depth.npz"),
+        )
         traj, k_traj = step(
-            "trajectory", {"tracks": k_tracks, "depth": k_depth, "intrinsics": intr.as_array(), "pivot": cfg.pivot_m,
-                           "times": clip.times},
+            "trajectory",
+            {
+                "tracks": k_tracks,
+                "depth": k_depth,
+                "intrinsics": intr.as_array(),
+                "pivot": cfg.pivot_m,
+                "times": clip.times,
+            },
             ["trajectory.csv"],
             lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times),
             lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
             _load_trajectory,
-        )  # fmt: skip
+        )
         span = clip.interval_s
         dense, k_dense = step(
-            "dense", {"trajectory": k_traj, "video": video_id, "samples": cfg.dense_samples,
-                      "checkpoints": [ckpt["trajectory"], ckpt.get("depth", cfg.depth_checkpoint)]},
+            "dense",
+            {
+                "trajectory": k_traj,
+                "video": video_id,
+                "samples": cfg.dense_samples,
+                "checkpoints": [ckpt["trajectory"], ckpt.get("depth", cfg.depth_checkpoint)],
+            },
             ["trajectory_dense.csv"],
             lambda: densify(clip.frames, traj, blur_predictor(), cfg.dense_samples, src),
             lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, span),
             lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
-        )  # fmt: skip
+        )
         traj.dense = dense
         tracks3d, k_3d = step(
-            "tracks3d", {"tracks": k_tracks, "depth": k_depth, "intrinsics": intr.as_array(),
-                         "checkpoint": ckpt["seurat"], "video": video_id},
+            "tracks3d",
+            {
+                "tracks": k_tracks,
+                "depth": k_depth,
+                "intrinsics": intr.as_array(),
+                "checkpoint": ckpt["seurat"],
+                "video": video_id,
+            },
             ["tracks3d.npz"],
             lambda: lift_tracks(tracks, depth, intr, clip.frames),
             lambda t, o: t.save(o / "tracks3d.npz"),
             lambda o: Tracks3D.load(o / "tracks3d.npz"),
-        )  # fmt: skip
+        )
         summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src)
         if intr_warning:
             warnings.insert(0, intr_warning)
         if cfg.depth is None:
-            warnings.append(f"metric depth comes from {cfg.depth_checkpoint}, trained on procedural scenes only "
-                            "(see its card); treat its absolute scale on real footage as a rough estimate, or give "
-                            "--depth")  # fmt: skip
+            warnings.append(
+                f"metric depth comes from {cfg.depth_checkpoint}, trained on procedural scenes only "
+                "(see its card); treat its absolute scale on real footage as a rough estimate, or give "
+                "--depth"
+            )
         record["summary"], record["warnings"] = summary, warnings
-        exports = _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
-                           {"tracks": k_tracks, "depth": k_depth, "trajectory": k_traj, "dense": k_dense,
-                            "tracks3d": k_3d})  # fmt: skip
+        exports = _exports(
+            step,
+            out,
+            clip,
+            intr,
+            tracks,
+            depth,
+            traj,
+            tracks3d,
+            summary,
+            warnings,
+            record,
+            {"tracks": k_tracks, "depth": k_depth, "trajectory": k_traj, "dense": k_dense, "tracks3d": k_3d},
+        )
     finally:
         bar.close()
     timings["total"] = time.perf_counter() - t_start
     record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     cache.save()
-    files = {f: out / f for f in ["tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png",
-                                  "tracks3d.npz", *exports, "config.json"]}  # fmt: skip
+    files = {
+        f: out / f
+        for f in [
+            "tracks.npz",
+            "trajectory.csv",
+            "trajectory_dense.csv",
+            "depth.npz",
+            "depth.png",
+            "tracks3d.npz",
+            *exports,
+            "config.json",
+        ]
+    }
     return Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files)
 
 
@@ -711,21 +848,40 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
 
         return load
 
-    step("points", {"depth": keys["depth"], "intrinsics": intr.as_array()}, ["points.ply"],
-         lambda: depth_to_points(depth, clip.frames[0], intr),
-         lambda pc, o: write_ply(o / "points.ply", *pc), exists("points.ply"))  # fmt: skip
+    step(
+        "points",
+        {"depth": keys["depth"], "intrinsics": intr.as_array()},
+        ["points.ply"],
+        lambda: depth_to_points(depth, clip.frames[0], intr),
+        lambda pc, o: write_ply(o / "points.ply", *pc),
+        exists("points.ply"),
+    )
     fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
-    step("overlay", {"tracks": keys["tracks"], "fps": fps}, ["overlay.mp4"],
-         lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
-         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps), exists("overlay.mp4"))  # fmt: skip
+    step(
+        "overlay",
+        {"tracks": keys["tracks"], "fps": fps},
+        ["overlay.mp4"],
+        lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
+        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps),
+        exists("overlay.mp4"),
+    )
     dense_times = clip.times[:, None] + (np.arange(traj.dense.shape[1]) + 0.5) / traj.dense.shape[1] * clip.interval_s
-    step("plot", {"trajectory": keys["trajectory"], "dense": keys["dense"]}, ["trajectory.png"],
-         lambda: None,
-         lambda _, o: plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times),
-         exists("trajectory.png"))  # fmt: skip
-    step("report", {**keys, "summary": summary, "warnings": warnings, "version": __version__}, ["report.html"],
-         lambda: None,
-         lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
-         exists("report.html"))  # fmt: skip
+    step(
+        "plot",
+        {"trajectory": keys["trajectory"], "dense": keys["dense"]},
+        ["trajectory.png"],
+        lambda: None,
+        lambda _, o: plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times),
+        exists("trajectory.png"),
+    )
+    # the summary follows from the upstream steps (keyed) and is not itself a key: values reloaded from
+    # files differ in the last digits from freshly computed ones
+    step(
+        "report",
+        {**keys, "intrinsics": record["intrinsics"], "version": __version__},
+        ["report.html"],
+        lambda: None,
+        lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
+        exists("report.html"),
+    )
     return ["points.ply", "overlay.mp4", "trajectory.png", "report.html"]
-

@@ -1,0 +1,224 @@
+"""Combined-pipeline benchmark: ``motiondepth run`` on simulated clips made from real RGB-D pairs
+and real gyro logs, scored against the simulator's ground truth, plus end-to-end timing.
+
+Accuracy: each real RGB-D pair in ``../shared/real-data`` (TUM via Open3D's test data, slambook2's
+TUM desk pair and its NYU-like room) is shaken by a real phone gyro log (GyroDeblurNet test log,
+high-passed at 0.5 Hz and scaled ×0.25 to handheld amplitude, several start offsets), rendered by
+the simulator as the ``phone`` preset (30 frames, 518 × 518, rolling shutter, 60 ms exposure) and
+written as ``video.mp4``. ``motiondepth.run`` then sees the video alone with the true intrinsics
+(no depth): the sparse trajectory is scored with DESIGN §7 AbsRel (floor 1 mrad) and the first-frame
+depth with AbsRel over valid ground truth. Two reference rows isolate the depth network: the same
+run given the ground-truth depth (``--depth``), and a constant depth (the network's training median).
+
+Timing: the ``motiondepth run`` command (a fresh process each time: start-up, model loading and
+every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
+``config.json``.
+
+    python benchmarks/pipeline.py                 # ≈ 5 min on 2 cores
+    python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.eval.depth_metrics import depth_metrics
+from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.pipeline import rgbd_from_files, write_simulation
+from motiondepth.simulate import camera_preset, load_shake, simulate
+from motiondepth.workflow import run
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
+RESULTS = Path(__file__).resolve().parent / "results"
+# (name, colour, depth, metres per unit, intrinsics of the pair)
+PAIRS = [
+    (
+        "tum-open3d",
+        "rgbd-open3d-testdata/TUM_color.png",
+        "rgbd-open3d-testdata/TUM_depth.png",
+        1 / 5000,
+        (525.0, 525.0, 319.5, 239.5),
+    ),
+    (
+        "tum-slambook-desk",
+        "rgbd-slambook2/ch7_tum/1.png",
+        "rgbd-slambook2/ch7_tum/1_depth.png",
+        1 / 5000,
+        (520.9, 521.0, 325.1, 249.7),
+    ),
+    (
+        "nyu-like-slambook",
+        "rgbd-slambook2/ch5_rgbd/color/1.png",
+        "rgbd-slambook2/ch5_rgbd/depth/1.pgm",
+        1e-3,
+        (518.0, 519.0, 325.5, 253.5),
+    ),
+]
+GYRO = "gyro-gyrodeblurnet/gyro_test.txt"
+GYRO_SCALE, GYRO_HIGHPASS_HZ = 0.25, 0.5
+CONSTANT_DEPTH_M = 2.5  # blur-depth-small's training data median depth (procedural scenes), for the constant row
+
+
+def make_clip(pair, start_s: float, out: Path) -> tuple[Path, dict]:
+    _, rgb, depth, scale, k = pair
+    cam = camera_preset("phone")
+    rgbd = rgbd_from_files(REAL / rgb, REAL / depth, cam, scale, Intrinsics(*k))
+    trace = load_shake(
+        REAL / GYRO, cam.duration_s, cam.trace_dt_s, scale=GYRO_SCALE, highpass_hz=GYRO_HIGHPASS_HZ, start_s=start_s
+    )
+    video = simulate(rgbd, cam, trace)
+    write_simulation(video, out)
+    return out / "video.mp4", {"trajectory": video.trajectory, "depth": video.depth, "intrinsics": video.intrinsics}
+
+
+def score(res, gt) -> dict:
+    m = trajectory_metrics(res.trajectory.angles, gt["trajectory"])
+    d = depth_metrics(res.depth, gt["depth"])
+    return {
+        "sparse_abs_rel": m["abs_rel"],
+        "sparse_rmse_arcmin": m["rmse_arcmin"],
+        "depth_abs_rel": d["abs_rel"],
+        "depth_delta1": d["delta1"],
+        "residual_px": float(np.nanmedian(res.trajectory.residual_px[1:])),
+    }
+
+
+def accuracy(offsets: list[float], work: Path) -> list[dict]:
+    rows = []
+    for pair in PAIRS:
+        if not (REAL / pair[1]).is_file():
+            print(f"skip {pair[0]}: {REAL / pair[1]} missing")
+            continue
+        for start in offsets:
+            clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
+            k = gt["intrinsics"]
+            flags = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "progress": False}
+            row = {
+                "pair": pair[0],
+                "gyro_start_s": start,
+                "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
+            }
+            row["network"] = score(run(clip, work / f"run-{pair[0]}-{start:g}", **flags), gt)
+            gt_depth = work / f"gtdepth-{pair[0]}-{start:g}.npz"
+            save_npz(gt_depth, depth=gt["depth"])
+            row["gt_depth"] = score(run(clip, work / f"run-gt-{pair[0]}-{start:g}", depth=str(gt_depth), **flags), gt)
+            const = work / f"const-{pair[0]}-{start:g}.npz"
+            save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
+            row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
+            print(json.dumps(row))
+            rows.append(row)
+    return rows
+
+
+def timing(repeats: int, work: Path) -> dict:
+    cam = camera_preset("phone")
+    from motiondepth.pipeline import simulate_scene
+
+    sim = work / "timing-sim"
+    write_simulation(simulate_scene(cam, scene_seed=1000, shake_seed=1000), sim)
+    exe = [sys.executable, "-m", "motiondepth.cli"]
+    secs, steps = [], None
+    for r in range(repeats):
+        out = work / f"timing-run-{r}"
+        t0 = time.perf_counter()
+        subprocess.run(
+            [*exe, "run", str(sim / "video.mp4"), "--out", str(out), "-q", "--hfov", "56"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        secs.append(time.perf_counter() - t0)
+        steps = json.loads((out / "config.json").read_text())["timings_s"]
+    return {
+        "clip": "30 frames 518x518 (phone preset, procedural scene 1000)",
+        "repeats": repeats,
+        "end_to_end_s_median": float(np.median(secs)),
+        "end_to_end_s_all": secs,
+        "steps_s_last": steps,
+    }
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "| clip | gyro start | peak ′ | sparse AbsRel (net / GT depth / const) | depth AbsRel (net / const) | "
+        "depth δ1 (net) |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    for r in result["accuracy"]:
+        n, g, c = r["network"], r["gt_depth"], r["constant_depth"]
+        lines.append(
+            f"| {r['pair']} | {r['gyro_start_s']:g} s | {r['gt_peak_arcmin']:.0f} | {n['sparse_abs_rel']:.3f} / "
+            f"{g['sparse_abs_rel']:.3f} / {c['sparse_abs_rel']:.3f} | {n['depth_abs_rel']:.3f} / "
+            f"{c['depth_abs_rel']:.3f} | {n['depth_delta1']:.3f} |"
+        )
+    med = result["median"]
+    lines.append(
+        f"| **median** | | | {med['sparse_abs_rel_network']:.3f} / {med['sparse_abs_rel_gt_depth']:.3f} / "
+        f"{med['sparse_abs_rel_constant']:.3f} | {med['depth_abs_rel_network']:.3f} / "
+        f"{med['depth_abs_rel_constant']:.3f} | |"
+    )
+    t = result.get("timing")
+    if t:
+        lines += [
+            "",
+            f"End to end (`motiondepth run`, fresh process, {t['clip']}): median "
+            f"{t['end_to_end_s_median']:.1f} s over {t['repeats']} runs; steps (s): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items()),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--offsets", type=int, default=3, help="gyro start offsets per RGB-D pair")
+    ap.add_argument("--repeats", type=int, default=3, help="timing repeats")
+    ap.add_argument("--out", default=str(RESULTS / "pipeline.json"))
+    a = ap.parse_args()
+    starts = [10.0 + 7.0 * i for i in range(a.offsets)]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows = accuracy(starts, work)
+        t = timing(a.repeats, work) if a.repeats > 0 else None
+    key = lambda variant, m: float(np.median([r[variant][m] for r in rows]))
+    result = {
+        "accuracy": rows,
+        "median": {
+            "sparse_abs_rel_network": key("network", "sparse_abs_rel"),
+            "sparse_abs_rel_gt_depth": key("gt_depth", "sparse_abs_rel"),
+            "sparse_abs_rel_constant": key("constant_depth", "sparse_abs_rel"),
+            "depth_abs_rel_network": key("network", "depth_abs_rel"),
+            "depth_abs_rel_constant": key("constant_depth", "depth_abs_rel"),
+        },
+        "timing": t,
+        "setup": {
+            "gyro": GYRO,
+            "gyro_scale": GYRO_SCALE,
+            "gyro_highpass_hz": GYRO_HIGHPASS_HZ,
+            "camera": "phone",
+            "starts_s": starts,
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+    }
+    out = Path(a.out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    md = markdown(result)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        tmp.write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""The combined pipeline (`motiondepth run`): outputs, cache and resume, robustness, report, API."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import motiondepth
+from motiondepth import workflow
+from motiondepth.cli import main
+from motiondepth.errors import InputError, OutputError
+from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.io.pointcloud import read_ply
+from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
+from motiondepth.io.video import write_video
+from motiondepth.models.weights import available
+from motiondepth.pipeline import simulate_scene, write_simulation
+from motiondepth.simulate import camera_preset
+
+pytestmark = pytest.mark.skipif(
+    not {"blur-depth-small", "trajectory-small", "seurat-small"} <= set(available()),
+    reason="shipped checkpoints missing from this checkout",
+)
+OUTPUTS = [
+    "tracks.npz",
+    "trajectory.csv",
+    "trajectory_dense.csv",
+    "depth.npz",
+    "depth.png",
+    "tracks3d.npz",
+    "points.ply",
+    "overlay.mp4",
+    "trajectory.png",
+    "config.json",
+    "report.html",
+]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    """A 12-frame 192 × 192 shaky phone clip with ground truth, written as a simulate folder + video.mp4."""
+    cam = camera_preset("phone", width=192, height=192, num_frames=12)
+    video = simulate_scene(cam, scene_seed=5, shake_seed=5)
+    d = tmp_path_factory.mktemp("sim")
+    write_simulation(video, d)
+    k = video.intrinsics
+    return {"dir": d, "video": d / "video.mp4", "gt": video, "flags": dict(fx=k.fx, fy=k.fy, cx=k.cx, cy=k.cy)}
+
+
+@pytest.fixture(scope="module")
+def first_run(sim, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+
+
+def _steps(out: Path) -> dict:
+    return json.loads((out / "config.json").read_text())["steps"]
+
+
+def _hidden(out: Path) -> list[str]:
+    return [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_run_writes_every_output_readably(first_run, sim):
+    res, out = first_run, first_run.out_dir
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    t, n = res.tracks.visible.shape
+    assert (t, n) == (12, 625)
+    # per-frame and dense trajectories on disk match the result and the truth
+    traj = read_trajectory_csv(out / "trajectory.csv")
+    np.testing.assert_allclose(traj.angles, res.trajectory.angles, atol=1e-9)
+    m = trajectory_metrics(traj.angles, sim["gt"].trajectory)
+    assert m["rmse_arcmin"] < 2.0, m
+    dense, times = read_dense_csv(out / "trajectory_dense.csv")
+    assert dense.shape == (12, 15, 3) and np.all(np.diff(times.ravel()) > 0)
+    # TAPVid-3D keys, metric and finite
+    with np.load(out / "tracks3d.npz") as d:
+        assert {"tracks_XYZ", "visibility", "fx_fy_cx_cy", "queries_xyt"} <= set(d.files)
+        assert d["tracks_XYZ"].shape == (12, 625, 3) and np.isfinite(d["tracks_XYZ"]).all()
+    with np.load(out / "depth.npz") as d:
+        assert d["depth"].shape == (192, 192) and (d["depth"] > 0).all()
+    pts, cols = read_ply(out / "points.ply")
+    assert len(pts) == 192 * 192 and cols.shape == (len(pts), 3) and np.isfinite(pts).all()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["intrinsics"]["source"] == "flags" and cfg["environment"]["torch"]
+    assert set(cfg["timings_s"]) >= {"decode", "tracks", "depth", "trajectory", "dense", "tracks3d", "total"}
+    assert all(not st["cached"] for st in cfg["steps"].values())
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/") >= 4 and not re.search(r"(src|href)=\"https?:", html)
+
+
+def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(first_run.out_dir, out)
+    res = motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+    assert all(st["cached"] for st in _steps(out).values())
+    np.testing.assert_array_equal(res.tracks.tracks, first_run.tracks.tracks)
+    # new intrinsics: tracking and everything after it reruns, the depth network does not
+    motiondepth.run(sim["video"], out, progress=False, hfov=50.0)
+    st = _steps(out)
+    assert st["depth"]["cached"] and not st["tracks"]["cached"] and not st["report"]["cached"]
+    motiondepth.run(sim["video"], out, progress=False, hfov=50.0, overwrite=True)
+    assert not any(s["cached"] for s in _steps(out).values())
+
+
+def test_interrupted_run_resumes_from_finished_steps(sim, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workflow, "lift_tracks", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+    done = {p.name for p in out.iterdir()}
+    assert {"tracks.npz", "depth.npz", "trajectory.csv", "trajectory_dense.csv", "config.json"} <= done
+    assert "tracks3d.npz" not in done and not _hidden(out)
+    monkeypatch.undo()
+    motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+    st = _steps(out)
+    assert all(st[k]["cached"] for k in ("tracks", "depth", "trajectory", "dense"))
+    assert not st["tracks3d"]["cached"] and (out / "report.html").is_file()
+
+
+def test_disk_full_leaves_no_half_written_file(sim, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    real = np.savez_compressed
+
+    def full(fh, **arrays):
+        fh.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(OutputError, match="No space left on device") as exc:
+        motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+    assert "tracks.npz" in str(exc.value)
+    assert not any(p.suffix == ".npz" for p in out.iterdir()) and not _hidden(out)
+    monkeypatch.setattr(np, "savez_compressed", real)
+    res = motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
+    assert res.files["tracks3d.npz"].is_file()
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "one-frame", "missing"])
+def test_bad_videos_give_clear_errors_and_write_nothing(kind, tmp_path):
+    video = tmp_path / "clip.mp4"
+    if kind == "corrupt":
+        video.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif kind == "empty":
+        video.write_bytes(b"")
+    elif kind == "one-frame":
+        write_video(video, np.zeros((1, 64, 64, 3), np.uint8))
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as exc:
+        motiondepth.run(video, out, progress=False)
+    assert str(video) in str(exc.value)
+    assert not out.exists()
+
+
+def test_too_short_clip_names_the_window(tmp_path):
+    video = tmp_path / "short.mp4"
+    write_video(video, np.random.default_rng(0).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8))
+    with pytest.raises(InputError, match="fewer than the 8 of one Seurat window"):
+        motiondepth.run(video, tmp_path / "out", progress=False)
+
+
+def test_unwritable_output_folder(sim, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match=r"cannot write|not a folder"):
+        motiondepth.run(sim["video"], blocker / "out", progress=False)
+    if os.geteuid() != 0:  # root ignores permissions
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        with pytest.raises(OutputError, match="cannot write"):
+            motiondepth.run(sim["video"], ro, progress=False)
+
+
+def test_cli_run_and_errors(sim, tmp_path, capsys):
+    out = tmp_path / "cli"
+    flags = [f"--{k}={v}" for k, v in sim["flags"].items()]
+    assert main(["run", str(sim["dir"]), "--out", str(out), "-q", "--end", "10", *flags]) == 0
+    text = capsys.readouterr().out
+    assert "rotation: up to" in text and "report.html" in text
+    assert read_trajectory_csv(out / "trajectory.csv").angles.shape == (10, 3)
+    assert main(["run", str(tmp_path / "nope.mp4"), "--out", str(out), "-q"]) == 2
+    assert "nope.mp4" in capsys.readouterr().err
+
+
+def test_default_intrinsics_warn_and_flags_rescale_with_resize():
+    intr, origin, warning = workflow.resolve_intrinsics((360, 640))
+    assert warning and "60° horizontal field of view" in warning and origin.startswith("default")
+    assert intr.fx == pytest.approx(320 / np.tan(np.deg2rad(30)))
+    # flags are in source pixels; a half-size decode halves them (pixel-centre aware)
+    intr, origin, warning = workflow.resolve_intrinsics((360, 640), (720, 1280), fx=1000.0, cx=639.5, cy=359.5)
+    assert warning is None and intr.fx == intr.fy == 500.0 and intr.cx == pytest.approx(319.5)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"fx": 500, "fy": 510, "cx": 320, "cy": 240},
+        {"intrinsics": [500, 510, 320, 240], "width": 640, "height": 480},
+        {"K": [[500, 0, 320], [0, 510, 240], [0, 0, 1]]},
+        {"width": 640, "height": 480, "intrinsic_matrix": [500, 0, 0, 0, 510, 0, 320, 240, 1]},
+    ],
+)
+def test_calibration_formats(record, tmp_path):
+    f = tmp_path / "calib.json"
+    f.write_text(json.dumps(record))
+    intr, _, warning = workflow.resolve_intrinsics((240, 320), (480, 640), calibration=f)
+    assert warning is None
+    np.testing.assert_allclose(intr.as_array(), [250, 255, 159.75, 119.75])
+
+
+def test_calibration_errors(tmp_path):
+    f = tmp_path / "calib.json"
+    f.write_text('{"focal": 3}')
+    with pytest.raises(InputError, match=r"calib\.json: cannot read intrinsics"):
+        workflow.resolve_intrinsics((480, 640), calibration=f)
+    f.write_text('{"fx": 500, "cx": 1, "cy": 1, "width": 100, "height": 100}')
+    with pytest.raises(InputError, match="aspect ratio"):
+        workflow.resolve_intrinsics((480, 640), calibration=f)
+
+
+def test_decode_range_stride_resize(sim):
+    clip = workflow.decode_video(sim["dir"], start=2, end=11, stride=3, resize=96)
+    assert clip.frames.shape == (3, 96, 96, 3) and list(clip.indices) == [2, 5, 8]
+    assert clip.times[0] == 0 and clip.interval_s == pytest.approx(3 * sim["gt"].camera.interval_s)
+    with pytest.raises(InputError, match="need at least 2"):
+        workflow.decode_video(sim["dir"], start=11)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_renders_its_images_in_headless_chromium(first_run, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (the test set-up installs Debian's package when it can)")
+    page = tmp_path / "report.html"
+    probe = (
+        "<script>addEventListener('load', () => { document.body.setAttribute('data-images', "
+        "Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1).join(',')); });</script>"
+    )
+    page.write_text((first_run.out_dir / "report.html").read_text().replace("</body>", probe + "</body>"))
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'ud'}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    widths = re.search(r'data-images="([^"]*)"', dom)
+    assert widths, dom[-2000:]
+    values = [int(v) for v in widths.group(1).split(",")]
+    assert len(values) >= 4 and all(v > 0 for v in values), values
+
+
+@pytest.mark.realdata
+def test_real_handheld_clip_end_to_end(real_data, tmp_path):
+    res = motiondepth.run(
+        real_data / "video-cotracker" / "apple.mp4", tmp_path / "apple", end=16, resize=480, progress=False
+    )
+    s = res.summary
+    assert s["frames"] == 16 and s["size"] == [480, 267]
+    assert np.isfinite(res.trajectory.angles).all() and np.isfinite(res.trajectory.dense).all()
+    assert np.isfinite(res.tracks3d.xyz).all() and 0.05 < s["depth_m"]["median"] < 50
+    assert s["max_rotation_deg"] < 30  # a hand-held clip: degrees, not a spin
+    assert any("no intrinsics given" in w for w in res.warnings)
+    assert all((tmp_path / "apple" / f).is_file() for f in OUTPUTS)
