@@ -111,6 +111,9 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
                 "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
             }
             row["network"] = score(run(clip, work / f"run-{pair[0]}-{start:g}", **flags), gt)
+            row["network_unscaled"] = score(
+                run(clip, work / f"run-u-{pair[0]}-{start:g}", depth_rescale="none", **flags), gt
+            )
             gt_depth = work / f"gtdepth-{pair[0]}-{start:g}.npz"
             save_npz(gt_depth, depth=gt["depth"])
             row["gt_depth"] = score(run(clip, work / f"run-gt-{pair[0]}-{start:g}", depth=str(gt_depth), **flags), gt)
@@ -151,30 +154,33 @@ def timing(repeats: int, work: Path) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        "| clip | gyro start | peak ′ | sparse AbsRel (net / GT depth / const) | depth AbsRel (net / const) | "
-        "depth δ1 (net) |",
-        "|---|---:|---:|---|---|---:|",
+        "Sparse trajectory AbsRel and first-frame depth AbsRel per clip. Depth sources: the blur network with its "
+        "scale corrected by pivot parallax (the default, `net`), the raw network (`raw`), the ground truth (`GT`) "
+        "and a constant (`const`).",
+        "",
+        "| clip | gyro start | peak ′ | sparse AbsRel net / raw / GT / const | depth AbsRel net / raw / const |",
+        "|---|---:|---:|---|---|",
     ]
     for r in result["accuracy"]:
-        n, g, c = r["network"], r["gt_depth"], r["constant_depth"]
+        n, u, g, c = r["network"], r["network_unscaled"], r["gt_depth"], r["constant_depth"]
         lines.append(
             f"| {r['pair']} | {r['gyro_start_s']:g} s | {r['gt_peak_arcmin']:.0f} | {n['sparse_abs_rel']:.3f} / "
-            f"{g['sparse_abs_rel']:.3f} / {c['sparse_abs_rel']:.3f} | {n['depth_abs_rel']:.3f} / "
-            f"{c['depth_abs_rel']:.3f} | {n['depth_delta1']:.3f} |"
+            f"{u['sparse_abs_rel']:.3f} / {g['sparse_abs_rel']:.3f} / {c['sparse_abs_rel']:.3f} | "
+            f"{n['depth_abs_rel']:.3f} / {u['depth_abs_rel']:.3f} / {c['depth_abs_rel']:.3f} |"
         )
-    med = result["median"]
+    m = result["median"]
     lines.append(
-        f"| **median** | | | {med['sparse_abs_rel_network']:.3f} / {med['sparse_abs_rel_gt_depth']:.3f} / "
-        f"{med['sparse_abs_rel_constant']:.3f} | {med['depth_abs_rel_network']:.3f} / "
-        f"{med['depth_abs_rel_constant']:.3f} | |"
+        f"| **median** | | | {m['sparse_abs_rel_network']:.3f} / {m['sparse_abs_rel_network_unscaled']:.3f} / "
+        f"{m['sparse_abs_rel_gt_depth']:.3f} / {m['sparse_abs_rel_constant']:.3f} | {m['depth_abs_rel_network']:.3f}"
+        f" / {m['depth_abs_rel_network_unscaled']:.3f} / {m['depth_abs_rel_constant']:.3f} |"
     )
     t = result.get("timing")
     if t:
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items())
         lines += [
             "",
-            f"End to end (`motiondepth run`, fresh process, {t['clip']}): median "
-            f"{t['end_to_end_s_median']:.1f} s over {t['repeats']} runs; steps (s): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items()),
+            f"End to end (`motiondepth run`, fresh process, {t['clip']}): median {t['end_to_end_s_median']:.1f} s "
+            f"over {t['repeats']} runs; steps (s): {steps}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -195,9 +201,11 @@ def main() -> None:
         "accuracy": rows,
         "median": {
             "sparse_abs_rel_network": key("network", "sparse_abs_rel"),
+            "sparse_abs_rel_network_unscaled": key("network_unscaled", "sparse_abs_rel"),
             "sparse_abs_rel_gt_depth": key("gt_depth", "sparse_abs_rel"),
             "sparse_abs_rel_constant": key("constant_depth", "sparse_abs_rel"),
             "depth_abs_rel_network": key("network", "depth_abs_rel"),
+            "depth_abs_rel_network_unscaled": key("network_unscaled", "depth_abs_rel"),
             "depth_abs_rel_constant": key("constant_depth", "depth_abs_rel"),
         },
         "timing": t,

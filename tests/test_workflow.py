@@ -103,10 +103,15 @@ def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path
     res = motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
     assert all(st["cached"] for st in _steps(out).values())
     np.testing.assert_array_equal(res.tracks.tracks, first_run.tracks.tracks)
-    # new intrinsics: tracking and everything after it reruns, the depth network does not
+    # another dense sampling: only the decoder step and what shows it rerun
+    motiondepth.run(sim["video"], out, progress=False, dense_samples=30, **sim["flags"])
+    st = _steps(out)
+    assert st["tracks"]["cached"] and st["depth"]["cached"] and st["tracks3d"]["cached"]
+    assert not st["dense"]["cached"] and not st["plot"]["cached"]
+    # new intrinsics: tracking and everything after it reruns
     motiondepth.run(sim["video"], out, progress=False, hfov=50.0)
     st = _steps(out)
-    assert st["depth"]["cached"] and not st["tracks"]["cached"] and not st["report"]["cached"]
+    assert not st["tracks"]["cached"] and not st["depth"]["cached"] and not st["report"]["cached"]
     motiondepth.run(sim["video"], out, progress=False, hfov=50.0, overwrite=True)
     assert not any(s["cached"] for s in _steps(out).values())
 

@@ -114,6 +114,13 @@ def add_commands(sub) -> None:
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
     g.add_argument("--depth-scale", type=float, default=None, metavar="M", help="metres per unit of a 16-bit depth")
+    g.add_argument(
+        "--depth-rescale",
+        default="local",
+        choices=["local", "global", "none"],
+        help="correct the depth network's metric scale with the tracks' pivot parallax: a smooth field (local, "
+        "default), one factor (global), or not (none); not applied to --depth",
+    )
     g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
     g.add_argument(

@@ -78,6 +78,7 @@ class RunConfig:
     depth: str | None = None  # first-frame depth map file instead of the blur network
     depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
     pivot_m: float = DEFAULT_PIVOT_M
+    depth_rescale: str = "local"  # network depth made metric by pivot parallax: local | global | none
     grid_half: int = 12  # query grid of (2·grid_half + 1)² points
     tracker: str = "klt"
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
@@ -315,6 +316,32 @@ def estimate_depth(
 
         predictor = BlurPredictor(trajectory_checkpoint=None)
     return predictor.depth(frames, source=source)
+
+
+def rescale_by_parallax(
+    depth: np.ndarray, tracks: Tracks, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M, mode: str = "local"
+) -> tuple[np.ndarray, dict]:
+    """Check and correct a depth map's metric scale with the pivot parallax of the tracks.
+
+    The tracked points' own depths follow from how the rotation about the pivot moves them
+    (:mod:`motiondepth.trajectory.parallax`); the map is multiplied by their robust ratio to it,
+    as one factor (``global``) or a smooth field (``local``). ``none`` returns the map unchanged.
+
+    Returns:
+        (depth map, info with ``mode`` used, ``scale``, reliable ``points``, per-point ``depth_m``/``sigma_m``).
+    """
+    from motiondepth.trajectory.optics import sample_depth
+    from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map
+
+    if mode not in ("local", "global", "none"):
+        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+    if mode == "none" or pivot_m <= 0:
+        return depth, {"mode": "none", "scale": 1.0, "points": 0}
+    xy = tracks.tracks[0].astype(np.float64)
+    pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
+                                image_height=tracks.image_size[0])  # fmt: skip
+    out, info = rescale_depth_map(depth, xy, pts, mode)
+    return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
 
 
 def solve_rotation(
@@ -586,10 +613,13 @@ def environment() -> dict:
 # ----------------------------------------------------------------------------- run
 
 
-def _load_depth_npz(path: Path) -> np.ndarray:
+def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
     try:
         with np.load(path) as d:
-            return d["depth"].astype(np.float32)
+            info = {k[len("rescale_") :]: d[k] for k in d.files if k.startswith("rescale_")}
+            info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
+            return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(path, f"unreadable cached depth ({exc})") from None
 
@@ -724,24 +754,35 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         )
         depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
 
-        def write_depth(d, o):
+        rescale = "none" if cfg.depth else cfg.depth_rescale
+
+        def compute_depth():
+            d = estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src)
+            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale)
+            return final, d, info
+
+        def write_depth(value, o):
             from motiondepth.viz.plots import save_depth_png
 
-            save_npz(o / "depth.npz", depth=d, intrinsics=intr.as_array(), source=np.array(depth_src))
-            save_depth_png(o / "depth.png", d)
+            final, raw, info = value
+            extra = {k: np.asarray(v) for k, v in info.items()}
+            save_npz(o / "depth.npz", depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
+                     source=np.array(depth_src), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
+            save_depth_png(o / "depth.png", final)
 
-        depth, k_depth = step(
+        (depth, _, rescale_info), k_depth = step(
             "depth",
             video_id
             | {
                 "depth_file": _fingerprint(cfg.depth),
                 "depth_scale": cfg.depth_scale,
                 "checkpoint": None if cfg.depth else ckpt["depth"],
+                "rescale": rescale,
+                "tracks": k_tracks if rescale != "none" else None,
+                "pivot": cfg.pivot_m,
             },
             ["depth.npz", "depth.png"],
-            lambda: estimate_depth(
-                clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src
-            ),
+            compute_depth,
             write_depth,
             lambda o: _load_depth_npz(o / "depth.npz"),
         )
@@ -788,14 +829,27 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             lambda t, o: t.save(o / "tracks3d.npz"),
             lambda o: Tracks3D.load(o / "tracks3d.npz"),
         )
+        if rescale_info.get("mode", "none") != "none":
+            depth_src += f" × pivot-parallax scale ({rescale_info['mode']}, {rescale_info['points']} points)"
         summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src)
         if intr_warning:
             warnings.insert(0, intr_warning)
+        summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
+        if cfg.depth is None and rescale != "none" and rescale_info.get("mode") == "none":
+            warnings.append(
+                f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "
+                "reliable points): the depth keeps the network's own scale"
+            )
         if cfg.depth is None:
             warnings.append(
-                f"metric depth comes from {cfg.depth_checkpoint}, trained on procedural scenes only "
-                "(see its card); treat its absolute scale on real footage as a rough estimate, or give "
-                "--depth"
+                f"metric depth comes from {cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
+                + (
+                    f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
+                    "camera (--pivot; depth scales with it)"
+                    if rescale_info.get("mode") != "none"
+                    else ""
+                )
+                + "; on real footage expect errors of tens of percent, or give --depth"
             )
         record["summary"], record["warnings"] = summary, warnings
         exports = _exports(

@@ -150,7 +150,8 @@ def solve_lsq(
     init: np.ndarray | None = None,
     config: SolverConfig | None = None,
     image_height: int | None = None,
-) -> np.ndarray:
+    return_rates: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Depth-aware robust least squares on the exact pivot model, batched over frames.
 
     Minimises, per frame ``k``, ``Σ_i w_i ρ(‖π(R(θ_k)ᵀ (X_i − P) + P) + s_i J_ki ν_k − u_ki‖)``
@@ -173,7 +174,8 @@ def solve_lsq(
         image_height: rows of the frames (default ``2·cy + 1``).
 
     Returns:
-        (T, 3) ``[roll, pitch, yaw]`` radians, row 0 zero.
+        (T, 3) ``[roll, pitch, yaw]`` radians, row 0 zero; with ``return_rates`` also the (T, 3)
+        rolling-shutter nuisance rates ``ν`` (zero when the config turns them off).
     """
     cfg = config or SolverConfig()
     theta = solve_paper(tracks, visible, depth, intr, pivot_m, cfg) if init is None else init.copy()
@@ -232,7 +234,7 @@ def solve_lsq(
         if it >= 2 and np.abs(step[:, :3]).max() < cfg.tolerance_rad:
             break
     theta[0] = 0.0
-    return theta
+    return (theta, nu) if return_rates else theta
 
 
 def _huber_delta(r: np.ndarray, valid: np.ndarray, cfg: SolverConfig) -> np.ndarray:
