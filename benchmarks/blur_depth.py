@@ -27,6 +27,7 @@ import torch
 from motiondepth.blur.inference import BlurPredictor
 from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
 from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
+from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.blur_depth import BlurDepthNet, config_from_preset
 
 
@@ -67,9 +68,6 @@ def main() -> None:
                     "platform": platform.platform(), "torch": torch.__version__},
         "inference": speed, "accuracy": acc,
     }  # fmt: skip
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "blur_depth.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
         "## Blur-depth inference time (30-frame 518 × 518 clip, CPU)",
         "",
@@ -80,7 +78,7 @@ def main() -> None:
         md.append(f"| {name} | {s['frames_used']} | {s['resolution']} | {s['median_s']:.2f} | {s['min_s']:.2f} | "
                   f"{s['repeats']} |")  # fmt: skip
     md += ["", "## Accuracy", "", markdown_table(acc)]
-    (out / "blur_depth.md").write_text("\n".join(md) + "\n")
+    write_json_and_markdown(Path(a.out) / "blur_depth.json", result, "\n".join(md) + "\n")
     print("\n".join(md))
 
 

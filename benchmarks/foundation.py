@@ -12,7 +12,6 @@ homography baseline. Writes ``benchmarks/results/foundation.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -141,15 +140,10 @@ def main() -> None:
     result["accuracy"], extra = accuracy(a.scenes)
     result["blur_px_median"] = extra["blur_px_median"]
     result["per_scene"] = extra["per_scene"]
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from motiondepth.io.atomic import atomic_path
+    from motiondepth.io.atomic import write_json_and_markdown
 
-    with atomic_path(out.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
     md = markdown(result)
-    with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(md)
+    write_json_and_markdown(Path(a.out).with_suffix(".json"), result, md)
     print(md)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.io.atomic import save_npz, write_json_and_markdown
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
 from motiondepth.workflow import run
@@ -219,12 +219,8 @@ def main() -> None:
             "cpus": os.cpu_count(),
         },
     }
-    out = Path(a.out)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
     md = markdown(result)
-    with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(md)
+    write_json_and_markdown(a.out, result, md)
     print(md)
 
 

@@ -26,6 +26,7 @@ import torch
 
 from motiondepth.data.seurat_synth import SeuratDataConfig, eval_clip
 from motiondepth.eval.seurat_eval import evaluate_procedural, markdown_table
+from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.seurat import Seurat, config_from_preset
 from motiondepth.seurat.inference import SeuratPredictor
 
@@ -74,9 +75,6 @@ def main() -> None:
                     "platform": platform.platform(), "torch": torch.__version__},
         "inference": speed, "accuracy": acc, "checkpoint": a.checkpoint,
     }  # fmt: skip
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "seurat.json").write_text(json.dumps(result, indent=2) + "\n")
     md = [
         "## Seurat inference time (24 frames, 100 queries, supporting grid per window; CPU)",
         "",
@@ -91,7 +89,7 @@ def main() -> None:
         md.append("")
         md.append(markdown_table(res, "per_trajectory"))
         md.append(markdown_table(res, "median"))
-    (out / "seurat.md").write_text("\n".join(md) + "\n")
+    write_json_and_markdown(Path(a.out) / "seurat.json", result, "\n".join(md) + "\n")
     print("\n".join(md))
 
 

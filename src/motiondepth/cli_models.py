@@ -4,25 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from motiondepth.errors import InputError
-
-
-def _write_json_and_md(out: str, result: dict, markdown: str) -> tuple[Path, Path]:
-    from motiondepth.io.atomic import atomic_path
-
-    out_p = Path(out)
-    md = out_p.with_suffix(".md")
-    with atomic_path(out_p) as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    with atomic_path(md) as tmp:
-        tmp.write_text(markdown)
-    return out_p, md
+from motiondepth.io.atomic import write_json_and_markdown
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -95,7 +83,7 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
     predictor = SeuratPredictor.from_pretrained(a.checkpoint)
     result = evaluate_procedural(predictor, a.scenes, a.seed, a.frames, a.queries, a.noisy_tracks)
     md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
-    j, m = _write_json_and_md(a.out, result, md)
+    j, m = write_json_and_markdown(a.out, result, md)
     print(markdown_table(result, "per_trajectory"))
     print(f"wrote {j} and {m}")
     return 0
@@ -112,7 +100,7 @@ def cmd_eval_tapvid3d(a: argparse.Namespace) -> int:
         f"|---:|---:|---:|---:|---:|---:|\n| {100 * m['3d_aj']:.1f} | {100 * m['apd']:.1f} | "
         f"{100 * m['occlusion_accuracy']:.1f} | {m['tc']:.4f} | {m['abs_rel']:.4f} | {m['delta1']:.3f} |\n"
     )
-    j, mdp = _write_json_and_md(a.out, result, md)
+    j, mdp = write_json_and_markdown(a.out, result, md)
     print(md)
     print(f"wrote {j} and {mdp}")
     return 0
@@ -170,7 +158,7 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
         raise InputError("--scenes", "must be at least 1")
     result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed)
     md = markdown_table(result)
-    j, mdp = _write_json_and_md(a.out, result, md)
+    j, mdp = write_json_and_markdown(a.out, result, md)
     print(md)
     print(f"wrote {j} and {mdp}")
     return 0

@@ -16,8 +16,6 @@ def cmd_run(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     res = run(a.video, a.out, progress=not a.quiet, **opts)
     s = res.summary
-    steps = json.loads((res.out_dir / "config.json").read_text()).get("steps", {})
-    reused = [n for n, st in steps.items() if st.get("cached")]
     print(f"{a.video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")
     print(
         f"  rotation: up to {s['max_rotation_deg']:.3f}° ({s['max_rotation_arcmin']:.1f}′) from frame 0; "
@@ -34,7 +32,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"  warning: {w}")
     print(
         f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
-        + (f"; reused cached steps: {', '.join(reused)}" if reused else "")
+        + (f"; reused cached steps: {', '.join(res.cached)}" if res.cached else "")
     )
     return 0
 

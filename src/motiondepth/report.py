@@ -12,6 +12,7 @@ import numpy as np
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
 from motiondepth.viz.plots import depth_to_color
+from motiondepth.workflow import OUTPUT_FILES
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
 
@@ -143,19 +144,7 @@ def render_report(
     first = _data_uri(clip.frames[0], ".jpg")
     depth_img = _data_uri(depth_to_color(depth))
     still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
-    files = [
-        "tracks.npz",
-        "trajectory.csv",
-        "trajectory_dense.csv",
-        "depth.npz",
-        "depth.png",
-        "tracks3d.npz",
-        "points.ply",
-        "overlay.mp4",
-        "trajectory.png",
-        "config.json",
-    ]
-    file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in files)
+    file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in OUTPUT_FILES if f != "report.html")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>

@@ -57,6 +57,12 @@ LOW_SURVIVAL = 0.5  # share of tracks still visible in the last frame
 LARGE_RESIDUAL_PX = 1.0  # median per-frame RMS residual of the rotation fit
 LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisation is built for
 
+# what run() leaves in the output folder (report.html links these, Result.files lists them)
+OUTPUT_FILES = (
+    "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz", "points.ply",
+    "overlay.mp4", "trajectory.png", "report.html", "config.json",
+)  # fmt: skip
+
 
 # ----------------------------------------------------------------------------- options and result
 
@@ -125,6 +131,7 @@ class Result:
     warnings: list[str]
     timings_s: dict[str, float]
     files: dict[str, Path]
+    cached: list[str]  # steps loaded from an earlier run in out_dir instead of recomputed
 
 
 # ----------------------------------------------------------------------------- steps
@@ -852,7 +859,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 + "; on real footage expect errors of tens of percent, or give --depth"
             )
         record["summary"], record["warnings"] = summary, warnings
-        exports = _exports(
+        _exports(
             step,
             out,
             clip,
@@ -871,23 +878,14 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     timings["total"] = time.perf_counter() - t_start
     record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     cache.save()
-    files = {
-        f: out / f
-        for f in [
-            "tracks.npz",
-            "trajectory.csv",
-            "trajectory_dense.csv",
-            "depth.npz",
-            "depth.png",
-            "tracks3d.npz",
-            *exports,
-            "config.json",
-        ]
-    }
-    return Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files)
+    files = {f: out / f for f in OUTPUT_FILES}
+    cached = [name for name, st in record["steps"].items() if st.get("cached")]
+    return Result(
+        out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files, cached
+    )
 
 
-def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> list[str]:
+def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> None:
     """points.ply, overlay.mp4, trajectory.png and report.html (each a cached step)."""
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
@@ -938,4 +936,3 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
         lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
         exists("report.html"),
     )
-    return ["points.ply", "overlay.mp4", "trajectory.png", "report.html"]

@@ -63,6 +63,22 @@ def staged_output_dir(out_dir: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def write_json_and_markdown(path: str | Path, result: dict, markdown: str) -> tuple[Path, Path]:
+    """Write ``result`` as ``path`` (JSON, numpy scalars as floats) and ``markdown`` beside it as ``.md``.
+
+    Both files go through :func:`atomic_path`; returns (json path, markdown path).
+    """
+    import json
+
+    out = Path(path)
+    md = out.with_suffix(".md")
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    with atomic_path(md) as tmp:
+        tmp.write_text(markdown)
+    return out, md
+
+
 def save_npz(path: str | Path, **arrays: object) -> None:
     """``np.savez_compressed`` through :func:`atomic_path`."""
     import numpy as np

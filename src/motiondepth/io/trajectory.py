@@ -33,27 +33,36 @@ def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def read_trajectory_csv(path: str | Path) -> Trajectory:
-    """Read a trajectory CSV written by :func:`write_trajectory_csv` (or any with those columns)."""
+def _read_table(path: str | Path, what: str, required: list[str], parse):
+    """Rows of a CSV with ``required`` columns → ``parse(rows)``, every failure an :class:`InputError`."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "trajectory file not found")
+        raise InputError(path, f"{what} file not found")
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
         if not rows:
-            raise InputError(path, "trajectory has no rows")
-        missing = [c for c in COLUMNS[1:5] if c not in rows[0]]
+            raise InputError(path, f"{what} has no rows")
+        missing = [c for c in required if c not in rows[0]]
         if missing:
-            raise InputError(path, f"missing columns {missing}; expected {COLUMNS}")
-        angles = np.array([[float(r[c]) for c in ("roll_rad", "pitch_rad", "yaw_rad")] for r in rows])
-        times = np.array([float(r["time_s"]) for r in rows])
-        res = np.array([float(r.get("residual_px") or "nan") for r in rows])
+            raise InputError(path, f"missing columns {missing}; expected {required}")
+        return parse(rows)
     except InputError:
         raise
     except (ValueError, KeyError, csv.Error) as exc:
-        raise InputError(path, f"cannot parse trajectory ({exc})") from None
-    return Trajectory(angles, times, res, method="file")
+        raise InputError(path, f"cannot parse {what} ({exc})") from None
+
+
+def read_trajectory_csv(path: str | Path) -> Trajectory:
+    """Read a trajectory CSV written by :func:`write_trajectory_csv` (or any with those columns)."""
+
+    def parse(rows):
+        angles = np.array([[float(r[c]) for c in ("roll_rad", "pitch_rad", "yaw_rad")] for r in rows])
+        times = np.array([float(r["time_s"]) for r in rows])
+        res = np.array([float(r.get("residual_px") or "nan") for r in rows])
+        return Trajectory(angles, times, res, method="file")
+
+    return _read_table(path, "trajectory", COLUMNS[1:5], parse)
 
 
 DENSE_COLUMNS = ["frame", "sample", "time_s", "roll_rad", "pitch_rad", "yaw_rad"]
@@ -80,27 +89,19 @@ def write_dense_csv(path: str | Path, dense: np.ndarray, times: np.ndarray, span
 
 def read_dense_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read :func:`write_dense_csv` output → (dense (T, S, 3) rad, sample times (T, S) s)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "dense trajectory file not found")
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        if not rows or any(c not in rows[0] for c in DENSE_COLUMNS):
-            raise InputError(path, f"expected columns {DENSE_COLUMNS}")
+
+    def parse(rows):
         frame = np.array([int(r["frame"]) for r in rows])
         sample = np.array([int(r["sample"]) for r in rows])
         vals = np.array([[float(r[c]) for c in DENSE_COLUMNS[2:]] for r in rows])
-    except InputError:
-        raise
-    except (ValueError, KeyError, csv.Error) as exc:
-        raise InputError(path, f"cannot parse dense trajectory ({exc})") from None
-    t_len, s = frame.max() + 1, sample.max() + 1
-    if len(rows) != t_len * s:
-        raise InputError(path, f"{len(rows)} rows is not frames × samples ({t_len} × {s})")
-    out = np.zeros((t_len, s, 4))
-    out[frame, sample] = vals
-    return out[..., 1:], out[..., 0]
+        t_len, s = frame.max() + 1, sample.max() + 1
+        if len(rows) != t_len * s:
+            raise InputError(path, f"{len(rows)} rows is not frames × samples ({t_len} × {s})")
+        out = np.zeros((t_len, s, 4))
+        out[frame, sample] = vals
+        return out[..., 1:], out[..., 0]
+
+    return _read_table(path, "dense trajectory", DENSE_COLUMNS, parse)
 
 
 def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:

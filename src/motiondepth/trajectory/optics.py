@@ -141,6 +141,24 @@ def solve_paper(
     return out
 
 
+def project_pivot(xp: np.ndarray, theta: np.ndarray, pivot_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised image coordinates ``x/z``, ``y/z`` (T, N) and ``1/z`` of points given as ``X − P`` (N, 3)
+    seen by the camera rotated by ``theta`` (T, 3) about the pivot ``P = (0, 0, −d)``."""
+    xc = np.matmul(xp, euler_to_matrix(theta))  # (T, N, 3) = Rᵀ (X − P)
+    iz = 1.0 / (xc[..., 2] - pivot_m)  # + P
+    return xc[..., 0] * iz, xc[..., 1] * iz, iz
+
+
+def angle_jacobian(
+    xp: np.ndarray, theta: np.ndarray, xz: np.ndarray, yz: np.ndarray, iz: np.ndarray, intr: Intrinsics
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel derivatives ``∂u/∂θ``, ``∂v/∂θ`` (T, 3, N) at the projections of :func:`project_pivot`."""
+    dxc = np.matmul(xp, euler_derivatives(theta))  # (T, 3, N, 3)
+    ju = intr.fx * (dxc[..., 0] - xz[:, None] * dxc[..., 2]) * iz[:, None]
+    jv = intr.fy * (dxc[..., 1] - yz[:, None] * dxc[..., 2]) * iz[:, None]
+    return ju, jv
+
+
 def solve_lsq(
     tracks: np.ndarray,
     visible: np.ndarray,
@@ -198,16 +216,11 @@ def solve_lsq(
     n = len(s)
     jac = a = hess = None
     for it in range(cfg.lsq_iterations):
-        rot = euler_to_matrix(theta)  # (T, 3, 3)
-        xc = np.matmul(xp, rot)  # (T, N, 3) = Rᵀ (X − P) per row
-        iz = 1.0 / (xc[..., 2] - pivot_m)  # + P
-        xz, yz = xc[..., 0] * iz, xc[..., 1] * iz
+        xz, yz, iz = project_pivot(xp, theta, pivot_m)
         refresh = jac is None or it == 2
         if refresh:
             # chord Gauss–Newton: the Jacobian changes by O(θ) ≈ 1 %, so it is refreshed once
-            dxc = np.matmul(xp, euler_derivatives(theta))  # (T, 3, N, 3)
-            ju = intr.fx * (dxc[..., 0] - xz[:, None] * dxc[..., 2]) * iz[:, None]  # (T, 3, N)
-            jv = intr.fy * (dxc[..., 1] - yz[:, None] * dxc[..., 2]) * iz[:, None]
+            ju, jv = angle_jacobian(xp, theta, xz, yz, iz, intr)  # (T, 3, N)
             jac = np.concatenate([ju, jv], axis=2)  # (T, 3, 2N)
             if rs:
                 jac = np.concatenate([jac, jac * s2], axis=1)  # (T, 6, 2N)
@@ -259,10 +272,9 @@ def reprojection_residuals(
     """
     xp = unproject(tracks[0].astype(np.float64), depth, intr)
     xp[:, 2] += pivot_m
-    xc = np.matmul(xp, euler_to_matrix(np.nan_to_num(angles)))  # Rᵀ (X − P)
-    iz = 1.0 / (xc[..., 2] - pivot_m)
-    du = intr.fx * xc[..., 0] * iz + intr.cx - tracks[..., 0]
-    dv = intr.fy * xc[..., 1] * iz + intr.cy - tracks[..., 1]
+    xz, yz, _ = project_pivot(xp, np.nan_to_num(angles), pivot_m)
+    du = intr.fx * xz + intr.cx - tracks[..., 0]
+    dv = intr.fy * yz + intr.cy - tracks[..., 1]
     sq = du * du + dv * dv
     m = visible & visible[:1]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.rotations import euler_derivatives, euler_to_matrix
-from motiondepth.trajectory.optics import SolverConfig, sample_depth, solve_lsq
+from motiondepth.geometry.rotations import euler_to_matrix
+from motiondepth.trajectory.optics import SolverConfig, angle_jacobian, project_pivot, sample_depth, solve_lsq
 
 
 @dataclass
@@ -63,13 +63,7 @@ def _rs_offsets(theta, nu, rays, rho, pivot_m, intr, s):
     """Rolling-shutter term ``s_i J_ki ν_k`` of :func:`solve_lsq` as pixel offsets (T, N, 2)."""
     xp = rays / rho[:, None]
     xp[:, 2] += pivot_m
-    rot = euler_to_matrix(theta)
-    xc = np.matmul(xp, rot)
-    iz = 1.0 / (xc[..., 2] - pivot_m)
-    xz, yz = xc[..., 0] * iz, xc[..., 1] * iz
-    dxc = np.matmul(xp, euler_derivatives(theta))  # (T, 3, N, 3)
-    ju = intr.fx * (dxc[..., 0] - xz[:, None] * dxc[..., 2]) * iz[:, None]  # (T, 3, N)
-    jv = intr.fy * (dxc[..., 1] - yz[:, None] * dxc[..., 2]) * iz[:, None]
+    ju, jv = angle_jacobian(xp, theta, *project_pivot(xp, theta, pivot_m), intr)  # (T, 3, N)
     return np.stack([np.einsum("tk,tkn->tn", nu, ju), np.einsum("tk,tkn->tn", nu, jv)], -1) * s[None, :, None]
 
 
