@@ -104,6 +104,37 @@ def test_rolling_shutter_terms_absorb_shear():
     assert np.abs(with_rs[1:, 0]).max() < 0.1 * np.abs(without[1:, 0]).max()
 
 
+def test_rate_prior_resists_tracker_shear_bias(motion):
+    """Free rates read a tracker's symmetric-shear bias as rolling shutter and trade it against
+    roll; the prior (default) weighs the rates against the residual noise and keeps roll."""
+    from motiondepth.trajectory import SolverConfig
+
+    angles, depth = motion
+    tracks, vis = _synthetic_tracks(angles, depth, 0.0, noise=0.5, seed=3)
+    g = tracks[0]
+    xn, yn = (g[:, 0] - INTR.cx) / 259.0, (g[:, 1] - INTR.cy) / 259.0
+    tracks[1:, :, 0] += 0.3 * yn  # 0.3 px at the edge, the size seen with KLT on telephoto blur
+    tracks[1:, :, 1] += 0.3 * xn
+    roll_err = {}
+    for mode in ("prior", "free", "off"):
+        est = solve_lsq(tracks, vis, depth, INTR, 0.0, config=SolverConfig(rolling_shutter=mode))
+        roll_err[mode] = np.sqrt(np.mean((est[1:, 0] - angles[1:, 0]) ** 2))
+    assert roll_err["prior"] < 0.5 * roll_err["free"]
+    with pytest.raises(ValueError, match="rolling_shutter"):
+        solve_lsq(tracks, vis, depth, INTR, 0.0, config=SolverConfig(rolling_shutter="sometimes"))
+
+
+def test_grid_spacing_regular_and_scattered():
+    from scipy.spatial import cKDTree
+
+    from motiondepth.trajectory.optics import _grid_spacing
+
+    rng = np.random.default_rng(0)
+    for pts in (query_grid(12, (518, 518)), query_grid(3, (480, 640)), rng.uniform(0, 100, (60, 2))):
+        d, _ = cKDTree(pts).query(pts, k=2)
+        assert _grid_spacing(pts) == pytest.approx(np.median(d[:, 1]), rel=1e-5)
+
+
 def test_sample_depth_fills_holes():
     d = np.full((10, 10), 3.0)
     d[2, 2] = 0.0
