@@ -43,7 +43,8 @@ class SolverConfig:
     tolerance_rad: float = 1e-8  # stop when no angle moves more than this
     rolling_shutter: str = "prior"  # lsq: rolling-shutter model, prior | free | off (see solve_lsq)
     readout_fraction: float = 0.0  # prior: readout time / frame interval, when known (centres the prior)
-    rate_prior_px: float = 0.05  # prior: std of a frame's shear about its expected value, px at the top row
+    rate_prior_px: float = 0.05  # prior: std of a frame's shear about its expected value, px at the top row,
+    # for a 12° field of view; it grows with (tan(fov/2) / tan 6°)², see solve_lsq
     rate_ridge: float = 1e-3  # free: ridge on the per-frame rate terms, relative to the normal matrix scale
     huber_px: float = 0.5  # Huber threshold of the robust loss, pixels (floor)
     huber_mad_factor: float = 2.5  # … or this many robust standard deviations of the residuals
@@ -204,7 +205,11 @@ def solve_lsq(
       frame's robust residual spread, so clean tracks keep free rates and noisy ones lean on
       the prior. Real trackers leave affine-like biases of a few tenths of a pixel in blurred
       frames, which free rates read as shear and trade against roll: on telephoto KLT tracks
-      this halves the sparse AbsRel of ``free`` (0.104 → 0.060, benchmarks/foundation.py).
+      the prior cuts the sparse AbsRel of ``free`` from 0.104 to 0.060 (benchmarks/foundation.py).
+      This matters where roll is weakly observable (roll moves edge points by ``θ·W/2``, pitch
+      and yaw by ``θ·f``), so ``σ_ν`` grows with ``(tan(fov/2) / tan 6°)²`` and the prior fades
+      for wide lenses (0.05 px at 12°, ≈ 1.3 px at a phone's 56°), where free rates were the
+      better model on the real-texture clips of benchmarks/pipeline.py.
     - ``free``: three independent rates per frame (a small ridge keeps the roll rate bounded);
       the most accurate on noise-free tracks.
     - ``off``: a global-shutter fit.
@@ -265,9 +270,11 @@ def solve_lsq(
             scale = np.trace(hess, axis1=1, axis2=2)[:, None, None] / n_par
             hess = hess + (cfg.damping * np.eye(n_par) + ridge) * scale + 1e-18 * np.eye(n_par)
             if prior:
-                # ν_k ~ N(ρ D_k, σ_ν²) with σ_ν = rate_prior_px at half the height, weighed against
-                # the frame's robust residual spread
-                lam = (sigma * 0.5 * intr.fy / cfg.rate_prior_px) ** 2  # (T, 1)
+                # ν_k ~ N(ρ D_k, σ_ν²) with σ_ν = rate_prior_px at half the height (scaled by the
+                # field of view), weighed against the frame's robust residual spread
+                half_fov = 0.5 * height / intr.fy  # tan of the vertical half field of view
+                sigma_nu = cfg.rate_prior_px * (half_fov / _TAN_6_DEG) ** 2
+                lam = (sigma * 0.5 * intr.fy / sigma_nu) ** 2  # (T, 1)
                 hess[:, 3:, 3:] += lam[:, :, None] * np.eye(3)
         grad = np.matmul(a, (res * sw2)[..., None])[..., 0]
         if prior:
@@ -282,6 +289,9 @@ def solve_lsq(
             break
     theta[0] = 0.0
     return (theta, nu) if return_rates else theta
+
+
+_TAN_6_DEG = 0.10510423526567646  # tan(6°): half field of view of the telephoto preset, where rate_prior_px holds
 
 
 def _rolling_shutter_mode(value: str | bool) -> str:
