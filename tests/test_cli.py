@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from motiondepth.cli import main
+from motiondepth.io.trajectory import read_trajectory_csv
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,15 @@ def test_track_trajectory_eval(sim_dir, tmp_path, capsys):
     )
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["rmse_arcmin"] < 2.0 and {"abs_rel", "e1", "e2"} <= set(metrics)
+    # rolling-shutter models: all finite and close to one another on this phone clip
+    angles = {}
+    for rs in ("prior", "free", "off"):
+        csv = tmp_path / f"rs-{rs}.csv"
+        assert main([*args, "--rolling-shutter", rs, "--readout-ms", "2.07", "--out", str(csv)]) == 0
+        angles[rs] = read_trajectory_csv(csv).angles
+    assert np.isfinite(angles["off"]).all() and np.abs(angles["prior"] - angles["free"]).max() < 1e-3
+    assert main([*args, "--readout-ms", "-3", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "--readout-ms" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
 
 
 def _err(capsys):

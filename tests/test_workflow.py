@@ -108,6 +108,13 @@ def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path
     st = _steps(out)
     assert st["tracks"]["cached"] and st["depth"]["cached"] and st["tracks3d"]["cached"]
     assert not st["dense"]["cached"] and not st["plot"]["cached"]
+    # another rolling-shutter model: tracks stay, the depth rescale and the solve rerun
+    res = motiondepth.run(sim["video"], out, progress=False, rolling_shutter="free", readout_ms=2.0, **sim["flags"])
+    st = _steps(out)
+    assert st["tracks"]["cached"] and not st["depth"]["cached"] and not st["trajectory"]["cached"]
+    assert np.isfinite(res.trajectory.angles).all()
+    with pytest.raises(InputError, match="readout"):
+        motiondepth.run(sim["video"], out, progress=False, readout_ms=-1.0, **sim["flags"])
     # new intrinsics: tracking and everything after it reruns
     motiondepth.run(sim["video"], out, progress=False, hfov=50.0)
     st = _steps(out)

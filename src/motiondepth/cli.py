@@ -88,7 +88,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.video import read_camera_json
     from motiondepth.pipeline import camera_from_record
     from motiondepth.trajectory.homography import solve_homography
-    from motiondepth.trajectory.optics import solve_trajectory
+    from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
 
     tracks, _ = load_tracks(a.tracks)
     rec = read_camera_json(a.camera)
@@ -103,11 +103,21 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
         raise InputError(a.depth, f"depth is {depth.shape[1]}x{depth.shape[0]} but tracks were made on {w}x{h} frames")
     interval = rec.get("frame_interval_s")
     times = np.arange(tracks.num_frames) * (float(interval) if interval else 1.0)
+    readout = None
+    if a.readout_ms is not None:
+        if not 0 <= a.readout_ms < 1000:
+            raise InputError("--readout-ms", f"{a.readout_ms} ms is not a plausible sensor readout time")
+        readout = a.readout_ms / 1000.0
+    elif rec.get("row_time_s") and (height or h):  # a simulate camera.json knows its readout
+        readout = float(rec["row_time_s"]) * (height or h)
+    if readout is not None and not interval:
+        raise InputError(a.camera, "has no frame_interval_s, which --readout-ms needs")
+    solver = rolling_shutter_config(a.rolling_shutter, readout, float(interval) if interval else None)
     if a.mode == "homography":
         traj = solve_homography(tracks.tracks, tracks.visible, intr, times)
     else:
         traj = solve_trajectory(
-            tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, image_height=height or h
+            tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, solver, image_height=height or h
         )
     if a.dense:
         if not a.video:
@@ -286,6 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="lsq",
         choices=["paper", "lsq", "homography"],
         help="paper: the paper's sequential solver; lsq: robust refinement (default); homography: baseline",
+    )
+    r.add_argument(
+        "--rolling-shutter",
+        default="prior",
+        choices=["prior", "free", "off"],
+        help="lsq's rolling-shutter model: per-frame shear rates held back where tracks are noisy and the lens "
+        "is long (prior, default), unconstrained (free), or a global shutter (off)",
+    )
+    r.add_argument(
+        "--readout-ms",
+        type=float,
+        metavar="MS",
+        help="sensor readout time of a frame (default: from camera.json's row_time_s when it has one)",
     )
     r.add_argument(
         "--dense",

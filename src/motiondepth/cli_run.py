@@ -109,6 +109,20 @@ def add_commands(sub) -> None:
         metavar="M",
         help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
     )
+    g.add_argument(
+        "--rolling-shutter",
+        default="prior",
+        choices=["prior", "free", "off"],
+        help="the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
+        "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
+    )
+    g.add_argument(
+        "--readout-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="sensor readout time of one frame, top row to bottom row, when known (centres the prior)",
+    )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
     g.add_argument("--depth-scale", type=float, default=None, metavar="M", help="metres per unit of a 16-bit depth")

@@ -85,6 +85,8 @@ class RunConfig:
     depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
     pivot_m: float = DEFAULT_PIVOT_M
     depth_rescale: str = "local"  # network depth made metric by pivot parallax: local | global | none
+    rolling_shutter: str = "prior"  # solver's rolling-shutter model: prior | free | off
+    readout_ms: float | None = None  # sensor readout time of a frame, when known (centres the rate prior)
     grid_half: int = 12  # query grid of (2·grid_half + 1)² points
     tracker: str = "klt"
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
@@ -326,7 +328,12 @@ def estimate_depth(
 
 
 def rescale_by_parallax(
-    depth: np.ndarray, tracks: Tracks, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M, mode: str = "local"
+    depth: np.ndarray,
+    tracks: Tracks,
+    intrinsics: Intrinsics,
+    pivot_m: float = DEFAULT_PIVOT_M,
+    mode: str = "local",
+    solver=None,
 ) -> tuple[np.ndarray, dict]:
     """Check and correct a depth map's metric scale with the pivot parallax of the tracks.
 
@@ -346,9 +353,20 @@ def rescale_by_parallax(
         return depth, {"mode": "none", "scale": 1.0, "points": 0}
     xy = tracks.tracks[0].astype(np.float64)
     pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
-                                image_height=tracks.image_size[0])  # fmt: skip
+                                image_height=tracks.image_size[0], config=solver)  # fmt: skip
     out, info = rescale_depth_map(depth, xy, pts, mode)
     return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
+
+
+def _solver_config(cfg: RunConfig, clip: Clip):
+    from motiondepth.trajectory.optics import rolling_shutter_config
+
+    if cfg.rolling_shutter not in ("prior", "free", "off"):
+        raise InputError("--rolling-shutter", f"unknown model {cfg.rolling_shutter!r}; use prior, free or off")
+    readout = None if cfg.readout_ms is None else cfg.readout_ms / 1000.0
+    if readout is not None and not 0 <= readout < 1:
+        raise InputError("--readout-ms", f"{cfg.readout_ms} ms is not a plausible sensor readout time")
+    return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s if readout is not None else None)
 
 
 def solve_rotation(
@@ -357,8 +375,13 @@ def solve_rotation(
     intrinsics: Intrinsics,
     pivot_m: float = DEFAULT_PIVOT_M,
     times: np.ndarray | None = None,
+    solver=None,
 ) -> Trajectory:
-    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq)."""
+    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq).
+
+    ``solver`` is a :class:`~motiondepth.trajectory.SolverConfig` (e.g. from
+    :func:`~motiondepth.trajectory.optics.rolling_shutter_config`); default settings if None.
+    """
     from motiondepth.trajectory.optics import solve_trajectory
 
     try:
@@ -370,6 +393,7 @@ def solve_rotation(
             pivot_m,
             times,
             "lsq",
+            config=solver,
             image_height=tracks.image_size[0],
         )
     except ValueError as exc:
@@ -762,10 +786,12 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
 
         rescale = "none" if cfg.depth else cfg.depth_rescale
+        solver = _solver_config(cfg, clip)
+        rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": solver.readout_fraction}
 
         def compute_depth():
             d = estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src)
-            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale)
+            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, solver)
             return final, d, info
 
         def write_depth(value, o):
@@ -787,7 +813,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "rescale": rescale,
                 "tracks": k_tracks if rescale != "none" else None,
                 "pivot": cfg.pivot_m,
-            },
+            }
+            | (rs_key if rescale != "none" else {}),
             ["depth.npz", "depth.png"],
             compute_depth,
             write_depth,
@@ -801,9 +828,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "intrinsics": intr.as_array(),
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
-            },
+            }
+            | rs_key,
             ["trajectory.csv"],
-            lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times),
+            lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times, solver),
             lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
             _load_trajectory,
         )

@@ -291,6 +291,25 @@ def solve_lsq(
     return (theta, nu) if return_rates else theta
 
 
+def rolling_shutter_config(
+    mode: str = "prior", readout_s: float | None = None, frame_interval_s: float | None = None
+) -> SolverConfig:
+    """Solver settings for a rolling-shutter model, the readout fraction from a readout time.
+
+    Args:
+        mode: ``prior`` | ``free`` | ``off`` (see :func:`solve_lsq`).
+        readout_s: sensor readout time of a frame (top row to bottom row), seconds, when known.
+        frame_interval_s: time between frame starts, seconds (needed with ``readout_s``).
+    """
+    _rolling_shutter_mode(mode)
+    fraction = 0.0
+    if readout_s is not None:
+        if not readout_s >= 0 or not (frame_interval_s and frame_interval_s > 0):
+            raise ValueError(f"readout {readout_s} s needs a non-negative value and a positive frame interval")
+        fraction = float(readout_s) / float(frame_interval_s)
+    return SolverConfig(rolling_shutter=mode, readout_fraction=fraction)
+
+
 _TAN_6_DEG = 0.10510423526567646  # tan(6°): half field of view of the telephoto preset, where rate_prior_px holds
 
 
