@@ -238,8 +238,8 @@ def solve_lsq(
     s = (p0[:, 1] - 0.5 * (height - 1.0)) / height  # (N,) row offset from the middle row
     rs_mode = _rolling_shutter_mode(cfg.rolling_shutter)
     prior = rs_mode == "prior"
-    free = rs_mode in ("free", "prior")
-    n_par = 6 if free else 3
+    rates = rs_mode in ("free", "prior")  # per-frame rate unknowns (held by the prior, or free)
+    n_par = 6 if rates else 3
     nu = np.zeros((len(theta), 3))
     ridge = np.diag([0.0] * 3 + [0.0 if prior else cfg.rate_ridge] * (n_par - 3))
     s2 = np.concatenate([s, s])
@@ -253,10 +253,10 @@ def solve_lsq(
             # so it is computed once; the IRLS weights are refreshed at iteration 2
             ju, jv = angle_jacobian(xp, theta, xz, yz, iz, intr)  # (T, 3, N)
             jac = np.concatenate([ju, jv], axis=2)  # (T, 3, 2N)
-            if free:
+            if rates:
                 jac = np.concatenate([jac, jac * s2], axis=1)  # (T, 6, 2N)
         res = np.concatenate([intr.fx * xz + intr.cx - obs_u, intr.fy * yz + intr.cy - obs_v], axis=1)
-        if free:
+        if rates:
             res += np.matmul(nu[:, None, :], jac[:, 3:])[:, 0]
         if refresh:
             # IRLS: Huber weights (and the normal matrix) are updated with the Jacobian
@@ -279,11 +279,11 @@ def solve_lsq(
         grad = np.matmul(a, (res * sw2)[..., None])[..., 0]
         if prior:
             grad[:, 3:] += lam * (nu - cfg.readout_fraction * _frame_rates(theta))
-        elif free:
+        elif rates:
             grad[:, 3:] += cfg.rate_ridge * scale[:, 0] * nu
         step = np.linalg.solve(hess, -grad[..., None])[..., 0]
         theta = theta + step[:, :3]
-        if free:
+        if rates:
             nu = nu + step[:, 3:]
         if it >= 2 and np.abs(step[:, :3]).max() < cfg.tolerance_rad:
             break
