@@ -105,14 +105,15 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     times = np.arange(tracks.num_frames) * (float(interval) if interval else 1.0)
     readout = None
     if a.readout_ms is not None:
-        if not 0 <= a.readout_ms < 1000:
-            raise InputError("--readout-ms", f"{a.readout_ms} ms is not a plausible sensor readout time")
         readout = a.readout_ms / 1000.0
     elif rec.get("row_time_s") and (height or h):  # a simulate camera.json knows its readout
         readout = float(rec["row_time_s"]) * (height or h)
     if readout is not None and not interval:
         raise InputError(a.camera, "has no frame_interval_s, which --readout-ms needs")
-    solver = rolling_shutter_config(a.rolling_shutter, readout, float(interval) if interval else None)
+    try:
+        solver = rolling_shutter_config(a.rolling_shutter, readout, float(interval) if interval else None)
+    except ValueError as exc:
+        raise InputError("--readout-ms", str(exc)) from None
     if a.mode == "homography":
         traj = solve_homography(tracks.tracks, tracks.visible, intr, times)
     else:
@@ -175,6 +176,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from motiondepth.cli_run import add_commands as add_run_commands
+    from motiondepth.cli_run import add_rolling_shutter_args
+
     p = argparse.ArgumentParser(
         prog="motiondepth",
         description="Metric depth and camera motion from how points move and blur. "
@@ -297,18 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["paper", "lsq", "homography"],
         help="paper: the paper's sequential solver; lsq: robust refinement (default); homography: baseline",
     )
-    r.add_argument(
-        "--rolling-shutter",
-        default="prior",
-        choices=["prior", "free", "off"],
-        help="lsq's rolling-shutter model: per-frame shear rates held back where tracks are noisy and the lens "
-        "is long (prior, default), unconstrained (free), or a global shutter (off)",
-    )
-    r.add_argument(
-        "--readout-ms",
-        type=float,
-        metavar="MS",
-        help="sensor readout time of a frame (default: from camera.json's row_time_s when it has one)",
+    add_rolling_shutter_args(
+        r, "sensor readout time of a frame (default: from camera.json's row_time_s when it has one)"
     )
     r.add_argument(
         "--dense",
@@ -359,9 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
     from motiondepth.cli_models import add_commands
 
     add_commands(sub, esub)
-
-    from motiondepth.cli_run import add_commands as add_run_commands
-
     add_run_commands(sub)
     return p
 

@@ -9,6 +9,22 @@ import time
 from motiondepth.errors import InputError
 
 
+def add_rolling_shutter_args(parser, readout_help: str) -> None:
+    """``--rolling-shutter`` and ``--readout-ms`` (shared by ``run`` and ``trajectory``).
+
+    The choices mirror ``trajectory.optics.ROLLING_SHUTTER_MODES``, spelled out so that building
+    the parser does not import the solver.
+    """
+    parser.add_argument(
+        "--rolling-shutter",
+        default="prior",
+        choices=["prior", "free", "off"],
+        help="the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
+        "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
+    )
+    parser.add_argument("--readout-ms", type=float, default=None, metavar="MS", help=readout_help)
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from motiondepth.workflow import RunConfig, run
 
@@ -109,19 +125,8 @@ def add_commands(sub) -> None:
         metavar="M",
         help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
     )
-    g.add_argument(
-        "--rolling-shutter",
-        default="prior",
-        choices=["prior", "free", "off"],
-        help="the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
-        "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
-    )
-    g.add_argument(
-        "--readout-ms",
-        type=float,
-        default=None,
-        metavar="MS",
-        help="sensor readout time of one frame, top row to bottom row, when known (centres the prior)",
+    add_rolling_shutter_args(
+        g, "sensor readout time of one frame, top row to bottom row, when known (centres the prior)"
     )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")

@@ -359,14 +359,15 @@ def rescale_by_parallax(
 
 
 def _solver_config(cfg: RunConfig, clip: Clip):
-    from motiondepth.trajectory.optics import rolling_shutter_config
+    from motiondepth.trajectory.optics import ROLLING_SHUTTER_MODES, rolling_shutter_config
 
-    if cfg.rolling_shutter not in ("prior", "free", "off"):
+    if cfg.rolling_shutter not in ROLLING_SHUTTER_MODES:
         raise InputError("--rolling-shutter", f"unknown model {cfg.rolling_shutter!r}; use prior, free or off")
-    readout = None if cfg.readout_ms is None else cfg.readout_ms / 1000.0
-    if readout is not None and not 0 <= readout < 1:
-        raise InputError("--readout-ms", f"{cfg.readout_ms} ms is not a plausible sensor readout time")
-    return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s if readout is not None else None)
+    try:
+        readout = None if cfg.readout_ms is None else cfg.readout_ms / 1000.0
+        return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s)
+    except ValueError as exc:
+        raise InputError("--readout-ms", str(exc)) from None
 
 
 def solve_rotation(

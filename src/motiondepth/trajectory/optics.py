@@ -291,21 +291,31 @@ def solve_lsq(
     return (theta, nu) if return_rates else theta
 
 
+ROLLING_SHUTTER_MODES = ("prior", "free", "off")  # SolverConfig.rolling_shutter (see solve_lsq)
+MAX_READOUT_S = 1.0  # a sensor readout longer than this is a unit mistake, not a camera
+
+
 def rolling_shutter_config(
     mode: str = "prior", readout_s: float | None = None, frame_interval_s: float | None = None
 ) -> SolverConfig:
     """Solver settings for a rolling-shutter model, the readout fraction from a readout time.
 
     Args:
-        mode: ``prior`` | ``free`` | ``off`` (see :func:`solve_lsq`).
-        readout_s: sensor readout time of a frame (top row to bottom row), seconds, when known.
+        mode: one of :data:`ROLLING_SHUTTER_MODES` (see :func:`solve_lsq`).
+        readout_s: sensor readout time of a frame (top row to bottom row), seconds, when known;
+            in ``[0, MAX_READOUT_S)``.
         frame_interval_s: time between frame starts, seconds (needed with ``readout_s``).
+
+    Raises:
+        ValueError: an unknown mode, an implausible readout time, or a readout without an interval.
     """
     _rolling_shutter_mode(mode)
     fraction = 0.0
     if readout_s is not None:
-        if not readout_s >= 0 or not (frame_interval_s and frame_interval_s > 0):
-            raise ValueError(f"readout {readout_s} s needs a non-negative value and a positive frame interval")
+        if not 0 <= readout_s < MAX_READOUT_S:
+            raise ValueError(f"{1000 * readout_s:g} ms is not a plausible sensor readout time")
+        if not (frame_interval_s and frame_interval_s > 0):
+            raise ValueError(f"a readout time needs a positive frame interval, got {frame_interval_s}")
         fraction = float(readout_s) / float(frame_interval_s)
     return SolverConfig(rolling_shutter=mode, readout_fraction=fraction)
 
@@ -316,8 +326,8 @@ _TAN_6_DEG = 0.10510423526567646  # tan(6°): half field of view of the telephot
 def _rolling_shutter_mode(value: str | bool) -> str:
     if value is True or value is False:  # the pre-0.2 boolean setting
         return "prior" if value else "off"
-    if value not in ("prior", "free", "off"):
-        raise ValueError(f"rolling_shutter must be 'prior', 'free' or 'off', got {value!r}")
+    if value not in ROLLING_SHUTTER_MODES:
+        raise ValueError(f"rolling_shutter must be one of {ROLLING_SHUTTER_MODES}, got {value!r}")
     return value
 
 
