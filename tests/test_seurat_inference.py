@@ -18,13 +18,31 @@ from motiondepth.seurat.inference import (
 )
 
 
+@pytest.mark.parametrize("mode", ["last", "average"])
 @pytest.mark.parametrize("frames,stride", [(8, 4), (20, 4), (23, 5), (30, 7)])
-def test_chaining_recovers_log_depth_for_any_length(frames, stride):
+def test_chaining_recovers_log_depth_for_any_length(frames, stride, mode):
     rng = np.random.default_rng(frames)
     log_d = np.cumsum(rng.normal(0, 0.05, (frames, 3)), 0)  # true log depth per frame, 3 tracks
     starts = window_starts(frames, 8, stride)
     windows = np.stack([log_d[s : s + 8] - log_d[s] for s in starts])  # exact window-wise ratios (Eq. 7)
-    np.testing.assert_allclose(chain_log_ratios(windows, starts, frames), log_d - log_d[0], atol=1e-12)
+    np.testing.assert_allclose(chain_log_ratios(windows, starts, frames, mode), log_d - log_d[0], atol=1e-12)
+
+
+def test_average_chaining_hand_case_and_noise():
+    # two windows of 4, stride 2; window 0 is exact, window 1 is off by +0.1 at its frame 0 only
+    log_d = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])[:, None]
+    starts = np.array([0, 2])
+    windows = np.stack([log_d[s : s + 4] - log_d[s] for s in starts])
+    windows[1, 1:] -= 0.1  # i.e. relative to a first-frame value 0.1 too high
+    # Eq. 9 links at frame 2 only: frames 3-5 inherit the error; averaging links over frames 2-3
+    last = chain_log_ratios(windows, starts, 6, "last")[:, 0]
+    avg = chain_log_ratios(windows, starts, 6, "average")[:, 0]
+    np.testing.assert_allclose(last, [0.0, 0.1, 0.2, 0.2, 0.3, 0.4], atol=1e-12)
+    # base = mean(0.2 - 0, 0.3 - 0.0) = 0.25; frames 2, 3 average the two windows' estimates
+    np.testing.assert_allclose(avg, [0.0, 0.1, 0.225, 0.275, 0.35, 0.45], atol=1e-12)
+    assert np.abs(avg - log_d[:, 0]).max() < np.abs(last - log_d[:, 0]).max()
+    with pytest.raises(ValueError, match="chaining mode"):
+        chain_log_ratios(windows, starts, 6, "median")
 
 
 def test_visible_runs_labels():

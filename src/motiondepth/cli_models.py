@@ -11,6 +11,7 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import write_json_and_markdown
+from motiondepth.seurat.inference import CHAIN_MODES as CHAIN_CHOICES
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -50,7 +51,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
         raise InputError(a.tracks, "tracks file has no image_size; needed to normalise positions")
     source = load_depth_source(a.depth, size, a.depth_scale)
     intr, warning = _intrinsics_for(a, tracks_intr, size)
-    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride)
+    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride, chain=a.chain)
     frames = None
     if a.video:
         from motiondepth.io.video import load_frames
@@ -80,7 +81,7 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
 
     if a.scenes < 1:
         raise InputError("--scenes", "need at least 1 scene")
-    predictor = SeuratPredictor.from_pretrained(a.checkpoint)
+    predictor = SeuratPredictor.from_pretrained(a.checkpoint, chain=a.chain)
     result = evaluate_procedural(predictor, a.scenes, a.seed, a.frames, a.queries, a.noisy_tracks)
     md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
     j, m = write_json_and_markdown(a.out, result, md)
@@ -225,6 +226,9 @@ def add_commands(sub, eval_sub) -> None:
     d.add_argument("--hfov", type=float, default=60.0, metavar="DEG", help="assumed horizontal field of view "
                    "when no intrinsics are given (default 60)")  # fmt: skip
     d.add_argument("--stride", type=int, metavar="S", help="window stride (default: the model's, 4)")
+    d.add_argument("--chain", choices=CHAIN_CHOICES, default="average", help="how overlapping windows are "
+                   "chained: 'average' (default) links each window over all shared frames and averages them; "
+                   "'last' is the paper's Eq. 9")  # fmt: skip
     d.add_argument("--out", required=True, metavar="TRACKS3D.npz", help="output file")
     d.set_defaults(func=cmd_track_depth)
 
@@ -273,6 +277,8 @@ def add_commands(sub, eval_sub) -> None:
     es.add_argument("--frames", type=int, default=48, metavar="T", help="frames per clip (default 48)")
     es.add_argument("--queries", type=int, default=256, metavar="N", help="query tracks per clip (default 256)")
     es.add_argument("--noisy-tracks", action="store_true", help="corrupt the 2D tracks like a real tracker")
+    es.add_argument("--chain", choices=CHAIN_CHOICES, default="average", help="Seurat's window chaining "
+                    "(see track-depth); the hand-crafted baseline always uses Eq. 9, its better mode")  # fmt: skip
     es.add_argument("--out", required=True, metavar="RESULTS.json")
     es.set_defaults(func=cmd_eval_seurat)
 

@@ -10,8 +10,9 @@ oracle depth                  per-frame ground-truth depth maps sampled at the t
 per-frame depth (flickering)  :class:`FlickeringDepth`: GT with per-frame scale jitter + noise
 + Gaussian smoothing (1×/3×)  the same, smoothed over time per track (Table 6)
 hand-crafted baseline         kNN kernel-density ratios (Eq. 4) over queries + supporting grid,
-                              scaled like Seurat (Table 4)
-Seurat                        the model's chained ratios, scaled by the flickering depth
+                              chained by Eq. 9 (its better mode), scaled like Seurat (Table 4)
+Seurat                        the model's ratios chained in the predictor's mode (default
+                              ``average``), scaled by the flickering depth
 ============================  ==============================================================
 
 Clips use seeds ``EVAL_SEED_BASE + i``, disjoint from training and validation seeds.
@@ -55,7 +56,7 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     depths["+ Gaussian smoothing (1 iter)"] = gaussian_smooth_depth(noisy, 1.0, 1)
     depths["+ Gaussian smoothing (3 iters)"] = gaussian_smooth_depth(noisy, 1.0, 3)
     support = (clip.support, clip.support_visible)
-    hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)
+    hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)  # Eq. 9 chaining: its best
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
     lr = predictor.log_ratios(tracks, vis, clip.image_size, support=support)
     depths["Seurat"] = scale_match(lr, tracks, vis, flicker)[0]
