@@ -11,8 +11,9 @@ per-frame depth (flickering)  :class:`FlickeringDepth`: GT with per-frame scale 
 + Gaussian smoothing (1×/3×)  the same, smoothed over time per track (Table 6)
 hand-crafted baseline         kNN kernel-density ratios (Eq. 4) over queries + supporting grid,
                               chained by Eq. 9 (its better mode), scaled like Seurat (Table 4)
-Seurat                        the model's ratios chained in the predictor's mode (default
-                              ``average``), scaled by the flickering depth
+Seurat, Eq. 9 chaining        the model's window ratios chained as in the paper (Eq. 9)
+Seurat                        the same predictions chained in the predictor's mode (default
+                              ``average``), both scaled by the flickering depth
 ============================  ==============================================================
 
 Clips use seeds ``EVAL_SEED_BASE + i``, disjoint from training and validation seeds.
@@ -29,7 +30,7 @@ from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval
 from motiondepth.eval.tapvid3d import SCALINGS, mean_metrics, rescale_intrinsics, tapvid3d_metrics
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_log_ratios, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
-from motiondepth.seurat.inference import SeuratPredictor, scale_match, to_tracks3d
+from motiondepth.seurat.inference import SeuratPredictor, chain_log_ratios, scale_match, to_tracks3d
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ ROWS = (
     "+ Gaussian smoothing (1 iter)",
     "+ Gaussian smoothing (3 iters)",
     "hand-crafted baseline",
+    "Seurat, Eq. 9 chaining",
     "Seurat",
 )
 
@@ -58,8 +60,10 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     support = (clip.support, clip.support_visible)
     hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)  # Eq. 9 chaining: its best
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
-    lr = predictor.log_ratios(tracks, vis, clip.image_size, support=support)
-    depths["Seurat"] = scale_match(lr, tracks, vis, flicker)[0]
+    wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support)
+    for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
+        lr = chain_log_ratios(wl, starts, len(tracks), mode)  # same predictions, two chainings
+        depths[row] = scale_match(lr, tracks, vis, flicker)[0]
     gt_vis = clip.gt_visible
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), gt_vis, clip.depth.astype(np.float64), clip.intrinsics).xyz
     intr = rescale_intrinsics(clip.intrinsics.as_array(), clip.image_size)
