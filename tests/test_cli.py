@@ -118,3 +118,28 @@ def test_demo_end_to_end(tmp_path, capsys):
     m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert m["methods"]["lsq"]["rmse_arcmin"] < m["methods"]["homography"]["rmse_arcmin"]
     assert "lsq" in capsys.readouterr().out
+
+
+def test_spelled_out_choices_match_the_library():
+    """The parser lists some choices literally (to keep start-up light); they must match the library."""
+    import argparse
+
+    from motiondepth.cli import build_parser
+    from motiondepth.seurat.inference import CHAIN_MODES
+    from motiondepth.trajectory.optics import ROLLING_SHUTTER_MODES
+
+    def subparsers(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield sub
+                    yield from subparsers(sub)
+
+    found = {}
+    for sub in subparsers(build_parser()):
+        for action in sub._actions:
+            if action.dest in ("chain", "rolling_shutter"):
+                found.setdefault(action.dest, []).append(tuple(action.choices))
+    assert len(found["chain"]) == 2 and all(set(c) == set(CHAIN_MODES) for c in found["chain"])
+    assert len(found["rolling_shutter"]) == 2
+    assert all(set(c) == set(ROLLING_SHUTTER_MODES) for c in found["rolling_shutter"])

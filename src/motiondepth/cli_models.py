@@ -11,7 +11,10 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import write_json_and_markdown
-from motiondepth.seurat.inference import CHAIN_MODES as CHAIN_CHOICES
+
+# Mirrors ``seurat.inference.CHAIN_MODES``, spelled out so that building the parser (every command's
+# start-up) does not import Seurat; tests/test_cli.py checks the two agree.
+CHAIN_CHOICES = ("average", "last")
 
 
 def cmd_train(a: argparse.Namespace) -> int:

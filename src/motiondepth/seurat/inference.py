@@ -150,6 +150,11 @@ def support_from_video(
 CHAIN_MODES = ("average", "last")
 
 
+def _check_chain_mode(mode: str) -> None:
+    if mode not in CHAIN_MODES:
+        raise ValueError(f"unknown chaining mode {mode!r}; use one of {', '.join(CHAIN_MODES)}")
+
+
 def chain_log_ratios(
     window_log_ratios: np.ndarray, starts: np.ndarray, num_frames: int, mode: str = "average"
 ) -> np.ndarray:
@@ -173,8 +178,7 @@ def chain_log_ratios(
         >>> np.exp(chain_log_ratios(l, np.array([0, 2]), 6, mode="last"))[:, 0].round(3).tolist()
         [1.0, 1.1, 1.2, 1.32, 1.44, 1.56]
     """
-    if mode not in CHAIN_MODES:
-        raise ValueError(f"unknown chaining mode {mode!r}; use one of {', '.join(CHAIN_MODES)}")
+    _check_chain_mode(mode)
     k, w, n = window_log_ratios.shape
     total = np.zeros((num_frames, n))
     count = np.zeros((num_frames, 1))
@@ -279,8 +283,7 @@ class SeuratPredictor:
         self.cfg = model.cfg
         self.stride = stride or self.cfg.stride
         self.query_chunk = query_chunk
-        if chain not in CHAIN_MODES:
-            raise ValueError(f"unknown chaining mode {chain!r}; use one of {', '.join(CHAIN_MODES)}")
+        _check_chain_mode(chain)
         self.chain = chain
 
     @classmethod
