@@ -1,9 +1,17 @@
 """Foundation benchmark: speed and accuracy of simulate → track → solve, side by side in one run.
 
 Timings are medians over ``--repeats`` runs on the same inputs. Accuracy is scored on seeded
-procedural scenes (``--scenes`` per camera preset, seeds 1000…) with the synthetic shake, using
-KLT tracks and exact (simulator) tracks, for the paper solver, the lsq refinement and the
-homography baseline. Writes ``benchmarks/results/foundation.json`` and ``.md``.
+procedural scenes (``--scenes`` per camera preset, seeds 1000…) with the synthetic shake, for the
+paper solver, the lsq refinement and the homography baseline, on four kinds of tracks:
+
+- ``klt``: the weight-free tracker, the default;
+- ``klt+kernels``: blur-compensated Lucas–Kanade (``track_cross_blur``) with exposure kernels
+  from the true rotation trace: what a time-aligned gyroscope log would give;
+- ``klt+interp-kernels``: the same with kernels from the rotation interpolated between the lsq
+  solution's per-frame angles (a mean-preserving spline): what the video alone would give;
+- ``exact``: the simulator's tracks (streak centroids), the solver's floor.
+
+Writes ``benchmarks/results/foundation.json`` and ``.md``.
 
     python benchmarks/foundation.py            # full run (≈ 2 min on 2 cores)
     python benchmarks/foundation.py --quick    # 2 scenes per preset, 3 repeats
@@ -23,7 +31,8 @@ from tqdm import tqdm
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.pipeline import procedural_rgbd, solve_all
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
-from motiondepth.tracking import KLTTracker, grid_queries, query_grid
+from motiondepth.simulate.shake import RotationTrace
+from motiondepth.tracking import KLTTracker, exposure_kernels, grid_queries, query_grid, track_cross_blur
 from motiondepth.trajectory import solve_homography, solve_trajectory
 
 METHODS = ("paper", "lsq", "homography")
@@ -61,6 +70,21 @@ def timings(repeats: int) -> dict:
     }
 
 
+def trace_from_frames(angles: np.ndarray, interval_s: float, dt: float) -> RotationTrace:
+    """A rotation trace whose mean over every frame span equals ``angles`` (T, 3).
+
+    The cumulative integral is interpolated by a cubic spline through the frame boundaries and
+    differentiated (histopolation), so each span keeps its mean.
+    """
+    from scipy.interpolate import CubicSpline
+
+    edges = np.arange(len(angles) + 1) * interval_s
+    cumulative = np.concatenate([np.zeros((1, 3)), np.cumsum(angles * interval_s, axis=0)])
+    rate = CubicSpline(edges, cumulative, axis=0).derivative()
+    times = np.arange(0.0, edges[-1] + dt, dt)
+    return RotationTrace(times, rate(times) - rate(0.0), "interpolated from per-frame angles")
+
+
 def accuracy(num_scenes: int) -> tuple[dict, dict]:
     per_scene: dict[str, list[dict]] = {}
     blur: dict[str, list[float]] = {}
@@ -72,12 +96,19 @@ def accuracy(num_scenes: int) -> tuple[dict, dict]:
         )
         blur.setdefault(preset, []).append(float(np.median(video.blur_px)))
         grid = query_grid(12, (cam.height, cam.width), video.intrinsics)
-        for source in ("klt", "exact"):
-            tracks = (
-                KLTTracker().track(video.frames, grid_queries(grid))
-                if source == "klt"
-                else groundtruth_tracks(video, grid)
-            )
+        klt = KLTTracker().track(video.frames, grid_queries(grid))
+        depth_m = float(np.median(video.depth[video.depth > 0]))
+        estimate = solve_all(klt, video.depth, video.intrinsics, cam.pivot_m)["lsq"][0]
+        traces = {
+            "klt+kernels": video.trace,
+            "klt+interp-kernels": trace_from_frames(estimate.angles, cam.interval_s, cam.trace_dt_s),
+        }
+        sources = {"klt": klt}
+        for key, trace in traces.items():
+            kernels = exposure_kernels(trace, cam, video.intrinsics, video.timestamps, depth_m=depth_m)
+            sources[key] = track_cross_blur(video.frames, grid_queries(grid), kernels)
+        sources["exact"] = groundtruth_tracks(video, grid)
+        for source, tracks in sources.items():
             for name, (traj, _) in solve_all(tracks, video.depth, video.intrinsics, cam.pivot_m).items():
                 m = trajectory_metrics(traj.angles, video.trajectory)
                 per_scene.setdefault(f"{preset}/{source}/{name}", []).append(m | {"seed": seed})

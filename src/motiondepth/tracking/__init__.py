@@ -1,16 +1,21 @@
 """Query grids and point trackers behind one interface."""
 
 from motiondepth.tracking.base import Tracker, available_trackers, make_tracker, register_tracker
+from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
 from motiondepth.tracking.grid import grid_queries, query_grid
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
 
 __all__ = [
+    "BlurKernels",
+    "CrossBlurConfig",
     "KLTConfig",
     "KLTTracker",
     "Tracker",
     "available_trackers",
+    "exposure_kernels",
     "grid_queries",
     "make_tracker",
     "query_grid",
     "register_tracker",
+    "track_cross_blur",
 ]
