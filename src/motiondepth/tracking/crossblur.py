@@ -34,7 +34,7 @@ from motiondepth.scenes.procedural import srgb_to_linear
 from motiondepth.simulate.camera import CameraConfig
 from motiondepth.simulate.shake import RotationTrace
 from motiondepth.tracking.base import check_inputs
-from motiondepth.tracking.klt import KLTConfig, _lk
+from motiondepth.tracking.klt import KLTConfig, KLTTracker, _lk
 from motiondepth.types import Tracks
 
 
@@ -122,8 +122,9 @@ class CrossBlurConfig:
 
     smooth_sigma_px: float = 1.5  # Gaussian on the cross-blurred images (noise, quantisation)
     margin_px: int = 48  # context around each tile for the filters and the search
-    levels: int = 2  # pyramid levels (the initial guess is the previous frame's position)
+    levels: int = 2  # pyramid levels (the initial guess is the plain KLT track)
     fb_threshold_px: float = 1.0  # forward–backward error for "visible"
+    max_shift_px: float = 3.0  # farther than this from a visible plain-KLT position → not visible
 
 
 def track_cross_blur(
@@ -132,11 +133,15 @@ def track_cross_blur(
     kernels: BlurKernels,
     config: CrossBlurConfig | None = None,
     klt: KLTConfig | None = None,
+    init: Tracks | None = None,
 ) -> Tracks:
     """Track ``queries`` (N, 3) ``(t, x, y)`` through ``frames`` (T, H, W, 3) uint8 with known blur.
 
-    Every point is matched from its query frame directly to each other frame (as in
-    :class:`~motiondepth.tracking.klt.KLTTracker`), between cross-blurred crops of its tile.
+    Plain KLT tracks (``init``, computed when not given) supply the initial guesses; every point
+    is then matched from its query frame directly to each other frame, between cross-blurred
+    crops of its tile. Starting from KLT keeps KLT's search range (its full-image pyramid); the
+    refinement only removes the blur bias, so a refined point that lands more than
+    ``max_shift_px`` from its visible KLT position is a mismatch and marked not visible.
     """
     check_inputs(frames, queries)
     cfg = config or CrossBlurConfig()
@@ -146,6 +151,10 @@ def track_cross_blur(
         raise ValueError(
             f"kernels are for {len(kernels.kernels)} frames of {kernels.image_size}, video is {t_len} of {(h, w)}"
         )
+    if init is None:
+        init = KLTTracker(lk_cfg).track(frames, queries)
+    elif init.tracks.shape != (t_len, len(queries), 2):
+        raise ValueError(f"init tracks are {init.tracks.shape}, expected {(t_len, len(queries), 2)}")
     lin = [srgb_to_linear(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0) for f in frames]
     n = len(queries)
     tracks = np.zeros((t_len, n, 2), dtype=np.float32)
@@ -184,8 +193,10 @@ def track_cross_blur(
             for direction in (1, -1):
                 prev = pts.copy()
                 for k in range(tq + direction, t_len if direction > 0 else -1, direction):
+                    known = init.visible[k, idx]
+                    guess = np.where(known[:, None], init.tracks[k, idx], prev)
                     # crop frame k where the tile has moved to, so the search stays inside the crop
-                    shift = np.round(np.median(prev - pts, axis=0)).astype(int)
+                    shift = np.round(np.median(guess - pts, axis=0)).astype(int)
                     off_k = off_q + shift.astype(np.float32)
                     a = cv2.filter2D(ref, -1, kernels.kernels[k][j][i], borderType=cv2.BORDER_REFLECT101)
                     b = cv2.filter2D(
@@ -193,11 +204,12 @@ def track_cross_blur(
                     )
                     a8, b8 = to_u8(a, b)
                     p0 = pts - off_q
-                    fwd, ok_f = _lk(lk_cfg, a8, b8, p0, prev - off_k, cfg.levels)
+                    fwd, ok_f = _lk(lk_cfg, a8, b8, p0, guess - off_k, cfg.levels)
                     back, ok_b = _lk(lk_cfg, b8, a8, fwd, None, cfg.levels)
                     pos = fwd + off_k
                     inimg = (pos[:, 0] >= 0) & (pos[:, 0] <= w - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= h - 1)
                     vis = ok_f & ok_b & inimg & (np.linalg.norm(back - p0, axis=1) < cfg.fb_threshold_px)
+                    vis &= ~known | (np.linalg.norm(pos - guess, axis=1) <= cfg.max_shift_px)
                     tracks[k, idx] = pos
                     visible[k, idx] = vis
                     prev = np.where(vis[:, None], pos, prev)
