@@ -111,6 +111,13 @@ def unproject(pixels: np.ndarray, depth: np.ndarray | float, intr: Intrinsics) -
     return np.stack([x, y, z], -1)
 
 
+def in_image(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Whether pixel positions (..., 2) lie within an image of ``size`` (H, W), pixel centres inclusive."""
+    h, w = size
+    x, y = pixels[..., 0], pixels[..., 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+
+
 def unproject_depth_map(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
     """(H, W) z-depth → (H, W, 3) camera-frame points at every pixel centre."""
     h, w = depth.shape

@@ -26,7 +26,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from motiondepth.errors import InputError
-from motiondepth.geometry.camera import Intrinsics, unproject
+from motiondepth.geometry.camera import Intrinsics, in_image, unproject
 from motiondepth.geometry.pivot import project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.scenes.procedural import linear_to_srgb_u8, srgb_to_linear
@@ -277,6 +277,6 @@ def groundtruth_tracks(video: ShakyVideo, queries_xy: np.ndarray) -> Tracks:
         u = u + (q - mean_projection(video, pts, frames=np.array([0]))[0])
     tracks = mean_projection(video, pts).astype(np.float32)
     _t, n = tracks.shape[:2]
-    inside = (tracks[..., 0] >= 0) & (tracks[..., 0] <= w - 1) & (tracks[..., 1] >= 0) & (tracks[..., 1] <= h - 1)
+    inside = in_image(tracks, (h, w))
     queries = np.concatenate([np.zeros((n, 1)), q], 1).astype(np.float32)
     return Tracks(tracks, inside, queries, (h, w), meta={"tracker": "groundtruth"})

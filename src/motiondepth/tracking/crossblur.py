@@ -22,19 +22,19 @@ angles are worse than none (``benchmarks/foundation.py`` measures both the gain 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
-from motiondepth.geometry.camera import Intrinsics, unproject
+from motiondepth.geometry.camera import Intrinsics, in_image, unproject
 from motiondepth.geometry.pivot import project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.scenes.procedural import srgb_to_linear
 from motiondepth.simulate.camera import CameraConfig
 from motiondepth.simulate.shake import RotationTrace
 from motiondepth.tracking.base import check_inputs
-from motiondepth.tracking.klt import KLTConfig, KLTTracker, _lk
+from motiondepth.tracking.klt import KLTConfig, KLTTracker, _lk, outward_frames
 from motiondepth.types import Tracks
 
 
@@ -190,9 +190,9 @@ def track_cross_blur(
             off_q = np.array([x0 - m, y0 - m], dtype=np.float32)
             ref = crop(lin[tq], x0 - m, y0 - m, cw, ch)
             k_q = kernels.kernels[tq][j][i]
-            for direction in (1, -1):
+            for frames_k in outward_frames(tq, t_len):
                 prev = pts.copy()
-                for k in range(tq + direction, t_len if direction > 0 else -1, direction):
+                for k in frames_k:
                     known = init.visible[k, idx]
                     guess = np.where(known[:, None], init.tracks[k, idx], prev)
                     # crop frame k where the tile has moved to, so the search stays inside the crop
@@ -207,11 +207,11 @@ def track_cross_blur(
                     fwd, ok_f = _lk(lk_cfg, a8, b8, p0, guess - off_k, cfg.levels)
                     back, ok_b = _lk(lk_cfg, b8, a8, fwd, None, cfg.levels)
                     pos = fwd + off_k
-                    inimg = (pos[:, 0] >= 0) & (pos[:, 0] <= w - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= h - 1)
-                    vis = ok_f & ok_b & inimg & (np.linalg.norm(back - p0, axis=1) < cfg.fb_threshold_px)
+                    fb = np.linalg.norm(back - p0, axis=1)
+                    vis = ok_f & ok_b & in_image(pos, (h, w)) & (fb < cfg.fb_threshold_px)
                     vis &= ~known | (np.linalg.norm(pos - guess, axis=1) <= cfg.max_shift_px)
                     tracks[k, idx] = pos
                     visible[k, idx] = vis
                     prev = np.where(vis[:, None], pos, prev)
-    meta = {"tracker": "klt-cross-blur", "tiles": kernels.tiles, **cfg.__dict__}
+    meta = {"tracker": "klt-cross-blur", "tiles": kernels.tiles, **asdict(cfg)}
     return Tracks(tracks, visible, queries.astype(np.float32), (h, w), meta=meta)

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from motiondepth.geometry.camera import in_image
 from motiondepth.tracking.base import check_inputs, register_tracker
 from motiondepth.tracking.grid import query_grid
 from motiondepth.types import Tracks
@@ -63,6 +64,14 @@ def _lk(
         flags=flags, minEigThreshold=cfg.min_eig_threshold,
     )  # fmt: skip
     return out.reshape(-1, 2), status.reshape(-1).astype(bool)
+
+
+def outward_frames(tq: int, t_len: int) -> tuple[range, range]:
+    """Frame indices away from query frame ``tq``: forwards to the end, then backwards to 0.
+
+    Trackers walk each in turn so a point's previous position is a close initial guess.
+    """
+    return range(tq + 1, t_len), range(tq - 1, -1, -1)
 
 
 def estimate_motion_px(gray: list[np.ndarray], cfg: KLTConfig) -> float:
@@ -121,14 +130,13 @@ class KLTTracker:
             qs = to_small(q)
             tracks[tq, sel] = q
             visible[tq, sel] = True
-            for direction in (1, -1):
+            for frames_k in outward_frames(tq, t_len):
                 prev_pos = qs
-                for k in range(tq + direction, t_len if direction > 0 else -1, direction):
+                for k in frames_k:
                     fwd, ok_f = _lk(c, gray[tq], gray[k], qs, prev_pos, levels)
                     back, ok_b = _lk(c, gray[k], gray[tq], fwd, None, levels)
                     fb = np.linalg.norm(back - qs, axis=1)
-                    inside = (fwd[:, 0] >= 0) & (fwd[:, 0] <= gw - 1) & (fwd[:, 1] >= 0) & (fwd[:, 1] <= gh - 1)
-                    vis = ok_f & ok_b & inside & (fb < fb_thr)
+                    vis = ok_f & ok_b & in_image(fwd, (gh, gw)) & (fb < fb_thr)
                     tracks[k, sel] = to_full(fwd)
                     visible[k, sel] = vis
                     # lost points keep their last good position as the next initial guess
