@@ -18,7 +18,8 @@ def sim_dir(tmp_path_factory):
 
 
 def test_simulate_outputs(sim_dir):
-    assert sorted(p.name for p in sim_dir.iterdir()) == ["camera.json", "frames.npz", "groundtruth.npz", "video.mp4"]
+    files = ["camera.json", "frames.npz", "groundtruth.npz", "gyro.csv", "video.mp4"]
+    assert sorted(p.name for p in sim_dir.iterdir()) == files
     with np.load(sim_dir / "frames.npz") as f:
         assert f["frames"].shape == (6, 518, 518, 3) and f["frames"].dtype == np.uint8
     with np.load(sim_dir / "groundtruth.npz") as g:

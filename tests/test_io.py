@@ -80,11 +80,13 @@ def test_trajectory_csv_round_trip(tmp_path):
 
 
 def test_tracks_round_trip(tmp_path):
-    t = Tracks(np.ones((3, 4, 2), np.float32), np.ones((3, 4), bool), np.zeros((4, 3), np.float32), (20, 30))
+    meta = {"tracker": "klt-cross-blur", "gyro": {"offset_s": np.float64(0.031), "used": True}}
+    t = Tracks(np.ones((3, 4, 2), np.float32), np.ones((3, 4), bool), np.zeros((4, 3), np.float32), (20, 30), meta)
     save_tracks(tmp_path / "tr.npz", t)
     back, intr = load_tracks(tmp_path / "tr.npz")
     np.testing.assert_array_equal(back.tracks, t.tracks)
     assert back.image_size == (20, 30) and intr is None
+    assert back.meta == {"tracker": "klt-cross-blur", "gyro": {"offset_s": 0.031, "used": True}}
     np.savez(tmp_path / "one.npz", tracks=np.ones((1, 4, 2)), visible=np.ones((1, 4)), queries=np.zeros((4, 3)))
     with pytest.raises(InputError, match="need at least 2"):
         load_tracks(tmp_path / "one.npz")

@@ -298,3 +298,25 @@ def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     assert s["max_rotation_deg"] < 30  # a hand-held clip: degrees, not a spin
     assert any("no intrinsics given" in w for w in res.warnings)
     assert all((tmp_path / "apple" / f).is_file() for f in OUTPUTS)
+
+
+def test_run_with_the_clips_gyro_log(sim, tmp_path):
+    """--gyro: aligned automatically, blur-compensated tracks, recorded in tracks.npz, config and report."""
+    out = tmp_path / "run"
+    gyro = str(sim["dir"] / "gyro.csv")
+    res = motiondepth.run(sim["dir"], out, progress=False, gyro=gyro, **sim["flags"])  # camera.json: exposure
+    g = res.summary["gyro"]
+    assert g["used"] and g["axes"] == "xyz" and g["rate_correlation"] > 0.9
+    assert g["offset_s"] == pytest.approx(0.5 * sim["gt"].camera.frame_span_s, abs=0.003)
+    assert res.tracks.meta["tracker"] == "klt-cross-blur"
+    assert trajectory_metrics(res.trajectory.angles, sim["gt"].trajectory)["rmse_arcmin"] < 2.0
+    assert "blur-compensated" in (out / "report.html").read_text()
+    again = motiondepth.run(sim["dir"], out, progress=False, gyro=gyro, **sim["flags"])
+    assert _steps(out)["tracks"]["cached"] and again.summary["gyro"]["offset_s"] == g["offset_s"]
+    # a video file has no camera.json: the exposure must be given
+    with pytest.raises(InputError, match="--exposure-ms"):
+        motiondepth.run(sim["video"], tmp_path / "v", progress=False, gyro=gyro, **sim["flags"])
+    assert main(["run", str(sim["video"]), "--out", str(tmp_path / "v"), "-q", "--gyro", gyro, "--exposure-ms",
+                 "60", "--gyro-offset", "auto", "--hfov", "60"]) == 0  # fmt: skip
+    with pytest.raises(InputError, match="not found"):
+        motiondepth.run(sim["video"], tmp_path / "w", progress=False, gyro=str(tmp_path / "nope.csv"))

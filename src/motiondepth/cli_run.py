@@ -44,6 +44,12 @@ def cmd_run(a: argparse.Namespace) -> int:
         f"  tracks: {100 * s['visible_last_frame']:.0f}% visible in the last frame; depth over time "
         f"{s['tracks3d_depth_m']['p5']:.2f}–{s['tracks3d_depth_m']['p95']:.2f} m"
     )
+    gy = s.get("gyro")
+    if gy and gy.get("used"):
+        print(
+            f"  gyro-aided tracking: {gy['file']} at offset {1e3 * gy['offset_s']:+.1f} ms ({gy['offset_source']}), "
+            f"axes '{gy['axes']}', rate correlation {gy['rate_correlation']:.3f}"
+        )
     for w in res.warnings:
         print(f"  warning: {w}")
     print(
@@ -83,6 +89,15 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
         print(f"wrote {a.out}")
     return 0
+
+
+def _offset(text: str) -> float | None:
+    if text == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or seconds, got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -127,6 +142,33 @@ def add_commands(sub) -> None:
     )
     add_rolling_shutter_args(
         g, "sensor readout time of one frame, top row to bottom row, when known (centres the prior)"
+    )
+    g = r.add_argument_group(
+        "gyroscope",
+        "With the clip's gyro log, each frame's blur kernels are known and tracking is blur-compensated "
+        "(KLT, then Lucas–Kanade between cross-blurred images): on strongly shaken clips the rotation error "
+        "drops several-fold (benchmarks/pipeline.py). The log is aligned with the video automatically.",
+    )
+    g.add_argument("--gyro", metavar="LOG", help="gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …")
+    g.add_argument(
+        "--gyro-offset",
+        type=_offset,
+        default=None,
+        metavar="auto|S",
+        help="gyro time of video time 0, seconds (default auto: cross-correlation of angular rates)",
+    )
+    g.add_argument(
+        "--gyro-axes",
+        default="xyz",
+        metavar="MAP|auto",
+        help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches all 48",
+    )
+    g.add_argument(
+        "--exposure-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="exposure time of a frame (needed with --gyro; a 'simulate' folder's camera.json has it)",
     )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")

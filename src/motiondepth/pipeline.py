@@ -19,7 +19,7 @@ from motiondepth.io.depth import load_rgbd
 from motiondepth.io.video import write_video
 from motiondepth.scenes.procedural import SceneConfig, render_procedural
 from motiondepth.simulate.camera import CameraConfig, camera_preset
-from motiondepth.simulate.shake import load_shake
+from motiondepth.simulate.shake import gyro_from_trace, load_shake, write_gyro_log
 from motiondepth.simulate.simulator import ShakyVideo, simulate
 from motiondepth.tracking.base import make_tracker
 from motiondepth.tracking.grid import grid_queries, query_grid
@@ -65,8 +65,13 @@ def camera_record(video: ShakyVideo) -> dict:
 
 
 def write_simulation(video: ShakyVideo, out_dir: str | Path, fps: float | None = None) -> None:
-    """Write ``frames.npz``, ``video.mp4``, ``groundtruth.npz`` and ``camera.json`` (all or nothing)."""
+    """Write ``frames.npz``, ``video.mp4``, ``groundtruth.npz``, ``camera.json`` and ``gyro.csv`` (all or nothing).
+
+    ``gyro.csv`` is what an ideal gyroscope on the camera would have logged (``time_s,wx,wy,wz``,
+    camera axes, on the video's clock: time 0 is the first frame's exposure start).
+    """
     with staged_output_dir(out_dir) as stage:
+        write_gyro_log(stage / "gyro.csv", *gyro_from_trace(video.trace))
         save_npz(stage / "frames.npz", frames=video.frames)
         save_npz(stage / "groundtruth.npz", **video.groundtruth_arrays())
         (stage / "camera.json").write_text(json.dumps(camera_record(video), indent=2))

@@ -70,6 +70,22 @@ def _rows(items: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in items)
 
 
+def _gyro_rows(gyro: dict | None) -> list[tuple[str, str]]:
+    if not gyro:
+        return []
+    if not gyro.get("used"):
+        return [("gyro", f"<code>{html.escape(str(gyro.get('file')))}</code> not used (see the warnings)")]
+    return [
+        (
+            "gyro",
+            f"<code>{html.escape(str(gyro['file']))}</code>: blur-compensated tracking; offset "
+            f"{1e3 * gyro['offset_s']:+.1f} ms ({gyro['offset_source']}), axes '{html.escape(gyro['axes'])}', "
+            f"rate correlation {gyro['rate_correlation']:.3f}; exposure {1e3 * gyro['exposure_s']:.1f} ms, "
+            f"readout {1e3 * gyro['readout_s']:.1f} ms",
+        )
+    ]
+
+
 def render_report(
     out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str], record: dict
 ) -> str:
@@ -115,6 +131,7 @@ def render_report(
                 f"{s['tracks']} query points; {100 * s['visible_mean']:.0f}% visible on average, "
                 f"{100 * s['visible_last_frame']:.0f}% in the last frame",
             ),
+            *_gyro_rows(s.get("gyro")),
             (
                 "depth (frame 0)",
                 f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "

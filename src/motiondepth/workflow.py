@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -44,6 +44,9 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import atomic_path, save_npz
 from motiondepth.seurat.inference import Tracks3D
 from motiondepth.types import Tracks, Trajectory
+
+if TYPE_CHECKING:
+    from motiondepth.tracking.gyro_aided import GyroAid
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,10 @@ class RunConfig:
     readout_ms: float | None = None  # sensor readout time of a frame, when known (centres the rate prior)
     grid_half: int = 12  # query grid of (2·grid_half + 1)² points
     tracker: str = "klt"
+    gyro: str | None = None  # gyroscope log of the clip: blur-compensated tracking (tracking.gyro_aided)
+    gyro_offset: float | None = None  # gyro time = video time + offset, seconds; None: found by correlation
+    gyro_axes: str = "xyz"  # camera axis i = gyro axis gyro_axes[i] (capital = negated), or "auto"
+    exposure_ms: float | None = None  # exposure time (needed with gyro unless the clip's camera.json has it)
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
     depth_checkpoint: str = "blur-depth-small"
     trajectory_checkpoint: str = "trajectory-small"
@@ -295,6 +302,34 @@ def track_points(
         raise InputError("tracking", str(exc)) from None
 
 
+def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
+    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json)."""
+    from motiondepth.tracking.gyro_aided import GyroAid
+
+    if cfg.gyro is None:
+        return None
+    if not Path(cfg.gyro).is_file():
+        raise InputError(cfg.gyro, "gyro log not found")
+    cam = clip.camera
+    if cfg.exposure_ms is not None:
+        exposure = cfg.exposure_ms / 1e3
+    elif "exposure_s" in cam:
+        exposure = float(cam["exposure_s"])
+    else:
+        raise InputError(
+            "--exposure-ms",
+            "gyro-aided tracking needs the exposure time of the clip (the camera app or the file's metadata "
+            "says it, e.g. 1/30 s = 33.3 ms)",
+        )
+    if cfg.readout_ms is not None:
+        readout = cfg.readout_ms / 1e3
+    elif "row_time_s" in cam and "height" in cam:
+        readout = float(cam["row_time_s"]) * float(cam["height"])
+    else:
+        readout = 0.0
+    return GyroAid(cfg.gyro, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
+
+
 def estimate_depth(
     frames: np.ndarray,
     predictor=None,
@@ -480,7 +515,12 @@ def summarize(
             "p95": float(np.percentile(z, 95)) if z.size else float("nan"),
         },
     }
+    gyro = tracks.meta.get("gyro")
+    if gyro:
+        summary["gyro"] = gyro
     warnings = []
+    if gyro and not gyro.get("used"):
+        warnings.append(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}")
     if summary["visible_last_frame"] < LOW_SURVIVAL:
         warnings.append(
             f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
@@ -775,20 +815,35 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         bar.update(1)
         return value, key
 
+    solver = _solver_config(cfg, clip)
+    rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": solver.readout_fraction}
+    gyro = gyro_aid(cfg, clip)
     try:
+        gyro_key = None
+        if gyro is not None:
+            gyro_key = {"log": _fingerprint(gyro.path), "pivot": cfg.pivot_m, "times": clip.times, **rs_key}
+            gyro_key |= {k: getattr(gyro, k) for k in ("exposure_s", "readout_s", "offset_s", "axes")}
+
+        def compute_tracks():
+            tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
+            if gyro is None:
+                return tr
+            from motiondepth.tracking.gyro_aided import track_with_gyro
+
+            return track_with_gyro(clip.frames, tr.queries, clip.times, intr, gyro, cfg.pivot_m, solver=solver, init=tr)
+
         tracks, k_tracks = step(
             "tracks",
-            video_id | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker},
+            video_id
+            | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key},
             ["tracks.npz"],
-            lambda: track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress),
+            compute_tracks,
             lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),
             lambda o: load_tracks(o / "tracks.npz")[0],
         )
         depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
 
         rescale = "none" if cfg.depth else cfg.depth_rescale
-        solver = _solver_config(cfg, clip)
-        rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": solver.readout_fraction}
 
         def compute_depth():
             d = estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,12 +106,16 @@ def read_dense_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
-    """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``)."""
+    """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``, ``tracker``, ``meta``).
+
+    ``meta`` is the tracker's settings and findings (e.g. the gyro alignment) as a JSON string.
+    """
     extra = {} if intrinsics is None else {"intrinsics": np.asarray(intrinsics, dtype=np.float64)}
+    meta = json.dumps(tracks.meta, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
     save_npz(
         path, tracks=tracks.tracks, visible=tracks.visible, queries=tracks.queries,
         image_size=np.asarray(tracks.image_size, dtype=np.int64),
-        tracker=np.asarray(str(tracks.meta.get("tracker", "unknown"))), **extra,
+        tracker=np.asarray(str(tracks.meta.get("tracker", "unknown"))), meta=np.asarray(meta), **extra,
     )  # fmt: skip
 
 
@@ -135,9 +140,15 @@ def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
     if not np.all(np.isfinite(tr)):
         raise InputError(path, "'tracks' contains NaN or inf")
     size = tuple(int(v) for v in arrays.get("image_size", [0, 0]))
+    meta = {"tracker": str(arrays["tracker"])} if "tracker" in arrays else {}
+    if "meta" in arrays:
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except json.JSONDecodeError:
+            raise InputError(path, "'meta' is not JSON") from None
     try:
         tracks = Tracks(
-            tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size
+            tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size, meta
         )
     except ValueError as exc:
         raise InputError(path, str(exc)) from None

@@ -27,6 +27,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.rotations import (
+    euler_to_matrix,
     quat_multiply,
     quat_to_euler,
     rotvec_to_quat,
@@ -241,6 +242,30 @@ def integrate_gyro(t: np.ndarray, w: np.ndarray) -> np.ndarray:
         q[i + 1] = quat_multiply(q[i], steps[i])
         q[i + 1] /= np.linalg.norm(q[i + 1])
     return q
+
+
+def gyro_from_trace(trace: RotationTrace) -> tuple[np.ndarray, np.ndarray]:
+    """What a gyroscope fixed to the camera logs along ``trace``: ``(t, w)``, (N-1,) s and (N-1, 3) rad/s.
+
+    The mean body angular velocity over each trace interval, ``rotvec(R_iᵀ R_{i+1}) / Δt``, in
+    camera axes (x right, y down, z forward), stamped at the interval's midpoint; integrating it
+    (:func:`integrate_gyro`) gives the trace back to within the sampling interval's curvature.
+    """
+    from scipy.spatial.transform import Rotation
+
+    r = euler_to_matrix(trace.angles)
+    rel = np.einsum("tji,tjk->tik", r[:-1], r[1:])  # R_iᵀ R_{i+1}
+    w = Rotation.from_matrix(rel).as_rotvec() / np.diff(trace.times)[:, None]
+    return 0.5 * (trace.times[1:] + trace.times[:-1]), w
+
+
+def write_gyro_log(path: str | Path, t: np.ndarray, w: np.ndarray) -> None:
+    """Write a gyro log as CSV ``time_s,wx,wy,wz`` (rad/s), the format :func:`read_gyro_log` reads first."""
+    from motiondepth.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        f.write("time_s,wx,wy,wz\n")
+        np.savetxt(f, np.column_stack([t, w]), fmt="%.9g", delimiter=",")
 
 
 def read_angle_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

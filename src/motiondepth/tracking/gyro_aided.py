@@ -1,0 +1,205 @@
+"""Gyro-aided tracking: blur-compensated tracks for a clip that comes with a gyroscope log.
+
+Why. Plain KLT on long-exposure frames is biased towards the bright lobes of asymmetric blur
+streaks (:mod:`motiondepth.tracking.crossblur`), and that bias, not the solver, is what limits
+the recovered rotation on strongly shaken clips. The video alone does not say how the camera
+moved *inside* each exposure (at 16–30 frames per second hand tremor is aliased), but a
+gyroscope does: phones log one at hundreds of hertz, and action cameras write it next to the
+video (Gyroflow ``.gcsv``).
+
+How (:func:`track_with_gyro`):
+
+1. plain KLT tracks of the queries (the starting guesses);
+2. a first rotation solve from them at a constant depth (depth barely moves the angles);
+3. the gyro aligned with that trajectory: time offset by cross-correlating angular rates, then
+   polished on the angles, and the gyro's axes mapped onto the camera's (given, or the best of
+   the 48 signed permutations) — the method of ``motiondepth compare-gyro``;
+4. each frame's blur kernels per image tile, from the integrated gyro over that frame's
+   exposure windows (:func:`~motiondepth.tracking.crossblur.exposure_kernels`);
+5. cross-blur Lucas–Kanade from the KLT tracks (:func:`~motiondepth.tracking.crossblur.track_cross_blur`).
+
+The gyro must describe the same clip: when its rates correlate poorly with the video's
+(wrong log, wrong axes), the KLT tracks are returned unchanged and the reason is recorded in
+``Tracks.meta["gyro"]``.
+
+The time convention: ``times`` are the frames' timestamps (exposure start of the first row, as
+a simulator writes them; a container's presentation times differ from that by a constant,
+which the offset absorbs). After alignment, frame ``k``'s per-frame orientation (the mean over
+its exposure and readout) sits at gyro time ``times[k] + offset``, so its first row starts
+exposing at ``times[k] + offset − (exposure + readout) / 2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.simulate.camera import CameraConfig
+from motiondepth.simulate.shake import RotationTrace, _parse_axes, integrate_gyro, read_gyro_log
+from motiondepth.tracking.crossblur import CrossBlurConfig, exposure_kernels, track_cross_blur
+from motiondepth.tracking.klt import KLTTracker
+from motiondepth.types import Tracks
+
+
+@dataclass
+class GyroAid:
+    """A gyroscope log and the camera timing that turns it into blur kernels."""
+
+    path: str | Path  # CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv/.gyroflow, … (see read_gyro_log)
+    exposure_s: float  # exposure time of one row
+    readout_s: float = 0.0  # rolling-shutter readout of a frame, top row to bottom row
+    offset_s: float | None = None  # gyro time = video time + offset; None: found by correlation
+    axes: str = "xyz"  # camera axis i = gyro axis axes[i] (capital = negated), or "auto"
+    time_unit: str = "auto"
+    max_offset_s: float = 2.0  # search range of the automatic offset, ± seconds
+    min_correlation: float = 0.5  # below this rate correlation the gyro is not used
+    tiles: int = 4  # kernels per image side
+
+    def __post_init__(self) -> None:
+        if not 0 < self.exposure_s <= 1.0:
+            raise InputError("--exposure-ms", f"{self.exposure_s * 1e3:g} ms is not an exposure time (0–1000 ms)")
+        if not 0 <= self.readout_s < 0.2:
+            raise InputError("--readout-ms", f"{self.readout_s * 1e3:g} ms is not a sensor readout time (0–200 ms)")
+        if self.axes != "auto":
+            try:
+                _parse_axes(self.axes)
+            except ValueError as exc:
+                raise InputError("--gyro-axes", str(exc)) from None
+
+    @property
+    def span_s(self) -> float:
+        """Exposure plus readout: how long one frame integrates motion."""
+        return self.exposure_s + self.readout_s
+
+
+def gyro_trace(gyro_t: np.ndarray, w_cam: np.ndarray, start_s: float, stop_s: float, dt: float = 1e-3) -> RotationTrace:
+    """The integrated gyro on ``[start_s, stop_s]`` of its clock as a trace whose time 0 is ``start_s``.
+
+    Args:
+        gyro_t: (N,) sample times, seconds; w_cam: (N, 3) rad/s already in camera axes.
+        dt: sampling of the trace (the kernels interpolate it linearly).
+    """
+    from motiondepth.eval.gyro import gyro_angles
+
+    if start_s < gyro_t[0] - 1e-9 or stop_s > gyro_t[-1] + 1e-9:
+        raise ValueError(
+            f"the clip needs the gyro from {start_s:.3f} to {stop_s:.3f} s; the log covers "
+            f"{gyro_t[0]:.3f}–{gyro_t[-1]:.3f} s"
+        )
+    grid = start_s + np.arange(int(np.ceil((stop_s - start_s) / dt)) + 1) * dt
+    ang = gyro_angles(gyro_t, w_cam, grid, q=integrate_gyro(gyro_t, w_cam))
+    return RotationTrace(grid - start_s, np.unwrap(ang, axis=0), "gyro log")
+
+
+def align_gyro(
+    tracks: Tracks,
+    times: np.ndarray,
+    intrinsics: Intrinsics,
+    gyro: GyroAid,
+    pivot_m: float = 0.2,
+    depth_m: float = 2.0,
+    solver=None,
+) -> dict:
+    """Steps 2–3 of the module docstring: offset, axes and rate correlation of ``gyro`` against ``tracks``.
+
+    Returns:
+        ``offset_s``, ``offset_source``, ``axes``, ``rate_correlation``, and the arrays ``gyro_t``,
+        ``w_cam`` (rad/s in camera axes) for :func:`gyro_trace`.
+    """
+    from motiondepth.eval.gyro import align, body_rates, refine_offset
+    from motiondepth.trajectory.optics import solve_trajectory
+
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) != tracks.num_frames or np.any(np.diff(times) <= 0):
+        raise InputError("gyro", f"need {tracks.num_frames} increasing frame times, got {len(times)}")
+    if len(times) < 3:
+        raise InputError("gyro", f"{len(times)} frames are too few to align a gyro log (need 3)")
+    first = tracks.queries[:, 0] == 0
+    if first.sum() < 3:
+        raise InputError("gyro", "aligning a gyro log needs at least 3 points queried in frame 0")
+    h, w = tracks.image_size
+    traj = solve_trajectory(
+        tracks.tracks[:, first].astype(np.float64), tracks.visible[:, first], np.full((h, w), depth_m),
+        intrinsics, pivot_m, times, "lsq", config=solver, image_height=h,
+    )  # fmt: skip
+    angles = np.nan_to_num(traj.angles)
+    gt, gw = read_gyro_log(gyro.path, gyro.time_unit)
+    try:
+        off, axes, corr = align(times, body_rates(angles, times), gt, gw, gyro.max_offset_s, gyro.axes, gyro.offset_s)
+    except InputError as exc:  # name the log, not "gyro log"
+        raise InputError(gyro.path, exc.problem) from None
+    idx, sign = _parse_axes(axes)
+    w_cam = gw[:, idx] * sign
+    if gyro.offset_s is None:
+        off = refine_offset(angles, times, gt, w_cam, off, gyro.span_s)
+    return {
+        "offset_s": float(off),
+        "offset_source": "auto" if gyro.offset_s is None else "given",
+        "axes": axes,
+        "rate_correlation": float(corr),
+        "gyro_t": gt,
+        "w_cam": w_cam,
+    }
+
+
+def track_with_gyro(
+    frames: np.ndarray,
+    queries: np.ndarray,
+    times: np.ndarray,
+    intrinsics: Intrinsics,
+    gyro: GyroAid,
+    pivot_m: float = 0.2,
+    depth_m: float = 2.0,
+    solver=None,
+    init: Tracks | None = None,
+    config: CrossBlurConfig | None = None,
+) -> Tracks:
+    """Blur-compensated tracks of ``queries`` (N, 3) through ``frames`` (T, H, W, 3) with a gyro log.
+
+    Args:
+        times: (T,) frame timestamps, seconds (see the module docstring for the convention).
+        gyro: the log and the camera's exposure and readout times.
+        pivot_m, depth_m: imaging model of the first rotation solve and of the kernels.
+        solver: :class:`~motiondepth.trajectory.SolverConfig` of the first solve.
+        init: plain KLT tracks, if already computed.
+
+    Returns:
+        :class:`Tracks` with ``meta["gyro"]``: file, offset, axes, rate correlation, whether used.
+    """
+    t_len, h, w = frames.shape[:3]
+    init = init if init is not None else KLTTracker().track(frames, queries)
+    al = align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver)
+    info = {k: v for k, v in al.items() if k not in ("gyro_t", "w_cam")}
+    info |= {"file": str(gyro.path), "exposure_s": gyro.exposure_s, "readout_s": gyro.readout_s}
+    if al["rate_correlation"] < gyro.min_correlation:
+        reason = (
+            f"rate correlation {al['rate_correlation']:.2f} < {gyro.min_correlation:g}: the gyro log does not "
+            "match the video's motion (another clip, wrong --gyro-axes or an offset outside --max-offset?); "
+            "kept the plain KLT tracks"
+        )
+        return Tracks(init.tracks, init.visible, init.queries, init.image_size, {**init.meta, "gyro": info | {
+            "used": False, "reason": reason}})  # fmt: skip
+    starts = np.asarray(times, dtype=np.float64) + al["offset_s"] - 0.5 * gyro.span_s  # gyro clock
+    gt = al["gyro_t"]
+    need = (starts[0], starts[-1] + gyro.span_s)
+    slack = 0.1 * gyro.span_s  # the trace holds its end values this far beyond the log
+    if need[0] < gt[0] - slack or need[1] > gt[-1] + slack:
+        raise InputError(
+            gyro.path,
+            f"the clip's exposures span {need[0]:.3f}–{need[1]:.3f} s on the gyro clock (offset "
+            f"{al['offset_s']:+.3f} s) but the log covers {gt[0]:.3f}–{gt[-1]:.3f} s",
+        )
+    lo, hi = max(need[0] - 0.01, gt[0]), min(need[1] + 0.01, gt[-1])
+    trace = gyro_trace(gt, al["w_cam"], lo, hi)
+    cam = CameraConfig(
+        name="gyro", exposure_s=gyro.exposure_s, row_time_s=gyro.readout_s / h, pivot_m=pivot_m, width=w, height=h,
+        num_frames=t_len,
+    )  # fmt: skip
+    kernels = exposure_kernels(trace, cam, intrinsics, starts - lo, gyro.tiles, depth_m)
+    out = track_cross_blur(frames, queries, kernels, config, init=init)
+    out.meta["gyro"] = info | {"used": True}
+    return out

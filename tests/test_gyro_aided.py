@@ -1,0 +1,95 @@
+"""Gyro-aided (blur-compensated) tracking: the simulated gyro log, alignment, kernels, and fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motiondepth.errors import InputError
+from motiondepth.eval.gyro import gyro_angles
+from motiondepth.pipeline import simulate_scene
+from motiondepth.simulate import camera_preset
+from motiondepth.simulate.shake import gyro_from_trace, read_gyro_log, synthetic_shake, write_gyro_log
+from motiondepth.simulate.simulator import groundtruth_tracks
+from motiondepth.tracking import KLTTracker, grid_queries, query_grid
+from motiondepth.tracking.gyro_aided import GyroAid, track_with_gyro
+
+OFFSET_S = 3.21  # the log's clock runs this far ahead of the video's
+
+
+@pytest.fixture(scope="module")
+def tele():
+    """An 8-frame 256 × 256 telephoto clip (blur streaks of ~10–30 px) with its grid, truth and KLT tracks."""
+    cam = camera_preset("telephoto", width=256, height=256, num_frames=8)
+    video = simulate_scene(cam, scene_seed=1, shake_seed=1)
+    g = query_grid(6, (256, 256), video.intrinsics)
+    return {
+        "cam": cam,
+        "video": video,
+        "queries": grid_queries(g),
+        "gt": groundtruth_tracks(video, g),
+        "klt": KLTTracker().track(video.frames, grid_queries(g)),
+    }
+
+
+def _track(tele, path, **aid):
+    cam, video = tele["cam"], tele["video"]
+    gyro = GyroAid(path, cam.exposure_s, cam.readout_s, **aid)
+    depth = float(np.median(video.depth))
+    return track_with_gyro(video.frames, tele["queries"], video.timestamps, video.intrinsics, gyro, cam.pivot_m, depth,
+                           init=tele["klt"])  # fmt: skip
+
+
+def _median_error(tr, gt):
+    return float(np.median(np.linalg.norm(tr.tracks - gt.tracks, axis=-1)[1:][tr.visible[1:]]))
+
+
+def test_simulated_gyro_integrates_back_to_the_trace(tmp_path):
+    trace = synthetic_shake(0.5, 0.002, seed=3)
+    t, w = gyro_from_trace(trace)
+    write_gyro_log(tmp_path / "g.csv", t, w)
+    t2, w2 = read_gyro_log(tmp_path / "g.csv")
+    np.testing.assert_allclose(t2, t, atol=1e-9)
+    np.testing.assert_allclose(w2, w, rtol=1e-6, atol=1e-9)
+    ang = gyro_angles(t2, w2, trace.times[1:-1])
+    ref = trace.angles[1:-1] - trace.angles[1]
+    assert np.abs(ang - ref).max() < 0.01 * np.abs(ref).max()
+
+
+def test_gyro_aided_tracking_finds_the_offset_and_axes_and_removes_the_blur_bias(tele, tmp_path):
+    t, w = gyro_from_trace(tele["video"].trace)
+    # logged on another clock, with the sensor's axes turned: log axes (y, −x, z) of the camera's
+    write_gyro_log(tmp_path / "g.csv", t + OFFSET_S, np.column_stack([w[:, 1], -w[:, 0], w[:, 2]]))
+    tr = _track(tele, tmp_path / "g.csv", axes="auto", max_offset_s=5.0)
+    g = tr.meta["gyro"]
+    assert g["used"] and g["axes"] == "Yxz" and g["rate_correlation"] > 0.9
+    # per-frame angles sit mid-exposure: offset = clock difference + (exposure + readout) / 2
+    assert g["offset_s"] == pytest.approx(OFFSET_S + 0.5 * tele["cam"].frame_span_s, abs=0.003)
+    e_klt, e_gyro = _median_error(tele["klt"], tele["gt"]), _median_error(tr, tele["gt"])
+    assert e_gyro < 0.15 and e_gyro < 0.3 * e_klt, (e_gyro, e_klt)
+    assert tr.visible.mean() > 0.85
+    # the same with the offset and axes given
+    tr2 = _track(tele, tmp_path / "g.csv", axes="Yxz", offset_s=g["offset_s"])
+    assert tr2.meta["gyro"]["offset_source"] == "given"
+    assert _median_error(tr2, tele["gt"]) < 0.15
+
+
+def test_a_gyro_log_of_another_clip_is_not_used(tele, tmp_path):
+    other = synthetic_shake(tele["cam"].duration_s + 0.1, 0.002, seed=99)
+    write_gyro_log(tmp_path / "other.csv", *gyro_from_trace(other))
+    tr = _track(tele, tmp_path / "other.csv", offset_s=0.03)
+    assert not tr.meta["gyro"]["used"] and "correlation" in tr.meta["gyro"]["reason"]
+    np.testing.assert_array_equal(tr.tracks, tele["klt"].tracks)
+
+
+def test_gyro_input_errors(tele, tmp_path):
+    t, w = gyro_from_trace(tele["video"].trace)
+    write_gyro_log(tmp_path / "g.csv", t, w)
+    with pytest.raises(InputError, match="exposure"):
+        GyroAid(tmp_path / "g.csv", 0.0)
+    with pytest.raises(InputError, match="gyro-axes"):
+        GyroAid(tmp_path / "g.csv", 0.03, axes="xxz")
+    with pytest.raises(InputError, match=r"g\.csv.*(outside the gyro log|log covers)"):
+        _track(tele, tmp_path / "g.csv", offset_s=0.2)  # the clip would run past the log's end
+    with pytest.raises(InputError, match="not found"):
+        _track(tele, tmp_path / "missing.csv")
