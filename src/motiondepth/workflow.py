@@ -41,7 +41,7 @@ import numpy as np
 from motiondepth import __version__
 from motiondepth.errors import InputError, OutputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.io.atomic import atomic_path, json_default, save_npz
 from motiondepth.seurat.inference import Tracks3D
 from motiondepth.types import Tracks, Trajectory
 
@@ -650,19 +650,9 @@ class StepCache:
         path = self.out / "config.json"
         try:
             with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps(self.record, indent=2, default=_json_default) + "\n")
+                tmp.write_text(json.dumps(self.record, indent=2, default=json_default) + "\n")
         except OSError as exc:
             raise OutputError(path, f"cannot write ({exc.strerror or exc})") from None
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 def environment() -> dict:

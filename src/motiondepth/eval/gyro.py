@@ -20,6 +20,7 @@ A constant offset between the trajectory's frame times and the instants their an
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,61 @@ def refine_offset(angles, times, gyro_t, w_cam, offset_s, span_s=0.0, q=None) ->
     return float(cands[int(np.argmin(err))])
 
 
+@dataclass
+class GyroAlignment:
+    """How a gyro log lines up with a trajectory (steps 1–2 of the module docstring)."""
+
+    offset_s: float  # gyro time = trajectory time + offset
+    offset_source: str  # "auto" or "given"
+    axes: str  # the signed axis map used
+    rate_correlation: float
+    rates: np.ndarray  # (T-1, 3) the trajectory's body rates, rad/s
+    gyro_t: np.ndarray  # (N,) log sample times, s
+    w_cam: np.ndarray  # (N, 3) log rates in camera axes, rad/s
+    q: np.ndarray  # (N, 4) their integral (integrate_gyro)
+
+
+def fit_alignment(
+    angles: np.ndarray,
+    times: np.ndarray,
+    gyro: str | Path,
+    offset_s: float | None = None,
+    axes: str = "xyz",
+    time_unit: str = "auto",
+    max_offset_s: float = 2.0,
+    span_s: float = 0.0,
+    source: str | Path = "trajectory",
+) -> GyroAlignment:
+    """Read the log ``gyro`` and align it with per-frame ``angles`` (T, 3) at ``times`` (T,).
+
+    The offset (found by rate correlation and polished on the angles averaged over ``span_s``,
+    unless given) and the axes (given, or searched with ``"auto"``); ``source`` names the
+    trajectory in error messages.
+    """
+    if len(angles) < 3:
+        raise InputError(source, f"trajectory has {len(angles)} frame(s); need at least 3 to compare rates")
+    if np.any(np.diff(times) <= 0):
+        raise InputError(source, "frame times must increase (is time_s filled in?)")
+    if axes != "auto":
+        try:
+            _parse_axes(axes)
+        except ValueError as exc:
+            raise InputError("--axes", str(exc)) from None
+    gt, gw = read_gyro_log(gyro, time_unit)
+    rates = body_rates(angles, times)
+    try:
+        off, axes_used, corr = align(times, rates, gt, gw, max_offset_s, axes, offset_s)
+    except InputError as exc:  # the log does not cover the clip (at that offset): name the log
+        raise InputError(gyro, exc.problem) from None
+    idx, sign = _parse_axes(axes_used)
+    w_cam = gw[:, idx] * sign
+    q = integrate_gyro(gt, w_cam)
+    if offset_s is None:
+        off = refine_offset(angles, times, gt, w_cam, off, span_s, q)
+    source_of_offset = "auto" if offset_s is None else "given"
+    return GyroAlignment(float(off), source_of_offset, axes_used, float(corr), rates, gt, w_cam, q)
+
+
 def compare_with_gyro(
     traj: Trajectory,
     gyro: str | Path,
@@ -170,24 +226,9 @@ def compare_with_gyro(
     """
     angles = np.nan_to_num(np.asarray(traj.angles, dtype=np.float64))
     times = np.asarray(traj.times, dtype=np.float64)
-    if len(angles) < 3:
-        raise InputError(source, f"trajectory has {len(angles)} frame(s); need at least 3 to compare rates")
-    if np.any(np.diff(times) <= 0):
-        raise InputError(source, "frame times must increase (is time_s filled in?)")
-    if axes != "auto":
-        try:
-            _parse_axes(axes)
-        except ValueError as exc:
-            raise InputError("--axes", str(exc)) from None
-    gt, gw = read_gyro_log(gyro, time_unit)
-    rates = body_rates(angles, times)
-    off, axes_used, corr = align(times, rates, gt, gw, max_offset_s, axes, offset_s)
-    idx, sign = _parse_axes(axes_used)
-    w_cam = gw[:, idx] * sign
-    q = integrate_gyro(gt, w_cam)
-    if offset_s is None:
-        off = refine_offset(angles, times, gt, w_cam, off, span_s, q)
-    ref = gyro_angles(gt, w_cam, times + off, span_s, q=q)
+    al = fit_alignment(angles, times, gyro, offset_s, axes, time_unit, max_offset_s, span_s, source)
+    gt, w_cam, off = al.gyro_t, al.w_cam, al.offset_s
+    ref = gyro_angles(gt, w_cam, times + off, span_s, q=al.q)
     cum = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (w_cam[1:] + w_cam[:-1]) * np.diff(gt)[:, None], 0)])
     g_rates = _interval_means(gt, cum, times[:-1] + off, times[1:] + off)
     return {
@@ -195,11 +236,11 @@ def compare_with_gyro(
         "gyro_file": str(gyro),
         "frames": len(angles),
         "offset_s": off,
-        "offset_source": "auto" if offset_s is None else "given",
-        "axes": axes_used,
+        "offset_source": al.offset_source,
+        "axes": al.axes,
         "frame_span_s": span_s,
-        "rate_correlation": corr,
-        "rate_rmse_deg_s": float(np.rad2deg(np.sqrt(np.mean((rates - g_rates) ** 2)))),
+        "rate_correlation": al.rate_correlation,
+        "rate_rmse_deg_s": float(np.rad2deg(np.sqrt(np.mean((al.rates - g_rates) ** 2)))),
         "gyro_peak_rate_deg_s": float(np.rad2deg(np.abs(g_rates).max())),
         "trajectory": trajectory_metrics(angles, ref),
         "gyro_angles_rad": ref.tolist(),

@@ -63,6 +63,17 @@ def staged_output_dir(out_dir: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def json_default(obj: object) -> object:
+    """``json.dumps(default=…)`` for numpy values: scalars as numbers, arrays as lists, anything else as text."""
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
 def write_json_and_markdown(path: str | Path, result: dict, markdown: str) -> tuple[Path, Path]:
     """Write ``result`` as ``path`` (JSON, numpy scalars as floats) and ``markdown`` beside it as ``.md``.
 

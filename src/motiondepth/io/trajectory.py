@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.atomic import atomic_path, save_npz
+from motiondepth.io.atomic import atomic_path, json_default, save_npz
 from motiondepth.types import Tracks, Trajectory
 
 COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
@@ -111,7 +111,7 @@ def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None 
     ``meta`` is the tracker's settings and findings (e.g. the gyro alignment) as a JSON string.
     """
     extra = {} if intrinsics is None else {"intrinsics": np.asarray(intrinsics, dtype=np.float64)}
-    meta = json.dumps(tracks.meta, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
+    meta = json.dumps(tracks.meta, default=json_default)
     save_npz(
         path, tracks=tracks.tracks, visible=tracks.visible, queries=tracks.queries,
         image_size=np.asarray(tracks.image_size, dtype=np.int64),

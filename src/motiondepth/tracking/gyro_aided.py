@@ -31,15 +31,16 @@ exposing at ``times[k] + offset − (exposure + readout) / 2``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from motiondepth.errors import InputError
+from motiondepth.eval.gyro import GyroAlignment
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.simulate.camera import CameraConfig
-from motiondepth.simulate.shake import RotationTrace, _parse_axes, integrate_gyro, read_gyro_log
+from motiondepth.simulate.shake import RotationTrace, _parse_axes, integrate_gyro
 from motiondepth.tracking.crossblur import CrossBlurConfig, exposure_kernels, track_cross_blur
 from motiondepth.tracking.klt import KLTTracker
 from motiondepth.types import Tracks
@@ -76,12 +77,20 @@ class GyroAid:
         return self.exposure_s + self.readout_s
 
 
-def gyro_trace(gyro_t: np.ndarray, w_cam: np.ndarray, start_s: float, stop_s: float, dt: float = 1e-3) -> RotationTrace:
+def gyro_trace(
+    gyro_t: np.ndarray,
+    w_cam: np.ndarray,
+    start_s: float,
+    stop_s: float,
+    dt: float = 1e-3,
+    q: np.ndarray | None = None,
+) -> RotationTrace:
     """The integrated gyro on ``[start_s, stop_s]`` of its clock as a trace whose time 0 is ``start_s``.
 
     Args:
         gyro_t: (N,) sample times, seconds; w_cam: (N, 3) rad/s already in camera axes.
         dt: sampling of the trace (the kernels interpolate it linearly).
+        q: the integrated quaternions of ``w_cam``, if already at hand.
     """
     from motiondepth.eval.gyro import gyro_angles
 
@@ -91,7 +100,7 @@ def gyro_trace(gyro_t: np.ndarray, w_cam: np.ndarray, start_s: float, stop_s: fl
             f"{gyro_t[0]:.3f}–{gyro_t[-1]:.3f} s"
         )
     grid = start_s + np.arange(int(np.ceil((stop_s - start_s) / dt)) + 1) * dt
-    ang = gyro_angles(gyro_t, w_cam, grid, q=integrate_gyro(gyro_t, w_cam))
+    ang = gyro_angles(gyro_t, w_cam, grid, q=integrate_gyro(gyro_t, w_cam) if q is None else q)
     return RotationTrace(grid - start_s, np.unwrap(ang, axis=0), "gyro log")
 
 
@@ -103,21 +112,14 @@ def align_gyro(
     pivot_m: float = 0.2,
     depth_m: float = 2.0,
     solver=None,
-) -> dict:
-    """Steps 2–3 of the module docstring: offset, axes and rate correlation of ``gyro`` against ``tracks``.
-
-    Returns:
-        ``offset_s``, ``offset_source``, ``axes``, ``rate_correlation``, and the arrays ``gyro_t``,
-        ``w_cam`` (rad/s in camera axes) for :func:`gyro_trace`.
-    """
-    from motiondepth.eval.gyro import align, body_rates, refine_offset
+) -> GyroAlignment:
+    """Steps 2–3 of the module docstring: ``gyro`` aligned with a first rotation solve from ``tracks``."""
+    from motiondepth.eval.gyro import fit_alignment
     from motiondepth.trajectory.optics import solve_trajectory
 
     times = np.asarray(times, dtype=np.float64)
-    if len(times) != tracks.num_frames or np.any(np.diff(times) <= 0):
-        raise InputError("gyro", f"need {tracks.num_frames} increasing frame times, got {len(times)}")
-    if len(times) < 3:
-        raise InputError("gyro", f"{len(times)} frames are too few to align a gyro log (need 3)")
+    if len(times) != tracks.num_frames:
+        raise InputError("gyro", f"need {tracks.num_frames} frame times, got {len(times)}")
     first = tracks.queries[:, 0] == 0
     if first.sum() < 3:
         raise InputError("gyro", "aligning a gyro log needs at least 3 points queried in frame 0")
@@ -126,24 +128,10 @@ def align_gyro(
         tracks.tracks[:, first].astype(np.float64), tracks.visible[:, first], np.full((h, w), depth_m),
         intrinsics, pivot_m, times, "lsq", config=solver, image_height=h,
     )  # fmt: skip
-    angles = np.nan_to_num(traj.angles)
-    gt, gw = read_gyro_log(gyro.path, gyro.time_unit)
-    try:
-        off, axes, corr = align(times, body_rates(angles, times), gt, gw, gyro.max_offset_s, gyro.axes, gyro.offset_s)
-    except InputError as exc:  # name the log, not "gyro log"
-        raise InputError(gyro.path, exc.problem) from None
-    idx, sign = _parse_axes(axes)
-    w_cam = gw[:, idx] * sign
-    if gyro.offset_s is None:
-        off = refine_offset(angles, times, gt, w_cam, off, gyro.span_s)
-    return {
-        "offset_s": float(off),
-        "offset_source": "auto" if gyro.offset_s is None else "given",
-        "axes": axes,
-        "rate_correlation": float(corr),
-        "gyro_t": gt,
-        "w_cam": w_cam,
-    }
+    return fit_alignment(
+        np.nan_to_num(traj.angles), times, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit, gyro.max_offset_s,
+        gyro.span_s, source="frame times",
+    )  # fmt: skip
 
 
 def track_with_gyro(
@@ -173,28 +161,34 @@ def track_with_gyro(
     t_len, h, w = frames.shape[:3]
     init = init if init is not None else KLTTracker().track(frames, queries)
     al = align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver)
-    info = {k: v for k, v in al.items() if k not in ("gyro_t", "w_cam")}
-    info |= {"file": str(gyro.path), "exposure_s": gyro.exposure_s, "readout_s": gyro.readout_s}
-    if al["rate_correlation"] < gyro.min_correlation:
+    info = {
+        "offset_s": al.offset_s,
+        "offset_source": al.offset_source,
+        "axes": al.axes,
+        "rate_correlation": al.rate_correlation,
+        "file": str(gyro.path),
+        "exposure_s": gyro.exposure_s,
+        "readout_s": gyro.readout_s,
+    }
+    if al.rate_correlation < gyro.min_correlation:
         reason = (
-            f"rate correlation {al['rate_correlation']:.2f} < {gyro.min_correlation:g}: the gyro log does not "
+            f"rate correlation {al.rate_correlation:.2f} < {gyro.min_correlation:g}: the gyro log does not "
             "match the video's motion (another clip, wrong --gyro-axes or an offset outside --max-offset?); "
             "kept the plain KLT tracks"
         )
-        return Tracks(init.tracks, init.visible, init.queries, init.image_size, {**init.meta, "gyro": info | {
-            "used": False, "reason": reason}})  # fmt: skip
-    starts = np.asarray(times, dtype=np.float64) + al["offset_s"] - 0.5 * gyro.span_s  # gyro clock
-    gt = al["gyro_t"]
+        return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
+    starts = np.asarray(times, dtype=np.float64) + al.offset_s - 0.5 * gyro.span_s  # gyro clock
+    gt = al.gyro_t
     need = (starts[0], starts[-1] + gyro.span_s)
     slack = 0.1 * gyro.span_s  # the trace holds its end values this far beyond the log
     if need[0] < gt[0] - slack or need[1] > gt[-1] + slack:
         raise InputError(
             gyro.path,
             f"the clip's exposures span {need[0]:.3f}–{need[1]:.3f} s on the gyro clock (offset "
-            f"{al['offset_s']:+.3f} s) but the log covers {gt[0]:.3f}–{gt[-1]:.3f} s",
+            f"{al.offset_s:+.3f} s) but the log covers {gt[0]:.3f}–{gt[-1]:.3f} s",
         )
     lo, hi = max(need[0] - 0.01, gt[0]), min(need[1] + 0.01, gt[-1])
-    trace = gyro_trace(gt, al["w_cam"], lo, hi)
+    trace = gyro_trace(gt, al.w_cam, lo, hi, q=al.q)
     cam = CameraConfig(
         name="gyro", exposure_s=gyro.exposure_s, row_time_s=gyro.readout_s / h, pivot_m=pivot_m, width=w, height=h,
         num_frames=t_len,
