@@ -8,12 +8,14 @@ paper solver, the lsq refinement and the homography baseline, on four kinds of t
 - ``klt+kernels``: blur-compensated Lucas–Kanade (``track_cross_blur``) with exposure kernels
   from the true rotation trace: what a time-aligned gyroscope log would give;
 - ``klt+interp-kernels``: the same with kernels from the rotation interpolated between the lsq
-  solution's per-frame angles (a mean-preserving spline): what the video alone would give;
+  solution's per-frame angles (a mean-preserving spline);
+- ``klt+blur-fit``: the same with kernels from the rotation trace fitted to the video's blur
+  (``track_with_blur_fit``): the video alone, no gyro;
 - ``exact``: the simulator's tracks (streak centroids), the solver's floor.
 
 Writes ``benchmarks/results/foundation.json`` and ``.md``.
 
-    python benchmarks/foundation.py            # full run (≈ 2 min on 2 cores)
+    python benchmarks/foundation.py            # full run (≈ 15 min on 2 cores)
     python benchmarks/foundation.py --quick    # 2 scenes per preset, 3 repeats
 """
 
@@ -31,8 +33,8 @@ from tqdm import tqdm
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.pipeline import procedural_rgbd, solve_all
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
-from motiondepth.simulate.shake import RotationTrace
 from motiondepth.tracking import KLTTracker, exposure_kernels, grid_queries, query_grid, track_cross_blur
+from motiondepth.tracking.blur_fit import trace_from_frames, track_with_blur_fit
 from motiondepth.trajectory import solve_homography, solve_trajectory
 
 METHODS = ("paper", "lsq", "homography")
@@ -70,24 +72,11 @@ def timings(repeats: int) -> dict:
     }
 
 
-def trace_from_frames(angles: np.ndarray, interval_s: float, dt: float) -> RotationTrace:
-    """A rotation trace whose mean over every frame span equals ``angles`` (T, 3).
-
-    The cumulative integral is interpolated by a cubic spline through the frame boundaries and
-    differentiated (histopolation), so each span keeps its mean.
-    """
-    from scipy.interpolate import CubicSpline
-
-    edges = np.arange(len(angles) + 1) * interval_s
-    cumulative = np.concatenate([np.zeros((1, 3)), np.cumsum(angles * interval_s, axis=0)])
-    rate = CubicSpline(edges, cumulative, axis=0).derivative()
-    times = np.arange(0.0, edges[-1] + dt, dt)
-    return RotationTrace(times, rate(times) - rate(0.0), "interpolated from per-frame angles")
-
-
 def accuracy(num_scenes: int) -> tuple[dict, dict]:
     per_scene: dict[str, list[dict]] = {}
+    dense: dict[str, list[dict]] = {}
     blur: dict[str, list[float]] = {}
+    fit_s: dict[str, list[float]] = {}
     jobs = [(p, SEED0 + i) for p in ("phone", "telephoto") for i in range(num_scenes)]
     for preset, seed in tqdm(jobs, desc="accuracy"):
         cam = camera_preset(preset)
@@ -101,23 +90,46 @@ def accuracy(num_scenes: int) -> tuple[dict, dict]:
         estimate = solve_all(klt, video.depth, video.intrinsics, cam.pivot_m)["lsq"][0]
         traces = {
             "klt+kernels": video.trace,
-            "klt+interp-kernels": trace_from_frames(estimate.angles, cam.interval_s, cam.trace_dt_s),
+            "klt+interp-kernels": trace_from_frames(estimate.angles, cam.interval_s, cam.trace_dt_s, cam.frame_span_s),
         }
         sources = {"klt": klt}
         for key, trace in traces.items():
             kernels = exposure_kernels(trace, cam, video.intrinsics, video.timestamps, depth_m=depth_m)
             sources[key] = track_cross_blur(video.frames, grid_queries(grid), kernels)
+        sources["klt+blur-fit"], fit = track_with_blur_fit(
+            video.frames, grid_queries(grid), video.timestamps, video.intrinsics, cam.exposure_s, cam.readout_s,
+            cam.pivot_m, depth_m, init=klt, progress=False,
+        )  # fmt: skip
+        # dense trajectory (S = 15) around the blur-fit tracks' lsq angles: interpolated vs the fitted shape
+        best = solve_all(sources["klt+blur-fit"], video.depth, video.intrinsics, cam.pivot_m)["lsq"][0].angles
+        starts = video.timestamps - video.timestamps[0]
+        spline = trace_from_frames(best, cam.interval_s, cam.trace_dt_s, cam.frame_span_s)
+        interp = spline(starts[:, None] + (np.arange(15) + 0.5) / 15 * cam.frame_span_s)
+        for key, d in (("interpolation", interp), ("blur fit", fit.dense(15, best))):
+            d = d - d[0].mean(axis=0)  # relative to frame 0's mean, as the ground truth
+            m = trajectory_metrics(d, video.dense[15])
+            dense.setdefault(f"{preset}/{key}", []).append(m | {"seed": seed})
+        fit_s.setdefault(preset, []).append(fit.seconds)
         sources["exact"] = groundtruth_tracks(video, grid)
         for source, tracks in sources.items():
             for name, (traj, _) in solve_all(tracks, video.depth, video.intrinsics, cam.pivot_m).items():
                 m = trajectory_metrics(traj.angles, video.trajectory)
                 per_scene.setdefault(f"{preset}/{source}/{name}", []).append(m | {"seed": seed})
-    summary = {}
-    for key, rows in per_scene.items():
-        summary[key] = {
-            k: float(np.mean([r[k] for r in rows])) for k in ("abs_rel", "e1", "e2", "rmse_arcmin", "rmse_arcmin_roll")
-        } | {"abs_rel_worst": float(np.max([r["abs_rel"] for r in rows])), "scenes": len(rows)}
-    return summary, {"per_scene": per_scene, "blur_px_median": {k: float(np.median(v)) for k, v in blur.items()}}
+
+    def summarise(groups: dict[str, list[dict]]) -> dict:
+        keys = ("abs_rel", "e1", "e2", "rmse_arcmin", "rmse_arcmin_roll")
+        return {
+            key: {k: float(np.mean([r[k] for r in rows])) for k in keys}
+            | {"abs_rel_worst": float(np.max([r["abs_rel"] for r in rows])), "scenes": len(rows)}
+            for key, rows in groups.items()
+        }
+
+    return summarise(per_scene), {
+        "per_scene": per_scene,
+        "dense_15": summarise(dense),
+        "blur_fit_s_median": {k: float(np.median(v)) for k, v in fit_s.items()},
+        "blur_px_median": {k: float(np.median(v)) for k, v in blur.items()},
+    }
 
 
 def markdown(result: dict) -> str:
@@ -148,6 +160,22 @@ def markdown(result: dict) -> str:
             f"| {preset} | {source} | {method} | {m['abs_rel']:.4f} | {m['abs_rel_worst']:.4f} | {m['e1']:.3f} | "
             f"{m['e2']:.3f} | {m['rmse_arcmin']:.3f} | {m['rmse_arcmin_roll']:.3f} |"
         )
+    lines += [
+        "",
+        "Dense trajectory, 15 samples per frame, around the lsq angles of the klt+blur-fit tracks: interpolated "
+        "(mean-preserving spline) vs the shape fitted to the blur (`fit_blur_trace`; median time "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in result["blur_fit_s_median"].items())
+        + ")",
+        "",
+        "| preset | dense trajectory | AbsRel | worst scene | e1 | RMSE [′] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, m in result["dense_15"].items():
+        preset, source = key.split("/")
+        lines.append(
+            f"| {preset} | {source} | {m['abs_rel']:.4f} | {m['abs_rel_worst']:.4f} | {m['e1']:.3f} | "
+            f"{m['rmse_arcmin']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -170,6 +198,8 @@ def main() -> None:
     }
     result["accuracy"], extra = accuracy(a.scenes)
     result["blur_px_median"] = extra["blur_px_median"]
+    result["dense_15"] = extra["dense_15"]
+    result["blur_fit_s_median"] = extra["blur_fit_s_median"]
     result["per_scene"] = extra["per_scene"]
     from motiondepth.io.atomic import write_json_and_markdown
 

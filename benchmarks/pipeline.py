@@ -11,13 +11,14 @@ depth with AbsRel over valid ground truth. Two reference rows isolate the depth 
 run given the ground-truth depth (``--depth``), and a constant depth (the network's training median).
 One more row adds the clip's gyro log (``gyro.csv`` that ``simulate`` writes: the simulated camera's
 ideal gyroscope) with ``--gyro`` and the exposure time: the offset and axes are found automatically
-and tracking is blur-compensated (``tracking.gyro_aided``).
+and tracking is blur-compensated (``tracking.gyro_aided``). Another row stays with the video alone but
+adds ``--blur-fit`` (``tracking.blur_fit``: the motion inside each exposure fitted to the blur).
 
 Timing: the ``motiondepth run`` command (a fresh process each time: start-up, model loading and
 every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
 ``config.json``.
 
-    python benchmarks/pipeline.py                 # ≈ 5 min on 2 cores
+    python benchmarks/pipeline.py                 # ≈ 16 min on 2 cores
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
 """
 
@@ -127,6 +128,12 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
                     exposure_ms=1e3 * camera_preset("phone").exposure_s, **flags),
                 gt,
             )  # fmt: skip
+            # the video alone with blur-fit tracking (the motion inside each exposure fitted to the blur)
+            row["network_blurfit"] = score(
+                run(clip, work / f"run-b-{pair[0]}-{start:g}", blur_fit=True,
+                    exposure_ms=1e3 * camera_preset("phone").exposure_s, **flags),
+                gt,
+            )  # fmt: skip
             const = work / f"const-{pair[0]}-{start:g}.npz"
             save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
             row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
@@ -167,27 +174,32 @@ def markdown(result: dict) -> str:
         "Sparse trajectory AbsRel and first-frame depth AbsRel per clip. Video alone, depth from: the blur network "
         "with its scale corrected by pivot parallax (the default, `net`), the raw network (`raw`), the ground "
         "truth (`GT`) and a constant (`const`). `gyro`: the default plus the clip's gyro log (`--gyro`, aligned "
-        "automatically; blur-compensated tracking).",
+        "automatically; blur-compensated tracking). `fit`: the default plus `--blur-fit` (video alone: the motion "
+        "inside each exposure fitted to the blur, then blur-compensated tracking).",
         "",
-        "| clip | gyro start | peak ′ | sparse AbsRel net / raw / GT / const / **gyro** | depth AbsRel net / raw / "
-        "const / gyro |",
+        "| clip | gyro start | peak ′ | sparse AbsRel net / raw / GT / const / **gyro** / **fit** | depth AbsRel "
+        "net / raw / const / gyro / fit |",
         "|---|---:|---:|---|---|",
     ]
     for r in result["accuracy"]:
-        n, u, g, c, y = (r[k] for k in ("network", "network_unscaled", "gt_depth", "constant_depth", "network_gyro"))
+        n, u, g, c, y, b = (
+            r[k]
+            for k in ("network", "network_unscaled", "gt_depth", "constant_depth", "network_gyro", "network_blurfit")
+        )
         lines.append(
             f"| {r['pair']} | {r['gyro_start_s']:g} s | {r['gt_peak_arcmin']:.0f} | {n['sparse_abs_rel']:.3f} / "
             f"{u['sparse_abs_rel']:.3f} / {g['sparse_abs_rel']:.3f} / {c['sparse_abs_rel']:.3f} / "
-            f"**{y['sparse_abs_rel']:.3f}** | {n['depth_abs_rel']:.3f} / {u['depth_abs_rel']:.3f} / "
-            f"{c['depth_abs_rel']:.3f} / {y['depth_abs_rel']:.3f} |"
+            f"**{y['sparse_abs_rel']:.3f}** / **{b['sparse_abs_rel']:.3f}** | {n['depth_abs_rel']:.3f} / "
+            f"{u['depth_abs_rel']:.3f} / {c['depth_abs_rel']:.3f} / {y['depth_abs_rel']:.3f} / "
+            f"{b['depth_abs_rel']:.3f} |"
         )
     m = result["median"]
     lines.append(
         f"| **median** | | | {m['sparse_abs_rel_network']:.3f} / {m['sparse_abs_rel_network_unscaled']:.3f} / "
         f"{m['sparse_abs_rel_gt_depth']:.3f} / {m['sparse_abs_rel_constant']:.3f} / "
-        f"**{m['sparse_abs_rel_gyro']:.3f}** | {m['depth_abs_rel_network']:.3f} / "
-        f"{m['depth_abs_rel_network_unscaled']:.3f} / {m['depth_abs_rel_constant']:.3f} / "
-        f"{m['depth_abs_rel_gyro']:.3f} |"
+        f"**{m['sparse_abs_rel_gyro']:.3f}** / **{m['sparse_abs_rel_blurfit']:.3f}** | "
+        f"{m['depth_abs_rel_network']:.3f} / {m['depth_abs_rel_network_unscaled']:.3f} / "
+        f"{m['depth_abs_rel_constant']:.3f} / {m['depth_abs_rel_gyro']:.3f} / {m['depth_abs_rel_blurfit']:.3f} |"
     )
     t = result.get("timing")
     if t:
@@ -221,6 +233,8 @@ def main() -> None:
             "sparse_abs_rel_constant": key("constant_depth", "sparse_abs_rel"),
             "sparse_abs_rel_gyro": key("network_gyro", "sparse_abs_rel"),
             "depth_abs_rel_gyro": key("network_gyro", "depth_abs_rel"),
+            "sparse_abs_rel_blurfit": key("network_blurfit", "sparse_abs_rel"),
+            "depth_abs_rel_blurfit": key("network_blurfit", "depth_abs_rel"),
             "depth_abs_rel_network": key("network", "depth_abs_rel"),
             "depth_abs_rel_network_unscaled": key("network_unscaled", "depth_abs_rel"),
             "depth_abs_rel_constant": key("constant_depth", "depth_abs_rel"),

@@ -300,6 +300,23 @@ def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     assert all((tmp_path / "apple" / f).is_file() for f in OUTPUTS)
 
 
+def test_run_with_blur_fit(sim, tmp_path):
+    """--blur-fit: the video alone, kernels fitted to the blur; cached, summarised, and its input errors."""
+    out = tmp_path / "run"
+    res = motiondepth.run(sim["dir"], out, progress=False, blur_fit=True, **sim["flags"])  # camera.json: exposure
+    bf = res.summary["blur_fit"]
+    assert bf["loss_end"] < bf["loss_start"] and res.tracks.meta["tracker"] == "klt-cross-blur"
+    assert trajectory_metrics(res.trajectory.angles, sim["gt"].trajectory)["rmse_arcmin"] < 2.0
+    again = motiondepth.run(sim["dir"], out, progress=False, blur_fit=True, **sim["flags"])
+    assert _steps(out)["tracks"]["cached"] and again.summary["blur_fit"] == bf
+    with pytest.raises(InputError, match="--exposure-ms"):
+        motiondepth.run(sim["video"], tmp_path / "v", progress=False, blur_fit=True, **sim["flags"])
+    with pytest.raises(InputError, match="longer than the frame interval"):
+        motiondepth.run(sim["video"], tmp_path / "v", progress=False, blur_fit=True, exposure_ms=500, **sim["flags"])
+    with pytest.raises(InputError, match="not both"):
+        motiondepth.run(sim["dir"], tmp_path / "g", progress=False, blur_fit=True, gyro=str(sim["dir"] / "gyro.csv"))
+
+
 def test_run_with_the_clips_gyro_log(sim, tmp_path):
     """--gyro: aligned automatically, blur-compensated tracks, recorded in tracks.npz, config and report."""
     out = tmp_path / "run"

@@ -96,6 +96,7 @@ class RunConfig:
     gyro_offset: float | None = None  # gyro time = video time + offset, seconds; None: found by correlation
     gyro_axes: str = "xyz"  # camera axis i = gyro axis gyro_axes[i] (capital = negated), or "auto"
     exposure_ms: float | None = None  # exposure time (needed with gyro unless the clip's camera.json has it)
+    blur_fit: bool = False  # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
     depth_checkpoint: str = "blur-depth-small"
     trajectory_checkpoint: str = "trajectory-small"
@@ -302,14 +303,8 @@ def track_points(
         raise InputError("tracking", str(exc)) from None
 
 
-def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
-    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json)."""
-    from motiondepth.tracking.gyro_aided import GyroAid
-
-    if cfg.gyro is None:
-        return None
-    if not Path(cfg.gyro).is_file():
-        raise InputError(cfg.gyro, "gyro log not found")
+def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float]:
+    """Exposure and readout time of the clip, seconds: flags first, then a simulate folder's camera.json."""
     cam = clip.camera
     if cfg.exposure_ms is not None:
         exposure = cfg.exposure_ms / 1e3
@@ -318,7 +313,7 @@ def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
     else:
         raise InputError(
             "--exposure-ms",
-            "gyro-aided tracking needs the exposure time of the clip (the camera app or the file's metadata "
+            f"{what} needs the exposure time of the clip (the camera app or the file's metadata "
             "says it, e.g. 1/30 s = 33.3 ms)",
         )
     if cfg.readout_ms is not None:
@@ -327,6 +322,20 @@ def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
         readout = float(cam["row_time_s"]) * float(cam["height"])
     else:
         readout = 0.0
+    return exposure, readout
+
+
+def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
+    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json)."""
+    from motiondepth.tracking.gyro_aided import GyroAid
+
+    if cfg.gyro is None:
+        return None
+    if not Path(cfg.gyro).is_file():
+        raise InputError(cfg.gyro, "gyro log not found")
+    if cfg.blur_fit:
+        raise InputError("--blur-fit", "give either a gyro log or --blur-fit, not both (the gyro is the better source)")
+    exposure, readout = exposure_timing(cfg, clip, "gyro-aided tracking")
     return GyroAid(cfg.gyro, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
 
 
@@ -518,6 +527,8 @@ def summarize(
     gyro = tracks.meta.get("gyro")
     if gyro:
         summary["gyro"] = gyro
+    if tracks.meta.get("blur_fit"):
+        summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
     warnings = []
     if gyro and not gyro.get("used"):
         warnings.append(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}")
@@ -814,8 +825,31 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             gyro_key = {"log": _fingerprint(gyro.path), "pivot": cfg.pivot_m, "times": clip.times, **rs_key}
             gyro_key |= {k: getattr(gyro, k) for k in ("exposure_s", "readout_s", "offset_s", "axes")}
 
+        fit_key = None
+        if cfg.blur_fit:
+            exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
+            if exposure > 1.05 * clip.interval_s:
+                raise InputError(
+                    "--exposure-ms",
+                    f"exposure {exposure * 1e3:g} ms is longer than the frame interval {clip.interval_s * 1e3:.1f} ms",
+                )
+            fit_key = {
+                "exposure_s": exposure,
+                "readout_s": readout,
+                "pivot": cfg.pivot_m,
+                "times": clip.times,
+                **rs_key,
+            }
+
         def compute_tracks():
             tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
+            if fit_key is not None:
+                from motiondepth.tracking.blur_fit import track_with_blur_fit
+
+                return track_with_blur_fit(
+                    clip.frames, tr.queries, clip.times, intr, exposure, readout, cfg.pivot_m, solver=solver, init=tr,
+                    progress=cfg.progress,
+                )[0]  # fmt: skip
             if gyro is None:
                 return tr
             from motiondepth.tracking.gyro_aided import track_with_gyro
@@ -825,7 +859,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         tracks, k_tracks = step(
             "tracks",
             video_id
-            | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key},
+            | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key}
+            | ({"blur_fit": fit_key} if fit_key else {}),
             ["tracks.npz"],
             compute_tracks,
             lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),

@@ -1,11 +1,14 @@
 """Query grids and point trackers behind one interface."""
 
 from motiondepth.tracking.base import Tracker, available_trackers, make_tracker, register_tracker
+from motiondepth.tracking.blur_fit import BlurFit, BlurFitConfig, fit_blur_trace, track_with_blur_fit
 from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
 from motiondepth.tracking.grid import grid_queries, query_grid
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
 
 __all__ = [
+    "BlurFit",
+    "BlurFitConfig",
     "BlurKernels",
     "CrossBlurConfig",
     "KLTConfig",
@@ -13,9 +16,11 @@ __all__ = [
     "Tracker",
     "available_trackers",
     "exposure_kernels",
+    "fit_blur_trace",
     "grid_queries",
     "make_tracker",
     "query_grid",
     "register_tracker",
     "track_cross_blur",
+    "track_with_blur_fit",
 ]

@@ -15,9 +15,11 @@ point is matched inside its tile.
 
 Where the kernels come from. :func:`exposure_kernels` computes them from a rotation trace with
 the imaging model of DESIGN §3: in simulation the true trace, on real clips a time-aligned
-gyroscope log. They cannot be recovered from the per-frame trajectory alone: at the presets'
-16 frames per second the 6–12 Hz tremor is aliased, and kernels interpolated from per-frame
-angles are worse than none (``benchmarks/foundation.py`` measures both the gain and this).
+gyroscope log (:mod:`~motiondepth.tracking.gyro_aided`) or the trace fitted to the video's own
+blur (:mod:`~motiondepth.tracking.blur_fit`). They cannot be recovered from the per-frame
+trajectory alone: at the presets' 16 frames per second the 6–12 Hz tremor is aliased, and
+kernels interpolated from per-frame angles are worse than none (``benchmarks/foundation.py``
+measures all of these).
 """
 
 from __future__ import annotations
