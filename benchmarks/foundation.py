@@ -33,6 +33,7 @@ from tqdm import tqdm
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.pipeline import procedural_rgbd, solve_all
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
+from motiondepth.simulate.simulator import span_times
 from motiondepth.tracking import KLTTracker, exposure_kernels, grid_queries, query_grid, track_cross_blur
 from motiondepth.tracking.blur_fit import trace_from_frames, track_with_blur_fit
 from motiondepth.trajectory import solve_homography, solve_trajectory
@@ -104,7 +105,7 @@ def accuracy(num_scenes: int) -> tuple[dict, dict]:
         best = solve_all(sources["klt+blur-fit"], video.depth, video.intrinsics, cam.pivot_m)["lsq"][0].angles
         starts = video.timestamps - video.timestamps[0]
         spline = trace_from_frames(best, cam.interval_s, cam.trace_dt_s, cam.frame_span_s)
-        interp = spline(starts[:, None] + (np.arange(15) + 0.5) / 15 * cam.frame_span_s)
+        interp = spline(span_times(starts, cam.frame_span_s, 15))
         for key, d in (("interpolation", interp), ("blur fit", fit.dense(15, best))):
             d = d - d[0].mean(axis=0)  # relative to frame 0's mean, as the ground truth
             m = trajectory_metrics(d, video.dense[15])

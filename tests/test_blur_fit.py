@@ -10,7 +10,7 @@ from motiondepth.simulate import camera_preset
 from motiondepth.simulate.simulator import groundtruth_tracks
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
 from motiondepth.tracking.blur_fit import BlurFitConfig, fit_blur_trace, trace_from_frames, track_with_blur_fit
-from motiondepth.trajectory.optics import solve_trajectory
+from motiondepth.tracking.crossblur import first_solve
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,7 @@ def test_the_blur_fit_recovers_the_motion_inside_each_exposure(tele):
     starts = video.timestamps - video.timestamps[0]
     gt = _intra_frame(video.dense[15])
     fitted = _intra_frame(fit.dense(15))
-    first_row = solve_trajectory(
-        tele["klt"].tracks, tele["klt"].visible, np.full((256, 256), float(np.median(video.depth))),
-        video.intrinsics, cam.pivot_m, mode="lsq", image_height=256,
-    ).angles  # fmt: skip
+    first_row = first_solve(tele["klt"], video.intrinsics, cam.pivot_m, float(np.median(video.depth))).angles
     interp = trace_from_frames(first_row, cam.interval_s, 1e-3, cam.frame_span_s)
     interpolated = _intra_frame(interp(starts[:, None] + (np.arange(15) + 0.5) / 15 * cam.frame_span_s))
     # per-frame RMS error of the intra-frame shape; median over frames, as an end frame, constrained

@@ -13,6 +13,7 @@ from motiondepth.io.atomic import atomic_path, staged_output_dir
 from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
 from motiondepth.pipeline import simulate_scene, solve_all, track_frames, write_simulation
 from motiondepth.simulate.camera import camera_preset
+from motiondepth.simulate.simulator import span_times
 from motiondepth.viz.plots import plot_angles, plot_trajectory_3d, tracks_overlay
 
 METHOD_ORDER = ("lsq", "paper", "homography")
@@ -55,7 +56,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, camera: str = "phone", grid_hal
             write_trajectory_csv(stage / f"trajectory_{name}.csv", results[name][0])
         span = cam.frame_span_s
         s = video.dense[30].shape[1]
-        dense_t = (video.timestamps[:, None] + (np.arange(s) + 0.5) / s * span).ravel()
+        dense_t = span_times(video.timestamps, span, s).ravel()
         plot_angles(
             stage / "angles.png",
             video.timestamps + 0.5 * span,

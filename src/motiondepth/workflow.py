@@ -1026,7 +1026,9 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps),
         exists("overlay.mp4"),
     )
-    dense_times = clip.times[:, None] + (np.arange(traj.dense.shape[1]) + 0.5) / traj.dense.shape[1] * clip.interval_s
+    from motiondepth.simulate.simulator import span_times
+
+    dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
     step(
         "plot",
         {"trajectory": keys["trajectory"], "dense": keys["dense"]},

@@ -209,6 +209,11 @@ def simulate(
     )  # fmt: skip
 
 
+def span_times(starts: np.ndarray, span_s: float, samples: int) -> np.ndarray:
+    """(T, S) times of ``samples`` uniform samples over each frame's span: the dense trajectory's (DESIGN §3.5)."""
+    return np.asarray(starts)[:, None] + (np.arange(samples) + 0.5) / samples * span_s
+
+
 def groundtruth_trajectory(
     trace: RotationTrace, camera: CameraConfig, dense_samples: tuple[int, ...] = DENSE_SAMPLES
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -224,10 +229,9 @@ def groundtruth_trajectory(
     starts = np.arange(camera.num_frames) * camera.interval_s
     span = camera.frame_span_s
     # the trace is piecewise linear, so 512 samples give the mean to ~1e-7 relative
-    fine = starts[:, None] + (np.arange(512) + 0.5) / 512 * span
-    mean = trace(fine).mean(axis=1)
+    mean = trace(span_times(starts, span, 512)).mean(axis=1)
     ref = mean[0].copy()
-    dense = {s: trace(starts[:, None] + (np.arange(s) + 0.5) / s * span) - ref for s in dense_samples}
+    dense = {s: trace(span_times(starts, span, s)) - ref for s in dense_samples}
     return mean - ref, dense
 
 

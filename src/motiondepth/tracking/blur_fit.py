@@ -49,7 +49,16 @@ from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.scenes.procedural import srgb_to_linear
 from motiondepth.simulate.camera import CameraConfig
 from motiondepth.simulate.shake import RotationTrace
-from motiondepth.tracking.crossblur import CrossBlurConfig, exposure_kernels, track_cross_blur
+from motiondepth.simulate.simulator import span_times
+from motiondepth.tracking.crossblur import (
+    CrossBlurConfig,
+    exposure_kernels,
+    first_solve,
+    kernel_camera,
+    tile_centres,
+    tile_index,
+    track_cross_blur,
+)
 from motiondepth.tracking.klt import KLTTracker
 from motiondepth.types import Tracks
 
@@ -102,7 +111,7 @@ class BlurFit:
         default the solve's; pass a later, better per-frame trajectory to use that instead).
         """
         means = self.angles if angles is None else np.asarray(angles, dtype=np.float64)
-        d = self.trace(self.starts[:, None] + (np.arange(samples) + 0.5) / samples * self.span_s)
+        d = self.trace(span_times(self.starts, self.span_s, samples))
         return d - _frame_means(self.trace, self.starts, self.span_s)[:, None] + means[:, None]
 
     def summary(self) -> dict:
@@ -135,7 +144,7 @@ def trace_from_frames(
 
 
 def _frame_means(trace: RotationTrace, starts: np.ndarray, span_s: float, samples: int = 64) -> np.ndarray:
-    return trace(starts[:, None] + (np.arange(samples) + 0.5) / samples * span_s).mean(axis=1)
+    return trace(span_times(starts, span_s, samples)).mean(axis=1)
 
 
 def _tile_offsets(tracks: Tracks, centres: np.ndarray, tiles: int, min_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +156,7 @@ def _tile_offsets(tracks: Tracks, centres: np.ndarray, tiles: int, min_points: i
     tr, vis = tracks.tracks[:, first].astype(np.float64), tracks.visible[:, first]
     h, w = tracks.image_size
     q = tr[0]
-    col = np.clip((q[:, 0] + 0.5) * tiles // w, 0, tiles - 1).astype(int)
-    row = np.clip((q[:, 1] + 0.5) * tiles // h, 0, tiles - 1).astype(int)
+    col, row = tile_index(q, tiles, (h, w))
     disp = tr - q[None]
     everywhere = np.array([np.median(d[v], axis=0) if v.any() else np.zeros(2) for d, v in zip(disp, vis, strict=True)])
     pos = np.repeat(centres[None], len(tr), axis=0) + everywhere[:, None]
@@ -212,9 +220,7 @@ def fit_blur_trace(
 
     # tile centres and their positions in every frame; the compared crops must stay inside the image
     # (reflected borders would mirror the blur), so each tile is anchored at its centre moved inwards
-    cx = (np.arange(cfg.tiles) + 0.5) * w / cfg.tiles - 0.5
-    cy = (np.arange(cfg.tiles) + 0.5) * h / cfg.tiles - 0.5
-    centres = np.stack(np.meshgrid(cx, cy), -1).reshape(-1, 2)  # row-major over (row, col)
+    centres = tile_centres(cfg.tiles, (h, w))
     pos, ok = _tile_offsets(tracks, centres, cfg.tiles, cfg.min_points)
     drift = pos - centres[None]
     reach = int(np.ceil(np.abs(drift).max())) + 2
@@ -260,7 +266,7 @@ def fit_blur_trace(
     i0 = torch.tensor(i0)
 
     # every frame's mean over its span, as interpolation weights of the knots
-    u = (starts[:, None] + (np.arange(32) + 0.5) / 32 * span) / cfg.knot_dt_s
+    u = span_times(starts, span, 32) / cfg.knot_dt_s
     m0 = np.clip(np.floor(u).astype(int), 0, len(knot_t) - 2)
     mfrac = torch.tensor(u - m0, dtype=torch.float32)[..., None]
     m0 = torch.tensor(m0)
@@ -358,8 +364,6 @@ def track_with_blur_fit(
         the tracks (``meta["blur_fit"]`` holds the fit's summary) and the :class:`BlurFit`,
         whose trace is a dense trajectory of the clip.
     """
-    from motiondepth.trajectory.optics import solve_trajectory
-
     t_len, h, w = frames.shape[:3]
     times = np.asarray(times, dtype=np.float64)
     if len(times) != t_len:
@@ -368,17 +372,8 @@ def track_with_blur_fit(
     if not 0 < exposure_s <= interval * 1.05 + 1e-9:
         raise ValueError(f"exposure {exposure_s * 1e3:g} ms does not fit the frame interval {interval * 1e3:.1f} ms")
     init = init if init is not None else KLTTracker().track(frames, queries)
-    first = init.queries[:, 0] == 0
-    if first.sum() < 3:
-        raise ValueError("the blur fit needs at least 3 points queried in frame 0")
-    traj = solve_trajectory(
-        init.tracks[:, first].astype(np.float64), init.visible[:, first], np.full((h, w), depth_m),
-        intrinsics, pivot_m, None, "lsq", config=solver, image_height=h,
-    )  # fmt: skip
-    cam = CameraConfig(
-        name="blur-fit", exposure_s=exposure_s, row_time_s=readout_s / h, pivot_m=pivot_m, width=w, height=h,
-        num_frames=t_len, frame_interval_s=interval,
-    )  # fmt: skip
+    traj = first_solve(init, intrinsics, pivot_m, depth_m, solver=solver, purpose="the blur fit")
+    cam = kernel_camera("blur-fit", exposure_s, readout_s, pivot_m, (h, w), t_len, interval)
     cfg = config or BlurFitConfig()
     starts = times - times[0]
     fit = fit_blur_trace(frames, init, np.nan_to_num(traj.angles), cam, intrinsics, starts, depth_m, cfg, progress)

@@ -37,7 +37,7 @@ from motiondepth.simulate.camera import CameraConfig
 from motiondepth.simulate.shake import RotationTrace
 from motiondepth.tracking.base import check_inputs
 from motiondepth.tracking.klt import KLTConfig, KLTTracker, _lk, outward_frames
-from motiondepth.types import Tracks
+from motiondepth.types import Tracks, Trajectory
 
 
 @dataclass
@@ -55,15 +55,66 @@ class BlurKernels:
 
     def tile_of(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Tile column and row (N,), (N,) of pixel positions (N, 2)."""
-        h, w = self.image_size
-        col = np.clip((xy[:, 0] + 0.5) * self.tiles // w, 0, self.tiles - 1).astype(int)
-        row = np.clip((xy[:, 1] + 0.5) * self.tiles // h, 0, self.tiles - 1).astype(int)
-        return col, row
+        return tile_index(xy, self.tiles, self.image_size)
 
     def tile_bounds(self, col: int, row: int) -> tuple[int, int, int, int]:
         """Pixel bounds ``(x0, x1, y0, y1)`` of a tile."""
         h, w = self.image_size
         return (col * w // self.tiles, (col + 1) * w // self.tiles, row * h // self.tiles, (row + 1) * h // self.tiles)
+
+
+def tile_index(xy: np.ndarray, tiles: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row (N,), (N,) in a ``tiles × tiles`` grid over an image of ``size`` (H, W) of pixels (N, 2)."""
+    h, w = size
+    col = np.clip((xy[:, 0] + 0.5) * tiles // w, 0, tiles - 1).astype(int)
+    row = np.clip((xy[:, 1] + 0.5) * tiles // h, 0, tiles - 1).astype(int)
+    return col, row
+
+
+def tile_centres(tiles: int, size: tuple[int, int]) -> np.ndarray:
+    """(tiles², 2) pixel centres of a ``tiles × tiles`` grid over an image of ``size`` (H, W), row-major."""
+    h, w = size
+    cx = (np.arange(tiles) + 0.5) * w / tiles - 0.5
+    cy = (np.arange(tiles) + 0.5) * h / tiles - 0.5
+    return np.stack(np.meshgrid(cx, cy), -1).reshape(-1, 2)
+
+
+def kernel_camera(
+    name: str, exposure_s: float, readout_s: float, pivot_m: float, size: tuple[int, int], num_frames: int,
+    interval_s: float | None = None,
+) -> CameraConfig:  # fmt: skip
+    """The camera timing :func:`exposure_kernels` needs, from exposure and readout times of a real clip."""
+    h, w = size
+    return CameraConfig(
+        name=name, exposure_s=exposure_s, row_time_s=readout_s / h, pivot_m=pivot_m, width=w, height=h,
+        num_frames=num_frames, frame_interval_s=interval_s,
+    )  # fmt: skip
+
+
+def first_solve(
+    tracks: Tracks,
+    intrinsics: Intrinsics,
+    pivot_m: float,
+    depth_m: float,
+    times: np.ndarray | None = None,
+    solver=None,
+    purpose: str = "this",
+) -> Trajectory:
+    """The rotation solved from the frame-0 points of ``tracks`` at a constant depth (lsq mode).
+
+    The first step of gyro-aided and blur-fit tracking: depth barely moves the angles. ``purpose``
+    names the caller in the error raised when fewer than 3 points are queried in frame 0.
+    """
+    from motiondepth.trajectory.optics import solve_trajectory
+
+    first = tracks.queries[:, 0] == 0
+    if first.sum() < 3:
+        raise ValueError(f"{purpose} needs at least 3 points queried in frame 0")
+    h, w = tracks.image_size
+    return solve_trajectory(
+        tracks.tracks[:, first].astype(np.float64), tracks.visible[:, first], np.full((h, w), depth_m),
+        intrinsics, pivot_m, times, "lsq", config=solver, image_height=h,
+    )  # fmt: skip
 
 
 def _splat(offsets: np.ndarray) -> np.ndarray:
@@ -103,9 +154,7 @@ def exposure_kernels(
         :class:`BlurKernels`.
     """
     h, w = camera.height, camera.width
-    cx = (np.arange(tiles) + 0.5) * w / tiles - 0.5
-    cy = (np.arange(tiles) + 0.5) * h / tiles - 0.5
-    centres = np.stack(np.meshgrid(cx, cy), -1).reshape(-1, 2)  # row-major over (row, col)
+    centres = tile_centres(tiles, (h, w))
     points = unproject(centres, np.full(len(centres), depth_m), intrinsics)  # (P, 3)
     sub = (np.arange(substeps) + 0.5) / substeps * camera.exposure_s
     out = []

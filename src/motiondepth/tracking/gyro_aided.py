@@ -39,9 +39,14 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.eval.gyro import GyroAlignment
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.simulate.camera import CameraConfig
 from motiondepth.simulate.shake import RotationTrace, _parse_axes, integrate_gyro
-from motiondepth.tracking.crossblur import CrossBlurConfig, exposure_kernels, track_cross_blur
+from motiondepth.tracking.crossblur import (
+    CrossBlurConfig,
+    exposure_kernels,
+    first_solve,
+    kernel_camera,
+    track_cross_blur,
+)
 from motiondepth.tracking.klt import KLTTracker
 from motiondepth.types import Tracks
 
@@ -115,19 +120,14 @@ def align_gyro(
 ) -> GyroAlignment:
     """Steps 2–3 of the module docstring: ``gyro`` aligned with a first rotation solve from ``tracks``."""
     from motiondepth.eval.gyro import fit_alignment
-    from motiondepth.trajectory.optics import solve_trajectory
 
     times = np.asarray(times, dtype=np.float64)
     if len(times) != tracks.num_frames:
         raise InputError("gyro", f"need {tracks.num_frames} frame times, got {len(times)}")
-    first = tracks.queries[:, 0] == 0
-    if first.sum() < 3:
-        raise InputError("gyro", "aligning a gyro log needs at least 3 points queried in frame 0")
-    h, w = tracks.image_size
-    traj = solve_trajectory(
-        tracks.tracks[:, first].astype(np.float64), tracks.visible[:, first], np.full((h, w), depth_m),
-        intrinsics, pivot_m, times, "lsq", config=solver, image_height=h,
-    )  # fmt: skip
+    try:
+        traj = first_solve(tracks, intrinsics, pivot_m, depth_m, times, solver, "aligning a gyro log")
+    except ValueError as exc:
+        raise InputError("gyro", str(exc)) from None
     return fit_alignment(
         np.nan_to_num(traj.angles), times, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit, gyro.max_offset_s,
         gyro.span_s, source="frame times",
@@ -189,10 +189,7 @@ def track_with_gyro(
         )
     lo, hi = max(need[0] - 0.01, gt[0]), min(need[1] + 0.01, gt[-1])
     trace = gyro_trace(gt, al.w_cam, lo, hi, q=al.q)
-    cam = CameraConfig(
-        name="gyro", exposure_s=gyro.exposure_s, row_time_s=gyro.readout_s / h, pivot_m=pivot_m, width=w, height=h,
-        num_frames=t_len,
-    )  # fmt: skip
+    cam = kernel_camera("gyro", gyro.exposure_s, gyro.readout_s, pivot_m, (h, w), t_len)
     kernels = exposure_kernels(trace, cam, intrinsics, starts - lo, gyro.tiles, depth_m)
     out = track_cross_blur(frames, queries, kernels, config, init=init)
     out.meta["gyro"] = info | {"used": True}
