@@ -20,6 +20,10 @@ every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step sec
 
     python benchmarks/pipeline.py                 # ≈ 16 min on 2 cores
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
+    python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
+
+With ``--work DIR`` the clips and runs stay in DIR: an interrupted benchmark, started again with
+the same DIR, reuses every finished clip's scores (``row-*.json``) and every cached run step.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import numpy as np
 from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.io.atomic import save_npz, write_json_and_markdown
+from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
 from motiondepth.workflow import run
@@ -106,6 +110,11 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
             print(f"skip {pair[0]}: {REAL / pair[1]} missing")
             continue
         for start in offsets:
+            done = work / f"row-{pair[0]}-{start:g}.json"
+            if done.is_file():  # finished by an earlier, interrupted invocation with the same --work
+                rows.append(json.loads(done.read_text()))
+                print(f"reuse {done}")
+                continue
             clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
             k = gt["intrinsics"]
             flags = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "progress": False}
@@ -138,6 +147,7 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
             save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
             row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
             print(json.dumps(row))
+            write_json(done, row)
             rows.append(row)
     return rows
 
@@ -217,10 +227,12 @@ def main() -> None:
     ap.add_argument("--offsets", type=int, default=3, help="gyro start offsets per RGB-D pair")
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats")
     ap.add_argument("--out", default=str(RESULTS / "pipeline.json"))
+    ap.add_argument("--work", help="keep clips and runs here (default: a temporary folder); reruns resume")
     a = ap.parse_args()
     starts = [10.0 + 7.0 * i for i in range(a.offsets)]
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(a.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         rows = accuracy(starts, work)
         t = timing(a.repeats, work) if a.repeats > 0 else None
     key = lambda variant, m: float(np.median([r[variant][m] for r in rows]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from motiondepth.errors import InputError
@@ -89,10 +88,9 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
     )
     print(format_comparison(result))
     if a.out:
-        from motiondepth.io.atomic import atomic_path
+        from motiondepth.io.atomic import write_json
 
-        with atomic_path(a.out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        write_json(a.out, result)
         print(f"wrote {a.out}")
     return 0
 

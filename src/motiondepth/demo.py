@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
-from motiondepth.io.atomic import atomic_path, staged_output_dir
+from motiondepth.io.atomic import staged_output_dir, write_json
 from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
 from motiondepth.pipeline import simulate_scene, solve_all, track_frames, write_simulation
 from motiondepth.simulate.camera import camera_preset
@@ -69,8 +68,7 @@ def run_demo(out_dir: str | Path, seed: int = 0, camera: str = "phone", grid_hal
         )
         tracks_overlay(stage / "tracks.png", video.frames[0], tracks.tracks, tracks.visible, magnify=3.0)
     metrics["pipeline"] = run_pipeline(out_dir, video)
-    with atomic_path(out_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+    write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from motiondepth import __version__
 from motiondepth.errors import InputError, OutputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.io.atomic import atomic_path, json_default, save_npz
+from motiondepth.io.atomic import save_npz, write_json
 from motiondepth.seurat.inference import Tracks3D
 from motiondepth.types import Tracks, Trajectory
 
@@ -660,8 +660,7 @@ class StepCache:
         """Write ``config.json`` (atomically)."""
         path = self.out / "config.json"
         try:
-            with atomic_path(path) as tmp:
-                tmp.write_text(json.dumps(self.record, indent=2, default=json_default) + "\n")
+            write_json(path, self.record)
         except OSError as exc:
             raise OutputError(path, f"cannot write ({exc.strerror or exc})") from None
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from motiondepth.io.atomic import atomic_path
+from motiondepth.io.atomic import atomic_path, write_json
 
 SampleFn = Callable[[int, Any], dict[str, np.ndarray]]
 
@@ -72,8 +72,7 @@ def export_shards(
         "sample_fn": f"{sample_fn.__module__}.{sample_fn.__qualname__}",
         "config": asdict(cfg) if is_dataclass(cfg) else cfg,
     }
-    with atomic_path(out / "index.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=2, default=list))
+    write_json(out / "index.json", meta)
     return out
 
 

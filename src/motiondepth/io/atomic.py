@@ -71,7 +71,20 @@ def json_default(obj: object) -> object:
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
     return str(obj)
+
+
+def write_json(path: str | Path, obj: object) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` through :func:`atomic_path` (numpy-aware, see
+    :func:`json_default`); returns the path."""
+    import json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=json_default) + "\n")
+    return path
 
 
 def write_json_and_markdown(path: str | Path, result: dict, markdown: str) -> tuple[Path, Path]:
@@ -79,12 +92,8 @@ def write_json_and_markdown(path: str | Path, result: dict, markdown: str) -> tu
 
     Both files go through :func:`atomic_path`; returns (json path, markdown path).
     """
-    import json
-
-    out = Path(path)
+    out = write_json(path, result)
     md = out.with_suffix(".md")
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
     with atomic_path(md) as tmp:
         tmp.write_text(markdown)
     return out, md

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from motiondepth.errors import InputError
-from motiondepth.io.atomic import atomic_path
+from motiondepth.io.atomic import atomic_path, write_json
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -73,6 +73,5 @@ def save_weights(model, path: str | Path, card: dict) -> Path:
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
-    with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    write_json(path.with_suffix(".json"), card)
     return path

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from motiondepth.io.atomic import atomic_path
+from motiondepth.io.atomic import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
             log.info("resumed %s from step %d", out, start)
     run_cfg = {"task": task.name, "task_config": task.config_dict(), "train": asdict(cfg), "world_size": world}
     if rank == 0:
-        with atomic_path(out / "config.json") as tmp:
-            tmp.write_text(json.dumps(run_cfg, indent=2, default=str) + "\n")
+        write_json(out / "config.json", run_cfg)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     t_start = time.monotonic()
     metrics: dict[str, float] = {}
