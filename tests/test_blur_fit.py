@@ -9,7 +9,13 @@ from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset
 from motiondepth.simulate.simulator import groundtruth_tracks
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
-from motiondepth.tracking.blur_fit import BlurFitConfig, fit_blur_trace, trace_from_frames, track_with_blur_fit
+from motiondepth.tracking.blur_fit import (
+    BlurFitConfig,
+    exposure_problem,
+    fit_blur_trace,
+    trace_from_frames,
+    track_with_blur_fit,
+)
 from motiondepth.tracking.crossblur import first_solve
 
 
@@ -72,8 +78,10 @@ def test_blur_fit_kernels_remove_most_of_the_klt_blur_bias(tele):
 def test_blur_fit_input_errors(tele):
     cam, video = tele["cam"], tele["video"]
     q = grid_queries(query_grid(2, (256, 256), video.intrinsics))
-    with pytest.raises(ValueError, match="does not fit the frame interval"):
+    with pytest.raises(ValueError, match="longer than the frame interval"):
         track_with_blur_fit(video.frames, q, video.timestamps, video.intrinsics, 0.5)
+    assert exposure_problem(0.060, 0.0625) is None and exposure_problem(0.065, 0.0625) is None  # 5 % tolerance
+    assert "positive" in exposure_problem(0.0, 0.0625)
     with pytest.raises(ValueError, match="frame times"):
         track_with_blur_fit(video.frames, q, video.timestamps[:-1], video.intrinsics, cam.exposure_s)
     with pytest.raises(ValueError, match="matching angles"):

@@ -827,11 +827,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         fit_key = None
         if cfg.blur_fit:
             exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
-            if exposure > 1.05 * clip.interval_s:
-                raise InputError(
-                    "--exposure-ms",
-                    f"exposure {exposure * 1e3:g} ms is longer than the frame interval {clip.interval_s * 1e3:.1f} ms",
-                )
+            from motiondepth.tracking.blur_fit import exposure_problem
+
+            problem = exposure_problem(exposure, clip.interval_s)
+            if problem:
+                raise InputError("--exposure-ms", problem)
             fit_key = {
                 "exposure_s": exposure,
                 "readout_s": readout,

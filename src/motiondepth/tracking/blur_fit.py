@@ -335,6 +335,19 @@ def fit_blur_trace(
     return BlurFit(trace, angles, starts, span, loss_start, loss_end, evals, time.perf_counter() - t0)
 
 
+def exposure_problem(exposure_s: float, interval_s: float) -> str | None:
+    """Why an exposure cannot be blur-fitted at this frame interval, or None when it can.
+
+    The fit chains consecutive exposures, so an exposure must be positive and no longer than the
+    interval (5 % tolerance for rounded metadata).
+    """
+    if exposure_s <= 0:
+        return f"exposure {exposure_s * 1e3:g} ms must be positive"
+    if exposure_s > 1.05 * interval_s + 1e-9:
+        return f"exposure {exposure_s * 1e3:g} ms is longer than the frame interval {interval_s * 1e3:.1f} ms"
+    return None
+
+
 def track_with_blur_fit(
     frames: np.ndarray,
     queries: np.ndarray,
@@ -369,8 +382,9 @@ def track_with_blur_fit(
     if len(times) != t_len:
         raise ValueError(f"need {t_len} frame times, got {len(times)}")
     interval = float(np.median(np.diff(times))) if t_len > 1 else 0.0
-    if not 0 < exposure_s <= interval * 1.05 + 1e-9:
-        raise ValueError(f"exposure {exposure_s * 1e3:g} ms does not fit the frame interval {interval * 1e3:.1f} ms")
+    problem = exposure_problem(exposure_s, interval)
+    if problem:
+        raise ValueError(problem)
     init = init if init is not None else KLTTracker().track(frames, queries)
     traj = first_solve(init, intrinsics, pivot_m, depth_m, solver=solver, purpose="the blur fit")
     cam = kernel_camera("blur-fit", exposure_s, readout_s, pivot_m, (h, w), t_len, interval)
