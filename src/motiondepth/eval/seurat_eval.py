@@ -9,6 +9,9 @@ over time is found. Ground truth always uses the exact tracks and visibility:
 oracle depth                  per-frame ground-truth depth maps sampled at the tracks
 per-frame depth (flickering)  :class:`FlickeringDepth`: GT with per-frame scale jitter + noise
 + Gaussian smoothing (1×/3×)  the same, smoothed over time per track (Table 6)
+static depth per track        log ratio 0 (no depth change), scaled like Seurat: the floor a
+                              ratio method must clear (beyond the papers: under per-track
+                              scaling it scores well wherever depth changes little)
 hand-crafted baseline         kNN kernel-density ratios (Eq. 4) over queries + supporting grid,
                               chained by Eq. 9 (its better mode), scaled like Seurat (Table 4)
 Seurat, Eq. 9 chaining        the model's window ratios chained as in the paper (Eq. 9)
@@ -39,6 +42,7 @@ ROWS = (
     "per-frame depth (flickering)",
     "+ Gaussian smoothing (1 iter)",
     "+ Gaussian smoothing (3 iters)",
+    "static depth per track",
     "hand-crafted baseline",
     "Seurat, Eq. 9 chaining",
     "Seurat",
@@ -59,6 +63,7 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     depths["+ Gaussian smoothing (3 iters)"] = gaussian_smooth_depth(noisy, 1.0, 3)
     support = (clip.support, clip.support_visible)
     hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)  # Eq. 9 chaining: its best
+    depths["static depth per track"] = scale_match(np.zeros_like(hand), tracks, vis, flicker)[0]
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
     wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support)
     for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
