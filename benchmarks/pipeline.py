@@ -18,7 +18,7 @@ Timing: the ``motiondepth run`` command (a fresh process each time: start-up, mo
 every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
 ``config.json``.
 
-    python benchmarks/pipeline.py                 # ≈ 16 min on 2 cores
+    python benchmarks/pipeline.py                 # ≈ 45 min on 2 cores (the blur-fit runs: ≈ 25 of them)
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
     python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
 
