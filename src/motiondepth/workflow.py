@@ -826,9 +826,9 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
         fit_key = None
         if cfg.blur_fit:
-            exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
-            from motiondepth.tracking.blur_fit import exposure_problem
+            from motiondepth.tracking.blur_fit import BlurFitConfig, exposure_problem
 
+            exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
             problem = exposure_problem(exposure, clip.interval_s)
             if problem:
                 raise InputError("--exposure-ms", problem)
@@ -837,6 +837,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "readout_s": readout,
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
+                "config": asdict(BlurFitConfig()),  # a cached fit made with other settings is redone
                 **rs_key,
             }
 

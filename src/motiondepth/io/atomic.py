@@ -88,7 +88,7 @@ def write_json(path: str | Path, obj: object) -> Path:
 
 
 def write_json_and_markdown(path: str | Path, result: dict, markdown: str) -> tuple[Path, Path]:
-    """Write ``result`` as ``path`` (JSON, numpy scalars as floats) and ``markdown`` beside it as ``.md``.
+    """Write ``result`` as ``path`` (JSON via :func:`write_json`) and ``markdown`` beside it as ``.md``.
 
     Both files go through :func:`atomic_path`; returns (json path, markdown path).
     """
