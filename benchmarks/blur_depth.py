@@ -6,7 +6,8 @@ back), median over ``--repeats`` runs after one warm-up. The ``paper`` preset (V
 30 frames, random weights: same cost as trained ones) runs ``--paper-repeats`` times on the same
 clip. Timings are not in the unit tests.
 
-Accuracy: ``motiondepth eval blur-depth`` on held-out procedural clips (the shipped checkpoints).
+Accuracy: ``motiondepth eval blur-depth`` on held-out procedural clips (the shipped checkpoints),
+with the model-based blur-fit reference on the first ``--blur-fit-scenes`` of them.
 
     python benchmarks/blur_depth.py            # full run
     python benchmarks/blur_depth.py --quick    # fewer scenes and repeats
@@ -48,9 +49,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--paper-repeats", type=int, default=2)
     p.add_argument("--scenes", type=int, default=64)
+    p.add_argument("--blur-fit-scenes", type=int, default=16, help="clips with the model-based blur-fit reference")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = p.parse_args()
-    repeats, scenes = (3, 8) if a.quick else (a.repeats, a.scenes)
+    repeats, scenes, fit_scenes = (3, 8, 2) if a.quick else (a.repeats, a.scenes, a.blur_fit_scenes)
     clip = procedural_blur_sample(4242, BlurDataConfig(size=518, num_frames=30))["frames"]
     small = BlurPredictor(a.checkpoint, None)
     speed = {"small": {**time_depth(small, clip, repeats), "frames_used": small.cfg.num_frames,
@@ -61,7 +63,7 @@ def main() -> None:
     speed["paper"] = {**time_depth(paper, clip, a.paper_repeats), "frames_used": 30, "resolution": 518}
     print(json.dumps(speed, indent=1))
     t0 = time.perf_counter()
-    acc = evaluate_procedural(a.checkpoint, scenes=scenes, seed=0)
+    acc = evaluate_procedural(a.checkpoint, scenes=scenes, seed=0, blur_fit_scenes=min(fit_scenes, scenes))
     print(f"eval: {time.perf_counter() - t0:.0f} s")
     result = {
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

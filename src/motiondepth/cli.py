@@ -43,8 +43,9 @@ def cmd_simulate(a: argparse.Namespace) -> int:
             raise InputError(None, "give --rgb IMAGE --depth DEPTH, or --procedural")
         rgbd = rgbd_from_files(a.rgb, a.depth, cam, a.depth_scale, _intrinsics(a.intrinsics))
     shake = a.shake
-    if shake != "synthetic" and not Path(shake).is_file():
-        raise InputError(shake, "shake file not found (use 'synthetic' or a gyro/angle CSV, .gcsv, .gyroflow)")
+    if shake not in ("synthetic", "handheld") and not Path(shake).is_file():
+        raise InputError(shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle CSV, .gcsv, "
+                         ".gyroflow)")  # fmt: skip
     t0 = time.perf_counter()
     video = simulate_scene(
         cam, rgbd, scene_seed=a.seed, shake=shake, shake_seed=a.shake_seed, shake_scale=a.shake_scale,
@@ -218,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--shake",
         default="synthetic",
-        metavar="synthetic|PATH",
-        help="synthetic hand shake, or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
+        metavar="synthetic|handheld|PATH",
+        help="synthetic hand shake (handheld: stronger 2-12 Hz shake matched to real phone gyro logs), or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
         "or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad",
     )
     s.add_argument(

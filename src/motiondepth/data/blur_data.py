@@ -28,7 +28,7 @@ class BlurDataConfig:
     size: int = 224  # square frame side, pixels
     num_frames: int = 12  # T
     telephoto_probability: float = 0.5  # share of telephoto samples (the rest: phone)
-    shake: str = "synthetic"  # shake source: synthetic or a gyro/angle log path
+    shake: str = "synthetic"  # shake source: synthetic, handheld (real-gyro band energies) or a gyro/angle log path
     shake_scale: float = 1.0  # amplitude multiplier of the shake
     grid_half: int = 6  # query grid half-width count for the solver ((2i+1)² points)
     pivot_m: float = 0.2  # rotation pivot behind the camera, metres
@@ -61,13 +61,12 @@ def flip_sample(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
-    """One training/evaluation sample from an RGB-D image.
+def simulate_clip(rgbd, seed: int, cfg: BlurDataConfig | None = None):
+    """The simulation behind :func:`blur_sample`: ``(video, camera, grid tracks, solve)``.
 
-    Returns:
-        ``frames`` (T, H, W, 3) uint8, ``depth`` (H, W) float32 m (0 = invalid), ``sparse`` (T, 3)
-        solver trajectory rad, ``sparse_gt`` (T, 3), ``dense_15`` (T, 15, 3), ``dense_30``
-        (T, 30, 3) ground truth rad, ``intrinsics`` (4,), ``telephoto`` () bool.
+    ``video`` is the :class:`~motiondepth.simulate.ShakyVideo`, ``camera`` its resolved
+    :class:`~motiondepth.simulate.CameraConfig`, the tracks are the ground-truth tracks of the
+    solver's query grid and the solve is the optics solver's (lsq) result on them.
     """
     cfg = cfg or BlurDataConfig()
     rng = np.random.default_rng([seed, 31337])
@@ -78,6 +77,18 @@ def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str,
     grid = query_grid(cfg.grid_half, (cam.height, cam.width), video.intrinsics)
     tracks = groundtruth_tracks(video, grid)
     solved = solve_trajectory(tracks.tracks, tracks.visible, video.depth, video.intrinsics, cam.pivot_m, mode="lsq")
+    return video, cam, tracks, solved
+
+
+def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
+    """One training/evaluation sample from an RGB-D image.
+
+    Returns:
+        ``frames`` (T, H, W, 3) uint8, ``depth`` (H, W) float32 m (0 = invalid), ``sparse`` (T, 3)
+        solver trajectory rad, ``sparse_gt`` (T, 3), ``dense_15`` (T, 15, 3), ``dense_30``
+        (T, 30, 3) ground truth rad, ``intrinsics`` (4,), ``telephoto`` () bool.
+    """
+    video, cam, _, solved = simulate_clip(rgbd, seed, cfg)
     return {
         "frames": video.frames,
         "depth": video.depth.astype(np.float32),
@@ -86,5 +97,5 @@ def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str,
         "dense_15": video.dense[15].astype(np.float32),
         "dense_30": video.dense[30].astype(np.float32),
         "intrinsics": video.intrinsics.as_array().astype(np.float32),
-        "telephoto": np.array(name == "telephoto"),
+        "telephoto": np.array(cam.name == "telephoto"),
     }

@@ -3,6 +3,7 @@
 from motiondepth.simulate.camera import PRESETS, CameraConfig, camera_preset
 from motiondepth.simulate.shake import (
     RotationTrace,
+    HANDHELD_SHAKE,
     SyntheticShakeConfig,
     integrate_gyro,
     load_shake,
@@ -24,6 +25,7 @@ __all__ = [
     "CameraConfig",
     "RotationTrace",
     "ShakyVideo",
+    "HANDHELD_SHAKE",
     "SyntheticShakeConfig",
     "camera_preset",
     "groundtruth_tracks",
