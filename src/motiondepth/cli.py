@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--shake",
         default="synthetic",
         metavar="synthetic|handheld|PATH",
-        help="synthetic hand shake (handheld: stronger 2-12 Hz shake matched to real phone gyro logs), or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
+        help="synthetic hand shake (handheld: the 2-12 Hz shake of real phone gyro logs), "
+        "or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
         "or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad",
     )
     s.add_argument(

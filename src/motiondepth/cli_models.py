@@ -268,8 +268,8 @@ def add_commands(sub, eval_sub) -> None:
     eb.add_argument("--scenes", type=int, default=32, metavar="N", help="number of clips (default 32)")
     eb.add_argument("--seed", type=int, default=0, metavar="S", help="selects a disjoint set of held-out clips")
     eb.add_argument("--blur-fit-scenes", type=int, default=0, metavar="K",
-                    help="also fit the rotation trace to the blur (no learning) on the first K clips: how much of the "
-                    "motion inside each exposure the blur reveals at this resolution (≈ 15 s per 224 px clip)")  # fmt: skip
+                    help="also fit the rotation trace to the blur (no learning) on the first K clips: how "
+                    "much of the motion inside each exposure the blur reveals (≈ 15 s per 224 px clip)")  # fmt: skip
     eb.add_argument("--out", required=True, metavar="RESULTS.json")
     eb.set_defaults(func=cmd_eval_blur_depth)
 

@@ -2,8 +2,8 @@
 
 from motiondepth.simulate.camera import PRESETS, CameraConfig, camera_preset
 from motiondepth.simulate.shake import (
-    RotationTrace,
     HANDHELD_SHAKE,
+    RotationTrace,
     SyntheticShakeConfig,
     integrate_gyro,
     load_shake,
@@ -21,11 +21,11 @@ from motiondepth.simulate.simulator import (
 )
 
 __all__ = [
+    "HANDHELD_SHAKE",
     "PRESETS",
     "CameraConfig",
     "RotationTrace",
     "ShakyVideo",
-    "HANDHELD_SHAKE",
     "SyntheticShakeConfig",
     "camera_preset",
     "groundtruth_tracks",
