@@ -170,3 +170,15 @@ def test_model_based_reference_keeps_the_solver_means():
     assert fit["blur_px"] > 0
     # the fitted shape is centred on the solver's per-frame angle (mean of uniform samples ≈ span mean)
     np.testing.assert_allclose(fit[15].mean(axis=1), solved.angles, atol=2e-4)
+
+
+def test_export_data_blur_with_handheld_shake(tmp_path, capsys):
+    from motiondepth.cli import main
+
+    out = tmp_path / "shards"
+    assert main(["export-data", "blur", "--count", "2", "--size", "56", "--frames", "3", "--shard-size", "2",
+                 "--shake", "handheld", "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads((out / "index.json").read_text())["config"]["shake"] == "handheld"
+    assert main(["export-data", "blur", "--count", "2", "--shake", str(tmp_path / "nope.csv"),
+                 "--out", str(tmp_path / "x")]) == 2  # fmt: skip
+    assert "nope.csv" in capsys.readouterr().err

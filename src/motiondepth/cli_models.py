@@ -124,7 +124,9 @@ def cmd_export_data(a: argparse.Namespace) -> int:
         from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
         from motiondepth.data.shards import export_shards
 
-        cfg = BlurDataConfig(size=a.size, num_frames=a.frames)
+        if a.shake not in ("synthetic", "handheld") and not Path(a.shake).is_file():
+            raise InputError(a.shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle log)")
+        cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake)
         export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)
         users = "blur-depth / trajectory"
     print(f"wrote {a.count} samples to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
@@ -205,6 +207,8 @@ def add_commands(sub, eval_sub) -> None:
     x.add_argument("--workers", type=int, default=1, metavar="K", help="parallel processes (default 1)")
     x.add_argument("--size", type=int, default=224, metavar="PX", help="blur: frame side (small preset: 224)")
     x.add_argument("--frames", type=int, default=12, metavar="T", help="blur: frames per clip (small preset: 12)")
+    x.add_argument("--shake", default="synthetic", metavar="synthetic|handheld|PATH",
+                   help="blur: camera shake (handheld: real-gyro band energies; see simulate --help)")  # fmt: skip
     x.add_argument("--start-seed", type=int, default=0, metavar="S")
     x.add_argument("--shard-size", type=int, default=256, metavar="K")
     x.add_argument("--grid", type=int, default=12, metavar="G", help="supporting grid side (small preset: 12)")
