@@ -123,10 +123,11 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
         assert z["depth"].shape == (56, 56)
     assert (tmp_path / "d.png").stat().st_size > 0
     out = tmp_path / "r.json"
-    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth),
-            "--trajectory-checkpoint", str(traj), "--scenes", "2", "--out", str(out)]  # fmt: skip
+    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth), "--trajectory-checkpoint",
+            str(traj), "--scenes", "2", "--shake", "handheld", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads(out.read_text())
+    assert r["data"]["shake"] == "handheld"
     assert set(r["depth"]) == {"constant depth", "single-frame ablation", "network"}
     rows = {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"}
     assert rows <= set(r["trajectory"])

@@ -164,8 +164,10 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
         raise InputError("--scenes", "must be at least 1")
     if a.blur_fit_scenes < 0:
         raise InputError("--blur-fit-scenes", "must be 0 or more")
+    if a.shake not in ("synthetic", "handheld") and not Path(a.shake).is_file():
+        raise InputError(a.shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle log)")
     result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed,
-                                 blur_fit_scenes=min(a.blur_fit_scenes, a.scenes))  # fmt: skip
+                                 blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake)  # fmt: skip
     md = markdown_table(result)
     j, mdp = write_json_and_markdown(a.out, result, md)
     print(md)
@@ -274,6 +276,8 @@ def add_commands(sub, eval_sub) -> None:
     eb.add_argument("--blur-fit-scenes", type=int, default=0, metavar="K",
                     help="also fit the rotation trace to the blur (no learning) on the first K clips: how "
                     "much of the motion inside each exposure the blur reveals (≈ 15 s per 224 px clip)")  # fmt: skip
+    eb.add_argument("--shake", default="synthetic", metavar="synthetic|handheld|PATH",
+                    help="camera shake of the clips (the shipped checkpoints were trained on synthetic)")  # fmt: skip
     eb.add_argument("--out", required=True, metavar="RESULTS.json")
     eb.set_defaults(func=cmd_eval_blur_depth)
 
