@@ -159,14 +159,12 @@ def test_shipped_checkpoints_load_by_name_and_run():
 
 def test_model_based_reference_keeps_the_solver_means():
     """The blur-fit reference row: one dense trajectory per S whose frame means are the solver's."""
-    from motiondepth.data.blur_data import simulate_clip
-    from motiondepth.data.rgbd_sources import ProceduralSource
+    from motiondepth.data.blur_data import procedural_clip
     from motiondepth.eval.blur_eval import blur_fit_dense
 
-    cfg = BlurDataConfig(size=112, num_frames=4)
-    seed = 2_000_000_007
-    fit = blur_fit_dense(seed, cfg, depth_m=3.0, samples=(15,))
-    _, _, _, solved = simulate_clip(ProceduralSource(size=(112, 112), metric_cues=True)[seed], seed, cfg)
+    clip = procedural_clip(2_000_000_007, BlurDataConfig(size=112, num_frames=4))
+    fit = blur_fit_dense(clip, depth_m=3.0, samples=(15,))
+    solved = clip[3]
     assert fit[15].shape == (4, 15, 3) and np.isfinite(fit[15]).all()
     assert fit["blur_px"] > 0
     # the fitted shape is centred on the solver's per-frame angle (mean of uniform samples ≈ span mean)

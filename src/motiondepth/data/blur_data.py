@@ -37,10 +37,15 @@ class BlurDataConfig:
 
 def procedural_blur_sample(seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
     """:func:`blur_sample` of procedural scene ``seed`` rendered at ``cfg.size`` (the default data)."""
+    return sample_from_clip(*procedural_clip(seed, cfg))
+
+
+def procedural_clip(seed: int, cfg: BlurDataConfig | None = None):
+    """:func:`simulate_clip` of procedural scene ``seed`` rendered at ``cfg.size``."""
     from motiondepth.data.rgbd_sources import ProceduralSource
 
     cfg = cfg or BlurDataConfig()
-    return blur_sample(ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues)[seed], seed, cfg)
+    return simulate_clip(ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues)[seed], seed, cfg)
 
 
 def flip_sample(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -88,7 +93,11 @@ def blur_sample(rgbd, seed: int, cfg: BlurDataConfig | None = None) -> dict[str,
         solver trajectory rad, ``sparse_gt`` (T, 3), ``dense_15`` (T, 15, 3), ``dense_30``
         (T, 30, 3) ground truth rad, ``intrinsics`` (4,), ``telephoto`` () bool.
     """
-    video, cam, _, solved = simulate_clip(rgbd, seed, cfg)
+    return sample_from_clip(*simulate_clip(rgbd, seed, cfg))
+
+
+def sample_from_clip(video, cam, tracks, solved) -> dict[str, np.ndarray]:
+    """:func:`blur_sample`'s arrays from a :func:`simulate_clip` result (``tracks`` is not needed)."""
     return {
         "frames": video.frames,
         "depth": video.depth.astype(np.float32),

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from motiondepth.data import EVAL_SEED_BASE
-from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
+from motiondepth.data.blur_data import BlurDataConfig, procedural_clip, sample_from_clip
 from motiondepth.eval.depth_metrics import depth_metrics, mean_depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.models.blur_depth import frames_tensor
@@ -64,17 +64,15 @@ def _traj_row(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict:
     return {k: float(np.nanmean([m[k] for m in per])) for k in ("abs_rel", "e1", "e2", "rmse_arcmin")}
 
 
-def blur_fit_dense(seed: int, cfg: BlurDataConfig, depth_m: float, samples=(15, 30)) -> dict:
-    """Model-based dense trajectory of eval clip ``seed`` (module docstring): S → (T, S, 3) rad.
+def blur_fit_dense(clip, depth_m: float, samples=(15, 30)) -> dict:
+    """Model-based dense trajectory of a :func:`~motiondepth.data.blur_data.simulate_clip` result
+    (module docstring): S → (T, S, 3) rad.
 
     Also returns ``blur_px`` (median centre blur length of the clip's frames) and ``seconds``.
     """
-    from motiondepth.data.blur_data import simulate_clip
-    from motiondepth.data.rgbd_sources import ProceduralSource
     from motiondepth.tracking.blur_fit import fit_blur_trace
 
-    rgbd = ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues)[seed]
-    video, cam, tracks, solved = simulate_clip(rgbd, seed, cfg)
+    video, cam, tracks, solved = clip
     t0 = time.perf_counter()
     fit = fit_blur_trace(video.frames, tracks, solved.angles, cam, video.intrinsics, video.timestamps, depth_m,
                          progress=False)  # fmt: skip
@@ -117,7 +115,8 @@ def evaluate_procedural(
     ref: dict[str, list] = {}
     ref_blur, ref_s = [], []
     for i in tqdm(range(scenes), desc="eval blur-depth", disable=not progress):
-        s = procedural_blur_sample(EVAL_SEED_BASE + 10_000 * seed + i, cfg)
+        clip = procedural_clip(EVAL_SEED_BASE + 10_000 * seed + i, cfg)
+        s = sample_from_clip(*clip)
         gts.append(s["depth"])
         tele.append(bool(s["telephoto"]))
         x = frames_tensor(s["frames"])[None]
@@ -139,7 +138,7 @@ def evaluate_procedural(
                     dense = decoder(sparse, out["frame_features"], out["features"], n)[0].numpy()
                 traj.setdefault(f"decoder S={n}", []).append((dense, gt))
         if i < blur_fit_scenes:
-            fit = blur_fit_dense(EVAL_SEED_BASE + 10_000 * seed + i, cfg, float(out["depth"].median()))
+            fit = blur_fit_dense(clip, float(out["depth"].median()))  # the clip simulated once for both
             ref_blur.append(fit["blur_px"])
             ref_s.append(fit["seconds"])
             for n in (15, 30):
