@@ -33,6 +33,7 @@ def _intrinsics(text: str | None):
 
 def cmd_simulate(a: argparse.Namespace) -> int:
     from motiondepth.pipeline import preset_camera, rgbd_from_files, simulate_scene, write_simulation
+    from motiondepth.simulate.shake import check_shake_spec
 
     if a.frames is not None and a.frames < 2:
         raise InputError("--frames", f"need at least 2 frames, got {a.frames}")
@@ -43,9 +44,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
             raise InputError(None, "give --rgb IMAGE --depth DEPTH, or --procedural")
         rgbd = rgbd_from_files(a.rgb, a.depth, cam, a.depth_scale, _intrinsics(a.intrinsics))
     shake = a.shake
-    if shake not in ("synthetic", "handheld") and not Path(shake).is_file():
-        raise InputError(shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle CSV, .gcsv, "
-                         ".gyroflow)")  # fmt: skip
+    check_shake_spec(shake)
     t0 = time.perf_counter()
     video = simulate_scene(
         cam, rgbd, scene_seed=a.seed, shake=shake, shake_seed=a.shake_seed, shake_scale=a.shake_scale,

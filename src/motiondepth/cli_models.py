@@ -123,9 +123,9 @@ def cmd_export_data(a: argparse.Namespace) -> int:
     else:
         from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
         from motiondepth.data.shards import export_shards
+        from motiondepth.simulate.shake import check_shake_spec
 
-        if a.shake not in ("synthetic", "handheld") and not Path(a.shake).is_file():
-            raise InputError(a.shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle log)")
+        check_shake_spec(a.shake)
         cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake)
         export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)
         users = "blur-depth / trajectory"
@@ -159,13 +159,13 @@ def cmd_depth(a: argparse.Namespace) -> int:
 
 def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
+    from motiondepth.simulate.shake import check_shake_spec
 
     if a.scenes < 1:
         raise InputError("--scenes", "must be at least 1")
     if a.blur_fit_scenes < 0:
         raise InputError("--blur-fit-scenes", "must be 0 or more")
-    if a.shake not in ("synthetic", "handheld") and not Path(a.shake).is_file():
-        raise InputError(a.shake, "shake file not found (use 'synthetic', 'handheld' or a gyro/angle log)")
+    check_shake_spec(a.shake)
     result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed,
                                  blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake)  # fmt: skip
     md = markdown_table(result)

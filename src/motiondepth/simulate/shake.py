@@ -94,6 +94,13 @@ HANDHELD_SHAKE = SyntheticShakeConfig(
 SHAKE_MODELS = {"synthetic": None, "handheld": HANDHELD_SHAKE}  # named synthetic models → settings
 
 
+def check_shake_spec(spec: str | Path) -> None:
+    """Raise :class:`InputError` unless ``spec`` names a synthetic model or an existing file (before long work)."""
+    if str(spec) not in SHAKE_MODELS and not Path(spec).is_file():
+        raise InputError(spec, f"shake file not found (use {' or '.join(map(repr, SHAKE_MODELS))}, or a gyro/angle "
+                         "CSV, .gcsv, .gyroflow)")  # fmt: skip
+
+
 def _band_noise(n: int, dt: float, band: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     """Unit-RMS Gaussian noise (n, 3) with a flat spectrum inside ``band`` (cosine edges)."""
     freqs = np.fft.rfftfreq(n, dt)
