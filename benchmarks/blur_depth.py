@@ -7,7 +7,9 @@ back), median over ``--repeats`` runs after one warm-up. The ``paper`` preset (V
 clip. Timings are not in the unit tests.
 
 Accuracy: ``motiondepth eval blur-depth`` on held-out procedural clips (the shipped checkpoints),
-with the model-based blur-fit reference on the first ``--blur-fit-scenes`` of them.
+with the model-based blur-fit reference on the first ``--blur-fit-scenes`` of them; then the same
+on ``--handheld-scenes`` clips with the ``handheld`` shake (the shake the trajectory decoder is
+trained on; ``blur_depth_handheld.{json,md}``).
 
     python benchmarks/blur_depth.py            # full run
     python benchmarks/blur_depth.py --quick    # fewer scenes and repeats
@@ -50,9 +52,11 @@ def main() -> None:
     p.add_argument("--paper-repeats", type=int, default=2)
     p.add_argument("--scenes", type=int, default=64)
     p.add_argument("--blur-fit-scenes", type=int, default=16, help="clips with the model-based blur-fit reference")
+    p.add_argument("--handheld-scenes", type=int, default=16, help="clips of the handheld-shake evaluation (0: skip)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = p.parse_args()
     repeats, scenes, fit_scenes = (3, 8, 2) if a.quick else (a.repeats, a.scenes, a.blur_fit_scenes)
+    handheld = min(a.handheld_scenes, 4) if a.quick else a.handheld_scenes
     clip = procedural_blur_sample(4242, BlurDataConfig(size=518, num_frames=30))["frames"]
     small = BlurPredictor(a.checkpoint, None)
     speed = {"small": {**time_depth(small, clip, repeats), "frames_used": small.cfg.num_frames,
@@ -82,6 +86,14 @@ def main() -> None:
     md += ["", "## Accuracy", "", markdown_table(acc)]
     write_json_and_markdown(Path(a.out) / "blur_depth.json", result, "\n".join(md) + "\n")
     print("\n".join(md))
+    if handheld:
+        t0 = time.perf_counter()
+        hh = evaluate_procedural(a.checkpoint, scenes=handheld, seed=0, blur_fit_scenes=min(fit_scenes, handheld),
+                                 shake="handheld")  # fmt: skip
+        print(f"eval (handheld shake): {time.perf_counter() - t0:.0f} s")
+        write_json_and_markdown(Path(a.out) / "blur_depth_handheld.json", {"machine": result["machine"], "accuracy": hh},
+                                markdown_table(hh) + "\n")  # fmt: skip
+        print(markdown_table(hh))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from motiondepth.models.blur_depth import BlurDepthNet, config_from_preset
-from motiondepth.models.trajectory_decoder import TrajectoryDecoder, interpolate_trajectory
+import numpy as np
+
+from motiondepth.models.trajectory_decoder import (
+    PRIOR_SAMPLES,
+    SpectrumPrior,
+    TrajectoryDecoder,
+    blur_spectra,
+    interpolate_trajectory,
+    mirror_spectra,
+)
 
 CFG = config_from_preset("small", image_size=56, num_frames=8, window=4, hidden=32, heads=2)
 
@@ -50,8 +59,53 @@ def test_untrained_decoder_reproduces_post_interpolation_and_trains():
     frames = torch.rand(1, 8, 3, 56, 56)
     out = net(frames)
     sparse = torch.randn(1, 8, 3) * 1e-3
-    dense = dec(sparse, out["frame_features"], out["features"], 15)
+    dense = dec.decode(frames, sparse, out, torch.tensor([1.2]), 15)
     assert dense.shape == (1, 8, 15, 3)
     torch.testing.assert_close(dense, interpolate_trajectory(sparse, 15))
     dense.sum().backward()
-    assert dec.head.weight.grad.abs().sum() > 0
+    assert dec.head.weight.grad.abs().sum() > 0 and dec.prior.mlp[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="do not match the trajectory"):
+        dec(sparse, dec.image_tokens(out["frame_features"], out["features"]), torch.zeros(1, 7, 900), torch.ones(1), 15)
+
+
+def _blurred_clip(lengths: list[int], texture_seed: int, size: int = 96) -> torch.Tensor:
+    """One random texture, frame k blurred horizontally by a box of lengths[k] px (sRGB in [0, 1])."""
+    import cv2
+
+    rng = np.random.default_rng(texture_seed)
+    scene = cv2.GaussianBlur(rng.random((size, size)).astype(np.float32), (0, 0), 1.0)
+    frames = []
+    for n in lengths:
+        k = np.zeros((1, 15), np.float32)
+        k[0, 7 - n // 2 : 7 - n // 2 + n] = 1.0 / n
+        lin = cv2.filter2D(scene, -1, k, borderType=cv2.BORDER_REFLECT)
+        frames.append(np.repeat(lin[None], 3, 0) ** (1 / 2.2))
+    return torch.from_numpy(np.stack(frames))[None]
+
+
+def test_blur_spectra_see_the_blur_not_the_texture():
+    a = blur_spectra(_blurred_clip([1, 1, 7, 3], texture_seed=3)).view(4, 4, 15, 15)
+    b = blur_spectra(_blurred_clip([1, 1, 7, 3], texture_seed=4)).view(4, 4, 15, 15)
+    assert torch.allclose(a.mean(0), torch.zeros(4, 15, 15), atol=1e-4)  # clip mean removed
+    # frame 2's horizontal blur removes high x frequencies only: its spectrum drops along x, not y
+    x_hi = a[2, :, 7, [1, 2, 12, 13]].mean()
+    y_hi = a[2, :, [1, 2, 12, 13], 7].mean()
+    assert x_hi < -1.0 and abs(float(y_hi)) < 0.3
+    # another texture, the same blurs: the same spectra (the texture cancels)
+    assert (a - b).abs().mean() < 0.2 * a.abs().mean()
+
+
+def test_mirrored_frames_give_mirrored_spectra():
+    frames = torch.rand(1, 3, 3, 64, 64)
+    torch.testing.assert_close(blur_spectra(frames.flip(-1)), mirror_spectra(blur_spectra(frames)), atol=1e-3, rtol=0)
+
+
+def test_prior_resamples_one_curve_to_any_samples_per_frame():
+    prior = SpectrumPrior(1e-3)
+    torch.nn.init.normal_(prior.mlp[-1].weight, std=0.1)
+    sparse, spectra, focal = torch.randn(2, 5, 3) * 1e-3, torch.randn(2, 5, 900), torch.tensor([1.0, 2.0])
+    c30 = prior(sparse, spectra, focal, PRIOR_SAMPLES)
+    c15 = prior(sparse, spectra, focal, 15)
+    assert c30.shape == (2, 5, 30, 3) and c30.abs().max() > 0
+    # sample j of S = 15 sits midway between samples 2j and 2j + 1 of S = 30
+    torch.testing.assert_close(c15, 0.5 * (c30[:, :, 0::2] + c30[:, :, 1::2]), atol=1e-9, rtol=1e-5)

@@ -92,7 +92,7 @@ def test_predictor_depth_and_dense_any_length(checkpoints):
     s = procedural_blur_sample(11, BlurDataConfig(size=70, num_frames=7))  # other size: resized
     d = p.depth(s["frames"])
     assert d.shape == (70, 70) and np.isfinite(d).all() and (d > 0).all()
-    dense = p.dense_trajectory(s["frames"], s["sparse"], 15)  # 7 frames: chunks of 4, last aligned to the end
+    dense = p.dense_trajectory(s["frames"], s["sparse"], float(s["intrinsics"][0]), 15)  # 7 frames: chunks of 4, last aligned to the end
     assert dense.shape == (7, 15, 3) and np.isfinite(dense).all()
 
 
@@ -153,7 +153,7 @@ def test_shipped_checkpoints_load_by_name_and_run():
     s = procedural_blur_sample(2_000_000_123, BlurDataConfig(size=224, num_frames=12))
     d = p.depth(s["frames"])
     assert d.shape == (224, 224) and np.isfinite(d).all() and 0.3 < float(np.median(d)) < 20
-    dense = p.dense_trajectory(s["frames"], s["sparse"], 30)
+    dense = p.dense_trajectory(s["frames"], s["sparse"], float(s["intrinsics"][0]), 30)
     assert dense.shape == (12, 30, 3) and np.isfinite(dense).all()
 
 
@@ -181,3 +181,26 @@ def test_export_data_blur_with_handheld_shake(tmp_path, capsys):
     assert main(["export-data", "blur", "--count", "2", "--shake", str(tmp_path / "nope.csv"),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_stage_two_caches_frozen_image_tokens_per_shard_clip(checkpoints, tmp_path):
+    from motiondepth.data.shards import export_shards
+    from motiondepth.train.blur_task import BlurTrajectoryModel
+    from motiondepth.train.run import resolve_run
+
+    depth, _, _ = checkpoints
+    cfg = BlurDataConfig(size=56, num_frames=4)
+    export_shards(tmp_path / "shards", procedural_blur_sample, 0, 3, shard_size=3, cfg=cfg, progress=False)
+    over = [o for o in TINY if not o.startswith("model.")] + [f"depth_checkpoint={depth}", "data.size=56",
+                                                               f"shards={tmp_path / 'shards'}"]  # fmt: skip
+    task, _ = resolve_run("trajectory", "small", overrides=over)
+    model: BlurTrajectoryModel = task.build_model().eval()
+    batch = task.batch(1, 0, 1)  # clips 2 and 0 (wrapping)
+    assert [k[0] for k in batch["keys"]] == [2, 0]
+    args = (batch["frames"], batch["sparse"], 15, batch["focal_rel"])
+    fresh = model(*args)["dense"]
+    model(*args, keys=batch["keys"])  # fills the cache
+    assert set(model._token_cache) == set(batch["keys"])
+    cached = model(*args, keys=batch["keys"])
+    assert cached["depth"] is None  # the frozen network did not run
+    torch.testing.assert_close(cached["dense"], fresh, atol=1e-6, rtol=1e-2)

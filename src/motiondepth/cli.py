@@ -130,7 +130,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
         if len(frames) != len(traj.angles):
             raise InputError(a.video, f"has {len(frames)} frames but the tracks have {len(traj.angles)}")
         pred = BlurPredictor(a.depth_checkpoint, a.trajectory_checkpoint)
-        traj.dense = pred.dense_trajectory(frames, np.nan_to_num(traj.angles), a.dense, source=str(a.video))
+        traj.dense = pred.dense_trajectory(frames, np.nan_to_num(traj.angles), intr.fx, a.dense, source=str(a.video))
     write_trajectory_csv(a.out, traj)
     print(
         f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px"

@@ -445,13 +445,14 @@ def solve_rotation(
         raise InputError("trajectory", str(exc)) from None
 
 
-def densify(frames: np.ndarray, trajectory: Trajectory, predictor, samples: int = 15, source: str = "frames"):
-    """Dense trajectory (T, S, 3) rad from the frames and the per-frame trajectory (decoder)."""
+def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float, samples: int = 15,
+            source: str = "frames"):  # fmt: skip
+    """Dense trajectory (T, S, 3) rad from the frames, the per-frame trajectory and the focal length (px)."""
     if samples not in predictor.samples:
         raise InputError(
             "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
         )
-    return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), samples, source=source)
+    return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), fx_px, samples, source=source)
 
 
 def lift_tracks(
@@ -926,7 +927,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "checkpoints": [ckpt["trajectory"], ckpt.get("depth", cfg.depth_checkpoint)],
             },
             ["trajectory_dense.csv"],
-            lambda: densify(clip.frames, traj, blur_predictor(), cfg.dense_samples, src),
+            lambda: densify(clip.frames, traj, blur_predictor(), intr.fx, cfg.dense_samples, src),
             lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, span),
             lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
         )

@@ -48,7 +48,7 @@ class BlurPredictor:
     Example:
         >>> p = BlurPredictor()                      # doctest: +SKIP
         >>> depth = p.depth(frames)                  # (H, W) metres, frame 0
-        >>> dense = p.dense_trajectory(frames, sparse_angles, samples=15)  # (T, 15, 3) rad
+        >>> dense = p.dense_trajectory(frames, sparse_angles, intr.fx, samples=15)  # (T, 15, 3) rad
     """
 
     def __init__(
@@ -90,15 +90,21 @@ class BlurPredictor:
         return d.astype(np.float32)
 
     @torch.no_grad()
-    def dense_trajectory(self, frames: np.ndarray, sparse: np.ndarray, samples: int = 15,
+    def dense_trajectory(self, frames: np.ndarray, sparse: np.ndarray, fx_px: float, samples: int = 15,
                          source: str = "frames") -> np.ndarray:  # fmt: skip
-        """Dense trajectory (T, S, 3) rad from frames (T, H, W, 3) and the solver's sparse (T, 3)."""
+        """Dense trajectory (T, S, 3) rad from frames (T, H, W, 3) and the solver's sparse (T, 3).
+
+        ``fx_px`` is the focal length in pixels of ``frames`` (the decoder reads blur in pixels).
+        """
         if self.decoder is None:
             raise InputError("trajectory checkpoint", "no trajectory decoder loaded")
         sparse = np.asarray(sparse, dtype=np.float64)
         t = len(frames)
         if sparse.shape != (t, 3):
             raise InputError(source, f"sparse trajectory {sparse.shape} does not match {t} frames")
+        if not np.isfinite(fx_px) or fx_px <= 0:
+            raise InputError(source, f"focal length {fx_px} px is not a positive number")
+        focal = torch.tensor([fx_px / np.asarray(frames).shape[2]], dtype=torch.float32, device=self.device)
         n = self.cfg.num_frames
         if t < self.cfg.window:
             self._input(frames, source)  # raises the clear too-few-frames error
@@ -113,7 +119,7 @@ class BlurPredictor:
             feats = self.net(x)
             ref = sparse[k].copy()
             sp = torch.from_numpy((sparse[k : k + chunk] - ref)[None]).float().to(self.device)
-            dense = self.decoder(sp, feats["frame_features"], feats["features"], samples)[0].cpu().numpy() + ref
+            dense = self.decoder.decode(x, sp, feats, focal, samples)[0].cpu().numpy() + ref
             new = ~filled[k : k + chunk]
             out[k : k + chunk][new] = dense[new]
             filled[k : k + chunk] = True

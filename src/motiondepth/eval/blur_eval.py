@@ -130,12 +130,13 @@ def evaluate_procedural(
             rows["single-frame ablation"].append(ablation.depth(s["frames"]))
         traj.setdefault("sparse (solver)", []).append((s["sparse"], s["sparse_gt"]))
         sparse = torch.from_numpy(s["sparse"])[None].float()
+        focal = torch.tensor([s["intrinsics"][0] / s["frames"].shape[2]])
         for n in (15, 30):
             gt = s[f"dense_{n}"]
             traj.setdefault(f"post-interpolation S={n}", []).append((interpolate_trajectory(sparse, n)[0].numpy(), gt))
             if decoder is not None:
                 with torch.no_grad():
-                    dense = decoder(sparse, out["frame_features"], out["features"], n)[0].numpy()
+                    dense = decoder.decode(x, sparse, out, focal, n)[0].numpy()
                 traj.setdefault(f"decoder S={n}", []).append((dense, gt))
         if i < blur_fit_scenes:
             fit = blur_fit_dense(clip, float(out["depth"].median()))  # the clip simulated once for both

@@ -34,7 +34,7 @@ from motiondepth.data import VAL_SEED_BASE
 from motiondepth.data.blur_data import BlurDataConfig, flip_sample, procedural_blur_sample
 from motiondepth.data.shards import ShardReader
 from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, config_from_preset, frames_tensor
-from motiondepth.models.trajectory_decoder import TrajectoryDecoder, interpolate_trajectory
+from motiondepth.models.trajectory_decoder import TrajectoryDecoder, blur_spectra, interpolate_trajectory
 from motiondepth.train.seurat_task import git_commit
 
 # `single-frame` is the paper's ablation: the same network seeing one frame (window of 1)
@@ -77,6 +77,7 @@ def collate(samples: list[dict[str, np.ndarray]], num_frames: int) -> dict[str, 
         "sparse": torch.from_numpy(np.stack([s["sparse"][:num_frames] for s in samples])).float(),
         "dense_15": torch.from_numpy(np.stack([s["dense_15"][:num_frames] for s in samples])).float(),
         "dense_30": torch.from_numpy(np.stack([s["dense_30"][:num_frames] for s in samples])).float(),
+        "focal_rel": torch.tensor([s["intrinsics"][0] / s["frames"].shape[2] for s in samples]).float(),
     }
 
 
@@ -116,18 +117,25 @@ class _BlurDataMixin:
             s = self._shards[index]
         else:
             s = procedural_blur_sample(self.cfg.data_seed * 100_000_000 + index, self.cfg.data)
-        if self.cfg.flip and np.random.default_rng([self.cfg.data_seed, index, 7]).random() < 0.5:
+        if self._flipped(index):
             s = flip_sample(s)
         return s
+
+    def _flipped(self, index: int) -> bool:
+        return bool(self.cfg.flip and np.random.default_rng([self.cfg.data_seed, index, 7]).random() < 0.5)
 
     def _num_frames(self) -> int:
         """Frames of a clip the model reads."""
         raise NotImplementedError
 
-    def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
+    def _indices(self, step: int, rank: int, world: int) -> list[int]:
+        """Sample indices of one process's batch at ``step`` (consecutive across processes)."""
         b = self.cfg.batch_size
         first = (step * world + rank) * b
-        return collate([self._sample(first + j) for j in range(b)], self._num_frames())
+        return list(range(first, first + b))
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
+        return collate([self._sample(i) for i in self._indices(step, rank, world)], self._num_frames())
 
     def _val_batches(self) -> list[dict[str, Tensor]]:
         if self._val is None:
@@ -213,7 +221,12 @@ def _card(task, model: str, name: str, metrics: dict[str, float], train_cfg: Any
 
 
 class BlurTrajectoryModel(nn.Module):
-    """Frozen stage-1 network + trainable dense trajectory decoder."""
+    """Frozen stage-1 network + trainable dense trajectory decoder.
+
+    The decoder's image tokens depend on frozen weights only, so with a finite set of training
+    clips (shards) they are computed once per clip and mirror state and kept in memory (float16),
+    keyed by ``keys``; a step then costs the decoder alone.
+    """
 
     def __init__(self, depth_net: BlurDepthNet) -> None:
         super().__init__()
@@ -221,17 +234,30 @@ class BlurTrajectoryModel(nn.Module):
         for p in self.depth_net.parameters():
             p.requires_grad_(False)
         self.decoder = TrajectoryDecoder(depth_net.cfg, depth_net.self_window)
+        self._token_cache: dict[tuple[int, bool], Tensor] = {}
 
     def train(self, mode: bool = True) -> BlurTrajectoryModel:
         super().train(mode)
         self.depth_net.eval()  # frozen
         return self
 
-    def forward(self, frames: Tensor, sparse: Tensor, samples: int) -> dict[str, Tensor]:
+    def _tokens(self, frames: Tensor, keys: list | None) -> tuple[Tensor, Tensor | None]:
+        if keys is not None and all(k in self._token_cache for k in keys):
+            return torch.stack([self._token_cache[k] for k in keys]).float(), None
         with torch.no_grad():
             out = self.depth_net(frames)
-        dense = self.decoder(sparse, out["frame_features"], out["features"], samples)
-        return {"depth": out["depth"], "dense": dense}
+            tokens = self.decoder.image_tokens(out["frame_features"], out["features"])
+        if keys is not None:
+            for k, tok in zip(keys, tokens, strict=True):
+                self._token_cache[k] = tok.half()
+        return tokens, out["depth"]
+
+    def forward(self, frames: Tensor, sparse: Tensor, samples: int, focal_rel: Tensor,
+                keys: list | None = None) -> dict[str, Tensor]:  # fmt: skip
+        tokens, depth = self._tokens(frames, keys)
+        spectra = blur_spectra(frames[:, : sparse.shape[1]])
+        dense = self.decoder(sparse, tokens, spectra, focal_rel, samples)
+        return {"depth": depth, "dense": dense}
 
     def decoder_state(self) -> dict[str, Tensor]:
         """The decoder's own weights (the shared Self-Window lives in the depth checkpoint)."""
@@ -294,11 +320,13 @@ class TrajectoryTask(_BlurDataMixin):
     def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
         out = super().batch(step, rank, world)
         out["samples"] = self.cfg.samples[step % len(self.cfg.samples)]
+        if self._shards is not None:  # a finite clip set: the frozen image tokens are cached per clip
+            out["keys"] = [(i % len(self._shards), self._flipped(i)) for i in self._indices(step, rank, world)]
         return out
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         step_samples = batch["samples"]
-        out = model(batch["frames"], batch["sparse"], step_samples)
+        out = model(batch["frames"], batch["sparse"], step_samples, batch["focal_rel"], batch.get("keys"))
         loss = trajectory_l1(out["dense"], batch[f"dense_{step_samples}"])
         return loss, {f"l1_mrad_{step_samples}": float(loss.detach())}
 
@@ -309,7 +337,7 @@ class TrajectoryTask(_BlurDataMixin):
         for s in self.cfg.samples:
             dec, lin = [], []
             for batch in self._val_batches():
-                pred = model(batch["frames"], batch["sparse"], s)["dense"]
+                pred = model(batch["frames"], batch["sparse"], s, batch["focal_rel"])["dense"]
                 base = interpolate_trajectory(batch["sparse"], s)
                 for i in range(len(pred)):
                     gt = batch[f"dense_{s}"][i].numpy()
