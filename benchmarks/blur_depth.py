@@ -91,8 +91,8 @@ def main() -> None:
         hh = evaluate_procedural(a.checkpoint, scenes=handheld, seed=0, blur_fit_scenes=min(fit_scenes, handheld),
                                  shake="handheld")  # fmt: skip
         print(f"eval (handheld shake): {time.perf_counter() - t0:.0f} s")
-        write_json_and_markdown(Path(a.out) / "blur_depth_handheld.json", {"machine": result["machine"], "accuracy": hh},
-                                markdown_table(hh) + "\n")  # fmt: skip
+        hh_result = {"machine": result["machine"], "accuracy": hh}
+        write_json_and_markdown(Path(a.out) / "blur_depth_handheld.json", hh_result, markdown_table(hh) + "\n")
         print(markdown_table(hh))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from motiondepth.models.blur_depth import BlurDepthNet, config_from_preset
-import numpy as np
-
 from motiondepth.models.trajectory_decoder import (
     PRIOR_SAMPLES,
     SpectrumPrior,

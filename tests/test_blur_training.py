@@ -92,7 +92,8 @@ def test_predictor_depth_and_dense_any_length(checkpoints):
     s = procedural_blur_sample(11, BlurDataConfig(size=70, num_frames=7))  # other size: resized
     d = p.depth(s["frames"])
     assert d.shape == (70, 70) and np.isfinite(d).all() and (d > 0).all()
-    dense = p.dense_trajectory(s["frames"], s["sparse"], float(s["intrinsics"][0]), 15)  # 7 frames: chunks of 4, last aligned to the end
+    # 7 frames: chunks of 4, the last aligned to the end
+    dense = p.dense_trajectory(s["frames"], s["sparse"], float(s["intrinsics"][0]), 15)
     assert dense.shape == (7, 15, 3) and np.isfinite(dense).all()
 
 

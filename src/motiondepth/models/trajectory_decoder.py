@@ -11,8 +11,9 @@ interpolation, so an untrained decoder reproduces post-interpolation exactly.
 Departure from the paper: a blur-spectrum pathway. The image tokens above come from an encoder
 trained from scratch on procedural clips and pooled to a coarse grid; they do not show the
 *shape* of each frame's blur, and the decoder with them alone stayed at interpolation's error
-(0.168 vs 0.170 on default-shake clips, 0.306 vs 0.309 on handheld-shake ones). What the blur says about the rotation inside a
-frame is in the frame's power spectrum: frame k is the scene convolved with kernel h_k, so
+(0.168 vs 0.170 on default-shake clips, 0.306 vs 0.309 on handheld-shake ones). What the blur
+says about the rotation inside a frame is in the frame's power spectrum: frame k is the scene
+convolved with kernel h_k, so
 ``log|F_k(ω)|² − mean_k log|F_k(ω)|² = log|H_k(ω)|² − mean_k log|H_k(ω)|²`` — the scene's own
 spectrum cancels, leaving the kernels' (each kernel up to its direction of travel).
 :func:`blur_spectra` computes these texture-free log spectra per frame (2 × 2 tiles,
