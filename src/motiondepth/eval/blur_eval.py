@@ -36,7 +36,7 @@ from motiondepth.data.blur_data import BlurDataConfig, procedural_clip, sample_f
 from motiondepth.eval.depth_metrics import depth_metrics, mean_depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.models.blur_depth import frames_tensor
-from motiondepth.models.trajectory_decoder import interpolate_trajectory
+from motiondepth.models.trajectory_decoder import blur_spectra, interpolate_trajectory
 
 MAX_DEPTH = 100.0  # metres; procedural scenes stay well inside
 DEPTH_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
@@ -130,13 +130,16 @@ def evaluate_procedural(
             rows["single-frame ablation"].append(ablation.depth(s["frames"]))
         traj.setdefault("sparse (solver)", []).append((s["sparse"], s["sparse_gt"]))
         sparse = torch.from_numpy(s["sparse"])[None].float()
-        focal = torch.tensor([s["intrinsics"][0] / s["frames"].shape[2]])
+        if decoder is not None:  # the decoder's inputs, shared by both sample counts
+            focal = torch.tensor([s["intrinsics"][0] / s["frames"].shape[2]])
+            tokens = decoder.image_tokens(out["frame_features"], out["features"])
+            spectra = blur_spectra(x)
         for n in (15, 30):
             gt = s[f"dense_{n}"]
             traj.setdefault(f"post-interpolation S={n}", []).append((interpolate_trajectory(sparse, n)[0].numpy(), gt))
             if decoder is not None:
                 with torch.no_grad():
-                    dense = decoder.decode(x, sparse, out, focal, n)[0].numpy()
+                    dense = decoder(sparse, tokens, spectra, focal, n)[0].numpy()
                 traj.setdefault(f"decoder S={n}", []).append((dense, gt))
         if i < blur_fit_scenes:
             fit = blur_fit_dense(clip, float(out["depth"].median()))  # the clip simulated once for both

@@ -75,6 +75,7 @@ def blur_spectra(frames: Tensor, tiles: int = SPECTRUM_TILES, bins: int = SPECTR
     removes the scene's own spectrum (module docstring). Tiles in row-major order.
     """
     b, t, _, h, w = frames.shape
+    # linear light: the torch twin of scenes.procedural.srgb_to_linear (which is NumPy-only)
     x = torch.where(frames <= 0.04045, frames / 12.92, ((frames.clamp_min(0) + 0.055) / 1.055) ** 2.4).mean(2)
     th, tw = h // tiles, w // tiles
     k = min(th, tw) // bins
@@ -94,12 +95,6 @@ def blur_spectra(frames: Tensor, tiles: int = SPECTRUM_TILES, bins: int = SPECTR
             out.append(torch.log(p.reshape(b, t, bins, k, bins, k).mean((3, 5)) + 1e-8))
     spec = torch.stack(out, 2)  # (B, T, tiles², bins, bins)
     return (spec - spec.mean(1, keepdim=True)).flatten(2)
-
-
-def mirror_spectra(spectra: Tensor, tiles: int = SPECTRUM_TILES, bins: int = SPECTRUM_BINS) -> Tensor:
-    """The :func:`blur_spectra` of left-right mirrored frames (tile columns and x frequencies swap)."""
-    x = spectra.unflatten(-1, (tiles, tiles, bins, bins))
-    return x.flip(-3).flip(-1).flatten(-4)
 
 
 class SpectrumPrior(nn.Module):
