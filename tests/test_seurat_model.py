@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from motiondepth.errors import InputError
-from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset
+from motiondepth.models.seurat import Attention, Seurat, SeuratConfig, config_from_preset
 from motiondepth.models.weights import load_weights, save_weights
 
 TINY = SeuratConfig(hidden=32, heads=4, layers=2, mlp_ratio=2.0, grid=4, window=8, iterations=3, num_freqs=3)
@@ -35,6 +35,19 @@ def test_shapes_iterations_and_first_frame_is_zero():
     assert out["query"][-1].shape == (2, 8, 5) and out["support"][-1].shape == (2, 8, 16)
     assert torch.all(out["query"][-1][:, 0] == 0) and torch.all(out["support"][-1][:, 0] == 0)
     assert not torch.allclose(out["query"][0], out["query"][-1])  # refinement changes the estimate
+
+
+def test_inference_shortcuts_change_nothing():
+    # the last pass may skip the supporting work no query reads; self-attention fuses q/k/v
+    model = _perturbed(Seurat(TINY))
+    full = model(*_inputs())
+    fast = model(*_inputs(), support_output=False)
+    assert len(fast["support"]) == len(full["support"]) - 1
+    for a, b in zip(full["query"], fast["query"], strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    attn = _perturbed(Attention(32, 4))
+    x = torch.randn(3, 7, 32)
+    torch.testing.assert_close(attn(x, x), attn(x, x.clone()), atol=1e-6, rtol=1e-5)  # fused vs separate
 
 
 def test_queries_are_independent_of_each_other():

@@ -85,8 +85,13 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, ctx: Tensor) -> Tensor:
         b, n, d = x.shape
         h = self.heads
-        q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
-        k, v = self.kv(ctx).view(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        if ctx is x:  # self-attention: one projection for q, k and v (same result, less work)
+            w = torch.cat([self.q.weight, self.kv.weight])
+            qkv = F.linear(x, w, torch.cat([self.q.bias, self.kv.bias]))
+            q, k, v = qkv.view(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        else:
+            q = self.q(x).view(b, n, h, d // h).transpose(1, 2)
+            k, v = self.kv(ctx).view(b, ctx.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
@@ -220,6 +225,7 @@ class Seurat(nn.Module):
         query_visible: Tensor,
         image_size: Tensor,
         iterations: int | None = None,
+        support_output: bool = True,
     ) -> dict[str, list[Tensor]]:
         """Predict log depth ratios w.r.t. each window's first frame.
 
@@ -231,10 +237,14 @@ class Seurat(nn.Module):
             query_visible: (B, W, Nq) visibility.
             image_size: (B, 2) image (H, W) in pixels, for coordinate normalisation.
             iterations: refinement passes (default ``cfg.iterations``).
+            support_output: also predict the last pass's supporting ratios. With ``False`` (for
+                inference, where only queries are wanted) the last pass skips the last supporting
+                layer and head, which nothing downstream reads; the query outputs are identical.
 
         Returns:
             ``{"support": [ℓ_s], "query": [ℓ_q]}``: one (B, W, Ns) / (B, W, Nq) tensor per
-            iteration, the last one being the prediction; ℓ[:, 0] = 0 exactly.
+            iteration, the last one being the prediction (``support`` is one shorter with
+            ``support_output=False``); ℓ[:, 0] = 0 exactly.
         """
         if support_tracks.shape[1] > self.cfg.window or query_tracks.shape[1] != support_tracks.shape[1]:
             raise ValueError(
@@ -248,18 +258,24 @@ class Seurat(nn.Module):
         ls = support_tracks.new_zeros(support_tracks.shape[:3])
         lq = query_tracks.new_zeros(query_tracks.shape[:3])
         out: dict[str, list[Tensor]] = {"support": [], "query": []}
-        for _ in range(iterations or self.cfg.iterations):
+        passes = iterations or self.cfg.iterations
+        for it in range(passes):
             hs = self.embed_s(static_s, ls.detach())
             hq = self.embed_q(static_q, lq.detach())
-            for s_t, s_x, q_t, q_x in zip(self.s_time, self.s_space, self.q_time, self.q_cross, strict=False):
+            need_support = support_output or it < passes - 1
+            for layer, (s_t, s_x, q_t, q_x) in enumerate(
+                zip(self.s_time, self.s_space, self.q_time, self.q_cross, strict=False)
+            ):
                 hq = _spatial(q_x, _temporal(q_t, hq), ctx=hs)  # cross-attend to h_s^{l-1}
-                hs = _spatial(s_x, _temporal(s_t, hs))
-            ls = ls.detach() + self.head_s(hs)[..., 0]
+                if need_support or layer < self.cfg.layers - 1:
+                    hs = _spatial(s_x, _temporal(s_t, hs))
             lq = lq.detach() + self.head_q(hq)[..., 0]
-            ls = ls - ls[:, :1]
             lq = lq - lq[:, :1]
-            out["support"].append(ls)
             out["query"].append(lq)
+            if need_support:
+                ls = ls.detach() + self.head_s(hs)[..., 0]
+                ls = ls - ls[:, :1]
+                out["support"].append(ls)
         return out
 
     @classmethod

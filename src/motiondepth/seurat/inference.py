@@ -321,7 +321,7 @@ class SeuratPredictor:
             for a in range(0, q.shape[2], self.query_chunk):
                 b = a + self.query_chunk
                 res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float(),
-                                 torch.from_numpy(qv[:, :, a:b]).float(), size)  # fmt: skip
+                                 torch.from_numpy(qv[:, :, a:b]).float(), size, support_output=False)  # fmt: skip
                 out[:, :, a:b] = res["query"][-1].numpy()
         return out, starts
 
