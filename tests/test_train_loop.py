@@ -86,6 +86,24 @@ def test_interrupted_run_resumes_exactly(tmp_path):
         torch.testing.assert_close(resumed.finished[k], v)
 
 
+def test_init_weights_fine_tune(tmp_path):
+    from motiondepth.errors import InputError
+    from motiondepth.models.weights import save_weights
+
+    start = nn.Linear(1, 1)
+    with torch.no_grad():
+        start.weight.fill_(3.0)
+        start.bias.fill_(-1.0)
+    path = save_weights(start, tmp_path / "start.safetensors", {"model": "toy"})
+    task = ToyTask()
+    metrics = fit(task, TrainConfig(**{**CFG, "lr": 0.0, "init": str(path)}), tmp_path / "ft", progress=False)
+    assert metrics["mse"] < 1e-10  # started from the solution (with lr 0 it stays there)
+    torch.testing.assert_close(task.finished["weight"], start.weight.detach())
+    wrong = save_weights(nn.Linear(2, 1), tmp_path / "wrong.safetensors", {"model": "toy"})
+    with pytest.raises(InputError, match="do not fit this model"):
+        fit(ToyTask(), TrainConfig(**{**CFG, "init": str(wrong)}), tmp_path / "bad", progress=False)
+
+
 def test_overrides():
     cfg = TrainConfig()
     apply_overrides(cfg, parse_overrides(["steps=7", "lr=1e-3"]))

@@ -50,6 +50,7 @@ class TrainConfig:
     ckpt_every: int = 500  # steps between checkpoints
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
     threads: int = 0  # torch CPU threads per process (0 = torch default)
+    init: str = ""  # fine-tune: start from these weights (shipped name or .safetensors path), unless resuming
 
 
 class Task(Protocol):
@@ -137,6 +138,8 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
         torch.set_rng_state(state["torch_rng"])
         if rank == 0:
             log.info("resumed %s from step %d", out, start)
+    elif cfg.init:
+        load_init_weights(model, cfg.init)
     run_cfg = {"task": task.name, "task_config": task.config_dict(), "train": asdict(cfg), "world_size": world}
     if rank == 0:
         write_json(out / "config.json", run_cfg)
@@ -191,6 +194,24 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
     return metrics
+
+
+def load_init_weights(model: nn.Module, name_or_path: str) -> None:
+    """Load a checkpoint's weights into ``model`` strictly (the ``init`` of a fine-tuning run).
+
+    Raises:
+        InputError: unreadable checkpoint, or weights that do not fit the model (other
+            architecture or preset).
+    """
+    from motiondepth.errors import InputError
+    from motiondepth.models.weights import load_weights
+
+    state, _ = load_weights(name_or_path)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise InputError(name_or_path, f"weights do not fit this model ({detail})") from None
 
 
 def _validate(task: Task, model: nn.Module, step: int, logf) -> dict[str, float]:
