@@ -88,7 +88,8 @@ def make_clip(pair, start_s: float, out: Path) -> tuple[Path, dict]:
     )
     video = simulate(rgbd, cam, trace)
     write_simulation(video, out)
-    return out / "video.mp4", {"trajectory": video.trajectory, "depth": video.depth, "intrinsics": video.intrinsics}
+    gt = {"trajectory": video.trajectory, "depth": video.depth, "intrinsics": video.intrinsics, "video": video}
+    return out / "video.mp4", gt
 
 
 def score(res, gt) -> dict:

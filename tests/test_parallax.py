@@ -9,7 +9,7 @@ from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.optics import sample_depth
-from motiondepth.trajectory.parallax import PointDepths, pivot_parallax_depths, rescale_depth_map
+from motiondepth.trajectory.parallax import PointDepths, fit_cost, pivot_parallax_depths, rescale_depth_map
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,12 @@ def test_exact_tracks_keep_true_depths_and_recover_relative_structure(exact):
     assert np.corrcoef(np.log(pd.depth), np.log(gt))[0, 1] > 0.7
     with pytest.raises(ValueError, match="pivot"):
         pivot_parallax_depths(tr.tracks, tr.visible, v.intrinsics, 0.0)
+
+
+def test_fit_cost_is_lowest_at_the_true_scale_on_exact_tracks(exact):
+    v, tr, gt, cam = exact
+    costs = [fit_cost(tr.tracks, tr.visible, k * gt, v.intrinsics, cam.pivot_m, 192) for k in (0.5, 1.0, 2.0)]
+    assert costs[1] < min(costs[0], costs[2]) and costs[1] < 1e-3
 
 
 def _points(depth, sigma_rel=0.05):
