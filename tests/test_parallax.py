@@ -9,7 +9,8 @@ from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.optics import sample_depth
-from motiondepth.trajectory.parallax import PointDepths, fit_cost, pivot_parallax_depths, rescale_depth_map
+from motiondepth.trajectory.parallax import PointDepths, fit_cost, pivot_parallax_depths, rescale_depth_map, scale_check
+from motiondepth.workflow import scale_warning
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,17 @@ def test_fit_cost_is_lowest_at_the_true_scale_on_exact_tracks(exact):
     v, tr, gt, cam = exact
     costs = [fit_cost(tr.tracks, tr.visible, k * gt, v.intrinsics, cam.pivot_m, 192) for k in (0.5, 1.0, 2.0)]
     assert costs[1] < min(costs[0], costs[2]) and costs[1] < 1e-3
+
+
+def test_scale_check_and_its_warning(exact):
+    v, tr, gt, cam = exact
+    ratios = scale_check(tr.tracks, tr.visible, gt, v.intrinsics, cam.pivot_m, 192)
+    assert ratios.min() > 1.05 and scale_warning(ratios) is None  # exact tracks fix the scale
+    assert "barely fix the depth's scale" in scale_warning([1.01, 1.002])
+    assert (
+        scale_warning([np.nan, 1.0]) is None
+        and np.isnan(scale_check(tr.tracks, tr.visible, gt * np.nan, v.intrinsics, cam.pivot_m, 192)).all()
+    )
 
 
 def _points(depth, sigma_rel=0.05):

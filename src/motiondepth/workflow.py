@@ -389,7 +389,7 @@ def rescale_by_parallax(
         (depth map, info with ``mode`` used, ``scale``, reliable ``points``, per-point ``depth_m``/``sigma_m``).
     """
     from motiondepth.trajectory.optics import sample_depth
-    from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map
+    from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map, scale_check
 
     if mode not in ("local", "global", "none"):
         raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
@@ -399,7 +399,25 @@ def rescale_by_parallax(
     pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
                                 image_height=tracks.image_size[0], config=solver)  # fmt: skip
     out, info = rescale_depth_map(depth, xy, pts, mode)
+    if info["mode"] != "none":  # can the tracks tell this scale from half or twice it?
+        info["scale_cost_ratio"] = scale_check(tracks.tracks.astype(np.float64), tracks.visible, sample_depth(out, xy),
+                                               intrinsics, pivot_m, tracks.image_size[0], config=solver)  # fmt: skip
     return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
+
+
+SCALE_CHECK_MIN = 1.05  # below this cost ratio at ½× or 2× the depth, the report warns that the scale is loose
+
+
+def scale_warning(ratios) -> str | None:
+    """Report warning when the parallax barely fixes the depth scale (see :func:`parallax.scale_check`)."""
+    r = np.asarray(ratios, dtype=float)
+    if r.shape != (2,) or not np.all(np.isfinite(r)) or r.min() >= SCALE_CHECK_MIN:
+        return None
+    return (
+        f"the tracks barely fix the depth's scale: the motion fit's cost changes by {100 * (r[0] - 1):+.1f} % at half "
+        f"and {100 * (r[1] - 1):+.1f} % at twice every depth (the pivot parallax is below the tracking noise), so the "
+        "metric scale is approximate"
+    )
 
 
 def _solver_config(cfg: RunConfig, clip: Clip):
@@ -952,6 +970,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         if intr_warning:
             warnings.insert(0, intr_warning)
         summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
+        if "scale_cost_ratio" in rescale_info:
+            summary["depth_m"]["rescale"]["scale_cost_ratio"] = [float(x) for x in rescale_info["scale_cost_ratio"]]
+            if (w := scale_warning(rescale_info["scale_cost_ratio"])) is not None:
+                warnings.append(w)
         if cfg.depth is None and rescale != "none" and rescale_info.get("mode") == "none":
             warnings.append(
                 f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "

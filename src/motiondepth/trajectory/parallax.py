@@ -103,6 +103,31 @@ def fit_cost(
     return float(np.mean(np.where(d < huber_px, 0.5 * d**2, huber_px * (d - 0.5 * huber_px))))
 
 
+def scale_check(
+    tracks: np.ndarray,
+    visible: np.ndarray,
+    depth: np.ndarray,
+    intr: Intrinsics,
+    pivot_m: float,
+    image_height: int,
+    factor: float = 2.0,
+    config: SolverConfig | None = None,
+) -> np.ndarray:
+    """How firmly the tracks fix the common depth scale: cost at ``depth / factor`` and ``depth · factor``.
+
+    Returns:
+        (2,) :func:`fit_cost` ratios to the cost at ``depth`` (N,). Ratios near 1 mean the tracks
+        cannot tell the scale apart from half or twice it (the usual case for KLT tracks of
+        handheld shake, ``benchmarks/parallax_scale.py``); exact tracks give ratios well above 1.
+    """
+    ok = np.isfinite(depth) & (depth > 0)
+    if ok.sum() < 3:
+        return np.array([np.nan, np.nan])
+    args = (tracks[:, ok], visible[:, ok])
+    c = [fit_cost(*args, f * depth[ok], intr, pivot_m, image_height, config=config) for f in (1 / factor, 1.0, factor)]
+    return np.array([c[0], c[2]]) / max(c[1], 1e-12)
+
+
 def pivot_parallax_depths(
     tracks: np.ndarray,
     visible: np.ndarray,
