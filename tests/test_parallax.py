@@ -43,6 +43,7 @@ def test_scale_check_and_its_warning(exact):
     ratios = scale_check(tr.tracks, tr.visible, gt, v.intrinsics, cam.pivot_m, 192)
     assert ratios.min() > 1.05 and scale_warning(ratios) is None  # exact tracks fix the scale
     assert "barely fix the depth's scale" in scale_warning([1.01, 1.002])
+    assert "twice as far" in scale_warning([1.48, 0.98]) and "half as far" in scale_warning([1.0, 1.3])
     assert (
         scale_warning([np.nan, 1.0]) is None
         and np.isnan(scale_check(tr.tracks, tr.visible, gt * np.nan, v.intrinsics, cam.pivot_m, 192)).all()

@@ -413,9 +413,15 @@ def scale_warning(ratios) -> str | None:
     r = np.asarray(ratios, dtype=float)
     if r.shape != (2,) or not np.all(np.isfinite(r)) or r.min() >= SCALE_CHECK_MIN:
         return None
+    loose = r < SCALE_CHECK_MIN
+    what = (
+        "barely fix the depth's scale" if loose.all()
+        else "do not rule out a scene twice as far" if loose[1]
+        else "do not rule out a scene half as far"
+    )  # fmt: skip
     return (
-        f"the tracks barely fix the depth's scale: the motion fit's cost changes by {100 * (r[0] - 1):+.1f} % at half "
-        f"and {100 * (r[1] - 1):+.1f} % at twice every depth (the pivot parallax is below the tracking noise), so the "
+        f"the tracks {what}: the motion fit's cost changes by {100 * (r[0] - 1):+.1f} % at half and "
+        f"{100 * (r[1] - 1):+.1f} % at twice every depth (the pivot parallax is near the tracking noise), so the "
         "metric scale is approximate"
     )
 
