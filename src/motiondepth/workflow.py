@@ -400,7 +400,7 @@ def rescale_by_parallax(
                                 image_height=tracks.image_size[0], config=solver)  # fmt: skip
     out, info = rescale_depth_map(depth, xy, pts, mode)
     if info["mode"] != "none":  # can the tracks tell this scale from half or twice it?
-        info["scale_cost_ratio"] = scale_check(tracks.tracks.astype(np.float64), tracks.visible, sample_depth(out, xy),
+        info["scale_cost_ratio"] = scale_check(tracks.tracks, tracks.visible, sample_depth(out, xy),
                                                intrinsics, pivot_m, tracks.image_size[0], config=solver)  # fmt: skip
     return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
 

@@ -210,7 +210,8 @@ def load_init_weights(model: nn.Module, name_or_path: str) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        detail = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        lines = str(exc).splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else str(exc)
         raise InputError(name_or_path, f"weights do not fit this model ({detail})") from None
 
 
