@@ -125,10 +125,10 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 0
     out = tmp_path / "r.json"
     args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth), "--trajectory-checkpoint",
-            str(traj), "--scenes", "2", "--shake", "handheld", "--out", str(out)]  # fmt: skip
+            str(traj), "--scenes", "2", "--shake", "handheld", "--shake-scale", "2", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads(out.read_text())
-    assert r["data"]["shake"] == "handheld"
+    assert r["data"]["shake"] == "handheld" and r["data"]["shake_scale"] == 2.0
     assert set(r["depth"]) == {"constant depth", "single-frame ablation", "network"}
     rows = {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"}
     assert rows <= set(r["trajectory"])
@@ -177,8 +177,12 @@ def test_export_data_blur_with_handheld_shake(tmp_path, capsys):
 
     out = tmp_path / "shards"
     assert main(["export-data", "blur", "--count", "2", "--size", "56", "--frames", "3", "--shard-size", "2",
-                 "--shake", "handheld", "--out", str(out)]) == 0  # fmt: skip
-    assert json.loads((out / "index.json").read_text())["config"]["shake"] == "handheld"
+                 "--shake", "handheld", "--shake-scale", "4", "--out", str(out)]) == 0  # fmt: skip
+    config = json.loads((out / "index.json").read_text())["config"]
+    assert config["shake"] == "handheld" and config["shake_scale"] == 4.0
+    assert main(["export-data", "blur", "--count", "2", "--shake-scale", "0", "--out", str(tmp_path / "y")]) == 2
+    assert "--shake-scale" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
     assert main(["export-data", "blur", "--count", "2", "--shake", str(tmp_path / "nope.csv"),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
     assert "nope.csv" in capsys.readouterr().err

@@ -126,12 +126,18 @@ def cmd_export_data(a: argparse.Namespace) -> int:
         from motiondepth.simulate.shake import check_shake_spec
 
         check_shake_spec(a.shake)
-        cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake)
+        _check_shake_scale(a.shake_scale)
+        cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake, shake_scale=a.shake_scale)
         export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)
         users = "blur-depth / trajectory"
     print(f"wrote {a.count} samples to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
           f"'motiondepth train {users.split()[0]} ... shards={a.out}'")  # fmt: skip
     return 0
+
+
+def _check_shake_scale(scale: float) -> None:
+    if not np.isfinite(scale) or scale <= 0:
+        raise InputError("--shake-scale", f"must be a positive number, got {scale}")
 
 
 def cmd_depth(a: argparse.Namespace) -> int:
@@ -166,8 +172,10 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     if a.blur_fit_scenes < 0:
         raise InputError("--blur-fit-scenes", "must be 0 or more")
     check_shake_spec(a.shake)
+    _check_shake_scale(a.shake_scale)
     result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed,
-                                 blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake)  # fmt: skip
+                                 blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake,
+                                 shake_scale=a.shake_scale)  # fmt: skip
     md = markdown_table(result)
     j, mdp = write_json_and_markdown(a.out, result, md)
     print(md)
@@ -211,6 +219,8 @@ def add_commands(sub, eval_sub) -> None:
     x.add_argument("--frames", type=int, default=12, metavar="T", help="blur: frames per clip (small preset: 12)")
     x.add_argument("--shake", default="synthetic", metavar="synthetic|handheld|PATH",
                    help="blur: camera shake (handheld: real-gyro band energies; see simulate --help)")  # fmt: skip
+    x.add_argument("--shake-scale", type=float, default=1.0, metavar="X",
+                   help="blur: shake amplitude multiplier (handheld at 4 = the real gyro logs' amplitude)")  # fmt: skip
     x.add_argument("--start-seed", type=int, default=0, metavar="S")
     x.add_argument("--shard-size", type=int, default=256, metavar="K")
     x.add_argument("--grid", type=int, default=12, metavar="G", help="supporting grid side (small preset: 12)")
@@ -278,6 +288,8 @@ def add_commands(sub, eval_sub) -> None:
                     "much of the motion inside each exposure the blur reveals (≈ 15 s per 224 px clip)")  # fmt: skip
     eb.add_argument("--shake", default="synthetic", metavar="synthetic|handheld|PATH",
                     help="camera shake of the clips (the shipped checkpoints were trained on synthetic)")  # fmt: skip
+    eb.add_argument("--shake-scale", type=float, default=1.0, metavar="X",
+                    help="shake amplitude multiplier (handheld at 4 = the real gyro logs' amplitude)")  # fmt: skip
     eb.add_argument("--out", required=True, metavar="RESULTS.json")
     eb.set_defaults(func=cmd_eval_blur_depth)
 

@@ -89,18 +89,19 @@ def evaluate_procedural(
     progress: bool = True,
     blur_fit_scenes: int = 0,
     shake: str = "synthetic",
+    shake_scale: float = 1.0,
 ) -> dict:
     """Depth and trajectory tables on held-out procedural clips (see the module docstring).
 
-    ``shake`` is the clips' camera shake (:func:`motiondepth.simulate.load_shake`); the shipped
-    checkpoints were trained on ``synthetic``.
+    ``shake`` is the clips' camera shake (:func:`motiondepth.simulate.load_shake`) and
+    ``shake_scale`` its amplitude multiplier; the shipped checkpoints were trained on ``synthetic``.
     """
     from motiondepth.blur.inference import BlurPredictor, load_decoder
     from motiondepth.models.blur_depth import BlurDepthNet
     from motiondepth.models.weights import available
 
     net = BlurDepthNet.from_pretrained(depth_checkpoint)
-    cfg = BlurDataConfig(size=net.cfg.image_size, num_frames=net.cfg.num_frames, shake=shake)
+    cfg = BlurDataConfig(size=net.cfg.image_size, num_frames=net.cfg.num_frames, shake=shake, shake_scale=shake_scale)
     ablation = None
     if ablation_checkpoint and (ablation_checkpoint in available() or not ablation_checkpoint.startswith("blur-")):
         ablation = BlurPredictor(ablation_checkpoint, None)
@@ -161,7 +162,7 @@ def evaluate_procedural(
         "depth_checkpoint": depth_checkpoint,
         "ablation_checkpoint": ablation_checkpoint if ablation is not None else None,
         "trajectory_checkpoint": trajectory_checkpoint if decoder is not None else None,
-        "data": {"size": cfg.size, "num_frames": cfg.num_frames, "shake": cfg.shake},
+        "data": {"size": cfg.size, "num_frames": cfg.num_frames, "shake": cfg.shake, "shake_scale": cfg.shake_scale},
         "depth": depth,
         "trajectory": trajectory,
         "network_seconds_per_clip_median": float(np.median(times)),
@@ -175,11 +176,15 @@ def evaluate_procedural(
     } if ref_blur else {})  # fmt: skip
 
 
+def _scale_text(scale: float) -> str:
+    return "" if scale == 1.0 else f" × {scale:g}"
+
+
 def markdown_table(result: dict) -> str:
     lines = [
         f"Held-out procedural clips: {result['scenes']} (seeds {result['seeds']}), "
         f"{result['data']['num_frames']} frames at {result['data']['size']} px, "
-        f"{result['data'].get('shake', 'synthetic')} shake, "
+        f"{result['data'].get('shake', 'synthetic')} shake{_scale_text(result['data'].get('shake_scale', 1.0))}, "
         f"{100 * result['telephoto_share']:.0f}% telephoto. Metric depth, no alignment.",
         "",
         "| depth | AbsRel ↓ | SqRel ↓ | RMSE (m) ↓ | δ1 ↑ | δ2 ↑ | δ3 ↑ | AbsRel phone | AbsRel tele |",
