@@ -133,6 +133,12 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     rows = {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"}
     assert rows <= set(r["trajectory"])
     assert out.with_suffix(".md").read_text().startswith("Held-out")
+    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", "none", "--trajectory-checkpoint",
+            "none", "--scenes", "1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    r = json.loads(out.read_text())
+    assert set(r["depth"]) == {"constant depth", "network"} and "decoder S=15" not in r["trajectory"]
+    assert 0 <= r["depth"]["network"]["abs_rel_median_scaled"] < 10
 
 
 def test_stage_one_can_start_from_dinov2_weights(tmp_path):
@@ -209,3 +215,16 @@ def test_stage_two_caches_frozen_image_tokens_per_shard_clip(checkpoints, tmp_pa
     cached = model(*args, keys=batch["keys"])
     assert cached["depth"] is None  # the frozen network did not run
     torch.testing.assert_close(cached["dense"], fresh, atol=1e-6, rtol=1e-2)
+
+
+def test_eval_takes_a_single_frame_network_as_the_main_one(tmp_path, capsys):
+    """The ablation checkpoint can be evaluated alone, on the default clips; the decoder rows need frames."""
+    from motiondepth.cli import main
+
+    out = tmp_path / "r.json"
+    base = ["eval", "blur-depth", "--checkpoint", "blur-depth-single-frame", "--ablation", "none", "--scenes", "1"]
+    assert main([*base, "--trajectory-checkpoint", "none", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["data"]["num_frames"] == 12 and set(r["depth"]) == {"constant depth", "network"}
+    assert main([*base, "--out", str(tmp_path / "x.json")]) == 2
+    assert "single-frame network" in capsys.readouterr().err

@@ -173,7 +173,10 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
         raise InputError("--blur-fit-scenes", "must be 0 or more")
     check_shake_spec(a.shake)
     _check_shake_scale(a.shake_scale)
-    result = evaluate_procedural(a.checkpoint, a.ablation, a.trajectory_checkpoint, a.scenes, a.seed,
+    skip = ("", "none")  # --ablation none / --trajectory-checkpoint none leave those rows out
+    ablation = None if a.ablation.lower() in skip else a.ablation
+    decoder = None if a.trajectory_checkpoint.lower() in skip else a.trajectory_checkpoint
+    result = evaluate_procedural(a.checkpoint, ablation, decoder, a.scenes, a.seed,
                                  blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake,
                                  shake_scale=a.shake_scale)  # fmt: skip
     md = markdown_table(result)
@@ -279,8 +282,9 @@ def add_commands(sub, eval_sub) -> None:
     )
     eb.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
     eb.add_argument("--ablation", default="blur-depth-single-frame", metavar="NAME_OR_PATH",
-                    help="single-frame ablation checkpoint (skipped when not shipped)")  # fmt: skip
-    eb.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
+                    help="single-frame ablation checkpoint (skipped when not shipped; 'none' skips it)")  # fmt: skip
+    eb.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH",
+                    help="dense trajectory decoder ('none': depth rows only)")  # fmt: skip
     eb.add_argument("--scenes", type=int, default=32, metavar="N", help="number of clips (default 32)")
     eb.add_argument("--seed", type=int, default=0, metavar="S", help="selects a disjoint set of held-out clips")
     eb.add_argument("--blur-fit-scenes", type=int, default=0, metavar="K",

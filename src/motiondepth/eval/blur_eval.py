@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from motiondepth.data import EVAL_SEED_BASE
 from motiondepth.data.blur_data import BlurDataConfig, procedural_clip, sample_from_clip
+from motiondepth.errors import InputError
 from motiondepth.eval.depth_metrics import depth_metrics, mean_depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.models.blur_depth import frames_tensor
@@ -56,6 +57,9 @@ def _depth_row(preds: list[np.ndarray], gts: list[np.ndarray], tele: list[bool])
     for name, flag in (("phone", False), ("telephoto", True)):
         sub = [m["abs_rel"] for m, t in zip(per, tele, strict=True) if t == flag]
         row[f"abs_rel_{name}"] = float(np.mean(sub)) if sub else float("nan")
+    # scaled per clip by the ratio of medians: the error left once the global scale is right
+    scaled = [depth_metrics(p, g, max_depth=MAX_DEPTH, align="median") for p, g in zip(preds, gts, strict=True)]
+    row["abs_rel_median_scaled"] = float(np.mean([m["abs_rel"] for m in scaled]))
     return row
 
 
@@ -101,7 +105,12 @@ def evaluate_procedural(
     from motiondepth.models.weights import available
 
     net = BlurDepthNet.from_pretrained(depth_checkpoint)
-    cfg = BlurDataConfig(size=net.cfg.image_size, num_frames=net.cfg.num_frames, shake=shake, shake_scale=shake_scale)
+    # a single-frame network is evaluated on the default clips (its frame 0), as the ablation row is
+    frames = net.cfg.num_frames if net.cfg.num_frames > 1 else BlurDataConfig().num_frames
+    cfg = BlurDataConfig(size=net.cfg.image_size, num_frames=frames, shake=shake, shake_scale=shake_scale)
+    if net.cfg.num_frames == 1 and trajectory_checkpoint:
+        raise InputError(str(depth_checkpoint), "is a single-frame network; the trajectory rows need a multi-frame "
+                         "one (pass --trajectory-checkpoint none)")  # fmt: skip
     ablation = None
     if ablation_checkpoint and (ablation_checkpoint in available() or not ablation_checkpoint.startswith("blur-")):
         ablation = BlurPredictor(ablation_checkpoint, None)
@@ -123,7 +132,7 @@ def evaluate_procedural(
         x = frames_tensor(s["frames"])[None]
         t0 = time.perf_counter()
         with torch.no_grad():
-            out = net(x)
+            out = net(x[:, : net.cfg.num_frames])
         times.append(time.perf_counter() - t0)
         rows["network"].append(out["depth"][0].numpy())
         rows["constant depth"].append(np.full_like(s["depth"], const))
@@ -185,15 +194,18 @@ def markdown_table(result: dict) -> str:
         f"Held-out procedural clips: {result['scenes']} (seeds {result['seeds']}), "
         f"{result['data']['num_frames']} frames at {result['data']['size']} px, "
         f"{result['data'].get('shake', 'synthetic')} shake{_scale_text(result['data'].get('shake_scale', 1.0))}, "
-        f"{100 * result['telephoto_share']:.0f}% telephoto. Metric depth, no alignment.",
+        f"{100 * result['telephoto_share']:.0f}% telephoto. Metric depth, no alignment (last column: each clip "
+        "scaled by its ratio of medians).",
         "",
-        "| depth | AbsRel ↓ | SqRel ↓ | RMSE (m) ↓ | δ1 ↑ | δ2 ↑ | δ3 ↑ | AbsRel phone | AbsRel tele |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| depth | AbsRel ↓ | SqRel ↓ | RMSE (m) ↓ | δ1 ↑ | δ2 ↑ | δ3 ↑ | AbsRel phone | AbsRel tele "
+        "| AbsRel, median-scaled ↓ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in result["depth"].items():
         lines.append(
             f"| {name} | {m['abs_rel']:.3f} | {m['sq_rel']:.3f} | {m['rmse']:.3f} | {m['delta1']:.3f} | "
-            f"{m['delta2']:.3f} | {m['delta3']:.3f} | {m['abs_rel_phone']:.3f} | {m['abs_rel_telephoto']:.3f} |"
+            f"{m['delta2']:.3f} | {m['delta3']:.3f} | {m['abs_rel_phone']:.3f} | {m['abs_rel_telephoto']:.3f} | "
+            f"{m.get('abs_rel_median_scaled', float('nan')):.3f} |"
         )
     lines += ["", "| trajectory | AbsRel ↓ | e1 ↑ | e2 ↑ | RMSE (′) ↓ |", "|---|---|---|---|---|"]
     for name, m in result["trajectory"].items():
