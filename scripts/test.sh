@@ -14,4 +14,11 @@ if [ -z "${MOTIONDEPTH_NO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&
         && timeout 300 apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
         || echo "[test] chromium not installed; the report rendering test will skip" >&2
 fi
+# The optional Hugging Face depth-model backend (blur/hf_depth.py) is tested when 'transformers'
+# installs (once, best effort); without it those tests skip.
+if ! "$VENV_BIN/python" -c "import transformers" >/dev/null 2>&1 && [ ! -f "$root/.venv/.transformers-tried" ]; then
+    touch "$root/.venv/.transformers-tried"
+    "$VENV_BIN/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[hf]" >&2 \
+        || echo "[test] transformers not installed; the depth-model tests will skip" >&2
+fi
 exec "$VENV_BIN/python" -m pytest "$@"

@@ -201,6 +201,9 @@ def add_commands(sub) -> None:
         help="dense trajectory samples per frame",
     )
     g.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
+    g.add_argument("--depth-model", metavar="DIR",
+                   help="first-frame depth from a local Hugging Face metric depth model folder (e.g. Depth Anything "
+                   "V2 Metric; needs 'transformers'); the blur network still serves the dense trajectory")  # fmt: skip
     g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
     g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
     r.add_argument("--overwrite", action="store_true", help="recompute every step even if cached in DIR")

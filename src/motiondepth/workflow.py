@@ -99,6 +99,7 @@ class RunConfig:
     blur_fit: bool = False  # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
     depth_checkpoint: str = "blur-depth-small"
+    depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (blur.hf_depth)
     trajectory_checkpoint: str = "trajectory-small"
     seurat_checkpoint: str = "seurat-small"
     overwrite: bool = False
@@ -777,7 +778,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         "trajectory": _checkpoint_info(cfg.trajectory_checkpoint),
     }
     if cfg.depth is None:
-        ckpt["depth"] = _checkpoint_info(cfg.depth_checkpoint)
+        ckpt["depth"] = _checkpoint_info(cfg.depth_checkpoint)  # the dense decoder reads its features
+        if cfg.depth_model:
+            from motiondepth.blur.hf_depth import check_depth_model
+
+            check_depth_model(cfg.depth_model)  # before DIR is touched
     need = {
         "Seurat window": int(ckpt["seurat"]["model_config"].get("window", 8)),
         "trajectory decoder window": int(ckpt["trajectory"]["model_config"].get("window", 1)),
@@ -892,11 +897,22 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             lambda o: load_tracks(o / "tracks.npz")[0],
         )
         depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
+        if cfg.depth_model and not cfg.depth:
+            depth_src = f"depth model {cfg.depth_model}"
 
         rescale = "none" if cfg.depth else cfg.depth_rescale
 
+        def depth_predictor():
+            if cfg.depth:
+                return None
+            if cfg.depth_model:
+                from motiondepth.blur.hf_depth import HFDepthPredictor
+
+                return HFDepthPredictor(cfg.depth_model)
+            return blur_predictor()
+
         def compute_depth():
-            d = estimate_depth(clip.frames, None if cfg.depth else blur_predictor(), cfg.depth, cfg.depth_scale, src)
+            d = estimate_depth(clip.frames, depth_predictor(), cfg.depth, cfg.depth_scale, src)
             final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, solver)
             return final, d, info
 
@@ -916,6 +932,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "depth_file": _fingerprint(cfg.depth),
                 "depth_scale": cfg.depth_scale,
                 "checkpoint": None if cfg.depth else ckpt["depth"],
+                "depth_model": _fingerprint(Path(cfg.depth_model) / "config.json") if cfg.depth_model else None,
                 "rescale": rescale,
                 "tracks": k_tracks if rescale != "none" else None,
                 "pivot": cfg.pivot_m,
@@ -986,8 +1003,13 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "reliable points): the depth keeps the network's own scale"
             )
         if cfg.depth is None:
+            origin = (
+                f"the depth model in {cfg.depth_model}"
+                if cfg.depth_model
+                else f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
+            )
             warnings.append(
-                f"metric depth comes from {cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
+                f"metric depth comes from {origin}"
                 + (
                     f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
                     "camera (--pivot; depth scales with it)"
