@@ -7,6 +7,7 @@ The models here are tiny and randomly initialised, saved in the exact folder for
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -82,6 +83,14 @@ def test_run_takes_its_frame_zero_depth_from_the_model(model_dir, tmp_path):
         np.testing.assert_allclose(z["depth"], expected, rtol=1e-5)
         assert "depth model" in str(z["source"])
     assert any(str(model_dir) in w for w in res.warnings)
+    # the step cache knows the model: same folder → cached; rewritten weights → recomputed
+    motiondepth.run(clip, tmp_path / "out", depth_model=str(model_dir), **flags)
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["steps"]["depth"]["cached"]
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    motiondepth.run(clip, tmp_path / "out", depth_model=str(model_dir), **flags)
+    assert not json.loads((tmp_path / "out" / "config.json").read_text())["steps"]["depth"]["cached"]
     with pytest.raises(InputError, match=r"preprocessor_config\.json"):
         bad = tmp_path / "bad"
         bad.mkdir()

@@ -595,6 +595,11 @@ def _fingerprint(path: str | Path | None) -> dict | None:
     return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _folder_fingerprint(path: str | Path) -> list:
+    """:func:`_fingerprint` of every file in a folder (a model's config and weights), for cache keys."""
+    return [_fingerprint(p) for p in sorted(Path(path).iterdir()) if p.is_file()]
+
+
 def _checkpoint_info(name: str) -> dict:
     from motiondepth.models.weights import resolve
 
@@ -932,7 +937,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 "depth_file": _fingerprint(cfg.depth),
                 "depth_scale": cfg.depth_scale,
                 "checkpoint": None if cfg.depth else ckpt["depth"],
-                "depth_model": _fingerprint(Path(cfg.depth_model) / "config.json") if cfg.depth_model else None,
+                "depth_model": _folder_fingerprint(cfg.depth_model) if cfg.depth_model else None,
                 "rescale": rescale,
                 "tracks": k_tracks if rescale != "none" else None,
                 "pivot": cfg.pivot_m,
