@@ -104,7 +104,7 @@ def score(res, gt) -> dict:
     }
 
 
-def accuracy(offsets: list[float], work: Path) -> list[dict]:
+def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -> list[dict]:
     rows = []
     for pair in PAIRS:
         if not (REAL / pair[1]).is_file():
@@ -113,12 +113,16 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
         for start in offsets:
             done = work / f"row-{pair[0]}-{start:g}.json"
             if done.is_file():  # finished by an earlier, interrupted invocation with the same --work
-                rows.append(json.loads(done.read_text()))
+                row = json.loads(done.read_text())
+                if depth_model and row.get("depth_model", {}).get("dir") != depth_model:
+                    clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
+                    row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
+                    write_json(done, row)
+                rows.append(row)
                 print(f"reuse {done}")
                 continue
             clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-            k = gt["intrinsics"]
-            flags = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "progress": False}
+            flags = _flags(gt)
             row = {
                 "pair": pair[0],
                 "gyro_start_s": start,
@@ -147,10 +151,23 @@ def accuracy(offsets: list[float], work: Path) -> list[dict]:
             const = work / f"const-{pair[0]}-{start:g}.npz"
             save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
             row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
+            if depth_model:
+                row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
             print(json.dumps(row))
             write_json(done, row)
             rows.append(row)
     return rows
+
+
+def _flags(gt) -> dict:
+    k = gt["intrinsics"]
+    return {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "progress": False}
+
+
+def _depth_model_row(clip: Path, gt: dict, out: Path, depth_model: str) -> dict:
+    """The video alone with a user's metric depth model for frame 0 (``--depth-model``, its own scale)."""
+    res = run(clip, out, depth_model=depth_model, depth_rescale="none", **_flags(gt))
+    return score(res, gt) | {"dir": depth_model}
 
 
 def timing(repeats: int, work: Path) -> dict:
@@ -212,6 +229,24 @@ def markdown(result: dict) -> str:
         f"{m['depth_abs_rel_network']:.3f} / {m['depth_abs_rel_network_unscaled']:.3f} / "
         f"{m['depth_abs_rel_constant']:.3f} / {m['depth_abs_rel_gyro']:.3f} / {m['depth_abs_rel_blurfit']:.3f} |"
     )
+    model_rows = [r for r in result["accuracy"] if "depth_model" in r]
+    if model_rows:
+        lines += [
+            "",
+            f"With a metric depth model for frame 0 (`--depth-model {model_rows[0]['depth_model']['dir']}`, "
+            "`--depth-rescale none`), video alone:",
+            "",
+            "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in model_rows:
+            d = r["depth_model"]
+            lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
+                         f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
+        med = {
+            k: float(np.median([r["depth_model"][k] for r in model_rows])) for k in ("sparse_abs_rel", "depth_abs_rel")
+        }
+        lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
     t = result.get("timing")
     if t:
         steps = ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items())
@@ -229,12 +264,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats")
     ap.add_argument("--out", default=str(RESULTS / "pipeline.json"))
     ap.add_argument("--work", help="keep clips and runs here (default: a temporary folder); reruns resume")
+    ap.add_argument(
+        "--depth-model", metavar="DIR", help="also run with this local metric depth model (run --depth-model)"
+    )
     a = ap.parse_args()
     starts = [10.0 + 7.0 * i for i in range(a.offsets)]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        rows = accuracy(starts, work)
+        rows = accuracy(starts, work, a.depth_model)
         t = timing(a.repeats, work) if a.repeats > 0 else None
     key = lambda variant, m: float(np.median([r[variant][m] for r in rows]))
     result = {
