@@ -97,3 +97,16 @@ def test_run_takes_its_frame_zero_depth_from_the_model(model_dir, tmp_path):
         (bad / "config.json").write_text("{}")
         motiondepth.run(clip, tmp_path / "out2", depth_model=str(bad), **flags)
     assert not (tmp_path / "out2").exists()
+
+
+def test_depth_command_takes_the_model(model_dir, tmp_path):
+    from motiondepth.cli import main
+    from motiondepth.io.video import write_video
+
+    frames = np.random.default_rng(1).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    write_video(tmp_path / "clip.mp4", frames)
+    out = tmp_path / "d.npz"
+    assert main(["depth", str(tmp_path / "clip.mp4"), "--depth-model", str(model_dir), "--out", str(out)]) == 0
+    with np.load(out) as z:
+        assert z["depth"].shape == (48, 64) and str(z["checkpoint"]) == str(model_dir)
+    assert out.with_suffix(".png").stat().st_size > 0

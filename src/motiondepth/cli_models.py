@@ -150,12 +150,18 @@ def cmd_depth(a: argparse.Namespace) -> int:
     if a.start < 0 or a.start >= len(frames):
         raise InputError(a.input, f"--start {a.start} is outside the clip's {len(frames)} frames")
     frames = frames[a.start :]
-    pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize)
+    if a.depth_model:
+        from motiondepth.blur.hf_depth import HFDepthPredictor
+
+        pred = HFDepthPredictor(a.depth_model)
+    else:
+        pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize)
     t0 = time.perf_counter()
     depth = pred.depth(frames, source=str(a.input))
     dt = time.perf_counter() - t0
     out = Path(a.out)
-    save_npz(out, depth=depth, checkpoint=np.array(str(a.checkpoint)), first_frame=np.array(a.start))
+    model = a.depth_model or a.checkpoint
+    save_npz(out, depth=depth, checkpoint=np.array(str(model)), first_frame=np.array(a.start))
     png = out.with_suffix(".png")
     save_depth_png(png, depth)
     print(f"wrote {out} and {png}: depth {np.percentile(depth, 2):.2f}–{np.percentile(depth, 98):.2f} m "
@@ -268,6 +274,8 @@ def add_commands(sub, eval_sub) -> None:
     dp.add_argument("input", metavar="VIDEO_OR_DIR")
     dp.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH",
                     help="depth checkpoint (default blur-depth-small)")  # fmt: skip
+    dp.add_argument("--depth-model", metavar="DIR",
+                    help="local Hugging Face metric depth model folder to use instead (see run)")  # fmt: skip
     dp.add_argument("--start", type=int, default=0, metavar="K", help="first frame to use (default 0)")
     dp.add_argument("--no-resize", action="store_true", help="refuse frames whose size differs from the checkpoint's")
     dp.add_argument("--out", required=True, metavar="DEPTH.npz")
