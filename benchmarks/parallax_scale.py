@@ -27,16 +27,14 @@ from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.trajectory.optics import sample_depth
 from motiondepth.trajectory.parallax import fit_cost, pivot_parallax_depths
 from motiondepth.workflow import run
-from pipeline import PAIRS, REAL, RESULTS, make_clip
+from pipeline import PAIRS, REAL, RESULTS, make_clip, run_flags
 
 FACTORS = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8)
 
 
 def clip_row(pair, start: float, work: Path) -> dict:
     clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-    k = gt["intrinsics"]
-    res = run(clip, work / f"run-{pair[0]}-{start:g}", depth_rescale="none", fx=k.fx, fy=k.fy, cx=k.cx, cy=k.cy,
-              progress=False)  # fmt: skip
+    res = run(clip, work / f"run-{pair[0]}-{start:g}", depth_rescale="none", **run_flags(gt))
     pivot, height = camera_preset("phone").pivot_m, res.tracks.image_size[0]
     xy = res.tracks.tracks[0].astype(np.float64)
     exact = groundtruth_tracks(gt["video"], xy)

@@ -122,7 +122,7 @@ def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -
                 print(f"reuse {done}")
                 continue
             clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-            flags = _flags(gt)
+            flags = run_flags(gt)
             row = {
                 "pair": pair[0],
                 "gyro_start_s": start,
@@ -159,14 +159,15 @@ def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -
     return rows
 
 
-def _flags(gt) -> dict:
+def run_flags(gt) -> dict:
+    """``motiondepth.run`` options of a benchmark clip: its true intrinsics, no progress bars."""
     k = gt["intrinsics"]
     return {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "progress": False}
 
 
 def _depth_model_row(clip: Path, gt: dict, out: Path, depth_model: str) -> dict:
     """The video alone with a user's metric depth model for frame 0 (``--depth-model``, its own scale)."""
-    res = run(clip, out, depth_model=depth_model, depth_rescale="none", **_flags(gt))
+    res = run(clip, out, depth_model=depth_model, depth_rescale="none", **run_flags(gt))
     return score(res, gt) | {"dir": depth_model}
 
 

@@ -901,9 +901,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),
             lambda o: load_tracks(o / "tracks.npz")[0],
         )
-        depth_src = f"file {cfg.depth}" if cfg.depth else f"blur network {cfg.depth_checkpoint}"
-        if cfg.depth_model and not cfg.depth:
-            depth_src = f"depth model {cfg.depth_model}"
+        depth_src = (
+            f"file {cfg.depth}" if cfg.depth
+            else f"depth model {cfg.depth_model}" if cfg.depth_model
+            else f"blur network {cfg.depth_checkpoint}"
+        )  # fmt: skip
 
         rescale = "none" if cfg.depth else cfg.depth_rescale
 

@@ -75,6 +75,20 @@ def _row_offsets(p0: np.ndarray, height: float) -> np.ndarray:
     return (p0[:, 1] - 0.5 * (height - 1.0)) / height
 
 
+def _residual_mask(visible: np.ndarray) -> np.ndarray:
+    """Observations a residual is taken on: visible now and in frame 0, frame 0 itself left out."""
+    valid = visible & visible[:1]
+    valid[0] = False
+    return valid
+
+
+def _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height):
+    """Rotations solved for inverse depths ``rho``: angles (T, 3), matrices, rolling-shutter offsets (T, N, 2)."""
+    theta, nu = solve_lsq(tracks, visible, 1.0 / rho, intr, pivot_m, config=config, image_height=image_height,
+                          return_rates=True)  # fmt: skip
+    return theta, euler_to_matrix(theta), _rs_offsets(theta, nu, rays, rho, pivot_m, intr, s)
+
+
 def fit_cost(
     tracks: np.ndarray,
     visible: np.ndarray,
@@ -91,15 +105,12 @@ def fit_cost(
     profile means the scale is not observable (see the README's pipeline benchmark).
     """
     tracks = np.asarray(tracks, dtype=np.float64)
-    theta, nu = solve_lsq(tracks, visible, depth, intr, pivot_m, config=config, image_height=image_height,
-                          return_rates=True)  # fmt: skip
     rho = 1.0 / np.asarray(depth, dtype=np.float64)
     rays = _rays(tracks[0], intr)
-    rs = _rs_offsets(theta, nu, rays, rho, pivot_m, intr, _row_offsets(tracks[0], image_height))
-    uv, _ = _prediction(rho, rays, euler_to_matrix(theta), pivot_m, intr)
-    valid = visible & visible[:1]
-    valid[0] = False
-    d = np.linalg.norm(uv + rs - tracks, axis=-1)[valid]
+    s = _row_offsets(tracks[0], image_height)
+    _, rot, rs = _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height)
+    uv, _ = _prediction(rho, rays, rot, pivot_m, intr)
+    d = np.linalg.norm(uv + rs - tracks, axis=-1)[_residual_mask(visible)]
     return float(np.mean(np.where(d < huber_px, 0.5 * d**2, huber_px * (d - 0.5 * huber_px))))
 
 
@@ -163,17 +174,13 @@ def pivot_parallax_depths(
     rho = 1.0 / np.clip(depth, *depth_range)
     height = 2.0 * intr.cy + 1.0 if image_height is None else float(image_height)
     s = _row_offsets(p0, height)
-    valid = visible & visible[:1]
-    valid[0] = False
+    valid = _residual_mask(visible)
     lo, hi = 1.0 / depth_range[1], 1.0 / depth_range[0]
     info = np.zeros(n)
     sigma_px = 1.0
     theta = np.zeros((t_len, 3))
     for _ in range(rounds):
-        theta, nu = solve_lsq(tracks, visible, 1.0 / rho, intr, pivot_m, config=config, image_height=image_height,
-                              return_rates=True)  # fmt: skip
-        rs = _rs_offsets(theta, nu, rays, rho, pivot_m, intr, s)
-        rot = euler_to_matrix(theta)
+        theta, rot, rs = _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height)
         for _ in range(3):  # Gauss–Newton on ρ, IRLS Huber weights
             uv, j = _prediction(rho, rays, rot, pivot_m, intr)
             r = uv + rs - tracks  # (T, N, 2)
