@@ -42,6 +42,29 @@ def test_depth_network_rejects_bad_input():
         net(torch.rand(1, 8, 3, 70, 70))
 
 
+def test_single_frame_init_inflates_to_the_same_depth(tmp_path):
+    """A multi-frame network started from a single-frame checkpoint computes its frame-0 depth."""
+    from motiondepth.models.weights import save_weights
+    from motiondepth.train.loop import load_init_weights
+
+    torch.manual_seed(0)
+    single = BlurDepthNet(config_from_preset("small", image_size=56, num_frames=1, window=1, hidden=32, heads=2))
+    with torch.no_grad():
+        for p in single.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = save_weights(single, tmp_path / "single.safetensors", {"model": "blur-depth", "model_config": {}})
+    net = BlurDepthNet(CFG)
+    load_init_weights(net, str(path))
+    x = torch.rand(1, 8, 3, 56, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x)["depth"], single.eval()(x[:, :1])["depth"], atol=1e-4, rtol=1e-4)
+    # the other frames' slots and the Cross-Window output projections get gradients
+    net.train()
+    net(x)["depth"].mean().backward()
+    assert net.window_embed.weight.grad[:, 32:].abs().sum() > 0
+    assert net.cross_window[0].attn.out_proj.weight.grad.abs().sum() > 0
+
+
 def test_interpolation_is_linear_between_frame_centres():
     sparse = torch.tensor([[[0.0, 0, 0], [1.0, 2, 3], [3.0, 2, 1]]])
     dense = interpolate_trajectory(sparse, 4)

@@ -212,6 +212,31 @@ class BlurDepthNet(nn.Module):
     def config_dict(self) -> dict:
         return asdict(self.cfg)
 
+    def adapt_init_state(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Inflate a single-frame checkpoint (window 1) to this model's window (the ``init`` of training).
+
+        The single-frame model's window embedding becomes the first frame's slot of this one (the
+        other frames' slots start at zero) and the Cross-Window layers start as the identity (zero
+        output projections), so the inflated network starts out computing exactly the single-frame
+        model's depth for frame 0 and training can only add what the other frames say. Any other
+        state is returned unchanged (and must then fit strictly).
+        """
+        key = "window_embed.weight"
+        if key not in state or self.cfg.window == 1 or state[key].shape[1] != self.cfg.hidden:
+            return state
+        state = dict(state)
+        w = torch.zeros_like(self.window_embed.weight)
+        w[:, : self.cfg.hidden] = state[key]
+        state[key] = w
+        own = self.state_dict()
+        for name, value in own.items():
+            if name.startswith("cross_window."):
+                zero = ".attn.out_proj." in name or ".ffn.2." in name
+                state[name] = torch.zeros_like(value) if zero else state.get(name, value)
+                if state[name].shape != value.shape:
+                    state[name] = value
+        return state
+
     @classmethod
     def from_pretrained(cls, name_or_path: str) -> BlurDepthNet:
         """Load a blur-depth checkpoint by name (``"blur-depth-small"``) or path, strictly."""

@@ -207,6 +207,8 @@ def load_init_weights(model: nn.Module, name_or_path: str) -> None:
     from motiondepth.models.weights import load_weights
 
     state, _ = load_weights(name_or_path)
+    if hasattr(model, "adapt_init_state"):  # e.g. a multi-frame model started from a single-frame one
+        state = model.adapt_init_state(state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
