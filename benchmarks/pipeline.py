@@ -46,8 +46,7 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
-from motiondepth.trajectory.optics import rolling_shutter_config
-from motiondepth.workflow import DEFAULT_PIVOT_M, run, solve_rotation
+from motiondepth.workflow import RunConfig, _solver_config, run, solve_rotation
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -177,10 +176,11 @@ def _blurfit_run(clip: Path, gt: dict, work: Path, name: str, start: float):
 def _blurfit_gt_depth_row(res, gt: dict) -> dict:
     """The blur-fit run's tracks solved with the true first-frame depth (what a perfect depth map would add).
 
-    Same solver as ``run``'s trajectory step (its default ``--rolling-shutter prior`` and pivot).
+    Same solver as ``run``'s trajectory step (its default settings, through the same helper).
     """
-    solver = rolling_shutter_config("prior", None, res.clip.interval_s)
-    traj = solve_rotation(res.tracks, gt["depth"], res.intrinsics, DEFAULT_PIVOT_M, res.clip.times, solver)
+    cfg = RunConfig()
+    traj = solve_rotation(res.tracks, gt["depth"], res.intrinsics, cfg.pivot_m, res.clip.times,
+                          _solver_config(cfg, res.clip))  # fmt: skip
     m = trajectory_metrics(traj.angles, gt["trajectory"])
     return {"sparse_abs_rel": m["abs_rel"], "sparse_rmse_arcmin": m["rmse_arcmin"]}
 

@@ -228,13 +228,13 @@ class BlurDepthNet(nn.Module):
         w = torch.zeros_like(self.window_embed.weight)
         w[:, : self.cfg.hidden] = state[key]
         state[key] = w
-        own = self.state_dict()
-        for name, value in own.items():
-            if name.startswith("cross_window."):
-                zero = ".attn.out_proj." in name or ".ffn.2." in name
-                state[name] = torch.zeros_like(value) if zero else state.get(name, value)
-                if state[name].shape != value.shape:
-                    state[name] = value
+        for name, value in self.state_dict().items():
+            if not name.startswith("cross_window."):
+                continue
+            if ".attn.out_proj." in name or ".ffn.2." in name:  # the residual branches' outputs
+                state[name] = torch.zeros_like(value)
+            elif name not in state or state[name].shape != value.shape:  # untrained in the checkpoint anyway
+                state[name] = value
         return state
 
     @classmethod
