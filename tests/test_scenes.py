@@ -67,3 +67,32 @@ def test_srgb_round_trip():
     np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5)
     u8 = linear_to_srgb_u8(srgb_to_linear(np.arange(256) / 255.0))
     assert np.abs(u8.astype(int) - np.arange(256)).max() <= 1
+
+
+def test_indoor_layout_is_seeded_closed_and_stands_on_the_floor():
+    cfg = SceneConfig(layout="indoor", metric_cues=True)
+    a = render_procedural(5, INTR, (80, 96), cfg)
+    np.testing.assert_array_equal(a.rgb, render_procedural(5, INTR, (80, 96), cfg).rgb)
+    assert not np.array_equal(a.rgb, render_procedural(5, INTR, (80, 96)).rgb)  # not the room layout
+    nearer = []
+    for seed in range(6):
+        d = render_procedural(seed, INTR, (80, 96), cfg).depth
+        assert (d > 0).all() and d.max() < 1.2 * cfg.far_m * 1.2  # a closed room, walls within reach
+        nearer.append(np.median(d[-10:]) < np.median(d[:10]))  # the floor comes closer towards the bottom
+    assert np.mean(nearer) >= 5 / 6
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="layout"):
+        generate_scene(0, INTR, (80, 96), SceneConfig(layout="garden"))
+
+
+def test_lamp_light_falls_off_with_distance():
+    grey = np.full((3, 3), 0.5)
+    wall = Primitive("panel", np.array([5.0, 5.0]), np.eye(3), np.array([0.0, 0.0, 3.0]), grey, 0, 1.0, 0)
+    lit = ProceduralScene([wall], np.array([0.0, 0.0, -1.0]), ambient=0.0, lamp=np.array([-1.0, 0.0, 2.5]))
+    img = lit.render(Intrinsics.centred(20.0, 41, 21), (21, 41)).rgb.mean(axis=(0, 2))
+    assert img[:10].mean() > img[-10:].mean() + 10  # brighter on the lamp's side
+    plain = ProceduralScene([wall], np.array([0.0, 0.0, -1.0]), ambient=0.0)
+    flat = plain.render(Intrinsics.centred(20.0, 41, 21), (21, 41)).rgb.mean(axis=(0, 2))
+    assert abs(flat[:10].mean() - flat[-10:].mean()) < 10

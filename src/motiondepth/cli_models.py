@@ -127,7 +127,10 @@ def cmd_export_data(a: argparse.Namespace) -> int:
 
         check_shake_spec(a.shake)
         _check_shake_scale(a.shake_scale)
-        cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake, shake_scale=a.shake_scale)
+        if not 0.0 <= a.indoor <= 1.0:
+            raise InputError("--indoor", f"must be a share in [0, 1], got {a.indoor}")
+        cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake, shake_scale=a.shake_scale,
+                             indoor_probability=a.indoor)  # fmt: skip
         export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)
         users = "blur-depth / trajectory"
     print(f"wrote {a.count} samples to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
@@ -230,6 +233,8 @@ def add_commands(sub, eval_sub) -> None:
                    help="blur: camera shake (handheld: real-gyro band energies; see simulate --help)")  # fmt: skip
     x.add_argument("--shake-scale", type=float, default=1.0, metavar="X",
                    help="blur: shake amplitude multiplier (handheld at 4 = the real gyro logs' amplitude)")  # fmt: skip
+    x.add_argument("--indoor", type=float, default=0.0, metavar="P",
+                   help="blur: share of furnished indoor scenes (layout 'indoor', else 'room'; default 0)")  # fmt: skip
     x.add_argument("--start-seed", type=int, default=0, metavar="S")
     x.add_argument("--shard-size", type=int, default=256, metavar="K")
     x.add_argument("--grid", type=int, default=12, metavar="G", help="supporting grid side (small preset: 12)")

@@ -33,6 +33,7 @@ class BlurDataConfig:
     grid_half: int = 6  # query grid half-width count for the solver ((2i+1)² points)
     pivot_m: float = 0.2  # rotation pivot behind the camera, metres
     metric_cues: bool = True  # procedural scenes with world-unit texture and object sizes (SceneConfig)
+    indoor_probability: float = 0.0  # share of scenes with the furnished ``indoor`` layout (the rest: ``room``)
 
 
 def procedural_blur_sample(seed: int, cfg: BlurDataConfig | None = None) -> dict[str, np.ndarray]:
@@ -45,7 +46,9 @@ def procedural_clip(seed: int, cfg: BlurDataConfig | None = None):
     from motiondepth.data.rgbd_sources import ProceduralSource
 
     cfg = cfg or BlurDataConfig()
-    return simulate_clip(ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues)[seed], seed, cfg)
+    layout = "indoor" if np.random.default_rng([seed, 4711]).random() < cfg.indoor_probability else "room"
+    source = ProceduralSource(size=(cfg.size, cfg.size), metric_cues=cfg.metric_cues, layout=layout)
+    return simulate_clip(source[seed], seed, cfg)
 
 
 def flip_sample(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -38,18 +38,18 @@ class ProceduralSource:
     seed0: int = 0
     count: int = 1_000_000
     metric_cues: bool = False  # texture and object sizes in world units (see SceneConfig)
+    layout: str = "room"  # room | indoor (see SceneConfig)
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, i: int) -> RGBDImage:
-        from motiondepth.scenes.procedural import render_procedural
+        from motiondepth.scenes.procedural import SceneConfig, render_procedural
 
         h, w = self.size
-        from motiondepth.scenes.procedural import SceneConfig
-
         intr = Intrinsics.from_hfov(self.hfov_deg, w, h)
-        return render_procedural(self.seed0 + int(i), intr, self.size, SceneConfig(metric_cues=self.metric_cues))
+        cfg = SceneConfig(metric_cues=self.metric_cues, layout=self.layout)
+        return render_procedural(self.seed0 + int(i), intr, self.size, cfg)
 
 
 class NYULabeled:

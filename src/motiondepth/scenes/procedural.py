@@ -1,5 +1,13 @@
 """Seeded procedural scenes: a textured room plus boxes, spheres and slanted panels.
 
+Two layouts. ``room`` (the default) fills a box room with objects at random depths anywhere in
+the view. ``indoor`` is a furnished room seen from eye height: floor, walls and ceiling at real
+distances, cabinets, tables with legs and balls standing on the floor, small items on top of
+them, pictures on the walls, often plain (low-contrast) paint and a ceiling lamp whose light
+falls off with distance, the camera tilted down and turned as a person holds it. Its images carry
+the monocular cues of real indoor photographs (where the floor meets an object, how far a plain
+wall is), which ``room`` scenes lack.
+
 Every surface is an analytic primitive, so a ray cast gives exact metric z-depth and exact
 surface points; the same scenes later feed training data for the learned models. Scenes are
 built inside a camera frustum so that any camera preset (wide phone or narrow telephoto) sees
@@ -52,6 +60,8 @@ class SceneConfig:
     metric_cues: bool = False
     texture_ref_m: float = 2.5
     object_radius_m: tuple[float, float] = (0.1, 0.4)
+    layout: str = "room"  # room | indoor (module docstring)
+    plain_probability: float = 0.6  # indoor: share of surfaces painted plain (low contrast)
 
 
 @dataclass
@@ -88,6 +98,8 @@ class ProceduralScene:
     ambient: float = 0.45
     seed: int = 0
     config: SceneConfig = field(default_factory=SceneConfig)
+    lamp: np.ndarray | None = None  # (3,) point light position, scene frame; brightness falls as 1/r²
+    lamp_ref_m: float = 2.0  # distance at which the lamp is as bright as the directional light
 
     def raycast(self, origins: np.ndarray, dirs: np.ndarray) -> Hit:
         """Nearest hit of rays ``origins + t·dirs`` (both (N, 3), dirs unit length)."""
@@ -110,10 +122,18 @@ class ProceduralScene:
         facing = np.sign(-(best_nrm * dirs).sum(-1, keepdims=True))
         return Hit(best_t, best_p, best_local, best_nrm * np.where(facing == 0, 1.0, facing))
 
-    def shade(self, hit: Hit) -> np.ndarray:
-        """Linear-RGB radiance (N, 3) at the hits; misses are black."""
+    def shade(self, hit: Hit, points: np.ndarray | None = None) -> np.ndarray:
+        """Linear-RGB radiance (N, 3) at the hits; misses are black.
+
+        ``points`` (N, 3) are the hits in the scene frame, needed for the lamp (if the scene has one).
+        """
         out = np.zeros((len(hit.t), 3), dtype=np.float32)
         lambert = np.clip(hit.normal @ self.light_dir, 0.0, 1.0).astype(np.float32)
+        if self.lamp is not None and points is not None:
+            to_lamp = self.lamp - np.where(np.isfinite(hit.t)[:, None], points, 0.0)
+            dist = np.maximum(np.linalg.norm(to_lamp, axis=1), 0.1)
+            lamp = np.clip((hit.normal * to_lamp).sum(1) / dist, 0.0, 1.0) * (self.lamp_ref_m / dist) ** 2
+            lambert = (0.4 * lambert + 0.6 * np.minimum(lamp, 2.0)).astype(np.float32)
         light = self.ambient + (1.0 - self.ambient) * lambert
         for idx, prim in enumerate(self.primitives):
             sel = np.flatnonzero(hit.prim == idx)
@@ -146,27 +166,29 @@ class ProceduralScene:
         ss = max(1, int(self.config.supersample))
         # colour, supersampled: sub-pixel centres of an ss×ss grid within each pixel
         sub = intr.scaled(ss)
-        hit, _ = self._cast_grid(sub, (h * ss, w * ss), rot, pos)
-        radiance = self.shade(hit).reshape(h * ss, w * ss, 3)
+        hit, _, dirs = self._cast_grid(sub, (h * ss, w * ss), rot, pos)
+        points = pos + np.where(np.isfinite(hit.t), hit.t, 0.0)[:, None] * dirs if self.lamp is not None else None
+        radiance = self.shade(hit, points).reshape(h * ss, w * ss, 3)
         if ss > 1:
             radiance = cv2.resize(radiance, (w, h), interpolation=cv2.INTER_AREA)
         rgb = linear_to_srgb_u8(radiance)
         # depth at exact pixel centres (never averaged across an occlusion edge)
-        hit1, zdir = self._cast_grid(intr, (h, w), rot, pos)
+        hit1, zdir, _ = self._cast_grid(intr, (h, w), rot, pos)
         depth = np.where(np.isfinite(hit1.t), hit1.t * zdir, 0.0).reshape(h, w).astype(np.float32)
         return RGBDImage(rgb=rgb, depth=depth, intrinsics=intr, source=f"procedural(seed={self.seed})")
 
     def _cast_grid(
         self, intr: Intrinsics, size: tuple[int, int], rot: np.ndarray, pos: np.ndarray
-    ) -> tuple[Hit, np.ndarray]:
+    ) -> tuple[Hit, np.ndarray, np.ndarray]:
         h, w = size
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
         rays = np.stack([(xs - intr.cx) / intr.fx, (ys - intr.cy) / intr.fy, np.ones_like(xs)], -1)
         rays = rays.reshape(-1, 3)
         norm = np.linalg.norm(rays, axis=1, keepdims=True)
         dirs_cam = rays / norm
-        hit = self.raycast(np.broadcast_to(pos, dirs_cam.shape), dirs_cam @ rot.T)
-        return hit, dirs_cam[:, 2]  # z component turns ray distance into z-depth
+        dirs = dirs_cam @ rot.T
+        hit = self.raycast(np.broadcast_to(pos, dirs_cam.shape), dirs)
+        return hit, dirs_cam[:, 2], dirs  # z component turns ray distance into z-depth
 
 
 def _intersect(prim: Primitive, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,6 +290,10 @@ def generate_scene(
     cfg = config or SceneConfig()
     if not 0 < cfg.near_m < cfg.far_m:
         raise ValueError(f"need 0 < near_m < far_m, got {cfg.near_m}, {cfg.far_m}")
+    if cfg.layout == "indoor":
+        return _indoor_scene(seed, intr, size, cfg)
+    if cfg.layout != "room":
+        raise ValueError(f"unknown scene layout {cfg.layout!r}; use 'room' or 'indoor'")
     rng = np.random.default_rng(seed)
     h, w = size
     tan_x = max(intr.cx, w - 1 - intr.cx) / intr.fx
@@ -317,6 +343,130 @@ def generate_scene(
     az = rng.uniform(-np.pi, np.pi)
     light = np.array([np.cos(elev) * np.sin(az), -np.sin(elev), -np.cos(elev) * np.cos(az)])
     return ProceduralScene(prims, light / np.linalg.norm(light), cfg.ambient, seed, cfg)
+
+
+def _axis_rotation(axis: int, angle: float) -> np.ndarray:
+    """Right-handed rotation by ``angle`` radians about coordinate axis 0 (x), 1 (y) or 2 (z)."""
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    r = np.eye(3)
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
+def _indoor_scene(seed: int, intr: Intrinsics, size: tuple[int, int], cfg: SceneConfig) -> ProceduralScene:
+    """A furnished room seen from eye height (``layout="indoor"``, module docstring).
+
+    Built in a level world frame (x right, y down, z ahead; the camera at the origin, the floor at
+    y = eye height), then expressed in the frame of a camera tilted down by up to 30° and turned by
+    up to ±30° (yaw) and ±3° (roll). Everything stands on the floor or on furniture; nothing floats.
+    """
+    rng = np.random.default_rng(seed)
+    tan_x = max(intr.cx, size[1] - 1 - intr.cx) / intr.fx
+    eye = rng.uniform(1.0, 1.7)  # camera height above the floor, metres
+    height = rng.uniform(2.4, 3.2)  # floor to ceiling
+    far = cfg.far_m * rng.uniform(0.5, 1.2)  # back wall
+    width = rng.uniform(2.5, 6.0)
+    x0 = rng.uniform(-0.35, 0.35) * width  # room centre, left-right of the camera
+    yaw, tilt, roll = rng.uniform(-0.5, 0.5), rng.uniform(-0.1, 0.5), rng.uniform(-0.05, 0.05)
+    half = np.array([width / 2, height / 2, (far + 1.0) / 2])
+    centre = np.array([x0, eye - height / 2, far - half[2]])
+
+    def paint(depth_m: float, plain: bool | None = None, pattern: int | None = None) -> dict:
+        pixels_per_m = intr.fx / (cfg.texture_ref_m if cfg.metric_cues else depth_m)
+        colours = _random_colours(rng)
+        if rng.random() < cfg.plain_probability if plain is None else plain:
+            # plain paint: one colour with a faint mottle, so the surface is still (barely) trackable
+            base = _hsv(rng.random(), rng.uniform(0.0, 0.4), rng.uniform(0.35, 0.95))
+            colours = srgb_to_linear(np.stack([base * 0.9, base, base * 0.8]))
+        return dict(
+            colours=colours,
+            pattern=int(rng.integers(0, 4)) if pattern is None else pattern,
+            texture_freq=float(cfg.texture_cycles * pixels_per_m / 100.0 * rng.uniform(0.7, 1.4)),
+            texture_seed=int(rng.integers(0, 2**31 - 1)),
+        )
+
+    prims: list[Primitive] = [Primitive(BOX, half, np.eye(3), centre, inside=True, **paint(0.7 * far))]
+    # the floor as its own slab just above the room's floor face: wood, tiles or carpet
+    floor = paint(0.5 * far, plain=rng.random() < 0.3, pattern=int(rng.choice([0, 1, 2])))
+    prims.append(Primitive(PANEL, half[[0, 2]], _axis_rotation(0, np.pi / 2), centre + [0, half[1] - 1e-3, 0], **floor))
+    lo, hi = centre - half + 0.05, centre + half - 0.05  # room interior (x, ·, z) bounds
+
+    def spot(r: float, extent: float) -> np.ndarray | None:
+        """A floor position (x, z) in view at distance ``r`` for an object of half-size ``extent``."""
+        bearing = yaw + rng.uniform(-1.0, 1.0) * np.arctan(tan_x)
+        x, z = r * np.sin(bearing), r * np.cos(bearing)
+        x, z = np.clip(x, lo[0] + extent, hi[0] - extent), np.clip(z, 0.6 + extent, hi[2] - extent)
+        return None if np.hypot(x, z) < 0.7 + extent else np.array([x, z])
+
+    def on_top(x: float, z: float, top_y: float, spread: float, count: int) -> None:
+        """``count`` small items standing on a surface at height ``top_y`` (y down) around (x, z)."""
+        for _ in range(count):
+            r = rng.uniform(0.04, 0.15)
+            pos = np.array([x + rng.uniform(-spread, spread), top_y - r, z + rng.uniform(-spread, spread)])
+            if rng.random() < 0.4:
+                prims.append(Primitive(SPHERE, np.array([r]), np.eye(3), pos, **paint(pos[2])))
+            else:
+                ext = r * rng.uniform(0.5, 1.0, 3)
+                pos[1] = top_y - ext[1]
+                prims.append(Primitive(BOX, ext, _axis_rotation(1, rng.uniform(-np.pi, np.pi)), pos, **paint(pos[2])))
+
+    for _ in range(int(rng.integers(2, 8))):
+        r = np.exp(rng.uniform(np.log(max(cfg.near_m, 0.8)), np.log(0.95 * far)))
+        kind = rng.choice(["cabinet", "table", "ball"], p=[0.5, 0.3, 0.2])
+        turn = _axis_rotation(1, rng.uniform(-np.pi, np.pi) if rng.random() < 0.5 else 0.0)
+        if kind == "cabinet":
+            ext = np.array([rng.uniform(0.15, 0.6), rng.uniform(0.15, 1.0), rng.uniform(0.15, 0.4)])
+            xz = spot(r, ext[[0, 2]].max())
+            if xz is None:
+                continue
+            prims.append(Primitive(BOX, ext, turn, np.array([xz[0], eye - ext[1], xz[1]]), **paint(r)))
+            if rng.random() < 0.5:
+                on_top(xz[0], xz[1], eye - 2 * ext[1], 0.5 * ext[[0, 2]].min(), int(rng.integers(1, 4)))
+        elif kind == "table":
+            top = np.array([rng.uniform(0.3, 0.8), 0.025, rng.uniform(0.3, 0.6)])
+            legs = rng.uniform(0.4, 0.8)  # table height
+            xz = spot(r, top[[0, 2]].max())
+            if xz is None:
+                continue
+            look = paint(r)
+            prims.append(Primitive(BOX, top, turn, np.array([xz[0], eye - legs, xz[1]]), **look))
+            for sx, sz in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+                corner = turn @ np.array([sx * (top[0] - 0.05), 0.0, sz * (top[2] - 0.05)])
+                leg = np.array([xz[0] + corner[0], eye - legs / 2, xz[1] + corner[2]])
+                prims.append(Primitive(BOX, np.array([0.025, legs / 2, 0.025]), turn, leg, **look))
+            on_top(xz[0], xz[1], eye - legs - 0.025, 0.5 * top[[0, 2]].min(), int(rng.integers(0, 4)))
+        else:
+            rad = rng.uniform(0.1, 0.35)
+            xz = spot(r, rad)
+            if xz is not None:
+                prims.append(Primitive(SPHERE, np.array([rad]), np.eye(3), np.array([xz[0], eye - rad, xz[1]]),
+                                       **paint(r)))  # fmt: skip
+    # pictures, windows and doors: panels a centimetre in front of the back or a side wall
+    for _ in range(int(rng.integers(0, 4))):
+        ext = rng.uniform(0.2, 0.7, 2)
+        up = eye - rng.uniform(0.3, 1.6)  # picture centre height (y down)
+        wall = rng.integers(0, 3)
+        if wall == 0:
+            pos = np.array([rng.uniform(lo[0] + ext[0], hi[0] - ext[0]), up, hi[2] + 0.04])
+            rot = np.eye(3)
+        else:
+            side = lo[0] + 0.04 if wall == 1 else hi[0] - 0.04
+            pos = np.array([side, up, rng.uniform(1.0, hi[2] - ext[0])])
+            rot = _axis_rotation(1, np.pi / 2)
+        prims.append(Primitive(PANEL, ext, rot, pos, **paint(np.hypot(pos[0], pos[2]))))
+
+    # express the world in the camera's frame: camera-to-world = yaw · tilt-down · roll
+    cam = _axis_rotation(1, yaw) @ _axis_rotation(0, -tilt) @ _axis_rotation(2, roll)
+    for prim in prims:
+        prim.rotation = cam.T @ prim.rotation
+        prim.translation = cam.T @ prim.translation
+    elev = np.deg2rad(rng.uniform(40.0, 80.0))
+    az = rng.uniform(-np.pi, np.pi)
+    light = cam.T @ np.array([np.cos(elev) * np.sin(az), -np.sin(elev), -np.cos(elev) * np.cos(az)])
+    lamp = cam.T @ np.array([x0 + rng.uniform(-0.3, 0.3) * width, eye - height + 0.15, far * rng.uniform(0.2, 0.7)])
+    ambient = rng.uniform(0.25, 0.45)
+    return ProceduralScene(prims, light / np.linalg.norm(light), ambient, seed, cfg, lamp=lamp)
 
 
 def render_procedural(
