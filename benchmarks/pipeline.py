@@ -22,6 +22,9 @@ every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step sec
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
     python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
 
+``--depth-checkpoint NAME`` adds the default run with another blur-depth checkpoint (e.g.
+``blur-depth-indoor``) as one more row; ``--depth-model DIR`` one with a local metric depth model.
+
 With ``--work DIR`` the clips and runs stay in DIR: an interrupted benchmark, started again with
 the same DIR, reuses every finished clip's scores (``row-*.json``) and every cached run step.
 """
@@ -104,7 +107,9 @@ def score(res, gt) -> dict:
     }
 
 
-def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -> list[dict]:
+def accuracy(
+    offsets: list[float], work: Path, depth_model: str | None = None, depth_checkpoint: str | None = None
+) -> list[dict]:
     rows = []
     for pair in PAIRS:
         if not (REAL / pair[1]).is_file():
@@ -117,6 +122,10 @@ def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -
                 if depth_model and row.get("depth_model", {}).get("dir") != depth_model:
                     clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
                     row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
+                    write_json(done, row)
+                if depth_checkpoint and row.get("depth_checkpoint", {}).get("checkpoint") != depth_checkpoint:
+                    clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
+                    row["depth_checkpoint"] = _checkpoint_row(clip, gt, work, pair[0], start, depth_checkpoint)
                     write_json(done, row)
                 if "blurfit_gt_depth" not in row:  # a row from before this column existed: its runs are cached
                     clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
@@ -155,6 +164,8 @@ def accuracy(offsets: list[float], work: Path, depth_model: str | None = None) -
             row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
             if depth_model:
                 row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
+            if depth_checkpoint:
+                row["depth_checkpoint"] = _checkpoint_row(clip, gt, work, pair[0], start, depth_checkpoint)
             print(json.dumps(row))
             write_json(done, row)
             rows.append(row)
@@ -189,6 +200,13 @@ def _depth_model_row(clip: Path, gt: dict, out: Path, depth_model: str) -> dict:
     """The video alone with a user's metric depth model for frame 0 (``--depth-model``, its own scale)."""
     res = run(clip, out, depth_model=depth_model, depth_rescale="none", **run_flags(gt))
     return score(res, gt) | {"dir": depth_model}
+
+
+def _checkpoint_row(clip: Path, gt: dict, work: Path, name: str, start: float, checkpoint: str) -> dict:
+    """The default run (video alone) with another blur-depth checkpoint (``--depth-checkpoint``)."""
+    tag = Path(checkpoint).stem if checkpoint.endswith(".safetensors") else checkpoint
+    res = run(clip, work / f"run-k-{tag}-{name}-{start:g}", depth_checkpoint=checkpoint, **run_flags(gt))
+    return score(res, gt) | {"checkpoint": checkpoint}
 
 
 def timing(repeats: int, work: Path) -> dict:
@@ -271,6 +289,24 @@ def markdown(result: dict) -> str:
             k: float(np.median([r["depth_model"][k] for r in model_rows])) for k in ("sparse_abs_rel", "depth_abs_rel")
         }
         lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
+    ckpt_rows = [r for r in result["accuracy"] if "depth_checkpoint" in r]
+    if ckpt_rows:
+        lines += [
+            "",
+            f"The default run with depth checkpoint `{ckpt_rows[0]['depth_checkpoint']['checkpoint']}`, video alone:",
+            "",
+            "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in ckpt_rows:
+            d = r["depth_checkpoint"]
+            lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
+                         f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
+        med = {
+            k: float(np.median([r["depth_checkpoint"][k] for r in ckpt_rows]))
+            for k in ("sparse_abs_rel", "depth_abs_rel")
+        }
+        lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
     t = result.get("timing")
     if t:
         steps = ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items())
@@ -291,12 +327,14 @@ def main() -> None:
     ap.add_argument(
         "--depth-model", metavar="DIR", help="also run with this local metric depth model (run --depth-model)"
     )
+    ap.add_argument("--depth-checkpoint", metavar="NAME_OR_PATH",
+                    help="also run the default with this blur-depth checkpoint (run --depth-checkpoint)")  # fmt: skip
     a = ap.parse_args()
     starts = [10.0 + 7.0 * i for i in range(a.offsets)]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        rows = accuracy(starts, work, a.depth_model)
+        rows = accuracy(starts, work, a.depth_model, a.depth_checkpoint)
         t = timing(a.repeats, work) if a.repeats > 0 else None
     key = lambda variant, m: float(np.median([r[variant][m] for r in rows]))
     result = {

@@ -164,6 +164,16 @@ def test_shipped_checkpoints_load_by_name_and_run():
     assert dense.shape == (12, 30, 3) and np.isfinite(dense).all()
 
 
+def test_indoor_checkpoint_shares_the_decoder_and_layout_reaches_the_data():
+    """blur-depth-indoor has blur-depth-small's configuration, so trajectory-small attaches to it;
+    indoor_probability=1 gives indoor scenes (a different image for the same seed)."""
+    p = BlurPredictor("blur-depth-indoor", "trajectory-small")
+    assert p.net.cfg == BlurPredictor(trajectory_checkpoint=None).net.cfg
+    room = procedural_blur_sample(2_000_000_123, BlurDataConfig(size=56, num_frames=4))
+    indoor = procedural_blur_sample(2_000_000_123, BlurDataConfig(size=56, num_frames=4, indoor_probability=1.0))
+    assert not np.array_equal(room["frames"][0], indoor["frames"][0]) and (indoor["depth"] > 0).all()
+
+
 def test_model_based_reference_keeps_the_solver_means():
     """The blur-fit reference row: one dense trajectory per S whose frame means are the solver's."""
     from motiondepth.data.blur_data import procedural_clip
@@ -192,6 +202,8 @@ def test_export_data_blur_with_handheld_shake(tmp_path, capsys):
     assert main(["export-data", "blur", "--count", "2", "--shake", str(tmp_path / "nope.csv"),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
     assert "nope.csv" in capsys.readouterr().err
+    assert main(["export-data", "blur", "--count", "2", "--indoor", "1.5", "--out", str(tmp_path / "z")]) == 2
+    assert "--indoor" in capsys.readouterr().err
 
 
 def test_stage_two_caches_frozen_image_tokens_per_shard_clip(checkpoints, tmp_path):
