@@ -375,7 +375,7 @@ def _indoor_scene(seed: int, intr: Intrinsics, size: tuple[int, int], cfg: Scene
     def paint(depth_m: float, plain: bool | None = None, pattern: int | None = None) -> dict:
         pixels_per_m = intr.fx / (cfg.texture_ref_m if cfg.metric_cues else depth_m)
         colours = _random_colours(rng)
-        if rng.random() < cfg.plain_probability if plain is None else plain:
+        if (rng.random() < cfg.plain_probability) if plain is None else plain:
             # plain paint: one colour with a faint mottle, so the surface is still (barely) trackable
             base = _hsv(rng.random(), rng.uniform(0.0, 0.4), rng.uniform(0.35, 0.95))
             colours = srgb_to_linear(np.stack([base * 0.9, base, base * 0.8]))
