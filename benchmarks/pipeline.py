@@ -117,59 +117,61 @@ def accuracy(
             continue
         for start in offsets:
             done = work / f"row-{pair[0]}-{start:g}.json"
-            if done.is_file():  # finished by an earlier, interrupted invocation with the same --work
-                row = json.loads(done.read_text())
-                if depth_model and row.get("depth_model", {}).get("dir") != depth_model:
-                    clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-                    row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
-                    write_json(done, row)
-                if depth_checkpoint and row.get("depth_checkpoint", {}).get("checkpoint") != depth_checkpoint:
-                    clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-                    row["depth_checkpoint"] = _checkpoint_row(clip, gt, work, pair[0], start, depth_checkpoint)
-                    write_json(done, row)
-                if "blurfit_gt_depth" not in row:  # a row from before this column existed: its runs are cached
-                    clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-                    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(_blurfit_run(clip, gt, work, pair[0], start), gt)
-                    write_json(done, row)
+            # a row finished by an earlier, interrupted invocation with the same --work: only missing columns
+            row = json.loads(done.read_text()) if done.is_file() else None
+            want_model = depth_model and (row or {}).get("depth_model", {}).get("dir") != depth_model
+            want_ckpt = (
+                depth_checkpoint and (row or {}).get("depth_checkpoint", {}).get("checkpoint") != depth_checkpoint
+            )
+            # a row from before the fit+GT column existed (its runs are cached)
+            want_fit_gt = row is not None and "blurfit_gt_depth" not in row
+            if row is not None and not (want_model or want_ckpt or want_fit_gt):
                 rows.append(row)
                 print(f"reuse {done}")
                 continue
             clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
-            flags = run_flags(gt)
-            row = {
-                "pair": pair[0],
-                "gyro_start_s": start,
-                "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
-            }
-            row["network"] = score(run(clip, work / f"run-{pair[0]}-{start:g}", **flags), gt)
-            row["network_unscaled"] = score(
-                run(clip, work / f"run-u-{pair[0]}-{start:g}", depth_rescale="none", **flags), gt
-            )
-            gt_depth = work / f"gtdepth-{pair[0]}-{start:g}.npz"
-            save_npz(gt_depth, depth=gt["depth"])
-            row["gt_depth"] = score(run(clip, work / f"run-gt-{pair[0]}-{start:g}", depth=str(gt_depth), **flags), gt)
-            # the simulated camera's gyro (simulate writes gyro.csv), aligned automatically; exposure given,
-            # readout not (as a user typically knows one and not the other)
-            row["network_gyro"] = score(
-                run(clip, work / f"run-g-{pair[0]}-{start:g}", gyro=str(clip.parent / "gyro.csv"),
-                    exposure_ms=1e3 * camera_preset("phone").exposure_s, **flags),
-                gt,
-            )  # fmt: skip
-            # the video alone with blur-fit tracking (the motion inside each exposure fitted to the blur)
-            res_b = _blurfit_run(clip, gt, work, pair[0], start)
-            row["network_blurfit"] = score(res_b, gt)
-            row["blurfit_gt_depth"] = _blurfit_gt_depth_row(res_b, gt)
-            const = work / f"const-{pair[0]}-{start:g}.npz"
-            save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
-            row["constant_depth"] = score(run(clip, work / f"run-c-{pair[0]}-{start:g}", depth=str(const), **flags), gt)
-            if depth_model:
+            if row is None:
+                row = _base_row(pair[0], start, clip, gt, work)
+            if want_fit_gt:
+                row["blurfit_gt_depth"] = _blurfit_gt_depth_row(_blurfit_run(clip, gt, work, pair[0], start), gt)
+            if want_model:
                 row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
-            if depth_checkpoint:
+            if want_ckpt:
                 row["depth_checkpoint"] = _checkpoint_row(clip, gt, work, pair[0], start, depth_checkpoint)
             print(json.dumps(row))
             write_json(done, row)
             rows.append(row)
     return rows
+
+
+def _base_row(name: str, start: float, clip: Path, gt: dict, work: Path) -> dict:
+    """Every standard column of one clip (runs cached in ``work``)."""
+    flags = run_flags(gt)
+    row = {
+        "pair": name,
+        "gyro_start_s": start,
+        "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
+    }
+    row["network"] = score(run(clip, work / f"run-{name}-{start:g}", **flags), gt)
+    row["network_unscaled"] = score(run(clip, work / f"run-u-{name}-{start:g}", depth_rescale="none", **flags), gt)
+    gt_depth = work / f"gtdepth-{name}-{start:g}.npz"
+    save_npz(gt_depth, depth=gt["depth"])
+    row["gt_depth"] = score(run(clip, work / f"run-gt-{name}-{start:g}", depth=str(gt_depth), **flags), gt)
+    # the simulated camera's gyro (simulate writes gyro.csv), aligned automatically; exposure given,
+    # readout not (as a user typically knows one and not the other)
+    row["network_gyro"] = score(
+        run(clip, work / f"run-g-{name}-{start:g}", gyro=str(clip.parent / "gyro.csv"),
+            exposure_ms=1e3 * camera_preset("phone").exposure_s, **flags),
+        gt,
+    )  # fmt: skip
+    # the video alone with blur-fit tracking (the motion inside each exposure fitted to the blur)
+    res_b = _blurfit_run(clip, gt, work, name, start)
+    row["network_blurfit"] = score(res_b, gt)
+    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(res_b, gt)
+    const = work / f"const-{name}-{start:g}.npz"
+    save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
+    row["constant_depth"] = score(run(clip, work / f"run-c-{name}-{start:g}", depth=str(const), **flags), gt)
+    return row
 
 
 def run_flags(gt) -> dict:
@@ -236,6 +238,24 @@ def timing(repeats: int, work: Path) -> dict:
     }
 
 
+def _extra_table(rows: list[dict], key: str, title: str) -> list[str]:
+    """Markdown lines of one extra variant (``row[key]`` per clip): per-clip scores and their medians."""
+    lines = [
+        "",
+        title,
+        "",
+        "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        d = r[key]
+        lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
+                     f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
+    med = {k: float(np.median([r[key][k] for r in rows])) for k in ("sparse_abs_rel", "depth_abs_rel")}
+    lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = [
         "Sparse trajectory AbsRel and first-frame depth AbsRel per clip. Video alone, depth from: the blur network "
@@ -273,40 +293,15 @@ def markdown(result: dict) -> str:
     )
     model_rows = [r for r in result["accuracy"] if "depth_model" in r]
     if model_rows:
-        lines += [
-            "",
-            f"With a metric depth model for frame 0 (`--depth-model {model_rows[0]['depth_model']['dir']}`, "
-            "`--depth-rescale none`), video alone:",
-            "",
-            "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for r in model_rows:
-            d = r["depth_model"]
-            lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
-                         f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
-        med = {
-            k: float(np.median([r["depth_model"][k] for r in model_rows])) for k in ("sparse_abs_rel", "depth_abs_rel")
-        }
-        lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
+        title = (f"With a metric depth model for frame 0 (`--depth-model {model_rows[0]['depth_model']['dir']}`, "
+                 "`--depth-rescale none`), video alone:")  # fmt: skip
+        lines += _extra_table(model_rows, "depth_model", title)
     ckpt_rows = [r for r in result["accuracy"] if "depth_checkpoint" in r]
     if ckpt_rows:
-        lines += [
-            "",
-            f"The default run with depth checkpoint `{ckpt_rows[0]['depth_checkpoint']['checkpoint']}`, video alone:",
-            "",
-            "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for r in ckpt_rows:
-            d = r["depth_checkpoint"]
-            lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
-                         f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
-        med = {
-            k: float(np.median([r["depth_checkpoint"][k] for r in ckpt_rows]))
-            for k in ("sparse_abs_rel", "depth_abs_rel")
-        }
-        lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
+        title = (
+            f"The default run with depth checkpoint `{ckpt_rows[0]['depth_checkpoint']['checkpoint']}`, video alone:"
+        )
+        lines += _extra_table(ckpt_rows, "depth_checkpoint", title)
     t = result.get("timing")
     if t:
         steps = ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items())

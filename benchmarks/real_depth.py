@@ -35,10 +35,9 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.io.depth import load_image
 from motiondepth.types import RGBDImage
+from pipeline import CONSTANT_DEPTH_M, REAL, RESULTS  # the combined-pipeline benchmark beside this file
+from pipeline import PAIRS as PIPELINE_PAIRS
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
-RESULTS = Path(__file__).resolve().parent / "results"
-CONSTANT_DEPTH_M = 2.5
 PRIMESENSE = (525.0, 525.0, 319.5, 239.5)  # Open3D's camera_primesense.json
 TUM_DESK = (520.9, 521.0, 325.1, 249.7)
 SLAMBOOK_ROOM = (518.0, 519.0, 325.5, 253.5)
@@ -50,23 +49,22 @@ def _sun_depth(raw: np.ndarray) -> np.ndarray:
     return (((v >> 3) | (v << 13)) & 0xFFFF) / 1000.0
 
 
-# name → (group, colour, depth, decode to metres, intrinsics)
+def _scaled(metres_per_unit: float):
+    return lambda raw: raw * metres_per_unit
+
+
+# name → (group, colour, depth, decode to metres, intrinsics); the pipeline benchmark's pairs first
 PAIRS = {
-    "tum-open3d": ("pipeline", "rgbd-open3d-testdata/TUM_color.png", "rgbd-open3d-testdata/TUM_depth.png",
-                   lambda d: d / 5000.0, PRIMESENSE),
-    "tum-slambook-desk": ("pipeline", "rgbd-slambook2/ch7_tum/1.png", "rgbd-slambook2/ch7_tum/1_depth.png",
-                          lambda d: d / 5000.0, TUM_DESK),
-    "nyu-like-slambook": ("pipeline", "rgbd-slambook2/ch5_rgbd/color/1.png", "rgbd-slambook2/ch5_rgbd/depth/1.pgm",
-                          lambda d: d / 1000.0, SLAMBOOK_ROOM),
+    **{name: ("pipeline", rgb, depth, _scaled(scale), k) for name, rgb, depth, scale, k in PIPELINE_PAIRS},
     "tum-slambook-desk-2": ("other", "rgbd-slambook2/ch7_tum/2.png", "rgbd-slambook2/ch7_tum/2_depth.png",
-                            lambda d: d / 5000.0, TUM_DESK),
+                            _scaled(1 / 5000), TUM_DESK),
     **{f"slambook-room-{i}": ("other", f"rgbd-slambook2/ch5_rgbd/color/{i}.png",
-                              f"rgbd-slambook2/ch5_rgbd/depth/{i}.pgm", lambda d: d / 1000.0, SLAMBOOK_ROOM)
+                              f"rgbd-slambook2/ch5_rgbd/depth/{i}.pgm", _scaled(1e-3), SLAMBOOK_ROOM)
        for i in (3, 5)},
     "sun-rgbd": ("other", "rgbd-open3d-testdata/SUN_color.jpg", "rgbd-open3d-testdata/SUN_depth.png", _sun_depth,
                  PRIMESENSE),
     "icl-nuim": ("other", "rgbd-open3d-testdata/synthetic_iclnuim_color_00000.jpg",
-                 "rgbd-open3d-testdata/synthetic_iclnuim_depth_00000.png", lambda d: d / 1000.0, PRIMESENSE),
+                 "rgbd-open3d-testdata/synthetic_iclnuim_depth_00000.png", _scaled(1e-3), PRIMESENSE),
 }  # fmt: skip
 SEEDS = (0, 1)
 
