@@ -18,6 +18,7 @@ Run layout (``out``)::
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -191,6 +192,11 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
         if logf is not None:
             logf.close()
         if world > 1 and torch.distributed.is_initialized():
+            # Drop the DDP wrapper first: its reducer holds the process group, and a group whose
+            # gloo worker threads outlive destroy_process_group and die during interpreter
+            # shutdown can abort the process ("terminate called without an active exception").
+            del net
+            gc.collect()
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
     return metrics
