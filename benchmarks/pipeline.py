@@ -22,8 +22,9 @@ every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step sec
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
     python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
 
-``--depth-checkpoint NAME`` adds the default run with another blur-depth checkpoint (e.g.
-``blur-depth-indoor``) as one more row; ``--depth-model DIR`` one with a local metric depth model.
+``--depth-checkpoint NAME`` repeats the default, gyro and blur-fit runs with another blur-depth
+checkpoint (e.g. ``blur-depth-indoor``), reusing their tracks;
+``--depth-model DIR`` adds one with a local metric depth model.
 
 With ``--work DIR`` the clips and runs stay in DIR: an interrupted benchmark, started again with
 the same DIR, reuses every finished clip's scores (``row-*.json``) and every cached run step.
@@ -35,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,9 +92,20 @@ def make_clip(pair, start_s: float, out: Path) -> tuple[Path, dict]:
         REAL / GYRO, cam.duration_s, cam.trace_dt_s, scale=GYRO_SCALE, highpass_hz=GYRO_HIGHPASS_HZ, start_s=start_s
     )
     video = simulate(rgbd, cam, trace)
-    write_simulation(video, out)
+    if not _holds_clip(out, video.frames):
+        write_simulation(video, out)
     gt = {"trajectory": video.trajectory, "depth": video.depth, "intrinsics": video.intrinsics, "video": video}
     return out / "video.mp4", gt
+
+
+def _holds_clip(folder: Path, frames: np.ndarray) -> bool:
+    """Whether ``folder`` already holds a simulation with these frames (then it is left untouched, so
+    the cached runs of its video stay valid: their keys include the video's modification time)."""
+    try:
+        with np.load(folder / "frames.npz") as f:
+            return (folder / "video.mp4").is_file() and np.array_equal(f["frames"], frames)
+    except (OSError, KeyError, ValueError):
+        return False
 
 
 def score(res, gt) -> dict:
@@ -120,9 +133,8 @@ def accuracy(
             # a row finished by an earlier, interrupted invocation with the same --work: only missing columns
             row = json.loads(done.read_text()) if done.is_file() else None
             want_model = depth_model and (row or {}).get("depth_model", {}).get("dir") != depth_model
-            want_ckpt = (
-                depth_checkpoint and (row or {}).get("depth_checkpoint", {}).get("checkpoint") != depth_checkpoint
-            )
+            done_ckpt = {(row or {}).get(key, {}).get("checkpoint") for _, key in CHECKPOINT_VARIANTS.values()}
+            want_ckpt = depth_checkpoint and done_ckpt != {depth_checkpoint}
             # a row from before the fit+GT column existed (its runs are cached)
             want_fit_gt = row is not None and "blurfit_gt_depth" not in row
             if row is not None and not (want_model or want_ckpt or want_fit_gt):
@@ -137,7 +149,7 @@ def accuracy(
             if want_model:
                 row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
             if want_ckpt:
-                row["depth_checkpoint"] = _checkpoint_row(clip, gt, work, pair[0], start, depth_checkpoint)
+                row |= _checkpoint_rows(clip, gt, work, pair[0], start, depth_checkpoint)
             print(json.dumps(row))
             write_json(done, row)
             rows.append(row)
@@ -152,22 +164,13 @@ def _base_row(name: str, start: float, clip: Path, gt: dict, work: Path) -> dict
         "gyro_start_s": start,
         "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
     }
-    row["network"] = score(run(clip, work / f"run-{name}-{start:g}", **flags), gt)
+    for variant, (suffix, opts) in _variants(clip).items():
+        row[variant] = score(run(clip, work / f"run{suffix}-{name}-{start:g}", **opts, **flags), gt)
     row["network_unscaled"] = score(run(clip, work / f"run-u-{name}-{start:g}", depth_rescale="none", **flags), gt)
     gt_depth = work / f"gtdepth-{name}-{start:g}.npz"
     save_npz(gt_depth, depth=gt["depth"])
     row["gt_depth"] = score(run(clip, work / f"run-gt-{name}-{start:g}", depth=str(gt_depth), **flags), gt)
-    # the simulated camera's gyro (simulate writes gyro.csv), aligned automatically; exposure given,
-    # readout not (as a user typically knows one and not the other)
-    row["network_gyro"] = score(
-        run(clip, work / f"run-g-{name}-{start:g}", gyro=str(clip.parent / "gyro.csv"),
-            exposure_ms=1e3 * camera_preset("phone").exposure_s, **flags),
-        gt,
-    )  # fmt: skip
-    # the video alone with blur-fit tracking (the motion inside each exposure fitted to the blur)
-    res_b = _blurfit_run(clip, gt, work, name, start)
-    row["network_blurfit"] = score(res_b, gt)
-    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(res_b, gt)
+    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(_blurfit_run(clip, gt, work, name, start), gt)  # cached
     const = work / f"const-{name}-{start:g}.npz"
     save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
     row["constant_depth"] = score(run(clip, work / f"run-c-{name}-{start:g}", depth=str(const), **flags), gt)
@@ -181,9 +184,9 @@ def run_flags(gt) -> dict:
 
 
 def _blurfit_run(clip: Path, gt: dict, work: Path, name: str, start: float):
-    """The video alone with ``--blur-fit`` (exposure given; cached in ``work``)."""
-    return run(clip, work / f"run-b-{name}-{start:g}", blur_fit=True,
-               exposure_ms=1e3 * camera_preset("phone").exposure_s, **run_flags(gt))  # fmt: skip
+    """The video alone with ``--blur-fit`` (cached in ``work``)."""
+    suffix, opts = _variants(clip)["network_blurfit"]
+    return run(clip, work / f"run{suffix}-{name}-{start:g}", **opts, **run_flags(gt))
 
 
 def _blurfit_gt_depth_row(res, gt: dict) -> dict:
@@ -204,11 +207,52 @@ def _depth_model_row(clip: Path, gt: dict, out: Path, depth_model: str) -> dict:
     return score(res, gt) | {"dir": depth_model}
 
 
-def _checkpoint_row(clip: Path, gt: dict, work: Path, name: str, start: float, checkpoint: str) -> dict:
-    """The default run (video alone) with another blur-depth checkpoint (``--depth-checkpoint``)."""
+def _variants(clip: Path) -> dict[str, tuple[str, dict]]:
+    """The runs of a clip that differ in tracking: row key -> (run folder suffix, options besides ``run_flags``).
+
+    ``gyro``: the simulated camera's gyro (``simulate`` writes ``gyro.csv``), aligned automatically; exposure
+    given, readout not (as a user typically knows one and not the other). ``blurfit``: the video alone with
+    the motion inside each exposure fitted to the blur.
+    """
+    exposure_ms = 1e3 * camera_preset("phone").exposure_s
+    return {
+        "network": ("", {}),
+        "network_gyro": ("-g", {"gyro": str(clip.parent / "gyro.csv"), "exposure_ms": exposure_ms}),
+        "network_blurfit": ("-b", {"blur_fit": True, "exposure_ms": exposure_ms}),
+    }
+
+
+# the --depth-checkpoint runs: variant -> (short label, row key)
+CHECKPOINT_VARIANTS = {
+    "network": ("net", "depth_checkpoint"),
+    "network_gyro": ("gyro", "depth_checkpoint_gyro"),
+    "network_blurfit": ("fit", "depth_checkpoint_blurfit"),
+}
+
+
+def _checkpoint_rows(clip: Path, gt: dict, work: Path, name: str, start: float, checkpoint: str) -> dict:
+    """The default, gyro and blur-fit runs (video alone) with another blur-depth checkpoint.
+
+    Tracking does not depend on the depth network, so each run folder starts with the tracks of the
+    matching standard run (:func:`_share_tracks`); ``run`` checks their cache key before using them.
+    """
     tag = Path(checkpoint).stem if checkpoint.endswith(".safetensors") else checkpoint
-    res = run(clip, work / f"run-k-{tag}-{name}-{start:g}", depth_checkpoint=checkpoint, **run_flags(gt))
-    return score(res, gt) | {"checkpoint": checkpoint}
+    out = {}
+    for variant, (suffix, opts) in _variants(clip).items():
+        folder = work / f"run{suffix}-k-{tag}-{name}-{start:g}"
+        _share_tracks(work / f"run{suffix}-{name}-{start:g}", folder)
+        res = run(clip, folder, depth_checkpoint=checkpoint, **opts, **run_flags(gt))
+        out[CHECKPOINT_VARIANTS[variant][1]] = score(res, gt) | {"checkpoint": checkpoint}
+    return out
+
+
+def _share_tracks(src: Path, dst: Path) -> None:
+    """Start run folder ``dst`` with the tracks of run folder ``src`` (when ``dst`` is new and ``src`` has them)."""
+    if dst.exists() or not (src / "tracks.npz").is_file() or not (src / "config.json").is_file():
+        return
+    dst.mkdir(parents=True)
+    shutil.copy2(src / "tracks.npz", dst / "tracks.npz")
+    shutil.copy2(src / "config.json", dst / "config.json")
 
 
 def timing(repeats: int, work: Path) -> dict:
@@ -238,21 +282,27 @@ def timing(repeats: int, work: Path) -> dict:
     }
 
 
-def _extra_table(rows: list[dict], key: str, title: str) -> list[str]:
-    """Markdown lines of one extra variant (``row[key]`` per clip): per-clip scores and their medians."""
+def _extra_table(rows: list[dict], columns: dict[str, str], title: str) -> list[str]:
+    """Markdown lines of extra variants (``columns``: label -> row key): per-clip scores and their medians."""
+    labels = " / ".join(columns)
     lines = [
         "",
         title,
         "",
-        "| clip | gyro start | sparse AbsRel | depth AbsRel | depth δ1 |",
+        f"| clip | gyro start | sparse AbsRel {labels} | depth AbsRel {labels} | depth δ1 {labels} |",
         "|---|---:|---:|---:|---:|",
     ]
+
+    def cell(values) -> str:
+        return " / ".join(f"{v:.3f}" for v in values)
+
     for r in rows:
-        d = r[key]
-        lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | {d['sparse_abs_rel']:.3f} | "
-                     f"{d['depth_abs_rel']:.3f} | {d['depth_delta1']:.3f} |")  # fmt: skip
-    med = {k: float(np.median([r[key][k] for r in rows])) for k in ("sparse_abs_rel", "depth_abs_rel")}
-    lines.append(f"| **median** | | {med['sparse_abs_rel']:.3f} | {med['depth_abs_rel']:.3f} | |")
+        lines.append(f"| {r['pair']} | {r['gyro_start_s']:g} s | "
+                     + " | ".join(cell(r[k][m] for k in columns.values())
+                                  for m in ("sparse_abs_rel", "depth_abs_rel", "depth_delta1")) + " |")  # fmt: skip
+    med = [cell(np.median([r[k][m] for r in rows]) for k in columns.values())
+           for m in ("sparse_abs_rel", "depth_abs_rel")]  # fmt: skip
+    lines.append(f"| **median** | | {med[0]} | {med[1]} | |")
     return lines
 
 
@@ -295,13 +345,14 @@ def markdown(result: dict) -> str:
     if model_rows:
         title = (f"With a metric depth model for frame 0 (`--depth-model {model_rows[0]['depth_model']['dir']}`, "
                  "`--depth-rescale none`), video alone:")  # fmt: skip
-        lines += _extra_table(model_rows, "depth_model", title)
-    ckpt_rows = [r for r in result["accuracy"] if "depth_checkpoint" in r]
+        lines += _extra_table(model_rows, {"": "depth_model"}, title)
+    ckpt_rows = [r for r in result["accuracy"] if all(k in r for _, k in CHECKPOINT_VARIANTS.values())]
     if ckpt_rows:
         title = (
-            f"The default run with depth checkpoint `{ckpt_rows[0]['depth_checkpoint']['checkpoint']}`, video alone:"
+            f"With depth checkpoint `{ckpt_rows[0]['depth_checkpoint']['checkpoint']}`: the default run (`net`), "
+            "with the gyro log (`gyro`) and with `--blur-fit` (`fit`); the tracks are those of the runs above."
         )
-        lines += _extra_table(ckpt_rows, "depth_checkpoint", title)
+        lines += _extra_table(ckpt_rows, dict(CHECKPOINT_VARIANTS.values()), title)
     t = result.get("timing")
     if t:
         steps = ", ".join(f"{k} {v:.2f}" for k, v in t["steps_s_last"].items())
@@ -347,6 +398,12 @@ def main() -> None:
             "depth_abs_rel_network": key("network", "depth_abs_rel"),
             "depth_abs_rel_network_unscaled": key("network_unscaled", "depth_abs_rel"),
             "depth_abs_rel_constant": key("constant_depth", "depth_abs_rel"),
+        }
+        | {
+            f"{m}_{k}": key(k, m)
+            for _, k in CHECKPOINT_VARIANTS.values()
+            if all(k in r for r in rows)
+            for m in ("sparse_abs_rel", "depth_abs_rel")
         },
         "timing": t,
         "setup": {
