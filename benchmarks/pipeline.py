@@ -285,11 +285,12 @@ def timing(repeats: int, work: Path) -> dict:
 def _extra_table(rows: list[dict], columns: dict[str, str], title: str) -> list[str]:
     """Markdown lines of extra variants (``columns``: label -> row key): per-clip scores and their medians."""
     labels = " / ".join(columns)
+    labels = f" {labels}" if labels else ""
     lines = [
         "",
         title,
         "",
-        f"| clip | gyro start | sparse AbsRel {labels} | depth AbsRel {labels} | depth δ1 {labels} |",
+        f"| clip | gyro start | sparse AbsRel{labels} | depth AbsRel{labels} | depth δ1{labels} |",
         "|---|---:|---:|---:|---:|",
     ]
 
