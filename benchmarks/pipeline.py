@@ -33,6 +33,7 @@ the same DIR, reuses every finished clip's scores (``row-*.json``) and every cac
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -49,6 +50,7 @@ from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
+from motiondepth.models.weights import resolve
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
 from motiondepth.workflow import RunConfig, _solver_config, run, solve_rotation
@@ -133,8 +135,12 @@ def accuracy(
             # a row finished by an earlier, interrupted invocation with the same --work: only missing columns
             row = json.loads(done.read_text()) if done.is_file() else None
             want_model = depth_model and (row or {}).get("depth_model", {}).get("dir") != depth_model
-            done_ckpt = {(row or {}).get(key, {}).get("checkpoint") for _, key in CHECKPOINT_VARIANTS.values()}
-            want_ckpt = depth_checkpoint and done_ckpt != {depth_checkpoint}
+            # (a checkpoint retrained under the same name is told apart by its weights' hash)
+            done_ckpt = {
+                tuple((row or {}).get(key, {}).get(k) for k in ("checkpoint", "weights_sha256"))
+                for _, key in CHECKPOINT_VARIANTS.values()
+            }
+            want_ckpt = depth_checkpoint and done_ckpt != {(depth_checkpoint, _weights_sha256(depth_checkpoint))}
             # a row from before the fit+GT column existed (its runs are cached)
             want_fit_gt = row is not None and "blurfit_gt_depth" not in row
             if row is not None and not (want_model or want_ckpt or want_fit_gt):
@@ -242,8 +248,16 @@ def _checkpoint_rows(clip: Path, gt: dict, work: Path, name: str, start: float, 
         folder = work / f"run{suffix}-k-{tag}-{name}-{start:g}"
         _share_tracks(work / f"run{suffix}-{name}-{start:g}", folder)
         res = run(clip, folder, depth_checkpoint=checkpoint, **opts, **run_flags(gt))
-        out[CHECKPOINT_VARIANTS[variant][1]] = score(res, gt) | {"checkpoint": checkpoint}
+        out[CHECKPOINT_VARIANTS[variant][1]] = score(res, gt) | {
+            "checkpoint": checkpoint,
+            "weights_sha256": _weights_sha256(checkpoint),
+        }
     return out
+
+
+def _weights_sha256(checkpoint: str) -> str:
+    """First 16 hex digits of the SHA-256 of a checkpoint's weights file (shipped name or path)."""
+    return hashlib.sha256(resolve(checkpoint).read_bytes()).hexdigest()[:16]
 
 
 def _share_tracks(src: Path, dst: Path) -> None:
