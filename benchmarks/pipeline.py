@@ -170,13 +170,15 @@ def _base_row(name: str, start: float, clip: Path, gt: dict, work: Path) -> dict
         "gyro_start_s": start,
         "gt_peak_arcmin": float(np.abs(gt["trajectory"]).max() * 180 / np.pi * 60),
     }
-    for variant, (suffix, opts) in _variants(clip).items():
-        row[variant] = score(run(clip, work / f"run{suffix}-{name}-{start:g}", **opts, **flags), gt)
+    results = {
+        v: run(clip, work / f"run{sfx}-{name}-{start:g}", **opts, **flags) for v, (sfx, opts) in _variants(clip).items()
+    }
+    row |= {v: score(res, gt) for v, res in results.items()}
     row["network_unscaled"] = score(run(clip, work / f"run-u-{name}-{start:g}", depth_rescale="none", **flags), gt)
     gt_depth = work / f"gtdepth-{name}-{start:g}.npz"
     save_npz(gt_depth, depth=gt["depth"])
     row["gt_depth"] = score(run(clip, work / f"run-gt-{name}-{start:g}", depth=str(gt_depth), **flags), gt)
-    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(_blurfit_run(clip, gt, work, name, start), gt)  # cached
+    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(results["network_blurfit"], gt)
     const = work / f"const-{name}-{start:g}.npz"
     save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
     row["constant_depth"] = score(run(clip, work / f"run-c-{name}-{start:g}", depth=str(const), **flags), gt)

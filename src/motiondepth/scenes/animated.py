@@ -144,7 +144,7 @@ class AnimatedScene:
 
     def depth_map(self, frame: int) -> np.ndarray:
         """(H, W) float32 z-depth of ``frame`` (for metric depth sources in evaluation)."""
-        hit, zdir, _ = self.at(frame)._cast_grid(
+        hit, zdir = self.at(frame)._cast_grid(
             self.intrinsics, self.size, self.camera.rotation[frame], self.camera.translation[frame]
         )
         depth = np.where(np.isfinite(hit.t), hit.t * zdir, 0.0)

@@ -122,25 +122,28 @@ class ProceduralScene:
         facing = np.sign(-(best_nrm * dirs).sum(-1, keepdims=True))
         return Hit(best_t, best_p, best_local, best_nrm * np.where(facing == 0, 1.0, facing))
 
-    def shade(self, hit: Hit, points: np.ndarray | None = None) -> np.ndarray:
-        """Linear-RGB radiance (N, 3) at the hits; misses are black.
-
-        ``points`` (N, 3) are the hits in the scene frame, needed for the lamp (if the scene has one).
-        """
+    def shade(self, hit: Hit) -> np.ndarray:
+        """Linear-RGB radiance (N, 3) at the hits; misses are black."""
         out = np.zeros((len(hit.t), 3), dtype=np.float32)
         lambert = np.clip(hit.normal @ self.light_dir, 0.0, 1.0).astype(np.float32)
-        if self.lamp is not None and points is not None:
-            to_lamp = self.lamp - np.where(np.isfinite(hit.t)[:, None], points, 0.0)
-            dist = np.maximum(np.linalg.norm(to_lamp, axis=1), 0.1)
-            lamp = np.clip((hit.normal * to_lamp).sum(1) / dist, 0.0, 1.0) * (self.lamp_ref_m / dist) ** 2
-            lambert = (0.4 * lambert + 0.6 * np.minimum(lamp, 2.0)).astype(np.float32)
-        light = self.ambient + (1.0 - self.ambient) * lambert
         for idx, prim in enumerate(self.primitives):
             sel = np.flatnonzero(hit.prim == idx)
-            if len(sel):
-                albedo = shade_texture(hit.local[sel], prim.pattern, prim.colours, prim.texture_freq, prim.texture_seed)
-                out[sel] = albedo * light[sel, None]
+            if not len(sel):
+                continue
+            direct = lambert[sel]
+            if self.lamp is not None:
+                points = hit.local[sel] @ prim.rotation.T + prim.translation  # the hits in the scene frame
+                direct = (0.4 * direct + 0.6 * self._lamp_light(points, hit.normal[sel])).astype(np.float32)
+            albedo = shade_texture(hit.local[sel], prim.pattern, prim.colours, prim.texture_freq, prim.texture_seed)
+            out[sel] = albedo * (self.ambient + (1.0 - self.ambient) * direct)[:, None]
         return out
+
+    def _lamp_light(self, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        """Lambert term of the lamp at scene points (N, 3) with unit normals (N, 3), falling as 1/r²."""
+        to_lamp = self.lamp - points
+        dist = np.maximum(np.linalg.norm(to_lamp, axis=1), 0.1)
+        lamp = np.clip((normals * to_lamp).sum(1) / dist, 0.0, 1.0) * (self.lamp_ref_m / dist) ** 2
+        return np.minimum(lamp, 2.0)
 
     def render(
         self,
@@ -166,29 +169,27 @@ class ProceduralScene:
         ss = max(1, int(self.config.supersample))
         # colour, supersampled: sub-pixel centres of an ss×ss grid within each pixel
         sub = intr.scaled(ss)
-        hit, _, dirs = self._cast_grid(sub, (h * ss, w * ss), rot, pos)
-        points = pos + np.where(np.isfinite(hit.t), hit.t, 0.0)[:, None] * dirs if self.lamp is not None else None
-        radiance = self.shade(hit, points).reshape(h * ss, w * ss, 3)
+        hit, _ = self._cast_grid(sub, (h * ss, w * ss), rot, pos)
+        radiance = self.shade(hit).reshape(h * ss, w * ss, 3)
         if ss > 1:
             radiance = cv2.resize(radiance, (w, h), interpolation=cv2.INTER_AREA)
         rgb = linear_to_srgb_u8(radiance)
         # depth at exact pixel centres (never averaged across an occlusion edge)
-        hit1, zdir, _ = self._cast_grid(intr, (h, w), rot, pos)
+        hit1, zdir = self._cast_grid(intr, (h, w), rot, pos)
         depth = np.where(np.isfinite(hit1.t), hit1.t * zdir, 0.0).reshape(h, w).astype(np.float32)
         return RGBDImage(rgb=rgb, depth=depth, intrinsics=intr, source=f"procedural(seed={self.seed})")
 
     def _cast_grid(
         self, intr: Intrinsics, size: tuple[int, int], rot: np.ndarray, pos: np.ndarray
-    ) -> tuple[Hit, np.ndarray, np.ndarray]:
+    ) -> tuple[Hit, np.ndarray]:
         h, w = size
         xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
         rays = np.stack([(xs - intr.cx) / intr.fx, (ys - intr.cy) / intr.fy, np.ones_like(xs)], -1)
         rays = rays.reshape(-1, 3)
         norm = np.linalg.norm(rays, axis=1, keepdims=True)
         dirs_cam = rays / norm
-        dirs = dirs_cam @ rot.T
-        hit = self.raycast(np.broadcast_to(pos, dirs_cam.shape), dirs)
-        return hit, dirs_cam[:, 2], dirs  # z component turns ray distance into z-depth
+        hit = self.raycast(np.broadcast_to(pos, dirs_cam.shape), dirs_cam @ rot.T)
+        return hit, dirs_cam[:, 2]  # z component turns ray distance into z-depth
 
 
 def _intersect(prim: Primitive, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,11 +348,9 @@ def generate_scene(
 
 def _axis_rotation(axis: int, angle: float) -> np.ndarray:
     """Right-handed rotation by ``angle`` radians about coordinate axis 0 (x), 1 (y) or 2 (z)."""
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    r = np.eye(3)
-    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
-    return r
+    angles = np.zeros(3)
+    angles[(1, 2, 0)[axis]] = angle  # euler_to_matrix's [roll (z), pitch (x), yaw (y)]
+    return euler_to_matrix(angles)
 
 
 def _indoor_scene(seed: int, intr: Intrinsics, size: tuple[int, int], cfg: SceneConfig) -> ProceduralScene:
