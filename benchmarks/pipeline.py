@@ -126,6 +126,8 @@ def accuracy(
     offsets: list[float], work: Path, depth_model: str | None = None, depth_checkpoint: str | None = None
 ) -> list[dict]:
     rows = []
+    # a checkpoint retrained under the same name is told apart by its weights' hash (read once here)
+    ckpt_id = (depth_checkpoint, _weights_sha256(depth_checkpoint)) if depth_checkpoint else None
     for pair in PAIRS:
         if not (REAL / pair[1]).is_file():
             print(f"skip {pair[0]}: {REAL / pair[1]} missing")
@@ -135,12 +137,11 @@ def accuracy(
             # a row finished by an earlier, interrupted invocation with the same --work: only missing columns
             row = json.loads(done.read_text()) if done.is_file() else None
             want_model = depth_model and (row or {}).get("depth_model", {}).get("dir") != depth_model
-            # (a checkpoint retrained under the same name is told apart by its weights' hash)
             done_ckpt = {
                 tuple((row or {}).get(key, {}).get(k) for k in ("checkpoint", "weights_sha256"))
                 for _, key in CHECKPOINT_VARIANTS.values()
             }
-            want_ckpt = depth_checkpoint and done_ckpt != {(depth_checkpoint, _weights_sha256(depth_checkpoint))}
+            want_ckpt = ckpt_id is not None and done_ckpt != {ckpt_id}
             # a row from before the fit+GT column existed (its runs are cached)
             want_fit_gt = row is not None and "blurfit_gt_depth" not in row
             if row is not None and not (want_model or want_ckpt or want_fit_gt):
@@ -155,7 +156,7 @@ def accuracy(
             if want_model:
                 row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
             if want_ckpt:
-                row |= _checkpoint_rows(clip, gt, work, pair[0], start, depth_checkpoint)
+                row |= _checkpoint_rows(clip, gt, work, pair[0], start, *ckpt_id)
             print(json.dumps(row))
             write_json(done, row)
             rows.append(row)
@@ -238,8 +239,11 @@ CHECKPOINT_VARIANTS = {
 }
 
 
-def _checkpoint_rows(clip: Path, gt: dict, work: Path, name: str, start: float, checkpoint: str) -> dict:
-    """The default, gyro and blur-fit runs (video alone) with another blur-depth checkpoint.
+def _checkpoint_rows(
+    clip: Path, gt: dict, work: Path, name: str, start: float, checkpoint: str, weights_sha256: str
+) -> dict:
+    """The default, gyro and blur-fit runs (video alone) with another blur-depth checkpoint
+    (``weights_sha256``: its :func:`_weights_sha256`, recorded with each score).
 
     Tracking does not depend on the depth network, so each run folder starts with the tracks of the
     matching standard run (:func:`_share_tracks`); ``run`` checks their cache key before using them.
@@ -252,7 +256,7 @@ def _checkpoint_rows(clip: Path, gt: dict, work: Path, name: str, start: float, 
         res = run(clip, folder, depth_checkpoint=checkpoint, **opts, **run_flags(gt))
         out[CHECKPOINT_VARIANTS[variant][1]] = score(res, gt) | {
             "checkpoint": checkpoint,
-            "weights_sha256": _weights_sha256(checkpoint),
+            "weights_sha256": weights_sha256,
         }
     return out
 
@@ -391,7 +395,8 @@ def main() -> None:
         "--depth-model", metavar="DIR", help="also run with this local metric depth model (run --depth-model)"
     )
     ap.add_argument("--depth-checkpoint", metavar="NAME_OR_PATH",
-                    help="also run the default with this blur-depth checkpoint (run --depth-checkpoint)")  # fmt: skip
+                    help="also run the default, gyro and blur-fit runs with this blur-depth checkpoint "
+                         "(run --depth-checkpoint)")  # fmt: skip
     a = ap.parse_args()
     starts = [10.0 + 7.0 * i for i in range(a.offsets)]
     with tempfile.TemporaryDirectory() as tmp:
