@@ -18,12 +18,12 @@ Timing: the ``motiondepth run`` command (a fresh process each time: start-up, mo
 every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
 ``config.json``.
 
-    python benchmarks/pipeline.py                 # ≈ 45 min on 2 cores (the blur-fit runs: ≈ 25 of them)
+    python benchmarks/pipeline.py                 # 20-45 min on 2 cores (mostly the 9 blur-fit runs)
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
     python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
 
 ``--depth-checkpoint NAME`` repeats the default, gyro and blur-fit runs with another blur-depth
-checkpoint (e.g. ``blur-depth-indoor``), reusing their tracks;
+checkpoint (e.g. ``blur-depth-small``; ``run``'s default is ``blur-depth-indoor``), reusing their tracks;
 ``--depth-model DIR`` adds one with a local metric depth model.
 
 With ``--work DIR`` the clips and runs stay in DIR: an interrupted benchmark, started again with
@@ -33,7 +33,6 @@ the same DIR, reuses every finished clip's scores (``row-*.json``) and every cac
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -50,7 +49,7 @@ from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
-from motiondepth.models.weights import resolve
+from motiondepth.models.weights import describe
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
 from motiondepth.workflow import RunConfig, _solver_config, run, solve_rotation
@@ -83,7 +82,7 @@ PAIRS = [
 ]
 GYRO = "gyro-gyrodeblurnet/gyro_test.txt"
 GYRO_SCALE, GYRO_HIGHPASS_HZ = 0.25, 0.5
-CONSTANT_DEPTH_M = 2.5  # blur-depth-small's training data median depth (procedural scenes), for the constant row
+CONSTANT_DEPTH_M = 2.5  # median depth of the procedural training data (blur-depth-small), for the constant row
 
 
 def make_clip(pair, start_s: float, out: Path) -> tuple[Path, dict]:
@@ -248,10 +247,10 @@ def _checkpoint_rows(
     Tracking does not depend on the depth network, so each run folder starts with the tracks of the
     matching standard run (:func:`_share_tracks`); ``run`` checks their cache key before using them.
     """
-    tag = Path(checkpoint).stem if checkpoint.endswith(".safetensors") else checkpoint
     out = {}
     for variant, (suffix, opts) in _variants(clip).items():
-        folder = work / f"run{suffix}-k-{tag}-{name}-{start:g}"
+        # named by the weights' hash: flat for a name or any path, and new weights get new folders
+        folder = work / f"run{suffix}-k-{weights_sha256}-{name}-{start:g}"
         _share_tracks(work / f"run{suffix}-{name}-{start:g}", folder)
         res = run(clip, folder, depth_checkpoint=checkpoint, **opts, **run_flags(gt))
         out[CHECKPOINT_VARIANTS[variant][1]] = score(res, gt) | {
@@ -263,7 +262,7 @@ def _checkpoint_rows(
 
 def _weights_sha256(checkpoint: str) -> str:
     """First 16 hex digits of the SHA-256 of a checkpoint's weights file (shipped name or path)."""
-    return hashlib.sha256(resolve(checkpoint).read_bytes()).hexdigest()[:16]
+    return describe(checkpoint)["sha256"]
 
 
 def _share_tracks(src: Path, dst: Path) -> None:
@@ -328,13 +327,14 @@ def _extra_table(rows: list[dict], columns: dict[str, str], title: str) -> list[
 
 
 def markdown(result: dict) -> str:
+    default = result["setup"].get("depth_checkpoint", "the default checkpoint")
     lines = [
-        "Sparse trajectory AbsRel and first-frame depth AbsRel per clip. Video alone, depth from: the blur network "
-        "with its scale corrected by pivot parallax (the default, `net`), the raw network (`raw`), the ground "
-        "truth (`GT`) and a constant (`const`). `gyro`: the default plus the clip's gyro log (`--gyro`, aligned "
-        "automatically; blur-compensated tracking). `fit`: the default plus `--blur-fit` (video alone: the motion "
-        "inside each exposure fitted to the blur, then blur-compensated tracking). `fit+GT`: the `fit` run's tracks "
-        "solved with the true depth (what a perfect depth map would give; not a video-alone result).",
+        "Sparse trajectory AbsRel and first-frame depth AbsRel per clip. Video alone, depth from: the blur network"
+        f" (`{default}`) with its scale corrected by pivot parallax (the default, `net`), the raw network (`raw`), "
+        "the ground truth (`GT`) and a constant (`const`). `gyro`: the default plus the clip's gyro log (`--gyro`,"
+        " aligned automatically; blur-compensated tracking). `fit`: the default plus `--blur-fit` (video alone: "
+        "the motion inside each exposure fitted to the blur, then blur-compensated tracking). `fit+GT`: the `fit` "
+        "run's tracks solved with the true depth (what a perfect depth map would give; not a video-alone result).",
         "",
         "| clip | gyro start | peak ′ | sparse AbsRel net / raw / GT / const / **gyro** / **fit** / fit+GT | "
         "depth AbsRel net / raw / const / gyro / fit |",
@@ -433,6 +433,8 @@ def main() -> None:
             "gyro_scale": GYRO_SCALE,
             "gyro_highpass_hz": GYRO_HIGHPASS_HZ,
             "camera": "phone",
+            "depth_checkpoint": RunConfig().depth_checkpoint,
+            "depth_checkpoint_sha256": _weights_sha256(RunConfig().depth_checkpoint),
             "starts_s": starts,
             "machine": platform.platform(),
             "cpus": os.cpu_count(),

@@ -144,3 +144,45 @@ def test_spelled_out_choices_match_the_library():
     assert len(found["chain"]) == 2 and all(set(c) == set(CHAIN_MODES) for c in found["chain"])
     assert len(found["rolling_shutter"]) == 2
     assert all(set(c) == set(ROLLING_SHUTTER_MODES) for c in found["rolling_shutter"])
+
+
+def test_real_footage_commands_share_one_depth_default():
+    """``run``, ``depth`` and ``motiondepth.run`` use the same shipped depth checkpoint by default;
+    ``eval blur-depth`` keeps the procedural benchmark's model."""
+    from motiondepth.cli import build_parser
+    from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
+    from motiondepth.workflow import RunConfig
+
+    parser = build_parser()
+    assert VIDEO_DEPTH_CHECKPOINT in available()
+    assert RunConfig().depth_checkpoint == VIDEO_DEPTH_CHECKPOINT
+    assert parser.parse_args(["run", "v.mp4", "--out", "o"]).depth_checkpoint == VIDEO_DEPTH_CHECKPOINT
+    assert parser.parse_args(["depth", "v.mp4", "--out", "d.npz"]).checkpoint == VIDEO_DEPTH_CHECKPOINT
+    assert parser.parse_args(["eval", "blur-depth", "--out", "r.json"]).checkpoint == "blur-depth-small"
+
+
+def test_models_lists_checkpoints_and_their_default_uses(capsys):
+    from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available, load_weights
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in available())
+    block = out.split(VIDEO_DEPTH_CHECKPOINT, 1)[1].split("\n")[1]  # the line under the checkpoint's row
+    assert "run --depth-checkpoint" in block and "depth --checkpoint" in block
+
+    assert main(["models", "seurat-small"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    state, card = load_weights("seurat-small")
+    assert info["parameters"] == sum(v.numel() for v in state.values())
+    assert info["model"] == card["model"] == "seurat" and info["card"] == card
+
+    assert main(["models", "no-such-model"]) == 2
+    assert "no-such-model" in _err(capsys)
+
+
+def test_models_rejects_a_file_that_is_not_safetensors(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\xff" * 12)
+    bad.with_suffix(".json").write_text('{"model": "seurat"}')
+    assert main(["models", str(bad)]) == 2
+    assert "bad.safetensors" in _err(capsys)

@@ -21,12 +21,12 @@ from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.pointcloud import read_ply
 from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
 from motiondepth.io.video import write_video
-from motiondepth.models.weights import available
+from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
 from motiondepth.pipeline import simulate_scene, write_simulation
 from motiondepth.simulate import camera_preset
 
 pytestmark = pytest.mark.skipif(
-    not {"blur-depth-small", "trajectory-small", "seurat-small"} <= set(available()),
+    not {VIDEO_DEPTH_CHECKPOINT, "trajectory-small", "seurat-small"} <= set(available()),
     reason="shipped checkpoints missing from this checkout",
 )
 OUTPUTS = [

@@ -11,6 +11,7 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import write_json_and_markdown
+from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 
 # Mirrors ``seurat.inference.CHAIN_MODES``, spelled out so that building the parser (every command's
 # start-up) does not import Seurat; tests/test_cli.py checks the two agree.
@@ -172,6 +173,51 @@ def cmd_depth(a: argparse.Namespace) -> int:
     return 0
 
 
+def _defaults_by_checkpoint(parser: argparse.ArgumentParser, names: set[str], prefix: str = "") -> dict:
+    """checkpoint name -> the 'command --option' places whose default it is (read off the parser itself)."""
+    found: dict[str, list[str]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for cmd, sub in action.choices.items():
+                for k, v in _defaults_by_checkpoint(sub, names, f"{prefix} {cmd}".strip()).items():
+                    found.setdefault(k, []).extend(v)
+        elif isinstance(action.default, str) and action.default in names and action.option_strings:
+            found.setdefault(action.default, []).append(f"{prefix} {action.option_strings[0]}")
+    return found
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    import json
+
+    from motiondepth.cli import build_parser
+    from motiondepth.models.weights import available, describe
+
+    if a.name:
+        info = describe(a.name)
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    names = available()
+    infos = [describe(n) for n in names]
+    if a.json:
+        print(json.dumps([{k: v for k, v in i.items() if k != "card"} for i in infos], indent=2, ensure_ascii=False))
+        return 0
+    uses = _defaults_by_checkpoint(build_parser(), set(names))
+    print(f"{'name':<24} {'model':<19} {'params':>7} {'MB':>5} {'trained':>8}  validation (card)")
+    for i in infos:
+        val = ", ".join(f"{k} {v:.3g}" for k, v in i["validation"].items() if isinstance(v, (int, float)))
+        mins = (
+            f"{'≥' if i['trained_minutes_lower_bound'] else ''}{i['trained_minutes']:.0f} min"
+            if i["trained_minutes"]
+            else "?"
+        )
+        print(f"{i['name']:<24} {i['model'] or '?':<19} {i['parameters'] / 1e6:>6.2f}M {i['megabytes']:>5.1f} "
+              f"{mins:>8}  {val}")  # fmt: skip
+        if i["name"] in uses:
+            print(f"{'':<24} default of: {', '.join(uses[i['name']])}")
+    print("\n'motiondepth models NAME' prints a checkpoint's whole card (data, command, commit, history).")
+    return 0
+
+
 def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
     from motiondepth.simulate.shake import check_shake_spec
@@ -215,6 +261,18 @@ def add_commands(sub, eval_sub) -> None:
     t.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, logs, final weights)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")
     t.set_defaults(func=cmd_train)
+
+    m = sub.add_parser(
+        "models",
+        help="list the shipped checkpoints (or show one's card)",
+        description="List the checkpoints shipped with the package: model, size, training time, the metrics "
+        "their cards record on held-out data, and which commands use each by default. With NAME_OR_PATH (a shipped "
+        "name or a .safetensors file with its card), print that checkpoint's whole card as JSON, with its "
+        "parameter count and weights hash.",
+    )
+    m.add_argument("name", nargs="?", metavar="NAME_OR_PATH")
+    m.add_argument("--json", action="store_true", help="the list as JSON")
+    m.set_defaults(func=cmd_models)
 
     x = sub.add_parser(
         "export-data",
@@ -277,8 +335,9 @@ def add_commands(sub, eval_sub) -> None:
         "(.npz with 'depth' (H,W) metres) and a colour-mapped PNG beside it.",
     )
     dp.add_argument("input", metavar="VIDEO_OR_DIR")
-    dp.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH",
-                    help="depth checkpoint (default blur-depth-small)")  # fmt: skip
+    dp.add_argument("--checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
+                    help=f"depth checkpoint (default {VIDEO_DEPTH_CHECKPOINT}, best on real indoor footage; "
+                    "blur-depth-small is best on procedural clips)")  # fmt: skip
     dp.add_argument("--depth-model", metavar="DIR",
                     help="local Hugging Face metric depth model folder to use instead (see run)")  # fmt: skip
     dp.add_argument("--start", type=int, default=0, metavar="K", help="first frame to use (default 0)")

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from motiondepth.errors import InputError
+from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 
 
 def add_rolling_shutter_args(parser, readout_help: str) -> None:
@@ -200,7 +201,9 @@ def add_commands(sub) -> None:
         choices=[15, 30],
         help="dense trajectory samples per frame",
     )
-    g.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
+    g.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
+                   help=f"blur-depth checkpoint for the first-frame depth (default {VIDEO_DEPTH_CHECKPOINT}, best on "
+                   "real indoor footage; blur-depth-small is best on procedural clips)")  # fmt: skip
     g.add_argument("--depth-model", metavar="DIR",
                    help="first-frame depth from a local Hugging Face metric depth model folder (e.g. Depth Anything "
                    "V2 Metric; needs 'transformers'); the blur network still serves the dense trajectory")  # fmt: skip

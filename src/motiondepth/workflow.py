@@ -42,6 +42,7 @@ from motiondepth import __version__
 from motiondepth.errors import InputError, OutputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, write_json
+from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.seurat.inference import Tracks3D
 from motiondepth.types import Tracks, Trajectory
 
@@ -98,7 +99,7 @@ class RunConfig:
     exposure_ms: float | None = None  # exposure time (needed with gyro unless the clip's camera.json has it)
     blur_fit: bool = False  # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
-    depth_checkpoint: str = "blur-depth-small"
+    depth_checkpoint: str = VIDEO_DEPTH_CHECKPOINT
     depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (blur.hf_depth)
     trajectory_checkpoint: str = "trajectory-small"
     seurat_checkpoint: str = "seurat-small"

@@ -15,6 +15,13 @@ from motiondepth.io.atomic import atomic_path, write_json
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
+# Default blur-depth checkpoint of the commands for real footage (``run``, ``depth``): the indoor fine-tune
+# beats blur-depth-small on every real RGB-D pair of benchmarks/real_depth.py and in benchmarks/pipeline.py,
+# while blur-depth-small (the model class's and ``eval blur-depth``'s default) stays best on the
+# procedural clips both were trained on. Both share one configuration, so trajectory-small reads either;
+# its dense trajectory error is the same on either's features (0.148 on 16 handheld-shake clips).
+VIDEO_DEPTH_CHECKPOINT = "blur-depth-indoor"
+
 
 def available() -> list[str]:
     """Names of the checkpoints shipped with the package."""
@@ -33,6 +40,67 @@ def resolve(name_or_path: str | Path) -> Path:
     return p
 
 
+def read_card(name_or_path: str | Path) -> tuple[Path, dict]:
+    """(weights path, card) of a checkpoint without loading its weights.
+
+    Raises:
+        InputError: no such checkpoint, no card beside it, or a card that is not JSON.
+    """
+    path = resolve(name_or_path)
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        card_path = path.parent / "config.json"
+    if not card_path.is_file():
+        raise InputError(path, "checkpoint has no JSON card beside it (NAME.json or config.json)")
+    try:
+        return path, json.loads(card_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(card_path, f"card is not valid JSON ({exc})") from None
+
+
+def describe(name_or_path: str | Path) -> dict:
+    """What a checkpoint is, read from its card and the safetensors header (no torch needed).
+
+    Keys: ``name``, ``model``, ``path``, ``parameters`` (count), ``megabytes``, ``sha256`` (first 16 hex
+    digits of the weights file's hash, as the benchmarks record it), ``validation`` (the card's metrics on
+    its held-out set), ``trained_minutes`` (and ``trained_minutes_lower_bound``: a training stage in the
+    card's history did not record its time), ``purpose`` and ``card`` (the whole card).
+    """
+    import hashlib
+
+    path, card = read_card(name_or_path)
+    data = path.read_bytes()
+    try:
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + n])
+        params = sum(_numel(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(path, f"not a readable safetensors file ({exc})") from None
+    return {
+        "name": card.get("name", path.stem),
+        "model": card.get("model"),
+        "path": str(path),
+        "parameters": params,
+        "megabytes": round(len(data) / 2**20, 2),
+        "sha256": hashlib.sha256(data).hexdigest()[:16],
+        "validation": card.get("validation", {}),
+        "trained_minutes": card.get("trained_minutes_total", card.get("trained_minutes_this_process")),
+        # a history stage without its minutes: the total is a lower bound
+        "trained_minutes_lower_bound": any(
+            isinstance(h, dict) and h.get("minutes", 0) is None for h in card.get("history") or []
+        ),
+        "purpose": card.get("purpose"),
+        "card": card,
+    }
+
+
+def _numel(shape: list[int]) -> int:
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
+
+
 def load_weights(name_or_path: str | Path, expect_model: str | None = None):
     """(state_dict, card) of a checkpoint; the card is the sibling ``.json`` file.
 
@@ -42,16 +110,7 @@ def load_weights(name_or_path: str | Path, expect_model: str | None = None):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = resolve(name_or_path)
-    card_path = path.with_suffix(".json")
-    if not card_path.is_file():
-        card_path = path.parent / "config.json"
-    if not card_path.is_file():
-        raise InputError(path, "checkpoint has no JSON card beside it (NAME.json or config.json)")
-    try:
-        card = json.loads(card_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(card_path, f"card is not valid JSON ({exc})") from None
+    path, card = read_card(name_or_path)
     if expect_model is not None and card.get("model") != expect_model:
         raise InputError(path, f"checkpoint is for model {card.get('model')!r}, expected {expect_model!r}")
     try:
