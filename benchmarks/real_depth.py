@@ -14,7 +14,7 @@ Pairs are grouped: ``pipeline`` = the three pairs the combined-pipeline benchmar
 issue's accuracy target), ``other`` = the rest. The NYU raw Kinect frame (not registered to its
 colour image) and the KITTI sample (outdoor, sparse LiDAR) are left out.
 
-    python benchmarks/real_depth.py                                  # shipped checkpoints
+    python benchmarks/real_depth.py                                  # the shipped blur-depth checkpoints
     python benchmarks/real_depth.py --checkpoints blur-depth-small /path/to/run/model.safetensors
 """
 
@@ -128,7 +128,9 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoints", nargs="+", default=["blur-depth-small", "blur-depth-single-frame"])
+    ap.add_argument(
+        "--checkpoints", nargs="+", default=["blur-depth-small", "blur-depth-indoor", "blur-depth-single-frame"]
+    )
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args()
     if not REAL.is_dir():
