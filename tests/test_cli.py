@@ -180,9 +180,34 @@ def test_models_lists_checkpoints_and_their_default_uses(capsys):
     assert "no-such-model" in _err(capsys)
 
 
+def test_models_names_a_checkpoint_given_by_path_by_its_path(tmp_path, capsys):
+    import torch
+
+    from motiondepth.models.weights import save_weights
+
+    path = save_weights({"w": torch.zeros(3, 4), "b": torch.zeros(4)}, tmp_path / "mine.safetensors",
+                        {"model": "seurat", "name": "small"})  # fmt: skip
+    assert main(["models", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == str(path) and info["parameters"] == 16 and info["card"]["name"] == "small"
+
+
 def test_models_rejects_a_file_that_is_not_safetensors(tmp_path, capsys):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\xff" * 12)
     bad.with_suffix(".json").write_text('{"model": "seurat"}')
     assert main(["models", str(bad)]) == 2
     assert "bad.safetensors" in _err(capsys)
+
+
+def test_output_into_a_closed_pipe_is_not_an_error():
+    """``motiondepth models | head -1``: the reader leaves early; no traceback, exit status 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "motiondepth.cli", "models", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before the child has written anything: its first write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -378,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         print("motiondepth: interrupted (finished files are complete; 'run' and 'train' resume where they stopped "
               "when given the same command)", file=sys.stderr)  # fmt: skip
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (``| head``): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 if __name__ == "__main__":

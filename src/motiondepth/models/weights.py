@@ -77,7 +77,8 @@ def describe(name_or_path: str | Path) -> dict:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(path, f"not a readable safetensors file ({exc})") from None
     return {
-        "name": card.get("name", path.stem),
+        # a shipped checkpoint by its name; anything else by the path given (a run folder's card names its preset)
+        "name": card.get("name", path.stem) if path.parent == WEIGHTS_DIR else str(name_or_path),
         "model": card.get("model"),
         "path": str(path),
         "parameters": params,
