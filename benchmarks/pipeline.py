@@ -405,6 +405,7 @@ def main() -> None:
         rows = accuracy(starts, work, a.depth_model, a.depth_checkpoint)
         t = timing(a.repeats, work) if a.repeats > 0 else None
     key = lambda variant, m: float(np.median([r[variant][m] for r in rows]))
+    default_checkpoint = RunConfig().depth_checkpoint  # what the standard rows ran with
     result = {
         "accuracy": rows,
         "median": {
@@ -433,8 +434,8 @@ def main() -> None:
             "gyro_scale": GYRO_SCALE,
             "gyro_highpass_hz": GYRO_HIGHPASS_HZ,
             "camera": "phone",
-            "depth_checkpoint": RunConfig().depth_checkpoint,
-            "depth_checkpoint_sha256": _weights_sha256(RunConfig().depth_checkpoint),
+            "depth_checkpoint": default_checkpoint,
+            "depth_checkpoint_sha256": _weights_sha256(default_checkpoint),
             "starts_s": starts,
             "machine": platform.platform(),
             "cpus": os.cpu_count(),

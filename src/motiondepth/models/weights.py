@@ -8,6 +8,7 @@ Names resolve to the package's ``motiondepth/weights/`` folder; anything else is
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from motiondepth.errors import InputError
@@ -73,7 +74,7 @@ def describe(name_or_path: str | Path) -> dict:
     try:
         n = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + n])
-        params = sum(_numel(v["shape"]) for k, v in header.items() if k != "__metadata__")
+        params = sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(path, f"not a readable safetensors file ({exc})") from None
     return {
@@ -93,13 +94,6 @@ def describe(name_or_path: str | Path) -> dict:
         "purpose": card.get("purpose"),
         "card": card,
     }
-
-
-def _numel(shape: list[int]) -> int:
-    out = 1
-    for d in shape:
-        out *= int(d)
-    return out
 
 
 def load_weights(name_or_path: str | Path, expect_model: str | None = None):
