@@ -17,6 +17,7 @@ import motiondepth
 from motiondepth import workflow
 from motiondepth.cli import main
 from motiondepth.errors import InputError, OutputError
+from motiondepth.eval.spectrum import dense_spectrum
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.pointcloud import read_ply
 from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
@@ -24,6 +25,7 @@ from motiondepth.io.video import write_video
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
 from motiondepth.pipeline import simulate_scene, write_simulation
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.simulator import span_times
 
 pytestmark = pytest.mark.skipif(
     not {VIDEO_DEPTH_CHECKPOINT, "trajectory-small", "seurat-small"} <= set(available()),
@@ -39,6 +41,7 @@ OUTPUTS = [
     "points.ply",
     "overlay.mp4",
     "trajectory.png",
+    "spectrum.png",
     "config.json",
     "report.html",
 ]
@@ -94,7 +97,25 @@ def test_run_writes_every_output_readably(first_run, sim):
     assert set(cfg["timings_s"]) >= {"decode", "tracks", "depth", "trajectory", "dense", "tracks3d", "total"}
     assert all(not st["cached"] for st in cfg["steps"].values())
     html = (out / "report.html").read_text()
-    assert html.count("data:image/") >= 4 and not re.search(r"(src|href)=\"https?:", html)
+    assert html.count("data:image/") >= 5 and not re.search(r"(src|href)=\"https?:", html)
+    assert "Camera shake" in html
+
+
+def test_run_measures_the_shake_spectrum(first_run, sim):
+    """The dense trajectory resolves the bands above the frame rate's Nyquist frequency, close to the truth."""
+    shake = first_run.summary["shake"]
+    dense, per_frame = shake["dense"], shake["per_frame"]
+    assert dense["sample_rate_hz"] == pytest.approx(15 * per_frame["sample_rate_hz"], rel=0.01)
+    gt = sim["gt"]
+    truth = dense_spectrum(gt.dense[30], span_times(gt.timestamps, gt.camera.frame_span_s, 30)).summary()
+    checked = 0
+    for t, d, f in zip(truth["bands"], dense["bands"], per_frame["bands"], strict=True):
+        if "rms_arcmin" in t and t["hi_hz"] <= 18 and t["rms_arcmin"]["total"] > 0.5:
+            assert 0.4 < d["rms_arcmin"]["total"] / t["rms_arcmin"]["total"] < 2.5, (t, d)
+            checked += 1
+        if t["lo_hz"] >= per_frame["resolved_hz"][1]:
+            assert "unresolved" in f
+    assert checked >= 3
 
 
 def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path):

@@ -1,9 +1,10 @@
-"""Command-line commands of the combined pipeline: ``run`` and ``compare-gyro``."""
+"""Command-line commands of the combined pipeline: ``run``, ``compare-gyro`` and ``shake``."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from motiondepth.errors import InputError
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
@@ -26,6 +27,7 @@ def add_rolling_shutter_args(parser, readout_help: str) -> None:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    from motiondepth.eval.spectrum import short_text
     from motiondepth.workflow import RunConfig, run
 
     opts = {k: getattr(a, k) for k in RunConfig.__dataclass_fields__ if k != "progress"}
@@ -38,6 +40,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         + ", ".join(f"{ax} {r['peak_to_peak_arcmin']:.1f}′" for ax, r in s["rotation"].items())
         + f" peak to peak; residual {s['residual_px']['median']:.3f} px (median)"
     )
+    for name, label in (("dense", "dense trajectory"), ("per_frame", "per frame")):
+        if name in s["shake"]:
+            print(f"  shake ({label}): {short_text(s['shake'][name])}")
+            break
     d = s["depth_m"]
     print(f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m ({d['source']})")
     print(
@@ -96,6 +102,32 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shake(a: argparse.Namespace) -> int:
+    from motiondepth.eval.spectrum import DEFAULT_BANDS_HZ, file_spectrum, format_band_table, parse_bands
+
+    bands = parse_bands(a.bands) if a.bands else DEFAULT_BANDS_HZ
+    # columns labelled by folder/name (the whole path when that is ambiguous)
+    labels = [f"{Path(f).parent.name}/{Path(f).name}".lstrip("/") for f in a.inputs]
+    if len(set(labels)) < len(labels):
+        labels = [str(f) for f in a.inputs]
+    spectra = {
+        lab: file_spectrum(f, a.start, a.end, a.segment, a.time_unit) for lab, f in zip(labels, a.inputs, strict=True)
+    }
+    summaries = {name: sp.summary(bands) for name, sp in spectra.items()}
+    print(format_band_table(summaries))
+    if a.plot:
+        from motiondepth.viz.plots import plot_shake_spectrum
+
+        plot_shake_spectrum(a.plot, spectra)
+        print(f"wrote {a.plot}")
+    if a.out:
+        from motiondepth.io.atomic import write_json
+
+        write_json(a.out, {"bands_hz": [list(b) for b in bands], "series": summaries})
+        print(f"wrote {a.out}")
+    return 0
+
+
 def _offset(text: str) -> float | None:
     if text == "auto":
         return None
@@ -113,7 +145,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_commands(sub) -> None:
-    """Register ``run`` and ``compare-gyro`` on the top-level sub-parsers."""
+    """Register ``run``, ``compare-gyro`` and ``shake`` on the top-level sub-parsers."""
     r = sub.add_parser(
         "run",
         help="the whole pipeline on a video: rotation, dense trajectory, metric depth, depth over time, report",
@@ -242,3 +274,33 @@ def add_commands(sub) -> None:
     c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
     c.add_argument("--out", metavar="JSON", help="also write the comparison as JSON")
     c.set_defaults(func=cmd_compare_gyro)
+
+    k = sub.add_parser(
+        "shake",
+        help="spectrum of camera shake: RMS rotation per frequency band, from trajectories or gyro logs",
+        description="Measure how much the camera turns in each frequency band (Welch PSD of the rotation angle; "
+        "RMS angle in arcminutes and RMS angular rate in °/s per band, per axis in --out). Inputs, side by side: "
+        "trajectory.csv (per frame), trajectory_dense.csv (S samples per frame, sees the motion inside each "
+        "exposure) and gyroscope logs (the formats of compare-gyro). A band is shown only where a series can "
+        "resolve it: below its Nyquist frequency and above two cycles per Welch segment. The total over the axes "
+        "does not depend on how a gyro's axes map onto the camera's.",
+    )
+    k.add_argument("inputs", nargs="+", metavar="FILE", help="trajectory CSV, dense trajectory CSV or gyro log")
+    k.add_argument("--start", type=float, default=None, metavar="S", help="ignore samples before this time (s)")
+    k.add_argument("--end", type=float, default=None, metavar="S", help="ignore samples after this time (s)")
+    k.add_argument(
+        "--segment",
+        type=float,
+        default=None,
+        metavar="S",
+        help="Welch segment length (default: the whole series up to 4 s; shorter = smoother, coarser bins)",
+    )
+    k.add_argument(
+        "--bands",
+        metavar="LO-HI,...",
+        help="frequency bands in Hz (default 0.5-2,2-4,4-6,6-9,9-12,12-18,18-30)",
+    )
+    k.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"], help="of gyro logs")
+    k.add_argument("--plot", metavar="PNG", help="also draw the spectra and band RMS")
+    k.add_argument("--out", metavar="JSON", help="also write every series' band table, per axis, as JSON")
+    k.set_defaults(func=cmd_shake)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
 from motiondepth.viz.plots import depth_to_color
@@ -86,6 +87,32 @@ def _gyro_rows(gyro: dict | None) -> list[tuple[str, str]]:
     ]
 
 
+def _shake_table(shake: dict) -> str:
+    """Band table of ``summary["shake"]``: total RMS angle and rate per band, one column per series."""
+    series = {k: v for k, v in shake.items() if "bands" in v}
+    if not series:
+        return "<p>" + "; ".join(html.escape(f"{k}: {v.get('unavailable')}") for k, v in shake.items()) + "</p>"
+    names = {"dense": "dense trajectory", "per_frame": "per frame"}
+    head = "<tr><th>band</th>" + "".join(f"<th>{names.get(k, k)}</th>" for k in series) + "</tr>"
+    body = []
+    first = next(iter(series.values()))
+    for i, b in enumerate(first["bands"]):
+        cells = []
+        for v in series.values():
+            e = v["bands"][i]
+            cells.append(
+                "<td>—</td>" if "unresolved" in e
+                else f"<td>{e['rms_arcmin']['total']:.2f}′ · {e['rms_rate_deg_s']['total']:.2f} °/s</td>"
+            )  # fmt: skip
+        body.append(f"<tr><td>{b['lo_hz']:g}–{b['hi_hz']:g} Hz</td>{''.join(cells)}</tr>")
+    peaks = "".join(
+        f"<td>{v['peak_hz']:.1f} Hz</td>" if v["peak_hz"] is not None else "<td>—</td>" for v in series.values()
+    )
+    rates = "".join(f"<td>{v['rms_rate_deg_s']:.2f} °/s</td>" for v in series.values())
+    body.append(f"<tr><td>peak angular rate at</td>{peaks}</tr><tr><td>RMS rate, resolved bands</td>{rates}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
 def render_report(
     out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str], record: dict
 ) -> str:
@@ -113,6 +140,11 @@ def render_report(
                 "camera motion",
                 f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
                 f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s",
+            ),
+            *(
+                [("shake", esc(short_text(s["shake"]["dense"])) + " (dense trajectory; see <i>Camera shake</i>)")]
+                if "dense" in s.get("shake", {})
+                else []
             ),
             *[
                 (
@@ -158,6 +190,10 @@ def render_report(
     )
     traj_png = out_dir / "trajectory.png"
     traj_img = f'<img alt="camera rotation" src="{_file_uri(traj_png)}">' if traj_png.is_file() else ""
+    spec_png = out_dir / "spectrum.png"
+    spec_img = f'<img alt="shake spectrum" src="{_file_uri(spec_png)}">' if spec_png.is_file() else ""
+    shake = s.get("shake", {})
+    nyq = shake.get("per_frame", {}).get("resolved_hz", [None, None])[1]
     first = _data_uri(clip.frames[0], ".jpg")
     depth_img = _data_uri(depth_to_color(depth))
     still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
@@ -177,6 +213,13 @@ def render_report(
 <figure>{traj_img}<figcaption>Roll, pitch and yaw relative to the first frame (arcminutes): per-frame solve
 (red) and the dense trajectory decoder ({int(record["options"]["dense_samples"])} samples per frame, blue); right,
 the same path in 3D as in the paper's Figure 5.</figcaption></figure>
+<h2>Camera shake</h2>
+<figure>{spec_img}<figcaption>Left: angular-rate spectral density of the rotation, all axes together. Right: RMS
+rotation per frequency band. The per-frame solve cannot see above its Nyquist frequency
+({f"{nyq:.1f} Hz" if nyq else "half the frame rate"}) and averages over each frame's exposure; the dense
+trajectory samples inside every frame. Bands a series cannot resolve are left out (—). Band RMS per axis is in
+<a href="config.json">config.json</a> under <code>summary.shake</code>.</figcaption></figure>
+{_shake_table(shake)}
 <h2>Depth</h2>
 <div class="pair">
 <figure><img alt="first frame" src="{first}"><figcaption>First frame.</figcaption></figure>

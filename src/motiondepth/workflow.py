@@ -11,7 +11,10 @@ Steps, each a plain function usable on its own:
 5. :func:`solve_rotation`      optics-based per-frame rotation (``lsq`` mode) using that depth
 6. :func:`densify`             dense trajectory, S samples per frame, from the trajectory decoder
 7. :func:`lift_tracks`         Seurat depth over time of every track, scaled by the first-frame depth
-8. exports                     ``points.ply``, ``overlay.mp4``, ``trajectory.png``, ``report.html``
+8. exports                     ``points.ply``, ``overlay.mp4``, ``trajectory.png``, ``spectrum.png``, ``report.html``
+
+:func:`summarize` also measures the shake's spectrum (RMS rotation per frequency band, from the
+dense trajectory and from the per-frame solve; :mod:`motiondepth.eval.spectrum`).
 
 :func:`run` chains them with a cache in the output folder. Each step's settings and inputs
 (upstream steps included) hash to a key kept in ``config.json``; a step whose files exist under
@@ -64,7 +67,7 @@ LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisa
 # what run() leaves in the output folder (report.html links these, Result.files lists them)
 OUTPUT_FILES = (
     "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz", "points.ply",
-    "overlay.mp4", "trajectory.png", "report.html", "config.json",
+    "overlay.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
 )  # fmt: skip
 
 
@@ -503,6 +506,28 @@ def lift_tracks(
 # ----------------------------------------------------------------------------- summary
 
 
+def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
+    """The camera shake's spectra (:mod:`motiondepth.eval.spectrum`): ``dense`` (when the trajectory has
+    one) and ``per_frame``. A series too short for a spectrum maps to the reason instead."""
+    from motiondepth.eval.spectrum import angle_spectrum, dense_spectrum
+    from motiondepth.simulate.simulator import span_times
+
+    out: dict = {}
+    dense = trajectory.dense
+    try:
+        if dense is not None:
+            times = span_times(clip.times, clip.interval_s, dense.shape[1])
+            s = dense.shape[1]
+            out["dense"] = dense_spectrum(dense, times, source=f"dense trajectory ({s} samples per frame)")
+    except InputError as exc:
+        out["dense"] = exc.problem
+    try:
+        out["per_frame"] = angle_spectrum(trajectory.angles, clip.times, source="per-frame trajectory")
+    except InputError as exc:
+        out["per_frame"] = exc.problem
+    return out
+
+
 def summarize(
     clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str
 ) -> tuple[dict, list[str]]:
@@ -550,6 +575,10 @@ def summarize(
             "p5": float(np.percentile(z, 5)) if z.size else float("nan"),
             "p95": float(np.percentile(z, 95)) if z.size else float("nan"),
         },
+    }
+    summary["shake"] = {
+        name: {"unavailable": sp} if isinstance(sp, str) else sp.summary()
+        for name, sp in shake_spectra(clip, trajectory).items()
     }
     gyro = tracks.meta.get("gyro")
     if gyro:
@@ -1054,11 +1083,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
 
 def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> None:
-    """points.ply, overlay.mp4, trajectory.png and report.html (each a cached step)."""
+    """points.ply, overlay.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.report import write_report
-    from motiondepth.viz.plots import draw_tracks, plot_run_trajectory
+    from motiondepth.viz.plots import draw_tracks, plot_run_trajectory, plot_shake_spectrum
 
     def exists(name):
         def load(o):
@@ -1088,12 +1117,20 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
     from motiondepth.simulate.simulator import span_times
 
     dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
+
+    def write_plots(_, o):
+        plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times)
+        spectra = {k: v for k, v in shake_spectra(clip, traj).items() if not isinstance(v, str)}
+        labels = {"dense": f"dense trajectory ({traj.dense.shape[1]} samples per frame)", "per_frame": "per frame"}
+        plot_shake_spectrum(o / "spectrum.png", {labels[k]: v for k, v in spectra.items()},
+                            title="Camera shake: angular-rate spectrum and RMS rotation per band")  # fmt: skip
+
     step(
         "plot",
         {"trajectory": keys["trajectory"], "dense": keys["dense"]},
-        ["trajectory.png"],
+        ["trajectory.png", "spectrum.png"],
         lambda: None,
-        lambda _, o: plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times),
+        write_plots,
         exists("trajectory.png"),
     )
     # the summary follows from the upstream steps (keyed) and is not itself a key: values reloaded from

@@ -1,4 +1,4 @@
-"""Figures: angles over time, a 3D trajectory (paper Figure 5 style), a tracks overlay."""
+"""Figures: angles over time, a 3D trajectory (paper Figure 5 style), a shake spectrum, a tracks overlay."""
 
 from __future__ import annotations
 
@@ -215,6 +215,56 @@ def plot_run_trajectory(
     ax3d.set_ylabel("pitch [′]")
     ax3d.set_zlabel("yaw [′]")
     ax3d.legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_shake_spectrum(
+    path: str | Path, spectra: dict, max_hz: float | None = None, title: str = "Camera shake"
+) -> None:
+    """Angular-rate spectral density (left) and RMS angle per band (right) of one or more series.
+
+    Args:
+        spectra: label → :class:`motiondepth.eval.spectrum.ShakeSpectrum`; each is drawn over the
+            range it resolves, its Nyquist frequency marked when inside the plot.
+        max_hz: right end of the frequency axis (default: the highest Nyquist, at most 40 Hz).
+    """
+    from motiondepth.eval.spectrum import DEFAULT_BANDS_HZ
+
+    plt = _pyplot()
+    fig, (ax, bar) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": (1.4, 1.0)})
+    top = max_hz or min(40.0, max(s.nyquist_hz for s in spectra.values()))
+    colors = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange")
+    bands = [b for b in DEFAULT_BANDS_HZ if b[0] < top]
+    width = 0.8 / len(spectra)
+    for i, (label, s) in enumerate(spectra.items()):
+        c = colors[i % len(colors)]
+        sel = (s.freqs_hz >= s.lowest_hz) & (s.freqs_hz <= min(s.nyquist_hz, top))
+        asd = np.rad2deg(np.sqrt(s.rate_psd.sum(1)))  # °/s per √Hz, all axes
+        ax.plot(s.freqs_hz[sel], asd[sel], color=c, lw=1.2, label=label)
+        if s.nyquist_hz < top:
+            ax.axvline(s.nyquist_hz, color=c, ls=":", lw=1.0)
+            ax.text(s.nyquist_hz, 1.0, " Nyquist", color=c, fontsize=7, va="top", transform=ax.get_xaxis_transform())
+        drawn = [(j, e["rms_arcmin"]["total"]) for j, e in enumerate(s.band(lo, hi) for lo, hi in bands)
+                 if "unresolved" not in e]  # fmt: skip
+        if drawn:
+            x, h = zip(*drawn, strict=True)
+            bar.bar(np.array(x) + (i - (len(spectra) - 1) / 2) * width, h, width, color=c, label=label)
+    for lo, _ in bands[1:]:
+        ax.axvline(lo, color="0.85", lw=0.8, zorder=0)
+    ax.set_yscale("log")
+    ax.set_xlim(0, top)
+    ax.set_xlabel("frequency [Hz]")
+    ax.set_ylabel("angular rate density [°/s/√Hz]")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=8)
+    bar.set_xticks(range(len(bands)), [f"{lo:g}–{hi:g}" for lo, hi in bands], fontsize=8)
+    bar.set_xlabel("band [Hz]")
+    bar.set_ylabel("RMS angle [arcmin], all axes")
+    bar.grid(alpha=0.3, axis="y")
+    if bar.get_legend_handles_labels()[0]:
+        bar.legend(loc="best", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
