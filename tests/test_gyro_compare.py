@@ -42,6 +42,21 @@ def test_recovers_offset_and_axes(tmp_path):
     assert r["rate_correlation"] > 0.99 and r["trajectory"]["rmse_arcmin"] < 0.1
 
 
+def test_band_table_of_the_gyro_matches_the_trajectory_it_made_per_axis(tmp_path):
+    """The gyro's spectrum is taken over the clip's window and mapped to roll/pitch/yaw like the trajectory."""
+    t, w = _gyro_log(tmp_path / "gyro.csv")
+    traj = _trajectory(t, w, "yXz", offset=0.8373, frames=90)
+    shake = compare_with_gyro(traj, tmp_path / "gyro.csv", axes="auto")["shake"]
+    assert set(shake) == {"gyro", "trajectory"} and shake["gyro"]["axes"] == ["roll", "pitch", "yaw"]
+    assert shake["gyro"]["duration_s"] == pytest.approx(traj.times[-1], abs=0.01)
+    band = {k: v["bands"][1] for k, v in shake.items()}  # 2–4 Hz, resolved by both at 30 fps over 3 s
+    assert band["gyro"]["lo_hz"] == 2.0
+    tol = 0.03 * band["gyro"]["rms_arcmin"]["total"]  # leakage and Euler vs integrated rates: small, absolute
+    for axis in ("roll", "pitch", "yaw", "total"):
+        assert band["trajectory"]["rms_arcmin"][axis] == pytest.approx(band["gyro"]["rms_arcmin"][axis], abs=tol)
+    assert "unresolved" in shake["trajectory"]["bands"][-1] and "rms_arcmin" in shake["gyro"]["bands"][-1]
+
+
 def test_given_offset_and_wrong_axes_score_worse(tmp_path):
     t, w = _gyro_log(tmp_path / "gyro.csv")
     traj = _trajectory(t, w, "xyz", offset=1.5)
@@ -84,7 +99,8 @@ def test_cli_compare_gyro(tmp_path, capsys):
         )
         == 0
     )
-    assert "offset +250." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "offset +250." in out and "shake per frequency band" in out
     assert json.loads((tmp_path / "cmp.json").read_text())["axes"] == "xyz"
     assert main(["compare-gyro", str(tmp_path / "traj.csv"), str(tmp_path / "gyro.csv"), "--offset", "soon"]) == 2
 

@@ -83,6 +83,11 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
             offset = float(a.offset)
         except ValueError:
             raise InputError("--offset", f"expected 'auto' or seconds, got {a.offset!r}") from None
+    dense = None
+    if a.dense:
+        from motiondepth.io.trajectory import read_dense_csv
+
+        dense = read_dense_csv(a.dense)
     result = compare_with_gyro(
         traj,
         a.gyro,
@@ -92,6 +97,7 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
         max_offset_s=a.max_offset,
         span_s=a.frame_span,
         source=a.trajectory,
+        dense=dense,
     )
     print(format_comparison(result))
     if a.out:
@@ -272,6 +278,11 @@ def add_commands(sub) -> None:
         help="exposure + readout time of a frame: the gyro is averaged over it (default 0: instant)",
     )
     c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
+    c.add_argument(
+        "--dense",
+        metavar="DENSE_CSV",
+        help="a dense trajectory (trajectory_dense.csv from 'run') to add to the shake-per-band table",
+    )
     c.add_argument("--out", metavar="JSON", help="also write the comparison as JSON")
     c.set_defaults(func=cmd_compare_gyro)
 

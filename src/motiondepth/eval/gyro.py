@@ -12,6 +12,9 @@
    times (averaged over each frame's exposure-plus-readout span when it is given), re-referenced
    to frame 0 and turned into roll/pitch/yaw (DESIGN §2); the trajectory metrics of DESIGN §7
    compare the two, plus the RMS rate error.
+4. **Shake per band.** The RMS rotation per frequency band (:mod:`motiondepth.eval.spectrum`) of the
+   gyro over the clip's time window, in camera axes, beside the trajectory's and (when given) the
+   dense trajectory's: the per-frame trajectory cannot see above half the frame rate, the gyro can.
 
 A constant offset between the trajectory's frame times and the instants their angles describe
 (frame start vs. mid-exposure) is absorbed into the estimated offset.
@@ -212,17 +215,21 @@ def compare_with_gyro(
     max_offset_s: float = 2.0,
     span_s: float = 0.0,
     source: str | Path = "trajectory",
+    dense: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Align ``traj`` with the gyro log ``gyro`` and measure the error (see the module docstring).
 
     ``span_s`` is how long each frame integrates motion (exposure plus rolling-shutter readout):
     the gyro orientation is averaged over it, as a blurred frame's rotation is. 0 compares with
-    the instantaneous orientation (fine for short exposures).
+    the instantaneous orientation (fine for short exposures). ``dense``: the dense trajectory
+    (T, S, 3) rad and its sample times (T, S) s, for the band table.
 
     Returns:
         ``offset_s``, ``offset_source`` (auto/given), ``axes``, ``rate_correlation``, ``rate_rmse_deg_s``,
         ``trajectory`` (DESIGN §7 metrics of the recovered angles against the gyro's, per-axis RMSE in
-        arcminutes included), and both angle series.
+        arcminutes included), both angle series, and ``shake``: the band summaries
+        (:meth:`~motiondepth.eval.spectrum.ShakeSpectrum.summary`) of ``gyro``, ``trajectory`` and ``dense``
+        over the same time window (a series too short for one maps to ``{"unavailable": reason}``).
     """
     angles = np.nan_to_num(np.asarray(traj.angles, dtype=np.float64))
     times = np.asarray(traj.times, dtype=np.float64)
@@ -245,7 +252,31 @@ def compare_with_gyro(
         "trajectory": trajectory_metrics(angles, ref),
         "gyro_angles_rad": ref.tolist(),
         "trajectory_angles_rad": angles.tolist(),
+        "shake": _shake(traj, gt, w_cam, off, span_s, dense, gyro),
     }
+
+
+def _shake(traj: Trajectory, gyro_t, w_cam, offset_s, span_s, dense, gyro) -> dict:
+    """Band summaries of the gyro (over the clip's window, camera axes as roll/pitch/yaw) and the trajectories."""
+    from motiondepth.eval.spectrum import ANGLE_AXES, angle_spectrum, dense_spectrum, gyro_spectrum
+
+    t0, t1 = traj.times[0] + offset_s, traj.times[-1] + span_s + offset_s
+    sel = (gyro_t >= t0) & (gyro_t <= t1)
+    make = {  # camera axes (x, y, z) → (roll about z, pitch about x, yaw about y)
+        "gyro": lambda: gyro_spectrum(
+            gyro_t[sel] - offset_s, w_cam[sel][:, [2, 0, 1]], source=str(gyro), axes=ANGLE_AXES
+        ),
+        "trajectory": lambda: angle_spectrum(traj.angles, traj.times, source="trajectory"),
+    }
+    if dense is not None:
+        make["dense"] = lambda: dense_spectrum(*dense, source="dense trajectory")
+    out = {}
+    for name, fn in make.items():
+        try:
+            out[name] = fn().summary()
+        except InputError as exc:
+            out[name] = {"unavailable": exc.problem}
+    return out
 
 
 def format_comparison(result: dict) -> str:
@@ -258,4 +289,13 @@ def format_comparison(result: dict) -> str:
         f"angle RMSE {m['rmse_arcmin']:.2f}′ (roll {m['rmse_arcmin_roll']:.2f}′, pitch {m['rmse_arcmin_pitch']:.2f}′, "
         f"yaw {m['rmse_arcmin_yaw']:.2f}′), AbsRel {m['abs_rel']:.3f}, e1 {m['e1']:.3f} over {m['num_samples']} "
         "samples above the floor"
-    )
+    ) + _shake_text(result.get("shake", {}))
+
+
+def _shake_text(shake: dict) -> str:
+    from motiondepth.eval.spectrum import format_band_table
+
+    ok = {k: v for k, v in shake.items() if "bands" in v}
+    missing = [f"{k}: {v['unavailable']}" for k, v in shake.items() if "bands" not in v]
+    text = ("\nshake per frequency band, same time window:\n" + format_band_table(ok)) if ok else ""
+    return text + "".join(f"\nno spectrum for {m}" for m in missing)

@@ -202,13 +202,17 @@ def dense_spectrum(dense: np.ndarray, dense_times: np.ndarray, **kwargs) -> Shak
 
 
 def gyro_spectrum(
-    t: np.ndarray, w: np.ndarray, segment_s: float | None = None, source: str = "gyro log"
+    t: np.ndarray,
+    w: np.ndarray,
+    segment_s: float | None = None,
+    source: str = "gyro log",
+    axes: tuple[str, ...] = GYRO_AXES,
 ) -> ShakeSpectrum:
     """Spectrum of a gyroscope's (N,) times (s) and (N, 3) rates (rad/s), integrated to angles."""
     t = np.asarray(t, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     ang = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(t)[:, None], 0)])
-    return angle_spectrum(ang, t, segment_s, GYRO_AXES, source)
+    return angle_spectrum(ang, t, segment_s, axes, source)
 
 
 def file_kind(path: str | Path) -> str:
