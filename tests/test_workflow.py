@@ -40,6 +40,7 @@ OUTPUTS = [
     "tracks3d.npz",
     "points.ply",
     "overlay.mp4",
+    "stabilized.mp4",
     "trajectory.png",
     "spectrum.png",
     "config.json",

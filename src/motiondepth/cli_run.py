@@ -158,9 +158,10 @@ def add_commands(sub) -> None:
         description="Turn a short handheld clip into the camera's rotation (per frame and dense), a metric depth "
         "map of the first frame, per-point depth over time, and a report. Writes to DIR: tracks.npz, "
         "trajectory.csv, trajectory_dense.csv, depth.npz + depth.png, tracks3d.npz (TAPVid-3D keys), points.ply, "
-        "overlay.mp4, trajectory.png, config.json and report.html. Steps already finished in DIR with the same "
-        "settings are reused (an interrupted run resumes); --overwrite recomputes everything. Intrinsics are in "
-        "pixels of the source video (before --resize); without any, a 60° horizontal field of view is assumed "
+        "overlay.mp4, stabilized.mp4, trajectory.png, spectrum.png, config.json and report.html. Steps already "
+        "finished in DIR with the same settings are reused (an interrupted run resumes); --overwrite recomputes "
+        "everything. Intrinsics are in pixels of the source video (before --resize); without any, a 60° "
+        "horizontal field of view is assumed "
         "and the report warns.",
     )
     r.add_argument("video", metavar="VIDEO", help="video file (mp4, mov, mkv, avi, …) or a 'simulate' output folder")
@@ -238,6 +239,14 @@ def add_commands(sub) -> None:
         default=15,
         choices=[15, 30],
         help="dense trajectory samples per frame",
+    )
+    g.add_argument(
+        "--stabilize-sigma",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of the "
+        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view)",
     )
     g.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
                    help=f"blur-depth checkpoint for the first-frame depth (default {VIDEO_DEPTH_CHECKPOINT}, best on "

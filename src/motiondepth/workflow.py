@@ -11,7 +11,8 @@ Steps, each a plain function usable on its own:
 5. :func:`solve_rotation`      optics-based per-frame rotation (``lsq`` mode) using that depth
 6. :func:`densify`             dense trajectory, S samples per frame, from the trajectory decoder
 7. :func:`lift_tracks`         Seurat depth over time of every track, scaled by the first-frame depth
-8. exports                     ``points.ply``, ``overlay.mp4``, ``trajectory.png``, ``spectrum.png``, ``report.html``
+8. exports                     ``points.ply``, ``overlay.mp4``, ``stabilized.mp4``, ``trajectory.png``,
+                               ``spectrum.png``, ``report.html``
 
 :func:`summarize` also measures the shake's spectrum (RMS rotation per frequency band, from the
 dense trajectory and from the per-frame solve; :mod:`motiondepth.eval.spectrum`).
@@ -67,7 +68,7 @@ LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisa
 # what run() leaves in the output folder (report.html links these, Result.files lists them)
 OUTPUT_FILES = (
     "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz", "points.ply",
-    "overlay.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
+    "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
 )  # fmt: skip
 
 
@@ -102,6 +103,7 @@ class RunConfig:
     exposure_ms: float | None = None  # exposure time (needed with gyro unless the clip's camera.json has it)
     blur_fit: bool = False  # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
+    stabilize_sigma: float = 0.5  # stabilized.mp4 keeps the camera path smoothed over this many seconds; 0 locks
     depth_checkpoint: str = VIDEO_DEPTH_CHECKPOINT
     depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (blur.hf_depth)
     trajectory_checkpoint: str = "trajectory-small"
@@ -802,6 +804,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         raise InputError("--pivot", f"must be ≥ 0 m, got {cfg.pivot_m}")
     if not 1 <= cfg.grid_half <= 64:
         raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
+    if not cfg.stabilize_sigma >= 0:
+        raise InputError("--stabilize-sigma", f"must be ≥ 0 seconds, got {cfg.stabilize_sigma}")
     t_start = time.perf_counter()
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)  # bad input fails before DIR is touched
     decode_s = time.perf_counter() - t_start
@@ -1083,10 +1087,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
 
 def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> None:
-    """points.ply, overlay.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
+    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.report import write_report
+    from motiondepth.trajectory.stabilize import stabilize_frames
     from motiondepth.viz.plots import draw_tracks, plot_run_trajectory, plot_shake_spectrum
 
     def exists(name):
@@ -1114,6 +1119,15 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps),
         exists("overlay.mp4"),
     )
+    sigma = record["options"]["stabilize_sigma"]
+    step(
+        "stabilized",
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma},
+        ["stabilized.mp4"],
+        lambda: stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma),
+        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps),
+        exists("stabilized.mp4"),
+    )
     from motiondepth.simulate.simulator import span_times
 
     dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
@@ -1137,7 +1151,7 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
     # files differ in the last digits from freshly computed ones
     step(
         "report",
-        {**keys, "intrinsics": record["intrinsics"], "version": __version__},
+        {**keys, "intrinsics": record["intrinsics"], "version": __version__, "stabilize_sigma": sigma},
         ["report.html"],
         lambda: None,
         lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
