@@ -124,7 +124,7 @@ def cmd_shake(a: argparse.Namespace) -> int:
     if a.plot:
         from motiondepth.viz.plots import plot_shake_spectrum
 
-        plot_shake_spectrum(a.plot, spectra)
+        plot_shake_spectrum(a.plot, spectra, bands=bands)
         print(f"wrote {a.plot}")
     if a.out:
         from motiondepth.io.atomic import write_json

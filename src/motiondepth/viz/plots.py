@@ -221,7 +221,11 @@ def plot_run_trajectory(
 
 
 def plot_shake_spectrum(
-    path: str | Path, spectra: dict, max_hz: float | None = None, title: str = "Camera shake"
+    path: str | Path,
+    spectra: dict,
+    max_hz: float | None = None,
+    title: str = "Camera shake",
+    bands: tuple[tuple[float, float], ...] | None = None,
 ) -> None:
     """Angular-rate spectral density (left) and RMS angle per band (right) of one or more series.
 
@@ -229,6 +233,7 @@ def plot_shake_spectrum(
         spectra: label → :class:`motiondepth.eval.spectrum.ShakeSpectrum`; each is drawn over the
             range it resolves, its Nyquist frequency marked when inside the plot.
         max_hz: right end of the frequency axis (default: the highest Nyquist, at most 40 Hz).
+        bands: the bars' frequency bands, Hz (default :data:`motiondepth.eval.spectrum.DEFAULT_BANDS_HZ`).
     """
     from motiondepth.eval.spectrum import DEFAULT_BANDS_HZ
 
@@ -236,7 +241,7 @@ def plot_shake_spectrum(
     fig, (ax, bar) = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": (1.4, 1.0)})
     top = max_hz or min(40.0, max(s.nyquist_hz for s in spectra.values()))
     colors = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange")
-    bands = [b for b in DEFAULT_BANDS_HZ if b[0] < top]
+    bands = [b for b in (bands or DEFAULT_BANDS_HZ) if b[0] < top]
     width = 0.8 / len(spectra)
     for i, (label, s) in enumerate(spectra.items()):
         c = colors[i % len(colors)]
