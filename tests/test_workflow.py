@@ -320,6 +320,10 @@ def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     assert s["max_rotation_deg"] < 30  # a hand-held clip: degrees, not a spin
     assert any("no intrinsics given" in w for w in res.warnings)
     assert all((tmp_path / "apple" / f).is_file() for f in OUTPUTS)
+    # 16 frames at 10 fps: the per-frame solve resolves up to 5 Hz, the dense trajectory well beyond
+    dense = [b for b in s["shake"]["dense"]["bands"] if "rms_arcmin" in b]
+    assert len(dense) >= 4 and all(np.isfinite(b["rms_arcmin"]["total"]) for b in dense)
+    assert "Nyquist" in s["shake"]["per_frame"]["bands"][-1]["unresolved"]
 
 
 def test_run_with_blur_fit(sim, tmp_path):
