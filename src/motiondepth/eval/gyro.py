@@ -31,7 +31,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_euler, quat_to_matrix
-from motiondepth.simulate.shake import _parse_axes, integrate_gyro, read_gyro_log
+from motiondepth.simulate.shake import _parse_axes, integrate_gyro, rate_integral, read_gyro_log
 from motiondepth.types import Trajectory
 
 
@@ -71,7 +71,7 @@ def align(
     offset_s: float | None = None,
 ) -> tuple[float, str, float]:
     """Best (offset s, axes map, correlation) between trajectory rates and a raw gyro log."""
-    cum = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (gyro_w[1:] + gyro_w[:-1]) * np.diff(gyro_t)[:, None], 0)])
+    cum = rate_integral(gyro_t, gyro_w)
     t0, t1 = times[:-1], times[1:]
     lo, hi = gyro_t[0] - t0[0], gyro_t[-1] - t1[-1]  # offsets that keep the clip inside the log
     if hi < lo:
@@ -236,7 +236,7 @@ def compare_with_gyro(
     al = fit_alignment(angles, times, gyro, offset_s, axes, time_unit, max_offset_s, span_s, source)
     gt, w_cam, off = al.gyro_t, al.w_cam, al.offset_s
     ref = gyro_angles(gt, w_cam, times + off, span_s, q=al.q)
-    cum = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (w_cam[1:] + w_cam[:-1]) * np.diff(gt)[:, None], 0)])
+    cum = rate_integral(gt, w_cam)
     g_rates = _interval_means(gt, cum, times[:-1] + off, times[1:] + off)
     return {
         "trajectory_file": str(source),

@@ -209,10 +209,10 @@ def gyro_spectrum(
     axes: tuple[str, ...] = GYRO_AXES,
 ) -> ShakeSpectrum:
     """Spectrum of a gyroscope's (N,) times (s) and (N, 3) rates (rad/s), integrated to angles."""
+    from motiondepth.simulate.shake import rate_integral
+
     t = np.asarray(t, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    ang = np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(t)[:, None], 0)])
-    return angle_spectrum(ang, t, segment_s, axes, source)
+    return angle_spectrum(rate_integral(t, np.asarray(w, dtype=np.float64)), t, segment_s, axes, source)
 
 
 def file_kind(path: str | Path) -> str:

@@ -258,6 +258,15 @@ def _check_series(path: Path, t: np.ndarray, v: np.ndarray) -> None:
         )
 
 
+def rate_integral(t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Running integral (N, 3) of rates ``w`` (N, 3) sampled at ``t`` (N,), trapezoid rule, 0 at ``t[0]``.
+
+    Per axis, with no rotation composition: the small-angle angles of a gyro log, and the integral
+    whose differences give mean rates over intervals.
+    """
+    return np.concatenate([np.zeros((1, 3)), np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(t)[:, None], 0)])
+
+
 def integrate_gyro(t: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Integrate body-frame angular velocity to orientation quaternions (N, 4), q[0] = identity.
 
