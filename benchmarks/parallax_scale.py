@@ -27,7 +27,7 @@ from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.trajectory.optics import sample_depth
 from motiondepth.trajectory.parallax import fit_cost, pivot_parallax_depths
 from motiondepth.workflow import run
-from pipeline import PAIRS, REAL, RESULTS, make_clip, run_flags
+from pipeline import RESULTS, gyro_starts, make_clip, present_pairs, run_flags
 
 FACTORS = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8)
 
@@ -86,12 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        for pair in PAIRS:
-            if not (REAL / pair[1]).is_file():
-                print(f"skip {pair[0]}: {REAL / pair[1]} missing")
-                continue
-            for i in range(a.offsets):
-                rows.append(clip_row(pair, 10.0 + 7.0 * i, work))
+        for pair in present_pairs():
+            for start in gyro_starts(a.offsets):
+                rows.append(clip_row(pair, start, work))
                 print(rows[-1]["clip"], {k: v for k, v in rows[-1].items() if "from" in k}, flush=True)
     md = markdown(rows)
     write_json_and_markdown(a.out, {"rows": rows, "factors": list(FACTORS)}, md)

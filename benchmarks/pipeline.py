@@ -85,6 +85,22 @@ GYRO_SCALE, GYRO_HIGHPASS_HZ = 0.25, 0.5
 CONSTANT_DEPTH_M = 2.5  # median depth of the procedural training data (blur-depth-small), for the constant row
 
 
+def gyro_starts(offsets: int) -> list[float]:
+    """Where in the gyro log a pair's clips start, seconds: 10, 17, 24, … (``offsets`` of them)."""
+    return [10.0 + 7.0 * i for i in range(offsets)]
+
+
+def present_pairs() -> list:
+    """The :data:`PAIRS` whose images are in ``../shared/real-data``; the others are named and skipped."""
+    present = []
+    for pair in PAIRS:
+        if (REAL / pair[1]).is_file():
+            present.append(pair)
+        else:
+            print(f"skip {pair[0]}: {REAL / pair[1]} missing")
+    return present
+
+
 def make_clip(pair, start_s: float, out: Path) -> tuple[Path, dict]:
     _, rgb, depth, scale, k = pair
     cam = camera_preset("phone")
@@ -127,10 +143,7 @@ def accuracy(
     rows = []
     # a checkpoint retrained under the same name is told apart by its weights' hash (read once here)
     ckpt_id = (depth_checkpoint, _weights_sha256(depth_checkpoint)) if depth_checkpoint else None
-    for pair in PAIRS:
-        if not (REAL / pair[1]).is_file():
-            print(f"skip {pair[0]}: {REAL / pair[1]} missing")
-            continue
+    for pair in present_pairs():
         for start in offsets:
             done = work / f"row-{pair[0]}-{start:g}.json"
             # a row finished by an earlier, interrupted invocation with the same --work: only missing columns
@@ -398,7 +411,7 @@ def main() -> None:
                     help="also run the default, gyro and blur-fit runs with this blur-depth checkpoint "
                          "(run --depth-checkpoint)")  # fmt: skip
     a = ap.parse_args()
-    starts = [10.0 + 7.0 * i for i in range(a.offsets)]
+    starts = gyro_starts(a.offsets)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work or tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ from motiondepth.eval.spectrum import DEFAULT_BANDS_HZ, angle_spectrum, dense_sp
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.simulate.simulator import span_times
 from motiondepth.workflow import run
-from pipeline import GYRO, GYRO_SCALE, PAIRS, REAL, RESULTS, _variants, make_clip, run_flags
+from pipeline import GYRO, GYRO_SCALE, REAL, RESULTS, _variants, gyro_starts, make_clip, present_pairs, run_flags
 
 BANDS = tuple(b for b in DEFAULT_BANDS_HZ if b[0] >= 2.0 and b[1] <= 18.0)  # what 1.8 s at 16 fps can show
 
@@ -127,15 +127,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "shake_spectrum.json"))
     a = ap.parse_args()
     variants = ["network"] + ["network_gyro"] * a.gyro_runs + ["network_blurfit"] * a.blur_fit
-    starts = [10.0 + 7.0 * i for i in range(a.offsets)]
+    starts = gyro_starts(a.offsets)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        for pair in PAIRS:
-            if not (REAL / pair[1]).is_file():
-                print(f"skip {pair[0]}: {REAL / pair[1]} missing")
-                continue
+        for pair in present_pairs():
             for start in starts:
                 rows.append(clip_row(pair, start, work, variants))
                 print(
