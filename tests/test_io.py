@@ -74,6 +74,11 @@ def test_trajectory_csv_round_trip(tmp_path):
     np.testing.assert_allclose(back.angles, tr.angles, rtol=1e-8)
     np.testing.assert_allclose(back.times, tr.times, atol=1e-6)
     assert (tmp_path / "t.csv").read_text().splitlines()[0] == "frame,time_s,roll_rad,pitch_rad,yaw_rad,residual_px"
+    assert back.readout_rotation is None
+    # the rolling shutter's rotation over the readout travels in three optional columns
+    tr.readout_rotation = rng.normal(0, 1e-3, (5, 3))
+    write_trajectory_csv(tmp_path / "t.csv", tr)
+    np.testing.assert_allclose(read_trajectory_csv(tmp_path / "t.csv").readout_rotation, tr.readout_rotation, rtol=1e-8)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="missing columns"):
         read_trajectory_csv(tmp_path / "bad.csv")

@@ -8,6 +8,7 @@ from motiondepth.geometry import Intrinsics, euler_to_matrix, project_pivot, unp
 from motiondepth.simulate import groundtruth_tracks
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
 from motiondepth.trajectory import (
+    estimate_readout,
     sample_depth,
     solve_homography,
     solve_lsq,
@@ -180,3 +181,22 @@ def test_solver_speed_smoke(motion):
     t0 = time.perf_counter()
     solve_trajectory(tracks, vis, np.full((518, 518), 2.0), INTR, 0.2, mode="lsq")
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_estimate_readout_from_the_solvers_shear():
+    """Rates that follow ρ × the frame rate give back ρ × interval; too little motion gives None."""
+    rng = np.random.default_rng(3)
+    t = np.arange(20) * 0.04
+    theta = np.stack([0.002 * np.sin(9 * t), 0.01 * np.sin(13 * t + 1), 0.01 * np.sin(11 * t)], 1)
+    theta -= theta[0]
+    rho = 0.5  # a 20 ms readout at 25 fps
+    d = np.zeros_like(theta)
+    d[1:-1] = 0.5 * (theta[2:] - theta[:-2])
+    d[0], d[-1] = theta[1] - theta[0], theta[-1] - theta[-2]
+    rates = rho * (d - d[0]) + rng.normal(0, 2e-4, theta.shape)
+    est = estimate_readout(theta, rates, 0.04)
+    assert est["readout_ms"] == pytest.approx(20.0, abs=3 * est["stderr_ms"]) and est["stderr_ms"] < 2.0
+    assert est["frames"] == 20
+    assert estimate_readout(theta * 1e-3, rates * 1e-3, 0.04) is None
+    rates[4] = np.nan  # a lost frame is skipped
+    assert estimate_readout(theta, rates, 0.04)["frames"] == 19

@@ -7,9 +7,15 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.pipeline import simulate_scene
+from motiondepth.pipeline import simulate_scene, track_frames
 from motiondepth.simulate import camera_preset
-from motiondepth.trajectory.stabilize import stabilize_frames, stabilizing_homographies
+from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
+from motiondepth.trajectory.stabilize import (
+    readout_row_angles,
+    row_angles,
+    stabilize_frames,
+    stabilizing_homographies,
+)
 
 
 def _misalignment(frames: np.ndarray) -> float:
@@ -61,3 +67,85 @@ def test_lost_frames_and_bad_options():
         stabilizing_homographies(angles, intr, sigma_s=-1.0)
     with pytest.raises(InputError, match="5 frames, the video 4"):
         stabilize_frames(np.zeros((4, 48, 64, 3), np.uint8), angles, intr)
+
+
+def test_row_angles_average_each_rows_exposure_window():
+    span, exposure, readout, h = 0.040, 0.004, 0.030, 7
+    s = 30
+    t = (np.arange(s) + 0.5) / s * span
+    dense = np.zeros((2, s, 3))
+    dense[:, :, 2] = 0.5 * t  # yaw ramp at 0.5 rad/s
+    dense[1, :, 0] = 0.01  # constant roll in frame 1
+    rows = row_angles(dense, span, exposure, readout, h)
+    # the rows' windows are centred in the span (3 ms in); a ramp's mean over a window is its middle
+    row_mid = (span - exposure - readout) / 2 + np.arange(h) / (h - 1) * readout + exposure / 2
+    np.testing.assert_allclose(rows[:, :, 2], np.broadcast_to(0.5 * row_mid, (2, h)), atol=1e-9)
+    np.testing.assert_allclose(rows[1, :, 0], 0.01)
+    # no readout: every row sees the same window
+    flat = row_angles(dense, span, exposure, 0.0, h)
+    np.testing.assert_allclose(flat[:, :, 2], np.broadcast_to(flat[:, :1, 2], (2, h)))
+    with pytest.raises(InputError, match="rolling-shutter timing"):
+        row_angles(dense, span, -1.0, readout, h)
+    with pytest.raises(InputError, match="dense trajectory"):
+        row_angles(dense[..., :2], span, exposure, readout, h)
+
+
+def _rolling_shutter_clip(readout_s: float):
+    h = 128
+    cam = camera_preset("phone", width=h, height=h, num_frames=8, pivot_m=0.0).replace(
+        exposure_s=0.004, row_time_s=readout_s / h, frame_interval_s=0.040
+    )
+    video = simulate_scene(cam, scene_seed=5, shake="handheld", shake_seed=5, shake_scale=2.0)
+    rows = row_angles(video.dense[15], cam.frame_span_s, cam.exposure_s, cam.readout_s, h)
+    return video, rows
+
+
+def test_row_by_row_warp_removes_rolling_shutter_wobble():
+    """A 30 ms readout with short exposures (a phone in daylight): one homography per frame leaves the
+    shear, the per-row rotations from the true dense trajectory remove most of what it leaves."""
+    video, rows = _rolling_shutter_clip(0.030)
+    per_frame = _misalignment(stabilize_frames(video.frames, video.trajectory, video.intrinsics))
+    per_row = _misalignment(stabilize_frames(video.frames, video.trajectory, video.intrinsics, rows=rows))
+    flipped = _misalignment(stabilize_frames(video.frames, video.trajectory, video.intrinsics, rows=-rows))
+    assert per_row < 0.5 * per_frame and flipped > 2 * per_frame, (per_frame, per_row, flipped)
+    # a lost frame's rows fall back to its per-frame angle; a wrong shape is refused
+    lost = rows.copy()
+    lost[3] = np.nan
+    out = stabilize_frames(video.frames, video.trajectory, video.intrinsics, rows=lost)
+    ref = stabilize_frames(video.frames[3:4], video.trajectory[3:4], video.intrinsics)
+    assert np.abs(out[3].astype(int) - ref[0]).mean() < 1.0
+    with pytest.raises(InputError, match="row angles"):
+        stabilize_frames(video.frames, video.trajectory, video.intrinsics, rows=rows[:, :-1])
+
+
+def test_row_by_row_warp_without_readout_is_the_per_frame_warp():
+    video, rows = _rolling_shutter_clip(0.0)
+    a = stabilize_frames(video.frames, video.trajectory, video.intrinsics, rows=rows).astype(int)
+    b = stabilize_frames(video.frames, video.trajectory, video.intrinsics).astype(int)
+    assert np.abs(a - b).mean() < 0.2
+
+
+def test_solver_readout_rotation_removes_the_wobble_from_tracks_alone():
+    """The whole chain on a 30 ms readout: KLT tracks → lsq solve with the readout known → each frame's
+    rotation from the top row to the bottom row (close to the truth's) → a row-by-row warp that beats the
+    per-frame one; without the readout the frames keep frame 0's shear but still lose most of the wobble."""
+    video, truth_rows = _rolling_shutter_clip(0.030)
+    h = video.frames.shape[1]
+    tracks = track_frames(video.frames, 6, video.intrinsics, "klt")
+    per_frame = None
+    for readout_s in (0.030, None):
+        solver = rolling_shutter_config("prior", readout_s, video.camera.interval_s)
+        traj = solve_trajectory(tracks.tracks.astype(np.float64), tracks.visible, video.depth, video.intrinsics, 0.0,
+                                mode="lsq", config=solver, image_height=h)  # fmt: skip
+        assert traj.readout_rotation.shape == (8, 3)
+        if readout_s is not None:
+            true_rot = (truth_rows[:, -1] - truth_rows[:, 0]) * h / (h - 1)
+            big = np.abs(true_rot[:, 1:]) > 3e-4  # pitch and yaw (roll's shear is weak on a 128 px frame)
+            err = np.abs(traj.readout_rotation[:, 1:] - true_rot[:, 1:])[big]
+            assert np.median(err / np.abs(true_rot[:, 1:][big])) < 0.25, (traj.readout_rotation, true_rot)
+        rows = readout_row_angles(traj.angles, traj.readout_rotation, h)
+        per_frame = _misalignment(stabilize_frames(video.frames, traj.angles, video.intrinsics))
+        per_row = _misalignment(stabilize_frames(video.frames, traj.angles, video.intrinsics, rows=rows))
+        assert per_row < (0.75 if readout_s else 0.85) * per_frame, (readout_s, per_frame, per_row)
+    with pytest.raises(InputError, match="readout rotation"):
+        readout_row_angles(traj.angles, traj.readout_rotation[:-1], h)

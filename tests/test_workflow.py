@@ -81,6 +81,9 @@ def test_run_writes_every_output_readably(first_run, sim):
     # per-frame and dense trajectories on disk match the result and the truth
     traj = read_trajectory_csv(out / "trajectory.csv")
     np.testing.assert_allclose(traj.angles, res.trajectory.angles, atol=1e-9)
+    assert traj.readout_rotation.shape == (12, 3) and np.isfinite(traj.readout_rotation).all()  # rows of stabilized.mp4
+    rs = res.summary["rolling_shutter"]  # the phone preset at 192 rows reads out in 0.8 ms
+    assert rs["readout_ms"] is None and (rs["estimated"] is None or abs(rs["estimated"]["readout_ms"]) < 5.0), rs
     m = trajectory_metrics(traj.angles, sim["gt"].trajectory)
     assert m["rmse_arcmin"] < 2.0, m
     dense, times = read_dense_csv(out / "trajectory_dense.csv")
@@ -135,6 +138,8 @@ def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path
     st = _steps(out)
     assert st["tracks"]["cached"] and not st["depth"]["cached"] and not st["trajectory"]["cached"]
     assert np.isfinite(res.trajectory.angles).all()
+    assert res.summary["rolling_shutter"] == {"readout_ms": 2.0, "estimated": None}
+    assert not st["stabilized"]["cached"]  # the rows follow the new shear
     with pytest.raises(InputError, match="readout"):
         motiondepth.run(sim["video"], out, progress=False, readout_ms=-1.0, **sim["flags"])
     # new intrinsics: tracking and everything after it reruns

@@ -28,6 +28,7 @@ def add_rolling_shutter_args(parser, readout_help: str) -> None:
 
 def cmd_run(a: argparse.Namespace) -> int:
     from motiondepth.eval.spectrum import short_text
+    from motiondepth.report import readout_text
     from motiondepth.workflow import RunConfig, run
 
     opts = {k: getattr(a, k) for k in RunConfig.__dataclass_fields__ if k != "progress"}
@@ -44,6 +45,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         if name in s["shake"]:
             print(f"  shake ({label}): {short_text(s['shake'][name])}")
             break
+    if s.get("rolling_shutter"):
+        print(f"  rolling shutter: {readout_text(s['rolling_shutter'])}")
     d = s["depth_m"]
     print(f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m ({d['source']})")
     print(
@@ -185,7 +188,9 @@ def add_commands(sub) -> None:
         help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
     )
     add_rolling_shutter_args(
-        g, "sensor readout time of one frame, top row to bottom row, when known (centres the prior)"
+        g,
+        "sensor readout time of one frame, top row to bottom row, when known: centres the solver's prior and "
+        "makes stabilized.mp4 warp row by row, removing the rolling shutter's wobble",
     )
     g = r.add_argument_group(
         "gyroscope",
@@ -246,7 +251,8 @@ def add_commands(sub) -> None:
         default=0.5,
         metavar="S",
         help="stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of the "
-        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view)",
+        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view); with --readout-ms (or a "
+        "simulated clip) each row gets its own rotation from the dense trajectory",
     )
     g.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
                    help=f"blur-depth checkpoint for the first-frame depth (default {VIDEO_DEPTH_CHECKPOINT}, best on "

@@ -67,6 +67,19 @@ def tracks_still(frame: np.ndarray, tracks: Tracks, max_tracks: int = 400, magni
     return img
 
 
+def readout_text(entry: dict) -> str:
+    """One line on the sensor readout of ``summary["rolling_shutter"]`` (report and command line)."""
+    if entry.get("readout_ms"):
+        return f"readout {entry['readout_ms']:g} ms (given); stabilized.mp4 warps each row to a global shutter"
+    est = entry.get("estimated")
+    if not est:
+        return "readout unknown (too little motion to estimate it); pass --readout-ms if the sensor's is known"
+    return (
+        f"readout ≈ {est['readout_ms']:.1f} ± {est['stderr_ms']:.1f} ms, estimated from the shear of "
+        f"{est['frames']} frames (lower bound for long lenses with noisy tracks); --readout-ms sets it"
+    )
+
+
 def _rows(items: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in items)
 
@@ -163,6 +176,7 @@ def render_report(
                 f"{s['tracks']} query points; {100 * s['visible_mean']:.0f}% visible on average, "
                 f"{100 * s['visible_last_frame']:.0f}% in the last frame",
             ),
+            *([("rolling shutter", esc(readout_text(s["rolling_shutter"])))] if s.get("rolling_shutter") else []),
             *_gyro_rows(s.get("gyro")),
             (
                 "depth (frame 0)",

@@ -531,9 +531,14 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
 
 
 def summarize(
-    clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str
-) -> tuple[dict, list[str]]:
-    """Numbers for the report and the command line, and warnings about what looks unreliable."""
+    clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str,
+    readout_ms: float | None = None,
+) -> tuple[dict, list[str]]:  # fmt: skip
+    """Numbers for the report and the command line, and warnings about what looks unreliable.
+
+    ``readout_ms``: the sensor readout the solver was given (``--readout-ms``); without it the readout
+    is estimated from the shear the solver found (:func:`~motiondepth.trajectory.optics.estimate_readout`).
+    """
     ang = np.nan_to_num(trajectory.angles)
     deg = np.rad2deg(ang)
     dt = clip.interval_s or 1.0
@@ -582,6 +587,13 @@ def summarize(
         name: {"unavailable": sp} if isinstance(sp, str) else sp.summary()
         for name, sp in shake_spectra(clip, trajectory).items()
     }
+    if trajectory.readout_rotation is not None:
+        from motiondepth.trajectory.optics import estimate_readout
+
+        summary["rolling_shutter"] = {
+            "readout_ms": readout_ms,
+            "estimated": None if readout_ms else estimate_readout(ang, trajectory.readout_rotation, dt),
+        }
     gyro = tracks.meta.get("gyro")
     if gyro:
         summary["gyro"] = gyro
@@ -873,7 +885,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             predictors["blur"] = BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint)
         return predictors["blur"]
 
-    steps = ["tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overlay", "plot", "report"]
+    steps = ["tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overlay", "stabilized", "plot", "report"]
     bar = tqdm(steps, desc="run", disable=not cfg.progress, leave=False)
 
     def step(name, parts, files, compute, write, load):
@@ -1030,7 +1042,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         )
         if rescale_info.get("mode", "none") != "none":
             depth_src += f" × pivot-parallax scale ({rescale_info['mode']}, {rescale_info['points']} points)"
-        summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src)
+        summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
         if intr_warning:
             warnings.insert(0, intr_warning)
         summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
@@ -1091,7 +1103,7 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.report import write_report
-    from motiondepth.trajectory.stabilize import stabilize_frames
+    from motiondepth.trajectory.stabilize import readout_row_angles, stabilize_frames
     from motiondepth.viz.plots import draw_tracks, plot_run_trajectory, plot_shake_spectrum
 
     def exists(name):
@@ -1120,11 +1132,14 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
         exists("overlay.mp4"),
     )
     sigma = record["options"]["stabilize_sigma"]
+    rows = None
+    if traj.readout_rotation is not None:  # rolling shutter: each row warped with its own rotation
+        rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1])
     step(
         "stabilized",
-        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma},
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": rows is not None},
         ["stabilized.mp4"],
-        lambda: stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma),
+        lambda: stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows),
         lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps),
         exists("stabilized.mp4"),
     )

@@ -16,17 +16,25 @@ from motiondepth.types import Tracks, Trajectory
 COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
 
 
+READOUT_COLUMNS = ["readout_roll_rad", "readout_pitch_rad", "readout_yaw_rad"]
+
+
 def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
-    """Write one row per frame (plus ``dense_<j>_<axis>`` columns if a dense trajectory is set)."""
+    """Write one row per frame (plus :data:`READOUT_COLUMNS`, the rolling shutter's rotation from the top
+    row to the bottom row, and ``dense_<j>_<axis>`` columns, when the trajectory has them)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     cols = list(COLUMNS)
-    dense = traj.dense
+    dense, readout = traj.dense, traj.readout_rotation
+    if readout is not None:
+        cols += READOUT_COLUMNS
     if dense is not None:
         cols += [f"dense_{j}_{a}" for j in range(dense.shape[1]) for a in ("roll", "pitch", "yaw")]
     writer.writerow(cols)
     for k in range(len(traj.angles)):
         row = [k, f"{traj.times[k]:.6f}", *(f"{a:.9e}" for a in traj.angles[k]), f"{traj.residual_px[k]:.4f}"]
+        if readout is not None:
+            row += [f"{v:.9e}" for v in readout[k]]
         if dense is not None:
             row += [f"{v:.9e}" for v in dense[k].ravel()]
         writer.writerow(row)
@@ -61,7 +69,10 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         angles = np.array([[float(r[c]) for c in ("roll_rad", "pitch_rad", "yaw_rad")] for r in rows])
         times = np.array([float(r["time_s"]) for r in rows])
         res = np.array([float(r.get("residual_px") or "nan") for r in rows])
-        return Trajectory(angles, times, res, method="file")
+        readout = None
+        if all(c in rows[0] for c in READOUT_COLUMNS):
+            readout = np.array([[float(r[c] or "nan") for c in READOUT_COLUMNS] for r in rows])
+        return Trajectory(angles, times, res, method="file", readout_rotation=readout)
 
     return _read_table(path, "trajectory", COLUMNS[1:5], parse)
 

@@ -3,6 +3,7 @@
 from motiondepth.trajectory.homography import solve_homography
 from motiondepth.trajectory.optics import (
     SolverConfig,
+    estimate_readout,
     reprojection_residuals,
     sample_depth,
     solve_lsq,
@@ -12,6 +13,7 @@ from motiondepth.trajectory.optics import (
 
 __all__ = [
     "SolverConfig",
+    "estimate_readout",
     "reprojection_residuals",
     "sample_depth",
     "solve_homography",

