@@ -125,11 +125,11 @@ def row_angles(
 
 
 def readout_row_angles(angles: np.ndarray, readout_rotation: np.ndarray, height: int) -> np.ndarray:
-    """(T, H, 3) per-row orientation ``θ_k + (r − (H − 1)/2) / H · ρ_k`` (the solver's first-order model).
+    """(T, H, 3) per-row orientation ``θ_k + (r − (H − 1)/2) / H · Δ_k`` (the solver's first-order model).
 
     Args:
         angles: (T, 3) per-frame angles (the middle row's), rad.
-        readout_rotation: (T, 3) rotation from the top row to the bottom row, rad
+        readout_rotation: (T, 3) ``Δ_k``, the rotation from the top row to the bottom row, rad
             (:attr:`~motiondepth.types.Trajectory.readout_rotation`).
         height: H, rows.
     """
