@@ -189,8 +189,8 @@ def add_commands(sub) -> None:
     )
     add_rolling_shutter_args(
         g,
-        "sensor readout time of one frame, top row to bottom row, when known: centres the solver's prior and "
-        "makes stabilized.mp4 warp row by row, removing the rolling shutter's wobble",
+        "sensor readout time of one frame, top row to bottom row, when known: centres the solver's prior, and "
+        "stabilized.mp4 takes frame 0's shear out too (without it the readout is estimated from the shear)",
     )
     g = r.add_argument_group(
         "gyroscope",
@@ -251,8 +251,8 @@ def add_commands(sub) -> None:
         default=0.5,
         metavar="S",
         help="stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of the "
-        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view); with --readout-ms (or a "
-        "simulated clip) each row gets its own rotation from the dense trajectory",
+        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view); each row gets its own rotation "
+        "from the solver's rolling-shutter shear (none with --rolling-shutter off)",
     )
     g.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
                    help=f"blur-depth checkpoint for the first-frame depth (default {VIDEO_DEPTH_CHECKPOINT}, best on "

@@ -816,8 +816,9 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         raise InputError("--pivot", f"must be ≥ 0 m, got {cfg.pivot_m}")
     if not 1 <= cfg.grid_half <= 64:
         raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
-    if not cfg.stabilize_sigma >= 0:
-        raise InputError("--stabilize-sigma", f"must be ≥ 0 seconds, got {cfg.stabilize_sigma}")
+    from motiondepth.trajectory.stabilize import check_sigma
+
+    check_sigma(cfg.stabilize_sigma)
     t_start = time.perf_counter()
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)  # bad input fails before DIR is touched
     decode_s = time.perf_counter() - t_start
@@ -1132,14 +1133,17 @@ def _exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warn
         exists("overlay.mp4"),
     )
     sigma = record["options"]["stabilize_sigma"]
-    rows = None
-    if traj.readout_rotation is not None:  # rolling shutter: each row warped with its own rotation
-        rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1])
+    per_row = traj.readout_rotation is not None  # rolling shutter: each row warped with its own rotation
+
+    def stabilize():
+        rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1]) if per_row else None
+        return stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)
+
     step(
         "stabilized",
-        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": rows is not None},
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row},
         ["stabilized.mp4"],
-        lambda: stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows),
+        stabilize,
         lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps),
         exists("stabilized.mp4"),
     )

@@ -53,10 +53,15 @@ def _fill_gaps(angles: np.ndarray) -> np.ndarray:
     return a
 
 
-def _target_rotations(angles: np.ndarray, times: np.ndarray | None, sigma_s: float) -> np.ndarray:
-    """(T, 3, 3) orientations ``S_k`` of the stabilised camera (``angles`` already gap-filled)."""
+def check_sigma(sigma_s: float) -> None:
+    """The path-smoothing width must be a number ≥ 0 seconds (``--stabilize-sigma``)."""
     if not sigma_s >= 0:
         raise InputError("--stabilize-sigma", f"must be ≥ 0 seconds, got {sigma_s}")
+
+
+def _target_rotations(angles: np.ndarray, times: np.ndarray | None, sigma_s: float) -> np.ndarray:
+    """(T, 3, 3) orientations ``S_k`` of the stabilised camera (``angles`` already gap-filled)."""
+    check_sigma(sigma_s)
     if sigma_s == 0:
         return np.broadcast_to(np.eye(3), (len(angles), 3, 3))
     dt = float(np.median(np.diff(times))) if times is not None and len(times) > 1 else 1 / 30
@@ -164,9 +169,9 @@ def stabilize_frames(
 ) -> np.ndarray:
     """Frames (T, H, W, 3) uint8 warped to the stabilised camera (:func:`stabilizing_homographies`).
 
-    With ``rows`` (T, H, 3), the per-row orientations of :func:`row_angles`, each row is warped with
-    its own rotation, which also removes the rolling shutter's shear and wobble; frames whose row
-    angles are not finite fall back to their per-frame angle.
+    With ``rows`` (T, H, 3), per-row orientations (:func:`readout_row_angles`, :func:`row_angles`),
+    each row is warped with its own rotation, which also removes the rolling shutter's shear and
+    wobble; frames whose row angles are not finite fall back to their per-frame angle.
     """
     frames = np.asarray(frames)
     if len(angles) != len(frames):
