@@ -9,6 +9,7 @@ from motiondepth.io import (
     load_frames,
     load_rgbd,
     load_tracks,
+    read_image_folder,
     read_trajectory_csv,
     read_video,
     save_tracks,
@@ -108,7 +109,7 @@ def test_video_round_trip_and_errors(tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
     with pytest.raises(InputError, match=r"broken\.mp4"):
         read_video(tmp_path / "broken.mp4")
-    with pytest.raises(InputError, match=r"no frames\.npz"):
+    with pytest.raises(InputError, match=r"neither images nor frames\.npz"):
         load_frames(tmp_path)
 
 
@@ -121,3 +122,73 @@ def test_atomic_writes_leave_nothing_on_failure(tmp_path):
         (stage / "a.txt").write_text("a")
         raise RuntimeError
     assert list(tmp_path.iterdir()) == []
+
+
+def _image_folder(folder, names, size=(24, 32)):
+    """Write one PNG per name, frame k filled with grey level 10·k; returns the frames."""
+    folder.mkdir(exist_ok=True)
+    frames = np.zeros((len(names), *size, 3), np.uint8)
+    for k, name in enumerate(names):
+        frames[k] = 10 * k
+        frames[k, 2:5, 3:9] = (255, 0, 0)  # red in RGB: catches a BGR mix-up
+        cv2.imwrite(str(folder / name), cv2.cvtColor(frames[k], cv2.COLOR_RGB2BGR))
+    return frames
+
+
+def test_image_folder_order_and_times(tmp_path):
+    # TUM RGB-D: seconds in the names, 30 Hz with jitter
+    stamps = 1305031102.175304 + np.array([0.0, 0.0331, 0.0668, 0.1002])
+    frames = _image_folder(tmp_path / "tum", [f"{t:.6f}.png" for t in stamps])
+    got, times, cam = load_frames(tmp_path / "tum")
+    np.testing.assert_array_equal(got, frames)
+    np.testing.assert_allclose(times, stamps - stamps[0], atol=2e-6)
+    assert cam == {"times_source": "file names (s)"}
+    # EuRoC: nanoseconds in the names, 20 Hz
+    ns = [1403636579763555584 + k * 50_000_000 for k in range(3)]
+    _image_folder(tmp_path / "euroc", [f"{t}.png" for t in ns])
+    _, times, cam = load_frames(tmp_path / "euroc")
+    np.testing.assert_allclose(times, [0.0, 0.05, 0.1], atol=1e-6)
+    assert cam["times_source"] == "file names (ns)"
+    # frame counters in natural order (frame_2 before frame_10): not times, so 30 fps is assumed
+    names = [f"frame_{k}.jpg" for k in range(1, 12)]
+    frames = _image_folder(tmp_path / "count", names[::-1])
+    got, times, cam = load_frames(tmp_path / "count")
+    assert np.abs(got[:, 10:].astype(int) - frames[::-1, 10:]).max() < 6  # in name order (JPEG, away from the patch)
+    np.testing.assert_allclose(times, np.arange(11) / 30.0)
+    assert cam["times_source"].startswith("assumed 30 fps")
+    _image_folder(tmp_path / "every10th", [f"{10 * k:06d}.png" for k in range(3)])  # counters in steps of 10
+    assert load_frames(tmp_path / "every10th")[2]["times_source"].startswith("assumed")
+    _, times, cam = load_frames(tmp_path / "count", fps=12.5)
+    np.testing.assert_allclose(times, np.arange(11) / 12.5)
+    assert cam["times_source"] == "--fps 12.5"
+    # a timestamp file (KITTI raw date-times) beside the images wins over the names; max_frames stops early
+    (tmp_path / "count" / "timestamps.txt").write_text(
+        "".join(f"2011-09-26 13:02:25.{50_000_000 * k + 5:09d}\n" for k in range(11))
+    )
+    got, times, cam = read_image_folder(tmp_path / "count", max_frames=4)
+    assert len(got) == 4 and cam == "timestamps.txt (s)"
+    np.testing.assert_allclose(times, [0.0, 0.05, 0.1, 0.15], atol=1e-6)
+
+
+def test_image_folder_errors(tmp_path):
+    folder = tmp_path / "imgs"
+    _image_folder(folder, ["a.png", "b.png", "c.png"])
+    (folder / "timestamps.txt").write_text("0.0\n0.1\n")
+    with pytest.raises(InputError, match=r"timestamps\.txt.*2 times for 3 images"):
+        load_frames(folder)
+    (folder / "timestamps.txt").write_text("0.0\n0.1\nsoon\n")
+    with pytest.raises(InputError, match=r"timestamps\.txt.*'soon'"):
+        load_frames(folder)
+    (folder / "timestamps.txt").unlink()
+    with pytest.raises(InputError, match="--fps"):
+        load_frames(folder, fps=0.0)
+    cv2.imwrite(str(folder / "d.png"), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(InputError, match=r"d\.png.*10x10, the first 32x24"):
+        load_frames(folder)
+    (folder / "d.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match=r"d\.png.*cannot decode"):
+        load_frames(folder)
+    one = tmp_path / "one"
+    _image_folder(one, ["only.png"])
+    with pytest.raises(InputError, match="1 image"):
+        load_frames(one)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -232,6 +233,30 @@ def test_cli_run_and_errors(sim, tmp_path, capsys):
     assert read_trajectory_csv(out / "trajectory.csv").angles.shape == (10, 3)
     assert main(["run", str(tmp_path / "nope.mp4"), "--out", str(out), "-q"]) == 2
     assert "nope.mp4" in capsys.readouterr().err
+
+
+def test_run_on_an_image_folder(sim, tmp_path):
+    """PNG frames named by frame number: 30 fps assumed and warned about, --fps sets it; the cache sees the images."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, f in enumerate(sim["gt"].frames[:10]):
+        cv2.imwrite(str(folder / f"img{k + 1}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))  # img10 after img9
+    out = tmp_path / "run"
+    res = motiondepth.run(folder, out, progress=False, **sim["flags"])
+    np.testing.assert_array_equal(res.clip.frames, sim["gt"].frames[:10])
+    assert res.clip.interval_s == pytest.approx(1 / 30)
+    assert any("assumed 30 fps" in w for w in res.warnings)
+    assert "assumed 30 fps" in (out / "report.html").read_text()
+    assert json.loads((out / "config.json").read_text())["input"]["times_source"].startswith("assumed 30 fps")
+    fps = 1 / sim["gt"].camera.interval_s
+    res = motiondepth.run(folder, out, progress=False, fps=fps, **sim["flags"])
+    assert not any("fps" in w for w in res.warnings) and not _steps(out)["tracks"]["cached"]
+    np.testing.assert_allclose(res.trajectory.times, np.arange(10) / fps)
+    motiondepth.run(folder, out, progress=False, fps=fps, **sim["flags"])
+    assert _steps(out)["tracks"]["cached"]
+    cv2.imwrite(str(folder / "img3.png"), cv2.cvtColor(sim["gt"].frames[0], cv2.COLOR_RGB2BGR))
+    motiondepth.run(folder, out, progress=False, fps=fps, **sim["flags"])
+    assert not _steps(out)["tracks"]["cached"]
 
 
 def test_default_intrinsics_warn_and_flags_rescale_with_resize():

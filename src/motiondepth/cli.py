@@ -66,6 +66,7 @@ def cmd_track(a: argparse.Namespace) -> int:
     from motiondepth.pipeline import camera_from_record, track_frames
 
     frames, _, camera = load_frames(a.input)
+    camera.pop("times_source")
     intr = _intrinsics(a.intrinsics)
     if intr is None and camera:
         intr = camera_from_record(camera, Path(a.input) / "camera.json")[0]
@@ -262,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
         "directory (weight-free pyramidal Lucas-Kanade with a forward-backward check). Writes an .npz with "
         "tracks (T,N,2), visible (T,N), queries (N,3) as (t,x,y), image_size.",
     )
-    t.add_argument("input", metavar="INPUT", help="video file (mp4, mov, ...) or a 'motiondepth simulate' directory")
+    t.add_argument(
+        "input", metavar="INPUT", help="video file (mp4, mov, ...), image folder, or 'motiondepth simulate' folder"
+    )
     t.add_argument(
         "--grid-half", type=int, default=12, metavar="I", help="half-width count i: (2i+1)^2 points (default 12 → 625)"
     )

@@ -330,7 +330,8 @@ def add_commands(sub, eval_sub) -> None:
         "depth",
         help="metric depth of the first frame from a shaky clip (blur network)",
         description="Predict the metric depth map of the first frame of a shaky clip with the blur-depth network "
-        "(perspective-blur paper, section 3.3). INPUT is a video file or a 'motiondepth simulate' folder. Frames are "
+        "(perspective-blur paper, section 3.3). INPUT is a video file, a folder of images or a 'motiondepth simulate' "
+        "folder. Frames are "
         "resized to the checkpoint's square resolution and the depth map back to the input size. Writes OUT "
         "(.npz with 'depth' (H,W) metres) and a colour-mapped PNG beside it.",
     )

@@ -167,13 +167,27 @@ def add_commands(sub) -> None:
         "horizontal field of view is assumed "
         "and the report warns.",
     )
-    r.add_argument("video", metavar="VIDEO", help="video file (mp4, mov, mkv, avi, …) or a 'simulate' output folder")
+    r.add_argument(
+        "video",
+        metavar="VIDEO",
+        help="video file (mp4, mov, mkv, avi, …), a folder of images (png, jpg, …; natural name order) or a "
+        "'simulate' output folder",
+    )
     r.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused as a cache)")
     g = r.add_argument_group("frames")
     g.add_argument("--start", type=int, default=0, metavar="K", help="first frame (default 0)")
     g.add_argument("--end", type=int, default=None, metavar="K", help="stop before frame K (default: all)")
     g.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame")
     g.add_argument("--resize", type=int, default=None, metavar="PX", help="scale so the longer side is PX pixels")
+    g.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="frame rate of an image folder; without it, times come from a timestamps.txt beside the images or "
+        "from timestamps in the file names (TUM, EuRoC), else 30 fps is assumed and the report warns. Overrides "
+        "a video's own times",
+    )
     g = r.add_argument_group("camera")
     for k in ("fx", "fy", "cx", "cy"):
         g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")

@@ -141,7 +141,8 @@ def render_report(
             (
                 "input",
                 f"<code>{src}</code>: {s['frames']} frames, {s['size'][0]}×{s['size'][1]} px, "
-                f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps",
+                f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps"
+                + (f" (times: {esc(record['input']['times_source'])})" if "times_source" in record["input"] else ""),
             ),
             (
                 "intrinsics",

@@ -83,6 +83,7 @@ class RunConfig:
     end: int | None = None  # one past the last frame to use (None: to the end)
     stride: int = 1  # use every ``stride``-th frame
     resize: int | None = None  # scale frames so the longer side has this many pixels
+    fps: float | None = None  # frame rate of an image folder without timestamps (overrides any input's times)
     fx: float | None = None  # intrinsics in pixels of the *source* video (before resize)
     fy: float | None = None
     cx: float | None = None
@@ -122,6 +123,7 @@ class Clip:
     source: str
     source_size: tuple[int, int]  # (H, W) before resizing
     camera: dict = field(default_factory=dict)  # camera.json of a simulate folder, else {}
+    times_source: str = "video timestamps"  # or camera.json, an image folder's names or timestamps file, --fps, assumed
 
     @property
     def size(self) -> tuple[int, int]:
@@ -155,17 +157,24 @@ class Result:
 
 
 def decode_video(
-    path: str | Path, start: int = 0, end: int | None = None, stride: int = 1, resize: int | None = None
+    path: str | Path,
+    start: int = 0,
+    end: int | None = None,
+    stride: int = 1,
+    resize: int | None = None,
+    fps: float | None = None,
 ) -> Clip:
-    """Frames ``start:end:stride`` of a video file or a ``motiondepth simulate`` folder.
+    """Frames ``start:end:stride`` of a video file, a folder of images or a ``motiondepth simulate`` folder.
 
     Args:
         resize: if given, scale so the longer side is ``resize`` pixels (aspect kept).
+        fps: frame rate, for image folders without timestamps (see :func:`~motiondepth.io.video.image_times`);
+            overrides the times of any input.
 
     Raises:
         InputError: missing, corrupt or empty video, bad range, or fewer than 2 frames selected.
     """
-    from motiondepth.io.video import is_sim_dir, load_sim_dir, read_video
+    from motiondepth.io.video import load_frames
 
     path = Path(path)
     if start < 0 or stride < 1 or (end is not None and end <= start):
@@ -174,15 +183,8 @@ def decode_video(
         )
     if resize is not None and resize < 16:
         raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
-    camera: dict = {}
-    if is_sim_dir(path):
-        frames, camera = load_sim_dir(path)
-        interval = float(camera.get("frame_interval_s", 1.0 / 30))
-        times = np.arange(len(frames)) * interval
-    elif path.is_dir():
-        raise InputError(path, "folder has no frames.npz (not a 'motiondepth simulate' output); give a video file")
-    else:
-        frames, times = read_video(path, max_frames=end)
+    frames, times, camera = load_frames(path, end, fps)
+    times_source = camera.pop("times_source")
     total = len(frames)
     idx = np.arange(start, total if end is None else min(end, total), stride)
     if len(idx) < 2:
@@ -197,7 +199,9 @@ def decode_video(
         w, h = max(1, round(source_size[1] * s)), max(1, round(source_size[0] * s))
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
-    return Clip(np.ascontiguousarray(frames), times.astype(np.float64), idx, str(path), tuple(source_size), camera)
+    return Clip(
+        np.ascontiguousarray(frames), times.astype(np.float64), idx, str(path), tuple(source_size), camera, times_source
+    )
 
 
 def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
@@ -600,6 +604,8 @@ def summarize(
     if tracks.meta.get("blur_fit"):
         summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
     warnings = []
+    if clip.times_source.startswith("assumed"):
+        warnings.append(f"frame times {clip.times_source}: rates, spectra and the readout estimate use them")
     if gyro and not gyro.get("used"):
         warnings.append(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}")
     if summary["visible_last_frame"] < LOW_SURVIVAL:
@@ -631,6 +637,8 @@ def _fingerprint(path: str | Path | None) -> dict | None:
         return None
     p = Path(path)
     if p.is_dir():
+        if not (p / "frames.npz").is_file():  # a folder of images
+            return {"path": str(p.resolve()), "files": _folder_fingerprint(p)}
         p = p / "frames.npz"
     try:
         st = p.stat()
@@ -820,7 +828,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
     check_sigma(cfg.stabilize_sigma)
     t_start = time.perf_counter()
-    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize)  # bad input fails before DIR is touched
+    # bad input fails before DIR is touched
+    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
     decode_s = time.perf_counter() - t_start
     intr, intr_origin, intr_warning = resolve_intrinsics(
         clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
@@ -860,6 +869,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             "frames": len(clip.frames),
             "indices": [int(clip.indices[0]), int(clip.indices[-1])],
             "interval_s": clip.interval_s,
+            "times_source": clip.times_source,
         },
         "options": asdict(cfg),
         "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},
@@ -874,6 +884,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         "end": cfg.end,
         "stride": cfg.stride,
         "resize": cfg.resize,
+        "fps": cfg.fps,
     }
     timings = {"decode": decode_s}
     src = str(video)

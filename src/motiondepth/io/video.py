@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from motiondepth.errors import InputError
@@ -100,17 +102,150 @@ def read_camera_json(path: str | Path) -> dict:
         raise InputError(path, f"not valid JSON ({exc})") from None
 
 
-def load_frames(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, dict]:
-    """Frames from a video file or a simulate directory → (frames, timestamps or None, camera dict)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+TIMESTAMP_FILES = ("timestamps.txt", "times.txt")
+# plausible frame intervals, seconds: numbers in names or timestamp files are read in the first unit
+# (s, ms, µs, ns) whose median interval falls in this range
+_INTERVAL_RANGE_S = (2e-4, 2.0)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", path.name)]
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files of ``folder`` in natural name order (``frame2`` before ``frame10``)."""
+    folder = Path(folder)
+    return sorted((f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()), key=_natural_key)
+
+
+def _seconds(values: np.ndarray) -> tuple[np.ndarray, str] | None:
+    """Numbers in an unknown unit → seconds, by the first unit with a plausible median interval."""
+    steps = np.diff(values)
+    if len(values) < 2 or not np.all(steps > 0):
+        return None
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if _INTERVAL_RANGE_S[0] <= np.median(steps) * scale <= _INTERVAL_RANGE_S[1]:
+            return (values - values[0]) * scale, unit
+    return None
+
+
+def _timestamp_file_times(path: Path, count: int) -> tuple[np.ndarray, str]:
+    """First field of every non-comment line of a timestamp file: a number or a date-time (KITTI raw)."""
+    from datetime import datetime
+
+    values = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            values.append(float(re.split(r"[\s,]+", line)[0]))
+        except ValueError:
+            try:  # '2011-09-26 13:02:25.964389445': keep microseconds, drop the rest
+                day, _, frac = line.partition(".")
+                stamp = datetime.fromisoformat(day).timestamp()
+            except ValueError:
+                raise InputError(path, f"cannot read a time from line {line!r}") from None
+            values.append(stamp + float("0." + (frac or "0")))
+    if len(values) != count:
+        raise InputError(path, f"has {len(values)} times for {count} images")
+    secs = _seconds(np.asarray(values, dtype=np.float64))
+    if secs is None:
+        raise InputError(path, "times must increase with a frame interval between 0.2 ms and 2 s")
+    return secs[0], f"{path.name} ({secs[1]})"
+
+
+def _frame_counters(stems: np.ndarray) -> bool:
+    """Small whole numbers in constant steps (``0000.png``, ``0010.png``, …) count frames, not time."""
+    steps = np.diff(stems)
+    return bool(np.all(stems == np.round(stems)) and stems[-1] < 1e6 and np.all(steps == steps[0]))
+
+
+def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np.ndarray, str]:
+    """Frame times (T,) s of an image folder and where they came from.
+
+    In order: ``fps`` when given; a ``timestamps.txt`` or ``times.txt`` beside the images (one time
+    per image, first field per line: a number in s, ms, µs or ns, or a KITTI-style date-time);
+    numbers in the file names when they are timestamps (TUM ``1305031102.175304.png``, EuRoC
+    nanoseconds), not frame counters; otherwise 30 fps, and the source says it was assumed.
+    """
+    n = len(images)
+    if fps is not None:
+        return np.arange(n) / fps, f"--fps {fps:g}"
+    for name in TIMESTAMP_FILES:
+        if (folder / name).is_file():
+            return _timestamp_file_times(folder / name, n)
+    try:
+        stems = np.array([float(f.stem) for f in images])
+    except ValueError:
+        stems = None
+    if stems is not None and not _frame_counters(stems):
+        secs = _seconds(stems)
+        if secs is not None:
+            return secs[0], f"file names ({secs[1]})"
+    return np.arange(n) / 30.0, "assumed 30 fps (no timestamps; give --fps)"
+
+
+def read_image_folder(
+    folder: str | Path, max_frames: int | None = None, fps: float | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Frames (T, H, W, 3) uint8 RGB of a folder of images, their times (T,) s and the times' source.
+
+    Images are taken in natural name order (see :func:`list_images`); times as :func:`image_times`.
+
+    Raises:
+        InputError: no images, an unreadable image, images of different sizes, or fewer than 2.
+    """
+    folder = Path(folder)
+    images = list_images(folder)
+    if len(images) < 2:
+        raise InputError(folder, f"folder has {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); need at least 2")
+    times, source = image_times(folder, images, fps)
+    images = images[:max_frames]
+    frames = []
+    for f in images:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError(f, "cannot decode image")
+        if frames and img.shape != frames[0].shape:
+            h, w = frames[0].shape[:2]
+            raise InputError(f, f"image is {img.shape[1]}x{img.shape[0]}, the first {w}x{h}; all must match")
+        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    return np.stack(frames), times[: len(frames)], source
+
+
+def load_frames(
+    path: str | Path, max_frames: int | None = None, fps: float | None = None
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Frames of a video file, a folder of images or a ``simulate`` folder.
+
+    Returns:
+        ``(frames, times, camera)``: (T, H, W, 3) uint8 RGB, (T,) seconds from the first frame, and
+        the ``simulate`` folder's camera.json (else ``{}``) with ``"times_source"`` added: where the
+        times came from (the video's timestamps, camera.json, an image folder's names or timestamp
+        file, ``--fps``, or an assumed 30 fps).
+    """
     path = Path(path)
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise InputError("--fps", f"must be a positive frame rate, got {fps}")
     if is_sim_dir(path):
         frames, camera = load_sim_dir(path)
         interval = camera.get("frame_interval_s")
-        times = None if interval is None else np.arange(len(frames)) * float(interval)
-        return frames, times, camera
+        if fps is not None:
+            interval, source = 1.0 / fps, f"--fps {fps:g}"
+        else:
+            source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"
+        times = np.arange(len(frames)) * float(interval or 1.0 / 30)
+        return frames[:max_frames], times[:max_frames], {**camera, "times_source": source}
     if path.is_dir():
-        raise InputError(path, "directory has no frames.npz (not a 'motiondepth simulate' output)")
+        if not list_images(path):
+            raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)")
+        frames, times, source = read_image_folder(path, max_frames, fps)
+        return frames, times, {"times_source": source}
     if not path.exists():
         raise InputError(path, "input not found")
-    frames, times = read_video(path)
-    return frames, times, {}
+    frames, times = read_video(path, max_frames)
+    if fps is not None:
+        return frames, np.arange(len(frames)) / fps, {"times_source": f"--fps {fps:g}"}
+    return frames, times, {"times_source": "video timestamps"}
