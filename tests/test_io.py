@@ -142,7 +142,7 @@ def test_image_folder_order_and_times(tmp_path):
     got, times, cam = load_frames(tmp_path / "tum")
     np.testing.assert_array_equal(got, frames)
     np.testing.assert_allclose(times, stamps - stamps[0], atol=2e-6)
-    assert cam == {"times_source": "file names (s)"}
+    assert cam == {"times_source": "file names (s)", "time_origin_s": stamps[0]}
     # EuRoC: nanoseconds in the names, 20 Hz
     ns = [1403636579763555584 + k * 50_000_000 for k in range(3)]
     _image_folder(tmp_path / "euroc", [f"{t}.png" for t in ns])
@@ -165,8 +165,8 @@ def test_image_folder_order_and_times(tmp_path):
     (tmp_path / "count" / "timestamps.txt").write_text(
         "".join(f"2011-09-26 13:02:25.{50_000_000 * k + 5:09d}\n" for k in range(11))
     )
-    got, times, cam = read_image_folder(tmp_path / "count", max_frames=4)
-    assert len(got) == 4 and cam == "timestamps.txt (s)"
+    got, times, origin, source = read_image_folder(tmp_path / "count", max_frames=4)
+    assert len(got) == 4 and source == "timestamps.txt (s)" and origin % 60 == pytest.approx(25.000000005, abs=1e-5)
     np.testing.assert_allclose(times, [0.0, 0.05, 0.1, 0.15], atol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""Command-line commands of the combined pipeline: ``run``, ``compare-gyro`` and ``shake``."""
+"""Command-line commands of the combined pipeline: ``run``, ``compare-gyro``, ``shake`` and ``export-trajectory``."""
 
 from __future__ import annotations
 
@@ -137,6 +137,15 @@ def cmd_shake(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_trajectory(a: argparse.Namespace) -> int:
+    from motiondepth.io.export import export_trajectory
+
+    samples = export_trajectory(a.input, a.out, a.format, not a.per_frame, a.pivot, a.frame_span, a.time_offset)
+    t = samples.times
+    print(f"wrote {a.out}: {len(t)} samples, {t[0]:.6f}–{t[-1]:.6f} s, from {samples.source}")
+    return 0
+
+
 def _offset(text: str) -> float | None:
     if text == "auto":
         return None
@@ -154,7 +163,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_commands(sub) -> None:
-    """Register ``run``, ``compare-gyro`` and ``shake`` on the top-level sub-parsers."""
+    """Register ``run``, ``compare-gyro``, ``shake`` and ``export-trajectory`` on the top-level sub-parsers."""
     r = sub.add_parser(
         "run",
         help="the whole pipeline on a video: rotation, dense trajectory, metric depth, depth over time, report",
@@ -304,7 +313,8 @@ def add_commands(sub) -> None:
         type=float,
         default=0.0,
         metavar="S",
-        help="exposure + readout time of a frame: the gyro is averaged over it (default 0: instant)",
+        help="exposure + readout time of a frame, from its time_s (the frame start): the gyro is averaged over "
+        "it and the offset is the clocks' (default 0: the orientation at time_s; half a span then adds to the offset)",
     )
     c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
     c.add_argument(
@@ -344,3 +354,37 @@ def add_commands(sub) -> None:
     k.add_argument("--plot", metavar="PNG", help="also draw the spectra and band RMS")
     k.add_argument("--out", metavar="JSON", help="also write every series' band table, per axis, as JSON")
     k.set_defaults(func=cmd_shake)
+
+    x = sub.add_parser(
+        "export-trajectory",
+        help="write a recovered trajectory as TUM poses (evo) or a gyro-style rate log",
+        description="Convert a 'run' folder's trajectory (the dense one when present) or a trajectory CSV. "
+        "tum: 'timestamp tx ty tz qx qy qz qw' per sample, camera-to-reference, the camera centre moving on the "
+        "sphere of the rotation pivot (the run's --pivot; 0 = pure rotation), times on the input's clock when an "
+        "image folder had timestamps, so evo (evo_traj/evo_ape tum) can compare it with a dataset's ground "
+        "truth. rates: 'time_s,wx,wy,wz' in rad/s, camera axes (x right, y down, z forward), the body rate "
+        "between consecutive samples, as a gyroscope would log it; compare-gyro, shake and simulate --shake "
+        "read it.",
+    )
+    x.add_argument(
+        "input", metavar="RUN_DIR_OR_CSV", help="a 'run' output folder, trajectory.csv or trajectory_dense.csv"
+    )
+    x.add_argument("--format", default="tum", choices=["tum", "rates"], help="output format (default tum)")
+    x.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    x.add_argument("--per-frame", action="store_true", help="a run folder's per-frame trajectory, not the dense one")
+    x.add_argument(
+        "--pivot",
+        type=float,
+        default=None,
+        metavar="M",
+        help="pivot behind the camera for tum (default: the run's, else 0)",
+    )
+    x.add_argument(
+        "--frame-span",
+        type=float,
+        default=None,
+        metavar="S",
+        help="time a per-frame angle integrates, stamped at its middle (default: the frame interval, as in run)",
+    )
+    x.add_argument("--time-offset", type=float, default=0.0, metavar="S", help="seconds added to every time")
+    x.set_defaults(func=cmd_export_trajectory)

@@ -124,6 +124,7 @@ class Clip:
     source_size: tuple[int, int]  # (H, W) before resizing
     camera: dict = field(default_factory=dict)  # camera.json of a simulate folder, else {}
     times_source: str = "video timestamps"  # or camera.json, an image folder's names or timestamps file, --fps, assumed
+    time_origin_s: float = 0.0  # time of the first used frame on the clock of an image folder's timestamps
 
     @property
     def size(self) -> tuple[int, int]:
@@ -184,7 +185,7 @@ def decode_video(
     if resize is not None and resize < 16:
         raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
     frames, times, camera = load_frames(path, end, fps)
-    times_source = camera.pop("times_source")
+    times_source, origin = camera.pop("times_source"), camera.pop("time_origin_s", 0.0)
     total = len(frames)
     idx = np.arange(start, total if end is None else min(end, total), stride)
     if len(idx) < 2:
@@ -192,16 +193,15 @@ def decode_video(
             path,
             f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, stride={stride}); need at least 2",
         )
-    frames, times = frames[idx], times[idx] - times[idx[0]]
+    frames, times, origin = frames[idx], times[idx] - times[idx[0]], origin + times[idx[0]]
     source_size = frames.shape[1:3]
     if resize is not None and max(source_size) != resize:
         s = resize / max(source_size)
         w, h = max(1, round(source_size[1] * s)), max(1, round(source_size[0] * s))
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
-    return Clip(
-        np.ascontiguousarray(frames), times.astype(np.float64), idx, str(path), tuple(source_size), camera, times_source
-    )
+    frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
+    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin))
 
 
 def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
@@ -870,6 +870,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             "indices": [int(clip.indices[0]), int(clip.indices[-1])],
             "interval_s": clip.interval_s,
             "times_source": clip.times_source,
+            "time_origin_s": clip.time_origin_s,
         },
         "options": asdict(cfg),
         "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},

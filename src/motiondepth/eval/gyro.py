@@ -16,8 +16,10 @@
    gyro over the clip's time window, in camera axes, beside the trajectory's and (when given) the
    dense trajectory's: the per-frame trajectory cannot see above half the frame rate, the gyro can.
 
-A constant offset between the trajectory's frame times and the instants their angles describe
-(frame start vs. mid-exposure) is absorbed into the estimated offset.
+Frame times are frame starts (trajectory.csv); with the frame span given (exposure plus readout),
+each frame's angle is compared with the gyro's mean over ``[t, t + span]`` and the offset is the
+one between the clocks. Without it, the half span between a frame's start and the middle of what
+it integrates is absorbed into the estimated offset.
 """
 
 from __future__ import annotations
@@ -30,18 +32,9 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
-from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_euler, quat_to_matrix
+from motiondepth.geometry.rotations import body_rates, matrix_to_euler, quat_to_matrix
 from motiondepth.simulate.shake import _parse_axes, integrate_gyro, rate_integral, read_gyro_log
 from motiondepth.types import Trajectory
-
-
-def body_rates(angles: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """(T, 3) orientations → (T-1, 3) mean body angular velocity over each interval, rad/s."""
-    from scipy.spatial.transform import Rotation
-
-    r = euler_to_matrix(np.asarray(angles, dtype=np.float64))
-    rel = np.einsum("tji,tjk->tik", r[:-1], r[1:])  # R_kᵀ R_{k+1}
-    return Rotation.from_matrix(rel).as_rotvec() / np.diff(times)[:, None]
 
 
 def _interval_means(t: np.ndarray, cum: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -219,9 +212,11 @@ def compare_with_gyro(
 ) -> dict:
     """Align ``traj`` with the gyro log ``gyro`` and measure the error (see the module docstring).
 
-    ``span_s`` is how long each frame integrates motion (exposure plus rolling-shutter readout):
-    the gyro orientation is averaged over it, as a blurred frame's rotation is. 0 compares with
-    the instantaneous orientation (fine for short exposures). ``dense``: the dense trajectory
+    ``span_s`` is how long each frame integrates motion (exposure plus rolling-shutter readout), from
+    its time in ``traj.times`` (the frame start, as in trajectory.csv and DESIGN §3): the gyro
+    orientation is averaged over ``[t, t + span]``, as a blurred frame's rotation is, so the offset
+    is the one between the two clocks. 0 compares with the instantaneous orientation at ``t`` (fine
+    for short exposures; the half span then ends up in the offset). ``dense``: the dense trajectory
     (T, S, 3) rad and its sample times (T, S) s, for the band table.
 
     Returns:
@@ -232,7 +227,7 @@ def compare_with_gyro(
         over the same time window (a series too short for one maps to ``{"unavailable": reason}``).
     """
     angles = np.nan_to_num(np.asarray(traj.angles, dtype=np.float64))
-    times = np.asarray(traj.times, dtype=np.float64)
+    times = np.asarray(traj.times, dtype=np.float64) + 0.5 * span_s  # a frame's angle: its span's mean
     al = fit_alignment(angles, times, gyro, offset_s, axes, time_unit, max_offset_s, span_s, source)
     gt, w_cam, off = al.gyro_t, al.w_cam, al.offset_s
     ref = gyro_angles(gt, w_cam, times + off, span_s, q=al.q)

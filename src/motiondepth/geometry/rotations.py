@@ -171,3 +171,16 @@ def rotvec_to_quat(v: np.ndarray) -> np.ndarray:
     # sin(θ/2)/θ → 1/2 as θ → 0; the series keeps tiny gyro steps exact.
     k = np.where(angle > 1e-8, np.sin(half) / np.where(angle > 1e-8, angle, 1.0), 0.5 - angle**2 / 48.0)
     return np.concatenate([v * k, np.cos(half)], -1)
+
+
+def body_rates(angles: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(T, 3) orientations at ``times`` (T,) → (T-1, 3) mean body angular velocity over each interval, rad/s.
+
+    ``rotvec(R_kᵀ R_{k+1}) / Δt`` in camera axes: what a gyroscope fixed to the camera integrates to
+    over the interval.
+    """
+    from scipy.spatial.transform import Rotation
+
+    r = euler_to_matrix(np.asarray(angles, dtype=np.float64))
+    rel = np.einsum("tji,tjk->tik", r[:-1], r[1:])  # R_kᵀ R_{k+1}
+    return Rotation.from_matrix(rel).as_rotvec() / np.diff(times)[:, None]

@@ -119,18 +119,19 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted((f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()), key=_natural_key)
 
 
-def _seconds(values: np.ndarray) -> tuple[np.ndarray, str] | None:
-    """Numbers in an unknown unit → seconds, by the first unit with a plausible median interval."""
+def _seconds(values: np.ndarray) -> tuple[np.ndarray, float, str] | None:
+    """Numbers in an unknown unit → (seconds from the first, the first in seconds, unit), by the first
+    unit with a plausible median interval."""
     steps = np.diff(values)
     if len(values) < 2 or not np.all(steps > 0):
         return None
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if _INTERVAL_RANGE_S[0] <= np.median(steps) * scale <= _INTERVAL_RANGE_S[1]:
-            return (values - values[0]) * scale, unit
+            return (values - values[0]) * scale, float(values[0] * scale), unit
     return None
 
 
-def _timestamp_file_times(path: Path, count: int) -> tuple[np.ndarray, str]:
+def _timestamp_file_times(path: Path, count: int) -> tuple[np.ndarray, float, str]:
     """First field of every non-comment line of a timestamp file: a number or a date-time (KITTI raw)."""
     from datetime import datetime
 
@@ -153,7 +154,7 @@ def _timestamp_file_times(path: Path, count: int) -> tuple[np.ndarray, str]:
     secs = _seconds(np.asarray(values, dtype=np.float64))
     if secs is None:
         raise InputError(path, "times must increase with a frame interval between 0.2 ms and 2 s")
-    return secs[0], f"{path.name} ({secs[1]})"
+    return secs[0], secs[1], f"{path.name} ({secs[2]})"
 
 
 def _frame_counters(stems: np.ndarray) -> bool:
@@ -162,8 +163,9 @@ def _frame_counters(stems: np.ndarray) -> bool:
     return bool(np.all(stems == np.round(stems)) and stems[-1] < 1e6 and np.all(steps == steps[0]))
 
 
-def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np.ndarray, str]:
-    """Frame times (T,) s of an image folder and where they came from.
+def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np.ndarray, float, str]:
+    """Frame times (T,) s from the first image, the first image's time on the source's clock (0 if
+    none), and where the times came from.
 
     In order: ``fps`` when given; a ``timestamps.txt`` or ``times.txt`` beside the images (one time
     per image, first field per line: a number in s, ms, µs or ns, or a KITTI-style date-time);
@@ -172,7 +174,7 @@ def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np
     """
     n = len(images)
     if fps is not None:
-        return np.arange(n) / fps, f"--fps {fps:g}"
+        return np.arange(n) / fps, 0.0, f"--fps {fps:g}"
     for name in TIMESTAMP_FILES:
         if (folder / name).is_file():
             return _timestamp_file_times(folder / name, n)
@@ -183,14 +185,15 @@ def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np
     if stems is not None and not _frame_counters(stems):
         secs = _seconds(stems)
         if secs is not None:
-            return secs[0], f"file names ({secs[1]})"
-    return np.arange(n) / 30.0, "assumed 30 fps (no timestamps; give --fps)"
+            return secs[0], secs[1], f"file names ({secs[2]})"
+    return np.arange(n) / 30.0, 0.0, "assumed 30 fps (no timestamps; give --fps)"
 
 
 def read_image_folder(
     folder: str | Path, max_frames: int | None = None, fps: float | None = None
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Frames (T, H, W, 3) uint8 RGB of a folder of images, their times (T,) s and the times' source.
+) -> tuple[np.ndarray, np.ndarray, float, str]:
+    """Frames (T, H, W, 3) uint8 RGB of a folder of images, their times (T,) s from the first, the first's
+    time on the source clock (:func:`image_times`) and where the times came from.
 
     Images are taken in natural name order (see :func:`list_images`); times as :func:`image_times`.
 
@@ -201,7 +204,7 @@ def read_image_folder(
     images = list_images(folder)
     if len(images) < 2:
         raise InputError(folder, f"folder has {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); need at least 2")
-    times, source = image_times(folder, images, fps)
+    times, origin, source = image_times(folder, images, fps)
     images = images[:max_frames]
     frames = []
     for f in images:
@@ -212,7 +215,7 @@ def read_image_folder(
             h, w = frames[0].shape[:2]
             raise InputError(f, f"image is {img.shape[1]}x{img.shape[0]}, the first {w}x{h}; all must match")
         frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    return np.stack(frames), times[: len(frames)], source
+    return np.stack(frames), times[: len(frames)], origin, source
 
 
 def load_frames(
@@ -224,7 +227,8 @@ def load_frames(
         ``(frames, times, camera)``: (T, H, W, 3) uint8 RGB, (T,) seconds from the first frame, and
         the ``simulate`` folder's camera.json (else ``{}``) with ``"times_source"`` added: where the
         times came from (the video's timestamps, camera.json, an image folder's names or timestamp
-        file, ``--fps``, or an assumed 30 fps).
+        file, ``--fps``, or an assumed 30 fps); for an image folder also ``"time_origin_s"``, the first
+        image's time on the clock of its names or timestamp file (0 without one).
     """
     path = Path(path)
     if fps is not None and not (np.isfinite(fps) and fps > 0):
@@ -241,8 +245,8 @@ def load_frames(
     if path.is_dir():
         if not list_images(path):
             raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)")
-        frames, times, source = read_image_folder(path, max_frames, fps)
-        return frames, times, {"times_source": source}
+        frames, times, origin, source = read_image_folder(path, max_frames, fps)
+        return frames, times, {"times_source": source, "time_origin_s": origin}
     if not path.exists():
         raise InputError(path, "input not found")
     frames, times = read_video(path, max_frames)

@@ -36,7 +36,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.rotations import (
-    euler_to_matrix,
+    body_rates,
     quat_multiply,
     quat_to_euler,
     rotvec_to_quat,
@@ -290,12 +290,7 @@ def gyro_from_trace(trace: RotationTrace) -> tuple[np.ndarray, np.ndarray]:
     camera axes (x right, y down, z forward), stamped at the interval's midpoint; integrating it
     (:func:`integrate_gyro`) gives the trace back to within the sampling interval's curvature.
     """
-    from scipy.spatial.transform import Rotation
-
-    r = euler_to_matrix(trace.angles)
-    rel = np.einsum("tji,tjk->tik", r[:-1], r[1:])  # R_iᵀ R_{i+1}
-    w = Rotation.from_matrix(rel).as_rotvec() / np.diff(trace.times)[:, None]
-    return 0.5 * (trace.times[1:] + trace.times[:-1]), w
+    return 0.5 * (trace.times[1:] + trace.times[:-1]), body_rates(trace.angles, trace.times)
 
 
 def write_gyro_log(path: str | Path, t: np.ndarray, w: np.ndarray) -> None:

@@ -1,0 +1,155 @@
+"""Trajectory exports for other tools: TUM poses (evo, SLAM benchmarks) and gyro-style rate logs.
+
+A recovered trajectory is rotation only, about a pivot behind the camera (DESIGN §3): the camera
+centre moves on a sphere, ``C(t) = P − R(t)·P`` with ``P = (0, 0, −pivot)`` in the reference camera
+frame, and ``R(t)`` is camera-to-reference. So a pose is ``(C(t), R(t))`` in the frame of the first
+frame's mean orientation, metres and a unit quaternion.
+
+- **TUM** (``timestamp tx ty tz qx qy qz qw``, one pose per line, ``#`` comments): what ``evo``
+  (``evo_traj tum``, ``evo_ape tum``) and the TUM RGB-D / ETH3D tools read. Timestamps are on the
+  input's clock when it had one (an image folder named by timestamps, or a ``timestamps.txt``;
+  ``config.json``'s ``input.time_origin_s``), so the file lines up with a dataset's ground truth.
+- **Rates** (``time_s,wx,wy,wz``, rad/s, camera axes x right, y down, z forward): the mean body
+  angular velocity between consecutive samples, stamped at their midpoint, which is what a
+  gyroscope fixed to the camera would have logged. ``compare-gyro``, ``shake`` and
+  ``simulate --shake`` read it like any gyro log.
+
+Times: a dense trajectory's samples carry their own times. A per-frame angle is the mean
+orientation over the frame's span (exposure plus readout; ``run`` uses the frame interval), so it
+is stamped at the middle of that span.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.rotations import body_rates, euler_to_matrix, euler_to_quat
+from motiondepth.io.atomic import atomic_path
+
+FORMATS = ("tum", "rates")
+
+
+@dataclass
+class TrajectorySamples:
+    """Orientation samples ready to export."""
+
+    times: np.ndarray  # (N,) s on the source clock
+    angles: np.ndarray  # (N, 3) rad [roll, pitch, yaw], camera-to-reference
+    pivot_m: float | None  # from a run's config.json, else None
+    source: str  # which file, and whether dense or per frame
+
+
+def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | None = None) -> TrajectorySamples:
+    """Samples of a ``run`` folder, a ``trajectory.csv`` or a ``trajectory_dense.csv``.
+
+    Args:
+        path: a run folder (its dense trajectory when ``dense`` and present, else the per-frame one;
+            its pivot and time origin from ``config.json``) or one of the two CSVs.
+        dense: prefer the dense trajectory of a run folder.
+        frame_span_s: how long a per-frame angle integrates (stamped at the middle of it); default
+            the median frame interval, as in ``run``.
+
+    Lost frames (NaN angles) are left out, and ``source`` says how many.
+
+    Raises:
+        InputError: no trajectory, an unreadable file, or fewer than 2 samples with an orientation.
+    """
+    from motiondepth.eval.spectrum import file_kind
+    from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
+
+    path = Path(path)
+    pivot, origin = None, 0.0
+    if path.is_dir():
+        config = path / "config.json"
+        if config.is_file():
+            try:
+                record = json.loads(config.read_text())
+                pivot, origin = record.get("pivot_m"), float(record["input"].get("time_origin_s") or 0.0)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(config, f"cannot read the run's settings ({exc})") from None
+        names = ["trajectory_dense.csv", "trajectory.csv"] if dense else ["trajectory.csv"]
+        found = [path / n for n in names if (path / n).is_file()]
+        if not found:
+            raise InputError(path, f"folder has no {' or '.join(names)} (not a 'motiondepth run' output)")
+        path = found[0]
+    kind = file_kind(path)
+    if kind == "dense":
+        angles, times = read_dense_csv(path)
+        angles, times = angles.reshape(-1, 3), times.reshape(-1)
+        source = f"{path} (dense)"
+    elif kind == "trajectory":
+        traj = read_trajectory_csv(path)
+        span = frame_span_s if frame_span_s is not None else float(np.median(np.diff(traj.times)))
+        angles, times = traj.angles, traj.times + 0.5 * span
+        source = f"{path} (per frame, stamped at the middle of a {1e3 * span:.1f} ms span)"
+    else:
+        raise InputError(path, "not a trajectory CSV (no roll_rad column)")
+    kept = np.isfinite(angles).all(1)
+    if not kept.all():  # lost frames: left out (a gap in the poses; the rate across it is its mean)
+        angles, times = angles[kept], times[kept]
+        source += f"; {(~kept).sum()} lost sample(s) left out"
+    if len(times) < 2 or not np.all(np.diff(times) > 0):
+        raise InputError(path, "need at least 2 samples with an orientation, at increasing times")
+    return TrajectorySamples(times + origin, angles, pivot, source)
+
+
+def pivot_positions(angles: np.ndarray, pivot_m: float) -> np.ndarray:
+    """Camera centres (N, 3) m in the reference frame for rotations about a pivot ``pivot_m`` behind it."""
+    p = np.array([0.0, 0.0, -float(pivot_m)])
+    return p - euler_to_matrix(angles) @ p
+
+
+def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float = 0.0) -> None:
+    """TUM trajectory file: ``timestamp tx ty tz qx qy qz qw`` per sample (camera-to-reference)."""
+    pos = pivot_positions(samples.angles, pivot_m)
+    quat = euler_to_quat(samples.angles)
+    buf = io.StringIO()
+    buf.write(f"# motiondepth trajectory from {samples.source}\n")
+    buf.write(f"# rotation about a pivot {pivot_m:g} m behind the camera; frame: the first frame's mean orientation\n")
+    buf.write("# timestamp tx ty tz qx qy qz qw\n")
+    np.savetxt(buf, np.column_stack([samples.times, pos, quat]), fmt=["%.6f"] + ["%.9f"] * 7)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def write_rates(path: str | Path, samples: TrajectorySamples) -> None:
+    """Gyro-style log ``time_s,wx,wy,wz`` (rad/s, camera axes): the mean body rate between consecutive
+    samples, stamped at their midpoint."""
+    from motiondepth.simulate.shake import write_gyro_log
+
+    t = samples.times
+    write_gyro_log(path, 0.5 * (t[1:] + t[:-1]), body_rates(samples.angles, t))
+
+
+def export_trajectory(
+    path: str | Path,
+    out: str | Path,
+    fmt: str = "tum",
+    dense: bool = True,
+    pivot_m: float | None = None,
+    frame_span_s: float | None = None,
+    time_offset_s: float = 0.0,
+) -> TrajectorySamples:
+    """Write the trajectory of ``path`` (see :func:`load_samples`) to ``out`` as ``fmt`` (:data:`FORMATS`).
+
+    ``pivot_m`` defaults to the run's (``config.json``), else 0 (pure rotation); ``time_offset_s`` is
+    added to every time (to line up with another clock).
+    """
+    if fmt not in FORMATS:
+        raise InputError("--format", f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    samples = load_samples(path, dense, frame_span_s)
+    samples.times = samples.times + time_offset_s
+    if fmt == "tum":
+        pivot = pivot_m if pivot_m is not None else (samples.pivot_m or 0.0)
+        if pivot < 0:
+            raise InputError("--pivot", f"must be ≥ 0 m, got {pivot}")
+        write_tum(out, samples, pivot)
+    else:
+        write_rates(out, samples)
+    return samples
