@@ -106,14 +106,21 @@ def test_gaussian_smoothing_and_per_frame_depth():
     np.testing.assert_allclose(per_frame_depth(np.zeros((5, 1, 2)), vis, maps)[:, 0], [1, 1, 2, 3, 4])
 
 
-def test_support_from_tracks_follows_a_translation():
+def test_support_from_tracks_uses_the_visible_tracks_or_interpolates_a_grid():
     rng = np.random.default_rng(0)
     p0 = rng.uniform(0, 100, (50, 2))
-    shift = np.arange(8)[:, None, None] * np.array([1.5, -0.5])
+    shift = np.arange(12)[:, None, None] * np.array([1.5, -0.5])
     tracks = p0[None] + shift
-    sup, vis = support_from_tracks(tracks, np.ones((8, 50), bool), np.array([0]), 8, 4, (100, 100))
-    np.testing.assert_allclose(sup[0] - sup[0, :1], np.broadcast_to(shift, (8, 16, 2)), atol=1e-9)
-    assert vis.all()
+    visible = np.ones((12, 50), bool)
+    visible[4:, :10] = False  # 40 visible at the second window's start
+    sup, vis = support_from_tracks(tracks, visible, np.array([0, 4]), 8, 4, (100, 100))
+    assert sup.shape == (2, 8, 40, 2)  # one count for both windows: the fewer visible
+    np.testing.assert_array_equal(sup[1], tracks[4:12, 10:])  # the real tracks, not an interpolation
+    assert vis[1].all() and not vis[0, 4:].all()
+    # too few visible tracks: a 4 × 4 grid moved like its neighbours
+    sup, vis = support_from_tracks(tracks[:, 10:22], visible[:, 10:22], np.array([0]), 8, 4, (100, 100))
+    assert sup.shape == (1, 8, 16, 2)
+    np.testing.assert_allclose(sup[0] - sup[0, :1], np.broadcast_to(shift[:8], (8, 16, 2)), atol=1e-9)
 
 
 def test_bad_tracks_are_rejected_clearly():

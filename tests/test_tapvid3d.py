@@ -127,3 +127,52 @@ def test_evaluator_on_files_in_tapvid3d_format(tmp_path):
     np.savez(tmp_path / "pred" / "b.npz", tracks_XYZ=gt[:2], visibility=vis[:2])
     with pytest.raises(InputError, match="tracks_XYZ is"):
         evaluate_dirs(tmp_path / "gt", tmp_path / "pred")
+
+
+def _procedural_tapvid3d(path, seed, frames=24):
+    """A held-out procedural clip written in the TAPVid-3D ground-truth format (black JPEG frames)."""
+    from motiondepth.data.seurat_synth import SeuratDataConfig, eval_clip
+    from motiondepth.seurat.inference import to_tracks3d
+
+    clip = eval_clip(seed, frames, 4, SeuratDataConfig(num_queries=256))
+    xyz = to_tracks3d(clip.gt_tracks.astype(np.float64), clip.gt_visible, clip.depth, clip.intrinsics).xyz
+    _ok, jpg = cv2.imencode(".jpg", np.zeros((*clip.image_size, 3), np.uint8))
+    jpegs = np.empty(frames, dtype=object)
+    jpegs[:] = [jpg.tobytes()] * frames
+    np.savez(path, images_jpeg_bytes=jpegs, queries_xyt=clip.queries[:, [1, 2, 0]], tracks_XYZ=xyz,
+             visibility=clip.gt_visible, fx_fy_cx_cy=clip.intrinsics.as_array())  # fmt: skip
+    return clip
+
+
+def test_predictions_for_tapvid3d_files_score_like_the_methods(tmp_path, capsys):
+    from motiondepth.cli import main
+    from motiondepth.seurat.tapvid3d import TapVid3DPredictor, project_tracks
+
+    (tmp_path / "gt").mkdir()
+    clips = [_procedural_tapvid3d(tmp_path / "gt" / f"clip{i}.npz", 2_000_000_000 + i) for i in range(3)]
+    gt = np.load(tmp_path / "gt" / "clip0.npz", allow_pickle=True)
+    uv, vis = project_tracks(gt["tracks_XYZ"], gt["visibility"], gt["fx_fy_cx_cy"])
+    np.testing.assert_array_equal(vis, clips[0].gt_visible)
+    np.testing.assert_allclose(uv[vis], clips[0].gt_tracks[vis], atol=1e-3)  # projection inverts the lift
+    apd = {}
+    for method in ("seurat", "handcrafted", "static"):
+        pred = TapVid3DPredictor(method, support="tracks", depth_checkpoint="blur-depth-small")
+        res = pred.predict_dirs(tmp_path / "gt", tmp_path / method, progress=False)
+        assert sorted(res["predicted"]) == ["clip0", "clip1", "clip2"]
+        scores = evaluate_dirs(tmp_path / "gt", tmp_path / method, "per_trajectory")["mean"]
+        assert scores["occlusion_accuracy"] == 1.0  # the ground truth's visibility, by construction
+        apd[method] = scores["apd"]
+    assert apd["seurat"] > apd["static"] > 0.1 and apd["handcrafted"] > 0.1, apd
+    # rerun through the CLI: files already there are kept; a missing one is written again
+    (tmp_path / "seurat" / "clip1.npz").unlink()
+    args = ["predict-tapvid3d", "--gt", str(tmp_path / "gt"), "--out", str(tmp_path / "seurat"), "-q",
+            "--support", "tracks", "--depth-checkpoint", "blur-depth-small"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "wrote 1 prediction(s) (seurat)" in out and "kept 2 already there" in out
+    assert evaluate_dirs(tmp_path / "gt", tmp_path / "seurat", "per_trajectory")["mean"]["apd"] == pytest.approx(
+        apd["seurat"]
+    )
+    np.savez(tmp_path / "gt" / "clip3.npz", **{k: v for k, v in gt.items() if k != "images_jpeg_bytes"})
+    assert main(args) == 2
+    assert "clip3.npz" in capsys.readouterr().err

@@ -94,6 +94,23 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict_tapvid3d(a: argparse.Namespace) -> int:
+    from motiondepth.seurat.tapvid3d import TapVid3DPredictor
+
+    if a.depth_model:
+        from motiondepth.blur.hf_depth import check_depth_model
+
+        check_depth_model(a.depth_model)
+    predictor = TapVid3DPredictor(a.method, a.checkpoint, a.support, a.depth_checkpoint, a.depth_model)
+    t0 = time.perf_counter()
+    res = predictor.predict_dirs(a.gt, a.out, progress=not a.quiet)
+    kept = f"; kept {len(res['kept'])} already there" if res["kept"] else ""
+    print(
+        f"wrote {len(res['predicted'])} prediction(s) ({a.method}) to {a.out}{kept} in {time.perf_counter() - t0:.1f} s"
+    )
+    return 0
+
+
 def cmd_eval_tapvid3d(a: argparse.Namespace) -> int:
     from motiondepth.eval.tapvid3d import evaluate_dirs
 
@@ -314,7 +331,7 @@ def add_commands(sub, eval_sub) -> None:
     d.add_argument("--depth-scale", type=float, metavar="M_PER_UNIT", help="metres per unit of integer depth images")
     d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH", help="default seurat-small")
     d.add_argument("--video", metavar="VIDEO", help="re-track the supporting grid per window on this video "
-                   "(default: interpolate it from the tracks)")  # fmt: skip
+                   "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
     d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
     d.add_argument("--hfov", type=float, default=60.0, metavar="DEG", help="assumed horizontal field of view "
@@ -325,6 +342,29 @@ def add_commands(sub, eval_sub) -> None:
                    "'last' is the paper's Eq. 9")  # fmt: skip
     d.add_argument("--out", required=True, metavar="TRACKS3D.npz", help="output file")
     d.set_defaults(func=cmd_track_depth)
+
+    pt = sub.add_parser(
+        "predict-tapvid3d",
+        help="lift TAPVid-3D files' 2D tracks to 3D (Seurat or a baseline) for 'eval tapvid3d'",
+        description="For every ground-truth GT/*.npz, write OUT/<same name>.npz with tracks_XYZ and visibility: "
+        "the ground truth's 3D tracks projected to 2D with its intrinsics (the depth-from-tracks setting), the "
+        "supporting grid re-tracked on the decoded video, log depth ratios over time from --method, scaled by "
+        "median matching against the first frame's metric depth (blur network, or --depth-model). Files already "
+        "in OUT are kept, so an interrupted run resumes. Then: motiondepth eval tapvid3d --gt GT --pred OUT.",
+    )
+    pt.add_argument("--gt", required=True, metavar="DIR", help="folder of TAPVid-3D ground-truth .npz files")
+    pt.add_argument("--out", required=True, metavar="DIR", help="folder for the prediction files")
+    pt.add_argument("--method", default="seurat", choices=["seurat", "handcrafted", "static"],
+                    help="Seurat (default), the hand-crafted baseline (Eq. 4), or static depth per track")  # fmt: skip
+    pt.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
+                    help="Seurat checkpoint (its window, stride and grid also serve the baselines)")  # fmt: skip
+    pt.add_argument("--support", default="video", choices=["video", "tracks"],
+                    help="supporting grid: re-tracked on the video (default) or the visible tracks")  # fmt: skip
+    pt.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
+                    help=f"blur-depth checkpoint for the metric scale (default {VIDEO_DEPTH_CHECKPOINT})")  # fmt: skip
+    pt.add_argument("--depth-model", metavar="DIR", help="a local Hugging Face metric depth model instead")
+    pt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    pt.set_defaults(func=cmd_predict_tapvid3d)
 
     dp = sub.add_parser(
         "depth",

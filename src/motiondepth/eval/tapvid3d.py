@@ -164,22 +164,37 @@ def _image_size(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
     return img.shape[0], img.shape[1]
 
 
+def read_ground_truth(path: str | Path) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """Arrays of a TAPVid-3D ground-truth file (checked keys) and its image size (H, W).
+
+    The JPEG array is an object array, so the file is read with ``allow_pickle`` (only open
+    benchmark files you trust).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "ground-truth file not found")
+    gt = _load(path, ("queries_xyt", "tracks_XYZ", "visibility", "fx_fy_cx_cy"), allow_pickle=True)
+    t, n = gt["visibility"].shape if gt["visibility"].ndim == 2 else (-1, -1)
+    if gt["tracks_XYZ"].shape != (t, n, 3):
+        raise InputError(path, f"tracks_XYZ {gt['tracks_XYZ'].shape} and visibility {gt['visibility'].shape} differ")
+    return gt, _image_size(path, gt)
+
+
 def evaluate_file(gt_path: Path, pred_path: Path, scaling: str = "per_trajectory") -> dict[str, float]:
     """Metrics of one TAPVid-3D video: ground-truth file vs. prediction file of the same name.
 
     Ground truth keys: ``images_jpeg_bytes``, ``queries_xyt`` (N, 3), ``tracks_XYZ`` (T, N, 3),
     ``visibility`` (T, N), ``fx_fy_cx_cy`` (4,). Prediction keys: ``tracks_XYZ``, ``visibility``.
-    The JPEG array is an object array, so ground truth is read with ``allow_pickle`` (only
-    open benchmark files you trust).
+    Ground truth is read by :func:`read_ground_truth`.
     """
-    gt = _load(gt_path, ("queries_xyt", "tracks_XYZ", "visibility", "fx_fy_cx_cy"), allow_pickle=True)
+    gt, size = read_ground_truth(gt_path)
     pr = _load(pred_path, ("tracks_XYZ", "visibility"))
     g, p = gt["tracks_XYZ"], pr["tracks_XYZ"]
     if p.shape != g.shape:
         raise InputError(pred_path, f"tracks_XYZ is {p.shape}, ground truth {gt_path.name} is {g.shape}")
     if not np.all(np.isfinite(p)):
         raise InputError(pred_path, "tracks_XYZ contains NaN or inf")
-    intr = rescale_intrinsics(gt["fx_fy_cx_cy"], _image_size(gt_path, gt))
+    intr = rescale_intrinsics(gt["fx_fy_cx_cy"], size)
     return tapvid3d_metrics(
         p, pr["visibility"].astype(bool), g, gt["visibility"].astype(bool), intr, scaling, gt["queries_xyt"][:, 2]
     )

