@@ -85,6 +85,8 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
         source = f"{path} (dense)"
     elif kind == "trajectory":
         traj = read_trajectory_csv(path)
+        if len(traj.times) < 2:
+            raise InputError(path, "need at least 2 frames")
         span = frame_span_s if frame_span_s is not None else float(np.median(np.diff(traj.times)))
         angles, times = traj.angles, traj.times + 0.5 * span
         source = f"{path} (per frame, stamped at the middle of a {1e3 * span:.1f} ms span)"

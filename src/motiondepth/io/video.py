@@ -143,7 +143,7 @@ def _timestamp_file_times(path: Path, count: int) -> tuple[np.ndarray, float, st
         try:
             values.append(float(re.split(r"[\s,]+", line)[0]))
         except ValueError:
-            try:  # '2011-09-26 13:02:25.964389445': keep microseconds, drop the rest
+            try:  # '2011-09-26 13:02:25.964389445': whole seconds from the date-time, then the fraction
                 day, _, frac = line.partition(".")
                 stamp = datetime.fromisoformat(day).timestamp()
             except ValueError:
