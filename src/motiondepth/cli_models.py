@@ -97,10 +97,6 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
 def cmd_predict_tapvid3d(a: argparse.Namespace) -> int:
     from motiondepth.seurat.tapvid3d import TapVid3DPredictor
 
-    if a.depth_model:
-        from motiondepth.blur.hf_depth import check_depth_model
-
-        check_depth_model(a.depth_model)
     predictor = TapVid3DPredictor(a.method, a.checkpoint, a.support, a.depth_checkpoint, a.depth_model)
     t0 = time.perf_counter()
     res = predictor.predict_dirs(a.gt, a.out, progress=not a.quiet)

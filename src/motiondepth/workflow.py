@@ -45,6 +45,7 @@ import numpy as np
 from motiondepth import __version__
 from motiondepth.errors import InputError, OutputError
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.pivot import check_pivot
 from motiondepth.io.atomic import save_npz, write_json
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.seurat.inference import Tracks3D
@@ -820,8 +821,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     cfg = RunConfig(**options)
     if cfg.dense_samples < 2:
         raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
-    if cfg.pivot_m < 0:
-        raise InputError("--pivot", f"must be ≥ 0 m, got {cfg.pivot_m}")
+    check_pivot(cfg.pivot_m)
     if not 1 <= cfg.grid_half <= 64:
         raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
     from motiondepth.trajectory.stabilize import check_sigma

@@ -37,13 +37,13 @@ trajectory samples inside each frame, which is why ``run`` reports the shake fro
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from motiondepth.errors import InputError
+from motiondepth.io.trajectory import file_kind, read_angle_series
 
 # (low, high) Hz: sway, hand shake (two bands), tremor (two bands), vibration (two bands)
 DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
@@ -215,21 +215,6 @@ def gyro_spectrum(
     return angle_spectrum(rate_integral(t, np.asarray(w, dtype=np.float64)), t, segment_s, axes, source)
 
 
-def file_kind(path: str | Path) -> str:
-    """``"trajectory"``, ``"dense"`` (CSVs that ``run`` writes) or ``"gyro"`` (anything else), by the header."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        with open(path, newline="") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return "gyro"  # binary or odd text: the gyro reader says what is wrong with it
-    if "roll_rad" in header:
-        return "dense" if "sample" in header else "trajectory"
-    return "gyro"
-
-
 def file_spectrum(
     path: str | Path,
     start_s: float | None = None,
@@ -242,18 +227,13 @@ def file_spectrum(
     Times are the file's own: ``time_s`` of a trajectory, the log's clock (in seconds, ``time_unit``
     as for ``simulate --shake``) of a gyro log.
     """
-    from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
     from motiondepth.simulate.shake import read_gyro_log
 
     kind = file_kind(path)
-    if kind == "trajectory":
-        traj = read_trajectory_csv(path)
-        angles, times, axes = traj.angles, traj.times, ANGLE_AXES
-    elif kind == "dense":
-        dense, dense_t = read_dense_csv(path)
-        angles, times, axes = dense.reshape(-1, 3), dense_t.reshape(-1), ANGLE_AXES
-    else:
+    if kind == "gyro":
         times, w = read_gyro_log(path, time_unit)
+    else:
+        angles, times = read_angle_series(path, kind)
     keep = np.ones(len(times), bool)
     if start_s is not None:
         keep &= times >= start_s
@@ -263,7 +243,7 @@ def file_spectrum(
         raise InputError(path, f"{keep.sum()} samples between --start and --end (times {times[0]:g}–{times[-1]:g} s)")
     if kind == "gyro":
         return gyro_spectrum(times[keep], w[keep], segment_s, source=str(path))
-    return angle_spectrum(angles[keep], times[keep], segment_s, axes, source=str(path))
+    return angle_spectrum(angles[keep], times[keep], segment_s, ANGLE_AXES, source=str(path))
 
 
 def parse_bands(text: str) -> tuple[tuple[float, float], ...]:

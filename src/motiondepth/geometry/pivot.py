@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics, project
+
+
+def check_pivot(pivot_m: float) -> None:
+    """:class:`InputError` (naming ``--pivot``) unless the pivot distance is ≥ 0 m."""
+    if pivot_m < 0:
+        raise InputError("--pivot", f"must be ≥ 0 m, got {pivot_m}")
 
 
 def camera_centre(r: np.ndarray, pivot_m: float) -> np.ndarray:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
+from motiondepth.geometry.pivot import camera_centre, check_pivot
 from motiondepth.geometry.rotations import body_rates, euler_to_matrix, euler_to_quat
 from motiondepth.io.atomic import atomic_path
 
@@ -60,8 +61,7 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
     Raises:
         InputError: no trajectory, an unreadable file, or fewer than 2 samples with an orientation.
     """
-    from motiondepth.eval.spectrum import file_kind
-    from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
+    from motiondepth.io.trajectory import file_kind, read_angle_series
 
     path = Path(path)
     pivot, origin = None, 0.0
@@ -79,19 +79,14 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
             raise InputError(path, f"folder has no {' or '.join(names)} (not a 'motiondepth run' output)")
         path = found[0]
     kind = file_kind(path)
-    if kind == "dense":
-        angles, times = read_dense_csv(path)
-        angles, times = angles.reshape(-1, 3), times.reshape(-1)
-        source = f"{path} (dense)"
-    elif kind == "trajectory":
-        traj = read_trajectory_csv(path)
-        if len(traj.times) < 2:
+    angles, times = read_angle_series(path, kind)
+    source = f"{path} (dense)"
+    if kind == "trajectory":
+        if len(times) < 2:
             raise InputError(path, "need at least 2 frames")
-        span = frame_span_s if frame_span_s is not None else float(np.median(np.diff(traj.times)))
-        angles, times = traj.angles, traj.times + 0.5 * span
+        span = frame_span_s if frame_span_s is not None else float(np.median(np.diff(times)))
+        times = times + 0.5 * span
         source = f"{path} (per frame, stamped at the middle of a {1e3 * span:.1f} ms span)"
-    else:
-        raise InputError(path, "not a trajectory CSV (no roll_rad column)")
     kept = np.isfinite(angles).all(1)
     if not kept.all():  # lost frames: left out (a gap in the poses; the rate across it is its mean)
         angles, times = angles[kept], times[kept]
@@ -101,15 +96,9 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
     return TrajectorySamples(times + origin, angles, pivot, source)
 
 
-def pivot_positions(angles: np.ndarray, pivot_m: float) -> np.ndarray:
-    """Camera centres (N, 3) m in the reference frame for rotations about a pivot ``pivot_m`` behind it."""
-    p = np.array([0.0, 0.0, -float(pivot_m)])
-    return p - euler_to_matrix(angles) @ p
-
-
 def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float = 0.0) -> None:
     """TUM trajectory file: ``timestamp tx ty tz qx qy qz qw`` per sample (camera-to-reference)."""
-    pos = pivot_positions(samples.angles, pivot_m)
+    pos = camera_centre(euler_to_matrix(samples.angles), pivot_m)
     quat = euler_to_quat(samples.angles)
     buf = io.StringIO()
     buf.write(f"# motiondepth trajectory from {samples.source}\n")
@@ -149,8 +138,7 @@ def export_trajectory(
     samples.times = samples.times + time_offset_s
     if fmt == "tum":
         pivot = pivot_m if pivot_m is not None else (samples.pivot_m or 0.0)
-        if pivot < 0:
-            raise InputError("--pivot", f"must be ≥ 0 m, got {pivot}")
+        check_pivot(pivot)
         write_tum(out, samples, pivot)
     else:
         write_rates(out, samples)

@@ -116,6 +116,34 @@ def read_dense_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return _read_table(path, "dense trajectory", DENSE_COLUMNS, parse)
 
 
+def file_kind(path: str | Path) -> str:
+    """``"trajectory"``, ``"dense"`` (CSVs that ``run`` writes) or ``"gyro"`` (anything else), by the header."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return "gyro"  # binary or odd text: the gyro reader says what is wrong with it
+    if "roll_rad" in header:
+        return "dense" if "sample" in header else "trajectory"
+    return "gyro"
+
+
+def read_angle_series(path: str | Path, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Angles (N, 3) rad and times (N,) s of a trajectory CSV (one per frame, at frame starts) or a dense
+    trajectory CSV (every sample, at its own time), by :func:`file_kind` unless ``kind`` is given."""
+    kind = kind or file_kind(path)
+    if kind == "trajectory":
+        traj = read_trajectory_csv(path)
+        return traj.angles, traj.times
+    if kind == "dense":
+        dense, times = read_dense_csv(path)
+        return dense.reshape(-1, 3), times.reshape(-1)
+    raise InputError(path, "not a trajectory CSV (no roll_rad column)")
+
+
 def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
     """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``, ``tracker``, ``meta``).
 

@@ -40,14 +40,11 @@ def project_tracks(xyz: np.ndarray, visible: np.ndarray, fx_fy_cx_cy) -> tuple[n
     Occluded entries hold the last visible position (the first visible one before it), as Seurat's input.
     """
     from motiondepth.data.seurat_synth import fill_occluded
+    from motiondepth.geometry.camera import project
 
-    fx, fy, cx, cy = (float(v) for v in fx_fy_cx_cy)
-    z = xyz[..., 2]
-    ok = np.isfinite(xyz).all(-1) & (z > 1e-6)
+    ok = np.isfinite(xyz).all(-1) & (xyz[..., 2] > 1e-6)
     vis = np.asarray(visible, bool) & ok
-    zs = np.where(ok, z, 1.0)
-    uv = np.stack([fx * xyz[..., 0] / zs + cx, fy * xyz[..., 1] / zs + cy], -1)
-    uv = np.where(ok[..., None], uv, 0.0)
+    uv = project(np.where(ok[..., None], xyz, [0.0, 0.0, 1.0]), Intrinsics.from_array(fx_fy_cx_cy))
     return fill_occluded(uv, vis), vis
 
 
