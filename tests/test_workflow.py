@@ -21,7 +21,7 @@ from motiondepth.errors import InputError, OutputError
 from motiondepth.eval.spectrum import dense_spectrum
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.pointcloud import read_ply
-from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
+from motiondepth.io.trajectory import load_tracks, read_dense_csv, read_trajectory_csv
 from motiondepth.io.video import write_video
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
 from motiondepth.pipeline import simulate_scene, write_simulation
@@ -393,3 +393,35 @@ def test_run_with_the_clips_gyro_log(sim, tmp_path):
                  "60", "--gyro-offset", "auto", "--hfov", "60"]) == 0  # fmt: skip
     with pytest.raises(InputError, match="not found"):
         motiondepth.run(sim["video"], tmp_path / "w", progress=False, gyro=str(tmp_path / "nope.csv"))
+
+
+def test_run_estimates_the_focal_length_from_the_shake(first_run, sim, tmp_path, capsys):
+    """--hfov auto: the focal length from KLT tracks (then again on the gyro-aided tracks), used by every
+    later step, recorded in tracks.npz and config.json, cached, and named in the warnings and the report."""
+    out = tmp_path / "auto"
+    res = motiondepth.run(sim["video"], out, progress=False, hfov="auto")
+    true_fx = sim["gt"].intrinsics.fx
+    assert res.intrinsics.fx == pytest.approx(true_fx, rel=0.06)
+    assert res.intrinsics_source.startswith("estimated from the shake (")
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["intrinsics"]["fx_fy_cx_cy"][0] == pytest.approx(res.intrinsics.fx)
+    focal = cfg["intrinsics"]["focal_estimate"]
+    assert focal["trusted"] and len(focal["profile"]["scale"]) > 20
+    assert any("focal length estimated from the shake" in w for w in res.warnings)
+    assert not any("no intrinsics given" in w for w in res.warnings)
+    assert "estimated from the shake" in (out / "report.html").read_text()
+    _, saved = load_tracks(out / "tracks.npz")
+    assert saved[0] == pytest.approx(res.intrinsics.fx)
+    # the rotation is about as good as with the true intrinsics (1 % off in focal length here)
+    gt = sim["gt"].trajectory
+    err = [trajectory_metrics(r.trajectory.angles, gt)["abs_rel"] for r in (res, first_run)]
+    assert abs(err[0] - err[1]) < 0.02
+    again = motiondepth.run(sim["video"], out, progress=False, hfov="auto")
+    assert all(st["cached"] for st in _steps(out).values()) and again.intrinsics == res.intrinsics
+    # with a gyro log the estimate is made again on the blur-compensated tracks
+    g = motiondepth.run(sim["dir"], tmp_path / "g", progress=False, hfov="auto", gyro=str(sim["dir"] / "gyro.csv"))
+    assert "from_klt" in g.tracks.meta["focal"] and g.intrinsics.fx == pytest.approx(true_fx, rel=0.06)
+    with pytest.raises(InputError, match="cannot be combined"):
+        motiondepth.run(sim["video"], tmp_path / "x", progress=False, hfov="auto", fx=200.0)
+    assert main(["run", str(sim["video"]), "--out", str(out), "--hfov", "auto"]) == 0
+    assert "estimated from the shake" in capsys.readouterr().out

@@ -155,6 +155,15 @@ def _offset(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"expected 'auto' or seconds, got {text!r}") from None
 
 
+def _hfov(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected degrees or 'auto', got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
     v = int(text)
     if v < 1:
@@ -201,7 +210,15 @@ def add_commands(sub) -> None:
     for k in ("fx", "fy", "cx", "cy"):
         g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
     g.add_argument("--calibration", metavar="JSON", help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, or Open3D")
-    g.add_argument("--hfov", type=float, default=None, metavar="DEG", help="horizontal field of view, degrees")
+    g.add_argument(
+        "--hfov",
+        type=_hfov,
+        default=None,
+        metavar="DEG|auto",
+        help="horizontal field of view, degrees; 'auto' estimates the focal length from the shake (the image "
+        "edges and corners move differently from the centre under rotation; fails over to 60° with a warning "
+        "when the motion cannot tell, e.g. below a 30° field of view)",
+    )
     g.add_argument(
         "--pivot",
         dest="pivot_m",

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HFOV_DEG = 60.0  # assumed horizontal field of view without calibration (a phone's main camera in
 # 16:9 video is 60–70°; the lower end errs towards the narrower crops of stabilised video modes)
+FOCAL_AUTO = "estimated from the shake"  # intrinsics origin of --hfov auto (see estimate_focal_length)
 DEFAULT_PIVOT_M = 0.2  # rotation pivot behind the camera (the phone preset: wrist-to-phone distance)
 ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
 
@@ -90,7 +91,7 @@ class RunConfig:
     cx: float | None = None
     cy: float | None = None
     calibration: str | None = None  # JSON with intrinsics (see read_calibration)
-    hfov: float | None = None  # horizontal field of view, degrees
+    hfov: float | str | None = None  # horizontal field of view, degrees, or "auto": estimated from the shake
     depth: str | None = None  # first-frame depth map file instead of the blur network
     depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
     pivot_m: float = DEFAULT_PIVOT_M
@@ -243,7 +244,7 @@ def resolve_intrinsics(
     cx: float | None = None,
     cy: float | None = None,
     calibration: str | Path | None = None,
-    hfov: float | None = None,
+    hfov: float | str | None = None,
 ) -> tuple[Intrinsics, str, str | None]:
     """Intrinsics of the decoded frames → (intrinsics, where they came from, warning or None).
 
@@ -251,11 +252,19 @@ def resolve_intrinsics(
     to ``image_size``. Precedence: calibration file, then ``hfov``, then ``fx``; the individual
     ``fx/fy/cx/cy`` flags override what the file or field of view gave. With nothing at all, a
     :data:`DEFAULT_HFOV_DEG` horizontal field of view is assumed and a warning returned.
+    ``hfov="auto"`` returns that default as the start of :func:`estimate_focal_length`, which
+    :func:`run` calls once the tracks are there.
     """
     h, w = image_size
     sh, sw = source_size or image_size
     warning = None
-    if calibration is not None:
+    if hfov == "auto":
+        clash = [k for k, v in (("--fx", fx), ("--fy", fy), ("--calibration", calibration)) if v is not None]
+        if clash:
+            raise InputError("--hfov", f"auto estimates the focal length, so it cannot be combined with {clash[0]}")
+        base, origin = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh), FOCAL_AUTO
+        hfov = None  # --cx/--cy still apply
+    elif calibration is not None:
         base, calib_size = read_calibration(calibration)
         origin = f"calibration {calibration}"
         if calib_size is not None and calib_size != (sh, sw):
@@ -267,7 +276,7 @@ def resolve_intrinsics(
             base = base.scaled(sw / cw, sh / ch)
             origin += f" (rescaled from {cw}x{ch})"
     elif hfov is not None:
-        if not 1.0 <= hfov < 179.0:
+        if isinstance(hfov, str) or not 1.0 <= hfov < 179.0:
             raise InputError("--hfov", f"{hfov}° is not a field of view (1–179°)")
         base, origin = Intrinsics.from_hfov(hfov, sw, sh), f"{hfov:g}° horizontal field of view"
     elif fx is not None or fy is not None:
@@ -278,7 +287,8 @@ def resolve_intrinsics(
         origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
         warning = (
             f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
-            "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
+            "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov "
+            "(--hfov auto estimates it from the shake)"
         )
     given = {k: v for k, v in (("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)) if v is not None}
     if given:
@@ -291,7 +301,7 @@ def resolve_intrinsics(
             base = Intrinsics.from_array([vals["fx"], vals["fy"], vals["cx"], vals["cy"]])
         except ValueError as exc:
             raise InputError("--fx/--fy/--cx/--cy", str(exc)) from None
-        if origin != "flags":
+        if origin not in ("flags", FOCAL_AUTO):
             origin += " with " + ", ".join(given) + " from flags"
     if (h, w) != (sh, sw):
         base = base.scaled(w / sw, h / sh)
@@ -313,6 +323,18 @@ def track_points(
         return track_frames(frames, grid_half, intrinsics, tracker, **opts)
     except ValueError as exc:
         raise InputError("tracking", str(exc)) from None
+
+
+def estimate_focal_length(tracks: Tracks, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M, solver=None):
+    """The focal length that best explains the tracks' motion (:func:`~motiondepth.trajectory.focal.estimate_focal`):
+    a :class:`~motiondepth.trajectory.focal.FocalEstimate`, whose ``intrinsics`` keep the aspect ratio and
+    principal point of ``intrinsics`` and whose ``problem`` says when the shake cannot tell."""
+    from motiondepth.trajectory.focal import estimate_focal
+
+    try:
+        return estimate_focal(tracks.tracks, tracks.visible, intrinsics, pivot_m, tracks.image_size, config=solver)
+    except ValueError as exc:
+        raise InputError("--hfov auto", str(exc)) from None
 
 
 def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float]:
@@ -811,7 +833,6 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     from tqdm.auto import tqdm
 
     from motiondepth.io.trajectory import (
-        load_tracks,
         read_dense_csv,
         save_tracks,
         write_dense_csv,
@@ -935,31 +956,48 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                 **rs_key,
             }
 
+        auto_focal = intr_origin == FOCAL_AUTO
+
         def compute_tracks():
             tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
+            found = intr
+            if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
+                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
+                tr.meta["focal"] = est.as_dict()
+                found = est.intrinsics if est.trusted else intr
             if fit_key is not None:
                 from motiondepth.tracking.blur_fit import track_with_blur_fit
 
-                return track_with_blur_fit(
-                    clip.frames, tr.queries, clip.times, intr, exposure, readout, cfg.pivot_m, solver=solver, init=tr,
-                    progress=cfg.progress,
+                tr = track_with_blur_fit(
+                    clip.frames, tr.queries, clip.times, found, exposure, readout, cfg.pivot_m, solver=solver,
+                    init=tr, progress=cfg.progress,
                 )[0]  # fmt: skip
-            if gyro is None:
-                return tr
-            from motiondepth.tracking.gyro_aided import track_with_gyro
+            elif gyro is not None:
+                from motiondepth.tracking.gyro_aided import track_with_gyro
 
-            return track_with_gyro(clip.frames, tr.queries, clip.times, intr, gyro, cfg.pivot_m, solver=solver, init=tr)
+                tr = track_with_gyro(clip.frames, tr.queries, clip.times, found, gyro, cfg.pivot_m, solver=solver,
+                                     init=tr)  # fmt: skip
+            if auto_focal and (fit_key is not None or gyro is not None) and found is not intr:
+                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)  # again on the blur-compensated tracks
+                tr.meta["focal"] = est.as_dict() | {"from_klt": tr.meta.get("focal")}
+                found = est.intrinsics if est.trusted else found
+            return tr, found
 
-        tracks, k_tracks = step(
+        (tracks, found_intr), k_tracks = step(
             "tracks",
             video_id
             | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key}
-            | ({"blur_fit": fit_key} if fit_key else {}),
+            | ({"blur_fit": fit_key} if fit_key else {})
+            | ({"focal": "auto", "pivot": cfg.pivot_m, **rs_key} if auto_focal else {}),
             ["tracks.npz"],
             compute_tracks,
-            lambda t, o: save_tracks(o / "tracks.npz", t, intr.as_array()),
-            lambda o: load_tracks(o / "tracks.npz")[0],
+            lambda v, o: save_tracks(o / "tracks.npz", v[0], v[1].as_array()),
+            lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
         )
+        if auto_focal:
+            intr, intr_origin, intr_warning = _focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
+            record["intrinsics"] = {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
+                                    "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
         depth_src = (
             f"file {cfg.depth}" if cfg.depth
             else f"depth model {cfg.depth_model}" if cfg.depth_model
@@ -1108,6 +1146,36 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     cached = [name for name, st in record["steps"].items() if st.get("cached")]
     return Result(
         out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files, cached
+    )
+
+
+def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, Intrinsics]:
+    from motiondepth.io.trajectory import load_tracks
+
+    tracks, arr = load_tracks(path)
+    return tracks, default if arr is None else Intrinsics.from_array(arr)
+
+
+def _focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple[Intrinsics, str, str | None]:
+    """(intrinsics, origin, warning) after ``--hfov auto``: the estimate, or the default when it is not trusted."""
+    if estimate.get("trusted"):
+        hfov = float(estimate["hfov_deg"])
+        return (
+            found,
+            f"{FOCAL_AUTO} ({hfov:.1f}° horizontal field of view)",
+            (
+                f"focal length {FOCAL_AUTO}: {found.fx:.0f} px, a {hfov:.1f}° horizontal field of view (typically within "
+                "3 %, see the README); rotation angles scale with it, so give --calibration for exact ones"
+            ),
+        )
+    origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
+    return (
+        start,
+        origin,
+        (
+            f"--hfov auto: {estimate.get('problem', 'no estimate')}; assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of "
+            "view instead, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
+        ),
     )
 
 
