@@ -217,7 +217,7 @@ def add_commands(sub) -> None:
         metavar="DEG|auto",
         help="horizontal field of view, degrees; 'auto' estimates the focal length from the shake (the image "
         "edges and corners move differently from the centre under rotation; fails over to 60° with a warning "
-        "when the motion cannot tell, e.g. below a 30° field of view)",
+        "when the motion cannot tell, e.g. below a 25° field of view)",
     )
     g.add_argument(
         "--pivot",
