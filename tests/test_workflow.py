@@ -420,7 +420,7 @@ def test_run_estimates_the_focal_length_from_the_shake(first_run, sim, tmp_path,
     assert all(st["cached"] for st in _steps(out).values()) and again.intrinsics == res.intrinsics
     # with a gyro log the estimate is made again on the blur-compensated tracks
     g = motiondepth.run(sim["dir"], tmp_path / "g", progress=False, hfov="auto", gyro=str(sim["dir"] / "gyro.csv"))
-    assert "from_klt" in g.tracks.meta["focal"] and g.intrinsics.fx == pytest.approx(true_fx, rel=0.06)
+    assert g.tracks.meta["focal"]["from_klt"]["trusted"] and g.intrinsics.fx == pytest.approx(true_fx, rel=0.06)
     with pytest.raises(InputError, match="cannot be combined"):
         motiondepth.run(sim["video"], tmp_path / "x", progress=False, hfov="auto", fx=200.0)
     assert main(["run", str(sim["video"]), "--out", str(out), "--hfov", "auto"]) == 0

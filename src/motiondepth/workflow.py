@@ -960,10 +960,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
         def compute_tracks():
             tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
-            found = intr
+            found, focal = intr, None
             if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
                 est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
-                tr.meta["focal"] = est.as_dict()
+                focal = est.as_dict()
                 found = est.intrinsics if est.trusted else intr
             if fit_key is not None:
                 from motiondepth.tracking.blur_fit import track_with_blur_fit
@@ -979,8 +979,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                                      init=tr)  # fmt: skip
             if auto_focal and (fit_key is not None or gyro is not None) and found is not intr:
                 est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)  # again on the blur-compensated tracks
-                tr.meta["focal"] = est.as_dict() | {"from_klt": tr.meta.get("focal")}
+                focal = est.as_dict() | {"from_klt": focal}
                 found = est.intrinsics if est.trusted else found
+            if focal is not None:
+                tr.meta["focal"] = focal
             return tr, found
 
         (tracks, found_intr), k_tracks = step(
