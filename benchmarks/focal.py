@@ -47,10 +47,6 @@ LENSES_MM = (3.5, 5.0, 6.86, 9.0, 12.0, 16.0, 22.0)  # phone preset lens focal l
 SEED0 = 7000
 
 
-def _hfov(fx: float, width: int) -> float:
-    return float(np.rad2deg(2 * np.arctan(0.5 * width / fx)))
-
-
 def real_clips(work: Path, blur_fit: bool) -> list[dict]:
     rows = []
     for pair in present_pairs():
@@ -59,7 +55,7 @@ def real_clips(work: Path, blur_fit: bool) -> list[dict]:
             clip, gt = make_clip(pair, start, work / name)
             width = gt["video"].frames.shape[2]
             flags = run_flags(gt)
-            row = {"clip": name, "true_hfov_deg": _hfov(gt["intrinsics"].fx, width)}
+            row = {"clip": name, "true_hfov_deg": gt["intrinsics"].hfov_deg(width)}
             variants = {
                 "true": (f"run-{name}", flags),
                 "default": (f"run-default-{name}", {"progress": False}),
@@ -78,7 +74,7 @@ def real_clips(work: Path, blur_fit: bool) -> list[dict]:
                 row[key] = {
                     "sparse_abs_rel": m["abs_rel"],
                     "fx": float(res.intrinsics.fx),
-                    "hfov_deg": _hfov(res.intrinsics.fx, width),
+                    "hfov_deg": res.intrinsics.hfov_deg(width),
                     "focal_error": float(res.intrinsics.fx / gt["intrinsics"].fx - 1),
                     "origin": res.intrinsics_source,
                 }
@@ -98,7 +94,7 @@ def sweep(seeds: int) -> list[dict]:
         k = video.intrinsics
         grid = query_grid(12, (cam.height, cam.width), k)
         start = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, cam.width, cam.height)
-        row = {"preset": preset, "lens_mm": mm, "seed": seed, "true_hfov_deg": _hfov(k.fx, cam.width),
+        row = {"preset": preset, "lens_mm": mm, "seed": seed, "true_hfov_deg": k.hfov_deg(cam.width),
                "blur_px_median": float(np.median(video.blur_px))}  # fmt: skip
         for kind, tracks in (("klt", KLTTracker().track(video.frames, grid_queries(grid))),
                              ("exact", groundtruth_tracks(video, grid))):  # fmt: skip

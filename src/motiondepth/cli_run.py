@@ -146,22 +146,22 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
     return 0
 
 
-def _offset(text: str) -> float | None:
-    if text == "auto":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or seconds, got {text!r}") from None
+def _auto_or_number(auto, unit: str):
+    """An argparse type: ``auto`` becomes ``auto`` (the value given), anything else a float in ``unit``."""
+
+    def parse(text: str):
+        if text == "auto":
+            return auto
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'auto' or {unit}, got {text!r}") from None
+
+    return parse
 
 
-def _hfov(text: str) -> float | str:
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected degrees or 'auto', got {text!r}") from None
+_offset = _auto_or_number(None, "seconds")
+_hfov = _auto_or_number("auto", "degrees")
 
 
 def _positive_int(text: str) -> int:

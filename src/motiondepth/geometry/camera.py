@@ -44,6 +44,15 @@ class Intrinsics:
         """
         return cls.centred((width / 2.0) / np.tan(np.deg2rad(hfov_deg) / 2.0), width, height)
 
+    def hfov_deg(self, width: int) -> float:
+        """Horizontal field of view of frames ``width`` pixels wide, degrees (the inverse of :meth:`from_hfov`).
+
+        Example:
+            >>> round(Intrinsics.from_hfov(70.0, 640, 480).hfov_deg(640), 6)
+            70.0
+        """
+        return float(np.rad2deg(2.0 * np.arctan(width / 2.0 / self.fx)))
+
     def as_array(self) -> np.ndarray:
         """``[fx, fy, cx, cy]`` as float64 (4,)."""
         return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)

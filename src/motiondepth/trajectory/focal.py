@@ -75,24 +75,16 @@ def _fitted_depths(tracks, visible, intr, pivot_m, image_height, init_depth, con
     return np.where(ok, fitted.depth, np.nanmedian(fitted.depth) if ok.any() else 2.0), fitted.residual_px
 
 
-def focal_cost(
-    tracks: np.ndarray,
-    visible: np.ndarray,
-    intr: Intrinsics,
-    pivot_m: float,
-    image_height: int,
-    init_depth: float | np.ndarray = 2.0,
-    config: SolverConfig | None = None,
-) -> float:
+def _cost_and_residual(tracks, visible, intr, pivot_m, image_height, init_depth=2.0, config=None):
     """Robust reprojection cost (px², :func:`~motiondepth.trajectory.parallax.fit_cost`) of the tracks at
-    intrinsics ``intr``, after the per-point depths and the rotations are fitted (pivot parallax).
-
-    With ``pivot_m == 0`` depth does not enter the model and the rotations alone are fitted.
-    """
+    intrinsics ``intr`` after the per-point depths and the rotations are fitted (pivot parallax), and that
+    fit's robust residual, px. With ``pivot_m == 0`` depth does not enter the model: the rotations alone are
+    fitted and the residual is NaN."""
     depth = np.broadcast_to(np.asarray(init_depth, dtype=np.float64), (tracks.shape[1],))
+    resid = float("nan")
     if pivot_m > 0:
-        depth = _fitted_depths(tracks, visible, intr, pivot_m, image_height, depth, config)[0]
-    return fit_cost(tracks, visible, depth, intr, pivot_m, image_height, config=config)
+        depth, resid = _fitted_depths(tracks, visible, intr, pivot_m, image_height, depth, config)
+    return fit_cost(tracks, visible, depth, intr, pivot_m, image_height, config=config), resid
 
 
 def estimate_focal(
@@ -140,20 +132,21 @@ def estimate_focal(
     if not 0 < lo_deg < hi_deg < 180:
         raise ValueError(f"hfov_range must be increasing within (0, 180)°, got {hfov_range}")
     height, width = image_size
-    half_w = 0.5 * width
 
     def f_of(hfov_deg: float) -> float:
-        return half_w / np.tan(np.deg2rad(hfov_deg) / 2.0)
+        return Intrinsics.from_hfov(hfov_deg, width, height).fx
 
     # the scan runs over log(focal / fx), from the widest to the narrowest field of view
     l_lo, l_hi = np.log(f_of(hi_deg) / intr.fx), np.log(f_of(lo_deg) / intr.fx)
     grid = np.linspace(l_lo, l_hi, max(int(np.ceil((l_hi - l_lo) / step)) + 1, 5))
     h = grid[1] - grid[0]
 
-    def cost(log_scale: float) -> float:
+    def at(log_scale: float) -> Intrinsics:  # the start's focal length times exp(log_scale)
         k = float(np.exp(log_scale))
-        return focal_cost(tracks, visible, replace(intr, fx=intr.fx * k, fy=intr.fy * k), pivot_m, height,
-                          config=config)  # fmt: skip
+        return replace(intr, fx=intr.fx * k, fy=intr.fy * k)
+
+    def cost(log_scale: float) -> float:
+        return _cost_and_residual(tracks, visible, at(log_scale), pivot_m, height, config=config)[0]
 
     costs = np.array([cost(v) for v in grid])
     i = int(np.argmin(costs))
@@ -163,14 +156,14 @@ def estimate_focal(
         y0, y1, y2 = costs[i - 1 : i + 2]
         curv = y0 - 2.0 * y1 + y2
         best = grid[i] + (0.5 * h * (y0 - y2) / curv if curv > 0 else 0.0)
-    k = float(np.exp(best))
-    c_best = min(cost(best), float(costs[i]))
+    est = at(best)
+    c_at_best, resid = _cost_and_residual(tracks, visible, est, pivot_m, height, config=config)
+    if pivot_m <= 0:  # the fit's residual all the same: a 1 mm pivot stands in for none (depths barely matter)
+        resid = _fitted_depths(tracks, visible, est, 1e-3, height, 2.0, config)[1]
+    c_best = min(c_at_best, float(costs[i]))
     steps = (-np.log(SHARPNESS_STEP), np.log(SHARPNESS_STEP))
     sharp = tuple(float(cost(best + s) / max(c_best, 1e-12)) if c_best > 0 else 1.0 for s in steps)
-    est = replace(intr, fx=intr.fx * k, fy=intr.fy * k)
-    # the fit's residual (a 1 mm pivot stands in for none: the depths then barely matter)
-    resid = _fitted_depths(tracks, visible, est, max(pivot_m, 1e-3), height, 2.0, config)[1]
-    hfov = float(np.rad2deg(2.0 * np.arctan(half_w / est.fx)))
+    hfov = est.hfov_deg(width)
     barely = (
         f"the tracks barely tell focal lengths apart (cost +{100 * max(min(sharp) - 1, 0):.2f} % at ±10 %): "
         "too little shake, or motion the rotation model does not explain"
@@ -198,4 +191,4 @@ def estimate_focal(
         )
     else:
         problem = None
-    return FocalEstimate(est, k, hfov, sharp, np.exp(grid), costs, problem, resid)
+    return FocalEstimate(est, float(np.exp(best)), hfov, sharp, np.exp(grid), costs, problem, resid)
