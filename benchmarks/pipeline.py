@@ -52,7 +52,7 @@ from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
 from motiondepth.models.weights import describe
 from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
-from motiondepth.workflow import RunConfig, _solver_config, run, solve_rotation
+from motiondepth.workflow import RunConfig, run, solve_rotation, solver_config
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -217,7 +217,7 @@ def _blurfit_gt_depth_row(res, gt: dict) -> dict:
     """
     cfg = RunConfig()
     traj = solve_rotation(res.tracks, gt["depth"], res.intrinsics, cfg.pivot_m, res.clip.times,
-                          _solver_config(cfg, res.clip))  # fmt: skip
+                          solver_config(cfg, res.clip))  # fmt: skip
     m = trajectory_metrics(traj.angles, gt["trajectory"])
     return {"sparse_abs_rel": m["abs_rel"], "sparse_rmse_arcmin": m["rmse_arcmin"]}
 

@@ -12,7 +12,7 @@ from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.focal import estimate_focal
-from motiondepth.workflow import FOCAL_AUTO, _focal_outcome, resolve_intrinsics
+from motiondepth.workflow import FOCAL_AUTO, focal_outcome, resolve_intrinsics
 
 
 def _exact(preset: str, **overrides):
@@ -68,7 +68,7 @@ def test_auto_in_resolve_intrinsics_and_its_outcome():
     with pytest.raises(Exception, match="not a field of view"):
         resolve_intrinsics((100, 200), hfov="wide")
     found = replace(intr, fx=150.0, fy=150.0)
-    got, origin, warning = _focal_outcome({"trusted": True, "hfov_deg": 67.4}, found, intr)
+    got, origin, warning = focal_outcome({"trusted": True, "hfov_deg": 67.4}, found, intr)
     assert got is found and "67.4°" in origin and "150 px" in warning
-    got, origin, warning = _focal_outcome({"trusted": False, "problem": "too little shake"}, found, intr)
+    got, origin, warning = focal_outcome({"trusted": False, "problem": "too little shake"}, found, intr)
     assert got is intr and origin.startswith("default") and "too little shake" in warning

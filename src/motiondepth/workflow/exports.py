@@ -1,0 +1,86 @@
+"""The files a run leaves for people and other tools: point cloud, videos, plots and the report."""
+
+from __future__ import annotations
+
+from motiondepth import __version__
+from motiondepth.errors import InputError
+from motiondepth.workflow.summary import shake_spectra
+
+
+def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> None:
+    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
+    from motiondepth.io.pointcloud import depth_to_points, write_ply
+    from motiondepth.io.video import write_video
+    from motiondepth.report import write_report
+    from motiondepth.trajectory.stabilize import readout_row_angles, stabilize_frames
+    from motiondepth.viz.plots import draw_tracks, plot_run_trajectory, plot_shake_spectrum
+
+    def exists(name):
+        def load(o):
+            if not (o / name).is_file():
+                raise InputError(o / name, "missing")
+            return name
+
+        return load
+
+    step(
+        "points",
+        {"depth": keys["depth"], "intrinsics": intr.as_array()},
+        ["points.ply"],
+        lambda: depth_to_points(depth, clip.frames[0], intr),
+        lambda pc, o: write_ply(o / "points.ply", *pc),
+        exists("points.ply"),
+    )
+    fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
+    step(
+        "overlay",
+        {"tracks": keys["tracks"], "fps": fps},
+        ["overlay.mp4"],
+        lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
+        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps),
+        exists("overlay.mp4"),
+    )
+    sigma = record["options"]["stabilize_sigma"]
+    per_row = traj.readout_rotation is not None  # rolling shutter: each row warped with its own rotation
+
+    def stabilize():
+        rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1]) if per_row else None
+        return stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)
+
+    step(
+        "stabilized",
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row},
+        ["stabilized.mp4"],
+        stabilize,
+        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps),
+        exists("stabilized.mp4"),
+    )
+    from motiondepth.simulate.simulator import span_times
+
+    dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
+
+    def write_plots(_, o):
+        plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times)
+        spectra = {k: v for k, v in shake_spectra(clip, traj).items() if not isinstance(v, str)}
+        labels = {"dense": f"dense trajectory ({traj.dense.shape[1]} samples per frame)", "per_frame": "per frame"}
+        plot_shake_spectrum(o / "spectrum.png", {labels[k]: v for k, v in spectra.items()},
+                            title="Camera shake: angular-rate spectrum and RMS rotation per band")  # fmt: skip
+
+    step(
+        "plot",
+        {"trajectory": keys["trajectory"], "dense": keys["dense"]},
+        ["trajectory.png", "spectrum.png"],
+        lambda: None,
+        write_plots,
+        exists("trajectory.png"),
+    )
+    # the summary follows from the upstream steps (keyed) and is not itself a key: values reloaded from
+    # files differ in the last digits from freshly computed ones
+    step(
+        "report",
+        {**keys, "intrinsics": record["intrinsics"], "version": __version__, "stabilize_sigma": sigma},
+        ["report.html"],
+        lambda: None,
+        lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
+        exists("report.html"),
+    )

@@ -1,0 +1,214 @@
+"""What a run starts from: the frames, the intrinsics, the camera timing and the solver's settings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.workflow.config import DEFAULT_HFOV_DEG, FOCAL_AUTO, Clip, RunConfig
+
+if TYPE_CHECKING:
+    from motiondepth.tracking.gyro_aided import GyroAid
+
+
+def decode_video(
+    path: str | Path,
+    start: int = 0,
+    end: int | None = None,
+    stride: int = 1,
+    resize: int | None = None,
+    fps: float | None = None,
+) -> Clip:
+    """Frames ``start:end:stride`` of a video file, a folder of images or a ``motiondepth simulate`` folder.
+
+    Args:
+        resize: if given, scale so the longer side is ``resize`` pixels (aspect kept).
+        fps: frame rate, for image folders without timestamps (see :func:`~motiondepth.io.video.image_times`);
+            overrides the times of any input.
+
+    Raises:
+        InputError: missing, corrupt or empty video, bad range, or fewer than 2 frames selected.
+    """
+    from motiondepth.io.video import load_frames
+
+    path = Path(path)
+    if start < 0 or stride < 1 or (end is not None and end <= start):
+        raise InputError(
+            path, f"bad frame range start={start} end={end} stride={stride} (need start ≥ 0, end > start, stride ≥ 1)"
+        )
+    if resize is not None and resize < 16:
+        raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
+    frames, times, camera = load_frames(path, end, fps)
+    times_source, origin = camera.pop("times_source"), camera.pop("time_origin_s", 0.0)
+    total = len(frames)
+    idx = np.arange(start, total if end is None else min(end, total), stride)
+    if len(idx) < 2:
+        raise InputError(
+            path,
+            f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, stride={stride}); need at least 2",
+        )
+    frames, times, origin = frames[idx], times[idx] - times[idx[0]], origin + times[idx[0]]
+    source_size = frames.shape[1:3]
+    if resize is not None and max(source_size) != resize:
+        s = resize / max(source_size)
+        w, h = max(1, round(source_size[1] * s)), max(1, round(source_size[0] * s))
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
+    frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
+    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin))
+
+
+def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
+    """Intrinsics (and the (H, W) they were calibrated at, if stated) from a JSON file.
+
+    Accepted layouts: ``{"fx", "fy", "cx", "cy"}``; ``{"intrinsics": [fx, fy, cx, cy]}`` (the
+    ``camera.json`` of ``motiondepth simulate``); a 3 × 3 ``"K"`` or ``"camera_matrix"`` (row-major,
+    OpenCV); Open3D's ``{"intrinsic_matrix": [9 numbers, column-major]}``. Optional ``width`` and
+    ``height`` say the resolution of the calibration, so it can be rescaled to the video.
+    """
+    from motiondepth.io.video import read_camera_json
+
+    rec = read_camera_json(path)
+    try:
+        if "intrinsics" in rec:
+            intr = Intrinsics.from_array(rec["intrinsics"])
+        elif "fx" in rec:
+            intr = Intrinsics.from_array([rec["fx"], rec.get("fy", rec["fx"]), rec["cx"], rec["cy"]])
+        elif "K" in rec or "camera_matrix" in rec:
+            k = np.asarray(rec.get("K", rec.get("camera_matrix")), dtype=np.float64).reshape(3, 3)
+            intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
+        elif "intrinsic_matrix" in rec:
+            k = np.asarray(rec["intrinsic_matrix"], dtype=np.float64).reshape(3, 3).T
+            intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
+        else:
+            raise KeyError("none of fx/fy/cx/cy, intrinsics, K, camera_matrix, intrinsic_matrix")
+        size = (int(rec["height"]), int(rec["width"])) if "width" in rec and "height" in rec else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"cannot read intrinsics ({exc})") from None
+    return intr, size
+
+
+def resolve_intrinsics(
+    image_size: tuple[int, int],
+    source_size: tuple[int, int] | None = None,
+    fx: float | None = None,
+    fy: float | None = None,
+    cx: float | None = None,
+    cy: float | None = None,
+    calibration: str | Path | None = None,
+    hfov: float | str | None = None,
+) -> tuple[Intrinsics, str, str | None]:
+    """Intrinsics of the decoded frames → (intrinsics, where they came from, warning or None).
+
+    Values are given for the *source* video (``source_size``, before any resize) and rescaled
+    to ``image_size``. Precedence: calibration file, then ``hfov``, then ``fx``; the individual
+    ``fx/fy/cx/cy`` flags override what the file or field of view gave. With nothing at all, a
+    :data:`DEFAULT_HFOV_DEG` horizontal field of view is assumed and a warning returned.
+    ``hfov="auto"`` returns that default as the start of :func:`estimate_focal_length`, which
+    :func:`run` calls once the tracks are there.
+    """
+    h, w = image_size
+    sh, sw = source_size or image_size
+    warning = None
+    if hfov == "auto":
+        clash = [k for k, v in (("--fx", fx), ("--fy", fy), ("--calibration", calibration)) if v is not None]
+        if clash:
+            raise InputError("--hfov", f"auto estimates the focal length, so it cannot be combined with {clash[0]}")
+        base, origin = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh), FOCAL_AUTO
+        hfov = None  # --cx/--cy still apply
+    elif calibration is not None:
+        base, calib_size = read_calibration(calibration)
+        origin = f"calibration {calibration}"
+        if calib_size is not None and calib_size != (sh, sw):
+            ch, cw = calib_size
+            if abs(cw / ch - sw / sh) > 0.01 * sw / sh:
+                raise InputError(
+                    calibration, f"calibrated at {cw}x{ch}, a different aspect ratio from the video's {sw}x{sh}"
+                )
+            base = base.scaled(sw / cw, sh / ch)
+            origin += f" (rescaled from {cw}x{ch})"
+    elif hfov is not None:
+        if isinstance(hfov, str) or not 1.0 <= hfov < 179.0:
+            raise InputError("--hfov", f"{hfov}° is not a field of view (1–179°)")
+        base, origin = Intrinsics.from_hfov(hfov, sw, sh), f"{hfov:g}° horizontal field of view"
+    elif fx is not None or fy is not None:
+        f = float(fx if fx is not None else fy)
+        base, origin = Intrinsics.centred(f, sw, sh), "flags"
+    else:
+        base = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh)
+        origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
+        warning = (
+            f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
+            "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov "
+            "(--hfov auto estimates it from the shake)"
+        )
+    given = {k: v for k, v in (("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)) if v is not None}
+    if given:
+        vals = asdict(base) | given
+        if "fx" in given and "fy" not in given and calibration is None and hfov is None:
+            vals["fy"] = given["fx"]
+        if "fy" in given and "fx" not in given and calibration is None and hfov is None:
+            vals["fx"] = given["fy"]
+        try:
+            base = Intrinsics.from_array([vals["fx"], vals["fy"], vals["cx"], vals["cy"]])
+        except ValueError as exc:
+            raise InputError("--fx/--fy/--cx/--cy", str(exc)) from None
+        if origin not in ("flags", FOCAL_AUTO):
+            origin += " with " + ", ".join(given) + " from flags"
+    if (h, w) != (sh, sw):
+        base = base.scaled(w / sw, h / sh)
+    return base, origin, warning
+
+
+def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float]:
+    """Exposure and readout time of the clip, seconds: flags first, then a simulate folder's camera.json."""
+    cam = clip.camera
+    if cfg.exposure_ms is not None:
+        exposure = cfg.exposure_ms / 1e3
+    elif "exposure_s" in cam:
+        exposure = float(cam["exposure_s"])
+    else:
+        raise InputError(
+            "--exposure-ms",
+            f"{what} needs the exposure time of the clip (the camera app or the file's metadata "
+            "says it, e.g. 1/30 s = 33.3 ms)",
+        )
+    if cfg.readout_ms is not None:
+        readout = cfg.readout_ms / 1e3
+    elif "row_time_s" in cam and "height" in cam:
+        readout = float(cam["row_time_s"]) * float(cam["height"])
+    else:
+        readout = 0.0
+    return exposure, readout
+
+
+def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
+    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json)."""
+    from motiondepth.tracking.gyro_aided import GyroAid
+
+    if cfg.gyro is None:
+        return None
+    if not Path(cfg.gyro).is_file():
+        raise InputError(cfg.gyro, "gyro log not found")
+    if cfg.blur_fit:
+        raise InputError("--blur-fit", "give either a gyro log or --blur-fit, not both (the gyro is the better source)")
+    exposure, readout = exposure_timing(cfg, clip, "gyro-aided tracking")
+    return GyroAid(cfg.gyro, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
+
+
+def solver_config(cfg: RunConfig, clip: Clip):
+    from motiondepth.trajectory.optics import ROLLING_SHUTTER_MODES, rolling_shutter_config
+
+    if cfg.rolling_shutter not in ROLLING_SHUTTER_MODES:
+        raise InputError("--rolling-shutter", f"unknown model {cfg.rolling_shutter!r}; use prior, free or off")
+    try:
+        readout = None if cfg.readout_ms is None else cfg.readout_ms / 1000.0
+        return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s)
+    except ValueError as exc:
+        raise InputError("--readout-ms", str(exc)) from None

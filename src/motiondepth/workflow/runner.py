@@ -1,0 +1,436 @@
+""":func:`run`: the steps chained, each cached in the output folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motiondepth import __version__
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.pivot import check_pivot
+from motiondepth.io.atomic import save_npz
+from motiondepth.seurat.inference import Tracks3D
+from motiondepth.types import Tracks, Trajectory
+from motiondepth.workflow.cache import (
+    StepCache,
+    check_output_dir,
+    checkpoint_info,
+    environment,
+    file_fingerprint,
+    folder_fingerprint,
+)
+from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
+from motiondepth.workflow.exports import write_exports
+from motiondepth.workflow.inputs import decode_video, exposure_timing, gyro_aid, resolve_intrinsics, solver_config
+from motiondepth.workflow.steps import (
+    densify,
+    estimate_depth,
+    estimate_focal_length,
+    focal_outcome,
+    lift_tracks,
+    rescale_by_parallax,
+    solve_rotation,
+    track_points,
+)
+from motiondepth.workflow.summary import add_depth_notes, summarize
+
+
+def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
+    try:
+        with np.load(path) as d:
+            info = {k[len("rescale_") :]: d[k] for k in d.files if k.startswith("rescale_")}
+            info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
+            return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(path, f"unreadable cached depth ({exc})") from None
+
+
+def _load_trajectory(out: Path) -> Trajectory:
+    from motiondepth.io.trajectory import read_trajectory_csv
+
+    traj = read_trajectory_csv(out / "trajectory.csv")
+    traj.method = "lsq"
+    return traj
+
+
+def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
+    """The whole pipeline on one clip; outputs (and the step cache) go to ``out_dir``.
+
+    Args:
+        video: a video file any FFmpeg build reads, or a ``motiondepth simulate`` folder.
+        out_dir: created if needed; re-running on the same folder reuses finished steps.
+        **options: fields of :class:`RunConfig` (``hfov=…``, ``fx=…``, ``depth=…``, ``overwrite=True``…).
+
+    Returns:
+        :class:`Result`; the files are listed in ``Result.files``.
+
+    Raises:
+        InputError: unreadable or unsuitable input (the message names the file and the problem).
+        OutputError: the output folder or a file in it cannot be written (nothing half-written stays).
+
+    Example:
+        >>> import motiondepth
+        >>> res = motiondepth.run("clip.mp4", "out/", hfov=70)      # doctest: +SKIP
+        >>> res.summary["max_rotation_arcmin"], res.depth.shape      # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    cfg = RunConfig(**options)
+    _check_options(cfg)
+    t_start = time.perf_counter()
+    # bad input fails before DIR is touched
+    clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
+    decode_s = time.perf_counter() - t_start
+    intr, intr_origin, intr_warning = resolve_intrinsics(
+        clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
+    )
+    ckpt = _checkpoints(cfg)
+    _check_length(video, clip, ckpt)
+
+    out = check_output_dir(out_dir)
+    record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
+    bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
+    steps = _Steps(cfg, clip, ckpt, StepCache(out, record, cfg.overwrite), bar, {"decode": decode_s}, str(video))
+    gyro = gyro_aid(cfg, clip)
+    try:
+        tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
+        if intr_origin == FOCAL_AUTO:
+            intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
+            record["intrinsics"] = {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
+                                    "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
+        depth, rescale_info, depth_src = steps.depth(tracks, intr)
+        traj = steps.trajectory(tracks, depth, intr)
+        traj.dense = steps.dense(traj, intr)
+        tracks3d = steps.tracks3d(tracks, depth, intr)
+        summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
+        if intr_warning:
+            warnings.insert(0, intr_warning)
+        add_depth_notes(summary, warnings, rescale_info, cfg)
+        record["summary"], record["warnings"] = summary, warnings
+        write_exports(steps.step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
+                      dict(steps.keys))  # fmt: skip
+    finally:
+        bar.close()
+    timings = steps.timings
+    timings["total"] = time.perf_counter() - t_start
+    record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    steps.cache.save()
+    files = {f: out / f for f in OUTPUT_FILES}
+    cached = [name for name, st in record["steps"].items() if st.get("cached")]
+    return Result(
+        out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files, cached
+    )
+
+
+# the cached steps of a run, in order (the progress bar counts them)
+STEPS = ("tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overlay", "stabilized", "plot", "report")
+
+
+def _check_options(cfg: RunConfig) -> None:
+    """Settings that are wrong whatever the clip."""
+    from motiondepth.trajectory.stabilize import check_sigma
+
+    if cfg.dense_samples < 2:
+        raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
+    check_pivot(cfg.pivot_m)
+    if not 1 <= cfg.grid_half <= 64:
+        raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
+    check_sigma(cfg.stabilize_sigma)
+
+
+def _checkpoints(cfg: RunConfig) -> dict:
+    """Identity and model settings of each checkpoint the run uses (a ``--depth-model`` folder is checked)."""
+    ckpt = {
+        "seurat": checkpoint_info(cfg.seurat_checkpoint),
+        "trajectory": checkpoint_info(cfg.trajectory_checkpoint),
+    }
+    if cfg.depth is None:
+        ckpt["depth"] = checkpoint_info(cfg.depth_checkpoint)  # the dense decoder reads its features
+        if cfg.depth_model:
+            from motiondepth.blur.hf_depth import check_depth_model
+
+            check_depth_model(cfg.depth_model)
+    return ckpt
+
+
+def _check_length(video: str | Path, clip: Clip, ckpt: dict) -> None:
+    """The clip must hold one window of every network that reads it."""
+    need = {
+        "Seurat window": int(ckpt["seurat"]["model_config"].get("window", 8)),
+        "trajectory decoder window": int(ckpt["trajectory"]["model_config"].get("window", 1)),
+    }
+    if "depth" in ckpt:
+        need["blur-depth window"] = int(ckpt["depth"]["model_config"].get("window", 1))
+    what, least = max(need.items(), key=lambda kv: kv[1])
+    if len(clip.frames) < least:
+        raise InputError(
+            video,
+            f"{len(clip.frames)} frame(s) after --start/--end/--stride, fewer than the "
+            f"{least} of one {what}; use a longer clip",
+        )
+
+
+def _initial_record(video, clip: Clip, cfg: RunConfig, intr: Intrinsics, intr_origin: str, ckpt: dict) -> dict:
+    """``config.json`` before the steps: the input, every option, the intrinsics, checkpoints and versions."""
+    return {
+        "motiondepth": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "input": {
+            "video": str(video),
+            "source_size": list(clip.source_size),
+            "size": [clip.size[0], clip.size[1]],
+            "frames": len(clip.frames),
+            "indices": [int(clip.indices[0]), int(clip.indices[-1])],
+            "interval_s": clip.interval_s,
+            "times_source": clip.times_source,
+            "time_origin_s": clip.time_origin_s,
+        },
+        "options": asdict(cfg),
+        "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},
+        "pivot_m": cfg.pivot_m,
+        "checkpoints": ckpt,
+        "environment": environment(),
+    }
+
+
+@dataclass
+class _Steps:
+    """One run's computing steps, each through the cache; ``keys`` collects their cache keys for the
+    steps downstream, ``timings`` their seconds."""
+
+    cfg: RunConfig
+    clip: Clip
+    ckpt: dict
+    cache: StepCache
+    bar: Any  # tqdm over STEPS
+    timings: dict[str, float]
+    source: str  # the video's name, for error messages
+    keys: dict[str, str] = field(default_factory=dict)
+    _blur: Any = None
+
+    def __post_init__(self) -> None:
+        cfg = self.cfg
+        self.video_id = {
+            "video": file_fingerprint(self.source),
+            "start": cfg.start,
+            "end": cfg.end,
+            "stride": cfg.stride,
+            "resize": cfg.resize,
+            "fps": cfg.fps,
+        }
+        self.solver = solver_config(cfg, self.clip)
+        self.rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": self.solver.readout_fraction}
+
+    def step(self, name, parts, files, compute, write, load):
+        """:meth:`StepCache.run`, timed and counted on the progress bar."""
+        self.bar.set_description(f"run: {name}")
+        t0 = time.perf_counter()
+        value, key = self.cache.run(name, parts, files, compute, write, load)
+        self.timings[name] = time.perf_counter() - t0
+        self.keys[name] = key
+        self.bar.update(1)
+        return value
+
+    def blur_predictor(self):
+        if self._blur is None:
+            from motiondepth.blur.inference import BlurPredictor
+
+            self._blur = BlurPredictor(self.cfg.depth_checkpoint, self.cfg.trajectory_checkpoint)
+        return self._blur
+
+    def _blur_fit_timing(self) -> tuple[dict | None, float, float]:
+        """(cache key, exposure s, readout s) of ``--blur-fit``; (None, 0, 0) without it."""
+        cfg, clip = self.cfg, self.clip
+        if not cfg.blur_fit:
+            return None, 0.0, 0.0
+        from motiondepth.tracking.blur_fit import BlurFitConfig, exposure_problem
+
+        exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
+        problem = exposure_problem(exposure, clip.interval_s)
+        if problem:
+            raise InputError("--exposure-ms", problem)
+        key = {
+            "exposure_s": exposure,
+            "readout_s": readout,
+            "pivot": cfg.pivot_m,
+            "times": clip.times,
+            "config": asdict(BlurFitConfig()),  # a cached fit made with other settings is redone
+            **self.rs_key,
+        }
+        return key, exposure, readout
+
+    def tracks(self, intr: Intrinsics, gyro, auto_focal: bool) -> tuple[Tracks, Intrinsics]:
+        """The query grid's tracks (blur-compensated with a gyro log or ``--blur-fit``) and the intrinsics
+        they were made with (``--hfov auto``: estimated from them)."""
+        from motiondepth.io.trajectory import save_tracks
+
+        cfg, clip, solver = self.cfg, self.clip, self.solver
+        gyro_key = None
+        if gyro is not None:
+            gyro_key = {"log": file_fingerprint(gyro.path), "pivot": cfg.pivot_m, "times": clip.times, **self.rs_key}
+            gyro_key |= {k: getattr(gyro, k) for k in ("exposure_s", "readout_s", "offset_s", "axes")}
+        fit_key, exposure, readout = self._blur_fit_timing()
+
+        def compute():
+            tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
+            found, focal = intr, None
+            if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
+                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
+                focal = est.as_dict()
+                found = est.intrinsics if est.trusted else intr
+            if fit_key is not None:
+                from motiondepth.tracking.blur_fit import track_with_blur_fit
+
+                tr = track_with_blur_fit(
+                    clip.frames, tr.queries, clip.times, found, exposure, readout, cfg.pivot_m, solver=solver,
+                    init=tr, progress=cfg.progress,
+                )[0]  # fmt: skip
+            elif gyro is not None:
+                from motiondepth.tracking.gyro_aided import track_with_gyro
+
+                tr = track_with_gyro(clip.frames, tr.queries, clip.times, found, gyro, cfg.pivot_m, solver=solver,
+                                     init=tr)  # fmt: skip
+            if auto_focal and (fit_key is not None or gyro is not None) and found is not intr:
+                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)  # again on the blur-compensated tracks
+                focal = est.as_dict() | {"from_klt": focal}
+                found = est.intrinsics if est.trusted else found
+            if focal is not None:
+                tr.meta["focal"] = focal
+            return tr, found
+
+        return self.step(
+            "tracks",
+            self.video_id
+            | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key}
+            | ({"blur_fit": fit_key} if fit_key else {})
+            | ({"focal": "auto", "pivot": cfg.pivot_m, **self.rs_key} if auto_focal else {}),
+            ["tracks.npz"],
+            compute,
+            lambda v, o: save_tracks(o / "tracks.npz", v[0], v[1].as_array()),
+            lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
+        )
+
+    def depth(self, tracks: Tracks, intr: Intrinsics) -> tuple[np.ndarray, dict, str]:
+        """(first-frame metric depth, pivot-parallax rescale info, where the depth came from)."""
+        cfg = self.cfg
+        source = (
+            f"file {cfg.depth}" if cfg.depth
+            else f"depth model {cfg.depth_model}" if cfg.depth_model
+            else f"blur network {cfg.depth_checkpoint}"
+        )  # fmt: skip
+        rescale = "none" if cfg.depth else cfg.depth_rescale
+
+        def predictor():
+            if cfg.depth:
+                return None
+            if cfg.depth_model:
+                from motiondepth.blur.hf_depth import HFDepthPredictor
+
+                return HFDepthPredictor(cfg.depth_model)
+            return self.blur_predictor()
+
+        def compute():
+            d = estimate_depth(self.clip.frames, predictor(), cfg.depth, cfg.depth_scale, self.source)
+            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
+            return final, d, info
+
+        def write(value, o):
+            from motiondepth.viz.plots import save_depth_png
+
+            final, raw, info = value
+            extra = {k: np.asarray(v) for k, v in info.items()}
+            save_npz(o / "depth.npz", depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
+                     source=np.array(source), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
+            save_depth_png(o / "depth.png", final)
+
+        depth, _, info = self.step(
+            "depth",
+            self.video_id
+            | {
+                "depth_file": file_fingerprint(cfg.depth),
+                "depth_scale": cfg.depth_scale,
+                "checkpoint": None if cfg.depth else self.ckpt["depth"],
+                "depth_model": folder_fingerprint(cfg.depth_model) if cfg.depth_model else None,
+                "rescale": rescale,
+                "tracks": self.keys["tracks"] if rescale != "none" else None,
+                "pivot": cfg.pivot_m,
+            }
+            | (self.rs_key if rescale != "none" else {}),
+            ["depth.npz", "depth.png"],
+            compute,
+            write,
+            lambda o: _load_depth_npz(o / "depth.npz"),
+        )
+        if info.get("mode", "none") != "none":
+            source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
+        return depth, info, source
+
+    def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Trajectory:
+        """Per-frame rotation by the optics solver."""
+        from motiondepth.io.trajectory import write_trajectory_csv
+
+        cfg, clip = self.cfg, self.clip
+        return self.step(
+            "trajectory",
+            {
+                "tracks": self.keys["tracks"],
+                "depth": self.keys["depth"],
+                "intrinsics": intr.as_array(),
+                "pivot": cfg.pivot_m,
+                "times": clip.times,
+            }
+            | self.rs_key,
+            ["trajectory.csv"],
+            lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times, self.solver),
+            lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
+            _load_trajectory,
+        )
+
+    def dense(self, traj: Trajectory, intr: Intrinsics) -> np.ndarray:
+        """Dense trajectory (T, S, 3) rad from the trajectory decoder."""
+        from motiondepth.io.trajectory import read_dense_csv, write_dense_csv
+
+        cfg, clip = self.cfg, self.clip
+        return self.step(
+            "dense",
+            {
+                "trajectory": self.keys["trajectory"],
+                "video": self.video_id,
+                "samples": cfg.dense_samples,
+                "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
+            },
+            ["trajectory_dense.csv"],
+            lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),
+            lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, clip.interval_s),
+            lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
+        )
+
+    def tracks3d(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Tracks3D:
+        """Seurat depth over time of every track."""
+        return self.step(
+            "tracks3d",
+            {
+                "tracks": self.keys["tracks"],
+                "depth": self.keys["depth"],
+                "intrinsics": intr.as_array(),
+                "checkpoint": self.ckpt["seurat"],
+                "video": self.video_id,
+            },
+            ["tracks3d.npz"],
+            lambda: lift_tracks(tracks, depth, intr, self.clip.frames),
+            lambda t, o: t.save(o / "tracks3d.npz"),
+            lambda o: Tracks3D.load(o / "tracks3d.npz"),
+        )
+
+
+def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, Intrinsics]:
+    from motiondepth.io.trajectory import load_tracks
+
+    tracks, arr = load_tracks(path)
+    return tracks, default if arr is None else Intrinsics.from_array(arr)

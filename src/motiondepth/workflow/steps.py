@@ -1,0 +1,194 @@
+"""The pipeline's computing steps, each a plain function: tracks, focal length, depth, rotation, dense
+trajectory and depth over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.seurat.inference import Tracks3D
+from motiondepth.types import Tracks, Trajectory
+from motiondepth.workflow.config import DEFAULT_HFOV_DEG, DEFAULT_PIVOT_M, FOCAL_AUTO
+
+
+def track_points(
+    frames: np.ndarray,
+    intrinsics: Intrinsics | None,
+    grid_half: int = 12,
+    tracker: str = "klt",
+    progress: bool = False,
+) -> Tracks:
+    """Track the paper's query grid ((2·grid_half + 1)² points placed in frame 0) through ``frames``."""
+    from motiondepth.pipeline import track_frames
+
+    opts = {"progress": progress} if tracker == "klt" else {}
+    try:
+        return track_frames(frames, grid_half, intrinsics, tracker, **opts)
+    except ValueError as exc:
+        raise InputError("tracking", str(exc)) from None
+
+
+def estimate_focal_length(tracks: Tracks, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M, solver=None):
+    """The focal length that best explains the tracks' motion (:func:`~motiondepth.trajectory.focal.estimate_focal`):
+    a :class:`~motiondepth.trajectory.focal.FocalEstimate`, whose ``intrinsics`` keep the aspect ratio and
+    principal point of ``intrinsics`` and whose ``problem`` says when the shake cannot tell."""
+    from motiondepth.trajectory.focal import estimate_focal
+
+    try:
+        return estimate_focal(tracks.tracks, tracks.visible, intrinsics, pivot_m, tracks.image_size, config=solver)
+    except ValueError as exc:
+        raise InputError("--hfov auto", str(exc)) from None
+
+
+def estimate_depth(
+    frames: np.ndarray,
+    predictor=None,
+    depth_file: str | Path | None = None,
+    depth_scale: float | None = None,
+    source: str = "frames",
+) -> np.ndarray:
+    """Metric depth (H, W) metres of frame 0: from ``depth_file`` if given, else the blur network.
+
+    A depth file of another resolution with the same aspect ratio is resized (nearest neighbour,
+    so holes stay holes).
+    """
+    h, w = frames.shape[1:3]
+    if depth_file is not None:
+        from motiondepth.io.depth import load_depth
+
+        d = load_depth(depth_file, depth_scale)
+        if d.shape != (h, w):
+            dh, dw = d.shape
+            if abs(dw / dh - w / h) > 0.01 * w / h:
+                raise InputError(
+                    depth_file, f"depth map is {dw}x{dh}, a different aspect ratio from the {w}x{h} frames"
+                )
+            d = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
+        return d.astype(np.float32)
+    if predictor is None:
+        from motiondepth.blur.inference import BlurPredictor
+
+        predictor = BlurPredictor(trajectory_checkpoint=None)
+    return predictor.depth(frames, source=source)
+
+
+def rescale_by_parallax(
+    depth: np.ndarray,
+    tracks: Tracks,
+    intrinsics: Intrinsics,
+    pivot_m: float = DEFAULT_PIVOT_M,
+    mode: str = "local",
+    solver=None,
+) -> tuple[np.ndarray, dict]:
+    """Check and correct a depth map's metric scale with the pivot parallax of the tracks.
+
+    The tracked points' own depths follow from how the rotation about the pivot moves them
+    (:mod:`motiondepth.trajectory.parallax`); the map is multiplied by their robust ratio to it,
+    as one factor (``global``) or a smooth field (``local``). ``none`` returns the map unchanged.
+
+    Returns:
+        (depth map, info with ``mode`` used, ``scale``, reliable ``points``, per-point ``depth_m``/``sigma_m``).
+    """
+    from motiondepth.trajectory.optics import sample_depth
+    from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map, scale_check
+
+    if mode not in ("local", "global", "none"):
+        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+    if mode == "none" or pivot_m <= 0:
+        return depth, {"mode": "none", "scale": 1.0, "points": 0}
+    xy = tracks.tracks[0].astype(np.float64)
+    pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
+                                image_height=tracks.image_size[0], config=solver)  # fmt: skip
+    out, info = rescale_depth_map(depth, xy, pts, mode)
+    if info["mode"] != "none":  # can the tracks tell this scale from half or twice it?
+        info["scale_cost_ratio"] = scale_check(tracks.tracks, tracks.visible, sample_depth(out, xy),
+                                               intrinsics, pivot_m, tracks.image_size[0], config=solver)  # fmt: skip
+    return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
+
+
+def solve_rotation(
+    tracks: Tracks,
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    pivot_m: float = DEFAULT_PIVOT_M,
+    times: np.ndarray | None = None,
+    solver=None,
+) -> Trajectory:
+    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq).
+
+    ``solver`` is a :class:`~motiondepth.trajectory.SolverConfig` (e.g. from
+    :func:`~motiondepth.trajectory.optics.rolling_shutter_config`); default settings if None.
+    """
+    from motiondepth.trajectory.optics import solve_trajectory
+
+    try:
+        return solve_trajectory(
+            tracks.tracks.astype(np.float64),
+            tracks.visible,
+            depth,
+            intrinsics,
+            pivot_m,
+            times,
+            "lsq",
+            config=solver,
+            image_height=tracks.image_size[0],
+        )
+    except ValueError as exc:
+        raise InputError("trajectory", str(exc)) from None
+
+
+def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float, samples: int = 15,
+            source: str = "frames"):  # fmt: skip
+    """Dense trajectory (T, S, 3) rad from the frames, the per-frame trajectory and the focal length (px)."""
+    if samples not in predictor.samples:
+        raise InputError(
+            "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
+        )
+    return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), fx_px, samples, source=source)
+
+
+def lift_tracks(
+    tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, frames: np.ndarray | None = None, predictor=None
+) -> Tracks3D:
+    """Seurat depth over time of every track, made metric by median matching to ``depth`` (frame 0)."""
+    from motiondepth.seurat.depth_source import DepthMaps
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    predictor = predictor or SeuratPredictor.from_pretrained()
+    return predictor.lift(
+        tracks.tracks.astype(np.float64),
+        tracks.visible,
+        tracks.image_size,
+        intrinsics,
+        DepthMaps.first_frame(depth),
+        tracks.queries,
+        frames=frames,
+    )
+
+
+def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple[Intrinsics, str, str | None]:
+    """(intrinsics, origin, warning) after ``--hfov auto``: the estimate, or the default when it is not trusted."""
+    if estimate.get("trusted"):
+        hfov = float(estimate["hfov_deg"])
+        return (
+            found,
+            f"{FOCAL_AUTO} ({hfov:.1f}° horizontal field of view)",
+            (
+                f"focal length {FOCAL_AUTO}: {found.fx:.0f} px, a {hfov:.1f}° horizontal field of view "
+                "(median error 4 %, worst 8 % on the README's benchmark); rotation angles scale with it, so give "
+                "--calibration for exact ones"
+            ),
+        )
+    origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
+    return (
+        start,
+        origin,
+        (
+            f"--hfov auto: {estimate.get('problem', 'no estimate')}; assumed a {DEFAULT_HFOV_DEG:g}° horizontal "
+            "field of view instead, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
+        ),
+    )

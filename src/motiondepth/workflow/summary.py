@@ -1,0 +1,186 @@
+"""The numbers of a run's report and command line, and the warnings about what looks unreliable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.seurat.inference import Tracks3D
+from motiondepth.types import Tracks, Trajectory
+from motiondepth.workflow.config import (
+    ARCMIN_PER_RAD,
+    LARGE_RESIDUAL_PX,
+    LARGE_ROTATION_DEG,
+    LOW_SURVIVAL,
+    Clip,
+    RunConfig,
+)
+
+
+def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
+    """The camera shake's spectra (:mod:`motiondepth.eval.spectrum`): ``dense`` (when the trajectory has
+    one) and ``per_frame``. A series too short for a spectrum maps to the reason instead."""
+    from motiondepth.eval.spectrum import angle_spectrum, dense_spectrum
+    from motiondepth.simulate.simulator import span_times
+
+    out: dict = {}
+    dense = trajectory.dense
+    try:
+        if dense is not None:
+            times = span_times(clip.times, clip.interval_s, dense.shape[1])
+            s = dense.shape[1]
+            out["dense"] = dense_spectrum(dense, times, source=f"dense trajectory ({s} samples per frame)")
+    except InputError as exc:
+        out["dense"] = exc.problem
+    try:
+        out["per_frame"] = angle_spectrum(trajectory.angles, clip.times, source="per-frame trajectory")
+    except InputError as exc:
+        out["per_frame"] = exc.problem
+    return out
+
+
+def summarize(
+    clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str,
+    readout_ms: float | None = None,
+) -> tuple[dict, list[str]]:  # fmt: skip
+    """Numbers for the report and the command line, and warnings about what looks unreliable.
+
+    ``readout_ms``: the sensor readout the solver was given (``--readout-ms``); without it the readout
+    is estimated from the shear the solver found (:func:`~motiondepth.trajectory.optics.estimate_readout`).
+    """
+    ang = np.nan_to_num(trajectory.angles)
+    deg = np.rad2deg(ang)
+    dt = clip.interval_s or 1.0
+    rate = np.rad2deg(np.linalg.norm(np.diff(ang, axis=0), axis=1)) / dt
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    vis = tracks.visible
+    z = tracks3d.depth[tracks3d.visible]
+    res = trajectory.residual_px[1:]
+    res = res[np.isfinite(res)]
+    summary = {
+        "frames": len(clip.frames),
+        "duration_s": float(clip.times[-1] - clip.times[0]),
+        "fps": float(1.0 / dt),
+        "size": [int(clip.size[1]), int(clip.size[0])],
+        "tracks": int(tracks.num_points),
+        "visible_last_frame": float(vis[-1].mean()),
+        "visible_mean": float(vis.mean()),
+        "rotation": {
+            axis: {
+                "min_deg": float(deg[:, i].min()),
+                "max_deg": float(deg[:, i].max()),
+                "peak_to_peak_arcmin": float(np.ptp(ang[:, i]) * ARCMIN_PER_RAD),
+            }
+            for i, axis in enumerate(("roll", "pitch", "yaw"))
+        },
+        "max_rotation_deg": float(np.rad2deg(np.linalg.norm(ang, axis=1)).max()),
+        "max_rotation_arcmin": float(np.linalg.norm(ang, axis=1).max() * ARCMIN_PER_RAD),
+        "rms_rate_deg_s": float(np.sqrt(np.mean(rate**2))) if len(rate) else 0.0,
+        "residual_px": {
+            "median": float(np.median(res)) if len(res) else float("nan"),
+            "p95": float(np.percentile(res, 95)) if len(res) else float("nan"),
+        },
+        "depth_m": {
+            "source": depth_source,
+            "p2": float(np.percentile(valid, 2)),
+            "median": float(np.median(valid)),
+            "p98": float(np.percentile(valid, 98)),
+            "valid_fraction": float(valid.size / depth.size),
+        },
+        "tracks3d_depth_m": {
+            "p5": float(np.percentile(z, 5)) if z.size else float("nan"),
+            "p95": float(np.percentile(z, 95)) if z.size else float("nan"),
+        },
+    }
+    summary["shake"] = {
+        name: {"unavailable": sp} if isinstance(sp, str) else sp.summary()
+        for name, sp in shake_spectra(clip, trajectory).items()
+    }
+    if trajectory.readout_rotation is not None:
+        from motiondepth.trajectory.optics import estimate_readout
+
+        summary["rolling_shutter"] = {
+            "readout_ms": readout_ms,
+            "estimated": None if readout_ms else estimate_readout(ang, trajectory.readout_rotation, dt),
+        }
+    gyro = tracks.meta.get("gyro")
+    if gyro:
+        summary["gyro"] = gyro
+    if tracks.meta.get("blur_fit"):
+        summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
+    warnings = []
+    if clip.times_source.startswith("assumed"):
+        warnings.append(f"frame times {clip.times_source}: rates, spectra and the readout estimate use them")
+    if gyro and not gyro.get("used"):
+        warnings.append(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}")
+    if summary["visible_last_frame"] < LOW_SURVIVAL:
+        warnings.append(
+            f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
+            "visible in the last frame (large motion, occlusion or a changing scene); results for later "
+            "frames rest on few points"
+        )
+    if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
+        warnings.append(
+            f"large residuals: the rotation model fits the tracks to {summary['residual_px']['median']:.2f}"
+            " px (median); the camera probably translates or objects move, and the rotation is "
+            "then only approximate"
+        )
+    if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
+        warnings.append(
+            f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
+            f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
+        )
+    return summary, warnings
+
+
+SCALE_CHECK_MIN = 1.05  # below this cost ratio at ½× or 2× the depth, the report warns that the scale is loose
+
+
+def scale_warning(ratios) -> str | None:
+    """Report warning when the parallax barely fixes the depth scale (see :func:`parallax.scale_check`)."""
+    r = np.asarray(ratios, dtype=float)
+    if r.shape != (2,) or not np.all(np.isfinite(r)) or r.min() >= SCALE_CHECK_MIN:
+        return None
+    loose = r < SCALE_CHECK_MIN
+    what = (
+        "barely fix the depth's scale" if loose.all()
+        else "do not rule out a scene twice as far" if loose[1]
+        else "do not rule out a scene half as far"
+    )  # fmt: skip
+    return (
+        f"the tracks {what}: the motion fit's cost changes by {100 * (r[0] - 1):+.1f} % at half and "
+        f"{100 * (r[1] - 1):+.1f} % at twice every depth (the pivot parallax is near the tracking noise), so the "
+        "metric scale is approximate"
+    )
+
+
+def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg: RunConfig) -> None:
+    """Add the depth's pivot-parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
+    summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
+    if "scale_cost_ratio" in rescale_info:
+        summary["depth_m"]["rescale"]["scale_cost_ratio"] = [float(x) for x in rescale_info["scale_cost_ratio"]]
+        if (w := scale_warning(rescale_info["scale_cost_ratio"])) is not None:
+            warnings.append(w)
+    if cfg.depth is not None:
+        return
+    rescaled = rescale_info.get("mode") != "none"
+    if cfg.depth_rescale != "none" and not rescaled:
+        warnings.append(
+            f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "
+            "reliable points): the depth keeps the network's own scale"
+        )
+    origin = (
+        f"the depth model in {cfg.depth_model}"
+        if cfg.depth_model
+        else f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
+    )
+    warnings.append(
+        f"metric depth comes from {origin}"
+        + (
+            f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
+            "camera (--pivot; depth scales with it)"
+            if rescaled
+            else ""
+        )
+        + "; on real footage expect errors of tens of percent, or give --depth"
+    )
