@@ -96,9 +96,9 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     out = check_output_dir(out_dir)
     record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
     bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
-    steps = _Steps(cfg, clip, ckpt, StepCache(out, record, cfg.overwrite), bar, {"decode": decode_s}, str(video))
-    gyro = gyro_aid(cfg, clip)
     try:
+        steps = _Steps(cfg, clip, ckpt, StepCache(out, record, cfg.overwrite), bar, {"decode": decode_s}, str(video))
+        gyro = gyro_aid(cfg, clip)
         tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
         if intr_origin == FOCAL_AUTO:
             intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
