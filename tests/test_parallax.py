@@ -10,7 +10,7 @@ from motiondepth.simulate import camera_preset, groundtruth_tracks
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.optics import sample_depth
 from motiondepth.trajectory.parallax import PointDepths, fit_cost, pivot_parallax_depths, rescale_depth_map, scale_check
-from motiondepth.workflow import scale_warning
+from motiondepth.workflow import RunConfig, add_depth_notes, scale_warning
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,28 @@ def test_scale_check_and_its_warning(exact):
         scale_warning([np.nan, 1.0]) is None
         and np.isnan(scale_check(tr.tracks, tr.visible, gt * np.nan, v.intrinsics, cam.pivot_m, 192)).all()
     )
+
+
+def test_depth_notes_in_the_summary_and_warnings():
+    def notes(info, **cfg):
+        summary, warnings = {"depth_m": {}}, []
+        add_depth_notes(summary, warnings, info, RunConfig(**cfg))
+        return summary["depth_m"]["rescale"], warnings
+
+    # the network rescaled by pivot parallax, the scale loose: the numbers, the loose-scale and the origin warnings
+    rescale, warnings = notes({"mode": "local", "scale": 0.8, "points": 120, "scale_cost_ratio": np.array([1.01, 1.0])})
+    assert rescale == {"mode": "local", "scale": 0.8, "points": 120, "scale_cost_ratio": [1.01, 1.0]}
+    assert len(warnings) == 2 and "barely fix" in warnings[0]
+    assert "rescaled by pivot parallax" in warnings[1] and "0.2 m" in warnings[1]
+    # too few reliable points: the network keeps its own scale, and says so
+    rescale, warnings = notes({"mode": "none", "scale": 1.0, "points": 4})
+    assert rescale["mode"] == "none" and "too weak" in warnings[0] and "(4 reliable" in warnings[0]
+    assert "rescaled" not in warnings[1] and "blur-depth" in warnings[1]
+    # rescaling switched off: no complaint about the parallax; a user's depth model is named
+    _, warnings = notes({"mode": "none", "scale": 1.0, "points": 0}, depth_rescale="none", depth_model="/m/dpt")
+    assert len(warnings) == 1 and "the depth model in /m/dpt" in warnings[0]
+    # a depth map given: nothing to warn about
+    assert notes({"mode": "none", "scale": 1.0, "points": 0}, depth="d.png")[1] == []
 
 
 def _points(depth, sigma_rel=0.05):
