@@ -209,7 +209,12 @@ def add_commands(sub) -> None:
     g = r.add_argument_group("camera")
     for k in ("fx", "fy", "cx", "cy"):
         g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
-    g.add_argument("--calibration", metavar="JSON", help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, or Open3D")
+    g.add_argument(
+        "--calibration",
+        metavar="JSON",
+        help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, Open3D, or a Gyroflow lens profile / .gyroflow project; "
+        "lens distortion in it (OpenCV or fisheye coefficients) is removed from the frames first",
+    )
     g.add_argument(
         "--hfov",
         type=_hfov,

@@ -8,6 +8,7 @@ from motiondepth.geometry.camera import (
     unproject,
     unproject_depth_map,
 )
+from motiondepth.geometry.distortion import LensDistortion, undistort_frames
 from motiondepth.geometry.pivot import camera_centre, project_pivot, transform_pivot
 from motiondepth.geometry.rotations import (
     euler_derivatives,
@@ -22,6 +23,7 @@ from motiondepth.geometry.rotations import (
 
 __all__ = [
     "Intrinsics",
+    "LensDistortion",
     "camera_centre",
     "euler_derivatives",
     "euler_to_matrix",
@@ -36,6 +38,7 @@ __all__ = [
     "quat_to_matrix",
     "rotvec_to_quat",
     "transform_pivot",
+    "undistort_frames",
     "unproject",
     "unproject_depth_map",
 ]

@@ -48,6 +48,7 @@ from motiondepth.workflow.inputs import (
     exposure_timing,
     gyro_aid,
     read_calibration,
+    read_lens_distortion,
     resolve_intrinsics,
     solver_config,
 )
@@ -85,7 +86,7 @@ __all__ = [
     "focal_outcome",
     "gyro_aid",
     "lift_tracks",
-    "read_calibration",
+    "read_calibration", "read_lens_distortion",
     "rescale_by_parallax",
     "resolve_intrinsics",
     "run",

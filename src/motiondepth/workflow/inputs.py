@@ -14,6 +14,7 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.workflow.config import DEFAULT_HFOV_DEG, FOCAL_AUTO, Clip, RunConfig
 
 if TYPE_CHECKING:
+    from motiondepth.geometry.distortion import LensDistortion
     from motiondepth.tracking.gyro_aided import GyroAid
 
 
@@ -64,27 +65,60 @@ def decode_video(
     return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin))
 
 
+def _calibration_record(path: str | Path) -> dict:
+    """The calibration JSON of ``path``, with a Gyroflow lens profile or project flattened to the common keys."""
+    from motiondepth.io.video import read_camera_json
+
+    rec = read_camera_json(path)
+    if not isinstance(rec, dict):
+        raise InputError(path, "a calibration file is a JSON object")
+    rec = rec.get("calibration_data", rec)  # a .gyroflow project holds its lens profile here
+    if isinstance(rec.get("fisheye_params"), dict) or "use_opencv_fisheye" in rec:  # a Gyroflow lens profile
+        out = dict(rec)
+        model = str(rec.get("distortion_model", "opencv_fisheye" if rec.get("use_opencv_fisheye") else "opencv"))
+        params = rec.get("fisheye_params") if rec.get("use_opencv_fisheye") else rec.get("calib_params")
+        if not isinstance(params, dict) or "camera_matrix" not in params:
+            raise InputError(path, f"Gyroflow lens profile without the camera matrix of its {model!r} model")
+        out |= {"camera_matrix": params["camera_matrix"], "distortion_model": model}
+        out["distortion_coeffs"] = params.get("distortion_coeffs")
+        dim = rec.get("calib_dimension") or {}
+        if "w" in dim and "h" in dim:
+            out |= {"width": dim["w"], "height": dim["h"]}
+        return out
+    return rec
+
+
+def _numbers(value) -> np.ndarray:
+    """A matrix or vector given as a list or a ROS/OpenCV-style ``{"data": [...]}``."""
+    if isinstance(value, dict):
+        value = value.get("data")
+    return np.asarray(value, dtype=np.float64)
+
+
+DISTORTION_KEYS = ("distortion_coeffs", "dist_coeffs", "distortion_coefficients", "distortion", "D")
+
+
 def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
     """Intrinsics (and the (H, W) they were calibrated at, if stated) from a JSON file.
 
     Accepted layouts: ``{"fx", "fy", "cx", "cy"}``; ``{"intrinsics": [fx, fy, cx, cy]}`` (the
     ``camera.json`` of ``motiondepth simulate``); a 3 × 3 ``"K"`` or ``"camera_matrix"`` (row-major,
-    OpenCV); Open3D's ``{"intrinsic_matrix": [9 numbers, column-major]}``. Optional ``width`` and
-    ``height`` say the resolution of the calibration, so it can be rescaled to the video.
+    OpenCV; a list or ``{"data": [...]}``); Open3D's ``{"intrinsic_matrix": [9 numbers, column-major]}``;
+    a Gyroflow lens profile (``.json``) or project (``.gyroflow``). Optional ``width`` and ``height``
+    (Gyroflow: ``calib_dimension``) say the resolution of the calibration, so it can be rescaled to the
+    video. Lens distortion in the same file: :func:`read_lens_distortion`.
     """
-    from motiondepth.io.video import read_camera_json
-
-    rec = read_camera_json(path)
+    rec = _calibration_record(path)
     try:
         if "intrinsics" in rec:
             intr = Intrinsics.from_array(rec["intrinsics"])
         elif "fx" in rec:
             intr = Intrinsics.from_array([rec["fx"], rec.get("fy", rec["fx"]), rec["cx"], rec["cy"]])
         elif "K" in rec or "camera_matrix" in rec:
-            k = np.asarray(rec.get("K", rec.get("camera_matrix")), dtype=np.float64).reshape(3, 3)
+            k = _numbers(rec.get("K", rec.get("camera_matrix"))).reshape(3, 3)
             intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
         elif "intrinsic_matrix" in rec:
-            k = np.asarray(rec["intrinsic_matrix"], dtype=np.float64).reshape(3, 3).T
+            k = _numbers(rec["intrinsic_matrix"]).reshape(3, 3).T
             intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
         else:
             raise KeyError("none of fx/fy/cx/cy, intrinsics, K, camera_matrix, intrinsic_matrix")
@@ -92,6 +126,27 @@ def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | No
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(path, f"cannot read intrinsics ({exc})") from None
     return intr, size
+
+
+def read_lens_distortion(path: str | Path) -> LensDistortion | None:
+    """The lens distortion of a calibration JSON (:func:`read_calibration`'s layouts), or None without one.
+
+    Coefficients under ``distortion_coeffs``, ``dist_coeffs``, ``distortion_coefficients``, ``distortion``
+    or ``D`` (OpenCV order); the model under ``distortion_model`` or ``model`` (``opencv``/``plumb_bob``/
+    ``radtan`` or ``fisheye``/``equidistant``/``opencv_fisheye``; default ``opencv``, or ``fisheye`` with
+    ``"fisheye": true``). See :mod:`motiondepth.geometry.distortion`.
+    """
+    from motiondepth.geometry.distortion import LensDistortion
+
+    rec = _calibration_record(path)
+    key = next((k for k in DISTORTION_KEYS if rec.get(k) is not None), None)
+    if key is None:
+        return None
+    model = rec.get("distortion_model", rec.get("model", "fisheye" if rec.get("fisheye") else "opencv"))
+    try:
+        return LensDistortion(str(model), tuple(_numbers(rec[key]).ravel()))
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"cannot read the lens distortion ({exc})") from None
 
 
 def resolve_intrinsics(

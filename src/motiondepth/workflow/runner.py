@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from motiondepth import __version__
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.pivot import check_pivot
 from motiondepth.io.atomic import save_npz
 from motiondepth.seurat.inference import Tracks3D
@@ -26,7 +27,14 @@ from motiondepth.workflow.cache import (
 )
 from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import decode_video, exposure_timing, gyro_aid, resolve_intrinsics, solver_config
+from motiondepth.workflow.inputs import (
+    decode_video,
+    exposure_timing,
+    gyro_aid,
+    read_lens_distortion,
+    resolve_intrinsics,
+    solver_config,
+)
 from motiondepth.workflow.steps import (
     densify,
     estimate_depth,
@@ -86,24 +94,32 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     t_start = time.perf_counter()
     # bad input fails before DIR is touched
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
-    decode_s = time.perf_counter() - t_start
     intr, intr_origin, intr_warning = resolve_intrinsics(
         clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
     )
+    lens = read_lens_distortion(cfg.calibration) if cfg.calibration else None
+    if lens is not None and not lens.is_identity:  # every step after this sees a pinhole camera
+        clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
+        intr_origin += f"; frames undistorted ({lens.describe()})"
+    decode_s = time.perf_counter() - t_start
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
 
     out = check_output_dir(out_dir)
     record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
+    undistort = lens.as_dict() if lens is not None and not lens.is_identity else None
+    if undistort is not None:
+        record["intrinsics"]["distortion"] = undistort
     bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
     try:
-        steps = _Steps(cfg, clip, ckpt, StepCache(out, record, cfg.overwrite), bar, {"decode": decode_s}, str(video))
+        cache = StepCache(out, record, cfg.overwrite)
+        steps = _Steps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
         gyro = gyro_aid(cfg, clip)
         tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
         if intr_origin == FOCAL_AUTO:
             intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
-            record["intrinsics"] = {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
-                                    "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
+            record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
+                                     "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
         depth, rescale_info, depth_src = steps.depth(tracks, intr)
         traj = steps.trajectory(tracks, depth, intr)
         traj.dense = steps.dense(traj, intr)
@@ -211,6 +227,7 @@ class _Steps:
     bar: Any  # tqdm over STEPS
     timings: dict[str, float]
     source: str  # the video's name, for error messages
+    undistort: dict | None = None  # the lens distortion the frames were undistorted with (LensDistortion.as_dict)
     keys: dict[str, str] = field(default_factory=dict)
     _blur: Any = None
 
@@ -224,6 +241,8 @@ class _Steps:
             "resize": cfg.resize,
             "fps": cfg.fps,
         }
+        if self.undistort is not None:  # only then, so the cache of runs without stays valid
+            self.video_id["undistort"] = self.undistort
         self.solver = solver_config(cfg, self.clip)
         self.rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": self.solver.readout_fraction}
 
