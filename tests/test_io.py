@@ -113,6 +113,18 @@ def test_video_round_trip_and_errors(tmp_path):
         load_frames(tmp_path)
 
 
+def test_portrait_video_keeps_its_stored_frames_and_reports_the_display_rotation(tmp_path):
+    frames = np.zeros((4, 48, 64, 3), np.uint8)
+    frames[:, :10, :20] = 250  # top-left marker of the stored frame
+    for rot in (90, 270):
+        write_video(tmp_path / f"p{rot}.mp4", frames, fps=30, rotation_deg=rot)
+        back, _, info = load_frames(tmp_path / f"p{rot}.mp4")
+        assert back.shape == frames.shape and back[:, :10, :20].mean() > 200  # as stored, not turned
+        assert info["display_rotation_deg"] == rot
+    write_video(tmp_path / "l.mp4", frames, fps=30)
+    assert "display_rotation_deg" not in load_frames(tmp_path / "l.mp4")[2]
+
+
 def test_atomic_writes_leave_nothing_on_failure(tmp_path):
     with pytest.raises(RuntimeError), atomic_path(tmp_path / "x.txt") as tmp:
         tmp.write_text("half")

@@ -459,3 +459,18 @@ def test_run_undistorts_the_frames_of_a_calibrated_lens(sim, first_run, tmp_path
         f"rotation AbsRel: pinhole clip {err(first_run):.3f}, barrel undistorted {err(fixed):.3f}, "
         f"barrel as pinhole {err(bent):.3f}"
     )
+
+
+def test_run_on_portrait_phone_video_works_on_the_stored_frames(sim, tmp_path):
+    """A display-rotated video (phones' portrait mode) is processed as stored, says so, and its videos play upright."""
+    from motiondepth.io.video import load_frames
+
+    write_video(tmp_path / "portrait.mp4", sim["gt"].frames, fps=1.0 / sim["gt"].camera.interval_s, rotation_deg=90)
+    res = motiondepth.run(tmp_path / "portrait.mp4", tmp_path / "out", progress=False, **sim["flags"])
+    assert res.clip.display_rotation_deg == 90 and res.depth.shape == sim["gt"].frames.shape[1:3]
+    assert any("plays rotated by 90°" in w and "192×192 frames" in w for w in res.warnings)
+    cfg = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert cfg["input"]["display_rotation_deg"] == 90
+    for name in ("overlay.mp4", "stabilized.mp4"):
+        assert load_frames(tmp_path / "out" / name)[2]["display_rotation_deg"] == 90
+    assert "plays rotated" in (tmp_path / "out" / "report.html").read_text()

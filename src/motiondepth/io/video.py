@@ -17,21 +17,34 @@ from motiondepth.io.atomic import atomic_path
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode a video file → frames (T, H, W, 3) uint8 RGB and timestamps (T,) seconds.
 
+    The frames are as stored: a display rotation (a phone's portrait video) is not applied; see
+    :func:`load_frames`, which reports it.
+
     Raises:
         InputError: missing file, undecodable data, or fewer than 2 frames.
     """
+    frames, times, _ = _decode(path, max_frames)
+    return frames, times
+
+
+def _decode(path: str | Path, max_frames: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`read_video`'s frames and times, and the counter-clockwise display rotation in degrees (0, 90, 180,
+    270) with which players show them: phones store portrait video as landscape frames, in the sensor's row
+    order, with a display matrix that turns them upright."""
     import av
 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "video not found")
-    frames, times = [], []
+    frames, times, rotation = [], [], 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(path, "file has no video stream")
             stream = container.streams.video[0]
             for frame in container.decode(stream):
+                if not frames:
+                    rotation = round(getattr(frame, "rotation", 0) or 0) % 360  # display matrix; old PyAV: none
                 frames.append(frame.to_ndarray(format="rgb24"))
                 t = frame.time if frame.time is not None else len(times) / float(stream.average_rate or 30)
                 times.append(t)
@@ -44,11 +57,14 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     if len(frames) < 2:
         raise InputError(path, f"video has {len(frames)} decodable frame(s); need at least 2")
     ts = np.asarray(times, dtype=np.float64)
-    return np.stack(frames), ts - ts[0]
+    return np.stack(frames), ts - ts[0], int(rotation)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0) -> None:
-    """Write frames (T, H, W, 3) uint8 RGB as an H.264 (or MPEG-4) preview, atomically."""
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0, rotation_deg: int = 0) -> None:
+    """Write frames (T, H, W, 3) uint8 RGB as an H.264 (or MPEG-4) preview, atomically.
+
+    ``rotation_deg``: a display rotation (counter-clockwise) players apply, as in the source video.
+    """
     import av
 
     h, w = frames.shape[1:3]
@@ -61,6 +77,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0) -> None
                 stream = container.add_stream("mpeg4", rate=Fraction(fps).limit_denominator(1000))
             stream.width, stream.height = w + (w % 2), h + (h % 2)  # yuv420 needs even sizes
             stream.pix_fmt = "yuv420p"
+            if rotation_deg % 360 and hasattr(stream, "set_display_rotation"):  # old PyAV cannot write one
+                stream.set_display_rotation(rotation_deg % 360)
             for f in frames:
                 if f.shape[:2] != (stream.height, stream.width):
                     f = np.pad(f, ((0, stream.height - h), (0, stream.width - w), (0, 0)), mode="edge")
@@ -228,7 +246,8 @@ def load_frames(
         the ``simulate`` folder's camera.json (else ``{}``) with ``"times_source"`` added: where the
         times came from (the video's timestamps, camera.json, an image folder's names or timestamp
         file, ``--fps``, or an assumed 30 fps); for an image folder also ``"time_origin_s"``, the first
-        image's time on the clock of its names or timestamp file (0 without one).
+        image's time on the clock of its names or timestamp file (0 without one); for a video file
+        shown rotated, ``"display_rotation_deg"`` (counter-clockwise; the frames stay as stored).
     """
     path = Path(path)
     if fps is not None and not (np.isfinite(fps) and fps > 0):
@@ -249,7 +268,8 @@ def load_frames(
         return frames, times, {"times_source": source, "time_origin_s": origin}
     if not path.exists():
         raise InputError(path, "input not found")
-    frames, times = read_video(path, max_frames)
+    frames, times, rotation = _decode(path, max_frames)
+    info = {"display_rotation_deg": rotation} if rotation else {}
     if fps is not None:
-        return frames, np.arange(len(frames)) / fps, {"times_source": f"--fps {fps:g}"}
-    return frames, times, {"times_source": "video timestamps"}
+        return frames, np.arange(len(frames)) / fps, {"times_source": f"--fps {fps:g}", **info}
+    return frames, times, {"times_source": "video timestamps", **info}

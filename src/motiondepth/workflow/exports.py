@@ -32,12 +32,14 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
         exists("points.ply"),
     )
     fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
+    rotation = clip.display_rotation_deg  # the videos play upright where the source did
+    turned = {"display_rotation_deg": rotation} if rotation else {}  # (a key only then: earlier caches stay valid)
     step(
         "overlay",
-        {"tracks": keys["tracks"], "fps": fps},
+        {"tracks": keys["tracks"], "fps": fps, **turned},
         ["overlay.mp4"],
         lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
-        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps),
+        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("overlay.mp4"),
     )
     sigma = record["options"]["stabilize_sigma"]
@@ -49,10 +51,10 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
 
     step(
         "stabilized",
-        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row},
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row, **turned},
         ["stabilized.mp4"],
         stabilize,
-        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps),
+        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("stabilized.mp4"),
     )
     from motiondepth.simulate.simulator import span_times

@@ -47,6 +47,7 @@ def decode_video(
         raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
     frames, times, camera = load_frames(path, end, fps)
     times_source, origin = camera.pop("times_source"), camera.pop("time_origin_s", 0.0)
+    rotation = int(camera.pop("display_rotation_deg", 0))
     total = len(frames)
     idx = np.arange(start, total if end is None else min(end, total), stride)
     if len(idx) < 2:
@@ -62,7 +63,7 @@ def decode_video(
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
     frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
-    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin))
+    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation)
 
 
 def _calibration_record(path: str | Path) -> dict:

@@ -206,6 +206,7 @@ def _initial_record(video, clip: Clip, cfg: RunConfig, intr: Intrinsics, intr_or
             "interval_s": clip.interval_s,
             "times_source": clip.times_source,
             "time_origin_s": clip.time_origin_s,
+            "display_rotation_deg": clip.display_rotation_deg,
         },
         "options": asdict(cfg),
         "intrinsics": {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin},

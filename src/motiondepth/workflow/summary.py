@@ -109,6 +109,15 @@ def summarize(
     if tracks.meta.get("blur_fit"):
         summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
     warnings = []
+    if clip.display_rotation_deg:
+        warnings.append(
+            f"the video plays rotated by {clip.display_rotation_deg}° (its display matrix, as phones store portrait "
+            "video): motiondepth works on the stored frames, whose rows the sensor reads in order, so --fx/--fy/--cx/"
+            "--cy, --calibration and --hfov refer to the stored "
+            f"{clip.source_size[1]}×{clip.source_size[0]} frames, roll, pitch and yaw are about the stored image's "
+            "axes, and the depth map and plots are in that orientation (overlay.mp4 and stabilized.mp4 carry the "
+            "rotation, so they play upright)"
+        )
     if clip.times_source.startswith("assumed"):
         warnings.append(f"frame times {clip.times_source}: rates, spectra and the readout estimate use them")
     if gyro and not gyro.get("used"):
