@@ -11,21 +11,13 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+from motiondepth.geometry.distortion import LensDistortion, distort_frames, undistort_frames
 from motiondepth.workflow import read_calibration, read_lens_distortion, resolve_intrinsics
 
 K = Intrinsics(170.0, 172.0, 81.0, 58.5)  # a 160 × 120 image
 BARREL = LensDistortion("opencv", (-0.3, 0.09, 0.002, -0.001, -0.01))
 GOPRO = LensDistortion("fisheye", (0.0673, -0.0528, 0.1214, -0.0774))  # Gyroflow's Hero7 wide profile
 GYROFLOW = Path(__file__).resolve().parents[2] / "shared/real-data/gyro-gyroflow-gopro/GX016015.MP4.gyroflow"
-
-
-def distort_image(img: np.ndarray, intr: Intrinsics, lens: LensDistortion) -> np.ndarray:
-    """What the lens would record of the pinhole image ``img``: each recorded pixel shows its undistorted ray."""
-    h, w = img.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    src = lens.undistort_points(np.stack([xs, ys], -1).reshape(-1, 2), intr).reshape(h, w, 2).astype(np.float32)
-    return cv2.remap(img, src[..., 0], src[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
 @pytest.mark.parametrize("lens", [BARREL, GOPRO], ids=["opencv", "fisheye"])
@@ -69,7 +61,7 @@ def test_undistorted_frames_are_the_pinhole_frames(lens):
     ys, xs = np.mgrid[0:120, 0:160]
     checker = (((xs // 8) + (ys // 8)) % 2 * 200 + 30).astype(np.uint8)
     pinhole = cv2.GaussianBlur(np.repeat(checker[..., None], 3, -1), (0, 0), 1.0)
-    recorded = distort_image(pinhole, K, lens)
+    recorded = distort_frames(pinhole[None], K, lens)[0]
     back = undistort_frames(recorded[None], K, lens)[0]
     inner = (slice(12, -12), slice(12, -12))
     err = np.abs(back[inner].astype(float) - pinhole[inner]).mean()

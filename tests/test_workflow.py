@@ -430,17 +430,14 @@ def test_run_estimates_the_focal_length_from_the_shake(first_run, sim, tmp_path,
 def test_run_undistorts_the_frames_of_a_calibrated_lens(sim, first_run, tmp_path):
     """A barrel lens bends the shake's image motion: with the calibration's distortion the rotation comes out as on
     the pinhole clip, without it clearly worse; config.json and the report say what was done."""
-    from motiondepth.geometry.distortion import LensDistortion
+    from motiondepth.geometry.distortion import LensDistortion, distort_frames
 
     k, gt = sim["gt"].intrinsics, sim["gt"]
     lens = LensDistortion("opencv", (-0.35, 0.12, 0.0, 0.0))
     h, w = gt.frames.shape[1:3]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    src = lens.undistort_points(np.stack([xs, ys], -1).reshape(-1, 2), k).reshape(h, w, 2).astype(np.float32)
     barrel = tmp_path / "barrel"
     shutil.copytree(sim["dir"], barrel)
-    np.savez(barrel / "frames.npz", frames=np.stack([cv2.remap(f, src[..., 0], src[..., 1], cv2.INTER_LINEAR)
-                                                     for f in gt.frames]))  # fmt: skip
+    np.savez(barrel / "frames.npz", frames=distort_frames(gt.frames, k, lens))
     calib = {"K": k.K.tolist(), "width": w, "height": h}
     (tmp_path / "pinhole.json").write_text(json.dumps(calib))
     (tmp_path / "lens.json").write_text(json.dumps(calib | {"dist_coeffs": list(lens.coeffs)}))

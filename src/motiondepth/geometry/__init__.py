@@ -8,7 +8,7 @@ from motiondepth.geometry.camera import (
     unproject,
     unproject_depth_map,
 )
-from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+from motiondepth.geometry.distortion import LensDistortion, distort_frames, undistort_frames
 from motiondepth.geometry.pivot import camera_centre, project_pivot, transform_pivot
 from motiondepth.geometry.rotations import (
     euler_derivatives,
@@ -25,6 +25,7 @@ __all__ = [
     "Intrinsics",
     "LensDistortion",
     "camera_centre",
+    "distort_frames",
     "euler_derivatives",
     "euler_to_matrix",
     "euler_to_quat",

@@ -126,3 +126,16 @@ def undistort_frames(frames: np.ndarray, intr: Intrinsics, lens: LensDistortion)
     return np.stack(
         [cv2.remap(f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) for f in frames]
     )
+
+
+def distort_frames(frames: np.ndarray, intr: Intrinsics, lens: LensDistortion) -> np.ndarray:
+    """What the lens records of pinhole frames (T, H, W, C) with ``intr``: the inverse of :func:`undistort_frames`
+    (to simulate a lens). Recorded pixels whose ray leaves the pinhole frame are black (barrel lenses' corners)."""
+    if lens.is_identity:
+        return frames
+    h, w = frames.shape[1:3]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    src = lens.undistort_points(np.stack([xs, ys], -1).reshape(-1, 2), intr).reshape(h, w, 2).astype(np.float32)
+    return np.stack(
+        [cv2.remap(f, src[..., 0], src[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for f in frames]
+    )
