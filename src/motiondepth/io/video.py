@@ -57,7 +57,7 @@ def _decode(path: str | Path, max_frames: int | None) -> tuple[np.ndarray, np.nd
     if len(frames) < 2:
         raise InputError(path, f"video has {len(frames)} decodable frame(s); need at least 2")
     ts = np.asarray(times, dtype=np.float64)
-    return np.stack(frames), ts - ts[0], int(rotation)
+    return np.stack(frames), ts - ts[0], rotation
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0, rotation_deg: int = 0) -> None:

@@ -98,7 +98,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
     )
     lens = read_lens_distortion(cfg.calibration) if cfg.calibration else None
-    if lens is not None and not lens.is_identity:  # every step after this sees a pinhole camera
+    undistort = None if lens is None or lens.is_identity else lens.as_dict()
+    if undistort is not None:  # every step after this sees a pinhole camera
         clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
         intr_origin += f"; frames undistorted ({lens.describe()})"
     decode_s = time.perf_counter() - t_start
@@ -107,7 +108,6 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
     out = check_output_dir(out_dir)
     record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
-    undistort = lens.as_dict() if lens is not None and not lens.is_identity else None
     if undistort is not None:
         record["intrinsics"]["distortion"] = undistort
     bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
