@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -233,6 +234,36 @@ def test_cli_run_and_errors(sim, tmp_path, capsys):
     assert read_trajectory_csv(out / "trajectory.csv").angles.shape == (10, 3)
     assert main(["run", str(tmp_path / "nope.mp4"), "--out", str(out), "-q"]) == 2
     assert "nope.mp4" in capsys.readouterr().err
+
+
+def test_batch_runs_every_clip_and_tabulates_them(first_run, sim, tmp_path, capsys):
+    """Several clips: a folder each (the cache of one that ran before is reused), a bad one reported in its row
+    while the others run, summary.csv and index.html beside them; per-clip inputs are refused."""
+    out = tmp_path / "batch"
+    name = f"{sim['video'].parent.name}-video"  # two clips named video.mp4: their folders' names go in front
+    shutil.copytree(first_run.out_dir, out / name)  # the same clip and settings ran here before
+    bad = tmp_path / "bad" / "video.mp4"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a video")
+    flags = [f"--{k}={v}" for k, v in sim["flags"].items()]
+    assert main(["run", str(sim["video"]), str(bad), "--out", str(out), "-q", *flags]) == 1
+    text = capsys.readouterr().out
+    assert "rotation: up to" in text and f"{bad}: failed: {bad}:" in text and "1 of 2 clips done" in text
+    assert all(st["cached"] for st in _steps(out / name).values())
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert [(r["clip"], r["status"]) for r in rows] == [(name, "ok"), ("bad-video", "failed")]
+    s = first_run.summary
+    assert float(rows[0]["max_rotation_arcmin"]) == pytest.approx(s["max_rotation_arcmin"], abs=0.01)
+    assert float(rows[0]["depth_median_m"]) == pytest.approx(s["depth_m"]["median"], abs=1e-3)
+    assert rows[0]["shake_series"] == "dense" and float(rows[0]["rms_rate_deg_s"]) > 0
+    assert str(bad) in rows[1]["error"] and rows[1]["max_rotation_arcmin"] == ""
+    page = (out / "index.html").read_text()
+    assert f'href="{name}/report.html"' in page and "failed: " in page and "bad-video/report.html" not in page
+    assert not (out / "bad-video").exists() and not _hidden(out)
+    with pytest.raises(InputError, match="--gyro: belongs to one clip"):
+        motiondepth.run_batch([sim["video"], bad], out, gyro="gyro.csv")
+    names = ["a/clip.mp4", "b/clip.mov", "a/CLIP.mp4", "x.mp4", "x.mp4", "summary.csv.mp4"]
+    assert workflow.batch.clip_folders(names) == ["a-clip", "b-clip", "a-CLIP-2", "x", "x-2", "summary.csv-2"]
 
 
 def test_run_on_an_image_folder(sim, tmp_path):

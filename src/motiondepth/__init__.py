@@ -16,7 +16,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_LAZY = {"run": "motiondepth.workflow", "Result": "motiondepth.workflow", "RunConfig": "motiondepth.workflow"}
+_LAZY = dict.fromkeys(("run", "run_batch", "Result", "RunConfig"), "motiondepth.workflow")
 
 
 def __getattr__(name: str):
@@ -28,4 +28,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'motiondepth' has no attribute {name!r}")
 
 
-__all__ = ["Result", "RunConfig", "__version__", "run"]
+__all__ = ["Result", "RunConfig", "__version__", "run", "run_batch"]

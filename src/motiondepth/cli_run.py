@@ -27,15 +27,38 @@ def add_rolling_shutter_args(parser, readout_help: str) -> None:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from motiondepth.eval.spectrum import short_text
-    from motiondepth.report import readout_text
-    from motiondepth.workflow import RunConfig, run
+    from motiondepth.workflow import RunConfig, run, run_batch
 
     opts = {k: getattr(a, k) for k in RunConfig.__dataclass_fields__ if k != "progress"}
     t0 = time.perf_counter()
-    res = run(a.video, a.out, progress=not a.quiet, **opts)
+    if len(a.video) > 1:
+        batch = run_batch(a.video, a.out, progress=not a.quiet, **opts)
+        for item in batch.items:
+            if item.ok:
+                _print_result(item.video, item.result)
+            else:
+                print(f"{item.video}: failed: {item.error}")
+        print(
+            f"wrote {batch.out_dir}/ (open index.html) in {time.perf_counter() - t0:.1f} s: "
+            f"{len(batch.items) - len(batch.failed)} of {len(batch.items)} clips done"
+        )
+        return 1 if batch.failed else 0
+    res = run(a.video[0], a.out, progress=not a.quiet, **opts)
+    _print_result(a.video[0], res)
+    print(
+        f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
+        + (f"; reused cached steps: {', '.join(res.cached)}" if res.cached else "")
+    )
+    return 0
+
+
+def _print_result(video: str, res) -> None:
+    """The command line's account of one clip's run: motion, shake, depth, tracks and warnings."""
+    from motiondepth.eval.spectrum import short_text
+    from motiondepth.report import readout_text
+
     s = res.summary
-    print(f"{a.video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")
+    print(f"{video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")
     print(
         f"  rotation: up to {s['max_rotation_deg']:.3f}° ({s['max_rotation_arcmin']:.1f}′) from frame 0; "
         + ", ".join(f"{ax} {r['peak_to_peak_arcmin']:.1f}′" for ax, r in s["rotation"].items())
@@ -67,11 +90,6 @@ def cmd_run(a: argparse.Namespace) -> int:
         )
     for w in res.warnings:
         print(f"  warning: {w}")
-    print(
-        f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
-        + (f"; reused cached steps: {', '.join(res.cached)}" if res.cached else "")
-    )
-    return 0
 
 
 def cmd_compare_gyro(a: argparse.Namespace) -> int:
@@ -183,15 +201,23 @@ def add_commands(sub) -> None:
         "finished in DIR with the same settings are reused (an interrupted run resumes); --overwrite recomputes "
         "everything. Intrinsics are in pixels of the source video (before --resize); without any, a 60° "
         "horizontal field of view is assumed "
-        "and the report warns.",
+        "and the report warns. Several clips (filmed with the same camera settings) run one after another, each "
+        "into DIR/<its name>/, with summary.csv and index.html in DIR comparing them; a clip that cannot be read "
+        "is reported there and the others still run.",
     )
     r.add_argument(
         "video",
+        nargs="+",
         metavar="VIDEO",
         help="video file (mp4, mov, mkv, avi, …), a folder of images (png, jpg, …; natural name order) or a "
-        "'simulate' output folder",
+        "'simulate' output folder; or several of them",
     )
-    r.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused as a cache)")
+    r.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder (created; reused as a cache); for several clips the folder holding one folder per clip",
+    )
     g = r.add_argument_group("frames")
     g.add_argument("--start", type=int, default=0, metavar="K", help="first frame (default 0)")
     g.add_argument("--end", type=int, default=None, metavar="K", help="stop before frame K (default: all)")

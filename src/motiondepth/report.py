@@ -261,3 +261,59 @@ def write_report(path: str | Path, out_dir: Path, clip, tracks, depth, summary, 
     page = render_report(Path(out_dir), clip, tracks, depth, summary, warnings, record)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
+
+
+# columns of the batch index: (summary.csv column, heading); clip, status and error are drawn apart
+_INDEX_COLUMNS = (
+    ("frames", "frames"),
+    ("fps", "fps"),
+    ("max_rotation_arcmin", "max rotation ′"),
+    ("roll_p2p_arcmin", "roll p-p ′"),
+    ("pitch_p2p_arcmin", "pitch p-p ′"),
+    ("yaw_p2p_arcmin", "yaw p-p ′"),
+    ("rms_rate_deg_s", "RMS rate °/s"),
+    ("shake_peak_hz", "peak Hz"),
+    ("residual_median_px", "residual px"),
+    ("visible_last_frame", "tracks left"),
+    ("depth_median_m", "depth median m"),
+    ("warnings", "warnings"),
+)
+
+
+def render_batch_index(rows: list[dict]) -> str:
+    """``index.html`` of a batch (:func:`motiondepth.workflow.batch.run_batch`): the rows of ``summary.csv``
+    as a table, each clip that ran linked to its ``report.html`` by a relative path (the page works beside the
+    clips' folders)."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for _, h in _INDEX_COLUMNS)
+    body = []
+    for r in rows:
+        name = esc(str(r["clip"]))
+        link = f'<a href="{name}/report.html" title="{esc(str(r["video"]))}">{name}</a>'
+        if r["status"] != "ok":
+            body.append(
+                f"<tr><td>{name}</td>"
+                f'<td colspan="{len(_INDEX_COLUMNS)}" class="warn">failed: {esc(str(r["error"]))}</td></tr>'
+            )
+            continue
+        cells = "".join(f"<td>{esc(str(r[k]))}</td>" for k, _ in _INDEX_COLUMNS)  # blank where unknown
+        body.append(f"<tr><td>{link}</td>{cells}</tr>")
+    failed = sum(r["status"] != "ok" for r in rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>motiondepth batch — {len(rows)} clips</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}
+.batch td,.batch th{{padding:.2rem .45rem;font-size:.88rem}} .batch td+td{{text-align:right}}
+.batch td.warn{{text-align:left}}</style></head>
+<body>
+<h1>motiondepth batch</h1>
+<div class="meta">{len(rows)} clips, {len(rows) - failed} done, {failed} failed · the same numbers are in
+<a href="summary.csv">summary.csv</a></div>
+<table class="batch"><tr><th>clip</th>{head}</tr>
+{"".join(body)}
+</table>
+<p class="meta">Rotation angles are relative to each clip's first frame (′ = arcminute, p-p = peak to peak). RMS
+rate and peak frequency come from the shake spectrum of the dense trajectory where the clip has one. Tracks left:
+the share of query points still tracked in the last frame. Hover a clip's name for its file; open its report for
+the warnings and plots.</p>
+</body></html>
+"""

@@ -28,9 +28,11 @@ Modules: :mod:`~motiondepth.workflow.config` (settings, containers, thresholds),
 :mod:`~motiondepth.workflow.inputs` (frames, intrinsics, timing), :mod:`~motiondepth.workflow.steps`
 (the computing steps), :mod:`~motiondepth.workflow.summary` (numbers and warnings),
 :mod:`~motiondepth.workflow.cache` (the step cache), :mod:`~motiondepth.workflow.exports` (files for
-people and other tools) and :mod:`~motiondepth.workflow.runner` (:func:`run`).
+people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
+:mod:`~motiondepth.workflow.batch` (:func:`run_batch`: many clips, one table).
 """
 
+from motiondepth.workflow.batch import BatchItem, BatchResult, run_batch
 from motiondepth.workflow.cache import StepCache, check_output_dir, environment
 from motiondepth.workflow.config import (
     ARCMIN_PER_RAD,
@@ -71,6 +73,8 @@ __all__ = [
     "DEFAULT_PIVOT_M",
     "FOCAL_AUTO",
     "OUTPUT_FILES",
+    "BatchItem",
+    "BatchResult",
     "Clip",
     "Result",
     "RunConfig",
@@ -90,6 +94,7 @@ __all__ = [
     "rescale_by_parallax",
     "resolve_intrinsics",
     "run",
+    "run_batch",
     "scale_warning",
     "shake_spectra",
     "solve_rotation",
