@@ -113,6 +113,35 @@ def test_video_round_trip_and_errors(tmp_path):
         load_frames(tmp_path)
 
 
+def test_frames_are_selected_and_resized_while_decoding_within_the_memory_budget(tmp_path, monkeypatch):
+    from motiondepth.io import video
+
+    frames = np.zeros((9, 48, 64, 3), np.uint8)
+    for k in range(9):
+        frames[k, :, 4 * k : 4 * k + 8] = 255  # a bar that moves: tells the frames apart
+    write_video(tmp_path / "v.mp4", frames, fps=10)
+    full, full_t, _ = load_frames(tmp_path / "v.mp4")
+    sel = video.FrameSelection(start=2, stride=3, resize=32)
+    got, times, info = load_frames(tmp_path / "v.mp4", 8, select=sel)  # frames 2 and 5 (8 and on not decoded)
+    assert info["indices"].tolist() == [2, 5] and tuple(info["source_size"]) == (48, 64)
+    assert got.shape == (2, 24, 32, 3)
+    np.testing.assert_array_equal(got, [cv2.resize(f, (32, 24), interpolation=cv2.INTER_AREA) for f in full[[2, 5]]])
+    np.testing.assert_allclose(times, full_t[[2, 5]])
+    assert load_frames(tmp_path / "v.mp4", fps=5.0, select=sel)[1].tolist() == [0.4, 1.0, 1.6]
+    with pytest.raises(InputError, match=r"v\.mp4: 1 frame\(s\) selected of 9 \(start=8, stride=1\)"):
+        load_frames(tmp_path / "v.mp4", select=video.FrameSelection(start=8))
+    # an image folder reads only the images it keeps: an unreadable one in between does no harm
+    _image_folder(tmp_path / "imgs", [f"{k}.png" for k in range(5)])
+    (tmp_path / "imgs" / "1.png").write_bytes(b"broken")
+    got, _, info = load_frames(tmp_path / "imgs", select=video.FrameSelection(stride=2))
+    assert info["indices"].tolist() == [0, 2, 4] and got[1, 10, 10, 0] == 20
+    # more than the memory budget: a clear error that says what to do, before the memory runs out
+    monkeypatch.setattr(video, "frame_memory_budget", lambda: 5 * 48 * 64 * 3)
+    with pytest.raises(InputError, match=r"v\.mp4: the frames kept so far \(6 of 64x48\).*--resize"):
+        load_frames(tmp_path / "v.mp4")
+    assert len(load_frames(tmp_path / "v.mp4", select=video.FrameSelection(resize=32))[0]) == 9
+
+
 def test_portrait_video_keeps_its_stored_frames_and_reports_the_display_rotation(tmp_path):
     frames = np.zeros((4, 48, 64, 3), np.uint8)
     frames[:, :10, :20] = 250  # top-left marker of the stored frame

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,6 +14,83 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import atomic_path
+
+MEMORY_FRACTION = 0.25  # the kept frames may take this share of the machine's memory (a run makes a few copies)
+
+
+def frame_memory_budget() -> int:
+    """Bytes the decoded frames of one clip may take: :data:`MEMORY_FRACTION` of the physical memory."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume 16 GiB
+        total = 16 << 30
+    return int(total * MEMORY_FRACTION)
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames of a source to keep, and at what size: indices ``start, start + stride, …``, the longer
+    side scaled to ``resize`` px (aspect kept; area averaging when shrinking). Readers apply it while
+    decoding, so a long or 4K clip holds only what is kept in memory."""
+
+    start: int = 0
+    stride: int = 1
+    resize: int | None = None
+
+    def keeps(self, i: int) -> bool:
+        return i >= self.start and (i - self.start) % self.stride == 0
+
+    def scaled(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        if self.resize is None or max(h, w) == self.resize:
+            return frame
+        s = self.resize / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+class _Kept:
+    """The frames a :class:`FrameSelection` keeps, offered one at a time and held within the memory budget."""
+
+    def __init__(self, source: Path, select: FrameSelection | None) -> None:
+        self.source, self.select = source, select or FrameSelection()
+        self.frames: list[np.ndarray] = []
+        self.indices: list[int] = []
+        self.seen = 0  # frames offered (kept or not)
+        self.source_size: tuple[int, int] | None = None  # (H, W) as stored
+        self.budget, self.bytes = frame_memory_budget(), 0
+
+    def offer(self, read) -> None:
+        """Frame number ``self.seen``: ``read()`` returns it (H, W, 3) uint8 RGB, called only when it is kept."""
+        i, self.seen = self.seen, self.seen + 1
+        if not self.select.keeps(i):
+            return
+        frame = read()
+        if self.source_size is None:
+            self.source_size = frame.shape[:2]
+        frame = self.select.scaled(frame)
+        self.bytes += frame.nbytes
+        if self.bytes > self.budget:
+            h, w = frame.shape[:2]
+            raise InputError(
+                self.source,
+                f"the frames kept so far ({len(self.frames) + 1} of {w}x{h}) need more than "
+                f"{self.budget / 2**30:.1f} GiB, {100 * MEMORY_FRACTION:g} % of this machine's memory: keep fewer or "
+                "smaller frames (--end, --stride, --resize)",
+            )
+        self.frames.append(frame)
+        self.indices.append(i)
+
+    def stacked(self) -> np.ndarray:
+        """(T, H, W, 3) of the kept frames; at least 2 of them, or a clear error."""
+        if len(self.frames) < 2:
+            sel = self.select
+            raise InputError(
+                self.source,
+                f"{len(self.frames)} frame(s) selected of {self.seen} (start={sel.start}, stride={sel.stride}); "
+                "need at least 2",
+            )
+        return np.stack(self.frames)
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -23,41 +102,43 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     Raises:
         InputError: missing file, undecodable data, or fewer than 2 frames.
     """
-    frames, times, _ = _decode(path, max_frames)
-    return frames, times
+    kept = _Kept(Path(path), None)
+    times, _ = _decode(path, max_frames, kept)
+    return kept.stacked(), times
 
 
-def _decode(path: str | Path, max_frames: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`read_video`'s frames and times, and the counter-clockwise display rotation in degrees (0, 90, 180,
-    270) with which players show them: phones store portrait video as landscape frames, in the sensor's row
-    order, with a display matrix that turns them upright."""
+def _decode(path: str | Path, max_frames: int | None, kept: _Kept) -> tuple[np.ndarray, int]:
+    """Decode a video into ``kept``; returns the kept frames' times (s from the first frame) and the
+    counter-clockwise display rotation in degrees (0, 90, 180, 270) with which players show the frames
+    (phones store portrait video as landscape frames, in the sensor's row order, with a display matrix
+    that turns them upright)."""
     import av
 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "video not found")
-    frames, times, rotation = [], [], 0
+    times, rotation = [], 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(path, "file has no video stream")
             stream = container.streams.video[0]
             for frame in container.decode(stream):
-                if not frames:
+                if not times:
                     rotation = round(getattr(frame, "rotation", 0) or 0) % 360  # display matrix; old PyAV: none
-                frames.append(frame.to_ndarray(format="rgb24"))
                 t = frame.time if frame.time is not None else len(times) / float(stream.average_rate or 30)
                 times.append(t)
-                if max_frames is not None and len(frames) >= max_frames:
+                kept.offer(lambda f=frame: f.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(times) >= max_frames:
                     break
     except InputError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise InputError(path, f"cannot decode video ({exc.__class__.__name__}: {exc})") from None
-    if len(frames) < 2:
-        raise InputError(path, f"video has {len(frames)} decodable frame(s); need at least 2")
+    if len(times) < 2:
+        raise InputError(path, f"video has {len(times)} decodable frame(s); need at least 2")
     ts = np.asarray(times, dtype=np.float64)
-    return np.stack(frames), ts - ts[0], rotation
+    return ts[kept.indices] - ts[0], rotation
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0, rotation_deg: int = 0) -> None:
@@ -208,68 +289,90 @@ def image_times(folder: Path, images: list[Path], fps: float | None) -> tuple[np
 
 
 def read_image_folder(
-    folder: str | Path, max_frames: int | None = None, fps: float | None = None
+    folder: str | Path, max_frames: int | None = None, fps: float | None = None, select: FrameSelection | None = None
 ) -> tuple[np.ndarray, np.ndarray, float, str]:
-    """Frames (T, H, W, 3) uint8 RGB of a folder of images, their times (T,) s from the first, the first's
-    time on the source clock (:func:`image_times`) and where the times came from.
+    """Frames (T, H, W, 3) uint8 RGB of a folder of images, their times (T,) s from the first image, the first
+    image's time on the source clock (:func:`image_times`) and where the times came from.
 
-    Images are taken in natural name order (see :func:`list_images`); times as :func:`image_times`.
+    Images are taken in natural name order (see :func:`list_images`), the first ``max_frames`` of them, of
+    which only those ``select`` keeps are read (scaled as it says); times as :func:`image_times`.
 
     Raises:
         InputError: no images, an unreadable image, images of different sizes, or fewer than 2.
     """
+    kept = _Kept(Path(folder), select)
+    times, origin, source = _read_images(folder, max_frames, fps, kept)
+    return kept.stacked(), times, origin, source
+
+
+def _read_images(folder: str | Path, max_frames: int | None, fps: float | None, kept: _Kept):
+    """:func:`read_image_folder` into ``kept``: the kept frames' times, the time origin and the times' source."""
     folder = Path(folder)
     images = list_images(folder)
     if len(images) < 2:
         raise InputError(folder, f"folder has {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); need at least 2")
     times, origin, source = image_times(folder, images, fps)
-    images = images[:max_frames]
-    frames = []
-    for f in images:
+
+    def read(f: Path) -> np.ndarray:
         img = cv2.imread(str(f), cv2.IMREAD_COLOR)
         if img is None:
             raise InputError(f, "cannot decode image")
-        if frames and img.shape != frames[0].shape:
-            h, w = frames[0].shape[:2]
+        if kept.source_size is not None and img.shape[:2] != kept.source_size:
+            h, w = kept.source_size
             raise InputError(f, f"image is {img.shape[1]}x{img.shape[0]}, the first {w}x{h}; all must match")
-        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    return np.stack(frames), times[: len(frames)], origin, source
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    for f in images[:max_frames]:
+        kept.offer(lambda f=f: read(f))
+    return times[kept.indices], origin, source
 
 
 def load_frames(
-    path: str | Path, max_frames: int | None = None, fps: float | None = None
+    path: str | Path, max_frames: int | None = None, fps: float | None = None, select: FrameSelection | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Frames of a video file, a folder of images or a ``simulate`` folder.
 
+    Of the first ``max_frames`` frames only those ``select`` keeps are decoded and held, scaled as it says
+    (:class:`FrameSelection`), within :func:`frame_memory_budget` bytes.
+
     Returns:
-        ``(frames, times, camera)``: (T, H, W, 3) uint8 RGB, (T,) seconds from the first frame, and
+        ``(frames, times, camera)``: (T, H, W, 3) uint8 RGB, (T,) seconds from the source's first frame, and
         the ``simulate`` folder's camera.json (else ``{}``) with ``"times_source"`` added: where the
         times came from (the video's timestamps, camera.json, an image folder's names or timestamp
         file, ``--fps``, or an assumed 30 fps); for an image folder also ``"time_origin_s"``, the first
         image's time on the clock of its names or timestamp file (0 without one); for a video file
-        shown rotated, ``"display_rotation_deg"`` (counter-clockwise; the frames stay as stored).
+        shown rotated, ``"display_rotation_deg"`` (counter-clockwise; the frames stay as stored). With
+        ``select``, also ``"indices"`` (the kept frames' numbers in the source) and ``"source_size"``
+        ((H, W) of the frames as stored).
+
+    Raises:
+        InputError: unreadable input, fewer than 2 frames kept, or kept frames over the memory budget.
     """
     path = Path(path)
     if fps is not None and not (np.isfinite(fps) and fps > 0):
         raise InputError("--fps", f"must be a positive frame rate, got {fps}")
+    kept = _Kept(path, select)
     if is_sim_dir(path):
-        frames, camera = load_sim_dir(path)
-        interval = camera.get("frame_interval_s")
-        if fps is not None:
-            interval, source = 1.0 / fps, f"--fps {fps:g}"
-        else:
-            source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"
-        times = np.arange(len(frames)) * float(interval or 1.0 / 30)
-        return frames[:max_frames], times[:max_frames], {**camera, "times_source": source}
-    if path.is_dir():
+        frames, info = load_sim_dir(path)
+        interval = info.get("frame_interval_s")
+        for frame in frames[:max_frames]:
+            kept.offer(lambda f=frame: f)
+        source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"
+        times = np.asarray(kept.indices) * float(interval or 1.0 / 30)
+    elif path.is_dir():
         if not list_images(path):
             raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)")
-        frames, times, origin, source = read_image_folder(path, max_frames, fps)
-        return frames, times, {"times_source": source, "time_origin_s": origin}
-    if not path.exists():
+        times, origin, source = _read_images(path, max_frames, fps, kept)
+        info = {"time_origin_s": origin}
+    elif not path.exists():
         raise InputError(path, "input not found")
-    frames, times, rotation = _decode(path, max_frames)
-    info = {"display_rotation_deg": rotation} if rotation else {}
+    else:
+        times, rotation = _decode(path, max_frames, kept)
+        source, info = "video timestamps", ({"display_rotation_deg": rotation} if rotation else {})
+    frames = kept.stacked()
     if fps is not None:
-        return frames, np.arange(len(frames)) / fps, {"times_source": f"--fps {fps:g}", **info}
-    return frames, times, {"times_source": "video timestamps", **info}
+        times, source = np.asarray(kept.indices) / fps, f"--fps {fps:g}"
+    info = {**info, "times_source": source}
+    if select is not None:
+        info |= {"indices": np.asarray(kept.indices), "source_size": kept.source_size}
+    return frames, np.asarray(times, dtype=np.float64), info

@@ -6,7 +6,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from motiondepth.errors import InputError
@@ -36,7 +35,7 @@ def decode_video(
     Raises:
         InputError: missing, corrupt or empty video, bad range, or fewer than 2 frames selected.
     """
-    from motiondepth.io.video import load_frames
+    from motiondepth.io.video import FrameSelection, load_frames
 
     path = Path(path)
     if start < 0 or stride < 1 or (end is not None and end <= start):
@@ -45,23 +44,12 @@ def decode_video(
         )
     if resize is not None and resize < 16:
         raise InputError("--resize", f"{resize} px is too small (the longer side, at least 16)")
-    frames, times, camera = load_frames(path, end, fps)
+    # only the frames used are decoded in full and kept, already resized: a long 4K clip fits in memory
+    frames, times, camera = load_frames(path, end, fps, FrameSelection(start, stride, resize))
     times_source, origin = camera.pop("times_source"), camera.pop("time_origin_s", 0.0)
     rotation = int(camera.pop("display_rotation_deg", 0))
-    total = len(frames)
-    idx = np.arange(start, total if end is None else min(end, total), stride)
-    if len(idx) < 2:
-        raise InputError(
-            path,
-            f"{len(idx)} frame(s) selected of {total} (start={start}, end={end}, stride={stride}); need at least 2",
-        )
-    frames, times, origin = frames[idx], times[idx] - times[idx[0]], origin + times[idx[0]]
-    source_size = frames.shape[1:3]
-    if resize is not None and max(source_size) != resize:
-        s = resize / max(source_size)
-        w, h = max(1, round(source_size[1] * s)), max(1, round(source_size[0] * s))
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-        frames = np.stack([cv2.resize(f, (w, h), interpolation=interp) for f in frames])
+    idx, source_size = camera.pop("indices"), camera.pop("source_size")
+    times, origin = times - times[0], origin + times[0]
     frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
     return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation)
 
