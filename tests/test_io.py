@@ -140,6 +140,15 @@ def test_frames_are_selected_and_resized_while_decoding_within_the_memory_budget
     with pytest.raises(InputError, match=r"v\.mp4: the frames kept so far \(6 of 64x48\).*--resize"):
         load_frames(tmp_path / "v.mp4")
     assert len(load_frames(tmp_path / "v.mp4", select=video.FrameSelection(resize=32))[0]) == 9
+    # frames go into one buffer, grown when the source's count was missing or short
+    monkeypatch.undo()
+    kept = video._Kept(tmp_path, video.FrameSelection(stride=2), expected=10)
+    for k in range(41):
+        kept.offer(lambda k=k: np.full((4, 6, 3), k, np.uint8))
+    assert kept.stacked()[:, 0, 0, 0].tolist() == list(range(0, 41, 2))
+    kept.offer(lambda: np.zeros((4, 6, 3), np.uint8))  # 41: not kept, never read
+    with pytest.raises(InputError, match=r"frame 42 is \(5, 6, 3\), the first \(4, 6, 3\)"):
+        kept.offer(lambda: np.zeros((5, 6, 3), np.uint8))
 
 
 def test_portrait_video_keeps_its_stored_frames_and_reports_the_display_rotation(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -50,15 +51,23 @@ class FrameSelection:
 
 
 class _Kept:
-    """The frames a :class:`FrameSelection` keeps, offered one at a time and held within the memory budget."""
+    """The frames a :class:`FrameSelection` keeps, offered one at a time and held within the memory budget.
 
-    def __init__(self, source: Path, select: FrameSelection | None) -> None:
+    They go straight into one preallocated array (sized by ``expected``, the number of frames the source
+    says it has, and grown when it was wrong), so no second copy is made to stack them."""
+
+    def __init__(self, source: Path, select: FrameSelection | None, expected: int | None = None) -> None:
         self.source, self.select = source, select or FrameSelection()
-        self.frames: list[np.ndarray] = []
+        self.buffer: np.ndarray | None = None
         self.indices: list[int] = []
         self.seen = 0  # frames offered (kept or not)
         self.source_size: tuple[int, int] | None = None  # (H, W) as stored
-        self.budget, self.bytes = frame_memory_budget(), 0
+        self.budget = frame_memory_budget()
+        self.expected = expected
+
+    def capacity_for(self, total: int) -> int:
+        """How many of ``total`` source frames the selection keeps."""
+        return len(range(self.select.start, total, self.select.stride))
 
     def offer(self, read) -> None:
         """Frame number ``self.seen``: ``read()`` returns it (H, W, 3) uint8 RGB, called only when it is kept."""
@@ -69,28 +78,40 @@ class _Kept:
         if self.source_size is None:
             self.source_size = frame.shape[:2]
         frame = self.select.scaled(frame)
-        self.bytes += frame.nbytes
-        if self.bytes > self.budget:
+        n = len(self.indices)
+        if (n + 1) * frame.nbytes > self.budget:
             h, w = frame.shape[:2]
             raise InputError(
                 self.source,
-                f"the frames kept so far ({len(self.frames) + 1} of {w}x{h}) need more than "
+                f"the frames kept so far ({n + 1} of {w}x{h}) need more than "
                 f"{self.budget / 2**30:.1f} GiB, {100 * MEMORY_FRACTION:g} % of this machine's memory: keep fewer or "
                 "smaller frames (--end, --stride, --resize)",
             )
-        self.frames.append(frame)
+        if self.buffer is None or n == len(self.buffer) or frame.shape != self.buffer.shape[1:]:
+            self._grow(frame, n)
+        self.buffer[n] = frame
         self.indices.append(i)
+
+    def _grow(self, frame: np.ndarray, n: int) -> None:
+        if self.buffer is not None and frame.shape != self.buffer.shape[1:]:
+            raise InputError(self.source, f"frame {self.seen - 1} is {frame.shape}, the first {self.buffer.shape[1:]}")
+        cap = max(self.capacity_for(self.expected) if self.expected else 0, 2 * n, 16)
+        cap = min(cap, max(self.budget // frame.nbytes, n + 1))
+        grown = np.empty((cap, *frame.shape), np.uint8)  # pages are committed as frames arrive
+        if n:
+            grown[:n] = self.buffer[:n]
+        self.buffer = grown
 
     def stacked(self) -> np.ndarray:
         """(T, H, W, 3) of the kept frames; at least 2 of them, or a clear error."""
-        if len(self.frames) < 2:
+        n = len(self.indices)
+        if n < 2:
             sel = self.select
             raise InputError(
                 self.source,
-                f"{len(self.frames)} frame(s) selected of {self.seen} (start={sel.start}, stride={sel.stride}); "
-                "need at least 2",
+                f"{n} frame(s) selected of {self.seen} (start={sel.start}, stride={sel.stride}); need at least 2",
             )
-        return np.stack(self.frames)
+        return self.buffer[:n]
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +144,8 @@ def _decode(path: str | Path, max_frames: int | None, kept: _Kept) -> tuple[np.n
             if not container.streams.video:
                 raise InputError(path, "file has no video stream")
             stream = container.streams.video[0]
+            if stream.frames:  # the container's count: sizes the frame buffer
+                kept.expected = min(stream.frames, max_frames or stream.frames)
             for frame in container.decode(stream):
                 if not times:
                     rotation = round(getattr(frame, "rotation", 0) or 0) % 360  # display matrix; old PyAV: none
@@ -141,14 +164,20 @@ def _decode(path: str | Path, max_frames: int | None, kept: _Kept) -> tuple[np.n
     return ts[kept.indices] - ts[0], rotation
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0, rotation_deg: int = 0) -> None:
+def write_video(path: str | Path, frames, fps: float = 10.0, rotation_deg: int = 0) -> None:
     """Write frames (T, H, W, 3) uint8 RGB as an H.264 (or MPEG-4) preview, atomically.
 
-    ``rotation_deg``: a display rotation (counter-clockwise) players apply, as in the source video.
+    ``frames`` may be any iterable of (H, W, 3) frames, e.g. a generator, so that a long clip is encoded
+    as it is made instead of held in memory first. ``rotation_deg``: a display rotation (counter-clockwise)
+    players apply, as in the source video.
     """
     import av
 
-    h, w = frames.shape[1:3]
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"{path}: no frames to write")
+    h, w = first.shape[:2]
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             try:
@@ -160,7 +189,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 10.0, rotatio
             stream.pix_fmt = "yuv420p"
             if rotation_deg % 360 and hasattr(stream, "set_display_rotation"):  # old PyAV cannot write one
                 stream.set_display_rotation(rotation_deg % 360)
-            for f in frames:
+            for f in itertools.chain([first], frames):
                 if f.shape[:2] != (stream.height, stream.width):
                     f = np.pad(f, ((0, stream.height - h), (0, stream.width - w), (0, 0)), mode="edge")
                 for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
@@ -322,6 +351,7 @@ def _read_images(folder: str | Path, max_frames: int | None, fps: float | None, 
             raise InputError(f, f"image is {img.shape[1]}x{img.shape[0]}, the first {w}x{h}; all must match")
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
+    kept.expected = len(images[:max_frames])
     for f in images[:max_frames]:
         kept.offer(lambda f=f: read(f))
     return times[kept.indices], origin, source
@@ -355,6 +385,7 @@ def load_frames(
     if is_sim_dir(path):
         frames, info = load_sim_dir(path)
         interval = info.get("frame_interval_s")
+        kept.expected = len(frames[:max_frames])
         for frame in frames[:max_frames]:
             kept.offer(lambda f=frame: f)
         source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"

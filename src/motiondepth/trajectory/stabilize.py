@@ -32,6 +32,8 @@ that come from outside the source frame are black.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -206,17 +208,31 @@ def stabilize_frames(
     With ``rows`` (T, H, 3), per-row orientations (:func:`readout_row_angles`, :func:`row_angles`),
     each row is warped with its own rotation, which also removes the rolling shutter's shear and
     wobble; frames whose row angles are not finite fall back to their per-frame angle.
+    :func:`iter_stabilized_frames` gives the same frames one at a time.
     """
+    return np.stack(list(iter_stabilized_frames(frames, angles, intr, times, sigma_s, rows)))
+
+
+def iter_stabilized_frames(
+    frames: np.ndarray,
+    angles: np.ndarray,
+    intr: Intrinsics,
+    times: np.ndarray | None = None,
+    sigma_s: float = 0.0,
+    rows: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
+    """:func:`stabilize_frames` frame by frame (to write a long clip without a second copy in memory); the
+    inputs are checked at the call, before the first frame."""
     frames = np.asarray(frames)
     if len(angles) != len(frames):
         raise InputError("trajectory", f"has {len(angles)} frames, the video {len(frames)}")
     h, w = frames.shape[1:3]
     if rows is None:
         hom = stabilizing_homographies(angles, intr, times, sigma_s)
-        return np.stack([
+        return (
             cv2.warpPerspective(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             for f, m in zip(frames, hom, strict=True)
-        ])  # fmt: skip
+        )
     rows = np.asarray(rows, dtype=np.float64)
     if rows.shape != (len(frames), h, 3):
         raise InputError("row angles", f"must be (frames, rows, 3) = ({len(frames)}, {h}, 3), got {rows.shape}")
@@ -225,4 +241,4 @@ def stabilize_frames(
     lost = ~np.isfinite(rows).all(axis=(1, 2))
     rows = np.where(lost[:, None, None], a[:, None, :], rows)
     warp = _RowWarper(h, w, intr)
-    return np.stack([warp(f, euler_to_matrix(r), s) for f, r, s in zip(frames, rows, target, strict=True)])
+    return (warp(f, euler_to_matrix(r), s) for f, r, s in zip(frames, rows, target, strict=True))

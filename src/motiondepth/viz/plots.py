@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -281,8 +282,16 @@ def draw_tracks(
     """Frames (T, H, W, 3) uint8 with each visible track's last ``tail`` positions drawn on them.
 
     Points are coloured by their position in the query grid (so neighbours keep their colour across
-    frames); a track that the tracker lost stops being drawn.
+    frames); a track that the tracker lost stops being drawn. :func:`iter_drawn_tracks` gives the same
+    frames one at a time.
     """
+    return np.stack(list(iter_drawn_tracks(frames, tracks, visible, tail, max_tracks)))
+
+
+def iter_drawn_tracks(
+    frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray, tail: int = 8, max_tracks: int = 400
+) -> Iterator[np.ndarray]:
+    """:func:`draw_tracks` frame by frame (for writing a long clip without holding a second copy)."""
     t_len, n = visible.shape
     keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
     tr, vis = tracks[:, keep], visible[:, keep]
@@ -292,7 +301,6 @@ def draw_tracks(
     h = frames.shape[1]
     radius = max(2, round(h / 240))
     thick = max(1, round(h / 480))
-    out = np.empty_like(frames)
     for k in range(t_len):
         img = np.ascontiguousarray(frames[k]).copy()
         for i in np.flatnonzero(vis[k]):
@@ -303,5 +311,4 @@ def draw_tracks(
                              cv2.LINE_AA)  # fmt: skip
             c = tr[k, i]
             cv2.circle(img, (round(c[0]), round(c[1])), radius, colors[i], -1, cv2.LINE_AA)
-        out[k] = img
-    return out
+        yield img

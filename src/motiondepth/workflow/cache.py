@@ -119,7 +119,6 @@ class StepCache:
                 return value, key
         t0 = time.perf_counter()
         value = compute()
-        seconds = time.perf_counter() - t0
         try:
             write(value, self.out)
         except OSError as exc:
@@ -127,6 +126,7 @@ class StepCache:
                 (self.out / f).unlink(missing_ok=True)
             target = exc.filename or (self.out / files[0])
             raise OutputError(target, f"cannot write {name} output ({exc.strerror or exc})") from None
+        seconds = time.perf_counter() - t0  # writing included: a video step makes its frames as it writes them
         self.record["steps"][name] = {"key": key, "files": files, "seconds": round(seconds, 4), "cached": False}
         self.save()
         return value, key

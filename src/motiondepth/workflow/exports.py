@@ -12,8 +12,8 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.report import write_report
-    from motiondepth.trajectory.stabilize import readout_row_angles, stabilize_frames
-    from motiondepth.viz.plots import draw_tracks, plot_run_trajectory, plot_shake_spectrum
+    from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
+    from motiondepth.viz.plots import iter_drawn_tracks, plot_run_trajectory, plot_shake_spectrum
 
     def exists(name):
         def load(o):
@@ -38,7 +38,7 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
         "overlay",
         {"tracks": keys["tracks"], "fps": fps, **turned},
         ["overlay.mp4"],
-        lambda: draw_tracks(clip.frames, tracks.tracks, tracks.visible),
+        lambda: iter_drawn_tracks(clip.frames, tracks.tracks, tracks.visible),  # drawn as written
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("overlay.mp4"),
     )
@@ -47,7 +47,7 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
 
     def stabilize():
         rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1]) if per_row else None
-        return stabilize_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)
+        return iter_stabilized_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)  # warped as written
 
     step(
         "stabilized",
