@@ -160,19 +160,25 @@ def _check_shake_scale(scale: float) -> None:
 def cmd_depth(a: argparse.Namespace) -> int:
     from motiondepth.blur.inference import BlurPredictor
     from motiondepth.io.atomic import save_npz
-    from motiondepth.io.video import load_frames
+    from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
 
-    frames, _, _ = load_frames(a.input)
-    if a.start < 0 or a.start >= len(frames):
-        raise InputError(a.input, f"--start {a.start} is outside the clip's {len(frames)} frames")
-    frames = frames[a.start :]
+    if a.start < 0:
+        raise InputError("--start", f"must be ≥ 0, got {a.start}")
     if a.depth_model:
         from motiondepth.blur.hf_depth import HFDepthPredictor
 
-        pred = HFDepthPredictor(a.depth_model)
+        pred, used = HFDepthPredictor(a.depth_model), 2  # one frame is used; a clip has at least two
     else:
         pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize)
+        used = pred.cfg.num_frames
+    # only the frames the network reads are decoded and kept (a long clip costs no memory)
+    try:
+        frames, _, _ = load_frames(a.input, a.start + used, select=FrameSelection(start=a.start))
+    except InputError as exc:
+        if "selected of" not in exc.problem:
+            raise
+        raise InputError(a.input, f"--start {a.start} leaves fewer than 2 frames of the clip") from None
     t0 = time.perf_counter()
     depth = pred.depth(frames, source=str(a.input))
     dt = time.perf_counter() - t0
