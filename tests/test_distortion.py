@@ -119,3 +119,39 @@ def test_real_gyroflow_project_calibration():
     assert intr.fx == pytest.approx(1752.954 * 2704 / 4000, rel=1e-4) and warning is None
     assert "rescaled from 4000x3000" in origin
     assert 95 < intr.hfov_deg(2704) < 100  # the pinhole crop of a wide fisheye (97.5°)
+
+
+def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path):
+    """`trajectory --camera CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
+    from motiondepth.cli import main
+    from motiondepth.io.trajectory import read_trajectory_csv, save_tracks
+    from motiondepth.pipeline import simulate_scene, track_frames
+    from motiondepth.simulate import camera_preset
+
+    cam = camera_preset("phone", width=192, height=192, num_frames=10)
+    video = simulate_scene(cam, scene_seed=5, shake_seed=5)
+    k, lens = video.intrinsics, LensDistortion("opencv", (-0.3, 0.08, 0.0, 0.0))
+    tracks = track_frames(video.frames, 8, k)
+    save_tracks(tmp_path / "pinhole.npz", tracks)
+    tracks.tracks = lens.distort_points(tracks.tracks, k).astype(np.float32)  # where the lens would record them
+    save_tracks(tmp_path / "lens.npz", tracks)
+    np.savez(tmp_path / "depth.npz", depth=video.depth)
+    np.savez(tmp_path / "depth_lens.npz", depth=distort_frames(video.depth[None], k, lens)[0])
+    calib = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "pivot_m": cam.pivot_m}
+    (tmp_path / "pinhole.json").write_text(json.dumps(calib))
+    (tmp_path / "lens.json").write_text(json.dumps(calib | {"dist_coeffs": list(lens.coeffs)}))
+
+    def solve(tr, depth, camera):
+        out = tmp_path / f"{tr}-{camera}.csv"
+        d, c = tmp_path / f"{depth}.npz", tmp_path / f"{camera}.json"
+        assert (
+            main(["trajectory", str(tmp_path / f"{tr}.npz"), "--depth", str(d), "--camera", str(c), "--out", str(out)])
+            == 0
+        )
+        return read_trajectory_csv(out).angles
+
+    truth = solve("pinhole", "depth", "pinhole")
+    undistorted = solve("lens", "depth_lens", "lens")
+    as_pinhole = solve("lens", "depth_lens", "pinhole")
+    err_lens, err_pinhole = (np.abs(a - truth)[1:].max() for a in (undistorted, as_pinhole))
+    assert err_lens < 0.1 * err_pinhole and err_lens < 2e-4, (err_lens, err_pinhole)

@@ -83,25 +83,49 @@ def cmd_track(a: argparse.Namespace) -> int:
     return 0
 
 
+def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
+    """(intrinsics, pivot, image height or None, lens distortion or None) of ``trajectory --camera``: a
+    ``simulate`` camera.json (or any JSON with ``intrinsics`` and ``pivot_m``) as it is, or any calibration
+    file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
+    its ``pivot_m`` or the default pivot."""
+    from motiondepth.pipeline import camera_from_record
+    from motiondepth.workflow import DEFAULT_PIVOT_M, read_lens_distortion, resolve_intrinsics
+
+    lens = read_lens_distortion(path)
+    lens = None if lens is None or lens.is_identity else lens
+    if "pivot_m" in rec and ("intrinsics" in rec or "derived" in rec):
+        return (*camera_from_record(rec, path), lens)
+    if min(image_size) <= 0:
+        raise InputError(path, "a calibration file needs the tracks' image_size, which the tracks file lacks")
+    intr = resolve_intrinsics(image_size, calibration=path)[0]
+    return intr, float(rec.get("pivot_m", DEFAULT_PIVOT_M)), None, lens
+
+
 def cmd_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.depth import load_depth
     from motiondepth.io.trajectory import load_tracks, write_trajectory_csv
     from motiondepth.io.video import read_camera_json
-    from motiondepth.pipeline import camera_from_record
     from motiondepth.trajectory.homography import solve_homography
     from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
 
     tracks, _ = load_tracks(a.tracks)
+    h, w = tracks.image_size
     rec = read_camera_json(a.camera)
-    intr, pivot, height = camera_from_record(rec, a.camera)
+    intr, pivot, height, lens = _solver_camera(rec, a.camera, (h, w))
     if a.pivot is not None:
         pivot = a.pivot
     depth = load_depth(a.depth, a.depth_scale) if a.depth else None
     if depth is None and pivot > 0 and a.mode != "homography":
         raise InputError("--depth", f"a depth map is needed with a non-zero pivot ({pivot} m)")
-    h, w = tracks.image_size
     if depth is not None and h and depth.shape != (h, w):
         raise InputError(a.depth, f"depth is {depth.shape[1]}x{depth.shape[0]} but tracks were made on {w}x{h} frames")
+    if lens is not None:  # the solver's pinhole model: tracks and depth move to the pinhole image with the same K
+        import cv2
+
+        tracks.tracks = lens.undistort_points(tracks.tracks, intr).astype(tracks.tracks.dtype)
+        if depth is not None:
+            mx, my = lens.undistort_maps(intr, (h, w))
+            depth = cv2.remap(depth.astype(np.float32), mx, my, cv2.INTER_NEAREST, borderValue=0.0)
     interval = rec.get("frame_interval_s")
     times = np.arange(tracks.num_frames) * (float(interval) if interval else 1.0)
     readout = None
@@ -130,6 +154,10 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
         frames, _, _ = load_frames(a.video)
         if len(frames) != len(traj.angles):
             raise InputError(a.video, f"has {len(frames)} frames but the tracks have {len(traj.angles)}")
+        if lens is not None:
+            from motiondepth.geometry.distortion import undistort_frames
+
+            frames = undistort_frames(frames, intr, lens)
         pred = BlurPredictor(a.depth_checkpoint, a.trajectory_checkpoint)
         traj.dense = pred.dense_trajectory(frames, np.nan_to_num(traj.angles), intr.fx, a.dense, source=str(a.video))
     write_trajectory_csv(a.out, traj)
@@ -296,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera",
         required=True,
         metavar="CAMERA.json",
-        help="camera.json (from simulate) or a JSON with intrinsics and pivot_m",
+        help="camera.json (from simulate), a JSON with intrinsics and pivot_m, or a calibration file as for "
+        "'run --calibration' (OpenCV, Open3D, ROS, Gyroflow; pivot 0.2 m unless it has pivot_m). Lens distortion in "
+        "it is removed from the tracks (and the depth map and --video frames) before solving",
     )
     r.add_argument("--pivot", type=float, metavar="METRES", help="override the pivot distance")
     r.add_argument(
