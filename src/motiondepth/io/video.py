@@ -65,10 +65,6 @@ class _Kept:
         self.budget = frame_memory_budget()
         self.expected = expected
 
-    def capacity_for(self, total: int) -> int:
-        """How many of ``total`` source frames the selection keeps."""
-        return len(range(self.select.start, total, self.select.stride))
-
     def offer(self, read) -> None:
         """Frame number ``self.seen``: ``read()`` returns it (H, W, 3) uint8 RGB, called only when it is kept."""
         i, self.seen = self.seen, self.seen + 1
@@ -87,15 +83,16 @@ class _Kept:
                 f"{self.budget / 2**30:.1f} GiB, {100 * MEMORY_FRACTION:g} % of this machine's memory: keep fewer or "
                 "smaller frames (--end, --stride, --resize)",
             )
-        if self.buffer is None or n == len(self.buffer) or frame.shape != self.buffer.shape[1:]:
+        if self.buffer is not None and frame.shape != self.buffer.shape[1:]:  # a stream that changes resolution
+            raise InputError(self.source, f"frame {i} is {frame.shape}, the first {self.buffer.shape[1:]}")
+        if self.buffer is None or n == len(self.buffer):
             self._grow(frame, n)
         self.buffer[n] = frame
         self.indices.append(i)
 
     def _grow(self, frame: np.ndarray, n: int) -> None:
-        if self.buffer is not None and frame.shape != self.buffer.shape[1:]:
-            raise InputError(self.source, f"frame {self.seen - 1} is {frame.shape}, the first {self.buffer.shape[1:]}")
-        cap = max(self.capacity_for(self.expected) if self.expected else 0, 2 * n, 16)
+        expected = len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
+        cap = max(expected, 2 * n, 16)
         cap = min(cap, max(self.budget // frame.nbytes, n + 1))
         grown = np.empty((cap, *frame.shape), np.uint8)  # pages are committed as frames arrive
         if n:
