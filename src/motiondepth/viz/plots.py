@@ -276,22 +276,15 @@ def plot_shake_spectrum(
     _save(fig, path)
 
 
-def draw_tracks(
-    frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray, tail: int = 8, max_tracks: int = 400
-) -> np.ndarray:
-    """Frames (T, H, W, 3) uint8 with each visible track's last ``tail`` positions drawn on them.
-
-    Points are coloured by their position in the query grid (so neighbours keep their colour across
-    frames); a track that the tracker lost stops being drawn. :func:`iter_drawn_tracks` gives the same
-    frames one at a time.
-    """
-    return np.stack(list(iter_drawn_tracks(frames, tracks, visible, tail, max_tracks)))
-
-
 def iter_drawn_tracks(
     frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray, tail: int = 8, max_tracks: int = 400
 ) -> Iterator[np.ndarray]:
-    """:func:`draw_tracks` frame by frame (for writing a long clip without holding a second copy)."""
+    """Frames (H, W, 3) uint8, one at a time (a long clip is written without a second copy in memory), with
+    each visible track's last ``tail`` positions drawn on them.
+
+    Points are coloured by their position in the query grid (so neighbours keep their colour across
+    frames); a track that the tracker lost stops being drawn.
+    """
     t_len, n = visible.shape
     keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
     tr, vis = tracks[:, keep], visible[:, keep]
