@@ -96,3 +96,19 @@ def test_eval_seurat_writes_table(tiny_run, tmp_path, capsys):
     assert set(res["table"]) >= {"Seurat", "hand-crafted baseline", "oracle depth", "per-frame depth (flickering)"}
     assert 0.0 <= res["table"]["Seurat"]["per_trajectory"]["apd"] <= 1.0
     assert "| Seurat |" in out.with_suffix(".md").read_text()
+
+
+def test_track_depth_rigid_method(tmp_path, capsys):
+    clip = eval_clip(11, num_frames=16, stride=4, cfg=SeuratDataConfig(num_queries=96))
+    tracks = Tracks(clip.tracks, clip.visible, clip.queries, clip.image_size)
+    save_tracks(tmp_path / "tracks.npz", tracks, clip.intrinsics.as_array())
+    np.savez(tmp_path / "depth.npz", depth=clip.depth_maps)  # per-frame metric depth, as in evaluation
+    err = {}
+    for method in ("seurat", "rigid"):
+        out = tmp_path / f"{method}.npz"
+        assert main(["track-depth", str(tmp_path / "tracks.npz"), "--depth", str(tmp_path / "depth.npz"),
+                     "--method", method, "--out", str(out)]) == 0  # fmt: skip
+        with np.load(out) as z:
+            v = clip.visible & clip.gt_visible
+            err[method] = np.median(np.abs(z["tracks_XYZ"][..., 2][v] / clip.depth[v] - 1))
+    assert err["rigid"] < 0.01 and err["rigid"] < err["seurat"], err

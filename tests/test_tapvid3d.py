@@ -155,7 +155,7 @@ def test_predictions_for_tapvid3d_files_score_like_the_methods(tmp_path, capsys)
     np.testing.assert_array_equal(vis, clips[0].gt_visible)
     np.testing.assert_allclose(uv[vis], clips[0].gt_tracks[vis], atol=1e-3)  # projection inverts the lift
     apd = {}
-    for method in ("seurat", "handcrafted", "static"):
+    for method in ("seurat", "handcrafted", "rigid", "static"):
         pred = TapVid3DPredictor(method, support="tracks", depth_checkpoint="blur-depth-small")
         res = pred.predict_dirs(tmp_path / "gt", tmp_path / method, progress=False)
         assert sorted(res["predicted"]) == ["clip0", "clip1", "clip2"]
@@ -163,6 +163,7 @@ def test_predictions_for_tapvid3d_files_score_like_the_methods(tmp_path, capsys)
         assert scores["occlusion_accuracy"] == 1.0  # the ground truth's visibility, by construction
         apd[method] = scores["apd"]
     assert apd["seurat"] > apd["static"] > 0.1 and apd["handcrafted"] > 0.1, apd
+    assert apd["rigid"] > apd["seurat"], apd  # these procedural clips are mostly static scene
     # rerun through the CLI: files already there are kept; a missing one is written again
     (tmp_path / "seurat" / "clip1.npz").unlink()
     args = ["predict-tapvid3d", "--gt", str(tmp_path / "gt"), "--out", str(tmp_path / "seurat"), "-q",

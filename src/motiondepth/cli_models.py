@@ -67,7 +67,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
             raise InputError(a.video, f"video has {len(frames)} frames, tracks {tracks.num_frames}")
     t0 = time.perf_counter()
     out = predictor.lift(tracks.tracks.astype(np.float64), tracks.visible, size, intr, source, tracks.queries,
-                         frames=frames)  # fmt: skip
+                         frames=frames, method=a.method)  # fmt: skip
     out.save(a.out)
     z = out.depth[out.visible]
     if warning:
@@ -326,7 +326,12 @@ def add_commands(sub, eval_sub) -> None:
     d.add_argument("--depth", required=True, metavar="DEPTH", help="metric depth: .npz/.npy 'depth' (H,W) for "
                    "frame 0 or (T,H,W) per frame, a 16-bit PNG, or a folder of per-frame maps")  # fmt: skip
     d.add_argument("--depth-scale", type=float, metavar="M_PER_UNIT", help="metres per unit of integer depth images")
-    d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH", help="default seurat-small")
+    d.add_argument("--method", default="seurat", choices=["seurat", "rigid"], help="where the depth ratios come "
+                   "from: the Seurat model (default) or rigid-scene geometry (camera motion per window from the "
+                   "supporting tracks; exact on a static scene, wrong on moving objects; needs true "
+                   "intrinsics)")  # fmt: skip
+    d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
+                   help="default seurat-small (its window, stride and grid also serve --method rigid)")  # fmt: skip
     d.add_argument("--video", metavar="VIDEO", help="re-track the supporting grid per window on this video "
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
@@ -351,8 +356,9 @@ def add_commands(sub, eval_sub) -> None:
     )
     pt.add_argument("--gt", required=True, metavar="DIR", help="folder of TAPVid-3D ground-truth .npz files")
     pt.add_argument("--out", required=True, metavar="DIR", help="folder for the prediction files")
-    pt.add_argument("--method", default="seurat", choices=["seurat", "handcrafted", "static"],
-                    help="Seurat (default), the hand-crafted baseline (Eq. 4), or static depth per track")  # fmt: skip
+    pt.add_argument("--method", default="seurat", choices=["seurat", "handcrafted", "rigid", "static"],
+                    help="Seurat (default), the hand-crafted baseline (Eq. 4), rigid-scene geometry, or static "
+                    "depth per track")  # fmt: skip
     pt.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
                     help="Seurat checkpoint (its window, stride and grid also serve the baselines)")  # fmt: skip
     pt.add_argument("--support", default="video", choices=["video", "tracks"],

@@ -14,6 +14,10 @@ static depth per track        log ratio 0 (no depth change), scaled like Seurat:
                               scaling it scores well wherever depth changes little)
 hand-crafted baseline         kNN kernel-density ratios (Eq. 4) over queries + supporting grid,
                               chained by Eq. 9 (its better mode), scaled like Seurat (Table 4)
+rigid geometry                :mod:`motiondepth.seurat.rigid`: camera motion per window from the
+                              supporting grid, each query's ratio from that rigid motion (beyond
+                              the papers; the classical reference: exact on the static scene,
+                              wrong on moving objects), chained and scaled like Seurat
 Seurat, Eq. 9 chaining        the model's window ratios chained as in the paper (Eq. 9)
 Seurat                        the same predictions chained in the predictor's mode (default
                               ``average``), both scaled by the flickering depth
@@ -34,6 +38,7 @@ from motiondepth.eval.tapvid3d import SCALINGS, mean_metrics, rescale_intrinsics
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_log_ratios, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
 from motiondepth.seurat.inference import SeuratPredictor, chain_log_ratios, scale_match, to_tracks3d
+from motiondepth.seurat.rigid import rigid_log_ratios
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ ROWS = (
     "+ Gaussian smoothing (3 iters)",
     "static depth per track",
     "hand-crafted baseline",
+    "rigid geometry",
     "Seurat, Eq. 9 chaining",
     "Seurat",
 )
@@ -65,6 +71,8 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)  # Eq. 9 chaining: its best
     depths["static depth per track"] = scale_match(np.zeros_like(hand), tracks, vis, flicker)[0]
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
+    rigid = rigid_log_ratios(tracks, vis, clip.intrinsics, w, predictor.stride, support, chain=predictor.chain)
+    depths["rigid geometry"] = scale_match(rigid, tracks, vis, flicker)[0]
     wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support)
     for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
         lr = chain_log_ratios(wl, starts, len(tracks), mode)  # same predictions, two chainings

@@ -306,6 +306,15 @@ class SeuratPredictor:
 
         return cls(Seurat.from_pretrained(name_or_path), **kwargs)
 
+    def supporting_tracks(
+        self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int], starts: np.ndarray,
+        frames: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The supporting grid of each window: re-tracked on ``frames`` if given, else from the tracks."""
+        if frames is not None:
+            return support_from_video(frames, starts, self.cfg.window, self.cfg.grid)
+        return support_from_tracks(tracks, visible, starts, self.cfg.window, self.cfg.grid, image_size)
+
     def window_log_ratios(
         self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int],
         support: tuple[np.ndarray, np.ndarray] | None = None, frames: np.ndarray | None = None,
@@ -317,10 +326,7 @@ class SeuratPredictor:
         check_tracks(tracks, visible, w)
         starts = window_starts(len(tracks), w, self.stride)
         if support is None:
-            if frames is not None:
-                support = support_from_video(frames, starts, w, self.cfg.grid)
-            else:
-                support = support_from_tracks(tracks, visible, starts, w, self.cfg.grid, image_size)
+            support = self.supporting_tracks(tracks, visible, image_size, starts, frames)
         sup, sup_vis = support
         if sup.shape[:2] != (len(starts), w):
             raise InputError("support", f"need supporting tracks (K={len(starts)}, W={w}, G², 2), got {sup.shape}")
@@ -346,12 +352,27 @@ class SeuratPredictor:
 
     def lift(
         self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int], intrinsics: Intrinsics,
-        source: DepthSource, queries: np.ndarray | None = None, support=None, frames=None,
+        source: DepthSource, queries: np.ndarray | None = None, support=None, frames=None, method: str = "seurat",
     ) -> Tracks3D:  # fmt: skip
-        """Metric 3D tracks: chained ratios scaled by ``source`` and unprojected."""
-        lr = self.log_ratios(tracks, visible, image_size, support, frames)
+        """Metric 3D tracks: chained ratios scaled by ``source`` and unprojected.
+
+        ``method="rigid"`` takes the ratios from rigid-scene geometry instead of the model
+        (:mod:`motiondepth.seurat.rigid`), with the same windows, supporting tracks and chaining.
+        """
+        if method == "seurat":
+            lr = self.log_ratios(tracks, visible, image_size, support, frames)
+        elif method == "rigid":
+            from motiondepth.seurat.rigid import rigid_log_ratios
+
+            check_tracks(tracks, visible, self.cfg.window)
+            if support is None:
+                starts = window_starts(len(tracks), self.cfg.window, self.stride)
+                support = self.supporting_tracks(tracks, visible, image_size, starts, frames)
+            lr = rigid_log_ratios(tracks, visible, intrinsics, self.cfg.window, self.stride, support, chain=self.chain)
+        else:
+            raise InputError("--method", f"unknown method {method!r}; choose seurat or rigid")
         depth, own = scale_match(lr, tracks, visible, source)
-        return to_tracks3d(tracks, visible, depth, intrinsics, queries, {"method": "seurat", "scaled": own})
+        return to_tracks3d(tracks, visible, depth, intrinsics, queries, {"method": method, "scaled": own})
 
 
 def to_tracks3d(tracks, visible, depth, intrinsics: Intrinsics, queries=None, meta=None) -> Tracks3D:

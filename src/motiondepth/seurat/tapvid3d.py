@@ -10,8 +10,9 @@ rerun on real videos end to end:
    occlusion accuracy is 1 by construction and 3D-AJ differs from APD only through depth.
 2. **Supporting grid** per window, re-tracked on the decoded video with KLT (``support="video"``)
    or interpolated from the query tracks (``"tracks"``, no decoding).
-3. **Log depth ratios** over time from Seurat, the hand-crafted density baseline (Eq. 4) or none
-   (``static``: every track keeps its first depth), chained over windows.
+3. **Log depth ratios** over time from Seurat, the hand-crafted density baseline (Eq. 4), rigid-scene
+   geometry (:mod:`motiondepth.seurat.rigid`, with the file's intrinsics) or none (``static``: every
+   track keeps its first depth), chained over windows.
 4. **Metric scale** by piecewise median matching (Eq. 10–11) against the first frame's depth map from
    the blur network (``blur-depth-indoor`` by default, as for real video in ``run``; trained on
    procedural scenes, a weak prior on real footage) or a local Hugging Face metric depth model.
@@ -30,7 +31,7 @@ from motiondepth.io.atomic import save_npz
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.types import Intrinsics
 
-METHODS = ("seurat", "handcrafted", "static")
+METHODS = ("seurat", "handcrafted", "rigid", "static")
 SUPPORTS = ("video", "tracks")
 
 
@@ -97,11 +98,10 @@ class TapVid3DPredictor:
         from motiondepth.seurat.inference import (
             check_tracks,
             scale_match,
-            support_from_tracks,
-            support_from_video,
             to_tracks3d,
             window_starts,
         )
+        from motiondepth.seurat.rigid import rigid_log_ratios
 
         gt_path = Path(gt_path)
         gt, size = read_ground_truth(gt_path)
@@ -117,14 +117,14 @@ class TapVid3DPredictor:
         check_tracks(tracks[:, seen], vis[:, seen], cfg.window, str(gt_path))
         tr, tv = tracks[:, seen], vis[:, seen]
         starts = window_starts(len(tr), cfg.window, self.seurat.stride)
-        if self.support == "video":
-            support = support_from_video(frames, starts, cfg.window, cfg.grid)
-        else:
-            support = support_from_tracks(tr, tv, starts, cfg.window, cfg.grid, size)
+        support = self.seurat.supporting_tracks(tr, tv, size, starts, frames if self.support == "video" else None)
         if self.method == "seurat":
             log_ratio = self.seurat.log_ratios(tr, tv, size, support=support)
         elif self.method == "handcrafted":
             log_ratio = handcrafted_log_ratios(tr, tv, cfg.window, self.seurat.stride, support=support)
+        elif self.method == "rigid":
+            log_ratio = rigid_log_ratios(tr, tv, np.asarray(gt["fx_fy_cx_cy"], np.float64), cfg.window,
+                                         self.seurat.stride, support, chain=self.seurat.chain)  # fmt: skip
         else:
             log_ratio = np.zeros(tr.shape[:2])
         depth_map = self.depth_net.depth(frames, source=str(gt_path))
