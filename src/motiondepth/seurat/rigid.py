@@ -47,6 +47,7 @@ from motiondepth.errors import InputError
 #: for noise, up to 40× the median for near objects; refined around the best value.
 RHO_GRID = np.concatenate([np.linspace(-0.1, 2.0, 211), np.geomspace(2.0, 40.0, 120)[1:]])
 MIN_POINTS = 8  # fewer fitting supporting points: the window's motion is not estimated further
+SUPPORT_GRID = 12  # grid side when the support must be interpolated from the tracks (Seurat small's)
 _CHUNK = 1024  # queries per vectorised search
 
 
@@ -216,6 +217,7 @@ def rigid_motion(
 def rigid_window_log_ratios(
     tracks: np.ndarray, visible: np.ndarray, intrinsics, window: int = 8, stride: int = 4,
     support: tuple[np.ndarray, np.ndarray] | None = None, inlier_px: float = INLIER_PX,
+    image_size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[RigidMotion]]:  # fmt: skip
     """Per-window log depth ratios from rigid geometry (module docstring).
 
@@ -226,6 +228,8 @@ def rigid_window_log_ratios(
             them the query tracks visible at each window's first frame serve
             (:func:`~motiondepth.seurat.inference.support_from_tracks`).
         inlier_px: see :func:`rigid_motion`.
+        image_size: (H, W), used only to build that support when too few tracks are visible;
+            default: twice the principal point.
 
     Returns:
         (K, W, N) log ratios w.r.t. each window's first frame, (K, N) RMS residual of each query
@@ -242,8 +246,8 @@ def rigid_window_log_ratios(
     check_tracks(tracks, visible, window)
     starts = window_starts(len(tracks), window, stride)
     if support is None:
-        size = (int(np.ceil(2 * k[3] + 1)), int(np.ceil(2 * k[2] + 1)))
-        support = support_from_tracks(tracks, visible, starts, window, 12, size)
+        size = image_size or (int(np.ceil(2 * k[3] + 1)), int(np.ceil(2 * k[2] + 1)))
+        support = support_from_tracks(tracks, visible, starts, window, SUPPORT_GRID, size)
     sup, sup_vis = support
     if sup.shape[:2] != (len(starts), window):
         raise InputError("support", f"need supporting tracks (K={len(starts)}, W={window}, Ns, 2), got {sup.shape}")
