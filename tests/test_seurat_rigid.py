@@ -8,6 +8,7 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.seurat.rigid import fit_inverse_depth, rigid_log_ratios, rigid_motion, rigid_window_log_ratios
 
 K = np.array([200.0, 200.0, 128.0, 96.0])
+INTR = Intrinsics(*K)
 SIZE = (192, 256)
 
 
@@ -35,9 +36,9 @@ def test_rigid_ratios_are_exact_on_a_static_scene():
     vis = np.ones(z.shape, bool)
     support_px, support_vis = px[:, :200], vis[:, :200]
     queries, qz = px[:, 200:], z[:, 200:]
-    motion = rigid_motion(support_px[:8], support_vis[:8], K)
+    motion = rigid_motion(support_px[:8], support_vis[:8], INTR)
     assert motion.residual_px < 1e-2
-    lr = rigid_log_ratios(queries, vis[:, 200:], Intrinsics(*K), 8, 4,
+    lr = rigid_log_ratios(queries, vis[:, 200:], INTR, 8, 4,
                           support=(np.stack([support_px[s : s + 8] for s in (0, 4)]),
                                    np.stack([support_vis[s : s + 8] for s in (0, 4)])))  # fmt: skip
     truth = np.log(qz / qz[:1])
@@ -49,11 +50,11 @@ def test_a_query_seen_late_and_a_moving_point():
     rng = np.random.default_rng(1)
     px, z = _scene(rng, 160, frames=8)
     vis = np.ones(z.shape, bool)
-    motion = rigid_motion(px[:, :150], vis[:, :150], K)
+    motion = rigid_motion(px[:, :150], vis[:, :150], INTR)
     q, qv = px[:, 150:].copy(), vis[:, 150:].copy()
     qv[:3, 0] = False  # first seen at frame 3: its ratio w.r.t. frame 0 still comes out
     q[:, 1] += np.arange(8)[:, None] * np.array([3.0, -2.0])  # moves on its own: large residual
-    _, rms, lr = fit_inverse_depth(q, qv, motion.rotation, motion.translation, K)
+    _, rms, lr = fit_inverse_depth(q, qv, motion.rotation, motion.translation, INTR)
     truth = np.log(z[:, 150:] / z[:1, 150:])
     assert abs(lr[-1, 0] - truth[-1, 0]) < 2e-3
     assert rms[1] > 1.0 and np.all(rms[[0, *range(2, 10)]] < 0.05)

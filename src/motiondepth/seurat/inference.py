@@ -91,6 +91,12 @@ def check_tracks(tracks: np.ndarray, visible: np.ndarray, window: int, source: s
         raise InputError(source, "every track is invisible in every frame")
 
 
+def check_support(support: np.ndarray, starts: np.ndarray, window: int) -> None:
+    """A clear error when the supporting tracks are not one (W, Ns, 2) block per window start."""
+    if support.shape[:2] != (len(starts), window):
+        raise InputError("support", f"need supporting tracks (K={len(starts)}, W={window}, Ns, 2), got {support.shape}")
+
+
 MIN_OWN_SUPPORT = 16  # fewer query tracks visible at a window start: interpolate a grid instead
 
 
@@ -328,8 +334,7 @@ class SeuratPredictor:
         if support is None:
             support = self.supporting_tracks(tracks, visible, image_size, starts, frames)
         sup, sup_vis = support
-        if sup.shape[:2] != (len(starts), w):
-            raise InputError("support", f"need supporting tracks (K={len(starts)}, W={w}, G², 2), got {sup.shape}")
+        check_support(sup, starts, w)
         filled = fill_occluded(tracks, visible)
         q = np.stack([filled[s : s + w] for s in starts])
         qv = np.stack([visible[s : s + w] for s in starts])

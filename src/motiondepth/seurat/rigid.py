@@ -42,6 +42,7 @@ import numpy as np
 
 from motiondepth.data.seurat_synth import fill_occluded, window_starts
 from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics, project, unproject
 
 #: Inverse depths searched (median of the supporting points = 1): far points and slight negatives
 #: for noise, up to 40× the median for near objects; refined around the best value.
@@ -60,18 +61,13 @@ class RigidMotion:
     residual_px: float  # median RMS reprojection residual of the supporting points
 
 
-def _rays(xy: np.ndarray, k: np.ndarray) -> np.ndarray:
-    fx, fy, cx, cy = k
-    return np.stack([(xy[..., 0] - cx) / fx, (xy[..., 1] - cy) / fy, np.ones(xy.shape[:-1])], -1)
-
-
 def _first_visible(visible: np.ndarray) -> np.ndarray:
     """(N,) first visible frame of each track (0 where never visible)."""
     return np.where(visible.any(0), visible.argmax(0), 0)
 
 
 def fit_inverse_depth(
-    tracks: np.ndarray, visible: np.ndarray, rotation: np.ndarray, translation: np.ndarray, k: np.ndarray
+    tracks: np.ndarray, visible: np.ndarray, rotation: np.ndarray, translation: np.ndarray, intr: Intrinsics
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inverse depth of each track on its first visible frame's ray, given the window's motion.
 
@@ -79,7 +75,7 @@ def fit_inverse_depth(
         tracks: (W, N, 2) positions (occluded ones filled), pixels.
         visible: (W, N) visibility.
         rotation, translation: (W, 3, 3), (W, 3) motion w.r.t. the window's first frame.
-        k: (fx, fy, cx, cy).
+        intr: intrinsics of the tracks' pixels.
 
     Returns:
         ρ (N,) at the reference frame, RMS residual (N,) in pixels (inf when never visible), and
@@ -88,7 +84,7 @@ def fit_inverse_depth(
     n = tracks.shape[1]
     ref = _first_visible(visible)
     cols = np.arange(n)
-    xf = _rays(tracks[ref, cols], k)  # (N, 3)
+    xf = unproject(tracks[ref, cols], 1.0, intr)  # (N, 3) rays
     rf, tf = rotation[ref], translation[ref]  # (N, 3, 3), (N, 3)
     a_rel = np.einsum("tij,nkj->tnik", rotation, rf)  # A_t = R_t R_fᵀ  (W, N, 3, 3)
     a = np.einsum("tnij,nj->tni", a_rel, xf)  # (W, N, 3)
@@ -96,27 +92,23 @@ def fit_inverse_depth(
     rho, rms = np.zeros(n), np.full(n, np.inf)
     for lo in range(0, n, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        rho[sl], rms[sl] = _search(a[:, sl], b[:, sl], tracks[:, sl], visible[:, sl], k)
+        rho[sl], rms[sl] = _search(a[:, sl], b[:, sl], tracks[:, sl], visible[:, sl], intr)
     rms[~visible.any(0)] = np.inf
     z = a[..., 2] + b[..., 2] * rho
     log_ratio = np.log(np.maximum(z, 1e-3)) - np.log(np.maximum(z[:1], 1e-3))
     return rho, rms, log_ratio
 
 
-def _search(a, b, tracks, visible, k) -> tuple[np.ndarray, np.ndarray]:
+def _search(a, b, tracks, visible, intr) -> tuple[np.ndarray, np.ndarray]:
     """Grid search then a finer grid between the best value's neighbours: (ρ, RMS px) per track."""
-    fx, fy, cx, cy = k
     n = a.shape[1]
     cnt = np.maximum(visible.sum(0), 1)[:, None]
 
     def mean_sq(vals):  # vals (N, G) → (N, G) mean squared residual over visible frames
         x = a[:, :, None] + b[:, :, None] * vals[None, :, :, None]  # (W, N, G, 3)
-        z = x[..., 2]
-        zc = np.maximum(z, 1e-6)
-        du = fx * x[..., 0] / zc + cx - tracks[:, :, None, 0]
-        dv = fy * x[..., 1] / zc + cy - tracks[:, :, None, 1]
-        e = du**2 + dv**2
-        e = np.where(z > 1e-6, e, 1e8)  # behind the camera
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = ((project(x, intr) - tracks[:, :, None]) ** 2).sum(-1)
+        e = np.where(x[..., 2] > 1e-6, e, 1e8)  # behind the camera
         return (e * visible[..., None]).sum(0) / cnt
 
     e = mean_sq(np.broadcast_to(RHO_GRID, (n, len(RHO_GRID))))
@@ -128,7 +120,7 @@ def _search(a, b, tracks, visible, k) -> tuple[np.ndarray, np.ndarray]:
     return fine[np.arange(n), j], np.sqrt(e[np.arange(n), j])
 
 
-def _essential_start(support, visible, k, inlier_px, last) -> tuple[np.ndarray, np.ndarray]:
+def _essential_start(support, visible, intr, inlier_px, last) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     w = support.shape[0]
@@ -136,8 +128,8 @@ def _essential_start(support, visible, k, inlier_px, last) -> tuple[np.ndarray, 
     m = visible[0] & visible[last]
     if m.sum() < MIN_POINTS:
         return rot, tr
-    p0, p1 = _rays(support[0, m], k)[:, :2], _rays(support[last, m], k)[:, :2]
-    e, inl = cv2.findEssentialMat(p0, p1, np.eye(3), method=cv2.RANSAC, prob=0.999, threshold=inlier_px / k[0])
+    p0, p1 = unproject(support[0, m], 1.0, intr)[:, :2], unproject(support[last, m], 1.0, intr)[:, :2]
+    e, inl = cv2.findEssentialMat(p0, p1, np.eye(3), method=cv2.RANSAC, prob=0.999, threshold=inlier_px / intr.fx)
     if e is None or e.shape != (3, 3):
         return rot, tr
     _, r_last, t_last, _ = cv2.recoverPose(e, p0, p1, np.eye(3), mask=inl)
@@ -148,17 +140,16 @@ def _essential_start(support, visible, k, inlier_px, last) -> tuple[np.ndarray, 
     return rot, tr
 
 
-def _resect_intersect(support, visible, k, inlier_px, rot, tr, iterations) -> RigidMotion:
+def _resect_intersect(support, visible, intr, inlier_px, rot, tr, iterations) -> RigidMotion:
     import cv2
 
     w = support.shape[0]
-    km = np.array([[k[0], 0, k[2]], [0, k[1], k[3]], [0, 0, 1.0]])
     seen0 = visible[0]
     vis0 = visible & seen0[None]  # supporting points are placed on their first-frame rays
-    rays0 = _rays(support[0], k)
+    rays0 = unproject(support[0], 1.0, intr)
     best = RigidMotion(rot.copy(), tr.copy(), np.inf)
     for it in range(iterations + 1):
-        rho, rms, _ = fit_inverse_depth(support, vis0, rot, tr, k)
+        rho, rms, _ = fit_inverse_depth(support, vis0, rot, tr, intr)
         score = float(np.median(rms[seen0]))
         if score < best.residual_px:
             best = RigidMotion(rot.copy(), tr.copy(), score)
@@ -174,7 +165,7 @@ def _resect_intersect(support, visible, k, inlier_px, rot, tr, iterations) -> Ri
             use = fits & visible[f]
             if use.sum() < 6:
                 continue
-            ok, rv, tv = cv2.solvePnP(points[use], support[f, use].astype(np.float64), km, None,
+            ok, rv, tv = cv2.solvePnP(points[use], support[f, use].astype(np.float64), intr.K, None,
                                       cv2.Rodrigues(rot[f])[0], tr[f].reshape(3, 1).copy(),
                                       useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)  # fmt: skip
             if ok:
@@ -188,25 +179,25 @@ INLIER_PX = 2.0
 
 
 def rigid_motion(
-    support: np.ndarray, visible: np.ndarray, k: np.ndarray, inlier_px: float = INLIER_PX, iterations: int = 20
+    support: np.ndarray, visible: np.ndarray, intr: Intrinsics, inlier_px: float = INLIER_PX, iterations: int = 20
 ) -> RigidMotion:
     """Camera motion of one window from its supporting tracks (module docstring, step 1).
 
     Args:
         support: (W, Ns, 2) supporting tracks seeded at the window's first frame, pixels.
         visible: (W, Ns) visibility.
-        k: intrinsics (fx, fy, cx, cy) in the tracks' pixels.
+        intr: intrinsics of the tracks' pixels.
         inlier_px: residual under which a point counts as static (raise it for noisy trackers).
         iterations: resection–intersection rounds per start.
     """
     support = fill_occluded(np.asarray(support, np.float64), visible)
     visible = np.asarray(visible, bool)
     w = support.shape[0]
-    starts = [_essential_start(support, visible, k, inlier_px, last) for last in (w - 1, max(w // 2, 1))]
+    starts = [_essential_start(support, visible, intr, inlier_px, last) for last in (w - 1, max(w // 2, 1))]
     starts.append((np.repeat(np.eye(3)[None], w, 0), np.zeros((w, 3))))
     best = None
     for rot, tr in starts:
-        fit = _resect_intersect(support, visible, k, inlier_px, rot, tr, iterations)
+        fit = _resect_intersect(support, visible, intr, inlier_px, rot, tr, iterations)
         if best is None or fit.residual_px < best.residual_px:
             best = fit
         if best.residual_px < 0.05 * inlier_px:  # converged: the other starts cannot do better
@@ -236,30 +227,33 @@ def rigid_window_log_ratios(
         (pixels; inf where it is not visible in the window), the (K,) window starts and the
         per-window :class:`RigidMotion`.
     """
-    from motiondepth.seurat.inference import check_tracks, support_from_tracks
+    from motiondepth.seurat.inference import check_support, check_tracks, support_from_tracks
 
-    k = np.asarray(intrinsics.as_array() if hasattr(intrinsics, "as_array") else intrinsics, np.float64)
-    if k.shape != (4,) or not np.all(np.isfinite(k)) or k[0] <= 0 or k[1] <= 0:
-        raise InputError("intrinsics", f"need positive finite (fx, fy, cx, cy), got {k}")
+    if isinstance(intrinsics, Intrinsics):
+        intr = intrinsics
+    else:
+        try:
+            intr = Intrinsics.from_array(intrinsics)
+        except ValueError as exc:
+            raise InputError("intrinsics", str(exc)) from None
     tracks = np.asarray(tracks, np.float64)
     visible = np.asarray(visible, bool)
     check_tracks(tracks, visible, window)
     starts = window_starts(len(tracks), window, stride)
     if support is None:
-        size = image_size or (int(np.ceil(2 * k[3] + 1)), int(np.ceil(2 * k[2] + 1)))
+        size = image_size or (int(np.ceil(2 * intr.cy + 1)), int(np.ceil(2 * intr.cx + 1)))
         support = support_from_tracks(tracks, visible, starts, window, SUPPORT_GRID, size)
     sup, sup_vis = support
-    if sup.shape[:2] != (len(starts), window):
-        raise InputError("support", f"need supporting tracks (K={len(starts)}, W={window}, Ns, 2), got {sup.shape}")
+    check_support(sup, starts, window)
     filled = fill_occluded(tracks, visible)
     out = np.zeros((len(starts), window, tracks.shape[1]))
     rms = np.full((len(starts), tracks.shape[1]), np.inf)
     motions = []
     for i, s in enumerate(starts):
-        motion = rigid_motion(sup[i], sup_vis[i], k, inlier_px)
+        motion = rigid_motion(sup[i], sup_vis[i], intr, inlier_px)
         motions.append(motion)
         _, rms[i], out[i] = fit_inverse_depth(filled[s : s + window], visible[s : s + window], motion.rotation,
-                                              motion.translation, k)  # fmt: skip
+                                              motion.translation, intr)  # fmt: skip
     return out, rms, starts, motions
 
 

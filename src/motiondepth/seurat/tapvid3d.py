@@ -117,19 +117,18 @@ class TapVid3DPredictor:
         check_tracks(tracks[:, seen], vis[:, seen], cfg.window, str(gt_path))
         tr, tv = tracks[:, seen], vis[:, seen]
         starts = window_starts(len(tr), cfg.window, self.seurat.stride)
+        intr = Intrinsics.from_array(gt["fx_fy_cx_cy"])
         support = self.seurat.supporting_tracks(tr, tv, size, starts, frames if self.support == "video" else None)
         if self.method == "seurat":
             log_ratio = self.seurat.log_ratios(tr, tv, size, support=support)
         elif self.method == "handcrafted":
             log_ratio = handcrafted_log_ratios(tr, tv, cfg.window, self.seurat.stride, support=support)
         elif self.method == "rigid":
-            log_ratio = rigid_log_ratios(tr, tv, np.asarray(gt["fx_fy_cx_cy"], np.float64), cfg.window,
-                                         self.seurat.stride, support, chain=self.seurat.chain)  # fmt: skip
+            log_ratio = rigid_log_ratios(tr, tv, intr, cfg.window, self.seurat.stride, support, chain=self.seurat.chain)
         else:
             log_ratio = np.zeros(tr.shape[:2])
         depth_map = self.depth_net.depth(frames, source=str(gt_path))
         depth = scale_match(log_ratio, tr, tv, DepthMaps.first_frame(depth_map))[0]
-        intr = Intrinsics.from_array(gt["fx_fy_cx_cy"])
         pred = np.zeros_like(xyz, dtype=np.float32)
         pred[:, seen] = to_tracks3d(tr, tv, np.maximum(depth, 1e-6), intr).xyz
         save_npz(out_path, tracks_XYZ=pred, visibility=vis, queries_xyt=gt["queries_xyt"],
