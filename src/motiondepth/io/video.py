@@ -327,14 +327,13 @@ def read_image_folder(
         InputError: no images, an unreadable image, images of different sizes, or fewer than 2.
     """
     kept = _Kept(Path(folder), select)
-    times, origin, source = _read_images(folder, max_frames, fps, kept)
+    times, origin, source = _read_images(Path(folder), list_images(folder), max_frames, fps, kept)
     return kept.stacked(), times, origin, source
 
 
-def _read_images(folder: str | Path, max_frames: int | None, fps: float | None, kept: _Kept):
-    """:func:`read_image_folder` into ``kept``: the kept frames' times, the time origin and the times' source."""
-    folder = Path(folder)
-    images = list_images(folder)
+def _read_images(folder: Path, images: list[Path], max_frames: int | None, fps: float | None, kept: _Kept):
+    """:func:`read_image_folder` of the folder's ``images`` (:func:`list_images`) into ``kept``: the kept frames'
+    times, the time origin and the times' source."""
     if len(images) < 2:
         raise InputError(folder, f"folder has {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); need at least 2")
     times, origin, source = image_times(folder, images, fps)
@@ -388,9 +387,10 @@ def load_frames(
         source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"
         times = np.asarray(kept.indices) * float(interval or 1.0 / 30)
     elif path.is_dir():
-        if not list_images(path):
+        images = list_images(path)
+        if not images:
             raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)")
-        times, origin, source = _read_images(path, max_frames, fps, kept)
+        times, origin, source = _read_images(path, images, max_frames, fps, kept)
         info = {"time_origin_s": origin}
     elif not path.exists():
         raise InputError(path, "input not found")
