@@ -36,11 +36,11 @@ def time_inference(predictor: SeuratPredictor, repeats: int) -> dict[str, float]
     clip = eval_clip(123, 24, predictor.stride, cfg)
     args = (clip.tracks.astype(np.float64), clip.visible, clip.image_size)
     support = (clip.support, clip.support_visible)
-    predictor.log_ratios(*args, support=support)  # warm-up
+    predictor.log_ratios(*args, support=support, intrinsics=clip.intrinsics)  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        predictor.log_ratios(*args, support=support)
+        predictor.log_ratios(*args, support=support, intrinsics=clip.intrinsics)
         times.append(time.perf_counter() - t0)
     return {
         "median_s": float(np.median(times)),

@@ -97,6 +97,38 @@ def test_weights_round_trip_and_strict_errors(tmp_path):
         Seurat.from_pretrained(str(path))
 
 
+def _prior(b=2, nq=5, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    sl, ql = torch.randn(b, 8, 16, generator=g), 3 * torch.randn(b, 8, nq, generator=g)  # some beyond the clamp
+    sl[:, 0], ql[:, 0] = 0, 0
+    return {"support_log_ratio": sl, "support_residual": torch.rand(b, 16, generator=g) * 5,
+            "query_log_ratio": ql, "query_residual": torch.full((b, nq), float("inf")),
+            "window_residual": torch.rand(b, generator=g)}  # fmt: skip
+
+
+def test_geometry_prior_model_starts_from_the_prior_and_needs_it():
+    from dataclasses import replace
+
+    from motiondepth.models.seurat import PRIOR_CLAMP
+
+    model = Seurat(replace(TINY, geometry_prior=True))  # zero-initialised heads: no correction yet
+    prior = _prior()
+    out = model(*_inputs(), prior=prior)
+    torch.testing.assert_close(out["query"][-1], prior["query_log_ratio"].clamp(-PRIOR_CLAMP, PRIOR_CLAMP))
+    torch.testing.assert_close(out["support"][-1], prior["support_log_ratio"].clamp(-PRIOR_CLAMP, PRIOR_CLAMP))
+    with pytest.raises(ValueError, match="rigid-geometry priors"):
+        model(*_inputs())
+    # trained (perturbed), it corrects the prior, and its queries stay independent of one another
+    model = _perturbed(model)
+    sup, sv, q, qv, size = _inputs()
+    full = model(sup, sv, q, qv, size, prior=prior)["query"][-1]
+    assert torch.isfinite(full).all() and not torch.allclose(full, prior["query_log_ratio"].clamp(-2, 2))
+    part = {**prior, "query_log_ratio": prior["query_log_ratio"][:, :, 1:3],
+            "query_residual": prior["query_residual"][:, 1:3]}  # fmt: skip
+    alone = model(sup, sv, q[:, :, 1:3], qv[:, :, 1:3], size, prior=part)["query"][-1]
+    torch.testing.assert_close(full[:, :, 1:3], alone, atol=1e-5, rtol=1e-5)
+
+
 def test_window_mismatch_raises():
     model = Seurat(TINY)
     sup, sv, q, qv, size = _inputs()
@@ -121,9 +153,10 @@ def test_shipped_checkpoint_beats_no_change_on_held_out_windows():
     if "seurat-small" not in available():
         pytest.skip("seurat-small not shipped in this checkout")
     model = Seurat.from_pretrained("seurat-small")
-    b = collate([window_sample(EVAL_SEED_BASE + 500 + i) for i in range(8)])
+    b = collate([window_sample(EVAL_SEED_BASE + 500 + i) for i in range(8)], model.cfg.geometry_prior)
     with torch.no_grad():
-        out = model(b["support_tracks"], b["support_visible"], b["query_tracks"], b["query_visible"], b["image_size"])
+        out = model(b["support_tracks"], b["support_visible"], b["query_tracks"], b["query_visible"], b["image_size"],
+                    prior=b.get("prior"))  # fmt: skip
     err = float(masked_l1(out["query"][-1], b["query_log_ratio"], b["query_valid"]))
     zero = float(masked_l1(torch.zeros_like(b["query_log_ratio"]), b["query_log_ratio"], b["query_valid"]))
     assert err < 0.7 * zero, (err, zero)

@@ -24,7 +24,7 @@ def _scene(rng, n, frames=12):
     xy = np.stack([rng.uniform(10, 246, n), rng.uniform(10, 182, n)], -1)
     world = np.stack([(xy[:, 0] - K[2]) / K[0], (xy[:, 1] - K[3]) / K[1], np.ones(n)], -1) * depth[:, None]
     rot = [_rotation([0.002 * f, -0.004 * f, 0.001 * f]) for f in range(frames)]
-    tr = [np.array([0.03, -0.01, -0.08]) * f for f in range(frames)]  # camera moves forward: depth shrinks
+    tr = [np.array([0.03, -0.01, -0.05]) * f for f in range(frames)]  # camera moves forward: depth shrinks
     cam = np.stack([world @ r.T + t for r, t in zip(rot, tr, strict=True)])  # (T, N, 3) camera coordinates
     px = np.stack([K[0] * cam[..., 0] / cam[..., 2] + K[2], K[1] * cam[..., 1] / cam[..., 2] + K[3]], -1)
     return px, cam[..., 2]
@@ -73,3 +73,30 @@ def test_rigid_window_ratios_without_support_and_bad_intrinsics():
         rigid_log_ratios(px, vis, [0.0, 200.0, 128.0, 96.0])
     with pytest.raises(InputError, match="fewer than one Seurat window"):
         rigid_log_ratios(px[:5], vis[:5], K)
+
+
+def test_geometry_prior_of_a_window_and_the_predictor_that_starts_from_it():
+    from dataclasses import replace
+
+    from motiondepth.models.seurat import Seurat, config_from_preset
+    from motiondepth.seurat.inference import SeuratPredictor
+    from motiondepth.seurat.rigid import geometry_prior
+
+    rng = np.random.default_rng(2)
+    px, z = _scene(rng, 190, frames=12)
+    vis = np.ones(z.shape, bool)
+    q, qv = px[:, 150:].copy(), vis[:, 150:].copy()
+    q[:, 0] += np.arange(12)[:, None] * np.array([3.0, -2.0])  # moves on its own
+    prior = geometry_prior(px[:8, :150], vis[:8, :150], q[:8], qv[:8], INTR)
+    np.testing.assert_allclose(prior.support_log_ratio, np.log(z[:8, :150] / z[:1, :150]), atol=2e-3)
+    np.testing.assert_allclose(prior.query_log_ratio[:, 1:], np.log(z[:8, 151:] / z[:1, 151:]), atol=2e-3)
+    assert prior.window_residual < 1e-2 and prior.query_residual[0] > 1.0 and prior.query_residual[1:].max() < 0.05
+    # a geometry-prior model with untrained (zero) heads returns exactly the rigid ratios of every window
+    model = Seurat(replace(config_from_preset("small"), grid=12, geometry_prior=True))
+    pred = SeuratPredictor(model)
+    support = (np.stack([px[s : s + 8, :144] for s in (0, 4)]), np.stack([vis[s : s + 8, :144] for s in (0, 4)]))
+    with pytest.raises(InputError, match="intrinsics"):
+        pred.window_log_ratios(q, qv, SIZE, support=support)
+    wl, _ = pred.window_log_ratios(q, qv, SIZE, support=support, intrinsics=INTR)
+    rigid, *_ = rigid_window_log_ratios(q, qv, INTR, 8, 4, support=support)
+    np.testing.assert_allclose(wl, np.clip(rigid, -2, 2), atol=1e-5)

@@ -269,8 +269,9 @@ def add_commands(sub, eval_sub) -> None:
         "Preset single-frame (blur-depth only) is the one-frame ablation.",
     )
     t.add_argument("model", choices=["seurat", "blur-depth", "trajectory"], help="which model")
-    t.add_argument("--preset", default="small", choices=["small", "paper", "single-frame"],
-                   help="model size preset (default small)")  # fmt: skip
+    t.add_argument("--preset", default="small", choices=["small", "small-plain", "paper", "single-frame"],
+                   help="model size preset (default small; for seurat, small-plain is small without the "
+                   "geometry prior)")  # fmt: skip
     t.add_argument("--config", metavar="FILE", help="JSON or YAML file of setting overrides")
     t.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, logs, final weights)")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")

@@ -136,7 +136,8 @@ def window_sample(seed: int, cfg: SeuratDataConfig | None = None) -> dict[str, n
     Returns:
         dict of float32/bool arrays: ``support_tracks`` (W, G², 2) px, ``support_visible``
         (W, G²), ``support_log_ratio`` / ``support_valid`` (W, G²), ``query_tracks`` (W, Nq, 2),
-        ``query_visible``, ``query_log_ratio``, ``query_valid`` (W, Nq), ``image_size`` (2,) = (H, W).
+        ``query_visible``, ``query_log_ratio``, ``query_valid`` (W, Nq), ``image_size`` (2,) = (H, W),
+        ``intrinsics`` (4,) = (fx, fy, cx, cy).
         Tracks are tracker-like (noise, false occlusions) and occluded positions are *not* filled
         (the model does that, as at inference).
     """
@@ -146,7 +147,8 @@ def window_sample(seed: int, cfg: SeuratDataConfig | None = None) -> dict[str, n
     scene = generate_animated_scene(seed, intr, size, cfg.window, cfg.scene, cfg.motion)
     grid = scene.surface_points(0, support_grid(cfg.grid, size, cfg.grid_margin))
     queries, _ = _random_queries(rng, scene, cfg.num_queries, cfg.window)
-    out: dict[str, np.ndarray] = {"image_size": np.array(size, dtype=np.float32)}
+    out: dict[str, np.ndarray] = {"image_size": np.array(size, dtype=np.float32),
+                                  "intrinsics": intr.as_array().astype(np.float32)}  # fmt: skip
     for name, pts in (("support", grid), ("query", queries)):
         xy, depth, vis = _track(scene, pts)
         xy, vis = _corrupt(rng, xy, vis, cfg.noise)

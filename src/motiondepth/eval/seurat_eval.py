@@ -73,7 +73,7 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
     rigid = rigid_log_ratios(tracks, vis, clip.intrinsics, w, predictor.stride, support, chain=predictor.chain)
     depths["rigid geometry"] = scale_match(rigid, tracks, vis, flicker)[0]
-    wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support)
+    wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support, intrinsics=clip.intrinsics)
     for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
         lr = chain_log_ratios(wl, starts, len(tracks), mode)  # same predictions, two chainings
         depths[row] = scale_match(lr, tracks, vis, flicker)[0]

@@ -324,9 +324,16 @@ class SeuratPredictor:
     def window_log_ratios(
         self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int],
         support: tuple[np.ndarray, np.ndarray] | None = None, frames: np.ndarray | None = None,
+        intrinsics: Intrinsics | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Per-window log ratios (K, W, N) and the window starts (K,)."""
+        """Per-window log ratios (K, W, N) and the window starts (K,).
+
+        Models with a geometry prior (``cfg.geometry_prior``, e.g. ``seurat-small``) need the
+        tracks' ``intrinsics``; they are not read otherwise.
+        """
         import torch
+
+        from motiondepth.models.seurat import prior_tensors
 
         w = self.cfg.window
         check_tracks(tracks, visible, w)
@@ -341,18 +348,32 @@ class SeuratPredictor:
         sup_f = fill_occluded(sup, sup_vis)
         size = torch.tensor([image_size] * len(starts), dtype=torch.float32)
         st, sv = torch.from_numpy(sup_f).float(), torch.from_numpy(sup_vis).float()
+        prior = None
+        if self.cfg.geometry_prior:
+            from motiondepth.seurat.rigid import geometry_prior
+
+            if intrinsics is None:
+                raise InputError("intrinsics", "this Seurat model starts from rigid-scene geometry and needs the "
+                                 "camera intrinsics (fx, fy, cx, cy) of the tracks")  # fmt: skip
+            prior = prior_tensors([geometry_prior(sup[i], sup_vis[i], q[i], qv[i], intrinsics)
+                                   for i in range(len(starts))])  # fmt: skip
         out = np.zeros(q.shape[:3], dtype=np.float64)
         with torch.inference_mode():
             for a in range(0, q.shape[2], self.query_chunk):
                 b = a + self.query_chunk
+                chunk = None
+                if prior is not None:
+                    chunk = {**prior, "query_log_ratio": prior["query_log_ratio"][:, :, a:b],
+                             "query_residual": prior["query_residual"][:, a:b]}  # fmt: skip
                 res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float(),
-                                 torch.from_numpy(qv[:, :, a:b]).float(), size, support_output=False)  # fmt: skip
+                                 torch.from_numpy(qv[:, :, a:b]).float(), size, support_output=False,
+                                 prior=chunk)  # fmt: skip
                 out[:, :, a:b] = res["query"][-1].numpy()
         return out, starts
 
-    def log_ratios(self, tracks, visible, image_size, support=None, frames=None) -> np.ndarray:
-        """(T, N) chained log depth ratios w.r.t. frame 0."""
-        wl, starts = self.window_log_ratios(tracks, visible, image_size, support, frames)
+    def log_ratios(self, tracks, visible, image_size, support=None, frames=None, intrinsics=None) -> np.ndarray:
+        """(T, N) chained log depth ratios w.r.t. frame 0 (``intrinsics``: see :meth:`window_log_ratios`)."""
+        wl, starts = self.window_log_ratios(tracks, visible, image_size, support, frames, intrinsics)
         return chain_log_ratios(wl, starts, len(tracks), self.chain)
 
     def lift(
@@ -365,7 +386,7 @@ class SeuratPredictor:
         (:mod:`motiondepth.seurat.rigid`), with the same windows, supporting tracks and chaining.
         """
         if method == "seurat":
-            lr = self.log_ratios(tracks, visible, image_size, support, frames)
+            lr = self.log_ratios(tracks, visible, image_size, support, frames, intrinsics)
         elif method == "rigid":
             from motiondepth.seurat.rigid import rigid_log_ratios
 

@@ -120,7 +120,7 @@ class TapVid3DPredictor:
         intr = Intrinsics.from_array(gt["fx_fy_cx_cy"])
         support = self.seurat.supporting_tracks(tr, tv, size, starts, frames if self.support == "video" else None)
         if self.method == "seurat":
-            log_ratio = self.seurat.log_ratios(tr, tv, size, support=support)
+            log_ratio = self.seurat.log_ratios(tr, tv, size, support=support, intrinsics=intr)
         elif self.method == "handcrafted":
             log_ratio = handcrafted_log_ratios(tr, tv, cfg.window, self.seurat.stride, support=support)
         elif self.method == "rigid":

@@ -17,7 +17,8 @@ from motiondepth.train.loop import TrainConfig, apply_overrides, fit, parse_over
 # per-preset optimiser defaults (the paper's for `paper`; a CPU-sized schedule for `small`)
 TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "seurat": {
-        "small": {"steps": 6000, "warmup": 300, "val_every": 500, "ckpt_every": 200, "log_every": 25},
+        "small": {"steps": 2500, "lr": 1e-3, "warmup": 200, "val_every": 250, "ckpt_every": 200, "log_every": 25},
+        "small-plain": {"steps": 6000, "lr": 1e-3, "warmup": 200, "val_every": 400, "ckpt_every": 200, "log_every": 25},
         "paper": {"steps": 100_000, "warmup": 1000, "val_every": 2000, "ckpt_every": 1000},
     },
     "blur-depth": {

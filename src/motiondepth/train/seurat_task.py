@@ -26,7 +26,7 @@ from motiondepth.data.seurat_synth import (
     fill_occluded,
     window_sample,
 )
-from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset
+from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset, prior_tensors
 
 
 @dataclass
@@ -53,9 +53,15 @@ def make_task_config(preset: str = "small") -> SeuratTaskConfig:
     return SeuratTaskConfig(preset=preset, model=model, data=data, batch_size=8 if preset == "small" else 1)
 
 
-def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, Tensor]:
-    """Stack window samples into model inputs (occluded positions filled) and targets."""
+def collate(samples: list[dict[str, np.ndarray]], geometry: bool = False) -> dict[str, Tensor]:
+    """Stack window samples into model inputs (occluded positions filled) and targets.
+
+    With ``geometry``, each window's rigid-geometry prior (:func:`~motiondepth.seurat.rigid.geometry_prior`)
+    is computed from its tracks and intrinsics and stacked under ``prior``.
+    """
     out: dict[str, Tensor] = {}
+    if geometry:
+        out["prior"] = prior_tensors([_sample_prior(s) for s in samples])
     for name in ("support", "query"):
         tracks = np.stack([fill_occluded(s[f"{name}_tracks"], s[f"{name}_visible"]) for s in samples])
         out[f"{name}_tracks"] = torch.from_numpy(tracks).float()
@@ -63,6 +69,17 @@ def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, Tensor]:
             out[f"{name}_{key}"] = torch.from_numpy(np.stack([s[f"{name}_{key}"] for s in samples]))
     out["image_size"] = torch.from_numpy(np.stack([s["image_size"] for s in samples])).float()
     return out
+
+
+def _sample_prior(sample: dict[str, np.ndarray]):
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.seurat.rigid import geometry_prior
+
+    if "intrinsics" not in sample:
+        raise ValueError("training windows without 'intrinsics' (shards from an older export?): a geometry-prior "
+                         "model needs them; export the shards again")  # fmt: skip
+    return geometry_prior(sample["support_tracks"], sample["support_visible"], sample["query_tracks"],
+                          sample["query_visible"], Intrinsics.from_array(sample["intrinsics"]))  # fmt: skip
 
 
 def masked_l1(pred: Tensor, target: Tensor, valid: Tensor) -> Tensor:
@@ -107,12 +124,12 @@ class SeuratTask:
     def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
         b = self.cfg.batch_size
         first = (step * world + rank) * b
-        return collate([self._sample(first + j) for j in range(b)])
+        return collate([self._sample(first + j) for j in range(b)], self.cfg.model.geometry_prior)
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         out = model(
             batch["support_tracks"], batch["support_visible"], batch["query_tracks"], batch["query_visible"],
-            batch["image_size"],
+            batch["image_size"], prior=batch.get("prior"),
         )  # fmt: skip
         k = len(out["query"])
         total = batch["query_tracks"].new_zeros(())
@@ -129,14 +146,17 @@ class SeuratTask:
     def validate(self, model: nn.Module) -> dict[str, float]:
         if self._val is None:
             samples = [window_sample(VAL_SEED_BASE + i, self.cfg.data) for i in range(self.cfg.val_samples)]
-            self._val = [collate(samples[i : i + 16]) for i in range(0, len(samples), 16)]
+            geo = self.cfg.model.geometry_prior
+            self._val = [collate(samples[i : i + 16], geo) for i in range(0, len(samples), 16)]
         sums = {"l1_query": 0.0, "l1_support": 0.0, "l1_query_zero": 0.0}
+        if self.cfg.model.geometry_prior:
+            sums["l1_query_prior"] = 0.0  # the rigid-geometry ratios the model starts from
         count = 0.0
         for batch in self._val:
             n = float(batch["query_valid"].sum())
             out = model(
                 batch["support_tracks"], batch["support_visible"], batch["query_tracks"], batch["query_visible"],
-                batch["image_size"],
+                batch["image_size"], prior=batch.get("prior"),
             )  # fmt: skip
             sums["l1_query"] += n * float(masked_l1(out["query"][-1], batch["query_log_ratio"], batch["query_valid"]))
             sums["l1_support"] += n * float(
@@ -144,6 +164,9 @@ class SeuratTask:
             )
             zero = torch.zeros_like(batch["query_log_ratio"])
             sums["l1_query_zero"] += n * float(masked_l1(zero, batch["query_log_ratio"], batch["query_valid"]))
+            if "prior" in batch:
+                rigid = batch["prior"]["query_log_ratio"]
+                sums["l1_query_prior"] += n * float(masked_l1(rigid, batch["query_log_ratio"], batch["query_valid"]))
             count += n
         return {k: v / max(count, 1.0) for k, v in sums.items()}
 
