@@ -129,6 +129,23 @@ def test_geometry_prior_model_starts_from_the_prior_and_needs_it():
     torch.testing.assert_close(full[:, :, 1:3], alone, atol=1e-5, rtol=1e-5)
 
 
+def test_geometry_prior_model_starts_from_a_plain_checkpoint(tmp_path):
+    from dataclasses import asdict, replace
+
+    from motiondepth.train.loop import load_init_weights
+
+    plain = _perturbed(Seurat(TINY))
+    path = save_weights(plain, tmp_path / "plain.safetensors", {"model": "seurat", "model_config": asdict(TINY)})
+    geo = Seurat(replace(TINY, geometry_prior=True))
+    load_init_weights(geo, str(path))  # input layers widened, heads zeroed: it returns the prior exactly
+    torch.testing.assert_close(geo.s_time[0].attn.q.weight, plain.s_time[0].attn.q.weight)
+    prior = _prior()
+    out = geo(*_inputs(), prior=prior)["query"][-1]
+    torch.testing.assert_close(out, prior["query_log_ratio"].clamp(-2, 2))
+    with pytest.raises(InputError, match="do not fit"):  # the other way round is refused
+        load_init_weights(Seurat(TINY), str(save_weights(geo, tmp_path / "geo.safetensors", {"model": "seurat"})))
+
+
 def test_window_mismatch_raises():
     model = Seurat(TINY)
     sup, sv, q, qv, size = _inputs()

@@ -333,6 +333,30 @@ class Seurat(nn.Module):
                 out["support"].append(ls)
         return out
 
+    def adapt_init_state(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Start a geometry-prior model from a plain one's weights (the ``init`` of training).
+
+        The plain model's input layers gain zero columns for the three prior features (they are the
+        last ones) and its ratio heads are zeroed, so the adapted network starts out returning the
+        rigid-geometry ratios exactly while its attention layers keep what they learned about how
+        tracks move. Any other state is returned unchanged (and must then fit strictly).
+        """
+        if not self.cfg.geometry_prior:
+            return state
+        state = dict(state)
+        adapted = False
+        for branch in ("embed_s", "embed_q"):
+            key = f"{branch}.static.weight"
+            mine = self.state_dict()[key]
+            if key in state and state[key].shape[1] == mine.shape[1] - 3:
+                state[key] = torch.cat([state[key], state[key].new_zeros(mine.shape[0], 3)], 1)
+                adapted = True
+        if adapted:
+            for head in ("head_s", "head_q"):
+                for name in ("weight", "bias"):
+                    state[f"{head}.1.{name}"] = torch.zeros_like(state[f"{head}.1.{name}"])
+        return state
+
     @classmethod
     def from_pretrained(cls, name_or_path: str) -> Seurat:
         """Load shipped weights by name (``"seurat-small"``) or a ``.safetensors`` path, strictly."""
