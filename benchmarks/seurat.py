@@ -6,7 +6,8 @@ over ``--repeats`` runs after one warm-up, same inputs for both presets. The pap
 with random weights (same cost as trained ones) when no checkpoint is shipped.
 
 Accuracy: ``motiondepth eval seurat`` on held-out procedural clips (exact and tracker-like noisy
-2D tracks), shipped ``seurat-small``.
+2D tracks), shipped ``seurat-small``, with a row for ``seurat-small-plain`` (no geometry prior).
+Speed is timed for both small models (``small`` includes solving each window's rigid geometry).
 
     python benchmarks/seurat.py                 # full run
     python benchmarks/seurat.py --quick         # fewer scenes and repeats
@@ -56,19 +57,23 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--checkpoint", default="seurat-small")
+    p.add_argument("--plain", default="seurat-small-plain", help="the model without the geometry prior, compared")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = p.parse_args()
     repeats = 5 if a.quick else 20
     scenes = 4 if a.quick else 20
     torch.manual_seed(0)
     small = SeuratPredictor.from_pretrained(a.checkpoint)
+    plain = SeuratPredictor.from_pretrained(a.plain)
     paper = SeuratPredictor(Seurat(config_from_preset("paper")))
-    speed = {"small": time_inference(small, repeats), "paper": time_inference(paper, repeats)}
+    speed = {"small": time_inference(small, repeats), "small-plain": time_inference(plain, repeats),
+             "paper": time_inference(paper, repeats)}  # fmt: skip
     print(json.dumps(speed, indent=1))
     acc = {}
     for noisy in (False, True):
         t0 = time.perf_counter()
-        acc["noisy" if noisy else "exact"] = evaluate_procedural(small, scenes, 0, 48, 256, noisy)
+        others = {f"Seurat without the geometry prior ({a.plain})": plain}
+        acc["noisy" if noisy else "exact"] = evaluate_procedural(small, scenes, 0, 48, 256, noisy, others=others)
         print(f"eval ({'noisy' if noisy else 'exact'} tracks): {time.perf_counter() - t0:.0f} s")
     result = {
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

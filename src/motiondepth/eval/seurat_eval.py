@@ -55,8 +55,13 @@ ROWS = (
 )
 
 
-def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> dict[str, dict[str, dict]]:
-    """Metrics of every row on one clip, for every scaling mode: {row: {scaling: metrics}}."""
+def evaluate_clip(
+    clip, predictor: SeuratPredictor, flicker_seed: int = 0, others: dict[str, SeuratPredictor] | None = None
+) -> dict[str, dict[str, dict]]:
+    """Metrics of every row on one clip, for every scaling mode: {row: {scaling: metrics}}.
+
+    ``others``: more Seurat models to compare, one row each (row name → predictor, its own chaining).
+    """
     truth = DepthMaps.per_frame(clip.depth_maps)
     flicker = FlickeringDepth(truth, seed=flicker_seed)
     tracks, vis = clip.tracks.astype(np.float64), clip.visible
@@ -77,6 +82,9 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
     for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
         lr = chain_log_ratios(wl, starts, len(tracks), mode)  # same predictions, two chainings
         depths[row] = scale_match(lr, tracks, vis, flicker)[0]
+    for row, other in (others or {}).items():
+        lr = other.log_ratios(tracks, vis, clip.image_size, support=support, intrinsics=clip.intrinsics)
+        depths[row] = scale_match(lr, tracks, vis, flicker)[0]
     gt_vis = clip.gt_visible
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), gt_vis, clip.depth.astype(np.float64), clip.intrinsics).xyz
     intr = rescale_intrinsics(clip.intrinsics.as_array(), clip.image_size)
@@ -90,9 +98,9 @@ def evaluate_clip(clip, predictor: SeuratPredictor, flicker_seed: int = 0) -> di
 
 def evaluate_procedural(
     predictor: SeuratPredictor, scenes: int = 20, seed: int = 0, num_frames: int = 24, num_queries: int = 256,
-    noisy_tracks: bool = False, progress: bool = True,
+    noisy_tracks: bool = False, progress: bool = True, others: dict[str, SeuratPredictor] | None = None,
 ) -> dict:  # fmt: skip
-    """Run every row on ``scenes`` held-out clips; mean metrics per row and scaling."""
+    """Every row (and a row per model in ``others``) on ``scenes`` held-out clips: mean metrics per row and scaling."""
     from tqdm import tqdm
 
     cfg = SeuratDataConfig(window=predictor.cfg.window, grid=predictor.cfg.grid, num_queries=num_queries)
@@ -101,9 +109,11 @@ def evaluate_procedural(
     for i in tqdm(range(scenes), desc="eval seurat", disable=not progress):
         clip = eval_clip(EVAL_SEED_BASE + seed * 10_000 + i, num_frames, predictor.stride, cfg, noise=noisy_tracks)
         t0 = time.perf_counter()
-        per_clip.append(evaluate_clip(clip, predictor, flicker_seed=seed * 10_000 + i))
+        per_clip.append(evaluate_clip(clip, predictor, flicker_seed=seed * 10_000 + i, others=others))
         t_model.append(time.perf_counter() - t0)
-    table = {row: {s: mean_metrics([c[row][s] for c in per_clip]) for s in SCALINGS} for row in ROWS}
+    table = {
+        row: {s: mean_metrics([c[row][s] for c in per_clip]) for s in SCALINGS} for row in (*ROWS, *(others or {}))
+    }
     return {
         "scenes": scenes, "seed": seed, "num_frames": num_frames, "num_queries": num_queries,
         "noisy_tracks": noisy_tracks, "eval_seed_base": EVAL_SEED_BASE,
