@@ -20,6 +20,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -355,8 +357,11 @@ class SeuratPredictor:
             if intrinsics is None:
                 raise InputError("intrinsics", "this Seurat model starts from rigid-scene geometry and needs the "
                                  "camera intrinsics (fx, fy, cx, cy) of the tracks")  # fmt: skip
-            prior = prior_tensors([geometry_prior(sup[i], sup_vis[i], q[i], qv[i], intrinsics)
-                                   for i in range(len(starts))])  # fmt: skip
+            with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:  # OpenCV and numpy release the GIL
+                priors = pool.map(
+                    lambda i: geometry_prior(sup[i], sup_vis[i], q[i], qv[i], intrinsics), range(len(starts))
+                )
+                prior = prior_tensors(list(priors))
         out = np.zeros(q.shape[:3], dtype=np.float64)
         with torch.inference_mode():
             for a in range(0, q.shape[2], self.query_chunk):

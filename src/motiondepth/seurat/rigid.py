@@ -145,6 +145,7 @@ def _essential_start(support, visible, intr, inlier_px, last) -> tuple[np.ndarra
     if m.sum() < MIN_POINTS:
         return rot, tr
     p0, p1 = unproject(support[0, m], 1.0, intr)[:, :2], unproject(support[last, m], 1.0, intr)[:, :2]
+    cv2.setRNGSeed(0)  # RANSAC draws from a per-thread generator: seed it, so no result depends on earlier calls
     e, inl = cv2.findEssentialMat(p0, p1, np.eye(3), method=cv2.RANSAC, prob=0.999, threshold=inlier_px / intr.fx)
     if e is None or e.shape != (3, 3):
         return rot, tr
