@@ -230,7 +230,12 @@ class GeometryPrior:
     support_residual: np.ndarray  # (Ns,) RMS reprojection residual, pixels (inf: never visible)
     query_log_ratio: np.ndarray  # (W, Nq)
     query_residual: np.ndarray  # (Nq,)
-    window_residual: float  # median residual of the supporting points (RigidMotion.residual_px)
+    motion: RigidMotion  # the window's camera motion
+
+    @property
+    def window_residual(self) -> float:
+        """Median residual of the supporting points, pixels (``motion.residual_px``)."""
+        return self.motion.residual_px
 
 
 def geometry_prior(
@@ -251,7 +256,7 @@ def geometry_prior(
         _, rms, lr = fit_inverse_depth(fill_occluded(np.asarray(xy, np.float64), vis), vis, motion.rotation,
                                        motion.translation, intr)  # fmt: skip
         parts += [lr, rms]
-    return GeometryPrior(*parts, motion.residual_px)
+    return GeometryPrior(*parts, motion)
 
 
 def rigid_window_log_ratios(
@@ -294,15 +299,13 @@ def rigid_window_log_ratios(
         support = support_from_tracks(tracks, visible, starts, window, SUPPORT_GRID, size)
     sup, sup_vis = support
     check_support(sup, starts, window)
-    filled = fill_occluded(tracks, visible)
     out = np.zeros((len(starts), window, tracks.shape[1]))
     rms = np.full((len(starts), tracks.shape[1]), np.inf)
     motions = []
     for i, s in enumerate(starts):
-        motion = rigid_motion(sup[i], sup_vis[i], intr, inlier_px)
-        motions.append(motion)
-        _, rms[i], out[i] = fit_inverse_depth(filled[s : s + window], visible[s : s + window], motion.rotation,
-                                              motion.translation, intr)  # fmt: skip
+        prior = geometry_prior(sup[i], sup_vis[i], tracks[s : s + window], visible[s : s + window], intr, inlier_px)
+        out[i], rms[i] = prior.query_log_ratio, prior.query_residual
+        motions.append(prior.motion)
     return out, rms, starts, motions
 
 
