@@ -20,7 +20,7 @@ sensor crop once ``K`` is scaled (:meth:`Intrinsics.scaled`).
 
 Example:
     >>> import numpy as np
-    >>> from motiondepth.geometry.camera import Intrinsics
+    >>> from motiondepth.geometry.camera import Intrinsics, unproject
     >>> lens = LensDistortion("opencv", (-0.2, 0.05, 0.0, 0.0))
     >>> k = Intrinsics(500.0, 500.0, 320.0, 240.0)
     >>> p = np.array([[600.0, 400.0]])
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.camera import Intrinsics, unproject
 
 OPENCV_COEFF_COUNTS = (4, 5, 8, 12, 14)
 # names calibration files use for each model
@@ -98,7 +98,7 @@ class LensDistortion:
     def distort_points(self, xy: np.ndarray, intr: Intrinsics) -> np.ndarray:
         """Pixels (..., 2) of the pinhole image with ``K`` → pixels of the distorted image."""
         pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        rays = np.stack([(pts[:, 0] - intr.cx) / intr.fx, (pts[:, 1] - intr.cy) / intr.fy, np.ones(len(pts))], -1)
+        rays = unproject(pts, 1.0, intr)
         k, zero = intr.K, np.zeros(3)
         if self.model == "fisheye":
             out, _ = cv2.fisheye.projectPoints(rays.reshape(-1, 1, 3), zero, zero, k, self._d())

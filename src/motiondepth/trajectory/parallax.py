@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.camera import Intrinsics, unproject
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.trajectory.optics import SolverConfig, angle_jacobian, project_pivot, sample_depth, solve_lsq
 
@@ -67,10 +67,6 @@ def _rs_offsets(theta, nu, rays, rho, pivot_m, intr, s):
     return np.stack([np.einsum("tk,tkn->tn", nu, ju), np.einsum("tk,tkn->tn", nu, jv)], -1) * s[None, :, None]
 
 
-def _rays(p0: np.ndarray, intr: Intrinsics) -> np.ndarray:
-    return np.stack([(p0[:, 0] - intr.cx) / intr.fx, (p0[:, 1] - intr.cy) / intr.fy, np.ones(len(p0))], -1)
-
-
 def _row_offsets(p0: np.ndarray, height: float) -> np.ndarray:
     return (p0[:, 1] - 0.5 * (height - 1.0)) / height
 
@@ -106,7 +102,7 @@ def fit_cost(
     """
     tracks = np.asarray(tracks, dtype=np.float64)
     rho = 1.0 / np.asarray(depth, dtype=np.float64)
-    rays = _rays(tracks[0], intr)
+    rays = unproject(tracks[0], 1.0, intr)
     s = _row_offsets(tracks[0], image_height)
     _, rot, rs = _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height)
     uv, _ = _prediction(rho, rays, rot, pivot_m, intr)
@@ -166,7 +162,7 @@ def pivot_parallax_depths(
     tracks = np.asarray(tracks, dtype=np.float64)
     t_len, n = visible.shape
     p0 = tracks[0]
-    rays = _rays(p0, intr)
+    rays = unproject(p0, 1.0, intr)
     depth = np.broadcast_to(np.asarray(init_depth, dtype=np.float64), (n,)).copy()
     depth = np.where(
         np.isfinite(depth) & (depth > 0), depth, np.nanmedian(depth[depth > 0]) if (depth > 0).any() else 2.0
