@@ -35,6 +35,7 @@ from motiondepth.data.blur_data import BlurDataConfig, flip_sample, procedural_b
 from motiondepth.data.shards import ShardReader
 from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, config_from_preset, frames_tensor
 from motiondepth.models.trajectory_decoder import TrajectoryDecoder, blur_spectra, interpolate_trajectory
+from motiondepth.train.loop import model_device, to_device
 from motiondepth.train.seurat_task import git_commit
 
 # `single-frame` is the paper's ablation: the same network seeing one frame (window of 1)
@@ -55,6 +56,7 @@ class BlurDepthTaskConfig:
     data_seed: int = 0  # training clips use seeds data_seed·10⁸ + index
     val_samples: int = 16  # fixed held-out validation clips
     shards: str = ""  # folder from ``motiondepth export-data blur`` to read instead of simulating
+    preload: bool = False  # read all shards into memory first (fast random access, e.g. for GPU runs)
     encoder_weights: str = ""  # official DINOv2 ViT-S/14 or ViT-B/14 .pth to start from (default: from scratch)
 
 
@@ -108,7 +110,7 @@ class _BlurDataMixin:
     cfg: Any
 
     def _init_data(self) -> None:
-        self._shards = ShardReader(self.cfg.shards) if self.cfg.shards else None
+        self._shards = ShardReader(self.cfg.shards, preload=self.cfg.preload) if self.cfg.shards else None
         self._val: list[dict[str, Tensor]] | None = None
         self._t0 = time.monotonic()
 
@@ -137,11 +139,12 @@ class _BlurDataMixin:
     def batch(self, step: int, rank: int, world: int) -> dict[str, Tensor]:
         return collate([self._sample(i) for i in self._indices(step, rank, world)], self._num_frames())
 
-    def _val_batches(self) -> list[dict[str, Tensor]]:
+    def _val_batches(self, device: torch.device) -> list[dict[str, Tensor]]:
+        """The fixed held-out batches, on ``device``."""
         if self._val is None:
             samples = [procedural_blur_sample(VAL_SEED_BASE + i, self.cfg.data) for i in range(self.cfg.val_samples)]
             self._val = [collate(samples[i : i + 4], self._num_frames()) for i in range(0, len(samples), 4)]
-        return self._val
+        return [to_device(b, device) for b in self._val]
 
 
 class BlurDepthTask(_BlurDataMixin):
@@ -175,7 +178,7 @@ class BlurDepthTask(_BlurDataMixin):
     def validate(self, model: nn.Module) -> dict[str, float]:
         rel = d1 = 0.0
         n = 0
-        for batch in self._val_batches():
+        for batch in self._val_batches(model_device(model)):
             pred = model(batch["frames"])["depth"]
             a, b = batch_abs_rel(pred, batch["depth"])
             rel, d1, n = rel + a, d1 + b, n + len(pred)
@@ -277,6 +280,7 @@ class TrajectoryTaskConfig:
     data_seed: int = 0
     val_samples: int = 16
     shards: str = ""
+    preload: bool = False
 
 
 def make_trajectory_task_config(preset: str = "small") -> TrajectoryTaskConfig:
@@ -336,8 +340,9 @@ class TrajectoryTask(_BlurDataMixin):
         res: dict[str, float] = {}
         for s in self.cfg.samples:
             dec, lin = [], []
-            for batch in self._val_batches():
-                pred = model(batch["frames"], batch["sparse"], s, batch["focal_rel"])["dense"]
+            for batch in self._val_batches(model_device(model)):
+                pred = model(batch["frames"], batch["sparse"], s, batch["focal_rel"])["dense"].float().cpu()
+                batch = to_device(batch, "cpu")
                 base = interpolate_trajectory(batch["sparse"], s)
                 for i in range(len(pred)):
                     gt = batch[f"dense_{s}"][i].numpy()

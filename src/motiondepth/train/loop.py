@@ -52,6 +52,9 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
     threads: int = 0  # torch CPU threads per process (0 = torch default)
     init: str = ""  # fine-tune: start from these weights (shipped name or .safetensors path), unless resuming
+    device: str = ""  # "cuda", "cpu" or "" (a GPU when there is one)
+    amp: bool = False  # bfloat16 autocast for the forward pass and loss (GPU runs)
+    prefetch: int = 0  # batches built ahead in background threads while the model trains (0 = none)
 
 
 class Task(Protocol):
@@ -80,6 +83,66 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def to_device(obj: Any, device: torch.device | str) -> Any:
+    """``obj`` with every tensor inside (dicts, lists, tuples) moved to ``device``; the rest as is."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    return obj
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s weights live (validation moves its held-out batches there)."""
+    return next(model.parameters()).device
+
+
+def _train_device(cfg: TrainConfig, rank: int) -> torch.device:
+    if cfg.device not in ("", "cpu", "cuda"):
+        raise ValueError(f"train.device must be 'cuda', 'cpu' or '' (got {cfg.device!r})")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device=cuda but torch sees no GPU")
+    if cfg.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", rank % torch.cuda.device_count())
+
+
+class _Batches:
+    """Training batches of consecutive steps, built ``ahead`` steps early in background threads.
+
+    Batches are pure functions of the step, so prefetching changes nothing but the wall time.
+    """
+
+    def __init__(self, task: Task, rank: int, world: int, device: torch.device, ahead: int) -> None:
+        self.task, self.rank, self.world, self.device, self.ahead = task, rank, world, device, ahead
+        self._pool = None
+        self._pending: dict[int, Any] = {}
+        if ahead > 0:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(ahead, thread_name_prefix="batch")
+
+    def _make(self, step: int) -> Any:
+        batch = self.task.batch(step, self.rank, self.world)
+        if self.device.type == "cuda":
+            batch = to_device(batch, self.device)
+        return batch
+
+    def get(self, step: int, last: int) -> Any:
+        if self._pool is None:
+            return self._make(step)
+        for s in range(step, min(step + self.ahead + 1, last)):
+            if s not in self._pending:
+                self._pending[s] = self._pool.submit(self._make, s)
+        return self._pending.pop(step).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dist_setup() -> tuple[int, int]:
@@ -123,9 +186,8 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = task.build_model()
-    device = torch.device("cuda", rank % torch.cuda.device_count()) if torch.cuda.is_available() else None
-    if device is not None:
-        model = model.to(device)
+    device = _train_device(cfg, rank)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
     ckpt = out / "checkpoint.pt"
@@ -145,6 +207,8 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     if rank == 0:
         write_json(out / "config.json", run_cfg)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    batches = _Batches(task, rank, world, device, cfg.prefetch)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp)
     t_start = time.monotonic()
     metrics: dict[str, float] = {}
     logf = open(out / "log.jsonl", "a") if rank == 0 else None
@@ -153,8 +217,9 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     try:
         net.train()
         while step < cfg.steps:
-            batch = task.batch(step, rank, world)
-            loss, parts = task.loss(net, batch)
+            batch = batches.get(step, cfg.steps)
+            with autocast:
+                loss, parts = task.loss(net, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss at step {step}: {parts}")
             opt.zero_grad(set_to_none=True)
@@ -169,6 +234,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
             if rank == 0:
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     rec = {"step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], **parts}
+                    rec["seconds"] = round(time.monotonic() - t_start, 2)  # since this process started training
                     logf.write(json.dumps(rec) + "\n")
                     logf.flush()
                     bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
@@ -177,7 +243,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
                 if step % cfg.ckpt_every == 0 or step == cfg.steps or timed_out:
                     _save_checkpoint(ckpt, model, opt, sched, step, {"run_config": run_cfg})
             if world > 1:  # every rank must agree on stopping
-                flag = torch.tensor([1.0 if timed_out else 0.0])
+                flag = torch.tensor([1.0 if timed_out else 0.0], device=device)
                 torch.distributed.all_reduce(flag)
                 timed_out = bool(flag.item() > 0)
             if timed_out:
@@ -188,6 +254,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
                 metrics = _validate(task, model, step, logf)
             task.finish(model, out, metrics, cfg)
     finally:
+        batches.close()
         bar.close()
         if logf is not None:
             logf.close()

@@ -27,6 +27,7 @@ from motiondepth.data.seurat_synth import (
     window_sample,
 )
 from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset, prior_tensors
+from motiondepth.train.loop import model_device, to_device
 
 
 @dataclass
@@ -152,7 +153,7 @@ class SeuratTask:
         if self.cfg.model.geometry_prior:
             sums["l1_query_prior"] = 0.0  # the rigid-geometry ratios the model starts from
         count = 0.0
-        for batch in self._val:
+        for batch in (to_device(b, model_device(model)) for b in self._val):
             n = float(batch["query_valid"].sum())
             out = model(
                 batch["support_tracks"], batch["support_visible"], batch["query_tracks"], batch["query_visible"],

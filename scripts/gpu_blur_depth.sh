@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The GPU recipe for the blur-depth pair of issue 4: the 12-frame network and its single-frame
+# ablation, fine-tuned side by side with identical data, steps, batch and schedule.
+#
+#   bash scripts/gpu_blur_depth.sh data            # export clips for SECS seconds on all cores
+#   bash scripts/gpu_blur_depth.sh probe           # seconds per step of the network at BATCH
+#   bash scripts/gpu_blur_depth.sh train STEPS     # both runs at once on one GPU, into RUNS/
+#
+# Settings (environment): DATA (clip folder), RUNS (run folders), COUNT, SECS, START_SEED,
+# BATCH, LR, NET_INIT / ABL_INIT (checkpoints to start from), PY (python with torch + CUDA).
+# Without a GPU the same commands run on the CPU, only far slower.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+DATA=${DATA:-/tmp/blur-gpu/data}
+RUNS=${RUNS:-/tmp/blur-gpu/runs}
+COUNT=${COUNT:-16384}
+SECS=${SECS:-240}
+START_SEED=${START_SEED:-40000}
+SHARD=${SHARD:-64}
+BATCH=${BATCH:-32}
+LR=${LR:-0.0006}
+NET_INIT=${NET_INIT:-blur-depth-small}
+ABL_INIT=${ABL_INIT:-blur-depth-single-frame}
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+md() { "$PY" -m motiondepth.cli "$@"; }
+tr() { "$PY" -m motiondepth.train.run "$@"; }  # the torchrun-friendly entry (has --no-progress)
+export_args=(export-data blur --shard-size "$SHARD" --shake handheld --start-seed "$START_SEED" --out "$DATA")
+common=(shards="$DATA" preload=true data.shake=handheld batch_size="$BATCH" train.amp=true train.prefetch=4
+        train.lr="$LR" train.warmup=100 train.log_every=50 train.ckpt_every=1000)
+
+mkdir -p "$RUNS"
+case "${1:-}" in
+data)
+    # Stop after SECS; the finished shards (written atomically) that form a prefix become the set.
+    timeout "$SECS" "$PY" -m motiondepth.cli "${export_args[@]}" --count "$COUNT" --workers "$(nproc)" || true
+    pkill -f "motiondepth.cli export-data" || true
+    sleep 1
+    if [ ! -f "$DATA/index.json" ]; then
+        n=0
+        while [ -f "$(printf '%s/shard-%05d.npz' "$DATA" "$n")" ]; do n=$((n + 1)); done
+        md "${export_args[@]}" --count $((n * SHARD))  # every shard exists: writes index.json only
+    fi
+    grep '"count"' "$DATA/index.json"
+    ;;
+probe)
+    rm -rf "$RUNS/probe"
+    tr blur-depth --preset small --out "$RUNS/probe" --no-progress "${common[@]}" \
+        train.init="$NET_INIT" train.steps=60 train.val_every=0 train.log_every=10 >/dev/null
+    "$PY" - "$RUNS/probe/log.jsonl" <<'EOF'
+import json, sys
+t = {r["step"]: r["seconds"] for r in map(json.loads, open(sys.argv[1])) if "seconds" in r}
+print(f"network: {(t[60] - t[20]) / 40:.3f} s per step")
+EOF
+    ;;
+train)
+    steps=${2:?train STEPS}
+    val=$((steps / 4))
+    tr blur-depth --preset small --out "$RUNS/network" --no-progress "${common[@]}" \
+        train.init="$NET_INIT" train.steps="$steps" train.val_every="$val" > "$RUNS/network.out" 2>&1 &
+    tr blur-depth --preset single-frame --out "$RUNS/ablation" --no-progress "${common[@]}" \
+        train.init="$ABL_INIT" train.steps="$steps" train.val_every="$val" > "$RUNS/ablation.out" 2>&1 &
+    wait
+    grep -h '"val"' "$RUNS"/network/log.jsonl "$RUNS"/ablation/log.jsonl
+    ;;
+*)
+    sed -n 2,12p "$0"
+    exit 2
+    ;;
+esac
