@@ -104,6 +104,10 @@ def test_shards_round_trip_and_resume(tmp_path):
     reader = ShardReader(tmp_path)
     assert len(reader) == 5
     np.testing.assert_array_equal(reader[3]["query_tracks"], window_sample(103, cfg)["query_tracks"])
+    preloaded = ShardReader(tmp_path, preload=True)  # every shard in memory: same samples, any order
+    for i in (4, 0, 3, 7):
+        for key, value in reader[i].items():
+            np.testing.assert_array_equal(preloaded[i][key], value)
     mtime = (tmp_path / "shard-00000.npz").stat().st_mtime_ns
     export_shards(tmp_path, 100, 5, shard_size=2, cfg=cfg, progress=False)  # resumes: keeps finished shards
     assert (tmp_path / "shard-00000.npz").stat().st_mtime_ns == mtime

@@ -86,6 +86,32 @@ def test_interrupted_run_resumes_exactly(tmp_path):
         torch.testing.assert_close(resumed.finished[k], v)
 
 
+def test_prefetch_changes_nothing_but_time(tmp_path):
+    plain, ahead = ToyTask(), ToyTask()
+    fit(plain, TrainConfig(**CFG), tmp_path / "a", progress=False)
+    fit(ahead, TrainConfig(**CFG, prefetch=3), tmp_path / "b", progress=False)
+    for k, v in plain.finished.items():
+        torch.testing.assert_close(ahead.finished[k], v, rtol=0, atol=0)
+    seconds = [json.loads(x).get("seconds") for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert all(s >= 0 for s in seconds if s is not None) and any(s is not None for s in seconds)
+
+
+def test_device_and_autocast_settings(tmp_path):
+    from motiondepth.errors import InputError
+    from motiondepth.train.loop import to_device
+
+    metrics = fit(ToyTask(), TrainConfig(**CFG, device="cpu", amp=True), tmp_path / "amp", progress=False)
+    assert metrics["mse"] < 0.05  # bfloat16 autocast still learns
+    with pytest.raises(InputError, match=r"train\.device"):
+        fit(ToyTask(), TrainConfig(**CFG, device="gpu"), tmp_path / "bad", progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no GPU"):
+            fit(ToyTask(), TrainConfig(**CFG, device="cuda"), tmp_path / "none", progress=False)
+    nested = {"a": [torch.ones(1), (torch.zeros(2), "keep")], "n": 3}
+    moved = to_device(nested, "cpu")
+    assert isinstance(moved["a"][1], tuple) and moved["a"][1][1] == "keep" and moved["n"] == 3
+
+
 def test_init_weights_fine_tune(tmp_path):
     from motiondepth.errors import InputError
     from motiondepth.models.weights import save_weights

@@ -27,6 +27,16 @@ def _write_shard(path: Path, sample_fn: SampleFn, seeds: range, cfg: Any) -> Non
         np.savez_compressed(fh, **{key: np.stack([s[key] for s in samples]) for key in samples[0]})
 
 
+def _single_threaded_worker() -> None:
+    """Worker processes are the parallelism: keep OpenCV and torch from each starting a thread per core."""
+    import sys
+
+    if "cv2" in sys.modules:
+        sys.modules["cv2"].setNumThreads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 def export_shards(
     out_dir: str | Path,
     sample_fn: SampleFn,
@@ -56,7 +66,7 @@ def export_shards(
     if workers > 1 and len(todo) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=_single_threaded_worker) as pool:
             for fut in [pool.submit(_write_shard, p, sample_fn, seeds, cfg) for p, seeds in todo]:
                 fut.result()
                 bar.update(1)

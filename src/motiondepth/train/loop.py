@@ -102,10 +102,12 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def _train_device(cfg: TrainConfig, rank: int) -> torch.device:
+    from motiondepth.errors import InputError
+
     if cfg.device not in ("", "cpu", "cuda"):
-        raise ValueError(f"train.device must be 'cuda', 'cpu' or '' (got {cfg.device!r})")
+        raise InputError("train.device", f"must be 'cuda', 'cpu' or '' (a GPU if any), not {cfg.device!r}")
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device=cuda but torch sees no GPU")
+        raise InputError("train.device", "cuda asked for, but torch sees no GPU")
     if cfg.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", rank % torch.cuda.device_count())
@@ -179,6 +181,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     from tqdm import tqdm
 
     rank, world = _dist_setup()
+    device = _train_device(cfg, rank)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     out = Path(out)
@@ -186,7 +189,6 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = task.build_model()
-    device = _train_device(cfg, rank)
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
