@@ -121,8 +121,9 @@ def test_real_gyroflow_project_calibration():
     assert 95 < intr.hfov_deg(2704) < 100  # the pinhole crop of a wide fisheye (97.5°)
 
 
-def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path):
+def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path, monkeypatch):
     """`trajectory --camera CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
+    import motiondepth.io.video as video_io
     from motiondepth.cli import main
     from motiondepth.io.trajectory import read_trajectory_csv, save_tracks
     from motiondepth.pipeline import simulate_scene, track_frames
@@ -151,7 +152,11 @@ def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path)
         return read_trajectory_csv(out).angles
 
     truth = solve("pinhole", "depth", "pinhole")
+    reads = []
+    read = video_io.read_camera_json
+    monkeypatch.setattr(video_io, "read_camera_json", lambda p: reads.append(p) or read(p))
     undistorted = solve("lens", "depth_lens", "lens")
+    assert len(reads) == 1  # the calibration file is parsed once for intrinsics, pivot and lens
     as_pinhole = solve("lens", "depth_lens", "pinhole")
     err_lens, err_pinhole = (np.abs(a - truth)[1:].max() for a in (undistorted, as_pinhole))
     assert err_lens < 0.1 * err_pinhole and err_lens < 2e-4, (err_lens, err_pinhole)

@@ -91,26 +91,26 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     from motiondepth.pipeline import camera_from_record
     from motiondepth.workflow import DEFAULT_PIVOT_M, read_lens_distortion, resolve_intrinsics
 
-    lens = read_lens_distortion(path)
+    lens = read_lens_distortion(path, rec)
     lens = None if lens is None or lens.is_identity else lens
     if "pivot_m" in rec and ("intrinsics" in rec or "derived" in rec):
         return (*camera_from_record(rec, path), lens)
     if min(image_size) <= 0:
         raise InputError(path, "a calibration file needs the tracks' image_size, which the tracks file lacks")
-    intr = resolve_intrinsics(image_size, calibration=path)[0]
+    intr = resolve_intrinsics(image_size, calibration=path, calibration_record=rec)[0]
     return intr, float(rec.get("pivot_m", DEFAULT_PIVOT_M)), None, lens
 
 
 def cmd_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.depth import load_depth
     from motiondepth.io.trajectory import load_tracks, write_trajectory_csv
-    from motiondepth.io.video import read_camera_json
     from motiondepth.trajectory.homography import solve_homography
     from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
+    from motiondepth.workflow import calibration_record
 
     tracks, _ = load_tracks(a.tracks)
     h, w = tracks.image_size
-    rec = read_camera_json(a.camera)
+    rec = calibration_record(a.camera)  # read once for intrinsics, pivot, lens and frame interval
     intr, pivot, height, lens = _solver_camera(rec, a.camera, (h, w))
     if a.pivot is not None:
         pivot = a.pivot

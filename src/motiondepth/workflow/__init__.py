@@ -46,6 +46,7 @@ from motiondepth.workflow.config import (
 )
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
+    calibration_record,
     decode_video,
     exposure_timing,
     gyro_aid,
@@ -80,6 +81,7 @@ __all__ = [
     "RunConfig",
     "StepCache",
     "add_depth_notes",
+    "calibration_record",
     "check_output_dir",
     "decode_video",
     "densify",
@@ -90,7 +92,8 @@ __all__ = [
     "focal_outcome",
     "gyro_aid",
     "lift_tracks",
-    "read_calibration", "read_lens_distortion",
+    "read_calibration",
+    "read_lens_distortion",
     "rescale_by_parallax",
     "resolve_intrinsics",
     "run",

@@ -54,8 +54,12 @@ def decode_video(
     return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation)
 
 
-def _calibration_record(path: str | Path) -> dict:
-    """The calibration JSON of ``path``, with a Gyroflow lens profile or project flattened to the common keys."""
+def calibration_record(path: str | Path) -> dict:
+    """The calibration JSON of ``path``, with a Gyroflow lens profile or project flattened to the common keys.
+
+    Parse a file once with this and hand the record to :func:`read_calibration`,
+    :func:`read_lens_distortion` and :func:`resolve_intrinsics` when more than one of them needs it.
+    """
     from motiondepth.io.video import read_camera_json
 
     rec = read_camera_json(path)
@@ -87,7 +91,7 @@ def _numbers(value) -> np.ndarray:
 DISTORTION_KEYS = ("distortion_coeffs", "dist_coeffs", "distortion_coefficients", "distortion", "D")
 
 
-def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | None]:
+def read_calibration(path: str | Path, record: dict | None = None) -> tuple[Intrinsics, tuple[int, int] | None]:
     """Intrinsics (and the (H, W) they were calibrated at, if stated) from a JSON file.
 
     Accepted layouts: ``{"fx", "fy", "cx", "cy"}``; ``{"intrinsics": [fx, fy, cx, cy]}`` (the
@@ -95,9 +99,10 @@ def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | No
     OpenCV; a list or ``{"data": [...]}``); Open3D's ``{"intrinsic_matrix": [9 numbers, column-major]}``;
     a Gyroflow lens profile (``.json``) or project (``.gyroflow``). Optional ``width`` and ``height``
     (Gyroflow: ``calib_dimension``) say the resolution of the calibration, so it can be rescaled to the
-    video. Lens distortion in the same file: :func:`read_lens_distortion`.
+    video. Lens distortion in the same file: :func:`read_lens_distortion`. ``record``: the file's
+    :func:`calibration_record`, when already read (``path`` then only names it in errors).
     """
-    rec = _calibration_record(path)
+    rec = calibration_record(path) if record is None else record
     try:
         if "intrinsics" in rec:
             intr = Intrinsics.from_array(rec["intrinsics"])
@@ -117,17 +122,18 @@ def read_calibration(path: str | Path) -> tuple[Intrinsics, tuple[int, int] | No
     return intr, size
 
 
-def read_lens_distortion(path: str | Path) -> LensDistortion | None:
+def read_lens_distortion(path: str | Path, record: dict | None = None) -> LensDistortion | None:
     """The lens distortion of a calibration JSON (:func:`read_calibration`'s layouts), or None without one.
 
     Coefficients under ``distortion_coeffs``, ``dist_coeffs``, ``distortion_coefficients``, ``distortion``
     or ``D`` (OpenCV order); the model under ``distortion_model`` or ``model`` (``opencv``/``plumb_bob``/
     ``radtan`` or ``fisheye``/``equidistant``/``opencv_fisheye``; default ``opencv``, or ``fisheye`` with
-    ``"fisheye": true``). See :mod:`motiondepth.geometry.distortion`.
+    ``"fisheye": true``). See :mod:`motiondepth.geometry.distortion`. ``record``: as for
+    :func:`read_calibration`.
     """
     from motiondepth.geometry.distortion import LensDistortion
 
-    rec = _calibration_record(path)
+    rec = calibration_record(path) if record is None else record
     key = next((k for k in DISTORTION_KEYS if rec.get(k) is not None), None)
     if key is None:
         return None
@@ -147,6 +153,7 @@ def resolve_intrinsics(
     cy: float | None = None,
     calibration: str | Path | None = None,
     hfov: float | str | None = None,
+    calibration_record: dict | None = None,
 ) -> tuple[Intrinsics, str, str | None]:
     """Intrinsics of the decoded frames → (intrinsics, where they came from, warning or None).
 
@@ -155,7 +162,8 @@ def resolve_intrinsics(
     ``fx/fy/cx/cy`` flags override what the file or field of view gave. With nothing at all, a
     :data:`DEFAULT_HFOV_DEG` horizontal field of view is assumed and a warning returned.
     ``hfov="auto"`` returns that default as the start of :func:`estimate_focal_length`, which
-    :func:`run` calls once the tracks are there.
+    :func:`run` calls once the tracks are there. ``calibration_record``: the calibration file as
+    already read by :func:`calibration_record` (else it is read here).
     """
     h, w = image_size
     sh, sw = source_size or image_size
@@ -167,7 +175,7 @@ def resolve_intrinsics(
         base, origin = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh), FOCAL_AUTO
         hfov = None  # --cx/--cy still apply
     elif calibration is not None:
-        base, calib_size = read_calibration(calibration)
+        base, calib_size = read_calibration(calibration, calibration_record)
         origin = f"calibration {calibration}"
         if calib_size is not None and calib_size != (sh, sw):
             ch, cw = calib_size

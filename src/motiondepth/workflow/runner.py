@@ -28,6 +28,7 @@ from motiondepth.workflow.cache import (
 from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
+    calibration_record,
     decode_video,
     exposure_timing,
     gyro_aid,
@@ -94,10 +95,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     t_start = time.perf_counter()
     # bad input fails before DIR is touched
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
+    calib = calibration_record(cfg.calibration) if cfg.calibration else None  # the file, read once
     intr, intr_origin, intr_warning = resolve_intrinsics(
-        clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov
+        clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov, calib
     )
-    lens = read_lens_distortion(cfg.calibration) if cfg.calibration else None
+    lens = read_lens_distortion(cfg.calibration, calib) if calib is not None else None
     undistort = None if lens is None or lens.is_identity else lens.as_dict()
     if undistort is not None:  # every step after this sees a pinhole camera
         clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
