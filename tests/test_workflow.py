@@ -332,6 +332,11 @@ def test_decode_range_stride_resize(sim):
     assert clip.times[0] == 0 and clip.interval_s == pytest.approx(3 * sim["gt"].camera.interval_s)
     with pytest.raises(InputError, match="need at least 2"):
         workflow.decode_video(sim["dir"], start=11)
+    raw = np.load(sim["dir"] / "frames.npz")["frames"]  # unscaled: the stored frames, taken as they are
+    clip = workflow.decode_video(sim["dir"], start=1, end=9, stride=2)
+    np.testing.assert_array_equal(clip.frames, raw[1:9:2])
+    assert list(clip.indices) == [1, 3, 5, 7] and clip.source_size == (192, 192)
+    assert workflow.decode_video(sim["dir"]).frames.shape == raw.shape
 
 
 def _chromium() -> str | None:

@@ -90,6 +90,21 @@ class _Kept:
         self.buffer[n] = frame
         self.indices.append(i)
 
+    def adopt(self, frames: np.ndarray) -> None:
+        """All frames of a source already in memory (a ``simulate`` folder's), instead of offering each.
+
+        The kept ones are taken as a view of ``frames``; they are copied only when ``resize`` scales them.
+        """
+        sel = self.select
+        if sel.resize is not None and max(frames.shape[1:3]) != sel.resize:
+            for frame in frames:
+                self.offer(lambda f=frame: f)
+            return
+        self.seen = len(frames)
+        self.indices = list(range(sel.start, len(frames), sel.stride))
+        self.source_size = tuple(frames.shape[1:3])
+        self.buffer = frames[sel.start :: sel.stride]
+
     def _grow(self, frame: np.ndarray, n: int) -> None:
         expected = len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
         cap = max(expected, 2 * n, 16)
@@ -381,9 +396,7 @@ def load_frames(
     if is_sim_dir(path):
         frames, info = load_sim_dir(path)
         interval = info.get("frame_interval_s")
-        kept.expected = len(frames[:max_frames])
-        for frame in frames[:max_frames]:
-            kept.offer(lambda f=frame: f)
+        kept.adopt(frames[:max_frames])
         source = "camera.json" if interval else "assumed 30 fps (camera.json has no frame_interval_s)"
         times = np.asarray(kept.indices) * float(interval or 1.0 / 30)
     elif path.is_dir():
