@@ -5,7 +5,13 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.seurat.rigid import fit_inverse_depth, rigid_log_ratios, rigid_motion, rigid_window_log_ratios
+from motiondepth.seurat.rigid import (
+    fit_inverse_depth,
+    rigid_log_ratios,
+    rigid_motion,
+    rigid_window_log_ratios,
+    window_priors,
+)
 
 K = np.array([200.0, 200.0, 128.0, 96.0])
 INTR = Intrinsics(*K)
@@ -97,6 +103,11 @@ def test_geometry_prior_of_a_window_and_the_predictor_that_starts_from_it():
     support = (np.stack([px[s : s + 8, :144] for s in (0, 4)]), np.stack([vis[s : s + 8, :144] for s in (0, 4)]))
     with pytest.raises(InputError, match="intrinsics"):
         pred.window_log_ratios(q, qv, SIZE, support=support)
-    wl, _ = pred.window_log_ratios(q, qv, SIZE, support=support, intrinsics=INTR)
+    wl, starts = pred.window_log_ratios(q, qv, SIZE, support=support, intrinsics=INTR)
     rigid, *_ = rigid_window_log_ratios(q, qv, INTR, 8, 4, support=support)
     np.testing.assert_allclose(wl, np.clip(rigid, -2, 2), atol=1e-5)
+    # priors solved once (as `eval seurat` does for its rigid row) are taken instead of solved again
+    priors = window_priors(q, qv, INTR, starts, 8, support)
+    np.testing.assert_array_equal(pred.window_log_ratios(q, qv, SIZE, support=support, priors=priors)[0], wl)
+    with pytest.raises(InputError, match="1 window priors for 2 windows"):
+        pred.window_log_ratios(q, qv, SIZE, support=support, priors=priors[:1])

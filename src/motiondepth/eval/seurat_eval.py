@@ -33,12 +33,12 @@ import time
 
 import numpy as np
 
-from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
+from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip, window_starts
 from motiondepth.eval.tapvid3d import SCALINGS, mean_metrics, rescale_intrinsics, tapvid3d_metrics
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_log_ratios, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
 from motiondepth.seurat.inference import SeuratPredictor, chain_log_ratios, scale_match, to_tracks3d
-from motiondepth.seurat.rigid import rigid_log_ratios
+from motiondepth.seurat.rigid import window_priors
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,13 @@ def evaluate_clip(
     hand = handcrafted_log_ratios(tracks, vis, w, predictor.stride, support=support)  # Eq. 9 chaining: its best
     depths["static depth per track"] = scale_match(np.zeros_like(hand), tracks, vis, flicker)[0]
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
-    rigid = rigid_log_ratios(tracks, vis, clip.intrinsics, w, predictor.stride, support, chain=predictor.chain)
+    starts = window_starts(len(tracks), w, predictor.stride)
+    priors = window_priors(tracks, vis, clip.intrinsics, starts, w, support)  # the rigid row, and the model's prior
+    rigid = chain_log_ratios(np.stack([p.query_log_ratio for p in priors]), starts, len(tracks), predictor.chain)
     depths["rigid geometry"] = scale_match(rigid, tracks, vis, flicker)[0]
-    wl, starts = predictor.window_log_ratios(tracks, vis, clip.image_size, support=support, intrinsics=clip.intrinsics)
+    wl, starts = predictor.window_log_ratios(
+        tracks, vis, clip.image_size, support=support, intrinsics=clip.intrinsics, priors=priors
+    )
     for row, mode in (("Seurat, Eq. 9 chaining", "last"), ("Seurat", predictor.chain)):
         lr = chain_log_ratios(wl, starts, len(tracks), mode)  # same predictions, two chainings
         depths[row] = scale_match(lr, tracks, vis, flicker)[0]

@@ -20,8 +20,6 @@
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -326,12 +324,14 @@ class SeuratPredictor:
     def window_log_ratios(
         self, tracks: np.ndarray, visible: np.ndarray, image_size: tuple[int, int],
         support: tuple[np.ndarray, np.ndarray] | None = None, frames: np.ndarray | None = None,
-        intrinsics: Intrinsics | None = None,
+        intrinsics: Intrinsics | None = None, priors: list | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Per-window log ratios (K, W, N) and the window starts (K,).
 
         Models with a geometry prior (``cfg.geometry_prior``, e.g. ``seurat-small``) need the
-        tracks' ``intrinsics``; they are not read otherwise.
+        tracks' ``intrinsics``; they are not read otherwise. ``priors``: those windows' priors
+        when already solved (:func:`~motiondepth.seurat.rigid.window_priors` with the same tracks,
+        windows and support), instead of solving them again.
         """
         import torch
 
@@ -352,16 +352,16 @@ class SeuratPredictor:
         st, sv = torch.from_numpy(sup_f).float(), torch.from_numpy(sup_vis).float()
         prior = None
         if self.cfg.geometry_prior:
-            from motiondepth.seurat.rigid import geometry_prior
+            from motiondepth.seurat.rigid import window_priors
 
-            if intrinsics is None:
-                raise InputError("intrinsics", "this Seurat model starts from rigid-scene geometry and needs the "
-                                 "camera intrinsics (fx, fy, cx, cy) of the tracks")  # fmt: skip
-            with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:  # OpenCV and numpy release the GIL
-                priors = pool.map(
-                    lambda i: geometry_prior(sup[i], sup_vis[i], q[i], qv[i], intrinsics), range(len(starts))
-                )
-                prior = prior_tensors(list(priors))
+            if priors is None:
+                if intrinsics is None:
+                    raise InputError("intrinsics", "this Seurat model starts from rigid-scene geometry and needs "
+                                     "the camera intrinsics (fx, fy, cx, cy) of the tracks")  # fmt: skip
+                priors = window_priors(tracks, visible, intrinsics, starts, w, support)
+            elif len(priors) != len(starts):
+                raise InputError("priors", f"{len(priors)} window priors for {len(starts)} windows")
+            prior = prior_tensors(list(priors))
         out = np.zeros(q.shape[:3], dtype=np.float64)
         with torch.inference_mode():
             for a in range(0, q.shape[2], self.query_chunk):

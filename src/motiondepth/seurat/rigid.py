@@ -40,6 +40,8 @@ Measured against Seurat and the baselines in ``benchmarks/seurat.py``.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,6 +261,26 @@ def geometry_prior(
     return GeometryPrior(*parts, motion)
 
 
+def window_priors(
+    tracks: np.ndarray, visible: np.ndarray, intr: Intrinsics, starts: np.ndarray, window: int,
+    support: tuple[np.ndarray, np.ndarray], inlier_px: float = INLIER_PX,
+) -> list[GeometryPrior]:  # fmt: skip
+    """:func:`geometry_prior` of every window (the windows of ``window`` frames at ``starts``).
+
+    Each window sees its own slice of the tracks, as a training window does. The windows are
+    solved in a thread pool (OpenCV and numpy release the GIL); RANSAC is seeded per call, so the
+    result does not depend on the threads.
+    """
+    sup, sup_vis = support
+
+    def solve(i: int) -> GeometryPrior:
+        s = starts[i]
+        return geometry_prior(sup[i], sup_vis[i], tracks[s : s + window], visible[s : s + window], intr, inlier_px)
+
+    with ThreadPoolExecutor(max(1, min(len(starts), os.cpu_count() or 1))) as pool:
+        return list(pool.map(solve, range(len(starts))))
+
+
 def rigid_window_log_ratios(
     tracks: np.ndarray, visible: np.ndarray, intrinsics, window: int = 8, stride: int = 4,
     support: tuple[np.ndarray, np.ndarray] | None = None, inlier_px: float = INLIER_PX,
@@ -297,16 +319,11 @@ def rigid_window_log_ratios(
     if support is None:
         size = image_size or (int(np.ceil(2 * intr.cy + 1)), int(np.ceil(2 * intr.cx + 1)))
         support = support_from_tracks(tracks, visible, starts, window, SUPPORT_GRID, size)
-    sup, sup_vis = support
-    check_support(sup, starts, window)
-    out = np.zeros((len(starts), window, tracks.shape[1]))
-    rms = np.full((len(starts), tracks.shape[1]), np.inf)
-    motions = []
-    for i, s in enumerate(starts):
-        prior = geometry_prior(sup[i], sup_vis[i], tracks[s : s + window], visible[s : s + window], intr, inlier_px)
-        out[i], rms[i] = prior.query_log_ratio, prior.query_residual
-        motions.append(prior.motion)
-    return out, rms, starts, motions
+    check_support(support[0], starts, window)
+    priors = window_priors(tracks, visible, intr, starts, window, support, inlier_px)
+    out = np.stack([p.query_log_ratio for p in priors])
+    rms = np.stack([p.query_residual for p in priors])
+    return out, rms, starts, [p.motion for p in priors]
 
 
 def rigid_log_ratios(
