@@ -5,14 +5,21 @@
 #   bash scripts/gpu_blur_depth.sh data            # export clips for SECS seconds on all cores
 #   bash scripts/gpu_blur_depth.sh probe           # seconds per step of the network at BATCH
 #   bash scripts/gpu_blur_depth.sh train STEPS     # both runs at once on one GPU, into RUNS/
+#   bash scripts/gpu_blur_depth.sh all             # the three in one call: data, probe, then as many
+#                                                  # steps as TRAIN_SECS allows and EPOCHS passes over
+#                                                  # the clips; weights and logs copied to OUT if set
 #
-# Settings (environment): DATA (clip folder), RUNS (run folders), COUNT, SECS, START_SEED,
-# BATCH, LR, NET_INIT / ABL_INIT (checkpoints to start from), PY (python with torch + CUDA).
+# Settings (environment): DATA (clip folder), RUNS (run folders), COUNT, SECS, START_SEED, SHARD,
+# BATCH, LR, NET_INIT / ABL_INIT (checkpoints to start from), TRAIN_SECS, EPOCHS, OUT,
+# PY (python with torch + CUDA).
 # Without a GPU the same commands run on the CPU, only far slower.
 #
 # Measured on a lent H200 (2026-11-22): the network trains at 0.079 s per step at batch 32, but the
 # machine's 16 cores exported only 1.35 clips/s, so 704 clips fed 2 600 steps and both models
-# overfit (README, "Blur-depth results"). Check the export rate before planning a run.
+# overfit (README, "Blur-depth results"). A likely cause: glibc handed the simulator's large
+# temporaries back to the kernel after every use, so each clip took ~24 k page faults, which are
+# slow on virtual machines; export workers now keep that memory (data/shards.py). Check the
+# export rate in the first call before planning a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
@@ -21,7 +28,9 @@ RUNS=${RUNS:-/tmp/blur-gpu/runs}
 COUNT=${COUNT:-16384}
 SECS=${SECS:-240}
 START_SEED=${START_SEED:-40000}
-SHARD=${SHARD:-64}
+SHARD=${SHARD:-16}  # small shards: an export stopped at SECS loses less unfinished work
+TRAIN_SECS=${TRAIN_SECS:-240}
+EPOCHS=${EPOCHS:-4}
 BATCH=${BATCH:-32}
 LR=${LR:-0.0006}
 NET_INIT=${NET_INIT:-blur-depth-small}
@@ -46,7 +55,8 @@ data)
         while [ -f "$(printf '%s/shard-%05d.npz' "$DATA" "$n")" ]; do n=$((n + 1)); done
         md "${export_args[@]}" --count $((n * SHARD))  # every shard exists: writes index.json only
     fi
-    grep '"count"' "$DATA/index.json"
+    count=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['count'])" "$DATA/index.json")
+    echo "data: $count clips in $DATA"
     ;;
 probe)
     rm -rf "$RUNS/probe"
@@ -55,7 +65,9 @@ probe)
     "$PY" - "$RUNS/probe/log.jsonl" <<'EOF'
 import json, sys
 t = {r["step"]: r["seconds"] for r in map(json.loads, open(sys.argv[1])) if "seconds" in r}
-print(f"network: {(t[60] - t[20]) / 40:.3f} s per step")
+step = (t[60] - t[20]) / 40
+print(f"network: {step:.3f} s per step")
+open(sys.argv[1].replace("log.jsonl", "step_s"), "w").write(f"{step}\n")
 EOF
     ;;
 train)
@@ -68,8 +80,27 @@ train)
     wait
     grep -h '"val"' "$RUNS"/network/log.jsonl "$RUNS"/ablation/log.jsonl
     ;;
+all)
+    [ -f "$DATA/index.json" ] || bash "$0" data
+    bash "$0" probe
+    steps=$("$PY" - "$DATA/index.json" "$RUNS/probe/step_s" <<EOF
+import json, sys
+count = json.load(open(sys.argv[1]))["count"]
+step_s = float(open(sys.argv[2]).read()) * 1.3  # the ablation beside it slows the network by about 30 %
+print(max(100, min(int($TRAIN_SECS / step_s), $EPOCHS * count // $BATCH)))
+EOF
+)
+    echo "training $steps steps"
+    bash "$0" train "$steps"
+    if [ -n "${OUT:-}" ]; then
+        for r in network ablation; do
+            mkdir -p "$OUT/$r"
+            cp "$RUNS/$r/model.safetensors" "$RUNS/$r/model.json" "$RUNS/$r/log.jsonl" "$OUT/$r/"
+        done
+    fi
+    ;;
 *)
-    sed -n 2,12p "$0"
+    sed -n 2,18p "$0"
     exit 2
     ;;
 esac

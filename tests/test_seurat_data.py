@@ -108,6 +108,12 @@ def test_shards_round_trip_and_resume(tmp_path):
     for i in (4, 0, 3, 7):
         for key, value in reader[i].items():
             np.testing.assert_array_equal(preloaded[i][key], value)
+    # worker processes (one thread each, freed memory kept for reuse) write the same samples
+    export_shards(tmp_path / "par", 100, 5, shard_size=2, cfg=cfg, progress=False, workers=2)
+    parallel = ShardReader(tmp_path / "par")
+    for i in range(5):
+        for key, value in reader[i].items():
+            np.testing.assert_array_equal(parallel[i][key], value)
     mtime = (tmp_path / "shard-00000.npz").stat().st_mtime_ns
     export_shards(tmp_path, 100, 5, shard_size=2, cfg=cfg, progress=False)  # resumes: keeps finished shards
     assert (tmp_path / "shard-00000.npz").stat().st_mtime_ns == mtime

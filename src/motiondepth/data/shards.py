@@ -27,14 +27,43 @@ def _write_shard(path: Path, sample_fn: SampleFn, seeds: range, cfg: Any) -> Non
         np.savez_compressed(fh, **{key: np.stack([s[key] for s in samples]) for key in samples[0]})
 
 
-def _single_threaded_worker() -> None:
-    """Worker processes are the parallelism: keep OpenCV and torch from each starting a thread per core."""
+def _reuse_freed_memory() -> None:
+    """Let glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
+
+    The blur simulator allocates and frees about 100 MB of multi-megabyte temporaries per clip.
+    By default each of them is a fresh mmap that is unmapped when freed, so every clip faults its
+    pages in again: 24 k page faults per clip here, 15 % of its time on a bare machine, and far
+    more on virtual machines where a page fault is expensive. A fixed 32 MB mmap threshold (the
+    largest glibc allows) and a high trim threshold bring that to about 50 faults per clip.
+    Only for worker processes: it changes how the whole process allocates. No-op off glibc.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
+    mallopt(m_top_pad, 64 << 20)
+
+
+def _worker_setup() -> None:
+    """Worker processes are the parallelism: one thread per library, freed memory reused.
+
+    OpenCV is set whether or not the parent had imported it; torch only when already imported,
+    as importing it costs seconds.
+    """
     import sys
 
-    if "cv2" in sys.modules:
-        sys.modules["cv2"].setNumThreads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    _reuse_freed_memory()
 
 
 def export_shards(
@@ -66,7 +95,7 @@ def export_shards(
     if workers > 1 and len(todo) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, initializer=_single_threaded_worker) as pool:
+        with ProcessPoolExecutor(workers, initializer=_worker_setup) as pool:
             for fut in [pool.submit(_write_shard, p, sample_fn, seeds, cfg) for p, seeds in todo]:
                 fut.result()
                 bar.update(1)
