@@ -51,18 +51,10 @@ def _reuse_freed_memory() -> None:
 
 
 def _worker_setup() -> None:
-    """Worker processes are the parallelism: one thread per library, freed memory reused.
-
-    OpenCV is set whether or not the parent had imported it; torch only when already imported,
-    as importing it costs seconds.
-    """
-    import sys
-
+    """Worker processes are the parallelism: one OpenCV thread each, freed memory reused."""
     import cv2
 
     cv2.setNumThreads(1)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
     _reuse_freed_memory()
 
 
@@ -93,9 +85,13 @@ def export_shards(
             todo.append((path, range(start_seed + k * shard_size, start_seed + min(count, (k + 1) * shard_size))))
     bar = tqdm(total=n_shards, initial=n_shards - len(todo), desc="shards", disable=not progress)
     if workers > 1 and len(todo) > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, initializer=_worker_setup) as pool:
+        # spawned, not forked: a fork of a process whose other threads hold locks (torch's or
+        # OpenCV's pools, as in a test session or a notebook) can leave a worker waiting forever
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_worker_setup) as pool:
             for fut in [pool.submit(_write_shard, p, sample_fn, seeds, cfg) for p, seeds in todo]:
                 fut.result()
                 bar.update(1)
