@@ -209,8 +209,13 @@ def rigid_motion(
         inlier_px: residual under which a point counts as static (raise it for noisy trackers).
         iterations: resection–intersection rounds per start.
     """
-    support = fill_occluded(np.asarray(support, np.float64), visible)
     visible = np.asarray(visible, bool)
+    return _solve_motion(fill_occluded(support, visible), visible, intr, inlier_px, iterations)
+
+
+def _solve_motion(support: np.ndarray, visible: np.ndarray, intr: Intrinsics, inlier_px: float = INLIER_PX,
+                  iterations: int = 20) -> RigidMotion:  # fmt: skip
+    """:func:`rigid_motion` of supporting tracks already filled (float64) with boolean visibility."""
     w = support.shape[0]
     starts = [_essential_start(support, visible, intr, inlier_px, last) for last in (w - 1, max(w // 2, 1))]
     starts.append((np.repeat(np.eye(3)[None], w, 0), np.zeros((w, 3))))
@@ -251,12 +256,12 @@ def geometry_prior(
         queries, query_visible: (W, Nq, 2) pixels and (W, Nq); occluded positions need not be filled.
         intr: intrinsics of the tracks' pixels.
     """
-    motion = rigid_motion(support, support_visible, intr, inlier_px)
+    sup_vis, q_vis = np.asarray(support_visible, bool), np.asarray(query_visible, bool)
+    sup = fill_occluded(support, sup_vis)  # filled once: for the motion and for the supporting ratios
+    motion = _solve_motion(sup, sup_vis, intr, inlier_px)
     parts = []
-    for xy, vis in ((support, support_visible), (queries, query_visible)):
-        vis = np.asarray(vis, bool)
-        _, rms, lr = fit_inverse_depth(fill_occluded(np.asarray(xy, np.float64), vis), vis, motion.rotation,
-                                       motion.translation, intr)  # fmt: skip
+    for xy, vis in ((sup, sup_vis), (fill_occluded(queries, q_vis), q_vis)):
+        _, rms, lr = fit_inverse_depth(xy, vis, motion.rotation, motion.translation, intr)
         parts += [lr, rms]
     return GeometryPrior(*parts, motion)
 
