@@ -74,10 +74,11 @@ class SeuratConfig:
     geometry_prior: bool = False  # start from rigid-geometry ratios and read their residuals (module doc)
 
 
+_SMALL = SeuratConfig(hidden=64, heads=4, layers=2, mlp_ratio=2.0, grid=12, iterations=4, geometry_prior=True)
 PRESETS: dict[str, SeuratConfig] = {
     "paper": SeuratConfig(),
-    "small": SeuratConfig(hidden=64, heads=4, layers=2, mlp_ratio=2.0, grid=12, iterations=4, geometry_prior=True),
-    "small-plain": SeuratConfig(hidden=64, heads=4, layers=2, mlp_ratio=2.0, grid=12, iterations=4),
+    "small": _SMALL,
+    "small-plain": replace(_SMALL, geometry_prior=False),  # the same model without the prior
 }
 
 
