@@ -17,10 +17,11 @@ import time
 import numpy as np
 
 from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
-from motiondepth.eval.tapvid3d import mean_metrics, rescale_intrinsics, tapvid3d_metrics
+from motiondepth.eval.seurat_eval import clip_metrics
+from motiondepth.eval.tapvid3d import mean_metrics
 from motiondepth.seurat import rigid
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
-from motiondepth.seurat.inference import scale_match, to_tracks3d
+from motiondepth.seurat.inference import scale_match
 
 
 def score(clips: int, noisy: bool, inlier_px: float) -> dict[str, float]:
@@ -33,11 +34,7 @@ def score(clips: int, noisy: bool, inlier_px: float) -> dict[str, float]:
         lr = rigid.rigid_log_ratios(tracks, vis, clip.intrinsics, 8, 4, (clip.support, clip.support_visible), inlier_px)
         times.append(time.perf_counter() - t0)
         depth = scale_match(lr, tracks, vis, FlickeringDepth(DepthMaps.per_frame(clip.depth_maps), seed=i))[0]
-        gt = to_tracks3d(clip.gt_tracks.astype(np.float64), clip.gt_visible, clip.depth.astype(np.float64),
-                         clip.intrinsics).xyz  # fmt: skip
-        pred = to_tracks3d(tracks, vis, np.maximum(depth, 1e-6), clip.intrinsics).xyz
-        intr = rescale_intrinsics(clip.intrinsics.as_array(), clip.image_size)
-        metrics.append(tapvid3d_metrics(pred, vis, gt, clip.gt_visible, intr, "per_trajectory", clip.queries[:, 0]))
+        metrics.append(clip_metrics(clip, {"rigid": depth}, ("per_trajectory",))["rigid"]["per_trajectory"])
     m = mean_metrics(metrics)
     return {"apd": 100 * m["apd"], "tc_mm": 1000 * m["tc"], "abs_rel": m["abs_rel"],
             "s_per_clip": float(np.median(times))}  # fmt: skip

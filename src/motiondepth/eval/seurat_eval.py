@@ -89,6 +89,12 @@ def evaluate_clip(
     for row, other in (others or {}).items():
         lr = other.log_ratios(tracks, vis, clip.image_size, support=support, intrinsics=clip.intrinsics)
         depths[row] = scale_match(lr, tracks, vis, flicker)[0]
+    return clip_metrics(clip, depths)
+
+
+def clip_metrics(clip, depths: dict[str, np.ndarray], scalings=SCALINGS) -> dict[str, dict[str, dict]]:
+    """TAPVid-3D metrics of per-track depths (T, N) on ``clip``'s query tracks: {row: {scaling: metrics}}."""
+    tracks, vis = clip.tracks.astype(np.float64), clip.visible
     gt_vis = clip.gt_visible
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), gt_vis, clip.depth.astype(np.float64), clip.intrinsics).xyz
     intr = rescale_intrinsics(clip.intrinsics.as_array(), clip.image_size)
@@ -96,7 +102,7 @@ def evaluate_clip(
     out: dict[str, dict[str, dict]] = {}
     for row, d in depths.items():
         pred = to_tracks3d(tracks, vis, np.maximum(d, 1e-6), clip.intrinsics).xyz
-        out[row] = {s: tapvid3d_metrics(pred, vis, gt, gt_vis, intr, s, qf) for s in SCALINGS}
+        out[row] = {s: tapvid3d_metrics(pred, vis, gt, gt_vis, intr, s, qf) for s in scalings}
     return out
 
 
