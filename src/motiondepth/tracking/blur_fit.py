@@ -295,7 +295,9 @@ def fit_blur_trace(
     knots = torch.tensor(init(knot_t) * 1e3, dtype=f32, requires_grad=True)  # mrad
     sub_px = torch.tensor(pos - origin, dtype=f32, requires_grad=True)
     grid = torch.arange(-r, r + 1, dtype=f32)
-    size = (n + 2 * r, n + 2 * r)
+    # circular convolution at the crop's own size: a kernel occupies indices 0 … 2r, so outputs from
+    # index 2r on (the compared ``inner`` region) never wrap and equal the linear convolution
+    size = (n, n)
     spectra = torch.fft.rfft2(torch.tensor(crops), s=size)
     inner = slice(2 * r, n)
 
