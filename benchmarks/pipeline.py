@@ -18,7 +18,7 @@ Timing: the ``motiondepth run`` command (a fresh process each time: start-up, mo
 every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
 ``config.json``.
 
-    python benchmarks/pipeline.py                 # 20-45 min on 2 cores (mostly the 9 blur-fit runs)
+    python benchmarks/pipeline.py                 # ≈ 20 min on 2 cores (a third of it the blur-fit runs)
     python benchmarks/pipeline.py --offsets 1 --repeats 1   # quick look
     python benchmarks/pipeline.py --work /tmp/pipe      # keep the runs; rerunning resumes there
 

@@ -299,6 +299,7 @@ def fit_blur_trace(
     # index 2r on (the compared ``inner`` region) never wrap and equal the linear convolution
     size = (n, n)
     spectra = torch.fft.rfft2(torch.tensor(crops), s=size)
+    spec_i, spec_j = spectra[pi], spectra[pj]  # constant: gathered once, not at every evaluation
     inner = slice(2 * r, n)
 
     def kernels(sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,8 +315,8 @@ def fit_blur_trace(
     def losses(sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
         k, stray = kernels(sigma)
         fk = torch.fft.rfft2(k, s=size)
-        a = torch.fft.irfft2(spectra[pi] * fk[pj], s=size)[..., inner, inner]
-        b = torch.fft.irfft2(spectra[pj] * fk[pi], s=size)[..., inner, inner]
+        a = torch.fft.irfft2(spec_i * fk[pj], s=size)[..., inner, inner]
+        b = torch.fft.irfft2(spec_j * fk[pi], s=size)[..., inner, inner]
         num = ((a - b) ** 2).sum((-1, -2))
         den = (a - a.mean((-1, -2), keepdim=True)).square().sum((-1, -2))
         den = den + (b - b.mean((-1, -2), keepdim=True)).square().sum((-1, -2))
