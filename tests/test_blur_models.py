@@ -131,3 +131,16 @@ def test_prior_resamples_one_curve_to_any_samples_per_frame():
     assert c30.shape == (2, 5, 30, 3) and c30.abs().max() > 0
     # sample j of S = 15 sits midway between samples 2j and 2j + 1 of S = 30
     torch.testing.assert_close(c15, 0.5 * (c30[:, :, 0::2] + c30[:, :, 1::2]), atol=1e-9, rtol=1e-5)
+
+
+def test_forward_passes_create_no_tensors_off_the_model_device():
+    """GPU readiness without a GPU: on the meta device any tensor built on the CPU inside a
+    forward pass (a constant without ``device=``) makes the next op fail."""
+    net = BlurDepthNet(CFG)
+    dec = TrajectoryDecoder(CFG, net.self_window).to("meta")
+    net = net.to("meta")
+    frames = torch.zeros(1, 8, 3, 56, 56, device="meta")
+    out = net(frames)
+    assert out["depth"].device.type == "meta"
+    dense = dec.decode(frames, torch.zeros(1, 8, 3, device="meta"), out, torch.ones(1, device="meta"), 15)
+    assert dense.shape == (1, 8, 15, 3) and dense.device.type == "meta"

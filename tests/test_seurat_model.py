@@ -177,3 +177,19 @@ def test_shipped_checkpoint_beats_no_change_on_held_out_windows():
     err = float(masked_l1(out["query"][-1], b["query_log_ratio"], b["query_valid"]))
     zero = float(masked_l1(torch.zeros_like(b["query_log_ratio"]), b["query_log_ratio"], b["query_valid"]))
     assert err < 0.7 * zero, (err, zero)
+
+
+@pytest.mark.parametrize("geometry_prior", [False, True])
+def test_forward_creates_no_tensors_off_the_model_device(geometry_prior):
+    """GPU readiness without a GPU: on the meta device a CPU tensor made inside forward fails."""
+    from dataclasses import replace
+
+    model = Seurat(replace(TINY, geometry_prior=geometry_prior)).to("meta")
+    sup, sv, q, qv, size = (t.to("meta") for t in _inputs())
+    prior = None
+    if geometry_prior:
+        z = lambda *shape: torch.zeros(*shape, device="meta")
+        prior = {"support_log_ratio": z(2, 8, 16), "support_residual": z(2, 16), "query_log_ratio": z(2, 8, 5),
+                 "query_residual": z(2, 5), "window_residual": z(2)}  # fmt: skip
+    out = model(sup, sv, q, qv, size, prior=prior)
+    assert out["query"][-1].shape == (2, 8, 5) and out["query"][-1].device.type == "meta"
