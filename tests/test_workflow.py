@@ -507,3 +507,33 @@ def test_run_on_portrait_phone_video_works_on_the_stored_frames(sim, tmp_path):
     for name in ("overlay.mp4", "stabilized.mp4"):
         assert load_frames(tmp_path / "out" / name)[2]["display_rotation_deg"] == 90
     assert "plays rotated" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_known_scene_distance_sets_the_depth_scale(first_run, sim, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(first_run.out_dir, out)
+    res = motiondepth.run(sim["video"], out, progress=False, scene_distance_m=1.7, **sim["flags"])
+    st = _steps(out)
+    assert st["tracks"]["cached"] and not st["depth"]["cached"] and not st["trajectory"]["cached"]
+    valid = np.isfinite(res.depth) & (res.depth > 0)
+    assert np.median(res.depth[valid]) == pytest.approx(1.7, rel=1e-3)
+    # the same map shape as the network's own, scaled as a whole
+    with np.load(out / "depth.npz") as d:
+        raw = d["unscaled_depth"]
+    np.testing.assert_allclose(res.depth, raw * (1.7 / np.median(raw[valid])), rtol=1e-5)
+    assert res.summary["depth_m"]["rescale"]["mode"] == "distance"
+    assert "scene distance (1.7 m median)" in res.summary["depth_m"]["source"]
+    assert any("given scene distance" in w for w in res.warnings)
+    assert not any("pivot parallax" in w for w in res.warnings)
+    # another distance: only the depth and what follows it rerun
+    res2 = motiondepth.run(sim["video"], out, progress=False, scene_distance_m=3.4, **sim["flags"])
+    assert not _steps(out)["depth"]["cached"]
+    np.testing.assert_allclose(res2.depth, 2 * res.depth, rtol=1e-5)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(InputError, match="--scene-distance"):
+            motiondepth.run(sim["video"], tmp_path / "bad", progress=False, scene_distance_m=bad, **sim["flags"])
+    np.save(tmp_path / "d.npy", np.full((192, 192), 2.0, np.float32))
+    with pytest.raises(InputError, match="not both"):
+        motiondepth.run(sim["video"], tmp_path / "bad", progress=False, scene_distance_m=2.0,
+                        depth=str(tmp_path / "d.npy"), **sim["flags"])  # fmt: skip
+    assert not (tmp_path / "bad").exists()

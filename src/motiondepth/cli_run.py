@@ -306,6 +306,16 @@ def add_commands(sub) -> None:
         help="correct the depth network's metric scale with the tracks' pivot parallax: a smooth field (local, "
         "default), one factor (global), or not (none); not applied to --depth",
     )
+    g.add_argument(
+        "--scene-distance",
+        dest="scene_distance_m",
+        type=float,
+        default=None,
+        metavar="M",
+        help="median distance to the scene in the first frame, metres, if you know it (a tape measure, a chart's "
+        "stand): the depth map is scaled to it instead of by pivot parallax; the rotation's accuracy depends on "
+        "this scale most",
+    )
     g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
     g.add_argument(

@@ -63,6 +63,7 @@ from motiondepth.workflow.steps import (
     focal_outcome,
     lift_tracks,
     rescale_by_parallax,
+    scale_to_distance,
     solve_rotation,
     track_points,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "resolve_intrinsics",
     "run",
     "run_batch",
+    "scale_to_distance",
     "scale_warning",
     "shake_spectra",
     "solve_rotation",

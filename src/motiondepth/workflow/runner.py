@@ -37,12 +37,14 @@ from motiondepth.workflow.inputs import (
     solver_config,
 )
 from motiondepth.workflow.steps import (
+    check_scene_distance,
     densify,
     estimate_depth,
     estimate_focal_length,
     focal_outcome,
     lift_tracks,
     rescale_by_parallax,
+    scale_to_distance,
     solve_rotation,
     track_points,
 )
@@ -157,6 +159,9 @@ def _check_options(cfg: RunConfig) -> None:
     if cfg.dense_samples < 2:
         raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
     check_pivot(cfg.pivot_m)
+    check_scene_distance(cfg.scene_distance_m)
+    if cfg.scene_distance_m is not None and cfg.depth is not None:
+        raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
     if not 1 <= cfg.grid_half <= 64:
         raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
     check_sigma(cfg.stabilize_sigma)
@@ -346,7 +351,8 @@ class _Steps:
             else f"depth model {cfg.depth_model}" if cfg.depth_model
             else f"blur network {cfg.depth_checkpoint}"
         )  # fmt: skip
-        rescale = "none" if cfg.depth else cfg.depth_rescale
+        distance = cfg.scene_distance_m
+        rescale = "none" if cfg.depth or distance is not None else cfg.depth_rescale
 
         def predictor():
             if cfg.depth:
@@ -359,7 +365,10 @@ class _Steps:
 
         def compute():
             d = estimate_depth(self.clip.frames, predictor(), cfg.depth, cfg.depth_scale, self.source)
-            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
+            if distance is not None:
+                final, info = scale_to_distance(d, distance)
+            else:
+                final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
             return final, d, info
 
         def write(value, o):
@@ -380,6 +389,7 @@ class _Steps:
                 "checkpoint": None if cfg.depth else self.ckpt["depth"],
                 "depth_model": folder_fingerprint(cfg.depth_model) if cfg.depth_model else None,
                 "rescale": rescale,
+                "scene_distance_m": distance,
                 "tracks": self.keys["tracks"] if rescale != "none" else None,
                 "pivot": cfg.pivot_m,
             }
@@ -389,7 +399,9 @@ class _Steps:
             write,
             lambda o: _load_depth_npz(o / "depth.npz"),
         )
-        if info.get("mode", "none") != "none":
+        if info.get("mode") == "distance":
+            source += f" scaled to the given scene distance ({distance:g} m median)"
+        elif info.get("mode", "none") != "none":
             source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
         return depth, info, source
 

@@ -76,6 +76,29 @@ def estimate_depth(
     return predictor.depth(frames, source=source)
 
 
+def scale_to_distance(depth: np.ndarray, distance_m: float) -> tuple[np.ndarray, dict]:
+    """Scale a depth map so its median over valid pixels is ``distance_m`` (a distance the user knows).
+
+    The rotation's accuracy hinges on the depth's global scale (for pitch and yaw the image shift is
+    ≈ f·θ·(1 + d/Z)), and a known distance to the scene fixes it where the video cannot.
+
+    Returns:
+        (depth map, info with ``mode`` "distance", ``scale`` applied and ``points`` 0), like
+        :func:`rescale_by_parallax`.
+    """
+    check_scene_distance(distance_m)
+    valid = np.isfinite(depth) & (depth > 0)
+    if not valid.any():
+        raise InputError("--scene-distance", "the depth map has no valid pixel to scale")
+    scale = float(distance_m / np.median(depth[valid]))
+    return (depth * scale).astype(np.float32), {"mode": "distance", "scale": scale, "points": 0}
+
+
+def check_scene_distance(distance_m: float | None) -> None:
+    if distance_m is not None and not (np.isfinite(distance_m) and distance_m > 0):
+        raise InputError("--scene-distance", f"{distance_m} m is not a distance (a positive number of metres)")
+
+
 def rescale_by_parallax(
     depth: np.ndarray,
     tracks: Tracks,

@@ -172,24 +172,32 @@ def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg:
             warnings.append(w)
     if cfg.depth is not None:
         return
+    if rescale_info.get("mode") == "distance":
+        warnings.append(
+            f"metric depth: the shape comes from {_depth_origin(cfg)}, the scale from the given scene distance "
+            f"({cfg.scene_distance_m:g} m median); on real footage expect the shape to be off by tens of percent"
+        )
+        return
     rescaled = rescale_info.get("mode") != "none"
     if cfg.depth_rescale != "none" and not rescaled:
         warnings.append(
             f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "
             "reliable points): the depth keeps the network's own scale"
         )
-    origin = (
-        f"the depth model in {cfg.depth_model}"
-        if cfg.depth_model
-        else f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
-    )
     warnings.append(
-        f"metric depth comes from {origin}"
+        f"metric depth comes from {_depth_origin(cfg)}"
         + (
             f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
             "camera (--pivot; depth scales with it)"
             if rescaled
             else ""
         )
-        + "; on real footage expect errors of tens of percent, or give --depth"
+        + "; on real footage expect errors of tens of percent, or give --depth (or --scene-distance, which the "
+        "rotation's accuracy hinges on)"
     )
+
+
+def _depth_origin(cfg: RunConfig) -> str:
+    if cfg.depth_model:
+        return f"the depth model in {cfg.depth_model}"
+    return f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
