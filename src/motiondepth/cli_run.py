@@ -313,8 +313,7 @@ def add_commands(sub) -> None:
         default=None,
         metavar="M",
         help="median distance to the scene in the first frame, metres, if you know it (a tape measure, a chart's "
-        "stand): the depth map is scaled to it instead of by pivot parallax; the rotation's accuracy depends on "
-        "this scale most",
+        "stand): the depth map, shaped as usual, is scaled to it; the rotation's accuracy depends on this scale most",
     )
     g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")

@@ -52,7 +52,7 @@ class RunConfig:
     depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
     pivot_m: float = DEFAULT_PIVOT_M
     depth_rescale: str = "local"  # network depth made metric by pivot parallax: local | global | none
-    scene_distance_m: float | None = None  # known median distance to the scene in frame 0: the map is scaled to it
+    scene_distance_m: float | None = None  # known median distance to the scene in frame 0: sets the map's scale
     rolling_shutter: str = "prior"  # solver's rolling-shutter model: prior | free | off
     readout_ms: float | None = None  # sensor readout time of a frame, when known (centres the rate prior)
     grid_half: int = 12  # query grid of (2·grid_half + 1)² points

@@ -352,7 +352,7 @@ class _Steps:
             else f"blur network {cfg.depth_checkpoint}"
         )  # fmt: skip
         distance = cfg.scene_distance_m
-        rescale = "none" if cfg.depth or distance is not None else cfg.depth_rescale
+        rescale = "none" if cfg.depth else cfg.depth_rescale
 
         def predictor():
             if cfg.depth:
@@ -365,10 +365,9 @@ class _Steps:
 
         def compute():
             d = estimate_depth(self.clip.frames, predictor(), cfg.depth, cfg.depth_scale, self.source)
-            if distance is not None:
-                final, info = scale_to_distance(d, distance)
-            else:
-                final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
+            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
+            if distance is not None:  # the parallax field keeps its shape; the user's distance sets the scale
+                final, info["distance_scale"] = scale_to_distance(final, distance)
             return final, d, info
 
         def write(value, o):
@@ -399,10 +398,10 @@ class _Steps:
             write,
             lambda o: _load_depth_npz(o / "depth.npz"),
         )
-        if info.get("mode") == "distance":
-            source += f" scaled to the given scene distance ({distance:g} m median)"
-        elif info.get("mode", "none") != "none":
+        if info.get("mode", "none") != "none":
             source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
+        if distance is not None:
+            source += f", scaled to the given scene distance ({distance:g} m median)"
         return depth, info, source
 
     def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Trajectory:

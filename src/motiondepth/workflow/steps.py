@@ -76,22 +76,22 @@ def estimate_depth(
     return predictor.depth(frames, source=source)
 
 
-def scale_to_distance(depth: np.ndarray, distance_m: float) -> tuple[np.ndarray, dict]:
+def scale_to_distance(depth: np.ndarray, distance_m: float) -> tuple[np.ndarray, float]:
     """Scale a depth map so its median over valid pixels is ``distance_m`` (a distance the user knows).
 
     The rotation's accuracy hinges on the depth's global scale (for pitch and yaw the image shift is
-    ≈ f·θ·(1 + d/Z)), and a known distance to the scene fixes it where the video cannot.
+    ≈ f·θ·(1 + d/Z)), and a known distance to the scene fixes it where the video cannot. ``run``
+    applies it after the pivot-parallax rescale, whose local field keeps shaping the map.
 
     Returns:
-        (depth map, info with ``mode`` "distance", ``scale`` applied and ``points`` 0), like
-        :func:`rescale_by_parallax`.
+        (depth map, the factor applied).
     """
     check_scene_distance(distance_m)
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
         raise InputError("--scene-distance", "the depth map has no valid pixel to scale")
     scale = float(distance_m / np.median(depth[valid]))
-    return (depth * scale).astype(np.float32), {"mode": "distance", "scale": scale, "points": 0}
+    return (depth * scale).astype(np.float32), scale
 
 
 def check_scene_distance(distance_m: float | None) -> None:

@@ -166,19 +166,23 @@ def scale_warning(ratios) -> str | None:
 def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg: RunConfig) -> None:
     """Add the depth's pivot-parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
     summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
+    if "distance_scale" in rescale_info:
+        summary["depth_m"]["rescale"]["distance_scale"] = float(rescale_info["distance_scale"])
     if "scale_cost_ratio" in rescale_info:
         summary["depth_m"]["rescale"]["scale_cost_ratio"] = [float(x) for x in rescale_info["scale_cost_ratio"]]
-        if (w := scale_warning(rescale_info["scale_cost_ratio"])) is not None:
-            warnings.append(w)
+        if cfg.scene_distance_m is None and (w := scale_warning(rescale_info["scale_cost_ratio"])) is not None:
+            warnings.append(w)  # (with a given distance the tracks need not fix the scale)
     if cfg.depth is not None:
         return
-    if rescale_info.get("mode") == "distance":
+    rescaled = rescale_info.get("mode") != "none"
+    if cfg.scene_distance_m is not None:
         warnings.append(
-            f"metric depth: the shape comes from {_depth_origin(cfg)}, the scale from the given scene distance "
-            f"({cfg.scene_distance_m:g} m median); on real footage expect the shape to be off by tens of percent"
+            f"metric depth: the shape comes from {_depth_origin(cfg)}"
+            + (" and the pivot parallax" if rescaled else "")
+            + f", the scale from the given scene distance ({cfg.scene_distance_m:g} m median); on real footage "
+            "expect the shape to be off by tens of percent"
         )
         return
-    rescaled = rescale_info.get("mode") != "none"
     if cfg.depth_rescale != "none" and not rescaled:
         warnings.append(
             f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "
