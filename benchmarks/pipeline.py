@@ -12,7 +12,9 @@ run given the ground-truth depth (``--depth``), and a constant depth (the networ
 One more row adds the clip's gyro log (``gyro.csv`` that ``simulate`` writes: the simulated camera's
 ideal gyroscope) with ``--gyro`` and the exposure time: the offset and axes are found automatically
 and tracking is blur-compensated (``tracking.gyro_aided``). Another row stays with the video alone but
-adds ``--blur-fit`` (``tracking.blur_fit``: the motion inside each exposure fitted to the blur).
+adds ``--blur-fit`` (``tracking.blur_fit``: the motion inside each exposure fitted to the blur), and
+the last one also gives it the scene's true median distance (``--scene-distance``), what a user with a
+tape measure could add.
 
 Timing: the ``motiondepth run`` command (a fresh process each time: start-up, model loading and
 every step) on a 30-frame 518 × 518 clip, median of ``--repeats``; per-step seconds from its
@@ -154,17 +156,20 @@ def accuracy(
                 for _, key in CHECKPOINT_VARIANTS.values()
             }
             want_ckpt = ckpt_id is not None and done_ckpt != {ckpt_id}
-            # a row from before the fit+GT / fit+scale columns existed (its runs are cached)
-            want_oracles = row is not None and any(k not in row for k in BLURFIT_ORACLES)
-            if row is not None and not (want_model or want_ckpt or want_oracles):
+            # a row from before the fit+GT / fit+dist columns existed (its runs are cached)
+            want_fit_gt = row is not None and "blurfit_gt_depth" not in row
+            want_distance = row is not None and "network_blurfit_distance" not in row
+            if row is not None and not (want_model or want_ckpt or want_fit_gt or want_distance):
                 rows.append(row)
                 print(f"reuse {done}")
                 continue
             clip, gt = make_clip(pair, start, work / f"{pair[0]}-{start:g}")
             if row is None:
                 row = _base_row(pair[0], start, clip, gt, work)
-            if want_oracles:
-                row |= _blurfit_oracle_rows(_blurfit_run(clip, gt, work, pair[0], start), gt)
+            if want_fit_gt:
+                row["blurfit_gt_depth"] = _blurfit_gt_depth_row(_blurfit_run(clip, gt, work, pair[0], start), gt)
+            if want_distance:
+                row["network_blurfit_distance"] = _distance_row(clip, gt, work, pair[0], start)
             if want_model:
                 row["depth_model"] = _depth_model_row(clip, gt, work / f"run-m-{pair[0]}-{start:g}", depth_model)
             if want_ckpt:
@@ -191,7 +196,8 @@ def _base_row(name: str, start: float, clip: Path, gt: dict, work: Path) -> dict
     gt_depth = work / f"gtdepth-{name}-{start:g}.npz"
     save_npz(gt_depth, depth=gt["depth"])
     row["gt_depth"] = score(run(clip, work / f"run-gt-{name}-{start:g}", depth=str(gt_depth), **flags), gt)
-    row |= _blurfit_oracle_rows(results["network_blurfit"], gt)
+    row["blurfit_gt_depth"] = _blurfit_gt_depth_row(results["network_blurfit"], gt)
+    row["network_blurfit_distance"] = _distance_row(clip, gt, work, name, start)
     const = work / f"const-{name}-{start:g}.npz"
     save_npz(const, depth=np.full_like(gt["depth"], CONSTANT_DEPTH_M))
     row["constant_depth"] = score(run(clip, work / f"run-c-{name}-{start:g}", depth=str(const), **flags), gt)
@@ -210,28 +216,27 @@ def _blurfit_run(clip: Path, gt: dict, work: Path, name: str, start: float):
     return run(clip, work / f"run{suffix}-{name}-{start:g}", **opts, **run_flags(gt))
 
 
-# oracle references of the blur-fit run, not video-alone results: its tracks solved with the true first-frame
-# depth (what a perfect depth map would add) and with its own depth map scaled to the true median depth (what a
-# perfect global scale alone would add)
-BLURFIT_ORACLES = ("blurfit_gt_depth", "blurfit_true_scale")
-
-
-def _blurfit_oracle_rows(res, gt: dict) -> dict:
-    """The blur-fit run's tracks solved again with each :data:`BLURFIT_ORACLES` depth map.
+def _blurfit_gt_depth_row(res, gt: dict) -> dict:
+    """The blur-fit run's tracks solved with the true first-frame depth (what a perfect depth map would add).
 
     Same solver as ``run``'s trajectory step (its default settings, through the same helper).
     """
     cfg = RunConfig()
-    valid = gt["depth"] > 0
-    scale = float(np.median(gt["depth"][valid]) / np.median(res.depth[valid]))  # true / the run's, at the median
-    out = {}
-    for key, depth in zip(BLURFIT_ORACLES, (gt["depth"], res.depth * scale), strict=True):
-        traj = solve_rotation(res.tracks, depth, res.intrinsics, cfg.pivot_m, res.clip.times,
-                              solver_config(cfg, res.clip))  # fmt: skip
-        m = trajectory_metrics(traj.angles, gt["trajectory"])
-        out[key] = {"sparse_abs_rel": m["abs_rel"], "sparse_rmse_arcmin": m["rmse_arcmin"]}
-    out["blurfit_true_scale"]["scale"] = scale
-    return out
+    traj = solve_rotation(res.tracks, gt["depth"], res.intrinsics, cfg.pivot_m, res.clip.times,
+                          solver_config(cfg, res.clip))  # fmt: skip
+    m = trajectory_metrics(traj.angles, gt["trajectory"])
+    return {"sparse_abs_rel": m["abs_rel"], "sparse_rmse_arcmin": m["rmse_arcmin"]}
+
+
+def _distance_row(clip: Path, gt: dict, work: Path, name: str, start: float) -> dict:
+    """The blur-fit run told the scene's true median distance (``--scene-distance``), as a user with a tape
+    measure would; its tracks are the blur-fit run's. ``scale``: the factor the distance applied to the usual map."""
+    suffix, opts = _variants(clip)["network_blurfit"]
+    folder = work / f"run{suffix}d-{name}-{start:g}"
+    _share_tracks(work / f"run{suffix}-{name}-{start:g}", folder)
+    distance = float(np.median(gt["depth"][gt["depth"] > 0]))
+    res = run(clip, folder, scene_distance_m=distance, **opts, **run_flags(gt))
+    return score(res, gt) | {"scene_distance_m": distance, "scale": res.summary["depth_m"]["rescale"]["distance_scale"]}
 
 
 def _depth_model_row(clip: Path, gt: dict, out: Path, depth_model: str) -> dict:
@@ -360,36 +365,37 @@ def markdown(result: dict) -> str:
         " aligned automatically; blur-compensated tracking). `fit`: the default plus `--blur-fit` (video alone: "
         "the motion inside each exposure fitted to the blur, then blur-compensated tracking). `fit+GT`: the `fit` "
         "run's tracks solved with the true depth (what a perfect depth map would give; not a video-alone result). "
-        "`fit+scale`: the same tracks solved with the `fit` run's depth map scaled to the true median depth (what a "
-        "perfect global scale alone would give; not a video-alone result either).",
+        "`fit+dist`: the `fit` run told the scene's true median distance (`--scene-distance`), as a user who "
+        "measured it would be.",
         "",
         "| clip | gyro start | peak ′ | sparse AbsRel net / raw / GT / const / **gyro** / **fit** / fit+GT / "
-        "fit+scale | "
-        "depth AbsRel net / raw / const / gyro / fit |",
+        "fit+dist | depth AbsRel net / raw / const / gyro / fit / fit+dist |",
         "|---|---:|---:|---|---|",
     ]
     for r in result["accuracy"]:
-        n, u, g, c, y, b = (
+        n, u, g, c, y, b, s = (
             r[k]
-            for k in ("network", "network_unscaled", "gt_depth", "constant_depth", "network_gyro", "network_blurfit")
-        )
+            for k in ("network", "network_unscaled", "gt_depth", "constant_depth", "network_gyro", "network_blurfit",
+                      "network_blurfit_distance")
+        )  # fmt: skip
         lines.append(
             f"| {r['pair']} | {r['gyro_start_s']:g} s | {r['gt_peak_arcmin']:.0f} | {n['sparse_abs_rel']:.3f} / "
             f"{u['sparse_abs_rel']:.3f} / {g['sparse_abs_rel']:.3f} / {c['sparse_abs_rel']:.3f} / "
             f"**{y['sparse_abs_rel']:.3f}** / **{b['sparse_abs_rel']:.3f}** / "
-            f"{r['blurfit_gt_depth']['sparse_abs_rel']:.3f} / {r['blurfit_true_scale']['sparse_abs_rel']:.3f} | "
+            f"{r['blurfit_gt_depth']['sparse_abs_rel']:.3f} / {s['sparse_abs_rel']:.3f} | "
             f"{n['depth_abs_rel']:.3f} / "
             f"{u['depth_abs_rel']:.3f} / {c['depth_abs_rel']:.3f} / {y['depth_abs_rel']:.3f} / "
-            f"{b['depth_abs_rel']:.3f} |"
+            f"{b['depth_abs_rel']:.3f} / {s['depth_abs_rel']:.3f} |"
         )
     m = result["median"]
     lines.append(
         f"| **median** | | | {m['sparse_abs_rel_network']:.3f} / {m['sparse_abs_rel_network_unscaled']:.3f} / "
         f"{m['sparse_abs_rel_gt_depth']:.3f} / {m['sparse_abs_rel_constant']:.3f} / "
         f"**{m['sparse_abs_rel_gyro']:.3f}** / **{m['sparse_abs_rel_blurfit']:.3f}** / "
-        f"{m['sparse_abs_rel_blurfit_gt_depth']:.3f} / {m['sparse_abs_rel_blurfit_true_scale']:.3f} | "
+        f"{m['sparse_abs_rel_blurfit_gt_depth']:.3f} / {m['sparse_abs_rel_blurfit_distance']:.3f} | "
         f"{m['depth_abs_rel_network']:.3f} / {m['depth_abs_rel_network_unscaled']:.3f} / "
-        f"{m['depth_abs_rel_constant']:.3f} / {m['depth_abs_rel_gyro']:.3f} / {m['depth_abs_rel_blurfit']:.3f} |"
+        f"{m['depth_abs_rel_constant']:.3f} / {m['depth_abs_rel_gyro']:.3f} / {m['depth_abs_rel_blurfit']:.3f} / "
+        f"{m['depth_abs_rel_blurfit_distance']:.3f} |"
     )
     model_rows = [r for r in result["accuracy"] if "depth_model" in r]
     if model_rows:
@@ -446,7 +452,8 @@ def main() -> None:
             "depth_abs_rel_gyro": key("network_gyro", "depth_abs_rel"),
             "sparse_abs_rel_blurfit": key("network_blurfit", "sparse_abs_rel"),
             "sparse_abs_rel_blurfit_gt_depth": key("blurfit_gt_depth", "sparse_abs_rel"),
-            "sparse_abs_rel_blurfit_true_scale": key("blurfit_true_scale", "sparse_abs_rel"),
+            "sparse_abs_rel_blurfit_distance": key("network_blurfit_distance", "sparse_abs_rel"),
+            "depth_abs_rel_blurfit_distance": key("network_blurfit_distance", "depth_abs_rel"),
             "depth_abs_rel_blurfit": key("network_blurfit", "depth_abs_rel"),
             "depth_abs_rel_network": key("network", "depth_abs_rel"),
             "depth_abs_rel_network_unscaled": key("network_unscaled", "depth_abs_rel"),
