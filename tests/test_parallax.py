@@ -40,13 +40,18 @@ def test_fit_cost_is_lowest_at_the_true_scale_on_exact_tracks(exact):
 
 def test_scale_check_and_its_warning(exact):
     v, tr, gt, cam = exact
-    ratios = scale_check(tr.tracks, tr.visible, gt, v.intrinsics, cam.pivot_m, 192)
-    assert ratios.min() > 1.05 and scale_warning(ratios) is None  # exact tracks fix the scale
+    chk = scale_check(tr.tracks, tr.visible, gt, v.intrinsics, cam.pivot_m, 192)
+    assert chk.cost_ratio.min() > 1.05 and scale_warning(chk.cost_ratio) is None  # exact tracks fix the scale
+    # nearer points shift more for the same rotation (≈ f·θ·(1 + d/Z)), so at half the depth less rotation
+    # explains the tracks, at twice the depth more
+    assert chk.rotation_ratio[0] < 0.99 < 1.01 < chk.rotation_ratio[1]
     assert "barely fix the depth's scale" in scale_warning([1.01, 1.002])
+    w = scale_warning([1.01, 1.002], [0.87, 1.06])
+    assert "-13 % at half and +6 % at twice" in w and "--scene-distance" in w
     assert "twice as far" in scale_warning([1.48, 0.98]) and "half as far" in scale_warning([1.0, 1.3])
     assert (
         scale_warning([np.nan, 1.0]) is None
-        and np.isnan(scale_check(tr.tracks, tr.visible, gt * np.nan, v.intrinsics, cam.pivot_m, 192)).all()
+        and np.isnan(scale_check(tr.tracks, tr.visible, gt * np.nan, v.intrinsics, cam.pivot_m, 192).cost_ratio).all()
     )
 
 

@@ -100,14 +100,27 @@ def fit_cost(
     Scanning ``depth · k`` over k shows how well the tracks fix the common depth scale: a flat
     profile means the scale is not observable (see the README's pipeline benchmark).
     """
+    return _fit(tracks, visible, depth, intr, pivot_m, image_height, huber_px, config)[0]
+
+
+def _fit(tracks, visible, depth, intr, pivot_m, image_height, huber_px=0.3, config=None) -> tuple[float, np.ndarray]:
+    """:func:`fit_cost` and the rotations (T, 3) it was solved with."""
     tracks = np.asarray(tracks, dtype=np.float64)
     rho = 1.0 / np.asarray(depth, dtype=np.float64)
     rays = unproject(tracks[0], 1.0, intr)
     s = _row_offsets(tracks[0], image_height)
-    _, rot, rs = _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height)
+    theta, rot, rs = _solved_motion(tracks, visible, rho, rays, s, intr, pivot_m, config, image_height)
     uv, _ = _prediction(rho, rays, rot, pivot_m, intr)
     d = np.linalg.norm(uv + rs - tracks, axis=-1)[_residual_mask(visible)]
-    return float(np.mean(np.where(d < huber_px, 0.5 * d**2, huber_px * (d - 0.5 * huber_px))))
+    return float(np.mean(np.where(d < huber_px, 0.5 * d**2, huber_px * (d - 0.5 * huber_px)))), theta
+
+
+@dataclass
+class ScaleCheck:
+    """What a common depth scale of ½× and 2× does to the motion fit (:func:`scale_check`)."""
+
+    cost_ratio: np.ndarray  # (2,) fit cost at depth / factor and depth · factor over the cost at depth
+    rotation_ratio: np.ndarray  # (2,) RMS rotation solved there over the RMS rotation at depth
 
 
 def scale_check(
@@ -119,20 +132,27 @@ def scale_check(
     image_height: int,
     factor: float = 2.0,
     config: SolverConfig | None = None,
-) -> np.ndarray:
-    """How firmly the tracks fix the common depth scale: cost at ``depth / factor`` and ``depth · factor``.
+) -> ScaleCheck:
+    """How firmly the tracks fix the common depth scale, and how much the rotation depends on it.
+
+    The motion is solved at ``depth / factor``, ``depth`` (N,) and ``depth · factor``.
 
     Returns:
-        (2,) :func:`fit_cost` ratios to the cost at ``depth`` (N,). Ratios near 1 mean the tracks
-        cannot tell the scale apart from half or twice it (the usual case for KLT tracks of
-        handheld shake, ``benchmarks/parallax_scale.py``); exact tracks give ratios well above 1.
+        :class:`ScaleCheck`: the :func:`fit_cost` ratios to the cost at ``depth``, and the RMS
+        rotation's. Cost ratios near 1 mean the tracks cannot tell the scale apart from half or
+        twice it (the usual case for KLT tracks of handheld shake, ``benchmarks/parallax_scale.py``;
+        exact tracks give ratios well above 1); the rotation ratios then say how far the measured
+        shake could be off (for pitch and yaw the image shift is ≈ f·θ·(1 + d/Z)). NaN without
+        3 valid depths.
     """
     ok = np.isfinite(depth) & (depth > 0)
     if ok.sum() < 3:
-        return np.array([np.nan, np.nan])
+        return ScaleCheck(np.array([np.nan, np.nan]), np.array([np.nan, np.nan]))
     args = (tracks[:, ok], visible[:, ok])
-    c = [fit_cost(*args, f * depth[ok], intr, pivot_m, image_height, config=config) for f in (1 / factor, 1.0, factor)]
-    return np.array([c[0], c[2]]) / max(c[1], 1e-12)
+    fits = [_fit(*args, f * depth[ok], intr, pivot_m, image_height, config=config) for f in (1 / factor, 1.0, factor)]
+    cost = np.array([fits[0][0], fits[2][0]]) / max(fits[1][0], 1e-12)
+    rms = [float(np.sqrt(np.mean(np.nan_to_num(theta) ** 2))) for _, theta in fits]
+    return ScaleCheck(cost, np.array([rms[0], rms[2]]) / max(rms[1], 1e-12))
 
 
 def pivot_parallax_depths(

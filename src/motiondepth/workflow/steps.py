@@ -127,9 +127,10 @@ def rescale_by_parallax(
     pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
                                 image_height=tracks.image_size[0], config=solver)  # fmt: skip
     out, info = rescale_depth_map(depth, xy, pts, mode)
-    if info["mode"] != "none":  # can the tracks tell this scale from half or twice it?
-        info["scale_cost_ratio"] = scale_check(tracks.tracks, tracks.visible, sample_depth(out, xy),
-                                               intrinsics, pivot_m, tracks.image_size[0], config=solver)  # fmt: skip
+    if info["mode"] != "none":  # can the tracks tell this scale from half or twice it, and what hangs on it?
+        chk = scale_check(tracks.tracks, tracks.visible, sample_depth(out, xy), intrinsics, pivot_m,
+                          tracks.image_size[0], config=solver)  # fmt: skip
+        info["scale_cost_ratio"], info["rotation_scale_ratio"] = chk.cost_ratio, chk.rotation_ratio
     return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
 
 

@@ -145,8 +145,12 @@ def summarize(
 SCALE_CHECK_MIN = 1.05  # below this cost ratio at ½× or 2× the depth, the report warns that the scale is loose
 
 
-def scale_warning(ratios) -> str | None:
-    """Report warning when the parallax barely fixes the depth scale (see :func:`parallax.scale_check`)."""
+def scale_warning(ratios, rotation_ratios=None) -> str | None:
+    """Report warning when the parallax barely fixes the depth scale (see :func:`parallax.scale_check`).
+
+    ``rotation_ratios`` (the RMS rotation solved at half and twice every depth, over the one at
+    the depth used) add how far the measured rotation could be off with it.
+    """
     r = np.asarray(ratios, dtype=float)
     if r.shape != (2,) or not np.all(np.isfinite(r)) or r.min() >= SCALE_CHECK_MIN:
         return None
@@ -156,11 +160,18 @@ def scale_warning(ratios) -> str | None:
         else "do not rule out a scene twice as far" if loose[1]
         else "do not rule out a scene half as far"
     )  # fmt: skip
-    return (
+    text = (
         f"the tracks {what}: the motion fit's cost changes by {100 * (r[0] - 1):+.1f} % at half and "
         f"{100 * (r[1] - 1):+.1f} % at twice every depth (the pivot parallax is near the tracking noise), so the "
         "metric scale is approximate"
     )
+    q = None if rotation_ratios is None else np.asarray(rotation_ratios, dtype=float)
+    if q is not None and q.shape == (2,) and np.all(np.isfinite(q)):
+        text += (
+            f", and the rotation's size with it: {100 * (q[0] - 1):+.0f} % at half and {100 * (q[1] - 1):+.0f} % at "
+            "twice every depth (--scene-distance fixes the scale if you know how far the scene is)"
+        )
+    return text
 
 
 def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg: RunConfig) -> None:
@@ -168,10 +179,13 @@ def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg:
     summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
     if "distance_scale" in rescale_info:
         summary["depth_m"]["rescale"]["distance_scale"] = float(rescale_info["distance_scale"])
-    if "scale_cost_ratio" in rescale_info:
-        summary["depth_m"]["rescale"]["scale_cost_ratio"] = [float(x) for x in rescale_info["scale_cost_ratio"]]
-        if cfg.scene_distance_m is None and (w := scale_warning(rescale_info["scale_cost_ratio"])) is not None:
-            warnings.append(w)  # (with a given distance the tracks need not fix the scale)
+    for key in ("scale_cost_ratio", "rotation_scale_ratio"):
+        if key in rescale_info:
+            summary["depth_m"]["rescale"][key] = [float(x) for x in rescale_info[key]]
+    if "scale_cost_ratio" in rescale_info and cfg.scene_distance_m is None:  # (a given distance fixes the scale)
+        w = scale_warning(rescale_info["scale_cost_ratio"], rescale_info.get("rotation_scale_ratio"))
+        if w is not None:
+            warnings.append(w)
     if cfg.depth is not None:
         return
     rescaled = rescale_info.get("mode") != "none"
