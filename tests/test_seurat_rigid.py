@@ -111,3 +111,22 @@ def test_geometry_prior_of_a_window_and_the_predictor_that_starts_from_it():
     np.testing.assert_array_equal(pred.window_log_ratios(q, qv, SIZE, support=support, priors=priors)[0], wl)
     with pytest.raises(InputError, match="1 window priors for 2 windows"):
         pred.window_log_ratios(q, qv, SIZE, support=support, priors=priors[:1])
+
+
+def test_the_predictor_moves_every_input_to_its_device():
+    """On the meta device the model runs only if every input was moved there (a CPU tensor fails with a
+    device error); the run then stops where the result is copied back out, which meta cannot do."""
+    from dataclasses import replace
+
+    from motiondepth.models.seurat import Seurat, config_from_preset
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    rng = np.random.default_rng(2)
+    px, _ = _scene(rng, 190, frames=12)
+    vis = np.ones(px.shape[:2], bool)
+    support = (np.stack([px[s : s + 8, :144] for s in (0, 4)]), np.stack([vis[s : s + 8, :144] for s in (0, 4)]))
+    model = Seurat(replace(config_from_preset("small"), grid=12, geometry_prior=True))
+    pred = SeuratPredictor(model, device="meta")
+    assert next(pred.model.parameters()).device.type == "meta"
+    with pytest.raises(NotImplementedError, match="meta"):
+        pred.window_log_ratios(px[:, 150:], vis[:, 150:], SIZE, support=support, intrinsics=INTR)

@@ -298,8 +298,14 @@ class SeuratPredictor:
         >>> tracks3d = pred.lift(tracks, visible, size, intrinsics, depth_source)  # doctest: +SKIP
     """
 
-    def __init__(self, model, stride: int | None = None, query_chunk: int = 512, chain: str = "average") -> None:
-        self.model = model.eval()
+    def __init__(
+        self, model, stride: int | None = None, query_chunk: int = 512, chain: str = "average", device="cpu"
+    ) -> None:
+        """``device``: where the model runs (e.g. "cuda" for the ``paper`` preset); tracks in and out stay NumPy."""
+        import torch
+
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
         self.cfg = model.cfg
         self.stride = stride or self.cfg.stride
         self.query_chunk = query_chunk
@@ -348,8 +354,9 @@ class SeuratPredictor:
         q = np.stack([filled[s : s + w] for s in starts])
         qv = np.stack([visible[s : s + w] for s in starts])
         sup_f = fill_occluded(sup, sup_vis)
-        size = torch.tensor([image_size] * len(starts), dtype=torch.float32)
-        st, sv = torch.from_numpy(sup_f).float(), torch.from_numpy(sup_vis).float()
+        dev = self.device
+        size = torch.tensor([image_size] * len(starts), dtype=torch.float32, device=dev)
+        st, sv = torch.from_numpy(sup_f).float().to(dev), torch.from_numpy(sup_vis).float().to(dev)
         prior = None
         if self.cfg.geometry_prior:
             from motiondepth.seurat.rigid import window_priors
@@ -361,7 +368,7 @@ class SeuratPredictor:
                 priors = window_priors(tracks, visible, intrinsics, starts, w, support)
             elif len(priors) != len(starts):
                 raise InputError("priors", f"{len(priors)} window priors for {len(starts)} windows")
-            prior = prior_tensors(list(priors))
+            prior = {k: v.to(dev) for k, v in prior_tensors(list(priors)).items()}
         out = np.zeros(q.shape[:3], dtype=np.float64)
         with torch.inference_mode():
             for a in range(0, q.shape[2], self.query_chunk):
@@ -370,10 +377,10 @@ class SeuratPredictor:
                 if prior is not None:
                     chunk = {**prior, "query_log_ratio": prior["query_log_ratio"][:, :, a:b],
                              "query_residual": prior["query_residual"][:, a:b]}  # fmt: skip
-                res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float(),
-                                 torch.from_numpy(qv[:, :, a:b]).float(), size, support_output=False,
+                res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float().to(dev),
+                                 torch.from_numpy(qv[:, :, a:b]).float().to(dev), size, support_output=False,
                                  prior=chunk)  # fmt: skip
-                out[:, :, a:b] = res["query"][-1].numpy()
+                out[:, :, a:b] = res["query"][-1].cpu().numpy()
         return out, starts
 
     def log_ratios(self, tracks, visible, image_size, support=None, frames=None, intrinsics=None) -> np.ndarray:
