@@ -14,7 +14,7 @@ what it does to the rotation.
    and the ``telephoto`` preset (12°), handheld shake, seeds 7000…; the estimate from KLT tracks and
    from the simulator's exact tracks, whether it is trusted and why not.
 
-    python benchmarks/focal.py --work /tmp/focal      # ≈ 30 min on 2 cores (the blur-fit runs take half)
+    python benchmarks/focal.py --work /tmp/focal      # ≈ 15 min on 2 cores (most of it the blur-fit runs)
     python benchmarks/focal.py --no-blur-fit --seeds 1   # ≈ 8 min
 
 With ``--work DIR`` the clips and runs stay in DIR and a rerun reuses them (use the pipeline benchmark's
