@@ -75,6 +75,16 @@ def test_depth_notes_in_the_summary_and_warnings():
     assert len(warnings) == 1 and "the depth model in /m/dpt" in warnings[0]
     # a depth map given: nothing to warn about
     assert notes({"mode": "none", "scale": 1.0, "points": 0}, depth="d.png")[1] == []
+    # a scene distance given: it sets the scale, so a loose parallax scale is no news; the rotation's sensitivity
+    # and the distance's factor are kept, and the origin warning names both sources
+    info = {"mode": "local", "scale": 0.8, "points": 120, "scale_cost_ratio": np.array([1.01, 1.0]),
+            "rotation_scale_ratio": np.array([0.9, 1.05]), "distance_scale": 1.3}  # fmt: skip
+    rescale, warnings = notes(info, scene_distance_m=2.5)
+    assert rescale["distance_scale"] == 1.3 and rescale["rotation_scale_ratio"] == [0.9, 1.05]
+    assert len(warnings) == 1 and "given scene distance (2.5 m median)" in warnings[0]
+    assert "and the pivot parallax" in warnings[0]
+    # without it the loose-scale warning says how far the rotation could be off
+    assert "-10 % at half and +5 % at twice" in notes(info)[1][0]
 
 
 def _points(depth, sigma_rel=0.05):
