@@ -538,3 +538,21 @@ def test_a_known_scene_distance_sets_the_depth_scale(first_run, sim, tmp_path):
         motiondepth.run(sim["video"], tmp_path / "bad", progress=False, scene_distance_m=2.0,
                         depth=str(tmp_path / "d.npy"), **sim["flags"])  # fmt: skip
     assert not (tmp_path / "bad").exists()
+
+
+def test_seurat_checkpoint_option_is_the_model_that_lifts_the_tracks(first_run, sim, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(first_run.out_dir, out)
+    res = motiondepth.run(sim["video"], out, progress=False, seurat_checkpoint="seurat-small-plain", **sim["flags"])
+    st = _steps(out)
+    assert st["depth"]["cached"] and not st["tracks3d"]["cached"]
+    from motiondepth.seurat.depth_source import DepthMaps
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    tr = res.tracks
+    plain = SeuratPredictor.from_pretrained("seurat-small-plain").lift(
+        tr.tracks.astype(np.float64), tr.visible, tr.image_size, res.intrinsics, DepthMaps.first_frame(res.depth),
+        tr.queries, frames=res.clip.frames,
+    )  # fmt: skip
+    np.testing.assert_allclose(res.tracks3d.xyz, plain.xyz, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(res.tracks3d.xyz, first_run.tracks3d.xyz)

@@ -445,7 +445,14 @@ class _Steps:
         )
 
     def tracks3d(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Tracks3D:
-        """Seurat depth over time of every track."""
+        """Seurat depth over time of every track, by the ``--seurat-checkpoint`` model."""
+
+        def compute() -> Tracks3D:
+            from motiondepth.seurat.inference import SeuratPredictor
+
+            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint)
+            return lift_tracks(tracks, depth, intr, self.clip.frames, predictor)
+
         return self.step(
             "tracks3d",
             {
@@ -456,7 +463,7 @@ class _Steps:
                 "video": self.video_id,
             },
             ["tracks3d.npz"],
-            lambda: lift_tracks(tracks, depth, intr, self.clip.frames),
+            compute,
             lambda t, o: t.save(o / "tracks3d.npz"),
             lambda o: Tracks3D.load(o / "tracks3d.npz"),
         )
