@@ -88,3 +88,14 @@ def test_blur_fit_input_errors(tele):
         fit_blur_trace(video.frames, tele["klt"], np.zeros((3, 3)), cam, video.intrinsics, video.timestamps)
     with pytest.raises(ValueError, match="invalid blur-fit settings"):
         BlurFitConfig(knot_dt_s=0.0)
+
+
+def test_the_fit_keeps_every_tensor_on_its_device(tele):
+    """GPU readiness without a GPU: on the meta device the first loss evaluates only if every tensor was
+    made there (a CPU one fails with a device error); it then stops where the loss is read out."""
+    cam, video = tele["cam"], tele["video"]
+    angles = first_solve(tele["klt"], video.intrinsics, cam.pivot_m, float(np.median(video.depth))).angles
+    starts = video.timestamps - video.timestamps[0]
+    with pytest.raises(RuntimeError, match=r"item\(\) cannot be called on meta tensors"):
+        fit_blur_trace(video.frames, tele["klt"], np.nan_to_num(angles), cam, video.intrinsics, starts,
+                       progress=False, device="meta")  # fmt: skip

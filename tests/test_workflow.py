@@ -556,3 +556,15 @@ def test_seurat_checkpoint_option_is_the_model_that_lifts_the_tracks(first_run, 
     )  # fmt: skip
     np.testing.assert_allclose(res.tracks3d.xyz, plain.xyz, rtol=1e-5, atol=1e-6)
     assert not np.allclose(res.tracks3d.xyz, first_run.tracks3d.xyz)
+
+
+def test_device_option_is_checked_before_anything_is_written(sim, tmp_path, capsys):
+    import torch
+
+    bad = ["gpu", "meta"] + ([] if torch.cuda.is_available() else ["cuda", "cuda:0"])
+    for device in bad:
+        with pytest.raises(InputError, match="--device"):
+            motiondepth.run(sim["video"], tmp_path / "out", progress=False, device=device, **sim["flags"])
+    assert not (tmp_path / "out").exists()
+    assert main(["run", str(sim["video"]), "--out", str(tmp_path / "out"), "-q", "--device", "gpu"]) == 2
+    assert "--device: 'gpu' is not a device" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -342,6 +342,8 @@ def add_commands(sub) -> None:
                    "V2 Metric; needs 'transformers'); the blur network still serves the dense trajectory")  # fmt: skip
     g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
     g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
+    g.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="where the networks and the blur fit run: cpu (default) or cuda / cuda:N")  # fmt: skip
     r.add_argument("--overwrite", action="store_true", help="recompute every step even if cached in DIR")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)

@@ -191,6 +191,7 @@ def fit_blur_trace(
     depth_m: float = 2.0,
     config: BlurFitConfig | None = None,
     progress: bool = True,
+    device="cpu",
 ) -> BlurFit:
     """The rotation trace over the whole clip, fitted to its blur (module docstring).
 
@@ -204,6 +205,7 @@ def fit_blur_trace(
         starts: (T,) first-row exposure start of every frame, seconds; the trace's time 0 is
             ``starts[0]``.
         depth_m: scene depth for the (small) pivot-translation part of the motion.
+        device: where the fit's tensors live (e.g. "cuda": the same fit, seconds instead of half a minute).
 
     Returns:
         :class:`BlurFit`.
@@ -270,9 +272,11 @@ def fit_blur_trace(
     pj = pi + 1
     extra = np.arange(2, min(t_len, 2 + cfg.reference_pairs))
     pi, pj = np.concatenate([pi, np.zeros_like(extra)]), np.concatenate([pj, extra])
-    pair_w = torch.tensor((ok[pi] & ok[pj]).astype(np.float32))
-    if float(pair_w.sum()) == 0:
+    if not (ok[pi] & ok[pj]).any():
         raise ValueError("blur fit: no image tile keeps enough tracked points in two consecutive frames")
+    dev = torch.device(device)
+    f32 = torch.float32
+    pair_w = torch.tensor((ok[pi] & ok[pj]).astype(np.float32), device=dev)
 
     # trace knots and the interpolation weights of every exposure sample
     knot_t = np.arange(0.0, starts[-1] + span + cfg.knot_dt_s, cfg.knot_dt_s)
@@ -280,25 +284,25 @@ def fit_blur_trace(
     ts = starts[:, None, None] + anchors[None, :, 1:2] * camera.row_time_s + sub[None, None, :]  # (T, P, M)
     u = ts / cfg.knot_dt_s
     i0 = np.clip(np.floor(u).astype(int), 0, len(knot_t) - 2)
-    frac = torch.tensor(u - i0, dtype=torch.float32)[..., None]
-    i0 = torch.tensor(i0)
+    frac = torch.tensor(u - i0, dtype=f32, device=dev)[..., None]
+    i0 = torch.tensor(i0, device=dev)
 
     # every frame's mean over its span, as interpolation weights of the knots
     u = span_times(starts, span, 32) / cfg.knot_dt_s
     m0 = np.clip(np.floor(u).astype(int), 0, len(knot_t) - 2)
-    mfrac = torch.tensor(u - m0, dtype=torch.float32)[..., None]
-    m0 = torch.tensor(m0)
-    target = torch.tensor(angles * 1e3, dtype=torch.float32)
+    mfrac = torch.tensor(u - m0, dtype=f32, device=dev)[..., None]
+    m0 = torch.tensor(m0, device=dev)
+    target = torch.tensor(angles * 1e3, dtype=f32, device=dev)
 
-    f32 = torch.float32
-    jac_t = torch.tensor(jac, dtype=f32)
-    knots = torch.tensor(init(knot_t) * 1e3, dtype=f32, requires_grad=True)  # mrad
-    sub_px = torch.tensor(pos - origin, dtype=f32, requires_grad=True)
-    grid = torch.arange(-r, r + 1, dtype=f32)
+    jac_t = torch.tensor(jac, dtype=f32, device=dev)
+    knots = torch.tensor(init(knot_t) * 1e3, dtype=f32, device=dev, requires_grad=True)  # mrad
+    sub_px = torch.tensor(pos - origin, dtype=f32, device=dev, requires_grad=True)
+    grid = torch.arange(-r, r + 1, dtype=f32, device=dev)
     # circular convolution at the crop's own size: a kernel occupies indices 0 … 2r, so outputs from
     # index 2r on (the compared ``inner`` region) never wrap and equal the linear convolution
     size = (n, n)
-    spectra = torch.fft.rfft2(torch.tensor(crops), s=size)
+    spectra = torch.fft.rfft2(torch.tensor(crops, device=dev), s=size)
+    pi, pj = torch.as_tensor(pi, device=dev), torch.as_tensor(pj, device=dev)
     spec_i, spec_j = spectra[pi], spectra[pj]  # constant: gathered once, not at every evaluation
     inner = slice(2 * r, n)
 
@@ -357,7 +361,7 @@ def fit_blur_trace(
     bar.close()
     with torch.no_grad():
         loss_end = float(losses(cfg.sigma_px)[0])
-    trace = RotationTrace(knot_t, knots.detach().double().numpy() * 1e-3, "fitted to the blur")
+    trace = RotationTrace(knot_t, knots.detach().double().cpu().numpy() * 1e-3, "fitted to the blur")
     return BlurFit(trace, angles, starts, span, loss_start, loss_end, evals, time.perf_counter() - t0)
 
 
@@ -388,6 +392,7 @@ def track_with_blur_fit(
     config: BlurFitConfig | None = None,
     cross_blur: CrossBlurConfig | None = None,
     progress: bool = True,
+    device="cpu",
 ) -> tuple[Tracks, BlurFit]:
     """Blur-compensated tracks of ``queries`` (N, 3) from the video alone (module docstring).
 
@@ -398,6 +403,7 @@ def track_with_blur_fit(
         pivot_m, depth_m: imaging model of the rotation solve and the kernels.
         solver: :class:`~motiondepth.trajectory.SolverConfig` of the rotation solve.
         init: plain KLT tracks, if already computed.
+        device: where the fit runs (:func:`fit_blur_trace`).
 
     Returns:
         the tracks (``meta["blur_fit"]`` holds the fit's summary) and the :class:`BlurFit`,
@@ -416,7 +422,8 @@ def track_with_blur_fit(
     cam = kernel_camera("blur-fit", exposure_s, readout_s, pivot_m, (h, w), t_len, interval)
     cfg = config or BlurFitConfig()
     starts = times - times[0]
-    fit = fit_blur_trace(frames, init, np.nan_to_num(traj.angles), cam, intrinsics, starts, depth_m, cfg, progress)
+    fit = fit_blur_trace(frames, init, np.nan_to_num(traj.angles), cam, intrinsics, starts, depth_m, cfg, progress,
+                         device)  # fmt: skip
     kernels = exposure_kernels(fit.trace, cam, intrinsics, starts, cfg.tiles, depth_m)
     out = track_cross_blur(frames, queries, kernels, cross_blur, init=init)
     out = replace(out, meta={**out.meta, "blur_fit": fit.summary() | {"config": asdict(cfg)}})

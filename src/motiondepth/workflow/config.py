@@ -68,6 +68,7 @@ class RunConfig:
     depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (blur.hf_depth)
     trajectory_checkpoint: str = "trajectory-small"
     seurat_checkpoint: str = "seurat-small"
+    device: str = "cpu"  # where the networks and the blur fit run: cpu | cuda (| cuda:N); results are not cached by it
     overwrite: bool = False
     progress: bool = True
 

@@ -37,6 +37,7 @@ from motiondepth.workflow.inputs import (
     solver_config,
 )
 from motiondepth.workflow.steps import (
+    check_device,
     check_scene_distance,
     densify,
     estimate_depth,
@@ -160,6 +161,7 @@ def _check_options(cfg: RunConfig) -> None:
         raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
     check_pivot(cfg.pivot_m)
     check_scene_distance(cfg.scene_distance_m)
+    check_device(cfg.device)
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
     if not 1 <= cfg.grid_half <= 64:
@@ -268,7 +270,8 @@ class _Steps:
         if self._blur is None:
             from motiondepth.blur.inference import BlurPredictor
 
-            self._blur = BlurPredictor(self.cfg.depth_checkpoint, self.cfg.trajectory_checkpoint)
+            cfg = self.cfg
+            self._blur = BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint, device=cfg.device)
         return self._blur
 
     def _blur_fit_timing(self) -> tuple[dict | None, float, float]:
@@ -316,7 +319,7 @@ class _Steps:
 
                 tr = track_with_blur_fit(
                     clip.frames, tr.queries, clip.times, found, exposure, readout, cfg.pivot_m, solver=solver,
-                    init=tr, progress=cfg.progress,
+                    init=tr, progress=cfg.progress, device=cfg.device,
                 )[0]  # fmt: skip
             elif gyro is not None:
                 from motiondepth.tracking.gyro_aided import track_with_gyro
@@ -360,7 +363,7 @@ class _Steps:
             if cfg.depth_model:
                 from motiondepth.blur.hf_depth import HFDepthPredictor
 
-                return HFDepthPredictor(cfg.depth_model)
+                return HFDepthPredictor(cfg.depth_model, device=cfg.device)
             return self.blur_predictor()
 
         def compute():
@@ -450,7 +453,7 @@ class _Steps:
         def compute() -> Tracks3D:
             from motiondepth.seurat.inference import SeuratPredictor
 
-            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint)
+            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint, device=self.cfg.device)
             return lift_tracks(tracks, depth, intr, self.clip.frames, predictor)
 
         return self.step(
