@@ -123,6 +123,11 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     with np.load(tmp_path / "d.npz") as z:
         assert z["depth"].shape == (56, 56)
     assert (tmp_path / "d.png").stat().st_size > 0
+    assert main(["depth", str(video), "--checkpoint", str(depth), "--out", str(tmp_path / "e.npz"), "--device",
+                 "cpu"]) == 0  # fmt: skip
+    np.testing.assert_array_equal(np.load(tmp_path / "e.npz")["depth"], np.load(tmp_path / "d.npz")["depth"])
+    assert main(["depth", str(video), "--out", str(tmp_path / "f.npz"), "--device", "tpu"]) == 2
+    assert not (tmp_path / "f.npz").exists()
     out = tmp_path / "r.json"
     args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth), "--trajectory-checkpoint",
             str(traj), "--scenes", "2", "--shake", "handheld", "--shake-scale", "2", "--out", str(out)]  # fmt: skip

@@ -49,6 +49,10 @@ def test_track_depth_end_to_end(tiny_run, clip, tmp_path, capsys):
     rc = main(["track-depth", str(tmp_path / "tracks.npz"), "--depth", str(tmp_path / "depth.npz"),
                "--checkpoint", ckpt, "--out", str(out)])  # fmt: skip
     assert rc == 0
+    bad = tmp_path / "bad.npz"
+    assert main(["track-depth", str(tmp_path / "tracks.npz"), "--depth", str(tmp_path / "depth.npz"),
+                 "--checkpoint", ckpt, "--out", str(bad), "--device", "tpu"]) == 2  # fmt: skip
+    assert "--device" in capsys.readouterr().err and not bad.exists()
     with np.load(out) as z:
         assert z["tracks_XYZ"].shape == (14, 12, 3) and z["visibility"].shape == (14, 12)
         np.testing.assert_allclose(z["fx_fy_cx_cy"], clip.intrinsics.as_array(), rtol=1e-6)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motiondepth.cli_run import add_device_argument
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
@@ -48,6 +49,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.trajectory import load_tracks
     from motiondepth.seurat.depth_source import load_depth_source
     from motiondepth.seurat.inference import SeuratPredictor
+    from motiondepth.workflow.steps import check_device
 
     tracks, tracks_intr = load_tracks(a.tracks)
     size = tracks.image_size
@@ -55,7 +57,8 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
         raise InputError(a.tracks, "tracks file has no image_size; needed to normalise positions")
     source = load_depth_source(a.depth, size, a.depth_scale)
     intr, warning = _intrinsics_for(a, tracks_intr, size)
-    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride, chain=a.chain)
+    check_device(a.device)
+    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride, chain=a.chain, device=a.device)
     frames = None
     if a.video:
         from motiondepth.io.video import load_frames
@@ -162,15 +165,17 @@ def cmd_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.atomic import save_npz
     from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
+    from motiondepth.workflow.steps import check_device
 
     if a.start < 0:
         raise InputError("--start", f"must be ≥ 0, got {a.start}")
+    check_device(a.device)
     if a.depth_model:
         from motiondepth.blur.hf_depth import HFDepthPredictor
 
-        pred, used = HFDepthPredictor(a.depth_model), 2  # one frame is used; a clip has at least two
+        pred, used = HFDepthPredictor(a.depth_model, device=a.device), 2  # one frame is used; a clip has at least two
     else:
-        pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize)
+        pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize, device=a.device)
         used = pred.cfg.num_frames
     # only the frames the network reads are decoded and kept (a long clip costs no memory)
     frames, _, _ = load_frames(a.input, a.start + used, select=FrameSelection(start=a.start))
@@ -333,6 +338,7 @@ def add_commands(sub, eval_sub) -> None:
                    "intrinsics)")  # fmt: skip
     d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
                    help="default seurat-small (its window, stride and grid also serve --method rigid)")  # fmt: skip
+    add_device_argument(d)
     d.add_argument("--video", metavar="VIDEO", help="re-track the supporting grid per window on this video "
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
@@ -387,6 +393,7 @@ def add_commands(sub, eval_sub) -> None:
                     help="local Hugging Face metric depth model folder to use instead (see run)")  # fmt: skip
     dp.add_argument("--start", type=int, default=0, metavar="K", help="first frame to use (default 0)")
     dp.add_argument("--no-resize", action="store_true", help="refuse frames whose size differs from the checkpoint's")
+    add_device_argument(dp)
     dp.add_argument("--out", required=True, metavar="DEPTH.npz")
     dp.set_defaults(func=cmd_depth)
 

@@ -189,6 +189,12 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def add_device_argument(parser, what: str = "the network") -> None:
+    """``--device`` of the commands that run models (checked by ``workflow.steps.check_device``)."""
+    parser.add_argument("--device", default="cpu", metavar="DEVICE",
+                        help=f"where {what} run(s): cpu (default) or cuda / cuda:N")  # fmt: skip
+
+
 def add_commands(sub) -> None:
     """Register ``run``, ``compare-gyro``, ``shake`` and ``export-trajectory`` on the top-level sub-parsers."""
     r = sub.add_parser(
@@ -342,8 +348,7 @@ def add_commands(sub) -> None:
                    "V2 Metric; needs 'transformers'); the blur network still serves the dense trajectory")  # fmt: skip
     g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
     g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
-    g.add_argument("--device", default="cpu", metavar="DEVICE",
-                   help="where the networks and the blur fit run: cpu (default) or cuda / cuda:N")  # fmt: skip
+    add_device_argument(g, "the networks and the blur fit")
     r.add_argument("--overwrite", action="store_true", help="recompute every step even if cached in DIR")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
