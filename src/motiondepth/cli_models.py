@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.cli_run import add_device_argument
-from motiondepth.errors import InputError
+from motiondepth.errors import InputError, check_device
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 
@@ -49,7 +49,6 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.trajectory import load_tracks
     from motiondepth.seurat.depth_source import load_depth_source
     from motiondepth.seurat.inference import SeuratPredictor
-    from motiondepth.workflow.steps import check_device
 
     tracks, tracks_intr = load_tracks(a.tracks)
     size = tracks.image_size
@@ -165,7 +164,6 @@ def cmd_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.atomic import save_npz
     from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
-    from motiondepth.workflow.steps import check_device
 
     if a.start < 0:
         raise InputError("--start", f"must be ≥ 0, got {a.start}")

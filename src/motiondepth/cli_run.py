@@ -190,7 +190,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_device_argument(parser, what: str = "the network") -> None:
-    """``--device`` of the commands that run models (checked by ``workflow.steps.check_device``)."""
+    """``--device`` of the commands that run models (checked by ``errors.check_device``)."""
     parser.add_argument("--device", default="cpu", metavar="DEVICE",
                         help=f"where {what} run(s): cpu (default) or cuda / cuda:N")  # fmt: skip
 

@@ -18,6 +18,27 @@ class InputError(ValueError):
         super().__init__(problem if source is None else f"{source}: {problem}")
 
 
+def check_device(device: str, option: str = "--device") -> None:
+    """:class:`InputError` (naming ``option``) unless ``device`` is the CPU or a CUDA device torch can use.
+
+    The one check of a device asked for: the commands' ``--device`` and the training loop's ``train.device``.
+    """
+    if device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type != "cuda":
+        raise InputError(option, f"{device!r} is not a device to run on; use cpu or cuda (cuda:N)")
+    if not torch.cuda.is_available():
+        raise InputError(option, f"{device} asked for, but torch sees no GPU on this machine")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InputError(option, f"{device}: this machine has {torch.cuda.device_count()} GPU(s)")
+
+
 class OutputError(InputError):
     """An output cannot be written: the folder is not writable, the disk is full, a path is taken.
 

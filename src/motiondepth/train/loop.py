@@ -102,12 +102,12 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def _train_device(cfg: TrainConfig, rank: int) -> torch.device:
-    from motiondepth.errors import InputError
+    from motiondepth.errors import InputError, check_device
 
     if cfg.device not in ("", "cpu", "cuda"):
         raise InputError("train.device", f"must be 'cuda', 'cpu' or '' (a GPU if any), not {cfg.device!r}")
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("train.device", "cuda asked for, but torch sees no GPU")
+    if cfg.device:
+        check_device(cfg.device, "train.device")  # a GPU asked for must be there
     if cfg.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", rank % torch.cuda.device_count())

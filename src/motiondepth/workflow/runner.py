@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from motiondepth import __version__
-from motiondepth.errors import InputError
+from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.pivot import check_pivot
@@ -37,7 +37,6 @@ from motiondepth.workflow.inputs import (
     solver_config,
 )
 from motiondepth.workflow.steps import (
-    check_device,
     check_scene_distance,
     densify,
     estimate_depth,

@@ -94,24 +94,6 @@ def scale_to_distance(depth: np.ndarray, distance_m: float) -> tuple[np.ndarray,
     return (depth * scale).astype(np.float32), scale
 
 
-def check_device(device: str) -> None:
-    """:class:`InputError` (naming ``--device``) unless ``device`` is the CPU or a CUDA device torch can use."""
-    if device == "cpu":
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        dev = None
-    if dev is None or dev.type != "cuda":
-        raise InputError("--device", f"{device!r} is not a device to run on; use cpu or cuda (cuda:N)")
-    if not torch.cuda.is_available():
-        raise InputError("--device", f"{device} asked for, but torch sees no GPU on this machine")
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise InputError("--device", f"{device}: this machine has {torch.cuda.device_count()} GPU(s)")
-
-
 def check_scene_distance(distance_m: float | None) -> None:
     if distance_m is not None and not (np.isfinite(distance_m) and distance_m > 0):
         raise InputError("--scene-distance", f"{distance_m} m is not a distance (a positive number of metres)")
