@@ -205,7 +205,7 @@ def fit_blur_trace(
         starts: (T,) first-row exposure start of every frame, seconds; the trace's time 0 is
             ``starts[0]``.
         depth_m: scene depth for the (small) pivot-translation part of the motion.
-        device: where the fit's tensors live (e.g. "cuda": the same fit, seconds instead of half a minute).
+        device: where the fit's tensors live (e.g. "cuda"; the same fit, its speed there not measured).
 
     Returns:
         :class:`BlurFit`.
@@ -272,11 +272,12 @@ def fit_blur_trace(
     pj = pi + 1
     extra = np.arange(2, min(t_len, 2 + cfg.reference_pairs))
     pi, pj = np.concatenate([pi, np.zeros_like(extra)]), np.concatenate([pj, extra])
-    if not (ok[pi] & ok[pj]).any():
+    both = ok[pi] & ok[pj]  # (pairs, tiles): the tile is compared in that pair
+    if not both.any():
         raise ValueError("blur fit: no image tile keeps enough tracked points in two consecutive frames")
     dev = torch.device(device)
     f32 = torch.float32
-    pair_w = torch.tensor((ok[pi] & ok[pj]).astype(np.float32), device=dev)
+    pair_w = torch.tensor(both.astype(np.float32), device=dev)
 
     # trace knots and the interpolation weights of every exposure sample
     knot_t = np.arange(0.0, starts[-1] + span + cfg.knot_dt_s, cfg.knot_dt_s)
