@@ -87,7 +87,7 @@ def test_bad_inputs_exit_nonzero_with_one_line(tmp_path, capsys):
         (["simulate", "--rgb", str(rgb), "--depth", str(zeros), "--out", str(out)], "all zero"),
         (["simulate", "--rgb", str(rgb), "--depth", str(nan), "--out", str(out)], "NaN"),
         (["simulate", "--procedural", "--shake", str(gyro), "--out", str(out)], "not strictly increasing"),
-        (["simulate", "--procedural", "--frames", "1", "--out", str(out)], "at least 2"),
+        (["simulate", "--procedural", "--frames", "1", "--out", str(out)], "--frames"),
         (["track", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "t.npz")], "nope.mp4"),
         (["eval", "trajectory", "--pred", str(tmp_path / "p.csv"), "--gt", str(tmp_path / "g.npz")], "p.csv"),
     ]

@@ -56,7 +56,7 @@ def test_bad_depth_npz(tmp_path):
     with pytest.raises(InputError, match="negative"):
         load_depth(tmp_path / "neg.npz")
     np.savez(tmp_path / "key.npz", other=np.ones((2, 2)))
-    with pytest.raises(InputError, match="no 'depth'"):
+    with pytest.raises(InputError, match=r"lacks key\(s\) \['depth'\]"):
         load_depth(tmp_path / "key.npz")
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth import __version__
+from motiondepth import options as opt
 from motiondepth.errors import InputError
+from motiondepth.options import Range, number
 
 log = logging.getLogger("motiondepth")
 
@@ -23,9 +25,24 @@ def _intrinsics(text: str | None):
     if text is None:
         return None
     try:
-        return Intrinsics.from_array([float(v) for v in text.split(",")])
-    except ValueError as exc:
-        raise InputError("--intrinsics", f"expected FX,FY,CX,CY in pixels ({exc})") from None
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError("--intrinsics", f"expected FX,FY,CX,CY in pixels, got {text!r}") from None
+    if len(values) != 4:
+        raise InputError("--intrinsics", f"expected 4 numbers FX,FY,CX,CY in pixels, got {len(values)}")
+    for name, v, limits in zip(("FX", "FY", "CX", "CY"), values, (*[opt.RUN_LIMITS["fx"][1]] * 2,
+                                                                     *[opt.RUN_LIMITS["cx"][1]] * 2), strict=True):
+        problem = limits.problem(v)
+        if problem:
+            raise InputError("--intrinsics", f"{name} {problem}")
+    return Intrinsics.from_array(values)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the option and the problem, then where to read more (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -172,16 +189,10 @@ def cmd_eval_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.trajectory import read_trajectory_csv
 
     pred = read_trajectory_csv(a.pred)
+    from motiondepth.io.npz import read_npz
+
     gt_path = Path(a.gt)
-    if not gt_path.is_file():
-        raise InputError(gt_path, "ground-truth file not found")
-    try:
-        with np.load(gt_path) as d:
-            gt = d["trajectory"]
-    except KeyError:
-        raise InputError(gt_path, "has no 'trajectory' array") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(gt_path, f"not a readable .npz ({exc})") from None
+    gt = read_npz(gt_path, ("trajectory",), "ground-truth file")["trajectory"]
     if gt.shape != pred.angles.shape:
         raise InputError(a.pred, f"has {len(pred.angles)} frames but {gt_path} has {len(gt)}")
     print(json.dumps(trajectory_metrics(pred.angles, gt, a.floor), indent=2))
@@ -208,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     from motiondepth.cli_run import add_commands as add_run_commands
     from motiondepth.cli_run import add_rolling_shutter_args
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="motiondepth",
         description="Metric depth and camera motion from how points move and blur. "
         "Typical flow: simulate (or bring a video) → track → trajectory → eval.",
@@ -232,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--depth-scale",
-        type=float,
+        type=number(opt.DEPTH_SCALE),
         metavar="METRES_PER_UNIT",
         help="metres per unit of a 16-bit depth image (default 0.001)",
     )
@@ -254,33 +265,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--shake-seed",
-        type=int,
+        type=number(opt.SEED),
         default=0,
         metavar="N",
         help="seed of the synthetic shake (and of a random --shake-start)",
     )
     s.add_argument(
         "--shake-scale",
-        type=float,
+        type=number(opt.SHAKE_SCALE),
         default=1.0,
         metavar="X",
         help="multiply the shake angles (real logs often need < 1)",
     )
     s.add_argument(
-        "--shake-highpass", type=float, metavar="HZ", help="remove slow pans from a log with a high-pass at HZ"
+        "--shake-highpass", type=number(Range(0.0, 1000.0, lo_open=True, unit="Hz")), metavar="HZ", help="remove slow pans from a log with a high-pass at HZ"
     )
     s.add_argument(
         "--shake-start",
-        type=float,
+        type=number(Range(-1e6, 1e6, unit="s")),
         default=0.0,
         metavar="SECONDS",
         help="offset into the log (default 0; negative = random)",
     )
     s.add_argument(
-        "--pivot", type=float, metavar="METRES", help="rotation pivot distance behind the camera (default 0.2 m)"
+        "--pivot", type=number(opt.PIVOT), metavar="METRES", help="rotation pivot distance behind the camera (default 0.2 m)"
     )
-    s.add_argument("--frames", type=int, metavar="N", help="number of frames (default 30)")
-    s.add_argument("--seed", type=int, default=0, metavar="N", help="procedural scene seed")
+    s.add_argument("--frames", type=number(Range(2, 10000, integer=True)), metavar="N", help="number of frames (default 30)")
+    s.add_argument("--seed", type=number(opt.SEED), default=0, metavar="N", help="procedural scene seed")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")
     s.set_defaults(func=cmd_simulate)
 
@@ -295,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         "input", metavar="INPUT", help="video file (mp4, mov, ...), image folder, or 'motiondepth simulate' folder"
     )
     t.add_argument(
-        "--grid-half", type=int, default=12, metavar="I", help="half-width count i: (2i+1)^2 points (default 12 → 625)"
+        "--grid-half", type=number(opt.GRID_HALF), default=12, metavar="I",
+        help="half-width count i: (2i+1)^2 points (default 12 → 625; at most 64)",
     )
     t.add_argument(
         "--intrinsics",
@@ -318,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", metavar="DEPTH", help="depth of frame 0 (groundtruth.npz, .npz key 'depth', or 16-bit PNG)"
     )
     r.add_argument(
-        "--depth-scale", type=float, metavar="METRES_PER_UNIT", help="metres per unit of a 16-bit depth image"
+        "--depth-scale", type=number(opt.DEPTH_SCALE), metavar="METRES_PER_UNIT",
+        help="metres per unit of a 16-bit depth image"
     )
     r.add_argument(
         "--camera",
@@ -328,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'run --calibration' (OpenCV, Open3D, ROS, Gyroflow; pivot 0.2 m unless it has pivot_m). Lens distortion in "
         "it is removed from the tracks (and the depth map and --video frames) before solving",
     )
-    r.add_argument("--pivot", type=float, metavar="METRES", help="override the pivot distance")
+    r.add_argument("--pivot", type=number(opt.PIVOT), metavar="METRES", help="override the pivot distance")
     r.add_argument(
         "--mode",
         default="lsq",
@@ -364,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--gt", required=True, metavar="GROUNDTRUTH.npz", help="groundtruth.npz from simulate")
     et.add_argument(
         "--floor",
-        type=float,
+        type=number(Range(0.0, 1.0, unit="rad")),
         default=1e-3,
         metavar="RAD",
         help="ignore |truth| below this in relative metrics (default 1e-3 rad)",
@@ -380,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--out", default="motiondepth-demo", metavar="DIR", help="output directory (default ./motiondepth-demo)"
     )
-    d.add_argument("--seed", type=int, default=0, metavar="N", help="procedural scene and shake seed")
+    d.add_argument("--seed", type=number(opt.SEED), default=0, metavar="N", help="procedural scene and shake seed")
     d.add_argument("--camera", default="phone", choices=["phone", "telephoto"], help="camera preset")
     d.set_defaults(func=cmd_demo)
 
@@ -393,12 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if getattr(args, "overrides", None) is not None:  # key=value settings may follow options
-        args.overrides = list(args.overrides) + [x for x in extra if "=" in x and not x.startswith("-")]
-        extra = [x for x in extra if x not in args.overrides]
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "overrides", None) is not None:  # key=value settings may follow options
+            args.overrides = list(args.overrides) + [x for x in extra if "=" in x and not x.startswith("-")]
+            extra = [x for x in extra if x not in args.overrides]
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:  # a bad option: its one line is printed; --help (code 0) exits as usual
+        if exc.code in (0, None):
+            raise
+        return int(exc.code) if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -6,7 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
+from motiondepth import options as opt
 from motiondepth.errors import InputError
+from motiondepth.options import Range, number, run_option
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 
 
@@ -23,7 +25,7 @@ def add_rolling_shutter_args(parser, readout_help: str) -> None:
         help="the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
         "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
     )
-    parser.add_argument("--readout-ms", type=float, default=None, metavar="MS", help=readout_help)
+    parser.add_argument("--readout-ms", type=number(opt.READOUT_MS), default=None, metavar="MS", help=readout_help)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -97,13 +99,7 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
     from motiondepth.io.trajectory import read_trajectory_csv
 
     traj = read_trajectory_csv(a.trajectory)
-    if a.offset == "auto":
-        offset = None
-    else:
-        try:
-            offset = float(a.offset)
-        except ValueError:
-            raise InputError("--offset", f"expected 'auto' or seconds, got {a.offset!r}") from None
+    offset = a.offset  # None: auto
     dense = None
     if a.dense:
         from motiondepth.io.trajectory import read_dense_csv
@@ -164,31 +160,6 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
     return 0
 
 
-def _auto_or_number(auto, unit: str):
-    """An argparse type: ``auto`` becomes ``auto`` (the value given), anything else a float in ``unit``."""
-
-    def parse(text: str):
-        if text == "auto":
-            return auto
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'auto' or {unit}, got {text!r}") from None
-
-    return parse
-
-
-_offset = _auto_or_number(None, "seconds")
-_hfov = _auto_or_number("auto", "degrees")
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
-    return v
-
-
 def add_device_argument(parser, what: str = "the network") -> None:
     """``--device`` of the commands that run models (checked by ``errors.check_device``)."""
     parser.add_argument("--device", default="cpu", metavar="DEVICE",
@@ -225,13 +196,13 @@ def add_commands(sub) -> None:
         help="output folder (created; reused as a cache); for several clips the folder holding one folder per clip",
     )
     g = r.add_argument_group("frames")
-    g.add_argument("--start", type=int, default=0, metavar="K", help="first frame (default 0)")
-    g.add_argument("--end", type=int, default=None, metavar="K", help="stop before frame K (default: all)")
-    g.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame")
-    g.add_argument("--resize", type=int, default=None, metavar="PX", help="scale so the longer side is PX pixels")
+    g.add_argument("--start", type=run_option("start"), default=0, metavar="K", help="first frame (default 0)")
+    g.add_argument("--end", type=run_option("end"), default=None, metavar="K", help="stop before frame K (default: all)")
+    g.add_argument("--stride", type=run_option("stride"), default=1, metavar="N", help="use every N-th frame")
+    g.add_argument("--resize", type=run_option("resize"), default=None, metavar="PX", help="scale so the longer side is PX pixels")
     g.add_argument(
         "--fps",
-        type=float,
+        type=run_option("fps"),
         default=None,
         metavar="HZ",
         help="frame rate of an image folder; without it, times come from a timestamps.txt beside the images or "
@@ -240,7 +211,7 @@ def add_commands(sub) -> None:
     )
     g = r.add_argument_group("camera")
     for k in ("fx", "fy", "cx", "cy"):
-        g.add_argument(f"--{k}", type=float, default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
+        g.add_argument(f"--{k}", type=run_option(k), default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
     g.add_argument(
         "--calibration",
         metavar="JSON",
@@ -249,7 +220,7 @@ def add_commands(sub) -> None:
     )
     g.add_argument(
         "--hfov",
-        type=_hfov,
+        type=number(opt.HFOV, auto="auto"),
         default=None,
         metavar="DEG|auto",
         help="horizontal field of view, degrees; 'auto' estimates the focal length from the shake (the image "
@@ -259,7 +230,7 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--pivot",
         dest="pivot_m",
-        type=float,
+        type=run_option("pivot_m"),
         default=0.2,
         metavar="M",
         help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
@@ -278,7 +249,7 @@ def add_commands(sub) -> None:
     g.add_argument("--gyro", metavar="LOG", help="gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …")
     g.add_argument(
         "--gyro-offset",
-        type=_offset,
+        type=run_option("gyro_offset", auto="auto", auto_value=None),
         default=None,
         metavar="auto|S",
         help="gyro time of video time 0, seconds (default auto: cross-correlation of angular rates)",
@@ -291,7 +262,7 @@ def add_commands(sub) -> None:
     )
     g.add_argument(
         "--exposure-ms",
-        type=float,
+        type=run_option("exposure_ms"),
         default=None,
         metavar="MS",
         help="exposure time of a frame (needed with --gyro or --blur-fit; a 'simulate' folder's camera.json has it)",
@@ -304,7 +275,7 @@ def add_commands(sub) -> None:
     )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
-    g.add_argument("--depth-scale", type=float, default=None, metavar="M", help="metres per unit of a 16-bit depth")
+    g.add_argument("--depth-scale", type=run_option("depth_scale"), default=None, metavar="M", help="metres per unit of a 16-bit depth")
     g.add_argument(
         "--depth-rescale",
         default="local",
@@ -315,13 +286,13 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--scene-distance",
         dest="scene_distance_m",
-        type=float,
+        type=run_option("scene_distance_m"),
         default=None,
         metavar="M",
         help="median distance to the scene in the first frame, metres, if you know it (a tape measure, a chart's "
         "stand): the depth map, shaped as usual, is scaled to it; the rotation's accuracy depends on this scale most",
     )
-    g.add_argument("--grid-half", type=int, default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
+    g.add_argument("--grid-half", type=run_option("grid_half"), default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
     g.add_argument(
         "--dense",
@@ -333,7 +304,7 @@ def add_commands(sub) -> None:
     )
     g.add_argument(
         "--stabilize-sigma",
-        type=float,
+        type=run_option("stabilize_sigma"),
         default=0.5,
         metavar="S",
         help="stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of the "
@@ -364,8 +335,9 @@ def add_commands(sub) -> None:
     )
     c.add_argument("trajectory", metavar="TRAJECTORY_CSV")
     c.add_argument("gyro", metavar="GYRO_LOG")
-    c.add_argument("--offset", default="auto", metavar="auto|SECONDS", help="gyro time of video time 0")
-    c.add_argument("--max-offset", type=float, default=2.0, metavar="S", help="search range of --offset auto (±s)")
+    c.add_argument("--offset", default="auto", type=number(Range(-1e5, 1e5, unit="s"), auto="auto", auto_value=None),
+                   metavar="auto|SECONDS", help="gyro time of video time 0")  # fmt: skip
+    c.add_argument("--max-offset", type=number(Range(0.0, 3600.0, lo_open=True, unit="s")), default=2.0, metavar="S", help="search range of --offset auto (±s)")
     c.add_argument(
         "--axes",
         default="xyz",
@@ -374,7 +346,7 @@ def add_commands(sub) -> None:
     )
     c.add_argument(
         "--frame-span",
-        type=float,
+        type=number(opt.FRAME_SPAN_S),
         default=0.0,
         metavar="S",
         help="exposure + readout time of a frame, from its time_s (the frame start): the gyro is averaged over "
@@ -400,11 +372,11 @@ def add_commands(sub) -> None:
         "does not depend on how a gyro's axes map onto the camera's.",
     )
     k.add_argument("inputs", nargs="+", metavar="FILE", help="trajectory CSV, dense trajectory CSV or gyro log")
-    k.add_argument("--start", type=float, default=None, metavar="S", help="ignore samples before this time (s)")
-    k.add_argument("--end", type=float, default=None, metavar="S", help="ignore samples after this time (s)")
+    k.add_argument("--start", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples before this time (s)")
+    k.add_argument("--end", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples after this time (s)")
     k.add_argument(
         "--segment",
-        type=float,
+        type=number(Range(0.0, 1e5, lo_open=True, unit="s")),
         default=None,
         metavar="S",
         help="Welch segment length (default: the whole series up to 4 s; shorter = smoother, coarser bins)",
@@ -438,17 +410,17 @@ def add_commands(sub) -> None:
     x.add_argument("--per-frame", action="store_true", help="a run folder's per-frame trajectory, not the dense one")
     x.add_argument(
         "--pivot",
-        type=float,
+        type=number(opt.PIVOT),
         default=None,
         metavar="M",
         help="pivot behind the camera for tum (default: the run's, else 0)",
     )
     x.add_argument(
         "--frame-span",
-        type=float,
+        type=number(opt.FRAME_SPAN_S),
         default=None,
         metavar="S",
         help="time a per-frame angle integrates, stamped at its middle (default: the frame interval, as in run)",
     )
-    x.add_argument("--time-offset", type=float, default=0.0, metavar="S", help="seconds added to every time")
+    x.add_argument("--time-offset", type=number(opt.TIME_S), default=0.0, metavar="S", help="seconds added to every time")
     x.set_defaults(func=cmd_export_trajectory)

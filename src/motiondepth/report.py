@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import urllib.parse
 from pathlib import Path
 
 import cv2
@@ -289,7 +290,8 @@ def render_batch_index(rows: list[dict]) -> str:
     body = []
     for r in rows:
         name = esc(str(r["clip"]))
-        link = f'<a href="{name}/report.html" title="{esc(str(r["video"]))}">{name}</a>'
+        href = esc("./" + urllib.parse.quote(str(r["clip"])) + "/report.html")  # never a javascript: URL
+        link = f'<a href="{href}" title="{esc(str(r["video"]))}">{name}</a>'
         if r["status"] != "ok":
             body.append(
                 f"<tr><td>{name}</td>"

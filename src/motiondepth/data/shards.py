@@ -138,8 +138,9 @@ class ShardReader:
                 self._all = list(pool.map(self._read, range(n_shards)))
 
     def _read(self, k: int) -> dict[str, np.ndarray]:
-        with np.load(self.root / f"shard-{k:05d}.npz") as z:
-            return {key: z[key] for key in z.files}
+        from motiondepth.io.npz import read_npz
+
+        return read_npz(self.root / f"shard-{k:05d}.npz", what="training shard")
 
     def __len__(self) -> int:
         return self.count

@@ -138,15 +138,20 @@ def mean_metrics(per_video: list[dict[str, float]]) -> dict[str, float]:
 # ----------------------------------------------------------------------------- files
 
 
-def _load(path: Path, keys: tuple[str, ...], allow_pickle: bool = False) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=allow_pickle) as z:
-            missing = [k for k in keys if k not in z.files]
-            if missing:
-                raise InputError(path, f"missing key(s) {missing}; has {sorted(z.files)}")
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable TAPVid-3D .npz ({exc})") from None
+def _load(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The numeric arrays of a TAPVid-3D ``.npz`` (checked keys), read without pickle; ``images_jpeg_bytes``,
+    the one object array real files hold, is read by :func:`~motiondepth.io.npz.read_bytes_array`, which can
+    build nothing but an array of bytes."""
+    from motiondepth.io.npz import read_bytes_array, read_npz
+
+    data = read_npz(path, keys, "TAPVid-3D .npz", skip=(JPEG_KEY,))
+    jpegs = read_bytes_array(path, JPEG_KEY, "TAPVid-3D .npz")
+    if jpegs is not None:
+        data[JPEG_KEY] = jpegs
+    return data
+
+
+JPEG_KEY = "images_jpeg_bytes"
 
 
 def _image_size(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
@@ -167,13 +172,13 @@ def _image_size(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
 def read_ground_truth(path: str | Path) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """Arrays of a TAPVid-3D ground-truth file (checked keys) and its image size (H, W).
 
-    The JPEG array is an object array, so the file is read with ``allow_pickle`` (only open
-    benchmark files you trust).
+    Nothing in the file can run code: the JPEG array (an object array) is read by an unpickler that
+    builds only arrays of bytes, every other key without pickle.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "ground-truth file not found")
-    gt = _load(path, ("queries_xyt", "tracks_XYZ", "visibility", "fx_fy_cx_cy"), allow_pickle=True)
+    gt = _load(path, ("queries_xyt", "tracks_XYZ", "visibility", "fx_fy_cx_cy"))
     t, n = gt["visibility"].shape if gt["visibility"].ndim == 2 else (-1, -1)
     if gt["tracks_XYZ"].shape != (t, n, 3):
         raise InputError(path, f"tracks_XYZ {gt['tracks_XYZ'].shape} and visibility {gt['visibility'].shape} differ")

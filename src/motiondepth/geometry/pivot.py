@@ -19,8 +19,9 @@ from motiondepth.geometry.camera import Intrinsics, project
 
 def check_pivot(pivot_m: float) -> None:
     """:class:`InputError` (naming ``--pivot``) unless the pivot distance is ≥ 0 m."""
-    if pivot_m < 0:
-        raise InputError("--pivot", f"must be ≥ 0 m, got {pivot_m}")
+    from motiondepth.options import PIVOT, check_number
+
+    check_number(pivot_m, "--pivot", PIVOT)
 
 
 def camera_centre(r: np.ndarray, pivot_m: float) -> np.ndarray:

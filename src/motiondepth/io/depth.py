@@ -57,13 +57,10 @@ def load_depth(path: str | Path, scale: float | None = None, stack: bool = False
         raise InputError(path, "depth file not found")
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
-        try:
-            data = np.load(path)
-            depth = data["depth"] if suffix == ".npz" else data
-        except KeyError:
-            raise InputError(path, "npz has no 'depth' array") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"cannot read depth array ({exc})") from None
+        from motiondepth.io.npz import read_npz
+
+        data = read_npz(path, ("depth",) if suffix == ".npz" else (), "depth file")
+        depth = data["depth"] if suffix == ".npz" else data["arr_0"]
         depth = np.asarray(depth, dtype=np.float64) * (1.0 if scale is None else scale)
     else:
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

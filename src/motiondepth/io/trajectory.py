@@ -160,17 +160,10 @@ def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None 
 
 def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
     """Read a tracks ``.npz`` → (Tracks, intrinsics or None)."""
+    from motiondepth.io.npz import read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "tracks file not found")
-    try:
-        with np.load(path) as d:
-            arrays = {k: d[k] for k in d.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable .npz ({exc})") from None
-    for key in ("tracks", "visible", "queries"):
-        if key not in arrays:
-            raise InputError(path, f"missing key '{key}'")
+    arrays = read_npz(path, ("tracks", "visible", "queries"), "tracks file")
     tr = arrays["tracks"]
     if tr.ndim != 3 or tr.shape[-1] != 2:
         raise InputError(path, f"'tracks' must be (T, N, 2), got {tr.shape}")

@@ -217,11 +217,9 @@ def is_sim_dir(path: str | Path) -> bool:
 def load_sim_dir(path: str | Path) -> tuple[np.ndarray, dict]:
     """Frames (T, H, W, 3) and camera.json (or {}) of a ``motiondepth simulate`` output directory."""
     path = Path(path)
-    try:
-        with np.load(path / "frames.npz") as data:
-            frames = data["frames"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(path / "frames.npz", f"cannot read frames ({exc})") from None
+    from motiondepth.io.npz import read_npz
+
+    frames = read_npz(path / "frames.npz", ("frames",), "frames file")["frames"]
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InputError(path / "frames.npz", f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     if len(frames) < 2:

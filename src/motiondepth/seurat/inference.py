@@ -59,17 +59,10 @@ class Tracks3D:
         """Read a file written by :meth:`save` (or any TAPVid-3D-style ``.npz`` with those keys)."""
         from pathlib import Path
 
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(path, "3D tracks file not found")
-        try:
-            with np.load(path) as d:
-                xyz, vis, k = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"]
-                q = d["queries_xyt"] if "queries_xyt" in d.files else None
-        except KeyError as exc:
-            raise InputError(path, f"missing key {exc}; expected tracks_XYZ, visibility, fx_fy_cx_cy") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"not a readable .npz ({exc})") from None
+        from motiondepth.io.npz import read_npz
+
+        d = read_npz(path, ("tracks_XYZ", "visibility", "fx_fy_cx_cy"), "3D tracks file")
+        xyz, vis, k, q = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"], d.get("queries_xyt")
         if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
             raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
         queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)

@@ -169,6 +169,38 @@ def _save_checkpoint(path: Path, model: nn.Module, opt, sched, step: int, extra:
         torch.save(state, tmp)
 
 
+RESUME_KEYS = ("model", "optimizer", "scheduler", "step", "torch_rng")
+
+
+def load_resume_state(path: Path) -> dict:
+    """The resume state of ``path`` (a ``checkpoint.pt`` written by this loop), loaded with ``weights_only=True``.
+
+    Only tensors and plain types can come out of it: a planted file whose pickle would build any other
+    object (and so could run code) is refused before anything in it runs.
+
+    Raises:
+        InputError: not a checkpoint this loop wrote (unreadable, truncated, other objects, missing keys).
+    """
+    import pickle
+    import zipfile
+
+    from motiondepth.errors import InputError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(path, f"holds objects other than tensors and plain values, refused (nothing in it was "
+                         f"run){': ' + first[:160] if first else ''}; delete it to start over") from None  # fmt: skip
+    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputError(path, f"not a readable training checkpoint ({type(exc).__name__}); delete it to start "
+                         "over") from None  # fmt: skip
+    if not isinstance(state, dict) or any(k not in state for k in RESUME_KEYS):
+        have = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise InputError(path, f"not a training checkpoint of this loop (needs {list(RESUME_KEYS)}, has {have})")
+    return state
+
+
 def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict[str, float]:
     """Train ``task`` into ``out``, resuming from ``out/checkpoint.pt`` when it exists.
 
@@ -195,10 +227,17 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     ckpt = out / "checkpoint.pt"
     start = 0
     if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"], strict=True)
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        state = load_resume_state(ckpt)
+        try:
+            model.load_state_dict(state["model"], strict=True)
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            from motiondepth.errors import InputError
+
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(ckpt, f"does not fit this run's model or optimizer ({detail}); give a new --out "
+                             "or delete the file to start over") from None  # fmt: skip
         start = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
         if rank == 0:

@@ -185,8 +185,26 @@ def summary_row(item: BatchItem) -> dict:
 
 
 def rows_to_csv(rows: list[dict]) -> str:
+    """``summary.csv``'s text; text cells that a spreadsheet would run as a formula are neutralised
+    (:func:`spreadsheet_safe`)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what Excel, LibreOffice and Google Sheets read as a formula
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell starting like a formula gets a leading apostrophe (OWASP's advice on CSV injection), so a
+    crafted clip name or error message is shown, never evaluated; numbers are left as they are.
+
+    Example:
+        >>> spreadsheet_safe("=HYPERLINK(1)"), spreadsheet_safe(-0.5), spreadsheet_safe("clip")
+        ("'=HYPERLINK(1)", -0.5, 'clip')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

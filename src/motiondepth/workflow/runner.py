@@ -53,13 +53,12 @@ from motiondepth.workflow.summary import add_depth_notes, summarize
 
 def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
-    try:
-        with np.load(path) as d:
-            info = {k[len("rescale_") :]: d[k] for k in d.files if k.startswith("rescale_")}
-            info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
-            return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(path, f"unreadable cached depth ({exc})") from None
+    from motiondepth.io.npz import read_npz
+
+    d = read_npz(path, ("depth", "unscaled_depth"), "cached depth")
+    info = {k[len("rescale_") :]: v for k, v in d.items() if k.startswith("rescale_")}
+    info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
+    return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
 
 
 def _load_trajectory(out: Path) -> Trajectory:
@@ -154,8 +153,10 @@ STEPS = ("tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overla
 
 def _check_options(cfg: RunConfig) -> None:
     """Settings that are wrong whatever the clip."""
+    from motiondepth.options import check_run_numbers
     from motiondepth.trajectory.stabilize import check_sigma
 
+    check_run_numbers(cfg)  # every number finite and in range, the flag named
     if cfg.dense_samples < 2:
         raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
     check_pivot(cfg.pivot_m)
@@ -163,8 +164,6 @@ def _check_options(cfg: RunConfig) -> None:
     check_device(cfg.device)
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
-    if not 1 <= cfg.grid_half <= 64:
-        raise InputError("--grid-half", f"must be 1–64, got {cfg.grid_half}")
     check_sigma(cfg.stabilize_sigma)
 
 
