@@ -30,8 +30,9 @@ def _intrinsics(text: str | None):
         raise InputError("--intrinsics", f"expected FX,FY,CX,CY in pixels, got {text!r}") from None
     if len(values) != 4:
         raise InputError("--intrinsics", f"expected 4 numbers FX,FY,CX,CY in pixels, got {len(values)}")
-    for name, v, limits in zip(("FX", "FY", "CX", "CY"), values, (*[opt.RUN_LIMITS["fx"][1]] * 2,
-                                                                     *[opt.RUN_LIMITS["cx"][1]] * 2), strict=True):
+    for name, v, limits in zip(
+        ("FX", "FY", "CX", "CY"), values, (*[opt.RUN_LIMITS["fx"][1]] * 2, *[opt.RUN_LIMITS["cx"][1]] * 2), strict=True
+    ):
         problem = limits.problem(v)
         if problem:
             raise InputError("--intrinsics", f"{name} {problem}")
@@ -156,12 +157,18 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
         solver = rolling_shutter_config(a.rolling_shutter, readout, float(interval) if interval else None)
     except ValueError as exc:
         raise InputError("--readout-ms", str(exc)) from None
-    if a.mode == "homography":
-        traj = solve_homography(tracks.tracks, tracks.visible, intr, times)
-    else:
-        traj = solve_trajectory(
-            tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, solver, image_height=height or h
-        )
+    try:
+        if a.mode == "homography":
+            traj = solve_homography(tracks.tracks, tracks.visible, intr, times)
+        else:
+            traj = solve_trajectory(
+                tracks.tracks, tracks.visible, depth, intr, pivot, times, a.mode, solver, image_height=height or h
+            )
+    except ValueError as exc:
+        raise InputError(a.tracks, str(exc)) from None
+    unsolved = np.flatnonzero(~np.isfinite(traj.angles).all(1))
+    if len(unsolved) == len(traj.angles) - 1 or len(unsolved) == len(traj.angles):
+        raise InputError(a.tracks, "too few tracked points to solve any frame after frame 0")
     if a.dense:
         if not a.video:
             raise InputError("--dense", "needs --video (the decoder reads the blurred frames)")
@@ -181,6 +188,10 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     print(
         f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px"
     )
+    if len(unsolved):
+        shown = ", ".join(str(i) for i in unsolved[:10]) + (", …" if len(unsolved) > 10 else "")
+        print(f"warning: {len(unsolved)} frame(s) had too few tracked points to solve ({shown}); their angles "
+              "are NaN in the CSV")  # fmt: skip
     return 0
 
 
@@ -278,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply the shake angles (real logs often need < 1)",
     )
     s.add_argument(
-        "--shake-highpass", type=number(Range(0.0, 1000.0, lo_open=True, unit="Hz")), metavar="HZ", help="remove slow pans from a log with a high-pass at HZ"
+        "--shake-highpass",
+        type=number(Range(0.0, 1000.0, lo_open=True, unit="Hz")),
+        metavar="HZ",
+        help="remove slow pans from a log with a high-pass at HZ",
     )
     s.add_argument(
         "--shake-start",
@@ -288,9 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="offset into the log (default 0; negative = random)",
     )
     s.add_argument(
-        "--pivot", type=number(opt.PIVOT), metavar="METRES", help="rotation pivot distance behind the camera (default 0.2 m)"
+        "--pivot",
+        type=number(opt.PIVOT),
+        metavar="METRES",
+        help="rotation pivot distance behind the camera (default 0.2 m)",
     )
-    s.add_argument("--frames", type=number(Range(2, 10000, integer=True)), metavar="N", help="number of frames (default 30)")
+    s.add_argument(
+        "--frames", type=number(Range(2, 10000, integer=True)), metavar="N", help="number of frames (default 30)"
+    )
     s.add_argument("--seed", type=number(opt.SEED), default=0, metavar="N", help="procedural scene seed")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")
     s.set_defaults(func=cmd_simulate)
@@ -306,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
         "input", metavar="INPUT", help="video file (mp4, mov, ...), image folder, or 'motiondepth simulate' folder"
     )
     t.add_argument(
-        "--grid-half", type=number(opt.GRID_HALF), default=12, metavar="I",
+        "--grid-half",
+        type=number(opt.GRID_HALF),
+        default=12,
+        metavar="I",
         help="half-width count i: (2i+1)^2 points (default 12 → 625; at most 64)",
     )
     t.add_argument(
@@ -330,8 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", metavar="DEPTH", help="depth of frame 0 (groundtruth.npz, .npz key 'depth', or 16-bit PNG)"
     )
     r.add_argument(
-        "--depth-scale", type=number(opt.DEPTH_SCALE), metavar="METRES_PER_UNIT",
-        help="metres per unit of a 16-bit depth image"
+        "--depth-scale",
+        type=number(opt.DEPTH_SCALE),
+        metavar="METRES_PER_UNIT",
+        help="metres per unit of a 16-bit depth image",
     )
     r.add_argument(
         "--camera",

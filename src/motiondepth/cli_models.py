@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from motiondepth.cli_run import add_device_argument
 from motiondepth import options as opt
+from motiondepth.cli_run import add_device_argument
 from motiondepth.errors import InputError, check_device
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
@@ -303,10 +303,30 @@ def add_commands(sub, eval_sub) -> None:
         "export resumes.",
     )
     x.add_argument("model", choices=["seurat", "blur"])
-    x.add_argument("--count", type=number(Range(1, 10**8, integer=True)), required=True, metavar="N", help="number of samples")
-    x.add_argument("--workers", type=number(Range(1, 256, integer=True)), default=1, metavar="K", help="parallel processes (default 1)")
-    x.add_argument("--size", type=number(Range(32, 4096, integer=True, unit="px")), default=224, metavar="PX", help="blur: frame side (small preset: 224)")
-    x.add_argument("--frames", type=number(Range(2, 1000, integer=True)), default=12, metavar="T", help="blur: frames per clip (small preset: 12)")
+    x.add_argument(
+        "--count", type=number(Range(1, 10**8, integer=True)), required=True, metavar="N", help="number of samples"
+    )
+    x.add_argument(
+        "--workers",
+        type=number(Range(1, 256, integer=True)),
+        default=1,
+        metavar="K",
+        help="parallel processes (default 1)",
+    )
+    x.add_argument(
+        "--size",
+        type=number(Range(32, 4096, integer=True, unit="px")),
+        default=224,
+        metavar="PX",
+        help="blur: frame side (small preset: 224)",
+    )
+    x.add_argument(
+        "--frames",
+        type=number(Range(2, 1000, integer=True)),
+        default=12,
+        metavar="T",
+        help="blur: frames per clip (small preset: 12)",
+    )
     x.add_argument("--shake", default="synthetic", metavar="synthetic|handheld|PATH",
                    help="blur: camera shake (handheld: real-gyro band energies; see simulate --help)")  # fmt: skip
     x.add_argument("--shake-scale", type=number(opt.SHAKE_SCALE), default=1.0, metavar="X",
@@ -315,8 +335,16 @@ def add_commands(sub, eval_sub) -> None:
                    help="blur: share of furnished indoor scenes (layout 'indoor', else 'room'; default 0)")  # fmt: skip
     x.add_argument("--start-seed", type=number(opt.SEED), default=0, metavar="S")
     x.add_argument("--shard-size", type=number(Range(1, 10**5, integer=True)), default=256, metavar="K")
-    x.add_argument("--grid", type=number(Range(2, 64, integer=True)), default=12, metavar="G", help="supporting grid side (small preset: 12)")
-    x.add_argument("--queries", type=number(Range(1, 10**5, integer=True)), default=64, metavar="N", help="query tracks per window")
+    x.add_argument(
+        "--grid",
+        type=number(Range(2, 64, integer=True)),
+        default=12,
+        metavar="G",
+        help="supporting grid side (small preset: 12)",
+    )
+    x.add_argument(
+        "--queries", type=number(Range(1, 10**5, integer=True)), default=64, metavar="N", help="query tracks per window"
+    )
     x.add_argument("--out", required=True, metavar="DIR")
     x.set_defaults(func=cmd_export_data)
 
@@ -331,7 +359,12 @@ def add_commands(sub, eval_sub) -> None:
                    "tracks (T,N,2), visible (T,N), queries (N,3), image_size)")  # fmt: skip
     d.add_argument("--depth", required=True, metavar="DEPTH", help="metric depth: .npz/.npy 'depth' (H,W) for "
                    "frame 0 or (T,H,W) per frame, a 16-bit PNG, or a folder of per-frame maps")  # fmt: skip
-    d.add_argument("--depth-scale", type=number(opt.DEPTH_SCALE), metavar="M_PER_UNIT", help="metres per unit of integer depth images")
+    d.add_argument(
+        "--depth-scale",
+        type=number(opt.DEPTH_SCALE),
+        metavar="M_PER_UNIT",
+        help="metres per unit of integer depth images",
+    )
     d.add_argument("--method", default="seurat", choices=["seurat", "rigid"], help="where the depth ratios come "
                    "from: the Seurat model (default) or rigid-scene geometry (camera motion per window from the "
                    "supporting tracks; exact on a static scene, wrong on moving objects; needs true "
@@ -343,9 +376,14 @@ def add_commands(sub, eval_sub) -> None:
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
     d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
-    d.add_argument("--hfov", type=number(opt.HFOV), default=60.0, metavar="DEG", help="assumed horizontal field of view "
-                   "when no intrinsics are given (default 60)")  # fmt: skip
-    d.add_argument("--stride", type=number(Range(1, 1000, integer=True)), metavar="S", help="window stride (default: the model's, 4)")
+    d.add_argument("--hfov", type=number(opt.HFOV), default=60.0, metavar="DEG",
+                   help="assumed horizontal field of view when no intrinsics are given (default 60)")  # fmt: skip
+    d.add_argument(
+        "--stride",
+        type=number(Range(1, 1000, integer=True)),
+        metavar="S",
+        help="window stride (default: the model's, 4)",
+    )
     d.add_argument("--chain", choices=CHAIN_CHOICES, default="average", help="how overlapping windows are "
                    "chained: 'average' (default) links each window over all shared frames and averages them; "
                    "'last' is the paper's Eq. 9")  # fmt: skip
@@ -391,7 +429,13 @@ def add_commands(sub, eval_sub) -> None:
                     "blur-depth-small is best on procedural clips)")  # fmt: skip
     dp.add_argument("--depth-model", metavar="DIR",
                     help="local Hugging Face metric depth model folder to use instead (see run)")  # fmt: skip
-    dp.add_argument("--start", type=number(Range(0, 10**8, integer=True)), default=0, metavar="K", help="first frame to use (default 0)")
+    dp.add_argument(
+        "--start",
+        type=number(Range(0, 10**8, integer=True)),
+        default=0,
+        metavar="K",
+        help="first frame to use (default 0)",
+    )
     dp.add_argument("--no-resize", action="store_true", help="refuse frames whose size differs from the checkpoint's")
     add_device_argument(dp)
     dp.add_argument("--out", required=True, metavar="DEPTH.npz")
@@ -409,8 +453,16 @@ def add_commands(sub, eval_sub) -> None:
                     help="single-frame ablation checkpoint (skipped when not shipped; 'none' skips it)")  # fmt: skip
     eb.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH",
                     help="dense trajectory decoder ('none': depth rows only)")  # fmt: skip
-    eb.add_argument("--scenes", type=number(Range(1, 10**5, integer=True)), default=32, metavar="N", help="number of clips (default 32)")
-    eb.add_argument("--seed", type=number(opt.SEED), default=0, metavar="S", help="selects a disjoint set of held-out clips")
+    eb.add_argument(
+        "--scenes",
+        type=number(Range(1, 10**5, integer=True)),
+        default=32,
+        metavar="N",
+        help="number of clips (default 32)",
+    )
+    eb.add_argument(
+        "--seed", type=number(opt.SEED), default=0, metavar="S", help="selects a disjoint set of held-out clips"
+    )
     eb.add_argument("--blur-fit-scenes", type=number(Range(0, 10**5, integer=True)), default=0, metavar="K",
                     help="also fit the rotation trace to the blur (no learning) on the first K clips: how "
                     "much of the motion inside each exposure the blur reveals (≈ 15 s per 224 px clip)")  # fmt: skip
@@ -429,10 +481,30 @@ def add_commands(sub, eval_sub) -> None:
         "Writes OUT (.json) and a markdown table next to it (.md).",
     )
     es.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
-    es.add_argument("--scenes", type=number(Range(1, 10**5, integer=True)), default=20, metavar="N", help="number of clips (default 20)")
-    es.add_argument("--seed", type=number(opt.SEED), default=0, metavar="S", help="selects a disjoint set of held-out clips")
-    es.add_argument("--frames", type=number(Range(8, 10**4, integer=True)), default=48, metavar="T", help="frames per clip (default 48)")
-    es.add_argument("--queries", type=number(Range(1, 10**5, integer=True)), default=256, metavar="N", help="query tracks per clip (default 256)")
+    es.add_argument(
+        "--scenes",
+        type=number(Range(1, 10**5, integer=True)),
+        default=20,
+        metavar="N",
+        help="number of clips (default 20)",
+    )
+    es.add_argument(
+        "--seed", type=number(opt.SEED), default=0, metavar="S", help="selects a disjoint set of held-out clips"
+    )
+    es.add_argument(
+        "--frames",
+        type=number(Range(8, 10**4, integer=True)),
+        default=48,
+        metavar="T",
+        help="frames per clip (default 48)",
+    )
+    es.add_argument(
+        "--queries",
+        type=number(Range(1, 10**5, integer=True)),
+        default=256,
+        metavar="N",
+        help="query tracks per clip (default 256)",
+    )
     es.add_argument("--noisy-tracks", action="store_true", help="corrupt the 2D tracks like a real tracker")
     es.add_argument("--chain", choices=CHAIN_CHOICES, default="average", help="Seurat's window chaining "
                     "(see track-depth); the hand-crafted baseline always uses Eq. 9, its better mode")  # fmt: skip

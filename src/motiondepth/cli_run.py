@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 from motiondepth import options as opt
-from motiondepth.errors import InputError
-from motiondepth.options import Range, number, run_option
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
+from motiondepth.options import Range, number, run_option
 
 
 def add_rolling_shutter_args(parser, readout_help: str) -> None:
@@ -197,9 +196,13 @@ def add_commands(sub) -> None:
     )
     g = r.add_argument_group("frames")
     g.add_argument("--start", type=run_option("start"), default=0, metavar="K", help="first frame (default 0)")
-    g.add_argument("--end", type=run_option("end"), default=None, metavar="K", help="stop before frame K (default: all)")
+    g.add_argument(
+        "--end", type=run_option("end"), default=None, metavar="K", help="stop before frame K (default: all)"
+    )
     g.add_argument("--stride", type=run_option("stride"), default=1, metavar="N", help="use every N-th frame")
-    g.add_argument("--resize", type=run_option("resize"), default=None, metavar="PX", help="scale so the longer side is PX pixels")
+    g.add_argument(
+        "--resize", type=run_option("resize"), default=None, metavar="PX", help="scale so the longer side is PX pixels"
+    )
     g.add_argument(
         "--fps",
         type=run_option("fps"),
@@ -211,7 +214,9 @@ def add_commands(sub) -> None:
     )
     g = r.add_argument_group("camera")
     for k in ("fx", "fy", "cx", "cy"):
-        g.add_argument(f"--{k}", type=run_option(k), default=None, metavar="PX", help=f"intrinsics {k} in source pixels")
+        g.add_argument(
+            f"--{k}", type=run_option(k), default=None, metavar="PX", help=f"intrinsics {k} in source pixels"
+        )
     g.add_argument(
         "--calibration",
         metavar="JSON",
@@ -275,7 +280,13 @@ def add_commands(sub) -> None:
     )
     g = r.add_argument_group("models")
     g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
-    g.add_argument("--depth-scale", type=run_option("depth_scale"), default=None, metavar="M", help="metres per unit of a 16-bit depth")
+    g.add_argument(
+        "--depth-scale",
+        type=run_option("depth_scale"),
+        default=None,
+        metavar="M",
+        help="metres per unit of a 16-bit depth",
+    )
     g.add_argument(
         "--depth-rescale",
         default="local",
@@ -292,7 +303,13 @@ def add_commands(sub) -> None:
         help="median distance to the scene in the first frame, metres, if you know it (a tape measure, a chart's "
         "stand): the depth map, shaped as usual, is scaled to it; the rotation's accuracy depends on this scale most",
     )
-    g.add_argument("--grid-half", type=run_option("grid_half"), default=12, metavar="I", help="query grid of (2I+1)² points (default 12)")
+    g.add_argument(
+        "--grid-half",
+        type=run_option("grid_half"),
+        default=12,
+        metavar="I",
+        help="query grid of (2I+1)² points (default 12)",
+    )
     g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
     g.add_argument(
         "--dense",
@@ -337,7 +354,13 @@ def add_commands(sub) -> None:
     c.add_argument("gyro", metavar="GYRO_LOG")
     c.add_argument("--offset", default="auto", type=number(Range(-1e5, 1e5, unit="s"), auto="auto", auto_value=None),
                    metavar="auto|SECONDS", help="gyro time of video time 0")  # fmt: skip
-    c.add_argument("--max-offset", type=number(Range(0.0, 3600.0, lo_open=True, unit="s")), default=2.0, metavar="S", help="search range of --offset auto (±s)")
+    c.add_argument(
+        "--max-offset",
+        type=number(Range(0.0, 3600.0, lo_open=True, unit="s")),
+        default=2.0,
+        metavar="S",
+        help="search range of --offset auto (±s)",
+    )
     c.add_argument(
         "--axes",
         default="xyz",
@@ -372,8 +395,12 @@ def add_commands(sub) -> None:
         "does not depend on how a gyro's axes map onto the camera's.",
     )
     k.add_argument("inputs", nargs="+", metavar="FILE", help="trajectory CSV, dense trajectory CSV or gyro log")
-    k.add_argument("--start", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples before this time (s)")
-    k.add_argument("--end", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples after this time (s)")
+    k.add_argument(
+        "--start", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples before this time (s)"
+    )
+    k.add_argument(
+        "--end", type=number(opt.TIME_S), default=None, metavar="S", help="ignore samples after this time (s)"
+    )
     k.add_argument(
         "--segment",
         type=number(Range(0.0, 1e5, lo_open=True, unit="s")),
@@ -422,5 +449,7 @@ def add_commands(sub) -> None:
         metavar="S",
         help="time a per-frame angle integrates, stamped at its middle (default: the frame interval, as in run)",
     )
-    x.add_argument("--time-offset", type=number(opt.TIME_S), default=0.0, metavar="S", help="seconds added to every time")
+    x.add_argument(
+        "--time-offset", type=number(opt.TIME_S), default=0.0, metavar="S", help="seconds added to every time"
+    )
     x.set_defaults(func=cmd_export_trajectory)

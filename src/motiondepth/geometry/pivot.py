@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics, project
 
 

@@ -66,13 +66,15 @@ class _BytesArrayUnpickler(pickle.Unpickler):
     """Builds NumPy arrays of ``bytes`` and nothing else: any other global (a function to call,
     a class to construct) is refused before it can run."""
 
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # bytes pickled by protocol 2 (Python 2 era files)
-    }
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),  # bytes pickled by protocol 2 (Python 2 era files)
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:

@@ -57,7 +57,6 @@ class Tracks3D:
     @classmethod
     def load(cls, path) -> Tracks3D:
         """Read a file written by :meth:`save` (or any TAPVid-3D-style ``.npz`` with those keys)."""
-        from pathlib import Path
 
         from motiondepth.io.npz import read_npz
 

@@ -49,6 +49,8 @@ class SolverConfig:
     huber_px: float = 0.5  # Huber threshold of the robust loss, pixels (floor)
     huber_mad_factor: float = 2.5  # … or this many robust standard deviations of the residuals
     damping: float = 1e-9  # Levenberg damping relative to the normal matrix's diagonal
+    min_points: int = 4  # a frame needs this many points visible in it and in frame 0, else it is unsolved
+    # (NaN): 3 angles (+ 3 shear rates held by the prior) from 2 residuals per point, with a margin
 
 
 def sample_depth(depth: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -461,8 +463,27 @@ def solve_trajectory(
     else:
         raise ValueError(f"unknown solver mode {mode!r}; use 'paper' or 'lsq'")
     res = reprojection_residuals(angles, tracks, visible, depth, intr, pivot_m)
+    # a frame without enough points has no solution: NaN, never the solver's starting zero
+    unsolved = usable_points(visible) < (config or SolverConfig()).min_points
+    unsolved[0] = unsolved[0] or bool(unsolved[1:].all())
+    if unsolved.all():
+        n = usable_points(visible)
+        raise ValueError(
+            f"too few tracked points to solve any frame: frame 0 has {n[0]} visible, the best later frame "
+            f"{n[1:].max()} of them still visible (need {(config or SolverConfig()).min_points})"
+        )
+    angles = np.where(unsolved[:, None], np.nan, angles)
+    res = np.where(unsolved, np.nan, res)
+    if readout_rotation is not None:
+        readout_rotation = np.where(unsolved[:, None], np.nan, readout_rotation)
     times = np.arange(len(tracks), dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
     return Trajectory(angles, times, res, method=mode, readout_rotation=readout_rotation)
+
+
+def usable_points(visible: np.ndarray) -> np.ndarray:
+    """(T,) number of points visible in each frame and in frame 0 (what the solver can use)."""
+    v = np.asarray(visible, bool)
+    return (v & v[:1]).sum(1)
 
 
 def absolute_rates(theta: np.ndarray, rates: np.ndarray, readout_fraction: float) -> np.ndarray:

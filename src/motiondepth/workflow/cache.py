@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +84,95 @@ def check_output_dir(out_dir: str | Path) -> Path:
     return out
 
 
+LOCK_NAME = ".motiondepth.lock"  # held (flock) by the run writing into a folder; holds its process id
+
+
+@contextlib.contextmanager
+def locked_output_dir(out_dir: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on ``out_dir`` for the block: a second run into the same folder fails at once
+    with one line naming the folder and the process that holds it, so two runs never mix their files.
+
+    The lock is ``flock`` on ``out_dir/.motiondepth.lock`` (released by the system if the process dies);
+    the file is removed when the block ends. Where ``fcntl`` is missing (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield out_dir
+        return
+    path = out_dir / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(out_dir, f"cannot create the folder's lock file ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(
+                out_dir, f"another motiondepth process (pid {holder}) is writing to this folder; wait for it to "
+                "finish or give another --out"
+            ) from None  # fmt: skip
+        try:  # the holder before us may have removed the file between our open and our lock: lock the new one
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield out_dir
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)  # closing releases the lock
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex, first 16 digits): binds a cached file to the step key it was written under."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+KEY_ENTRY = "cache_key.npy"  # the step key, stored inside every .npz a cached step writes
+
+
+def embed_key(path: Path, key: str) -> None:
+    """Add the step key to a written ``.npz`` (as array ``cache_key``), so the file itself says which settings
+    made it."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.array(key))
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(KEY_ENTRY, buf.getvalue())
+
+
+def embedded_key(path: Path) -> str | None:
+    """The step key stored in a ``.npz`` by :func:`embed_key`, or None (absent, unreadable)."""
+    from motiondepth.io.npz import READ_ERRORS
+
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return str(d["cache_key"]) if "cache_key" in d.files else None
+    except READ_ERRORS:
+        return None
+
+
 class StepCache:
-    """Runs pipeline steps, skipping those whose outputs in ``out_dir`` were made with the same key."""
+    """Runs pipeline steps, skipping those whose outputs in ``out_dir`` were made with the same key.
+
+    A step is reused only when ``config.json`` records the same key for it *and* each of its files is the
+    one written under that key: the same SHA-256 as recorded when it was written and, for ``.npz`` files,
+    the key stored inside. A file from other settings, a truncated file or one edited since is recomputed.
+    """
 
     def __init__(self, out_dir: Path, record: dict, overwrite: bool = False) -> None:
         self.out = out_dir
@@ -109,7 +199,7 @@ class StepCache:
         """Load step ``name`` from ``files`` if cached under the same key, else compute and write it."""
         key = step_key({"step": name, **parts})
         prev = self.previous.get(name, {})
-        if not self.overwrite and prev.get("key") == key and all((self.out / f).is_file() for f in files):
+        if not self.overwrite and prev.get("key") == key and self._intact(name, key, prev, files):
             try:
                 value = load(self.out)
             except InputError as exc:
@@ -127,9 +217,33 @@ class StepCache:
             target = exc.filename or (self.out / files[0])
             raise OutputError(target, f"cannot write {name} output ({exc.strerror or exc})") from None
         seconds = time.perf_counter() - t0  # writing included: a video step makes its frames as it writes them
-        self.record["steps"][name] = {"key": key, "files": files, "seconds": round(seconds, 4), "cached": False}
+        try:
+            for f in files:
+                if f.endswith(".npz"):
+                    embed_key(self.out / f, key)
+            digests = {f: file_digest(self.out / f) for f in files}
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise OutputError(self.out / files[0], f"cannot finish {name} output ({exc})") from None
+        self.record["steps"][name] = {"key": key, "files": files, "sha256": digests, "seconds": round(seconds, 4),
+                                      "cached": False}  # fmt: skip
         self.save()
         return value, key
+
+    def _intact(self, name: str, key: str, prev: dict, files: list[str]) -> bool:
+        """Whether every file of a step cached under ``key`` is still the one written under it."""
+        digests = prev.get("sha256") or {}
+        for f in files:
+            p = self.out / f
+            if not p.is_file():
+                return False
+            try:
+                same = digests.get(f) == file_digest(p)
+            except OSError:
+                same = False
+            if not same or (f.endswith(".npz") and embedded_key(p) != key):
+                log.warning("cached %s: %s is not the file written under this step's settings; recomputing", name, p)
+                return False
+        return True
 
     def save(self) -> None:
         """Write ``config.json`` (atomically)."""

@@ -24,6 +24,7 @@ from motiondepth.workflow.cache import (
     environment,
     file_fingerprint,
     folder_fingerprint,
+    locked_output_dir,
 )
 from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
@@ -108,34 +109,56 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     decode_s = time.perf_counter() - t_start
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
+    gyro = gyro_aid(cfg, clip)  # the gyro log is an input too: read and checked before DIR is touched
 
+    created = not Path(out_dir).exists()
     out = check_output_dir(out_dir)
     record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
     if undistort is not None:
         record["intrinsics"]["distortion"] = undistort
     bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
     try:
-        cache = StepCache(out, record, cfg.overwrite)
-        steps = _Steps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
-        gyro = gyro_aid(cfg, clip)
-        tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
-        if intr_origin == FOCAL_AUTO:
-            intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
-            record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
-                                     "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
-        depth, rescale_info, depth_src = steps.depth(tracks, intr)
-        traj = steps.trajectory(tracks, depth, intr)
-        traj.dense = steps.dense(traj, intr)
-        tracks3d = steps.tracks3d(tracks, depth, intr)
-        summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
-        if intr_warning:
-            warnings.insert(0, intr_warning)
-        add_depth_notes(summary, warnings, rescale_info, cfg)
-        record["summary"], record["warnings"] = summary, warnings
-        write_exports(steps.step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
-                      dict(steps.keys))  # fmt: skip
+        with locked_output_dir(out):
+            return _run_steps(video, cfg, clip, ckpt, out, record, bar, gyro, intr, intr_origin, intr_warning,
+                              undistort, decode_s, t_start)  # fmt: skip
+    except BaseException:
+        if created:  # a check that failed inside a step leaves no empty folder behind (finished steps stay)
+            _remove_if_empty(out)
+        raise
     finally:
         bar.close()
+
+
+def _remove_if_empty(folder: Path) -> None:
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record: dict, bar, gyro, intr: Intrinsics,
+               intr_origin: str, intr_warning: str | None, undistort: dict | None, decode_s: float,
+               t_start: float) -> Result:  # fmt: skip
+    """The cached steps of :func:`run`, in a checked and locked output folder."""
+    cache = StepCache(out, record, cfg.overwrite)
+    steps = _Steps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
+    tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
+    if intr_origin == FOCAL_AUTO:
+        intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
+        record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
+                                 "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
+    depth, rescale_info, depth_src = steps.depth(tracks, intr)
+    traj = steps.trajectory(tracks, depth, intr)
+    traj.dense = steps.dense(traj, intr)
+    tracks3d = steps.tracks3d(tracks, depth, intr)
+    summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
+    if intr_warning:
+        warnings.insert(0, intr_warning)
+    add_depth_notes(summary, warnings, rescale_info, cfg)
+    record["summary"], record["warnings"] = summary, warnings
+    write_exports(steps.step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
+                  dict(steps.keys))  # fmt: skip
     timings = steps.timings
     timings["total"] = time.perf_counter() - t_start
     record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}

@@ -172,7 +172,9 @@ def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float,
         raise InputError(
             "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
         )
-    return predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), fx_px, samples, source=source)
+    dense = predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), fx_px, samples, source=source)
+    unsolved = ~np.isfinite(trajectory.angles).all(1)  # no per-frame anchor: the decoder's samples mean nothing
+    return np.where(unsolved[:, None, None], np.nan, dense)
 
 
 def lift_tracks(

@@ -109,6 +109,13 @@ def summarize(
     if tracks.meta.get("blur_fit"):
         summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
     warnings = []
+    unsolved = np.flatnonzero(~np.isfinite(trajectory.angles).all(1))
+    if len(unsolved):
+        summary["unsolved_frames"] = unsolved.tolist()
+        warnings.append(
+            f"{len(unsolved)} frame(s) kept too few tracked points to solve their rotation (first: {unsolved[0]}): "
+            "they are NaN in trajectory.csv and trajectory_dense.csv, and count as 0 in the summary's angles"
+        )
     if clip.display_rotation_deg:
         warnings.append(
             f"the video plays rotated by {clip.display_rotation_deg}° (its display matrix, as phones store portrait "
