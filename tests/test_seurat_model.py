@@ -93,7 +93,7 @@ def test_weights_round_trip_and_strict_errors(tmp_path):
     # strict: weights of a different size do not load silently
     card = {"model": "seurat", "model_config": asdict(TINY) | {"hidden": 16}}
     (tmp_path / "m.json").write_text(__import__("json").dumps(card))
-    with pytest.raises(RuntimeError, match="size mismatch"):
+    with pytest.raises(InputError, match="of another shape"):
         Seurat.from_pretrained(str(path))
 
 

@@ -116,7 +116,15 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     if min(image_size) <= 0:
         raise InputError(path, "a calibration file needs the tracks' image_size, which the tracks file lacks")
     intr = resolve_intrinsics(image_size, calibration=path, calibration_record=rec)[0]
-    return intr, float(rec.get("pivot_m", DEFAULT_PIVOT_M)), None, lens
+    from motiondepth.geometry.pivot import check_pivot
+
+    pivot = rec.get("pivot_m", DEFAULT_PIVOT_M)
+    try:
+        pivot = float(pivot)
+    except (TypeError, ValueError):
+        raise InputError(path, f"pivot_m must be a number of metres, got {pivot!r}") from None
+    check_pivot(pivot, f"{path} pivot_m")
+    return intr, pivot, None, lens
 
 
 def cmd_trajectory(a: argparse.Namespace) -> int:
@@ -428,6 +436,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# what each command writes: single files (checked as files) and folders, by option; checked before any work
+_FILE_OUTPUTS = {
+    "track": ("out",), "trajectory": ("out",), "depth": ("out",), "track-depth": ("out",), "shake": ("plot", "out"),
+    "compare-gyro": ("out",), "eval": ("out",), "export-trajectory": ("out",),
+}  # fmt: skip
+_FOLDER_OUTPUTS = {"simulate": ("out",), "demo": ("out",), "export-data": ("out",), "predict-tapvid3d": ("out",),
+                   "train": ("out",), "run": ("out",)}  # fmt: skip
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path of the command checked (nothing created) before it reads or computes anything."""
+    from motiondepth.io.atomic import check_output_file, check_output_folder
+
+    for attr in _FILE_OUTPUTS.get(args.command, ()):
+        path = getattr(args, attr, None)
+        if path:
+            check_output_file(path)
+            if args.command == "depth":  # the colour-mapped PNG beside it
+                check_output_file(Path(path).with_suffix(".png"))
+    for attr in _FOLDER_OUTPUTS.get(args.command, ()):
+        path = getattr(args, attr, None)
+        if path:
+            check_output_folder(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -445,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        _check_outputs(args)
         return args.func(args)
     except InputError as exc:
         print(f"motiondepth: error: {exc}", file=sys.stderr)

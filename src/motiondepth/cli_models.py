@@ -94,6 +94,9 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
     md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
     j, m = write_json_and_markdown(a.out, result, md)
     print(markdown_table(result, "per_trajectory"))
+    if result["degenerate_windows"]:
+        print(f"rigid geometry: {result['degenerate_windows']} of {result['windows']} windows met a degenerate "
+              "essential matrix and fell back to the other starts (the no-motion one among them)")  # fmt: skip
     print(f"wrote {j} and {m}")
     return 0
 

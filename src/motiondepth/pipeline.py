@@ -136,6 +136,9 @@ def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float
         pivot = float(rec.get("pivot_m", 0.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(source, f"camera file needs 'intrinsics' [fx, fy, cx, cy] and 'pivot_m' ({exc})") from None
+    from motiondepth.geometry.pivot import check_pivot
+
+    check_pivot(pivot, f"{source} pivot_m")
     height = rec.get("height")
     return intr, pivot, None if height is None else int(height)
 

@@ -130,7 +130,7 @@ def load_decoder(name_or_path: str, depth_net: BlurDepthNet) -> TrajectoryDecode
     """A trajectory-decoder checkpoint, attached to ``depth_net`` (whose Self-Window it shares)."""
     from dataclasses import replace
 
-    from motiondepth.models.weights import load_weights
+    from motiondepth.models.weights import load_into, load_weights
 
     state, card = load_weights(name_or_path, expect_model="trajectory-decoder")
     try:
@@ -144,8 +144,6 @@ def load_decoder(name_or_path: str, depth_net: BlurDepthNet) -> TrajectoryDecode
             "configuration than the depth network given",
         )
     decoder = TrajectoryDecoder(depth_net.cfg, depth_net.self_window)
-    missing, unexpected = decoder.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("self_window.") for k in missing):
-        raise InputError(name_or_path, f"weights do not match the decoder (missing {missing}, unexpected {unexpected})")
+    load_into(decoder, state, name_or_path, "trajectory-decoder", allow_missing=("self_window.",))  # shared, loaded
     decoder.card = card
     return decoder.eval()

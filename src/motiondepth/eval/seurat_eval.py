@@ -56,9 +56,13 @@ ROWS = (
 
 
 def evaluate_clip(
-    clip, predictor: SeuratPredictor, flicker_seed: int = 0, others: dict[str, SeuratPredictor] | None = None
-) -> dict[str, dict[str, dict]]:
+    clip, predictor: SeuratPredictor, flicker_seed: int = 0, others: dict[str, SeuratPredictor] | None = None,
+    stats: dict[str, int] | None = None,
+) -> dict[str, dict[str, dict]]:  # fmt: skip
     """Metrics of every row on one clip, for every scaling mode: {row: {scaling: metrics}}.
+
+    ``stats``, when given, counts the clip's ``windows`` and ``degenerate_windows`` (rigid geometry that fell
+    back from a degenerate essential matrix, :class:`~motiondepth.seurat.rigid.RigidMotion`).
 
     ``others``: more Seurat models to compare, one row each (row name → predictor, its own chaining).
     """
@@ -78,6 +82,11 @@ def evaluate_clip(
     depths["hand-crafted baseline"] = scale_match(hand, tracks, vis, flicker)[0]
     starts = window_starts(len(tracks), w, predictor.stride)
     priors = window_priors(tracks, vis, clip.intrinsics, starts, w, support)  # the rigid row, and the model's prior
+    if stats is not None:  # windows whose essential-matrix start met degenerate geometry (fell back, counted)
+        stats["windows"] = stats.get("windows", 0) + len(priors)
+        stats["degenerate_windows"] = stats.get("degenerate_windows", 0) + sum(
+            p.motion.degenerate_starts > 0 for p in priors
+        )
     rigid = chain_log_ratios(np.stack([p.query_log_ratio for p in priors]), starts, len(tracks), predictor.chain)
     depths["rigid geometry"] = scale_match(rigid, tracks, vis, flicker)[0]
     wl, starts = predictor.window_log_ratios(
@@ -116,10 +125,11 @@ def evaluate_procedural(
     cfg = SeuratDataConfig(window=predictor.cfg.window, grid=predictor.cfg.grid, num_queries=num_queries)
     per_clip = []
     t_model = []
+    stats: dict[str, int] = {}
     for i in tqdm(range(scenes), desc="eval seurat", disable=not progress):
         clip = eval_clip(EVAL_SEED_BASE + seed * 10_000 + i, num_frames, predictor.stride, cfg, noise=noisy_tracks)
         t0 = time.perf_counter()
-        per_clip.append(evaluate_clip(clip, predictor, flicker_seed=seed * 10_000 + i, others=others))
+        per_clip.append(evaluate_clip(clip, predictor, flicker_seed=seed * 10_000 + i, others=others, stats=stats))
         t_model.append(time.perf_counter() - t0)
     table = {
         row: {s: mean_metrics([c[row][s] for c in per_clip]) for s in SCALINGS} for row in (*ROWS, *(others or {}))
@@ -130,6 +140,7 @@ def evaluate_procedural(
         "window": predictor.cfg.window, "stride": predictor.stride,
         "checkpoint": getattr(predictor.model, "card", {}).get("name", "custom"),
         "table": table,
+        "windows": stats.get("windows", 0), "degenerate_windows": stats.get("degenerate_windows", 0),
     }  # fmt: skip
 
 

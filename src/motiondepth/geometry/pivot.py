@@ -16,11 +16,12 @@ import numpy as np
 from motiondepth.geometry.camera import Intrinsics, project
 
 
-def check_pivot(pivot_m: float) -> None:
-    """:class:`InputError` (naming ``--pivot``) unless the pivot distance is ≥ 0 m."""
+def check_pivot(pivot_m: float, source: str = "--pivot") -> None:
+    """:class:`InputError` (naming ``source``: the option, or the file it came from) unless the pivot
+    distance is a number from 0 to 5 m."""
     from motiondepth.options import PIVOT, check_number
 
-    check_number(pivot_m, "--pivot", PIVOT)
+    check_number(pivot_m, source, PIVOT)
 
 
 def camera_centre(r: np.ndarray, pivot_m: float) -> np.ndarray:

@@ -9,13 +9,72 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from motiondepth.errors import OutputError
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing[::-1]
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created (innermost first), as long as they are empty."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc)
+    where = exc.filename if isinstance(exc.filename, str) and not Path(exc.filename).name.startswith(".") else path
+    return OutputError(where, f"cannot write ({reason})")
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Check, creating nothing, that ``path`` can be written as a file: not an existing folder, and the nearest
+    existing folder above it writable. Commands call it before their work so a bad ``--out`` fails in a second.
+
+    Raises:
+        OutputError: naming the path and the problem.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(path, "is a folder; give a file name")
+    existing = next((p for p in path.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise OutputError(path, f"{existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot write in {existing} (permission denied)")
+    return path
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """:func:`check_output_file` for an output folder: an existing file in its place is refused."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(path, "exists and is not a folder")
+    existing = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise OutputError(path, f"{existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot write in {existing} (permission denied)")
+    return path
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
 
     The temporary name keeps the suffix of ``path`` so that writers which pick a format from the
-    extension (OpenCV, PyAV, numpy) behave as for the final name.
+    extension (OpenCV, PyAV, numpy) behave as for the final name. Every output goes through here (or
+    :func:`staged_output_dir`): an operating-system failure (no permission, disk full, a folder in the
+    way) becomes one :class:`~motiondepth.errors.OutputError` naming the file, and neither the temporary
+    file nor any folder made for it is left behind.
 
     Example:
         >>> import numpy as np, tempfile, pathlib
@@ -26,19 +85,35 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         True
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    if path.is_dir():
+        raise OutputError(path, "is a folder; give a file name")
+    made = _missing_parents(path)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         yield tmp_path
         os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    except OSError as exc:
+        _cleanup(tmp_path, made)
+        raise _output_error(path, exc) from None
+    except BaseException:
+        _cleanup(tmp_path, made)
+        raise
+    else:
+        _cleanup(tmp_path, [])
+
+
+def _cleanup(tmp_path: Path | None, made: list[Path]) -> None:
+    if tmp_path is not None:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+    _remove_empty(made)
 
 
 @contextlib.contextmanager
@@ -46,20 +121,40 @@ def staged_output_dir(out_dir: str | Path) -> Iterator[Path]:
     """Stage a multi-file output in a hidden sibling folder and move the files into ``out_dir``.
 
     Either every file the block wrote lands in ``out_dir`` or none does; files already in
-    ``out_dir`` that the block did not write are left alone.
+    ``out_dir`` that the block did not write are left alone. Operating-system failures become one
+    :class:`~motiondepth.errors.OutputError`, with no staging folder (or new parent folder) left behind.
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging.", dir=out_dir.parent))
+    check_output_folder(out_dir)
+    made = _missing_parents(out_dir)
+    stage = None
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging.", dir=out_dir.parent))
         yield stage
+        created = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
-        for item in sorted(stage.rglob("*")):
-            if item.is_file():
-                target = out_dir / item.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(item, target)
-    finally:
+        try:
+            for item in sorted(stage.rglob("*")):
+                if item.is_file():
+                    target = out_dir / item.relative_to(stage)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(item, target)
+        except OSError:
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)
+            raise
+    except OSError as exc:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        _remove_empty(made)
+        raise _output_error(out_dir, exc) from None
+    except BaseException:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        _remove_empty(made)
+        raise
+    else:
         shutil.rmtree(stage, ignore_errors=True)
 
 

@@ -240,10 +240,14 @@ class BlurDepthNet(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str) -> BlurDepthNet:
         """Load a blur-depth checkpoint by name (``"blur-depth-small"``) or path, strictly."""
-        from motiondepth.models.weights import load_weights
+        from motiondepth.errors import InputError
+        from motiondepth.models.weights import load_into, load_weights
 
         state, card = load_weights(name_or_path, expect_model="blur-depth")
-        model = cls(BlurDepthConfig.from_dict(card["model_config"]))
-        model.load_state_dict(state, strict=True)
+        try:
+            model = cls(BlurDepthConfig.from_dict(card["model_config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(name_or_path, f"card has no usable model_config ({exc})") from None
+        load_into(model, state, name_or_path, "blur-depth")
         model.card = card
         return model.eval()

@@ -361,11 +361,15 @@ class Seurat(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str) -> Seurat:
         """Load shipped weights by name (``"seurat-small"``) or a ``.safetensors`` path, strictly."""
-        from motiondepth.models.weights import load_weights
+        from motiondepth.errors import InputError
+        from motiondepth.models.weights import load_into, load_weights
 
         state, card = load_weights(name_or_path, expect_model="seurat")
-        model = cls(SeuratConfig(**card["model_config"]))
-        model.load_state_dict(state, strict=True)
+        try:
+            model = cls(SeuratConfig(**card["model_config"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(name_or_path, f"card has no usable model_config ({exc})") from None
+        load_into(model, state, name_or_path, "seurat")
         model.card = card
         return model.eval()
 

@@ -115,6 +115,38 @@ def load_weights(name_or_path: str | Path, expect_model: str | None = None):
     return state, card
 
 
+def load_into(model, state: dict, source: str | Path, what: str, allow_missing: tuple[str, ...] = ()) -> None:
+    """``model.load_state_dict(state)`` strictly, with a clear error when the weights are another model's.
+
+    Checked before loading: keys the model lacks, keys the file lacks (except those starting with one of
+    ``allow_missing``, e.g. a shared sub-module loaded elsewhere) and shape differences, each listed (first
+    few) with the file and the model named, instead of torch's multi-line ``RuntimeError``.
+
+    Raises:
+        InputError: the weights do not fit ``model``.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.startswith(allow_missing)]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]  # fmt: skip
+    if missing or unexpected or shapes:
+
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+        parts = [f"{len(missing)} missing ({few(missing)})" if missing else "",
+                 f"{len(unexpected)} unexpected ({few(unexpected)})" if unexpected else "",
+                 f"{len(shapes)} of another shape ({few(shapes)})" if shapes else ""]  # fmt: skip
+        raise InputError(
+            source,
+            f"weights do not fit the {what} model its card names: keys "
+            + "; ".join(p for p in parts if p)
+            + " (the weights are another model's, or the card is)",
+        )
+    model.load_state_dict(state, strict=not allow_missing)
+
+
 def save_weights(model, path: str | Path, card: dict) -> Path:
     """Write ``path`` (.safetensors) and its card ``path.with_suffix('.json')`` atomically.
 

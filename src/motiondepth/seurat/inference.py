@@ -299,7 +299,12 @@ class SeuratPredictor:
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
         self.cfg = model.cfg
-        self.stride = stride or self.cfg.stride
+        self.stride = self.cfg.stride if stride is None else stride
+        if not (isinstance(self.stride, (int, np.integer)) and 1 <= self.stride < self.cfg.window):
+            # windows must overlap to be chained (module docstring, step 1)
+            w = self.cfg.window
+            raise InputError("--stride", f"must be a whole number from 1 to {w - 1} (below the model's "
+                             f"{w}-frame window, so windows overlap), got {stride!r}")  # fmt: skip
         self.query_chunk = query_chunk
         _check_chain_mode(chain)
         self.chain = chain

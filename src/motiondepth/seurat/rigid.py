@@ -66,6 +66,8 @@ class RigidMotion:
     rotation: np.ndarray  # (W, 3, 3)
     translation: np.ndarray  # (W, 3)
     residual_px: float  # median RMS reprojection residual of the supporting points
+    degenerate_starts: int = 0  # essential-matrix starts that failed on degenerate geometry (the window then
+    # rests on the others, the no-motion start among them): counted by the evaluation, never an exception
 
 
 def _first_visible(visible: np.ndarray) -> np.ndarray:
@@ -138,7 +140,10 @@ def _triangulate(a, b, tracks, visible, intr, rounds: int = 3) -> tuple[np.ndarr
     return rho, rms
 
 
-def _essential_start(support, visible, intr, inlier_px, last) -> tuple[np.ndarray, np.ndarray]:
+def _essential_start(support, visible, intr, inlier_px, last) -> tuple[np.ndarray, np.ndarray] | None:
+    """A start for the window's motion from the essential matrix between frames 0 and ``last``; None when the
+    geometry is degenerate (OpenCV's five-point solver meets a degenerate polynomial, e.g. nearly coincident
+    or collinear points), the identity when too few points are seen."""
     import cv2
 
     w = support.shape[0]
@@ -148,10 +153,14 @@ def _essential_start(support, visible, intr, inlier_px, last) -> tuple[np.ndarra
         return rot, tr
     p0, p1 = unproject(support[0, m], 1.0, intr)[:, :2], unproject(support[last, m], 1.0, intr)[:, :2]
     cv2.setRNGSeed(0)  # RANSAC draws from a per-thread generator: seed it, so no result depends on earlier calls
-    e, inl = cv2.findEssentialMat(p0, p1, np.eye(3), method=cv2.RANSAC, prob=0.999, threshold=inlier_px / intr.fx)
-    if e is None or e.shape != (3, 3):
-        return rot, tr
-    _, r_last, t_last, _ = cv2.recoverPose(e, p0, p1, np.eye(3), mask=inl)
+    try:
+        e, inl = cv2.findEssentialMat(p0, p1, np.eye(3), method=cv2.RANSAC, prob=0.999,
+                                      threshold=inlier_px / intr.fx)  # fmt: skip
+        if e is None or e.shape != (3, 3):
+            return rot, tr
+        _, r_last, t_last, _ = cv2.recoverPose(e, p0, p1, np.eye(3), mask=inl)
+    except cv2.error:
+        return None
     rv = cv2.Rodrigues(r_last)[0].ravel()
     for f in range(1, w):  # spread over the window; 0.3: a unit baseline is far too long at median ρ = 1
         rot[f] = cv2.Rodrigues(rv * f / last)[0]
@@ -184,10 +193,13 @@ def _resect_intersect(support, visible, intr, inlier_px, rot, tr, iterations) ->
             use = fits & visible[f]
             if use.sum() < 6:
                 continue
-            ok, rv, tv = cv2.solvePnP(points[use], support[f, use].astype(np.float64), intr.K, None,
-                                      cv2.Rodrigues(rot[f])[0], tr[f].reshape(3, 1).copy(),
-                                      useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)  # fmt: skip
-            if ok:
+            try:
+                ok, rv, tv = cv2.solvePnP(points[use], support[f, use].astype(np.float64), intr.K, None,
+                                          cv2.Rodrigues(rot[f])[0], tr[f].reshape(3, 1).copy(),
+                                          useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)  # fmt: skip
+            except cv2.error:  # degenerate points for this frame: keep its previous pose
+                ok = False
+            if ok and np.isfinite(rv).all() and np.isfinite(tv).all():
                 rot[f], tr[f] = cv2.Rodrigues(rv)[0], tv.ravel()
     return best
 
@@ -217,8 +229,9 @@ def _solve_motion(support: np.ndarray, visible: np.ndarray, intr: Intrinsics, in
                   iterations: int = 20) -> RigidMotion:  # fmt: skip
     """:func:`rigid_motion` of supporting tracks already filled (float64) with boolean visibility."""
     w = support.shape[0]
-    starts = [_essential_start(support, visible, intr, inlier_px, last) for last in (w - 1, max(w // 2, 1))]
-    starts.append((np.repeat(np.eye(3)[None], w, 0), np.zeros((w, 3))))
+    tried = [_essential_start(support, visible, intr, inlier_px, last) for last in (w - 1, max(w // 2, 1))]
+    starts = [s for s in tried if s is not None]
+    starts.append((np.repeat(np.eye(3)[None], w, 0), np.zeros((w, 3))))  # no motion: always a start
     best = None
     for rot, tr in starts:
         fit = _resect_intersect(support, visible, intr, inlier_px, rot, tr, iterations)
@@ -226,6 +239,7 @@ def _solve_motion(support: np.ndarray, visible: np.ndarray, intr: Intrinsics, in
             best = fit
         if best.residual_px < 0.05 * inlier_px:  # converged: the other starts cannot do better
             break
+    best.degenerate_starts = sum(s is None for s in tried)
     return best
 
 

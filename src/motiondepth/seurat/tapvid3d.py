@@ -145,8 +145,7 @@ class TapVid3DPredictor:
         files = sorted(gt_dir.glob("*.npz"))
         if not files:
             raise InputError(gt_dir, "no .npz files")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        done, skipped = {}, []
+        done, skipped = {}, []  # out_dir is made by the first prediction written: a bad first file leaves none
         for f in tqdm(files, desc=f"tapvid3d {self.method}", disable=not progress):
             if (out_dir / f.name).is_file():  # an interrupted run resumes
                 skipped.append(f.stem)

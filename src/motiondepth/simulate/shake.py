@@ -179,13 +179,14 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "gyro log not found")
+    if not path.read_bytes().strip():
+        raise InputError(path, "gyro log is empty")
     suffix = path.suffix.lower()
     try:
         if suffix == ".gcsv":
             t, w = _read_gcsv(path)
         elif suffix == ".gyroflow":
-            raw = np.asarray(json.loads(path.read_text())["raw_imu"], dtype=np.float64)
-            t, w = raw[:, 0], raw[:, 1:4]
+            t, w = _read_gyroflow(path)
         else:
             t, w = _read_table(path, time_unit, ("wx", "wy", "wz"), ("gx", "gy", "gz"))
     except InputError:
@@ -196,6 +197,28 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     return t, w
 
 
+def _read_gyroflow(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``raw_imu`` rows ``[t_s, gx, gy, gz, …]`` (rad/s) of a project file of the original (Python) Gyroflow."""
+    doc = json.loads(path.read_text())
+    if not isinstance(doc, dict) or "raw_imu" not in doc:
+        what = "a JSON object" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
+        raise InputError(path, f"is {what} without 'raw_imu'; expected a Gyroflow project with raw_imu rows")
+    rows = doc["raw_imu"]
+    if not isinstance(rows, list) or not rows:
+        raise InputError(path, "'raw_imu' is empty or not a list of samples")
+    if any(not isinstance(r, list) or len(r) < 4 for r in rows):
+        bad = next(r for r in rows if not isinstance(r, list) or len(r) < 4)
+        kind = "objects" if isinstance(bad, dict) else f"{type(bad).__name__} entries"
+        raise InputError(path, f"'raw_imu' holds {kind} (e.g. {str(bad)[:60]}); this reader takes the original "
+                         "Gyroflow's [t_s, gx, gy, gz, …] rows in rad/s: export the gyro as .gcsv or CSV "
+                         "time_s,wx,wy,wz instead")  # fmt: skip
+    try:
+        raw = np.array([r[:4] for r in rows], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(path, "'raw_imu' rows must hold numbers [t_s, gx, gy, gz, …]") from None
+    return raw[:, 0], raw[:, 1:4]
+
+
 def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     meta: dict[str, str] = {}
     with open(path, newline="") as fh:
@@ -204,9 +227,12 @@ def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         cells = [c.strip() for c in line.split(",")]
         if cells[0] == "t":
             cols = cells
-            body = np.array(
-                [[float(c) for c in ln.split(",")] for ln in lines[i + 1 :] if ln.strip()], dtype=np.float64
-            )
+            body = [[float(c) for c in ln.split(",")] for ln in lines[i + 1 :] if ln.strip()]
+            if not body:
+                raise InputError(path, "has a 't,gx,gy,gz' column line but no samples after it")
+            if any(len(r) != len(cols) for r in body):
+                raise InputError(path, f"every sample needs {len(cols)} values ({','.join(cols)})")
+            body = np.array(body, dtype=np.float64)
             break
         if len(cells) >= 2:
             meta[cells[0]] = cells[1]
@@ -236,7 +262,13 @@ def _read_table(
         want = names if all(n in header for n in names) else alt
         if want is None or not all(n in header for n in want):
             raise InputError(path, f"header must contain {', '.join(names)}; got {rows[0]}")
-        data = np.array([[float(r[header.index(c)]) for c in (tcol, *want)] for r in rows[1:] if r], dtype=np.float64)
+        body = [r for r in rows[1:] if r]
+        if not body:
+            raise InputError(path, f"has a header ({', '.join(rows[0])}) but no samples")
+        short = next((k for k, r in enumerate(body, 2) if len(r) < len(header)), None)
+        if short is not None:
+            raise InputError(path, f"line {short} has {len(body[short - 2])} values, the header {len(header)}")
+        data = np.array([[float(r[header.index(c)]) for c in (tcol, *want)] for r in body], dtype=np.float64)
         unit = {"time_ns": "ns", "time_ms": "ms", "time_us": "us", "time_s": "s"}.get(tcol, time_unit)
     else:
         data = np.loadtxt(path, delimiter=delim, ndmin=2, dtype=np.float64)[:, : 1 + len(names)]

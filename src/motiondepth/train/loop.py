@@ -317,18 +317,12 @@ def load_init_weights(model: nn.Module, name_or_path: str) -> None:
         InputError: unreadable checkpoint, or weights that do not fit the model (other
             architecture or preset).
     """
-    from motiondepth.errors import InputError
-    from motiondepth.models.weights import load_weights
+    from motiondepth.models.weights import load_into, load_weights
 
     state, _ = load_weights(name_or_path)
     if hasattr(model, "adapt_init_state"):  # e.g. a multi-frame model started from a single-frame one
         state = model.adapt_init_state(state)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = str(exc).splitlines()
-        detail = lines[1].strip() if len(lines) > 1 else str(exc)
-        raise InputError(name_or_path, f"weights do not fit this model ({detail})") from None
+    load_into(model, state, name_or_path, type(model).__name__)
 
 
 def _validate(task: Task, model: nn.Module, step: int, logf) -> dict[str, float]:
@@ -361,8 +355,39 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def _checked_value(current: Any, value: Any, name: str) -> Any:
+    """``value`` for a field holding ``current``, of the same kind (a number for a number, finite; a flag for a
+    flag; text for text), else ``ValueError`` naming the setting."""
+    import math
+
+    def bad(want: str) -> ValueError:
+        return ValueError(f"{name}: expected {want}, got {value!r}")
+
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+    elif isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+    elif isinstance(current, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad("a finite number")
+        value = float(value)
+    elif isinstance(current, str):
+        if not isinstance(value, str):
+            raise bad("text")
+    elif isinstance(current, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        value = tuple(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name.startswith("train.") and value < 0:
+        raise ValueError(f"{name}: must be ≥ 0, got {value!r}")  # no training setting is negative
+    return value
+
+
 def apply_overrides(obj: Any, overrides: dict[str, Any], where: str = "config") -> Any:
-    """Set dataclass fields (recursively) from a nested dict; unknown keys raise ``KeyError``."""
+    """Set dataclass fields (recursively) from a nested dict; unknown keys raise ``KeyError``, values of the
+    wrong kind (text for a number, NaN, …) ``ValueError``."""
     import dataclasses
 
     for key, value in overrides.items():
@@ -371,10 +396,8 @@ def apply_overrides(obj: Any, overrides: dict[str, Any], where: str = "config") 
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
             apply_overrides(current, value, f"{where}.{key}")
+        elif isinstance(value, dict) and not isinstance(current, dict):
+            raise ValueError(f"{where}.{key}: is a setting, not a group of settings")
         else:
-            if isinstance(current, tuple) and isinstance(value, list):
-                value = tuple(value)
-            if isinstance(current, float) and isinstance(value, int):
-                value = float(value)
-            setattr(obj, key, value)
+            setattr(obj, key, _checked_value(current, value, f"{where}.{key}"))
     return obj

@@ -86,8 +86,8 @@ def resolve_run(model: str, preset: str, config_file=None, overrides=()):
         raise InputError("--preset", str(exc)) from None
     try:
         apply_overrides(task_cfg, settings, "task")
-    except KeyError as exc:
-        raise InputError(config_file or "overrides", str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise InputError(config_file or "overrides", str(exc.args[0])) from None
     if model == "seurat":
         task_cfg.data.window, task_cfg.data.grid = task_cfg.model.window, task_cfg.model.grid
     elif model == "blur-depth":
@@ -99,8 +99,8 @@ def resolve_run(model: str, preset: str, config_file=None, overrides=()):
     train_cfg = TrainConfig(**TRAIN_PRESETS[model].get(preset, {}))
     try:
         apply_overrides(train_cfg, train_over, "train")
-    except KeyError as exc:
-        raise InputError(config_file or "overrides", str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise InputError(config_file or "overrides", str(exc.args[0])) from None
     return task, train_cfg
 
 

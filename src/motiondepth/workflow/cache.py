@@ -211,9 +211,11 @@ class StepCache:
         value = compute()
         try:
             write(value, self.out)
-        except OSError as exc:
+        except (OSError, OutputError) as exc:
             for f in files:  # a step's files are all or nothing
                 (self.out / f).unlink(missing_ok=True)
+            if isinstance(exc, OutputError):
+                raise
             target = exc.filename or (self.out / files[0])
             raise OutputError(target, f"cannot write {name} output ({exc.strerror or exc})") from None
         seconds = time.perf_counter() - t0  # writing included: a video step makes its frames as it writes them

@@ -213,6 +213,11 @@ def resolve_intrinsics(
             raise InputError("--fx/--fy/--cx/--cy", str(exc)) from None
         if origin not in ("flags", FOCAL_AUTO):
             origin += " with " + ", ".join(given) + " from flags"
+    for name, c, size in (("cx", base.cx, sw), ("cy", base.cy, sh)):  # the optical axis meets the sensor
+        if not 0.0 <= c <= size - 1:
+            where = f"--{name}" if name in given else (calibration or f"--{name}")
+            raise InputError(where, f"principal point {name} = {c:g} px lies outside the {sw}x{sh} source frames "
+                             f"(0–{size - 1} px)")  # fmt: skip
     if (h, w) != (sh, sw):
         base = base.scaled(w / sw, h / sh)
     return base, origin, warning

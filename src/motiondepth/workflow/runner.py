@@ -98,15 +98,24 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     # bad input fails before DIR is touched
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
     calib = calibration_record(cfg.calibration) if cfg.calibration else None  # the file, read once
-    intr, intr_origin, intr_warning = resolve_intrinsics(
-        clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov, calib
-    )
+    given = any(v is not None for v in (cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov))
+    if not given and "intrinsics" in clip.camera:  # a simulate folder knows its camera: use it, and say so
+        sim_camera = Path(video) / "camera.json"
+        intr, _, intr_warning = resolve_intrinsics(
+            clip.size, clip.source_size, calibration=sim_camera, calibration_record=clip.camera
+        )
+        intr_origin = f"{sim_camera} (the simulated camera)"
+    else:
+        intr, intr_origin, intr_warning = resolve_intrinsics(
+            clip.size, clip.source_size, cfg.fx, cfg.fy, cfg.cx, cfg.cy, cfg.calibration, cfg.hfov, calib
+        )
     lens = read_lens_distortion(cfg.calibration, calib) if calib is not None else None
     undistort = None if lens is None or lens.is_identity else lens.as_dict()
     if undistort is not None:  # every step after this sees a pinhole camera
         clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
         intr_origin += f"; frames undistorted ({lens.describe()})"
     decode_s = time.perf_counter() - t_start
+    _check_grid_fits(video, clip, intr, cfg)
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
     gyro = gyro_aid(cfg, clip)  # the gyro log is an input too: read and checked before DIR is touched
@@ -188,6 +197,23 @@ def _check_options(cfg: RunConfig) -> None:
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
     check_sigma(cfg.stabilize_sigma)
+
+
+def _check_grid_fits(video, clip: Clip, intr: Intrinsics, cfg: RunConfig) -> None:
+    """The query grid must fit the frames around the principal point: checked before DIR is touched, with the
+    file, the decoded and the source size named (a ``--resize`` may be why the frames are small)."""
+    from motiondepth.tracking.grid import query_grid
+
+    try:
+        query_grid(cfg.grid_half, clip.size, intr)
+    except ValueError:
+        h, w = clip.size
+        sh, sw = clip.source_size
+        resized = f" (resized from {sw}x{sh} by --resize {cfg.resize})" if (h, w) != (sh, sw) else ""
+        raise InputError(
+            video, f"frames are {w}x{h}{resized}: too small for the query grid's border margin around the principal "
+            f"point ({intr.cx:.0f}, {intr.cy:.0f}); use larger frames or a principal point nearer the centre"
+        ) from None  # fmt: skip
 
 
 def _checkpoints(cfg: RunConfig) -> dict:
