@@ -410,3 +410,71 @@ def test_npz_readers_refuse_object_arrays(tmp_path):
     with np.load(tmp_path / "t.npz", allow_pickle=True) as d:  # control: with pickle allowed the payload runs
         d["tracks"]
     assert marker.exists()
+
+
+# ----------------------------------------------------------------------------- siblings found in the sweep
+
+
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("intrinsics", np.array([np.nan, 1.0, 2.0, 3.0]), "'intrinsics'"),
+        ("intrinsics", np.array([1.0, 2.0]), "'intrinsics'"),
+        ("image_size", np.array([-5, 10]), "'image_size'"),
+        ("image_size", np.array([1, 2, 3]), "'image_size'"),
+        ("meta", np.array("[1, 2]"), "'meta'"),
+    ],
+)
+def test_malformed_tracks_files(key, value, needle, sim, tmp_path, capsys):
+    d = dict(np.load(sim["tracks"]))
+    d[key] = value
+    np.savez(tmp_path / "bad.npz", **d)
+    cam, bad, depth = sim["dir"] / "camera.json", tmp_path / "bad.npz", sim["depth"]
+    for args in (["trajectory", bad, "--camera", cam, "--depth", depth, "--out", tmp_path / "t"],
+                 ["track-depth", bad, "--depth", depth, "--out", tmp_path / "x"]):  # fmt: skip
+        line = fails_cleanly(args, "bad.npz", tmp_path, capsys)
+        assert needle in line
+
+
+def test_camera_files_of_the_wrong_shape(sim, tmp_path, capsys):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "none.json").write_text('{"foo": 1}')
+    (tmp_path / "nan.json").write_text('{"intrinsics": [100, 100, 80, 60], "pivot_m": NaN}')
+    tr = ["--depth", sim["depth"], "--out", tmp_path / "x"]
+    fails_cleanly(["track-depth", sim["tracks"], "--camera", tmp_path / "list.json", *tr], "list.json", tmp_path,
+                  capsys)  # fmt: skip
+    fails_cleanly(["track-depth", sim["tracks"], "--camera", tmp_path / "none.json", *tr], "none.json", tmp_path,
+                  capsys)  # fmt: skip
+    line = fails_cleanly(["trajectory", sim["tracks"], "--camera", tmp_path / "nan.json", *tr], "nan.json", tmp_path,
+                         capsys)  # fmt: skip
+    assert "pivot_m" in line
+
+
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("fx_fy_cx_cy", np.array([np.nan, 1.0, 2.0, 3.0]), "fx_fy_cx_cy"),
+        ("fx_fy_cx_cy", np.array([1.0, 2.0]), "fx_fy_cx_cy"),
+        ("queries_xyt", np.zeros(2), "queries_xyt"),
+        ("image_size", np.array([96]), "image_size"),
+    ],
+)
+def test_malformed_tapvid3d_ground_truth(key, value, needle, tmp_path, capsys):
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir(), pred.mkdir()
+    arrays = _tapvid3d_arrays() | {key: value}
+    np.savez(gt / "v.npz", **arrays)
+    np.savez(pred / "v.npz", tracks_XYZ=arrays["tracks_XYZ"], visibility=arrays["visibility"])
+    line = fails_cleanly(["eval", "tapvid3d", "--gt", gt, "--pred", pred, "--out", tmp_path / "r.json"], "v.npz",
+                         tmp_path, capsys)  # fmt: skip
+    assert needle in line
+
+
+def test_batch_index_links_are_relative(tmp_path):
+    from motiondepth.report import render_batch_index
+    from motiondepth.workflow.batch import COLUMNS
+
+    rows = [dict.fromkeys(COLUMNS, "") | {"clip": f"javascript:alert({i})", "video": "x", "status": s, "error": "e"}
+            for i, s in ((1, "failed"), (2, "ok"))]  # fmt: skip
+    page = render_batch_index(rows)
+    assert 'href="javascript:' not in page and 'href="./javascript%3Aalert%282%29/report.html"' in page

@@ -40,7 +40,12 @@ def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
         return _intrinsics(a.intrinsics), None
     if a.camera:
         cam = read_camera_json(a.camera)
-        return Intrinsics.from_array(cam["intrinsics"]), None
+        try:
+            return Intrinsics.from_array(cam["intrinsics"]), None
+        except KeyError:
+            raise InputError(a.camera, "has no 'intrinsics' [fx, fy, cx, cy]") from None
+        except (ValueError, TypeError) as exc:
+            raise InputError(a.camera, f"'intrinsics': {exc}") from None
     if tracks_intr is not None:
         return Intrinsics.from_array(tracks_intr), None
     h, w = size

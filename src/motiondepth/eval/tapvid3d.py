@@ -158,8 +158,10 @@ def _image_size(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
     import cv2
 
     if "image_size" in data:
-        h, w = (int(v) for v in data["image_size"])
-        return h, w
+        size = np.asarray(data["image_size"])
+        if size.shape != (2,) or not np.all(np.isfinite(size)) or (size < 1).any():
+            raise InputError(path, f"'image_size' must be (height, width) in pixels, got {size.tolist()}")
+        return int(size[0]), int(size[1])
     frames = data.get("images_jpeg_bytes")
     if frames is None or len(frames) == 0:
         raise InputError(path, "needs 'images_jpeg_bytes' (or 'image_size') to rescale the intrinsics")
@@ -182,6 +184,11 @@ def read_ground_truth(path: str | Path) -> tuple[dict[str, np.ndarray], tuple[in
     t, n = gt["visibility"].shape if gt["visibility"].ndim == 2 else (-1, -1)
     if gt["tracks_XYZ"].shape != (t, n, 3):
         raise InputError(path, f"tracks_XYZ {gt['tracks_XYZ'].shape} and visibility {gt['visibility'].shape} differ")
+    if gt["queries_xyt"].shape != (n, 3):
+        raise InputError(path, f"queries_xyt must be (N, 3) for the {n} tracks, got {gt['queries_xyt'].shape}")
+    k = np.asarray(gt["fx_fy_cx_cy"], dtype=np.float64)
+    if k.shape != (4,) or not np.all(np.isfinite(k)) or (k[:2] <= 0).any():
+        raise InputError(path, f"fx_fy_cx_cy must be 4 finite numbers with fx, fy > 0, got {k.tolist()}")
     return gt, _image_size(path, gt)
 
 
@@ -194,6 +201,9 @@ def evaluate_file(gt_path: Path, pred_path: Path, scaling: str = "per_trajectory
     """
     gt, size = read_ground_truth(gt_path)
     pr = _load(pred_path, ("tracks_XYZ", "visibility"))
+    if pr["visibility"].shape != gt["visibility"].shape:
+        raise InputError(pred_path, f"visibility is {pr['visibility'].shape}, ground truth {gt_path.name} is "
+                         f"{gt['visibility'].shape}")  # fmt: skip
     g, p = gt["tracks_XYZ"], pr["tracks_XYZ"]
     if p.shape != g.shape:
         raise InputError(pred_path, f"tracks_XYZ is {p.shape}, ground truth {gt_path.name} is {g.shape}")

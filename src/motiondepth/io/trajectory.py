@@ -171,17 +171,30 @@ def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
         raise InputError(path, f"tracks have {len(tr)} frame(s); need at least 2")
     if not np.all(np.isfinite(tr)):
         raise InputError(path, "'tracks' contains NaN or inf")
-    size = tuple(int(v) for v in arrays.get("image_size", [0, 0]))
+    raw_size = np.asarray(arrays.get("image_size", [0, 0]))
+    if raw_size.shape != (2,) or not np.all(np.isfinite(raw_size)) or (raw_size < 0).any():
+        raise InputError(path, f"'image_size' must be (height, width) in pixels, got {raw_size.tolist()}")
+    size = (int(raw_size[0]), int(raw_size[1]))
     meta = {"tracker": str(arrays["tracker"])} if "tracker" in arrays else {}
     if "meta" in arrays:
         try:
             meta = json.loads(str(arrays["meta"]))
         except json.JSONDecodeError:
             raise InputError(path, "'meta' is not JSON") from None
+        if not isinstance(meta, dict):
+            raise InputError(path, f"'meta' must be a JSON object, got a JSON {type(meta).__name__}")
+    intr = arrays.get("intrinsics")
+    if intr is not None:
+        from motiondepth.geometry.camera import Intrinsics
+
+        try:
+            intr = Intrinsics.from_array(np.asarray(intr, dtype=np.float64).ravel()).as_array()
+        except (ValueError, TypeError) as exc:
+            raise InputError(path, f"'intrinsics': {exc}") from None
     try:
         tracks = Tracks(
             tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size, meta
         )
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
-    return tracks, arrays.get("intrinsics")
+    return tracks, intr

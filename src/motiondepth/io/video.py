@@ -235,9 +235,12 @@ def read_camera_json(path: str | Path) -> dict:
     if not path.is_file():
         raise InputError(path, "camera file not found")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(rec, dict):
+        raise InputError(path, f"a camera file is a JSON object, not a JSON {type(rec).__name__}")
+    return rec
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

@@ -62,10 +62,16 @@ class Tracks3D:
 
         d = read_npz(path, ("tracks_XYZ", "visibility", "fx_fy_cx_cy"), "3D tracks file")
         xyz, vis, k, q = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"], d.get("queries_xyt")
+        try:
+            intr = Intrinsics.from_array(np.asarray(k, dtype=np.float64).ravel())
+        except (ValueError, TypeError) as exc:
+            raise InputError(path, f"'fx_fy_cx_cy': {exc}") from None
+        if q is not None and q.shape != (xyz.shape[1], 3):
+            raise InputError(path, f"'queries_xyt' must be (N, 3) for the {xyz.shape[1]} tracks, got {q.shape}")
         if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
             raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
         queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)
-        return cls(xyz, vis, Intrinsics.from_array(k), queries, xyz[..., 2].copy())
+        return cls(xyz, vis, intr, queries, xyz[..., 2].copy())
 
 
 def check_tracks(tracks: np.ndarray, visible: np.ndarray, window: int, source: str = "tracks") -> None:
