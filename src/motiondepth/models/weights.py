@@ -140,7 +140,7 @@ def load_into(model, state: dict, source: str | Path, what: str, allow_missing: 
                  f"{len(shapes)} of another shape ({few(shapes)})" if shapes else ""]  # fmt: skip
         raise InputError(
             source,
-            f"weights do not fit the {what} model its card names: keys "
+            f"weights do not fit this model ({what}): keys "
             + "; ".join(p for p in parts if p)
             + " (the weights are another model's, or the card is)",
         )
