@@ -1,7 +1,7 @@
 """How much do the frames say about depth? The photometric fit of known camera motion at true and wrong depths.
 
 Each held-out procedural clip (the blur-depth benchmark's clips, 12 frames at 224 px) is warped
-back to frame 0 with the solver's per-frame angles and the pivot model (DESIGN §3.2), once with
+back to frame 0 with the solver's per-frame angles and the pivot model (docs/design.md §3.2), once with
 the true depth map and once with wrong ones (every depth halved, doubled, or a constant 1 m or
 20 m). The mean absolute grey-level difference to frame 0, averaged over frames 1…T−1 (10 px
 border left out), is the residual a multi-frame method has to work with. If wrong depths fit

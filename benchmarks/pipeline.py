@@ -6,7 +6,7 @@ TUM desk pair and its NYU-like room) is shaken by a real phone gyro log (GyroDeb
 high-passed at 0.5 Hz and scaled ×0.25 to handheld amplitude, several start offsets), rendered by
 the simulator as the ``phone`` preset (30 frames, 518 × 518, rolling shutter, 60 ms exposure) and
 written as ``video.mp4``. ``motiondepth.run`` then sees the video alone with the true intrinsics
-(no depth): the sparse trajectory is scored with DESIGN §7 AbsRel (floor 1 mrad) and the first-frame
+(no depth): the sparse trajectory is scored with docs/design.md §7 AbsRel (floor 1 mrad) and the first-frame
 depth with AbsRel over valid ground truth. Two reference rows isolate the depth network: the same
 run given the ground-truth depth (``--depth``), and a constant depth (the network's training median).
 One more row adds the clip's gyro log (``gyro.csv`` that ``simulate`` writes: the simulated camera's

@@ -16,7 +16,7 @@
 #
 # Measured on a lent H200 (2026-11-22): the network trains at 0.079 s per step at batch 32, but the
 # machine's 16 cores exported only 1.35 clips/s, so 704 clips fed 2 600 steps and both models
-# overfit (README, "Blur-depth results"). A likely cause: glibc handed the simulator's large
+# overfit (docs/results.md, "Blur-depth results"). A likely cause: glibc handed the simulator's large
 # temporaries back to the kernel after every use, so each clip took ~24 k page faults, which are
 # slow on virtual machines; export workers now keep that memory (data/shards.py). Check the
 # export rate in the first call before planning a run.

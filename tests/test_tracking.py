@@ -89,7 +89,7 @@ def test_tracker_registry_and_bad_input():
 
 
 def test_cross_blur_tracking_removes_the_blur_lobe_bias():
-    """With the exposure kernels known, tracks land on the streak centroids (DESIGN §4)."""
+    """With the exposure kernels known, tracks land on the streak centroids (docs/design.md §4)."""
     cam = camera_preset("telephoto", width=256, height=256, num_frames=6)
     video = simulate_scene(cam, scene_seed=1, shake_seed=1)
     g = query_grid(6, (256, 256), video.intrinsics)

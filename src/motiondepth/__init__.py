@@ -2,7 +2,7 @@
 
 Public entry points live in the sub-packages:
 
-- :mod:`motiondepth.geometry`   cameras, rotations (DESIGN §2), the pivot rotation model (§3)
+- :mod:`motiondepth.geometry`   cameras, rotations (docs/design.md §2), the pivot rotation model (§3)
 - :mod:`motiondepth.scenes`     procedural textured RGB-D scenes (ray casting)
 - :mod:`motiondepth.simulate`   shake sources and the rolling-shutter blur simulator
 - :mod:`motiondepth.tracking`   query grid and point trackers

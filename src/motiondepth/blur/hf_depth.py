@@ -1,7 +1,7 @@
 """A third-party metric depth model from a local Hugging Face folder, as the first-frame depth.
 
 The shipped blur-depth network was trained on procedural scenes only; on real images its depth
-structure is weak (README, pipeline results). A user who has the weights of a metric monocular
+structure is weak (docs/results.md, pipeline results). A user who has the weights of a metric monocular
 depth model in the Hugging Face ``transformers`` format (a folder with ``config.json``, the
 weights and ``preprocessor_config.json``; e.g. Depth Anything V2 *Metric* Indoor/Outdoor or
 ZoeDepth) can use it instead: ``motiondepth run VIDEO --depth-model DIR`` or
@@ -9,7 +9,7 @@ ZoeDepth) can use it instead: ``motiondepth run VIDEO --depth-model DIR`` or
 optional dependency is ``pip install -c constraints.txt transformers``.
 
 Only *metric* models are accepted: relative (affine-invariant disparity) models give no metres,
-and the pivot-parallax scale check cannot supply them reliably (README, pipeline results). The
+and the pivot-parallax scale check cannot supply them reliably (docs/results.md, pipeline results). The
 dense trajectory still comes from the blur network and its decoder.
 """
 

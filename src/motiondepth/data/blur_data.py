@@ -1,4 +1,4 @@
-"""Simulator-backed samples for the blur-depth network and the dense trajectory decoder (DESIGN §6).
+"""Simulator-backed samples for the blur-depth network and the dense trajectory decoder (docs/design.md §6).
 
 A sample turns one RGB-D image into a shaky rolling-shutter clip with a camera preset drawn per
 sample (``phone`` = short focus or ``telephoto``, labelled as in the paper §4.1) and returns the

@@ -1,4 +1,4 @@
-"""RGB-D sources that the simulator turns into shaky training videos (DESIGN §6).
+"""RGB-D sources that the simulator turns into shaky training videos (docs/design.md §6).
 
 Every source is a sequence of :class:`~motiondepth.types.RGBDImage` (sRGB uint8 + metric z-depth
 with 0 = invalid + intrinsics): ``len(src)`` and ``src[i]``. Sources:

@@ -1,4 +1,4 @@
-"""Seurat training and evaluation data from animated procedural scenes (DESIGN §5–6).
+"""Seurat training and evaluation data from animated procedural scenes (docs/design.md §5–6).
 
 A *window sample* is what one training step sees for one clip: W frames of supporting grid
 tracks (a G × G grid seeded at the window's first frame, as at inference) and of random query

@@ -1,4 +1,4 @@
-"""Monocular depth metrics (DESIGN §7), per image, on valid ground truth within a range.
+"""Monocular depth metrics (docs/design.md §7), per image, on valid ground truth within a range.
 
 ``abs_rel = mean |d̂ − d| / d``, ``sq_rel = mean (d̂ − d)² / d``, ``rmse``, ``rmse_log``,
 ``log10 = mean |log10 d̂ − log10 d|``, ``delta_k`` = share of pixels with

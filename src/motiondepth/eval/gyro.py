@@ -10,7 +10,7 @@
    of all 48 at the best offset.
 3. **Error.** The gyro is integrated (quaternions, midpoint rule) and sampled at the aligned frame
    times (averaged over each frame's exposure-plus-readout span when it is given), re-referenced
-   to frame 0 and turned into roll/pitch/yaw (DESIGN §2); the trajectory metrics of DESIGN §7
+   to frame 0 and turned into roll/pitch/yaw (docs/design.md §2); the trajectory metrics of docs/design.md §7
    compare the two, plus the RMS rate error.
 4. **Shake per band.** The RMS rotation per frequency band (:mod:`motiondepth.eval.spectrum`) of the
    gyro over the clip's time window, in camera axes, beside the trajectory's and (when given) the
@@ -213,7 +213,7 @@ def compare_with_gyro(
     """Align ``traj`` with the gyro log ``gyro`` and measure the error (see the module docstring).
 
     ``span_s`` is how long each frame integrates motion (exposure plus rolling-shutter readout), from
-    its time in ``traj.times`` (the frame start, as in trajectory.csv and DESIGN §3): the gyro
+    its time in ``traj.times`` (the frame start, as in trajectory.csv and docs/design.md §3): the gyro
     orientation is averaged over ``[t, t + span]``, as a blurred frame's rotation is, so the offset
     is the one between the two clocks. 0 compares with the instantaneous orientation at ``t`` (fine
     for short exposures; the half span then ends up in the offset). ``dense``: the dense trajectory
@@ -221,7 +221,7 @@ def compare_with_gyro(
 
     Returns:
         ``offset_s``, ``offset_source`` (auto/given), ``axes``, ``rate_correlation``, ``rate_rmse_deg_s``,
-        ``trajectory`` (DESIGN §7 metrics of the recovered angles against the gyro's, per-axis RMSE in
+        ``trajectory`` (docs/design.md §7 metrics of the recovered angles against the gyro's, per-axis RMSE in
         arcminutes included), both angle series, and ``shake``: the band summaries
         (:meth:`~motiondepth.eval.spectrum.ShakeSpectrum.summary`) of ``gyro``, ``trajectory`` and ``dense``
         over the same time window (a series too short for one maps to ``{"unavailable": reason}``).

@@ -1,4 +1,4 @@
-"""TAPVid-3D metrics (DESIGN §7) and an evaluator for real TAPVid-3D ``.npz`` files (DESIGN §6).
+"""TAPVid-3D metrics (docs/design.md §7) and an evaluator for real TAPVid-3D ``.npz`` files (docs/design.md §6).
 
 All metrics are fractions in [0, 1] (papers print ×100). Shapes: tracks (T, N, 3) metres in the
 camera frame, visibility (T, N) bool, intrinsics ``[fx, fy, cx, cy]``.
@@ -29,7 +29,7 @@ SCALINGS = ("median", "per_trajectory", "none")
 
 
 def rescale_intrinsics(fx_fy_cx_cy: np.ndarray, image_size: tuple[int, int], short_side: int = 256) -> np.ndarray:
-    """Intrinsics of the video resized so its short side is ``short_side`` px (DESIGN §7)."""
+    """Intrinsics of the video resized so its short side is ``short_side`` px (docs/design.md §7)."""
     s = short_side / float(min(image_size))
     return np.asarray(fx_fy_cx_cy, dtype=np.float64) * s
 
@@ -201,12 +201,12 @@ def evaluate_file(gt_path: Path, pred_path: Path, scaling: str = "per_trajectory
     """
     gt, size = read_ground_truth(gt_path)
     pr = _load(pred_path, ("tracks_XYZ", "visibility"))
-    if pr["visibility"].shape != gt["visibility"].shape:
-        raise InputError(pred_path, f"visibility is {pr['visibility'].shape}, ground truth {gt_path.name} is "
-                         f"{gt['visibility'].shape}")  # fmt: skip
     g, p = gt["tracks_XYZ"], pr["tracks_XYZ"]
     if p.shape != g.shape:
         raise InputError(pred_path, f"tracks_XYZ is {p.shape}, ground truth {gt_path.name} is {g.shape}")
+    if pr["visibility"].shape != gt["visibility"].shape:
+        raise InputError(pred_path, f"visibility is {pr['visibility'].shape}, ground truth {gt_path.name} is "
+                         f"{gt['visibility'].shape}")  # fmt: skip
     if not np.all(np.isfinite(p)):
         raise InputError(pred_path, "tracks_XYZ contains NaN or inf")
     intr = rescale_intrinsics(gt["fx_fy_cx_cy"], size)

@@ -1,4 +1,4 @@
-"""Trajectory metrics (perspective-blur paper §4.1; DESIGN §7).
+"""Trajectory metrics (perspective-blur paper §4.1; docs/design.md §7).
 
 Every angle sample (per frame and per axis; or per sub-frame sample for dense trajectories)
 is scored on its own:

@@ -1,4 +1,4 @@
-"""Pure, vectorised camera geometry (DESIGN §2–3). numpy in, numpy out; no state."""
+"""Pure, vectorised camera geometry (docs/design.md §2–3). numpy in, numpy out; no state."""
 
 from motiondepth.geometry.camera import (
     Intrinsics,

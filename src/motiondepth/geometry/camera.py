@@ -1,4 +1,4 @@
-"""Pinhole intrinsics, projection and the thin-lens focal length (DESIGN §2, §3.1).
+"""Pinhole intrinsics, projection and the thin-lens focal length (docs/design.md §2, §3.1).
 
 Conventions: OpenCV camera frame (x right, y down, z forward); pixel centres at integer
 coordinates; depth is z in metres, not the distance along the ray.
@@ -135,7 +135,7 @@ def unproject_depth_map(depth: np.ndarray, intr: Intrinsics) -> np.ndarray:
 
 
 def image_distance(focal_length_m: float, focus_distance_m: float) -> float:
-    """Thin-lens image distance ``v = F·s / (s − F)`` (DESIGN §3.1), metres.
+    """Thin-lens image distance ``v = F·s / (s − F)`` (docs/design.md §3.1), metres.
 
     This is the paper's lens factor ``l·f' / (l + f')`` with its sign convention.
 

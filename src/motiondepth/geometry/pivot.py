@@ -1,4 +1,4 @@
-"""The handheld rotation model: the rig rotates about a pivot behind the camera (DESIGN §3.2).
+"""The handheld rotation model: the rig rotates about a pivot behind the camera (docs/design.md §3.2).
 
 Pivot ``P = (0, 0, −d)`` in the reference camera frame, ``d ≥ 0`` metres (``d = 0``: rotation
 about the optical centre). At orientation ``R`` (camera-to-reference) the camera centre is

@@ -1,4 +1,4 @@
-"""Rotations in the project's Euler convention (DESIGN §2), vectorised over leading axes.
+"""Rotations in the project's Euler convention (docs/design.md §2), vectorised over leading axes.
 
 Angles are ``[roll, pitch, yaw]`` in radians: roll about +z (optical axis), pitch about +x,
 yaw about +y, composed as ``R = Rz(roll) · Ry(yaw) · Rx(pitch)``, i.e.

@@ -1,6 +1,6 @@
 """Trajectory exports for other tools: TUM poses (evo, SLAM benchmarks) and gyro-style rate logs.
 
-A recovered trajectory is rotation only, about a pivot behind the camera (DESIGN §3): the camera
+A recovered trajectory is rotation only, about a pivot behind the camera (docs/design.md §3): the camera
 centre moves on a sphere, ``C(t) = P − R(t)·P`` with ``P = (0, 0, −pivot)`` in the reference camera
 frame, and ``R(t)`` is camera-to-reference. So a pose is ``(C(t), R(t))`` in the frame of the first
 frame's mean orientation, metres and a unit quaternion.

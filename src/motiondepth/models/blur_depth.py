@@ -1,4 +1,4 @@
-"""Metric depth from perspective blur (perspective-blur paper §3.2–3.3, Fig. 3a and 4; DESIGN §5).
+"""Metric depth from perspective blur (perspective-blur paper §3.2–3.3, Fig. 3a and 4; docs/design.md §5).
 
 Pipeline of :class:`BlurDepthNet`, for a clip of T frames and window length S:
 

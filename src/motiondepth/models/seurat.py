@@ -1,4 +1,4 @@
-"""Seurat: depth ratios over time from 2D point tracks (Seurat §3.3; DESIGN §5).
+"""Seurat: depth ratios over time from 2D point tracks (Seurat §3.3; docs/design.md §5).
 
 Two branches read one temporal window of W frames:
 
@@ -14,7 +14,7 @@ Both branches end in a ratio head that regresses the log depth ratio ℓ_t = log
 w.r.t. the window's first frame (Eq. 7). The whole stack runs ``iterations`` times; each pass
 embeds the current estimate and adds a correction (iterative refinement, as in CoTracker).
 
-Input embedding (the paper leaves it open; DESIGN §5): per token, with positions normalised by
+Input embedding (the paper leaves it open; docs/design.md §5): per token, with positions normalised by
 half the long image side about the image centre,
 ``[p, s·(p − p_0), sin/cos(2^k π p), sin/cos(2^k π s·(p − p_0)), visible]`` where p_0 is the
 track's position at the window's first frame and s = ``motion_scale``, mapped by a linear layer,

@@ -1,4 +1,4 @@
-"""Dense trajectory decoder (perspective-blur paper §3.4, Fig. 3b; DESIGN §5).
+"""Dense trajectory decoder (perspective-blur paper §3.4, Fig. 3b; docs/design.md §5).
 
 The sparse per-frame trajectory from the optics solver is upsampled linearly to S samples per
 frame (the post-interpolation baseline), embedded as a token sequence of T·S tokens, and fused

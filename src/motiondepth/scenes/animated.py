@@ -1,6 +1,6 @@
 """Animated procedural scenes: a moving camera and independently moving rigid objects.
 
-The project's stand-in for the Kubric MOVi-F generator that Seurat was trained on (DESIGN §6).
+The project's stand-in for the Kubric MOVi-F generator that Seurat was trained on (docs/design.md §6).
 A static :func:`~motiondepth.scenes.procedural.generate_scene` room is populated with objects;
 each object then follows its own smooth rigid motion (velocity, acceleration and spin) while
 the camera translates and turns. Because every surface is analytic, a surface point is a

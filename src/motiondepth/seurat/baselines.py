@@ -1,4 +1,4 @@
-"""Baselines every Seurat comparison keeps (Seurat Table 4 and 6; DESIGN §8).
+"""Baselines every Seurat comparison keeps (Seurat Table 4 and 6; docs/design.md §8).
 
 * :func:`handcrafted_log_ratios` — Eq. 4 without the unknowable orientation term: the depth ratio
   is the square root of the local density ratio, with the density of a point measured by a

@@ -1,6 +1,6 @@
 """Depth over time on TAPVid-3D files: the prediction files that ``eval tapvid3d`` scores.
 
-For every ground-truth ``.npz`` (DESIGN §6) this writes a file of the same name with
+For every ground-truth ``.npz`` (docs/design.md §6) this writes a file of the same name with
 ``tracks_XYZ`` (T, N, 3) and ``visibility`` (T, N), so that the paper's TAPVid-3D comparison can be
 rerun on real videos end to end:
 

@@ -1,4 +1,4 @@
-"""Camera presets for the imaging simulator (DESIGN §3.6), with their sources.
+"""Camera presets for the imaging simulator (docs/design.md §3.6), with their sources.
 
 The simulated image is a square crop of the sensor's short side, binned to ``height`` pixels,
 so the effective pixel pitch is ``sensor_short_side / height`` and the field of view matches
@@ -13,7 +13,7 @@ the real module's short-side field of view.
 
 Timing follows the perspective-blur paper (§4.1): 60 ms exposure per row, 4 µs row time,
 30 frames, rotation trace sampled every 2 ms. Frame interval defaults to exposure + readout
-(back-to-back frames), as in DESIGN §3.3.
+(back-to-back frames), as in docs/design.md §3.3.
 
 Pivot: a handheld phone rotates about the wrist/forearm, not its optical centre. We use
 0.2 m (roughly wrist-to-phone distance when holding a phone out); ``--pivot`` overrides it.
@@ -73,7 +73,7 @@ class CameraConfig:
 
     @property
     def focal_px(self) -> float:
-        """Thin-lens focal length in pixels, ``v / pitch`` (DESIGN §3.1)."""
+        """Thin-lens focal length in pixels, ``v / pitch`` (docs/design.md §3.1)."""
         return focal_length_px(self.focal_length_mm * 1e-3, self.focus_distance_m, self.pixel_pitch_m)
 
     @property

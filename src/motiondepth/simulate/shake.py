@@ -1,7 +1,7 @@
-"""Camera-shake sources: synthetic handheld shake, gyroscope logs and angle traces (DESIGN §3).
+"""Camera-shake sources: synthetic handheld shake, gyroscope logs and angle traces (docs/design.md §3).
 
 Every source ends as a :class:`RotationTrace`: uniformly sampled ``[roll, pitch, yaw]``
-(radians, DESIGN §2 convention) starting at ``t = 0`` with zero rotation, which the simulator
+(radians, docs/design.md §2 convention) starting at ``t = 0`` with zero rotation, which the simulator
 interpolates linearly at each row's sub-sample times.
 
 Synthetic shake amplitudes (defaults of :class:`SyntheticShakeConfig`) model a person holding a
@@ -303,7 +303,7 @@ def integrate_gyro(t: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Integrate body-frame angular velocity to orientation quaternions (N, 4), q[0] = identity.
 
     Uses the midpoint rule per interval: ``q_{i+1} = q_i ⊗ exp(½ (ω_i + ω_{i+1}) Δt)``, so
-    ``R(t)`` is camera-to-reference as in DESIGN §2.
+    ``R(t)`` is camera-to-reference as in docs/design.md §2.
     """
     dt = np.diff(t)[:, None]
     steps = rotvec_to_quat(0.5 * (w[1:] + w[:-1]) * dt)

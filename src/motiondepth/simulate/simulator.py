@@ -1,4 +1,4 @@
-"""Rolling-shutter, exposure-integrated shaky video from one RGB-D image (DESIGN §3).
+"""Rolling-shutter, exposure-integrated shaky video from one RGB-D image (docs/design.md §3).
 
 For every frame ``k`` and row ``r`` the exposure window is
 ``[t_k + r·τ_row, t_k + r·τ_row + τ_exp]``. A pixel's value is the mean, over ``M``
@@ -210,14 +210,15 @@ def simulate(
 
 
 def span_times(starts: np.ndarray, span_s: float, samples: int) -> np.ndarray:
-    """(T, S) times of ``samples`` uniform samples over each frame's span: the dense trajectory's (DESIGN §3.5)."""
+    """(T, S) times of ``samples`` uniform samples over each frame's span: the dense trajectory's
+    (docs/design.md §3.5)."""
     return np.asarray(starts)[:, None] + (np.arange(samples) + 0.5) / samples * span_s
 
 
 def groundtruth_trajectory(
     trace: RotationTrace, camera: CameraConfig, dense_samples: tuple[int, ...] = DENSE_SAMPLES
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Sparse and dense ground truth (DESIGN §3.5).
+    """Sparse and dense ground truth (docs/design.md §3.5).
 
     Sparse: mean angles over each frame's span ``[t_k, t_k + τ_exp + H·τ_row]`` minus frame 0's.
     Dense: ``S`` samples at the centres of ``S`` equal sub-intervals of the same span, minus

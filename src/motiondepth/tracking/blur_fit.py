@@ -5,7 +5,7 @@ kernels, and those follow the camera's rotation during the exposure. A gyroscope
 rotation (:mod:`motiondepth.tracking.gyro_aided`); the per-frame trajectory does not, because
 hand tremor (6–12 Hz) is aliased at 16–30 frames per second. But the blur itself records it:
 every frame's streaks are the image of the rotation path over its exposure, and the frames
-follow one another without gaps (DESIGN §3: frame interval = exposure + readout), so the
+follow one another without gaps (docs/design.md §3: frame interval = exposure + readout), so the
 streaks of all frames together cover the whole rotation trace. This module fits that trace.
 
 How (:func:`fit_blur_trace`). If frame ``a`` is the sharp image ``I`` convolved with kernel
@@ -115,7 +115,7 @@ class BlurFit:
     seconds: float
 
     def dense(self, samples: int, angles: np.ndarray | None = None) -> np.ndarray:
-        """(T, S, 3) dense trajectory: ``samples`` uniform times over each frame's span (DESIGN §3.5).
+        """(T, S, 3) dense trajectory: ``samples`` uniform times over each frame's span (docs/design.md §3.5).
 
         Each frame keeps the fitted shape, moved so that its mean is the frame's angle (``angles``,
         default the solve's; pass a later, better per-frame trajectory to use that instead).

@@ -1,6 +1,6 @@
 """Blur-compensated Lucas–Kanade when the exposure blur kernels are known (e.g. from a gyroscope).
 
-Why. A point's tracked position should be the centroid of its blur streak (DESIGN §4), but hand
+Why. A point's tracked position should be the centroid of its blur streak (docs/design.md §4), but hand
 tremor makes streaks asymmetric, and matching two differently blurred images biases the match
 towards the streaks' bright lobes. On the ``telephoto`` preset this bias (≈ 0.4 px per point,
 correlated within image regions) is what separates KLT tracks from exact ones in the solver.
@@ -14,7 +14,7 @@ and rolling shutter shifts each row's exposure window), so they are computed per
 point is matched inside its tile.
 
 Where the kernels come from. :func:`exposure_kernels` computes them from a rotation trace with
-the imaging model of DESIGN §3: in simulation the true trace, on real clips a time-aligned
+the imaging model of docs/design.md §3: in simulation the true trace, on real clips a time-aligned
 gyroscope log (:mod:`~motiondepth.tracking.gyro_aided`) or the trace fitted to the video's own
 blur (:mod:`~motiondepth.tracking.blur_fit`). They cannot be recovered from the per-frame
 trajectory alone: at the presets' 16 frames per second the 6–12 Hz tremor is aliased, and
@@ -139,7 +139,7 @@ def exposure_kernels(
     depth_m: float = 10.0,
     substeps: int = 256,
 ) -> BlurKernels:
-    """Blur kernels at the tile centres of every frame, from a rotation trace (DESIGN §3).
+    """Blur kernels at the tile centres of every frame, from a rotation trace (docs/design.md §3).
 
     Args:
         trace: camera orientation over time (the simulator's trace or an aligned gyro log).

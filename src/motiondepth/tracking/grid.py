@@ -1,4 +1,4 @@
-"""The query grid of the perspective-blur paper (§3.2; DESIGN §4)."""
+"""The query grid of the perspective-blur paper (§3.2; docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ tracking back from there to the query frame lands within the forward–backward 
 Blur-aware pre-smoothing. Under long exposures a point's blur streak is not symmetric (hand
 tremor dwells at the turning points of its oscillation, giving two-lobed streaks), and plain LK
 locks onto a lobe instead of the streak's centroid, which is where the imaging model puts the
-point (DESIGN §4: tracked position ≈ mean projection over the exposure). Low-pass filtering
+point (docs/design.md §4: tracked position ≈ mean projection over the exposure). Low-pass filtering
 both images with a Gaussian wider than about half the streak makes the streak single-lobed, so
 the SSD optimum moves to the centroid: on simulated phone video this cut the per-frame mean
 tracking bias from ~0.2–1 px to ~0.02 px. The width is chosen per video from its measured

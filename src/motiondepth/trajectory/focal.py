@@ -2,7 +2,7 @@
 
 Rotation angles scale with the focal length, so a clip without a calibration gives angles only as
 good as the assumed field of view. Yet the shake carries the focal length: under a small yaw ``θ``
-a point at normalised ``(x̂, ŷ)`` moves by (optics solver model, DESIGN §4)
+a point at normalised ``(x̂, ŷ)`` moves by (optics solver model, docs/design.md §4)
 
     Δu = −f θ (1 + x̂² + d/Z),    Δv = −f θ x̂ ŷ,    x̂ = (u − cx) / f
 
@@ -17,7 +17,7 @@ the rotations (from a constant start: no depth map is needed). Then ``x̂²`` ca
 point's depth, which enters pitch and yaw alike. :func:`estimate_focal` scans the field of view
 on a log grid, refines the minimum by a parabola and reports how sharp the minimum is.
 
-Measured (``benchmarks/focal.py``): see the README's *Focal length from the shake*.
+Measured (``benchmarks/focal.py``): see docs/cli.md, *Focal length from the shake*.
 """
 
 from __future__ import annotations

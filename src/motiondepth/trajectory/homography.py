@@ -1,4 +1,4 @@
-"""Homography baseline (DESIGN §8): per-frame homography from frame 0, decomposed as K R K⁻¹.
+"""Homography baseline (docs/design.md §8): per-frame homography from frame 0, decomposed as K R K⁻¹.
 
 Under a pure rotation about the optical centre frame-0 pixels map to frame k by
 ``H ∝ K R_relᵀ K⁻¹``; the baseline fits ``H`` with OpenCV (RANSAC), takes the nearest rotation to

@@ -1,4 +1,4 @@
-"""Optics-based camera-rotation solver (perspective-blur paper §3.4; DESIGN §4).
+"""Optics-based camera-rotation solver (perspective-blur paper §3.4; docs/design.md §4).
 
 Inputs are the tracked query grid (displacements relative to frame 0), the depth of every query
 point, the intrinsics and the pivot distance ``d``; the output is ``[roll, pitch, yaw]`` of
@@ -79,7 +79,7 @@ def _field_weights(xn: np.ndarray, yn: np.ndarray, taper: float) -> np.ndarray:
 def _grid_spacing(p: np.ndarray) -> float:
     """Median nearest-neighbour distance of the query points, pixels.
 
-    A full regular grid (the query grid of DESIGN §4) is recognised from its distinct x and y
+    A full regular grid (the query grid of docs/design.md §4) is recognised from its distinct x and y
     values and answered without a KD-tree (a tenth of the cost).
     """
     xs, ys = np.unique(p[:, 0]), np.unique(p[:, 1])

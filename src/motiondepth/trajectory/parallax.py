@@ -1,4 +1,4 @@
-"""Metric depth of the tracked points from pivot parallax (beyond the papers; DESIGN §3 physics).
+"""Metric depth of the tracked points from pivot parallax (beyond the papers; docs/design.md §3 physics).
 
 A hand rotates the camera about a pivot ``d`` behind it, so every rotation ``R`` also moves the
 optical centre by ``(I − Rᵀ) P`` with ``P = (0, 0, −d)``: a few millimetres for a degree of shake
@@ -98,7 +98,7 @@ def fit_cost(
     """Mean Huber reprojection cost (px²) of the tracks with the rotations solved for ``depth`` (N,).
 
     Scanning ``depth · k`` over k shows how well the tracks fix the common depth scale: a flat
-    profile means the scale is not observable (see the README's pipeline benchmark).
+    profile means the scale is not observable (see docs/results.md, pipeline results).
     """
     return _fit(tracks, visible, depth, intr, pivot_m, image_height, huber_px, config)[0]
 

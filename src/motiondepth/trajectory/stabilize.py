@@ -1,6 +1,6 @@
 """Rotation stabilisation: warp each frame to a steady camera with the recovered rotation.
 
-Under the pivot model (DESIGN §3.2) a frame at orientation ``R_k`` (camera-to-reference, the
+Under the pivot model (docs/design.md §3.2) a frame at orientation ``R_k`` (camera-to-reference, the
 rotation of ``trajectory.csv`` relative to frame 0) sees a distant point where frame 0 sees it
 moved by the homography ``K R_kᵀ K⁻¹``. Warping frame k by ``K S_kᵀ R_k K⁻¹`` moves it to a camera
 at orientation ``S_k``:
@@ -10,7 +10,7 @@ at orientation ``S_k``:
   a steady pan is kept up to the clip's ends).
 
 Rolling shutter. Row r of a frame is exposed over ``[r·τ_row, r·τ_row + τ_exp]`` after the frame's
-start (DESIGN §3.3), so with a readout ``H·τ_row`` comparable to the shake's period each row sees
+start (docs/design.md §3.3), so with a readout ``H·τ_row`` comparable to the shake's period each row sees
 its own orientation: the frame is sheared and wobbles ("jello"), which one homography per frame
 cannot undo. :func:`stabilize_frames` then warps row by row, ``x = K R_k(r)ᵀ S_k K⁻¹ u``, finding
 each output pixel's source row ``r`` by a fixed-point iteration (the row moves by the image motion

@@ -1,6 +1,6 @@
 """``motiondepth run``: a short shaky clip → camera rotation, metric depth and depth over time.
 
-The two methods compose (DESIGN §1): the blur network gives metric depth at the start, the optics
+The two methods compose (docs/design.md §1): the blur network gives metric depth at the start, the optics
 solver gives the camera rotation from tracked points, and Seurat carries depth through time.
 Steps, each a plain function usable on its own:
 

@@ -205,7 +205,7 @@ def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple
             f"{FOCAL_AUTO} ({hfov:.1f}° horizontal field of view)",
             (
                 f"focal length {FOCAL_AUTO}: {found.fx:.0f} px, a {hfov:.1f}° horizontal field of view "
-                "(median error 4 %, worst 8 % on the README's benchmark); rotation angles scale with it, so give "
+                "(median error 4 %, worst 8 % on docs/results.md's benchmark); rotation angles scale with it, so give "
                 "--calibration for exact ones"
             ),
         )
