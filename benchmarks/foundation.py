@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.pipeline import procedural_rgbd, solve_all
+from motiondepth.sensor.trace import span_times
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
-from motiondepth.simulate.simulator import span_times
 from motiondepth.tracking import KLTTracker, exposure_kernels, grid_queries, query_grid, track_cross_blur
 from motiondepth.tracking.blur_fit import trace_from_frames, track_with_blur_fit
 from motiondepth.trajectory import solve_homography, solve_trajectory

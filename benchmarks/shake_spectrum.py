@@ -32,7 +32,7 @@ import numpy as np
 
 from motiondepth.eval.spectrum import DEFAULT_BANDS_HZ, angle_spectrum, dense_spectrum
 from motiondepth.io.atomic import write_json_and_markdown
-from motiondepth.simulate.simulator import span_times
+from motiondepth.sensor.trace import span_times
 from motiondepth.workflow import run
 from pipeline import GYRO, GYRO_SCALE, REAL, RESULTS, _variants, gyro_starts, make_clip, present_pairs, run_flags
 

@@ -12,8 +12,8 @@ from motiondepth.errors import InputError
 from motiondepth.eval.gyro import compare_with_gyro
 from motiondepth.geometry.rotations import euler_to_matrix, quat_to_euler
 from motiondepth.io.export import export_trajectory, load_samples
+from motiondepth.io.gyro_log import read_gyro_log
 from motiondepth.io.trajectory import read_trajectory_csv, write_dense_csv, write_trajectory_csv
-from motiondepth.simulate.shake import read_gyro_log
 from motiondepth.types import Trajectory
 
 FPS, S = 30.0, 15

@@ -9,9 +9,10 @@ import pytest
 
 from motiondepth.cli import main
 from motiondepth.errors import InputError
-from motiondepth.eval.gyro import body_rates, compare_with_gyro, gyro_angles
+from motiondepth.eval.gyro import compare_with_gyro
+from motiondepth.geometry.rotations import body_rates, parse_axes
 from motiondepth.io.trajectory import write_trajectory_csv
-from motiondepth.simulate.shake import _parse_axes
+from motiondepth.sensor.gyro import gyro_angles
 from motiondepth.types import Trajectory
 
 
@@ -27,7 +28,7 @@ def _gyro_log(path, seconds=6.0, rate_hz=200.0, seed=0):
 
 
 def _trajectory(t, w, axes, offset, fps=30.0, frames=45):
-    idx, sign = _parse_axes(axes)
+    idx, sign = parse_axes(axes)
     times = np.arange(frames) / fps
     angles = gyro_angles(t, w[:, idx] * sign, times + offset)
     return Trajectory(angles, times, np.zeros(frames), "test")

@@ -3,7 +3,7 @@ import pytest
 
 from motiondepth.geometry import Intrinsics
 from motiondepth.scenes import Primitive, ProceduralScene, SceneConfig, generate_scene, render_procedural
-from motiondepth.scenes.procedural import linear_to_srgb, linear_to_srgb_u8, srgb_to_linear
+from motiondepth.sensor.color import linear_to_srgb, linear_to_srgb_u8, srgb_to_linear
 
 INTR = Intrinsics.centred(120.0, 96, 80)
 

@@ -26,8 +26,8 @@ from motiondepth.io.trajectory import load_tracks, read_dense_csv, read_trajecto
 from motiondepth.io.video import write_video
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
 from motiondepth.pipeline import simulate_scene, write_simulation
+from motiondepth.sensor.trace import span_times
 from motiondepth.simulate import camera_preset
-from motiondepth.simulate.simulator import span_times
 
 pytestmark = pytest.mark.skipif(
     not {VIDEO_DEPTH_CHECKPOINT, "trajectory-small", "seurat-small"} <= set(available()),

@@ -11,8 +11,8 @@ from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.atomic import staged_output_dir, write_json
 from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
 from motiondepth.pipeline import simulate_scene, solve_all, track_frames, write_simulation
-from motiondepth.simulate.camera import camera_preset
-from motiondepth.simulate.simulator import span_times
+from motiondepth.sensor.camera import camera_preset
+from motiondepth.sensor.trace import span_times
 from motiondepth.viz.plots import plot_angles, plot_trajectory_3d, tracks_overlay
 
 METHOD_ORDER = ("lsq", "paper", "homography")

@@ -16,10 +16,12 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, staged_output_dir
 from motiondepth.io.depth import load_rgbd
+from motiondepth.io.gyro_log import write_gyro_log
 from motiondepth.io.video import write_video
 from motiondepth.scenes.procedural import SceneConfig, render_procedural
-from motiondepth.simulate.camera import CameraConfig, camera_preset
-from motiondepth.simulate.shake import gyro_from_trace, load_shake, write_gyro_log
+from motiondepth.sensor.camera import CameraConfig, camera_preset
+from motiondepth.sensor.trace import gyro_from_trace
+from motiondepth.simulate.shake import load_shake
 from motiondepth.simulate.simulator import ShakyVideo, simulate
 from motiondepth.tracking.base import make_tracker
 from motiondepth.tracking.grid import grid_queries, query_grid

@@ -209,7 +209,7 @@ def gyro_spectrum(
     axes: tuple[str, ...] = GYRO_AXES,
 ) -> ShakeSpectrum:
     """Spectrum of a gyroscope's (N,) times (s) and (N, 3) rates (rad/s), integrated to angles."""
-    from motiondepth.simulate.shake import rate_integral
+    from motiondepth.sensor.trace import rate_integral
 
     t = np.asarray(t, dtype=np.float64)
     return angle_spectrum(rate_integral(t, np.asarray(w, dtype=np.float64)), t, segment_s, axes, source)
@@ -227,7 +227,7 @@ def file_spectrum(
     Times are the file's own: ``time_s`` of a trajectory, the log's clock (in seconds, ``time_unit``
     as for ``simulate --shake``) of a gyro log.
     """
-    from motiondepth.simulate.shake import read_gyro_log
+    from motiondepth.io.gyro_log import read_gyro_log
 
     kind = file_kind(path)
     if kind == "gyro":

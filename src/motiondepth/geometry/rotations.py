@@ -184,3 +184,12 @@ def body_rates(angles: np.ndarray, times: np.ndarray) -> np.ndarray:
     r = euler_to_matrix(np.asarray(angles, dtype=np.float64))
     rel = np.einsum("tji,tjk->tik", r[:-1], r[1:])  # R_kᵀ R_{k+1}
     return Rotation.from_matrix(rel).as_rotvec() / np.diff(times)[:, None]
+
+
+def parse_axes(axes: str) -> tuple[np.ndarray, np.ndarray]:
+    """``"xyz"``-style remap: letter i is the raw axis for camera axis i, uppercase negates."""
+    if len(axes) != 3 or sorted(axes.lower()) != ["x", "y", "z"]:
+        raise ValueError(f"axes must be a permutation of 'xyz' with optional capitals, got {axes!r}")
+    idx = np.array(["xyz".index(c.lower()) for c in axes])
+    sign = np.array([-1.0 if c.isupper() else 1.0 for c in axes])
+    return idx, sign

@@ -112,7 +112,7 @@ def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float = 0.0
 def write_rates(path: str | Path, samples: TrajectorySamples) -> None:
     """Gyro-style log ``time_s,wx,wy,wz`` (rad/s, camera axes): the mean body rate between consecutive
     samples, stamped at their midpoint."""
-    from motiondepth.simulate.shake import write_gyro_log
+    from motiondepth.io.gyro_log import write_gyro_log
 
     t = samples.times
     write_gyro_log(path, 0.5 * (t[1:] + t[:-1]), body_rates(samples.angles, t))

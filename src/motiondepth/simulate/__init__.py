@@ -1,16 +1,9 @@
 """Shaky rolling-shutter video simulation: camera presets, shake sources, the imaging model."""
 
-from motiondepth.simulate.camera import PRESETS, CameraConfig, camera_preset
-from motiondepth.simulate.shake import (
-    HANDHELD_SHAKE,
-    RotationTrace,
-    SyntheticShakeConfig,
-    integrate_gyro,
-    load_shake,
-    read_angle_trace,
-    read_gyro_log,
-    synthetic_shake,
-)
+from motiondepth.io.gyro_log import read_angle_trace, read_gyro_log
+from motiondepth.sensor.camera import PRESETS, CameraConfig, camera_preset
+from motiondepth.sensor.trace import RotationTrace, integrate_gyro
+from motiondepth.simulate.shake import HANDHELD_SHAKE, SyntheticShakeConfig, load_shake, synthetic_shake
 from motiondepth.simulate.simulator import (
     ShakyVideo,
     groundtruth_tracks,

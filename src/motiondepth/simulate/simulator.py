@@ -29,9 +29,9 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics, in_image, unproject
 from motiondepth.geometry.pivot import project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
-from motiondepth.scenes.procedural import linear_to_srgb_u8, srgb_to_linear
-from motiondepth.simulate.camera import CameraConfig
-from motiondepth.simulate.shake import RotationTrace
+from motiondepth.sensor.camera import CameraConfig
+from motiondepth.sensor.color import linear_to_srgb_u8, srgb_to_linear
+from motiondepth.sensor.trace import RotationTrace, span_times
 from motiondepth.types import RGBDImage, Tracks
 
 log = logging.getLogger(__name__)
@@ -207,12 +207,6 @@ def simulate(
         frames, starts, trajectory, dense, gt_depth, intr, camera, trace, reference, blur,
         meta={"rgbd_source": rgbd.source, "shake_source": trace.source},
     )  # fmt: skip
-
-
-def span_times(starts: np.ndarray, span_s: float, samples: int) -> np.ndarray:
-    """(T, S) times of ``samples`` uniform samples over each frame's span: the dense trajectory's
-    (docs/design.md §3.5)."""
-    return np.asarray(starts)[:, None] + (np.arange(samples) + 0.5) / samples * span_s
 
 
 def groundtruth_trajectory(

@@ -54,10 +54,9 @@ from tqdm import tqdm
 from motiondepth.geometry.camera import Intrinsics, unproject
 from motiondepth.geometry.pivot import project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
-from motiondepth.scenes.procedural import srgb_to_linear
-from motiondepth.simulate.camera import CameraConfig
-from motiondepth.simulate.shake import RotationTrace
-from motiondepth.simulate.simulator import span_times
+from motiondepth.sensor.camera import CameraConfig
+from motiondepth.sensor.color import srgb_to_linear
+from motiondepth.sensor.trace import RotationTrace, span_times
 from motiondepth.tracking.crossblur import (
     CrossBlurConfig,
     exposure_kernels,

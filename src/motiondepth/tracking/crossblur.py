@@ -32,9 +32,9 @@ import numpy as np
 from motiondepth.geometry.camera import Intrinsics, in_image, unproject
 from motiondepth.geometry.pivot import project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
-from motiondepth.scenes.procedural import srgb_to_linear
-from motiondepth.simulate.camera import CameraConfig
-from motiondepth.simulate.shake import RotationTrace
+from motiondepth.sensor.camera import CameraConfig
+from motiondepth.sensor.color import srgb_to_linear
+from motiondepth.sensor.trace import RotationTrace
 from motiondepth.tracking.base import check_inputs
 from motiondepth.tracking.klt import KLTConfig, KLTTracker, _lk, outward_frames
 from motiondepth.types import Tracks, Trajectory

@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.eval.gyro import GyroAlignment
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.simulate.shake import RotationTrace, _parse_axes, integrate_gyro
+from motiondepth.geometry.rotations import parse_axes
+from motiondepth.sensor.gyro import GyroAlignment
+from motiondepth.sensor.trace import RotationTrace, integrate_gyro
 from motiondepth.tracking.crossblur import (
     CrossBlurConfig,
     exposure_kernels,
@@ -72,7 +73,7 @@ class GyroAid:
             raise InputError("--readout-ms", f"{self.readout_s * 1e3:g} ms is not a sensor readout time (0–200 ms)")
         if self.axes != "auto":
             try:
-                _parse_axes(self.axes)
+                parse_axes(self.axes)
             except ValueError as exc:
                 raise InputError("--gyro-axes", str(exc)) from None
 
@@ -97,7 +98,7 @@ def gyro_trace(
         dt: sampling of the trace (the kernels interpolate it linearly).
         q: the integrated quaternions of ``w_cam``, if already at hand.
     """
-    from motiondepth.eval.gyro import gyro_angles
+    from motiondepth.sensor.gyro import gyro_angles
 
     if start_s < gyro_t[0] - 1e-9 or stop_s > gyro_t[-1] + 1e-9:
         raise ValueError(
@@ -119,7 +120,7 @@ def align_gyro(
     solver=None,
 ) -> GyroAlignment:
     """Steps 2–3 of the module docstring: ``gyro`` aligned with a first rotation solve from ``tracks``."""
-    from motiondepth.eval.gyro import fit_alignment
+    from motiondepth.sensor.gyro import fit_alignment
 
     times = np.asarray(times, dtype=np.float64)
     if len(times) != tracks.num_frames:

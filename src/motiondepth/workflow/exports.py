@@ -57,7 +57,7 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
         lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("stabilized.mp4"),
     )
-    from motiondepth.simulate.simulator import span_times
+    from motiondepth.sensor.trace import span_times
 
     dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
 

@@ -21,7 +21,7 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
     """The camera shake's spectra (:mod:`motiondepth.eval.spectrum`): ``dense`` (when the trajectory has
     one) and ``per_frame``. A series too short for a spectrum maps to the reason instead."""
     from motiondepth.eval.spectrum import angle_spectrum, dense_spectrum
-    from motiondepth.simulate.simulator import span_times
+    from motiondepth.sensor.trace import span_times
 
     out: dict = {}
     dense = trajectory.dense
