@@ -34,13 +34,13 @@ import numpy as np
 from tqdm import tqdm
 
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
-from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.pipeline import procedural_rgbd
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
 from motiondepth.trajectory.focal import estimate_focal
-from motiondepth.workflow import DEFAULT_HFOV_DEG, run
+from motiondepth.workflow import run
 from pipeline import RESULTS, gyro_starts, make_clip, present_pairs, run_flags
 
 LENSES_MM = (3.5, 5.0, 6.86, 9.0, 12.0, 16.0, 22.0)  # phone preset lens focal lengths (6.86 mm: the preset's own)

@@ -126,7 +126,7 @@ def test_spelled_out_choices_match_the_library():
     import argparse
 
     from motiondepth.cli import build_parser
-    from motiondepth.seurat.inference import CHAIN_MODES
+    from motiondepth.seurat.windows import CHAIN_MODES
     from motiondepth.trajectory.optics import ROLLING_SHUTTER_MODES
 
     def subparsers(parser):

@@ -332,8 +332,9 @@ def test_checkpoint_whose_card_names_another_model(tmp_path, capsys):
 
 def test_degenerate_rigid_window_falls_back_and_is_counted():
     """Clip 6 of 'eval seurat --seed 90210' crashed OpenCV's five-point solver (solvePoly) in window 9."""
-    from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip, window_starts
+    from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
     from motiondepth.seurat.rigid import window_priors
+    from motiondepth.seurat.windows import window_starts
 
     clip = eval_clip(EVAL_SEED_BASE + 90210 * 10_000 + 6, 48, 4, SeuratDataConfig(window=8, grid=12, num_queries=256))
     starts = window_starts(48, 8, 4)[9:10]

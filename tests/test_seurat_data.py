@@ -5,19 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiondepth.data.seurat_synth import (
-    SeuratDataConfig,
-    ShardReader,
-    eval_clip,
-    export_shards,
-    fill_occluded,
-    window_sample,
-    window_starts,
-)
+from motiondepth.data.seurat_synth import SeuratDataConfig, ShardReader, eval_clip, export_shards, window_sample
 from motiondepth.geometry import Intrinsics
 from motiondepth.scenes.animated import AnimatedScene, Pose, generate_animated_scene
 from motiondepth.scenes.procedural import BOX, SPHERE, Primitive, ProceduralScene
 from motiondepth.seurat.depth_source import bilinear_sample
+from motiondepth.seurat.windows import fill_occluded, window_starts
 
 
 def _still(n: int) -> Pose:

@@ -5,17 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiondepth.data.seurat_synth import window_starts
 from motiondepth.errors import InputError
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_window, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth, load_depth_source
-from motiondepth.seurat.inference import (
-    chain_log_ratios,
-    check_tracks,
-    scale_match,
-    support_from_tracks,
-    visible_runs,
-)
+from motiondepth.seurat.inference import scale_match
+from motiondepth.seurat.windows import chain_log_ratios, check_tracks, support_from_tracks, visible_runs, window_starts
 
 
 @pytest.mark.parametrize("mode", ["last", "average"])
@@ -147,7 +141,7 @@ def test_depth_source_files_and_size_mismatch(tmp_path):
 
 
 def test_support_from_video_retracks_the_grid(small_video):
-    from motiondepth.seurat.inference import support_from_video
+    from motiondepth.seurat.windows import support_from_video
 
     frames = small_video.frames
     sup, vis = support_from_video(frames, np.array([0]), len(frames), 4)

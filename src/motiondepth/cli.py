@@ -106,8 +106,9 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     ``simulate`` camera.json (or any JSON with ``intrinsics`` and ``pivot_m``) as it is, or any calibration
     file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
     its ``pivot_m`` or the default pivot."""
+    from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
     from motiondepth.pipeline import camera_from_record
-    from motiondepth.workflow import DEFAULT_PIVOT_M, read_lens_distortion, resolve_intrinsics
+    from motiondepth.workflow import read_lens_distortion, resolve_intrinsics
 
     lens = read_lens_distortion(path, rec)
     lens = None if lens is None or lens.is_identity else lens

@@ -12,7 +12,9 @@ import numpy as np
 from motiondepth import options as opt
 from motiondepth.cli_run import add_device_argument
 from motiondepth.errors import InputError, check_device
+from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
 from motiondepth.io.atomic import write_json_and_markdown
+from motiondepth.io.trajectory import save_tracks3d
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
 
@@ -77,7 +79,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = predictor.lift(tracks.tracks.astype(np.float64), tracks.visible, size, intr, source, tracks.queries,
                          frames=frames, method=a.method)  # fmt: skip
-    out.save(a.out)
+    save_tracks3d(a.out, out)
     z = out.depth[out.visible]
     if warning:
         print(f"warning: {warning}")
@@ -384,8 +386,8 @@ def add_commands(sub, eval_sub) -> None:
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
     d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
-    d.add_argument("--hfov", type=number(opt.HFOV), default=60.0, metavar="DEG",
-                   help="assumed horizontal field of view when no intrinsics are given (default 60)")  # fmt: skip
+    d.add_argument("--hfov", type=number(opt.HFOV), default=DEFAULT_HFOV_DEG, metavar="DEG",
+                   help=f"horizontal field of view assumed without intrinsics (default {DEFAULT_HFOV_DEG:g})")  # fmt: skip
     d.add_argument(
         "--stride",
         type=number(Range(1, 1000, integer=True)),

@@ -66,3 +66,16 @@ class Trajectory:
     # (T, 3) rad, optional: rolling shutter, the rotation from the top row's exposure to the bottom row's
     # (row r sits at ``angles + (r − (H − 1)/2) / H · readout_rotation``; the lsq solver's rates)
     readout_rotation: np.ndarray | None = None
+
+
+@dataclass
+class Tracks3D:
+    """Metric 3D tracks in the camera frame of each frame (TAPVid-3D convention); on disk through
+    :func:`motiondepth.io.trajectory.save_tracks3d` and :func:`~motiondepth.io.trajectory.load_tracks3d`."""
+
+    xyz: np.ndarray  # (T, N, 3) float32 metres
+    visible: np.ndarray  # (T, N) bool
+    intrinsics: Intrinsics
+    queries: np.ndarray  # (N, 3) (t, x, y)
+    depth: np.ndarray  # (T, N) z in metres (= xyz[..., 2])
+    meta: dict = field(default_factory=dict)

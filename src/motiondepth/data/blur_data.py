@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
 from motiondepth.tracking.grid import query_grid
 from motiondepth.trajectory import solve_trajectory
@@ -31,7 +32,7 @@ class BlurDataConfig:
     shake: str = "synthetic"  # shake source: synthetic, handheld (real-gyro band energies) or a gyro/angle log path
     shake_scale: float = 1.0  # amplitude multiplier of the shake
     grid_half: int = 6  # query grid half-width count for the solver ((2i+1)² points)
-    pivot_m: float = 0.2  # rotation pivot behind the camera, metres
+    pivot_m: float = DEFAULT_PIVOT_M  # rotation pivot behind the camera, metres
     metric_cues: bool = True  # procedural scenes with world-unit texture and object sizes (SceneConfig)
     indoor_probability: float = 0.0  # share of scenes with the furnished ``indoor`` layout (the rest: ``room``)
 

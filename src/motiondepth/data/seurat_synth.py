@@ -24,6 +24,7 @@ from motiondepth.data.shards import ShardReader as ShardReader  # re-exported
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.scenes.animated import AnimatedScene, MotionConfig, SurfacePoints, generate_animated_scene
 from motiondepth.scenes.procedural import SceneConfig
+from motiondepth.seurat.windows import support_grid, window_starts
 
 
 @dataclass
@@ -52,35 +53,6 @@ class SeuratDataConfig:
     noise: TrackNoise = field(default_factory=TrackNoise)
     scene: SceneConfig = field(default_factory=lambda: SceneConfig(near_m=0.8, far_m=8.0))
     motion: MotionConfig = field(default_factory=MotionConfig)
-
-
-def support_grid(grid: int, size: tuple[int, int], margin: float = 0.03) -> np.ndarray:
-    """(G², 2) pixel positions of the supporting grid, row-major, spanning the image."""
-    h, w = size
-    xs = np.linspace(margin * (w - 1), (1 - margin) * (w - 1), grid)
-    ys = np.linspace(margin * (h - 1), (1 - margin) * (h - 1), grid)
-    gy, gx = np.meshgrid(ys, xs, indexing="ij")
-    return np.stack([gx.ravel(), gy.ravel()], -1)
-
-
-def fill_occluded(tracks: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """Replace occluded positions by the last visible one (before the first: the first visible).
-
-    Args:
-        tracks: (..., T, N, 2) positions.
-        visible: (..., T, N) bool.
-
-    Returns:
-        Filled copy; tracks never visible keep their (finite-ised) input positions.
-    """
-    tracks = np.nan_to_num(np.asarray(tracks, dtype=np.float64), nan=0.0)
-    vis = np.asarray(visible, dtype=bool)
-    t = vis.shape[-2]
-    idx = np.where(vis, np.arange(t).reshape((t, 1)), -1)
-    last = np.maximum.accumulate(idx, axis=-2)
-    first = np.where(vis.any(-2, keepdims=True), np.argmax(vis, axis=-2)[..., None, :], np.arange(t).reshape((t, 1)))
-    src = np.where(last >= 0, last, first)
-    return np.take_along_axis(tracks, src[..., None].repeat(2, -1), axis=-3)
 
 
 def _corrupt(rng: np.random.Generator, xy: np.ndarray, vis: np.ndarray, noise: TrackNoise):
@@ -177,18 +149,6 @@ class EvalClip:
     intrinsics: Intrinsics
     image_size: tuple[int, int]  # (H, W)
     seed: int
-
-
-def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:
-    """Window start frames covering ``num_frames`` (the last window ends at the last frame)."""
-    if num_frames < window:
-        raise ValueError(f"need at least one window: {num_frames} frames < window {window}")
-    if not 0 < stride < window:
-        raise ValueError(f"stride must be in (0, window={window}), got {stride}")
-    starts = list(range(0, num_frames - window + 1, stride))
-    if starts[-1] != num_frames - window:
-        starts.append(num_frames - window)
-    return np.array(starts)
 
 
 def eval_clip(

@@ -33,12 +33,13 @@ import time
 
 import numpy as np
 
-from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip, window_starts
+from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
 from motiondepth.eval.tapvid3d import SCALINGS, mean_metrics, rescale_intrinsics, tapvid3d_metrics
 from motiondepth.seurat.baselines import gaussian_smooth_depth, handcrafted_log_ratios, per_frame_depth
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth
-from motiondepth.seurat.inference import SeuratPredictor, chain_log_ratios, scale_match, to_tracks3d
+from motiondepth.seurat.inference import SeuratPredictor, scale_match, to_tracks3d
 from motiondepth.seurat.rigid import window_priors
+from motiondepth.seurat.windows import chain_log_ratios, window_starts
 
 log = logging.getLogger(__name__)
 

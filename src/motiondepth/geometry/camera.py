@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+DEFAULT_HFOV_DEG = 60.0  # assumed horizontal field of view without calibration (a phone's main camera in
+# 16:9 video is 60–70°; the lower end errs towards the narrower crops of stabilised video modes)
+
 
 @dataclass(frozen=True)
 class Intrinsics:

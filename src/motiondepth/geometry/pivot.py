@@ -15,6 +15,8 @@ import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics, project
 
+DEFAULT_PIVOT_M = 0.2  # rotation pivot behind the camera (the phone preset: wrist-to-phone distance)
+
 
 def check_pivot(pivot_m: float, source: str = "--pivot") -> None:
     """:class:`InputError` (naming ``source``: the option, or the file it came from) unless the pivot

@@ -11,7 +11,7 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import atomic_path, json_default, save_npz
-from motiondepth.types import Tracks, Trajectory
+from motiondepth.types import Tracks, Tracks3D, Trajectory
 
 COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
 
@@ -198,3 +198,32 @@ def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
     return tracks, intr
+
+
+def save_tracks3d(path: str | Path, tracks3d: Tracks3D) -> None:
+    """TAPVid-3D-style ``.npz``: ``tracks_XYZ`` (T, N, 3) m, ``visibility`` (T, N), ``fx_fy_cx_cy``, ``queries_xyt``."""
+    q = tracks3d.queries
+    save_npz(
+        path, tracks_XYZ=tracks3d.xyz.astype(np.float32), visibility=tracks3d.visible.astype(bool),
+        fx_fy_cx_cy=tracks3d.intrinsics.as_array().astype(np.float32),
+        queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32),
+    )  # fmt: skip
+
+
+def load_tracks3d(path: str | Path) -> Tracks3D:
+    """Read a file written by :func:`save_tracks3d` (or any TAPVid-3D-style ``.npz`` with those keys)."""
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.io.npz import read_npz
+
+    d = read_npz(path, ("tracks_XYZ", "visibility", "fx_fy_cx_cy"), "3D tracks file")
+    xyz, vis, k, q = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"], d.get("queries_xyt")
+    try:
+        intr = Intrinsics.from_array(np.asarray(k, dtype=np.float64).ravel())
+    except (ValueError, TypeError) as exc:
+        raise InputError(path, f"'fx_fy_cx_cy': {exc}") from None
+    if q is not None and q.shape != (xyz.shape[1], 3):
+        raise InputError(path, f"'queries_xyt' must be (N, 3) for the {xyz.shape[1]} tracks, got {q.shape}")
+    if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
+        raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
+    queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)
+    return Tracks3D(xyz, vis, intr, queries, xyz[..., 2].copy())

@@ -25,6 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from motiondepth.geometry.camera import Intrinsics, focal_length_px
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CameraConfig:
     focal_length_mm: float = 6.86  # lens focal length F
     sensor_short_side_mm: float = 7.38  # physical sensor extent along the image's short side
     focus_distance_m: float = 1.5  # thin-lens focus distance s
-    pivot_m: float = 0.2  # distance d of the rotation pivot behind the optical centre
+    pivot_m: float = DEFAULT_PIVOT_M  # distance d of the rotation pivot behind the optical centre
     exposure_s: float = 0.060  # per-row exposure τ_exp
     row_time_s: float = 4e-6  # rolling-shutter row delay τ_row
     frame_interval_s: float | None = None  # frame start spacing; None → exposure + H·row time

@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from motiondepth.data.seurat_synth import fill_occluded, window_starts
 from motiondepth.seurat.depth_source import DepthSource
-from motiondepth.seurat.inference import chain_log_ratios
+from motiondepth.seurat.windows import chain_log_ratios, fill_occluded, window_starts
 
 
 def kernel_density(points: np.ndarray, neighbours: np.ndarray) -> np.ndarray:

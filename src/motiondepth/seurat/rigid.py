@@ -46,9 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motiondepth.data.seurat_synth import fill_occluded, window_starts
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics, project, unproject
+from motiondepth.seurat.windows import fill_occluded, window_starts
 
 #: Range of inverse depths (median of the supporting points = 1): slight negatives for far points
 #: under noise, up to 40× the median for near objects.
@@ -322,7 +322,7 @@ def rigid_window_log_ratios(
         (pixels; inf where it is not visible in the window), the (K,) window starts and the
         per-window :class:`RigidMotion`.
     """
-    from motiondepth.seurat.inference import check_support, check_tracks, support_from_tracks
+    from motiondepth.seurat.windows import check_support, check_tracks, support_from_tracks
 
     if isinstance(intrinsics, Intrinsics):
         intr = intrinsics
@@ -350,7 +350,7 @@ def rigid_log_ratios(
     support: tuple[np.ndarray, np.ndarray] | None = None, inlier_px: float = INLIER_PX, chain: str = "average",
 ) -> np.ndarray:  # fmt: skip
     """(T, N) chained log depth ratios w.r.t. frame 0 from rigid geometry (windows as Seurat's)."""
-    from motiondepth.seurat.inference import chain_log_ratios
+    from motiondepth.seurat.windows import chain_log_ratios
 
     wl, _, starts, _ = rigid_window_log_ratios(tracks, visible, intrinsics, window, stride, support, inlier_px)
     return chain_log_ratios(wl, starts, len(tracks), chain)

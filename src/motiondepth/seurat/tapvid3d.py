@@ -40,8 +40,8 @@ def project_tracks(xyz: np.ndarray, visible: np.ndarray, fx_fy_cx_cy) -> tuple[n
 
     Occluded entries hold the last visible position (the first visible one before it), as Seurat's input.
     """
-    from motiondepth.data.seurat_synth import fill_occluded
     from motiondepth.geometry.camera import project
+    from motiondepth.seurat.windows import fill_occluded
 
     ok = np.isfinite(xyz).all(-1) & (xyz[..., 2] > 1e-6)
     vis = np.asarray(visible, bool) & ok
@@ -95,13 +95,9 @@ class TapVid3DPredictor:
         from motiondepth.eval.tapvid3d import read_ground_truth
         from motiondepth.seurat.baselines import handcrafted_log_ratios
         from motiondepth.seurat.depth_source import DepthMaps
-        from motiondepth.seurat.inference import (
-            check_tracks,
-            scale_match,
-            to_tracks3d,
-            window_starts,
-        )
+        from motiondepth.seurat.inference import scale_match, to_tracks3d, window_starts
         from motiondepth.seurat.rigid import rigid_log_ratios
+        from motiondepth.seurat.windows import check_tracks
 
         gt_path = Path(gt_path)
         gt, size = read_ground_truth(gt_path)

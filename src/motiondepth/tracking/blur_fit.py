@@ -52,7 +52,7 @@ import numpy as np
 from tqdm import tqdm
 
 from motiondepth.geometry.camera import Intrinsics, unproject
-from motiondepth.geometry.pivot import project_pivot
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M, project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.sensor.camera import CameraConfig
 from motiondepth.sensor.color import srgb_to_linear
@@ -385,7 +385,7 @@ def track_with_blur_fit(
     intrinsics: Intrinsics,
     exposure_s: float,
     readout_s: float = 0.0,
-    pivot_m: float = 0.2,
+    pivot_m: float = DEFAULT_PIVOT_M,
     depth_m: float = 2.0,
     solver=None,
     init: Tracks | None = None,

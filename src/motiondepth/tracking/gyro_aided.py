@@ -38,6 +38,7 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.geometry.rotations import parse_axes
 from motiondepth.sensor.gyro import GyroAlignment
 from motiondepth.sensor.trace import RotationTrace, integrate_gyro
@@ -115,7 +116,7 @@ def align_gyro(
     times: np.ndarray,
     intrinsics: Intrinsics,
     gyro: GyroAid,
-    pivot_m: float = 0.2,
+    pivot_m: float = DEFAULT_PIVOT_M,
     depth_m: float = 2.0,
     solver=None,
 ) -> GyroAlignment:
@@ -141,7 +142,7 @@ def track_with_gyro(
     times: np.ndarray,
     intrinsics: Intrinsics,
     gyro: GyroAid,
-    pivot_m: float = 0.2,
+    pivot_m: float = DEFAULT_PIVOT_M,
     depth_m: float = 2.0,
     solver=None,
     init: Tracks | None = None,

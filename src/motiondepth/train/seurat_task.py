@@ -19,14 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from motiondepth.data.seurat_synth import (
-    VAL_SEED_BASE,
-    SeuratDataConfig,
-    ShardReader,
-    fill_occluded,
-    window_sample,
-)
+from motiondepth.data.seurat_synth import VAL_SEED_BASE, SeuratDataConfig, ShardReader, window_sample
 from motiondepth.models.seurat import Seurat, SeuratConfig, config_from_preset, prior_tensors
+from motiondepth.seurat.windows import fill_occluded
 from motiondepth.train.loop import model_device, to_device
 
 

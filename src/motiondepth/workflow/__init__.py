@@ -32,18 +32,11 @@ people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
 :mod:`~motiondepth.workflow.batch` (:func:`run_batch`: many clips, one table).
 """
 
+from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.workflow.batch import BatchItem, BatchResult, run_batch
 from motiondepth.workflow.cache import StepCache, check_output_dir, environment
-from motiondepth.workflow.config import (
-    ARCMIN_PER_RAD,
-    DEFAULT_HFOV_DEG,
-    DEFAULT_PIVOT_M,
-    FOCAL_AUTO,
-    OUTPUT_FILES,
-    Clip,
-    Result,
-    RunConfig,
-)
+from motiondepth.workflow.config import ARCMIN_PER_RAD, FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,

@@ -8,14 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
-from motiondepth.seurat.inference import Tracks3D
-from motiondepth.types import Tracks, Trajectory
+from motiondepth.types import Tracks, Tracks3D, Trajectory
 
-DEFAULT_HFOV_DEG = 60.0  # assumed horizontal field of view without calibration (a phone's main camera in
-# 16:9 video is 60–70°; the lower end errs towards the narrower crops of stabilised video modes)
 FOCAL_AUTO = "estimated from the shake"  # intrinsics origin of --hfov auto (see estimate_focal_length)
-DEFAULT_PIVOT_M = 0.2  # rotation pivot behind the camera (the phone preset: wrist-to-phone distance)
 ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
 
 # thresholds of the report's warnings

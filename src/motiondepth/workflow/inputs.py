@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.geometry.camera import Intrinsics
-from motiondepth.workflow.config import DEFAULT_HFOV_DEG, FOCAL_AUTO, Clip, RunConfig
+from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
+from motiondepth.workflow.config import FOCAL_AUTO, Clip, RunConfig
 
 if TYPE_CHECKING:
     from motiondepth.geometry.distortion import LensDistortion

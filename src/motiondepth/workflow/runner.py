@@ -15,8 +15,8 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.pivot import check_pivot
 from motiondepth.io.atomic import save_npz
-from motiondepth.seurat.inference import Tracks3D
-from motiondepth.types import Tracks, Trajectory
+from motiondepth.io.trajectory import load_tracks3d, save_tracks3d
+from motiondepth.types import Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.cache import (
     StepCache,
     check_output_dir,
@@ -514,8 +514,8 @@ class _Steps:
             },
             ["tracks3d.npz"],
             compute,
-            lambda t, o: t.save(o / "tracks3d.npz"),
-            lambda o: Tracks3D.load(o / "tracks3d.npz"),
+            lambda t, o: save_tracks3d(o / "tracks3d.npz", t),
+            lambda o: load_tracks3d(o / "tracks3d.npz"),
         )
 
 

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.geometry.camera import Intrinsics
-from motiondepth.seurat.inference import Tracks3D
-from motiondepth.types import Tracks, Trajectory
-from motiondepth.workflow.config import DEFAULT_HFOV_DEG, DEFAULT_PIVOT_M, FOCAL_AUTO
+from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
+from motiondepth.types import Tracks, Tracks3D, Trajectory
+from motiondepth.workflow.config import FOCAL_AUTO
 
 
 def track_points(

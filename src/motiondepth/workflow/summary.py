@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.seurat.inference import Tracks3D
-from motiondepth.types import Tracks, Trajectory
+from motiondepth.types import Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.config import (
     ARCMIN_PER_RAD,
     LARGE_RESIDUAL_PX,
