@@ -386,8 +386,13 @@ def add_commands(sub, eval_sub) -> None:
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
     d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
     d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
-    d.add_argument("--hfov", type=number(opt.HFOV), default=DEFAULT_HFOV_DEG, metavar="DEG",
-                   help=f"horizontal field of view assumed without intrinsics (default {DEFAULT_HFOV_DEG:g})")  # fmt: skip
+    d.add_argument(
+        "--hfov",
+        type=number(opt.HFOV),
+        default=DEFAULT_HFOV_DEG,
+        metavar="DEG",
+        help=f"horizontal field of view assumed without intrinsics (default {DEFAULT_HFOV_DEG:g})",
+    )
     d.add_argument(
         "--stride",
         type=number(Range(1, 1000, integer=True)),
