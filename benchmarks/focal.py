@@ -36,8 +36,8 @@ from tqdm import tqdm
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.io.atomic import write_json_and_markdown
-from motiondepth.pipeline import procedural_rgbd
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
+from motiondepth.simulate.scene import procedural_rgbd
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
 from motiondepth.trajectory.focal import estimate_focal
 from motiondepth.workflow import run

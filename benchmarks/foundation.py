@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from motiondepth.demo import solve_all
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
-from motiondepth.pipeline import procedural_rgbd, solve_all
 from motiondepth.sensor.trace import span_times
 from motiondepth.simulate import camera_preset, groundtruth_tracks, load_shake, simulate
+from motiondepth.simulate.scene import procedural_rgbd
 from motiondepth.tracking import KLTTracker, exposure_kernels, grid_queries, query_grid, track_cross_blur
 from motiondepth.tracking.blur_fit import trace_from_frames, track_with_blur_fit
 from motiondepth.trajectory import solve_homography, solve_trajectory

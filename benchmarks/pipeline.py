@@ -52,8 +52,8 @@ from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz, write_json, write_json_and_markdown
 from motiondepth.models.weights import describe
-from motiondepth.pipeline import rgbd_from_files, write_simulation
 from motiondepth.simulate import camera_preset, load_shake, simulate
+from motiondepth.simulate.scene import rgbd_from_files, write_simulation
 from motiondepth.workflow import RunConfig, run, solve_rotation, solver_config
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
@@ -306,7 +306,7 @@ def _share_tracks(src: Path, dst: Path) -> None:
 
 def timing(repeats: int, work: Path) -> dict:
     cam = camera_preset("phone")
-    from motiondepth.pipeline import simulate_scene
+    from motiondepth.simulate.scene import simulate_scene
 
     sim = work / "timing-sim"
     write_simulation(simulate_scene(cam, scene_seed=1000, shake_seed=1000), sim)

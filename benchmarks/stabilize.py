@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.io.atomic import write_json_and_markdown
-from motiondepth.pipeline import simulate_scene, write_simulation
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene, write_simulation
 from motiondepth.trajectory.stabilize import readout_row_angles, row_angles, stabilize_frames
 from motiondepth.workflow import run
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 

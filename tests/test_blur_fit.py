@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene
 from motiondepth.simulate.simulator import groundtruth_tracks
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid
 from motiondepth.tracking.blur_fit import (

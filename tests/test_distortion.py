@@ -126,8 +126,9 @@ def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path,
     import motiondepth.io.video as video_io
     from motiondepth.cli import main
     from motiondepth.io.trajectory import read_trajectory_csv, save_tracks
-    from motiondepth.pipeline import simulate_scene, track_frames
     from motiondepth.simulate import camera_preset
+    from motiondepth.simulate.scene import simulate_scene
+    from motiondepth.tracking.grid import track_frames
 
     cam = camera_preset("phone", width=192, height=192, num_frames=10)
     video = simulate_scene(cam, scene_seed=5, shake_seed=5)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
+from motiondepth.simulate.scene import simulate_scene
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.focal import estimate_focal
 from motiondepth.workflow import FOCAL_AUTO, focal_outcome, resolve_intrinsics

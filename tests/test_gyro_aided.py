@@ -7,10 +7,10 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.io.gyro_log import read_gyro_log, write_gyro_log
-from motiondepth.pipeline import simulate_scene
 from motiondepth.sensor.gyro import gyro_angles
 from motiondepth.sensor.trace import gyro_from_trace
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene
 from motiondepth.simulate.shake import synthetic_shake
 from motiondepth.simulate.simulator import groundtruth_tracks
 from motiondepth.tracking import KLTTracker, grid_queries, query_grid

@@ -110,8 +110,8 @@ def test_cli_compare_gyro(tmp_path, capsys):
 def test_run_then_compare_with_the_real_gyro_log_that_shook_it(real_data, tmp_path):
     """Real phone gyro (×0.25) shakes a procedural scene; run recovers rotation; compare-gyro finds the offset."""
     import motiondepth
-    from motiondepth.pipeline import simulate_scene, write_simulation
     from motiondepth.simulate import camera_preset, read_gyro_log
+    from motiondepth.simulate.scene import simulate_scene, write_simulation
 
     log = real_data / "gyro-gyrodeblurnet" / "gyro_test.txt"
     t, w = read_gyro_log(log)

@@ -68,8 +68,8 @@ def test_bad_model_folders_give_clear_errors(model_dir, tmp_path):
 def test_run_takes_its_frame_zero_depth_from_the_model(model_dir, tmp_path):
     import motiondepth
     from motiondepth.io.video import write_video
-    from motiondepth.pipeline import simulate_scene
     from motiondepth.simulate import camera_preset
+    from motiondepth.simulate.scene import simulate_scene
     from motiondepth.workflow import decode_video
 
     video = simulate_scene(camera_preset("phone", width=112, height=112, num_frames=8), scene_seed=2, shake_seed=2)

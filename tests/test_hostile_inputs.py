@@ -17,8 +17,9 @@ import pytest
 from motiondepth.cli import build_parser, main
 from motiondepth.io.trajectory import save_tracks
 from motiondepth.models.weights import WEIGHTS_DIR, available
-from motiondepth.pipeline import simulate_scene, track_frames, write_simulation
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene, write_simulation
+from motiondepth.tracking.grid import track_frames
 
 HAVE_WEIGHTS = {"blur-depth-indoor", "blur-depth-small", "trajectory-small", "seurat-small"} <= set(available())
 needs_weights = pytest.mark.skipif(not HAVE_WEIGHTS, reason="shipped checkpoints missing from this checkout")
@@ -472,8 +473,8 @@ def test_malformed_tapvid3d_ground_truth(key, value, needle, tmp_path, capsys):
 
 
 def test_batch_index_links_are_relative(tmp_path):
-    from motiondepth.report import render_batch_index
     from motiondepth.workflow.batch import COLUMNS
+    from motiondepth.workflow.report import render_batch_index
 
     rows = [dict.fromkeys(COLUMNS, "") | {"clip": f"javascript:alert({i})", "video": "x", "status": s, "error": "e"}
             for i, s in ((1, "failed"), (2, "ok"))]  # fmt: skip

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
+from motiondepth.simulate.scene import simulate_scene
 from motiondepth.tracking import query_grid
 from motiondepth.trajectory.optics import sample_depth
 from motiondepth.trajectory.parallax import PointDepths, fit_cost, pivot_parallax_depths, rescale_depth_map, scale_check

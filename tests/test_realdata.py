@@ -6,9 +6,9 @@ import pytest
 from motiondepth.eval import trajectory_metrics
 from motiondepth.geometry import Intrinsics
 from motiondepth.io import load_rgbd, read_video
-from motiondepth.pipeline import track_frames
 from motiondepth.simulate import camera_preset, load_shake, read_gyro_log, simulate
 from motiondepth.tracking import grid_queries, query_grid
+from motiondepth.tracking.grid import track_frames
 from motiondepth.trajectory import solve_trajectory
 
 pytestmark = pytest.mark.realdata

@@ -7,8 +7,9 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.pipeline import simulate_scene, track_frames
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene
+from motiondepth.tracking.grid import track_frames
 from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
 from motiondepth.trajectory.stabilize import (
     readout_row_angles,

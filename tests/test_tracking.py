@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from motiondepth.geometry import Intrinsics
-from motiondepth.pipeline import simulate_scene
 from motiondepth.simulate import camera_preset, groundtruth_tracks
+from motiondepth.simulate.scene import simulate_scene
 from motiondepth.tracking import (
     KLTTracker,
     available_trackers,

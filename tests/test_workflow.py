@@ -25,9 +25,9 @@ from motiondepth.io.pointcloud import read_ply
 from motiondepth.io.trajectory import load_tracks, read_dense_csv, read_trajectory_csv
 from motiondepth.io.video import write_video
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
-from motiondepth.pipeline import simulate_scene, write_simulation
 from motiondepth.sensor.trace import span_times
 from motiondepth.simulate import camera_preset
+from motiondepth.simulate.scene import simulate_scene, write_simulation
 
 pytestmark = pytest.mark.skipif(
     not {VIDEO_DEPTH_CHECKPOINT, "trajectory-small", "seurat-small"} <= set(available()),

@@ -50,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from motiondepth.pipeline import preset_camera, rgbd_from_files, simulate_scene, write_simulation
+    from motiondepth.simulate.scene import preset_camera, rgbd_from_files, simulate_scene, write_simulation
     from motiondepth.simulate.shake import check_shake_spec
 
     if a.frames is not None and a.frames < 2:
@@ -79,9 +79,10 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 
 def cmd_track(a: argparse.Namespace) -> int:
+    from motiondepth.io.camera import camera_from_record
     from motiondepth.io.trajectory import save_tracks
     from motiondepth.io.video import load_frames
-    from motiondepth.pipeline import camera_from_record, track_frames
+    from motiondepth.tracking.grid import track_frames
 
     frames, _, camera = load_frames(a.input)
     camera.pop("times_source")
@@ -107,7 +108,7 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
     its ``pivot_m`` or the default pivot."""
     from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
-    from motiondepth.pipeline import camera_from_record
+    from motiondepth.io.camera import camera_from_record
     from motiondepth.workflow import read_lens_distortion, resolve_intrinsics
 
     lens = read_lens_distortion(path, rec)

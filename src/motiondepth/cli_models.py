@@ -36,7 +36,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
     from motiondepth.cli import _intrinsics
     from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.io.video import read_camera_json
+    from motiondepth.io.camera import read_camera_json
 
     if a.intrinsics:
         return _intrinsics(a.intrinsics), None

@@ -56,7 +56,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 def _print_result(video: str, res) -> None:
     """The command line's account of one clip's run: motion, shake, depth, tracks and warnings."""
     from motiondepth.eval.spectrum import short_text
-    from motiondepth.report import readout_text
+    from motiondepth.workflow.report import readout_text
 
     s = res.summary
     print(f"{video}: {s['frames']} frames {s['size'][0]}x{s['size'][1]}, intrinsics: {res.intrinsics_source}")

@@ -8,11 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import staged_output_dir, write_json
 from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
-from motiondepth.pipeline import simulate_scene, solve_all, track_frames, write_simulation
 from motiondepth.sensor.camera import camera_preset
 from motiondepth.sensor.trace import span_times
+from motiondepth.simulate.scene import simulate_scene, write_simulation
+from motiondepth.tracking.grid import track_frames
+from motiondepth.trajectory.homography import solve_homography
+from motiondepth.trajectory.optics import solve_trajectory
+from motiondepth.types import Tracks, Trajectory
 from motiondepth.viz.plots import plot_angles, plot_trajectory_3d, tracks_overlay
 
 METHOD_ORDER = ("lsq", "paper", "homography")
@@ -131,3 +136,28 @@ def summary_table(metrics: dict) -> str:
         )
         lines.append(_shake_line(p["shake"]))
     return "\n".join(lines)
+
+
+def solve_all(
+    tracks: Tracks, depth: np.ndarray | None, intrinsics: Intrinsics, pivot_m: float, times: np.ndarray | None = None
+) -> dict[str, tuple[Trajectory, float]]:
+    """Both solver modes and the homography baseline → name → (trajectory, seconds)."""
+    out = {}
+    for mode in ("paper", "lsq"):
+        t0 = time.perf_counter()
+        out[mode] = (
+            solve_trajectory(
+                tracks.tracks,
+                tracks.visible,
+                depth,
+                intrinsics,
+                pivot_m,
+                times,
+                mode,
+                image_height=tracks.image_size[0],
+            ),
+            time.perf_counter() - t0,
+        )
+    t0 = time.perf_counter()
+    out["homography"] = (solve_homography(tracks.tracks, tracks.visible, intrinsics, times), time.perf_counter() - t0)
+    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -226,21 +225,10 @@ def load_sim_dir(path: str | Path) -> tuple[np.ndarray, dict]:
         raise InputError(path / "frames.npz", f"has {len(frames)} frame(s); need at least 2")
     camera = {}
     if (path / "camera.json").is_file():
+        from motiondepth.io.camera import read_camera_json
+
         camera = read_camera_json(path / "camera.json")
     return frames, camera
-
-
-def read_camera_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "camera file not found")
-    try:
-        rec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(rec, dict):
-        raise InputError(path, f"a camera file is a JSON object, not a JSON {type(rec).__name__}")
-    return rec
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

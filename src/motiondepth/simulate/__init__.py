@@ -3,6 +3,7 @@
 from motiondepth.io.gyro_log import read_angle_trace, read_gyro_log
 from motiondepth.sensor.camera import PRESETS, CameraConfig, camera_preset
 from motiondepth.sensor.trace import RotationTrace, integrate_gyro
+from motiondepth.simulate.scene import simulate_scene, write_simulation
 from motiondepth.simulate.shake import HANDHELD_SHAKE, SyntheticShakeConfig, load_shake, synthetic_shake
 from motiondepth.simulate.simulator import (
     ShakyVideo,
@@ -30,5 +31,7 @@ __all__ = [
     "read_angle_trace",
     "read_gyro_log",
     "simulate",
+    "simulate_scene",
     "synthetic_shake",
+    "write_simulation",
 ]

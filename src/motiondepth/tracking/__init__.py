@@ -3,7 +3,7 @@
 from motiondepth.tracking.base import Tracker, available_trackers, make_tracker, register_tracker
 from motiondepth.tracking.blur_fit import BlurFit, BlurFitConfig, fit_blur_trace, track_with_blur_fit
 from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
-from motiondepth.tracking.grid import grid_queries, query_grid
+from motiondepth.tracking.grid import grid_queries, query_grid, track_frames
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "query_grid",
     "register_tracker",
     "track_cross_blur",
+    "track_frames",
     "track_with_blur_fit",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.types import Tracks
 
 
 def query_grid(
@@ -47,3 +48,18 @@ def grid_queries(points_xy: np.ndarray, frame: int = 0) -> np.ndarray:
     """(N, 2) positions → (N, 3) queries ``(t, x, y)`` at ``frame``."""
     t = np.full((len(points_xy), 1), float(frame), dtype=np.float32)
     return np.concatenate([t, np.asarray(points_xy, dtype=np.float32)], 1)
+
+
+def track_frames(
+    frames: np.ndarray,
+    grid_half: int = 12,
+    intrinsics: Intrinsics | None = None,
+    tracker: str = "klt",
+    **tracker_options: object,
+) -> Tracks:
+    """Track the paper's query grid (``(2·grid_half + 1)²`` points, from frame 0) through ``frames``."""
+    h, w = frames.shape[1:3]
+    from motiondepth.tracking.base import make_tracker
+
+    grid = query_grid(grid_half, (h, w), intrinsics)
+    return make_tracker(tracker, **tracker_options).track(frames, grid_queries(grid))

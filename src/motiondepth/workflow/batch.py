@@ -133,7 +133,7 @@ def run_batch(videos: list[str | Path], out_dir: str | Path, **options: Any) -> 
     rows = [summary_row(it) for it in items]
     with atomic_path(files["summary.csv"]) as tmp:
         tmp.write_text(rows_to_csv(rows), encoding="utf-8")
-    from motiondepth.report import render_batch_index
+    from motiondepth.workflow.report import render_batch_index
 
     with atomic_path(files["index.html"]) as tmp:
         tmp.write_text(render_batch_index(rows), encoding="utf-8")

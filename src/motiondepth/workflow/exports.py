@@ -11,9 +11,9 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
     """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
-    from motiondepth.report import write_report
     from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
     from motiondepth.viz.plots import iter_drawn_tracks, plot_run_trajectory, plot_shake_spectrum
+    from motiondepth.workflow.report import write_report
 
     def exists(name):
         def load(o):

@@ -60,7 +60,7 @@ def calibration_record(path: str | Path) -> dict:
     Parse a file once with this and hand the record to :func:`read_calibration`,
     :func:`read_lens_distortion` and :func:`resolve_intrinsics` when more than one of them needs it.
     """
-    from motiondepth.io.video import read_camera_json
+    from motiondepth.io.camera import read_camera_json
 
     rec = read_camera_json(path)
     if not isinstance(rec, dict):

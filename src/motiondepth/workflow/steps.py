@@ -23,7 +23,7 @@ def track_points(
     progress: bool = False,
 ) -> Tracks:
     """Track the paper's query grid ((2·grid_half + 1)² points placed in frame 0) through ``frames``."""
-    from motiondepth.pipeline import track_frames
+    from motiondepth.tracking.grid import track_frames
 
     opts = {"progress": progress} if tracker == "klt" else {}
     try:

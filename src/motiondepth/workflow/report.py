@@ -14,7 +14,7 @@ from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
 from motiondepth.viz.plots import depth_to_color
-from motiondepth.workflow import OUTPUT_FILES
+from motiondepth.workflow.config import OUTPUT_FILES
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
 

@@ -1,13 +1,9 @@
-"""Pipeline steps as plain functions, shared by the command line, the demo and the benchmark.
-
-Each step works from Python objects; :func:`rgbd_from_files` and :func:`write_simulation`
-read and write the documented file formats.
-"""
+"""A simulated clip from files or a procedural scene, and a simulation written as a folder (``motiondepth
+simulate``): the forward model's entry points for the command line, the demo and the benchmarks."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +19,7 @@ from motiondepth.sensor.camera import CameraConfig, camera_preset
 from motiondepth.sensor.trace import gyro_from_trace
 from motiondepth.simulate.shake import load_shake
 from motiondepth.simulate.simulator import ShakyVideo, simulate
-from motiondepth.tracking.base import make_tracker
-from motiondepth.tracking.grid import grid_queries, query_grid
-from motiondepth.trajectory.homography import solve_homography
-from motiondepth.trajectory.optics import solve_trajectory
-from motiondepth.types import RGBDImage, Tracks, Trajectory
+from motiondepth.types import RGBDImage
 
 
 def procedural_rgbd(camera: CameraConfig, seed: int) -> RGBDImage:
@@ -91,58 +83,6 @@ def rgbd_from_files(
     # without intrinsics: the preset's focal length relative to its short side (same field of view)
     focal_per_side = camera.focal_px / min(camera.height, camera.width)
     return load_rgbd(rgb, depth, depth_scale, intrinsics, default_focal_per_short_side=focal_per_side)
-
-
-def track_frames(
-    frames: np.ndarray,
-    grid_half: int = 12,
-    intrinsics: Intrinsics | None = None,
-    tracker: str = "klt",
-    **tracker_options: object,
-) -> Tracks:
-    """Track the paper's query grid (``(2·grid_half + 1)²`` points, from frame 0) through ``frames``."""
-    h, w = frames.shape[1:3]
-    grid = query_grid(grid_half, (h, w), intrinsics)
-    return make_tracker(tracker, **tracker_options).track(frames, grid_queries(grid))
-
-
-def solve_all(
-    tracks: Tracks, depth: np.ndarray | None, intrinsics: Intrinsics, pivot_m: float, times: np.ndarray | None = None
-) -> dict[str, tuple[Trajectory, float]]:
-    """Both solver modes and the homography baseline → name → (trajectory, seconds)."""
-    out = {}
-    for mode in ("paper", "lsq"):
-        t0 = time.perf_counter()
-        out[mode] = (
-            solve_trajectory(
-                tracks.tracks,
-                tracks.visible,
-                depth,
-                intrinsics,
-                pivot_m,
-                times,
-                mode,
-                image_height=tracks.image_size[0],
-            ),
-            time.perf_counter() - t0,
-        )
-    t0 = time.perf_counter()
-    out["homography"] = (solve_homography(tracks.tracks, tracks.visible, intrinsics, times), time.perf_counter() - t0)
-    return out
-
-
-def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float, int | None]:
-    """(intrinsics, pivot_m, image height) from a camera.json dict."""
-    try:
-        intr = Intrinsics.from_array(rec["intrinsics"] if "intrinsics" in rec else rec["derived"]["intrinsics"])
-        pivot = float(rec.get("pivot_m", 0.0))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(source, f"camera file needs 'intrinsics' [fx, fy, cx, cy] and 'pivot_m' ({exc})") from None
-    from motiondepth.geometry.pivot import check_pivot
-
-    check_pivot(pivot, f"{source} pivot_m")
-    height = rec.get("height")
-    return intr, pivot, None if height is None else int(height)
 
 
 def preset_camera(name: str, **overrides: object) -> CameraConfig:

@@ -1,0 +1,36 @@
+"""Camera files: a ``motiondepth simulate`` folder's ``camera.json`` (any JSON with ``intrinsics`` and ``pivot_m``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.camera import Intrinsics
+
+
+def read_camera_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "camera file not found")
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(rec, dict):
+        raise InputError(path, f"a camera file is a JSON object, not a JSON {type(rec).__name__}")
+    return rec
+
+
+def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float, int | None]:
+    """(intrinsics, pivot_m, image height) from a camera.json dict."""
+    try:
+        intr = Intrinsics.from_array(rec["intrinsics"] if "intrinsics" in rec else rec["derived"]["intrinsics"])
+        pivot = float(rec.get("pivot_m", 0.0))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(source, f"camera file needs 'intrinsics' [fx, fy, cx, cy] and 'pivot_m' ({exc})") from None
+    from motiondepth.geometry.pivot import check_pivot
+
+    check_pivot(pivot, f"{source} pivot_m")
+    height = rec.get("height")
+    return intr, pivot, None if height is None else int(height)
