@@ -1,6 +1,6 @@
 """Perspective-blur benchmark: CPU inference time of the depth network and held-out accuracy.
 
-Speed: a 30-frame 518 × 518 simulated clip through :class:`motiondepth.blur.BlurPredictor`
+Speed: a 30-frame 518 × 518 simulated clip through :class:`motiondepth.depth.BlurPredictor`
 (resize to the checkpoint's resolution, the frames it uses, the network; the depth map resized
 back), median over ``--repeats`` runs after one warm-up. The ``paper`` preset (ViT-B/14, 518 px,
 30 frames, random weights: same cost as trained ones) runs ``--paper-repeats`` times on the same
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motiondepth.blur.inference import BlurPredictor
 from motiondepth.data.blur_data import BlurDataConfig, procedural_blur_sample
-from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
+from motiondepth.depth.blur import BlurPredictor
+from motiondepth.eval.harness.blur_depth import evaluate_procedural, markdown_table
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.blur_depth import BlurDepthNet, config_from_preset
 

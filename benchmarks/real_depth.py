@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-from motiondepth.blur.inference import BlurPredictor
 from motiondepth.data.blur_data import BlurDataConfig, simulate_clip
+from motiondepth.depth.blur import BlurPredictor
 from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import write_json_and_markdown

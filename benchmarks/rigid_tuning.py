@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
-from motiondepth.eval.seurat_eval import clip_metrics
+from motiondepth.eval.harness.seurat import clip_metrics
 from motiondepth.eval.tapvid3d import mean_metrics
 from motiondepth.seurat import rigid
 from motiondepth.seurat.depth_source import DepthMaps, FlickeringDepth

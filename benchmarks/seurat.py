@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from motiondepth.data.seurat_synth import SeuratDataConfig, eval_clip
-from motiondepth.eval.seurat_eval import evaluate_procedural, markdown_table
+from motiondepth.eval.harness.seurat import evaluate_procedural, markdown_table
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.seurat import Seurat, config_from_preset
 from motiondepth.seurat.inference import SeuratPredictor

@@ -1,6 +1,6 @@
 """Hostile-seed sweep of ``eval seurat``: hundreds of short procedural clips, looking for crashes.
 
-Every clip goes through :func:`motiondepth.eval.seurat_eval.evaluate_clip` (every row: baselines, rigid
+Every clip goes through :func:`motiondepth.eval.harness.seurat.evaluate_clip` (every row: baselines, rigid
 geometry, Seurat) with the shipped ``seurat-small``. A clip that raises is recorded (seed, exception, message)
 and the sweep goes on; windows whose rigid geometry met a degenerate essential matrix (and fell back) are
 counted. Exit status 1 when any clip crashed.
@@ -21,7 +21,7 @@ import traceback
 from tqdm import tqdm
 
 from motiondepth.data.seurat_synth import EVAL_SEED_BASE, SeuratDataConfig, eval_clip
-from motiondepth.eval.seurat_eval import evaluate_clip
+from motiondepth.eval.harness.seurat import evaluate_clip
 from motiondepth.seurat.inference import SeuratPredictor
 
 

@@ -14,7 +14,7 @@ if [ -z "${MOTIONDEPTH_NO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&
         && timeout 300 apt-get install -y -qq chromium; }; } >/dev/null 2>&1 \
         || echo "[test] chromium not installed; the report rendering test will skip" >&2
 fi
-# The optional Hugging Face depth-model backend (blur/hf_depth.py) is tested when 'transformers'
+# The optional Hugging Face depth-model backend (depth/hf.py) is tested when 'transformers'
 # installs (once, best effort); without it those tests skip.
 if ! "$VENV_BIN/python" -c "import transformers" >/dev/null 2>&1 && [ ! -f "$root/.venv/.transformers-tried" ]; then
     touch "$root/.venv/.transformers-tried"

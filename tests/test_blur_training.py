@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from motiondepth.blur.inference import BlurPredictor, load_decoder
 from motiondepth.data.blur_data import BlurDataConfig, flip_sample, procedural_blur_sample
+from motiondepth.depth.blur import BlurPredictor, load_decoder
 from motiondepth.errors import InputError
 from motiondepth.models.blur_depth import BlurDepthNet
 from motiondepth.train.blur_task import silog_loss
@@ -182,7 +182,7 @@ def test_indoor_checkpoint_shares_the_decoder_and_layout_reaches_the_data():
 def test_model_based_reference_keeps_the_solver_means():
     """The blur-fit reference row: one dense trajectory per S whose frame means are the solver's."""
     from motiondepth.data.blur_data import procedural_clip
-    from motiondepth.eval.blur_eval import blur_fit_dense
+    from motiondepth.eval.harness.blur_depth import blur_fit_dense
 
     clip = procedural_clip(2_000_000_007, BlurDataConfig(size=112, num_frames=4))
     fit = blur_fit_dense(clip, depth_m=3.0, samples=(15,))

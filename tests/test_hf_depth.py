@@ -1,4 +1,4 @@
-"""A local Hugging Face metric depth model as the first-frame depth (blur.hf_depth, run --depth-model).
+"""A local Hugging Face metric depth model as the first-frame depth (depth.hf, run --depth-model).
 
 The models here are tiny and randomly initialised, saved in the exact folder format
 ``save_pretrained`` writes; the tests skip when the optional ``transformers`` is not installed.
@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from motiondepth.blur.hf_depth import HFDepthPredictor, check_depth_model
+from motiondepth.depth.hf import HFDepthPredictor, check_depth_model
 from motiondepth.errors import InputError
 
 transformers = pytest.importorskip("transformers")

@@ -99,7 +99,7 @@ def test_tapvid3d_jpeg_bytes_still_read(tmp_path):
     """A real TAPVid-3D file's object array of JPEG bytes loads (without pickle's code paths)."""
     import cv2
 
-    from motiondepth.eval.tapvid3d import read_ground_truth
+    from motiondepth.io.tapvid3d import read_ground_truth
 
     jpeg = cv2.imencode(".jpg", np.zeros((96, 128, 3), np.uint8))[1].tobytes()
     arrays = {k: v for k, v in _tapvid3d_arrays().items() if k != "image_size"}

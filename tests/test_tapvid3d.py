@@ -146,7 +146,7 @@ def _procedural_tapvid3d(path, seed, frames=24):
 
 def test_predictions_for_tapvid3d_files_score_like_the_methods(tmp_path, capsys):
     from motiondepth.cli import main
-    from motiondepth.seurat.tapvid3d import TapVid3DPredictor, project_tracks
+    from motiondepth.eval.harness.predict_tapvid3d import TapVid3DPredictor, project_tracks
 
     (tmp_path / "gt").mkdir()
     clips = [_procedural_tapvid3d(tmp_path / "gt" / f"clip{i}.npz", 2_000_000_000 + i) for i in range(3)]

@@ -182,7 +182,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     if a.dense:
         if not a.video:
             raise InputError("--dense", "needs --video (the decoder reads the blurred frames)")
-        from motiondepth.blur.inference import BlurPredictor
+        from motiondepth.depth.blur import BlurPredictor
         from motiondepth.io.video import load_frames
 
         frames, _, _ = load_frames(a.video)

@@ -91,7 +91,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_seurat(a: argparse.Namespace) -> int:
-    from motiondepth.eval.seurat_eval import evaluate_procedural, markdown_table
+    from motiondepth.eval.harness.seurat import evaluate_procedural, markdown_table
     from motiondepth.seurat.inference import SeuratPredictor
 
     if a.scenes < 1:
@@ -109,7 +109,7 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
 
 
 def cmd_predict_tapvid3d(a: argparse.Namespace) -> int:
-    from motiondepth.seurat.tapvid3d import TapVid3DPredictor
+    from motiondepth.eval.harness.predict_tapvid3d import TapVid3DPredictor
 
     predictor = TapVid3DPredictor(a.method, a.checkpoint, a.support, a.depth_checkpoint, a.depth_model)
     t0 = time.perf_counter()
@@ -172,7 +172,7 @@ def _check_shake_scale(scale: float) -> None:
 
 
 def cmd_depth(a: argparse.Namespace) -> int:
-    from motiondepth.blur.inference import BlurPredictor
+    from motiondepth.depth.blur import BlurPredictor
     from motiondepth.io.atomic import save_npz
     from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
@@ -181,7 +181,7 @@ def cmd_depth(a: argparse.Namespace) -> int:
         raise InputError("--start", f"must be ≥ 0, got {a.start}")
     check_device(a.device)
     if a.depth_model:
-        from motiondepth.blur.hf_depth import HFDepthPredictor
+        from motiondepth.depth.hf import HFDepthPredictor
 
         pred, used = HFDepthPredictor(a.depth_model, device=a.device), 2  # one frame is used; a clip has at least two
     else:
@@ -248,7 +248,7 @@ def cmd_models(a: argparse.Namespace) -> int:
 
 
 def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
-    from motiondepth.eval.blur_eval import evaluate_procedural, markdown_table
+    from motiondepth.eval.harness.blur_depth import evaluate_procedural, markdown_table
     from motiondepth.simulate.shake import check_shake_spec
 
     if a.scenes < 1:

@@ -62,7 +62,7 @@ class RunConfig:
     dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
     stabilize_sigma: float = 0.5  # stabilized.mp4 keeps the camera path smoothed over this many seconds; 0 locks
     depth_checkpoint: str = VIDEO_DEPTH_CHECKPOINT
-    depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (blur.hf_depth)
+    depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (depth.hf)
     trajectory_checkpoint: str = "trajectory-small"
     seurat_checkpoint: str = "seurat-small"
     device: str = "cpu"  # where the networks and the blur fit run: cpu | cuda (| cuda:N); results are not cached by it

@@ -225,7 +225,7 @@ def _checkpoints(cfg: RunConfig) -> dict:
     if cfg.depth is None:
         ckpt["depth"] = checkpoint_info(cfg.depth_checkpoint)  # the dense decoder reads its features
         if cfg.depth_model:
-            from motiondepth.blur.hf_depth import check_depth_model
+            from motiondepth.depth.hf import check_depth_model
 
             check_depth_model(cfg.depth_model)
     return ckpt
@@ -315,7 +315,7 @@ class _Steps:
 
     def blur_predictor(self):
         if self._blur is None:
-            from motiondepth.blur.inference import BlurPredictor
+            from motiondepth.depth.blur import BlurPredictor
 
             cfg = self.cfg
             self._blur = BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint, device=cfg.device)
@@ -408,7 +408,7 @@ class _Steps:
             if cfg.depth:
                 return None
             if cfg.depth_model:
-                from motiondepth.blur.hf_depth import HFDepthPredictor
+                from motiondepth.depth.hf import HFDepthPredictor
 
                 return HFDepthPredictor(cfg.depth_model, device=cfg.device)
             return self.blur_predictor()

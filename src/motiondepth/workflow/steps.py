@@ -70,7 +70,7 @@ def estimate_depth(
             d = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
         return d.astype(np.float32)
     if predictor is None:
-        from motiondepth.blur.inference import BlurPredictor
+        from motiondepth.depth.blur import BlurPredictor
 
         predictor = BlurPredictor(trajectory_checkpoint=None)
     return predictor.depth(frames, source=source)

@@ -100,7 +100,7 @@ def evaluate_procedural(
     ``shake`` is the clips' camera shake (:func:`motiondepth.simulate.load_shake`) and
     ``shake_scale`` its amplitude multiplier; the shipped checkpoints were trained on ``synthetic``.
     """
-    from motiondepth.blur.inference import BlurPredictor, load_decoder
+    from motiondepth.depth.blur import BlurPredictor, load_decoder
     from motiondepth.models.blur_depth import BlurDepthNet
     from motiondepth.models.weights import available
 

@@ -82,17 +82,17 @@ class TapVid3DPredictor:
         self.method, self.support = method, support
         self.seurat = SeuratPredictor.from_pretrained(checkpoint)  # its window, stride and grid serve every method
         if depth_model is not None:
-            from motiondepth.blur.hf_depth import HFDepthPredictor
+            from motiondepth.depth.hf import HFDepthPredictor
 
             self.depth_net, self.depth_name = HFDepthPredictor(depth_model), str(depth_model)
         else:
-            from motiondepth.blur.inference import BlurPredictor
+            from motiondepth.depth.blur import BlurPredictor
 
             self.depth_net, self.depth_name = BlurPredictor(depth_checkpoint, None), depth_checkpoint
 
     def predict_file(self, gt_path: str | Path, out_path: str | Path) -> dict:
         """Write the prediction for one ground-truth file; returns a short record of what was done."""
-        from motiondepth.eval.tapvid3d import read_ground_truth
+        from motiondepth.io.tapvid3d import read_ground_truth
         from motiondepth.seurat.baselines import handcrafted_log_ratios
         from motiondepth.seurat.depth_source import DepthMaps
         from motiondepth.seurat.inference import scale_match, to_tracks3d, window_starts
