@@ -10,17 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth import options as opt
-from motiondepth.cli_run import add_device_argument
+from motiondepth.cli.common import CHAIN_CHOICES, add_device_argument, check_shake_scale, parse_intrinsics
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.io.trajectory import save_tracks3d
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
-
-# Mirrors ``seurat.inference.CHAIN_MODES``, spelled out so that building the parser (every command's
-# start-up) does not import Seurat; tests/test_cli.py checks the two agree.
-CHAIN_CHOICES = ("average", "last")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -34,12 +30,11 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
-    from motiondepth.cli import _intrinsics
     from motiondepth.geometry.camera import Intrinsics
     from motiondepth.io.camera import read_camera_json
 
     if a.intrinsics:
-        return _intrinsics(a.intrinsics), None
+        return parse_intrinsics(a.intrinsics), None
     if a.camera:
         cam = read_camera_json(a.camera)
         try:
@@ -154,7 +149,7 @@ def cmd_export_data(a: argparse.Namespace) -> int:
         from motiondepth.simulate.shake import check_shake_spec
 
         check_shake_spec(a.shake)
-        _check_shake_scale(a.shake_scale)
+        check_shake_scale(a.shake_scale)
         if not 0.0 <= a.indoor <= 1.0:
             raise InputError("--indoor", f"must be a share in [0, 1], got {a.indoor}")
         cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake, shake_scale=a.shake_scale,
@@ -164,11 +159,6 @@ def cmd_export_data(a: argparse.Namespace) -> int:
     print(f"wrote {a.count} samples to {a.out} ({time.perf_counter() - t0:.1f} s); train on them with "
           f"'motiondepth train {users.split()[0]} ... shards={a.out}'")  # fmt: skip
     return 0
-
-
-def _check_shake_scale(scale: float) -> None:
-    if not np.isfinite(scale) or scale <= 0:
-        raise InputError("--shake-scale", f"must be a positive number, got {scale}")
 
 
 def cmd_depth(a: argparse.Namespace) -> int:
@@ -218,7 +208,6 @@ def _defaults_by_checkpoint(parser: argparse.ArgumentParser, names: set[str], pr
 def cmd_models(a: argparse.Namespace) -> int:
     import json
 
-    from motiondepth.cli import build_parser
     from motiondepth.models.weights import available, describe
 
     if a.name:
@@ -230,7 +219,7 @@ def cmd_models(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps([{k: v for k, v in i.items() if k != "card"} for i in infos], indent=2, ensure_ascii=False))
         return 0
-    uses = _defaults_by_checkpoint(build_parser(), set(names))
+    uses = _defaults_by_checkpoint(a.root_parser, set(names))  # set by cli.main
     print(f"{'name':<24} {'model':<19} {'params':>7} {'MB':>5} {'trained':>8}  validation (card)")
     for i in infos:
         val = ", ".join(f"{k} {v:.3g}" for k, v in i["validation"].items() if isinstance(v, (int, float)))
@@ -256,7 +245,7 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     if a.blur_fit_scenes < 0:
         raise InputError("--blur-fit-scenes", "must be 0 or more")
     check_shake_spec(a.shake)
-    _check_shake_scale(a.shake_scale)
+    check_shake_scale(a.shake_scale)
     skip = ("", "none")  # --ablation none / --trajectory-checkpoint none leave those rows out
     ablation = None if a.ablation.lower() in skip else a.ablation
     decoder = None if a.trajectory_checkpoint.lower() in skip else a.trajectory_checkpoint

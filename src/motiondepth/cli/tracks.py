@@ -1,81 +1,18 @@
-"""Command line: ``motiondepth <command> --help`` explains each step."""
+"""``track``, ``trajectory`` and ``eval trajectory``: 2D tracks and the per-frame rotation from them."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from motiondepth import __version__
 from motiondepth import options as opt
+from motiondepth.cli.common import add_rolling_shutter_args, parse_intrinsics
 from motiondepth.errors import InputError
 from motiondepth.options import Range, number
-
-log = logging.getLogger("motiondepth")
-
-
-def _intrinsics(text: str | None):
-    from motiondepth.geometry.camera import Intrinsics
-
-    if text is None:
-        return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError("--intrinsics", f"expected FX,FY,CX,CY in pixels, got {text!r}") from None
-    if len(values) != 4:
-        raise InputError("--intrinsics", f"expected 4 numbers FX,FY,CX,CY in pixels, got {len(values)}")
-    for name, v, limits in zip(
-        ("FX", "FY", "CX", "CY"), values, (*[opt.RUN_LIMITS["fx"][1]] * 2, *[opt.RUN_LIMITS["cx"][1]] * 2), strict=True
-    ):
-        problem = limits.problem(v)
-        if problem:
-            raise InputError("--intrinsics", f"{name} {problem}")
-    return Intrinsics.from_array(values)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: the option and the problem, then where to read more (no usage block)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-# ----------------------------------------------------------------------------- commands
-
-
-def cmd_simulate(a: argparse.Namespace) -> int:
-    from motiondepth.simulate.scene import preset_camera, rgbd_from_files, simulate_scene, write_simulation
-    from motiondepth.simulate.shake import check_shake_spec
-
-    if a.frames is not None and a.frames < 2:
-        raise InputError("--frames", f"need at least 2 frames, got {a.frames}")
-    cam = preset_camera(a.camera, pivot_m=a.pivot, num_frames=a.frames)
-    rgbd = None
-    if not a.procedural:
-        if a.rgb is None or a.depth is None:
-            raise InputError(None, "give --rgb IMAGE --depth DEPTH, or --procedural")
-        rgbd = rgbd_from_files(a.rgb, a.depth, cam, a.depth_scale, _intrinsics(a.intrinsics))
-    shake = a.shake
-    check_shake_spec(shake)
-    t0 = time.perf_counter()
-    video = simulate_scene(
-        cam, rgbd, scene_seed=a.seed, shake=shake, shake_seed=a.shake_seed, shake_scale=a.shake_scale,
-        shake_highpass_hz=a.shake_highpass,
-        shake_start_s=None if a.shake_start < 0 else a.shake_start,  # negative: random (seeded) offset
-        progress=True,
-    )  # fmt: skip
-    write_simulation(video, a.out)
-    print(
-        f"wrote {a.out}/: {len(video.frames)} frames {cam.width}x{cam.height}, median blur "
-        f"{np.median(video.blur_px):.1f} px, {time.perf_counter() - t0:.1f} s"
-    )
-    return 0
 
 
 def cmd_track(a: argparse.Namespace) -> int:
@@ -86,7 +23,7 @@ def cmd_track(a: argparse.Namespace) -> int:
 
     frames, _, camera = load_frames(a.input)
     camera.pop("times_source")
-    intr = _intrinsics(a.intrinsics)
+    intr = parse_intrinsics(a.intrinsics)
     if intr is None and camera:
         intr = camera_from_record(camera, Path(a.input) / "camera.json")[0]
     t0 = time.perf_counter()
@@ -220,110 +157,8 @@ def cmd_eval_trajectory(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(a: argparse.Namespace) -> int:
-    from motiondepth.demo import run_demo, summary_table
-
-    t0 = time.perf_counter()
-    metrics = run_demo(a.out, seed=a.seed, camera=a.camera)
-    print(summary_table(metrics))
-    print(
-        f"done in {time.perf_counter() - t0:.1f} s; see {a.out}/run/report.html (the full pipeline), "
-        f"{a.out}/angles.png, trajectory_3d.png, tracks.png, metrics.json"
-    )
-    return 0
-
-
-# ----------------------------------------------------------------------------- parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from motiondepth.cli_run import add_commands as add_run_commands
-    from motiondepth.cli_run import add_rolling_shutter_args
-
-    p = _Parser(
-        prog="motiondepth",
-        description="Metric depth and camera motion from how points move and blur. "
-        "Typical flow: simulate (or bring a video) → track → trajectory → eval.",
-    )
-    p.add_argument("--version", action="version", version=f"motiondepth {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    s = sub.add_parser(
-        "simulate",
-        help="render a shaky rolling-shutter video from an RGB-D image",
-        description="Render a shaky, rolling-shutter, motion-blurred video from one RGB-D image (or a built-in "
-        "procedural scene), with ground-truth camera rotation. Writes DIR/frames.npz, DIR/video.mp4, "
-        "DIR/groundtruth.npz and DIR/camera.json.",
-    )
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--procedural", action="store_true", help="use a built-in procedural scene (seed: --seed)")
-    src.add_argument("--rgb", metavar="IMAGE", help="colour image registered to --depth")
-    s.add_argument(
-        "--depth", metavar="DEPTH", help="depth map: 16-bit PNG/PGM (times --depth-scale) or .npz key 'depth' (m)"
-    )
-    s.add_argument(
-        "--depth-scale",
-        type=number(opt.DEPTH_SCALE),
-        metavar="METRES_PER_UNIT",
-        help="metres per unit of a 16-bit depth image (default 0.001)",
-    )
-    s.add_argument(
-        "--intrinsics",
-        metavar="FX,FY,CX,CY",
-        help="intrinsics of the RGB-D pair in pixels (default: the preset's field of view)",
-    )
-    s.add_argument(
-        "--camera", default="phone", help="camera preset: phone (wide, f≈484 px) or telephoto (5x periscope, f≈2400 px)"
-    )
-    s.add_argument(
-        "--shake",
-        default="synthetic",
-        metavar="synthetic|handheld|PATH",
-        help="synthetic hand shake (handheld: the 2-12 Hz shake of real phone gyro logs), "
-        "or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
-        "or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad",
-    )
-    s.add_argument(
-        "--shake-seed",
-        type=number(opt.SEED),
-        default=0,
-        metavar="N",
-        help="seed of the synthetic shake (and of a random --shake-start)",
-    )
-    s.add_argument(
-        "--shake-scale",
-        type=number(opt.SHAKE_SCALE),
-        default=1.0,
-        metavar="X",
-        help="multiply the shake angles (real logs often need < 1)",
-    )
-    s.add_argument(
-        "--shake-highpass",
-        type=number(Range(0.0, 1000.0, lo_open=True, unit="Hz")),
-        metavar="HZ",
-        help="remove slow pans from a log with a high-pass at HZ",
-    )
-    s.add_argument(
-        "--shake-start",
-        type=number(Range(-1e6, 1e6, unit="s")),
-        default=0.0,
-        metavar="SECONDS",
-        help="offset into the log (default 0; negative = random)",
-    )
-    s.add_argument(
-        "--pivot",
-        type=number(opt.PIVOT),
-        metavar="METRES",
-        help="rotation pivot distance behind the camera (default 0.2 m)",
-    )
-    s.add_argument(
-        "--frames", type=number(Range(2, 10000, integer=True)), metavar="N", help="number of frames (default 30)"
-    )
-    s.add_argument("--seed", type=number(opt.SEED), default=0, metavar="N", help="procedural scene seed")
-    s.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    s.set_defaults(func=cmd_simulate)
-
+def add_commands(sub):
+    """Register ``track``, ``trajectory`` and ``eval`` (with ``eval trajectory``); returns the ``eval`` sub-parsers."""
     t = sub.add_parser(
         "track",
         help="track the query grid through a video",
@@ -417,84 +252,4 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore |truth| below this in relative metrics (default 1e-3 rad)",
     )
     et.set_defaults(func=cmd_eval_trajectory)
-
-    d = sub.add_parser(
-        "demo",
-        help="simulate → track → solve → score on a built-in scene (< 1 min)",
-        description="Procedural scene → shaky phone video → KLT tracks → rotation by the paper's solver, the lsq "
-        "refinement and the homography baseline → metrics and plots.",
-    )
-    d.add_argument(
-        "--out", default="motiondepth-demo", metavar="DIR", help="output directory (default ./motiondepth-demo)"
-    )
-    d.add_argument("--seed", type=number(opt.SEED), default=0, metavar="N", help="procedural scene and shake seed")
-    d.add_argument("--camera", default="phone", choices=["phone", "telephoto"], help="camera preset")
-    d.set_defaults(func=cmd_demo)
-
-    from motiondepth.cli_models import add_commands
-
-    add_commands(sub, esub)
-    add_run_commands(sub)
-    return p
-
-
-# what each command writes: single files (checked as files) and folders, by option; checked before any work
-_FILE_OUTPUTS = {
-    "track": ("out",), "trajectory": ("out",), "depth": ("out",), "track-depth": ("out",), "shake": ("plot", "out"),
-    "compare-gyro": ("out",), "eval": ("out",), "export-trajectory": ("out",),
-}  # fmt: skip
-_FOLDER_OUTPUTS = {"simulate": ("out",), "demo": ("out",), "export-data": ("out",), "predict-tapvid3d": ("out",),
-                   "train": ("out",), "run": ("out",)}  # fmt: skip
-
-
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output path of the command checked (nothing created) before it reads or computes anything."""
-    from motiondepth.io.atomic import check_output_file, check_output_folder
-
-    for attr in _FILE_OUTPUTS.get(args.command, ()):
-        path = getattr(args, attr, None)
-        if path:
-            check_output_file(path)
-            if args.command == "depth":  # the colour-mapped PNG beside it
-                check_output_file(Path(path).with_suffix(".png"))
-    for attr in _FOLDER_OUTPUTS.get(args.command, ()):
-        path = getattr(args, attr, None)
-        if path:
-            check_output_folder(path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if getattr(args, "overrides", None) is not None:  # key=value settings may follow options
-            args.overrides = list(args.overrides) + [x for x in extra if "=" in x and not x.startswith("-")]
-            extra = [x for x in extra if x not in args.overrides]
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    except SystemExit as exc:  # a bad option: its one line is printed; --help (code 0) exits as usual
-        if exc.code in (0, None):
-            raise
-        return int(exc.code) if isinstance(exc.code, int) else 2
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        _check_outputs(args)
-        return args.func(args)
-    except InputError as exc:
-        print(f"motiondepth: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("motiondepth: interrupted (finished files are complete; 'run' and 'train' resume where they stopped "
-              "when given the same command)", file=sys.stderr)  # fmt: skip
-        return 130
-    except BrokenPipeError:  # output piped into a reader that stopped early (``| head``): not an error
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return esub

@@ -7,24 +7,9 @@ import time
 from pathlib import Path
 
 from motiondepth import options as opt
+from motiondepth.cli.common import add_device_argument, add_rolling_shutter_args
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number, run_option
-
-
-def add_rolling_shutter_args(parser, readout_help: str) -> None:
-    """``--rolling-shutter`` and ``--readout-ms`` (shared by ``run`` and ``trajectory``).
-
-    The choices mirror ``trajectory.optics.ROLLING_SHUTTER_MODES``, spelled out so that building
-    the parser does not import the solver.
-    """
-    parser.add_argument(
-        "--rolling-shutter",
-        default="prior",
-        choices=["prior", "free", "off"],
-        help="the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
-        "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
-    )
-    parser.add_argument("--readout-ms", type=number(opt.READOUT_MS), default=None, metavar="MS", help=readout_help)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -157,12 +142,6 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
     t = samples.times
     print(f"wrote {a.out}: {len(t)} samples, {t[0]:.6f}–{t[-1]:.6f} s, from {samples.source}")
     return 0
-
-
-def add_device_argument(parser, what: str = "the network") -> None:
-    """``--device`` of the commands that run models (checked by ``errors.check_device``)."""
-    parser.add_argument("--device", default="cpu", metavar="DEVICE",
-                        help=f"where {what} run(s): cpu (default) or cuda / cuda:N")  # fmt: skip
 
 
 def add_commands(sub) -> None:

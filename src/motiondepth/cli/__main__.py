@@ -1,0 +1,7 @@
+"""``python -m motiondepth.cli``."""
+
+import sys
+
+from motiondepth.cli.main import main
+
+sys.exit(main())
