@@ -1,7 +1,7 @@
 """Numeric options checked up front: finite, in range, the option named in the message.
 
 One range table serves the command line (argparse types made by :func:`number`) and the Python API
-(:func:`check_number`, e.g. :class:`~motiondepth.workflow.RunConfig`'s fields), so ``--pivot nan``
+(:func:`check_number`; :class:`~motiondepth.workflow.RunConfig`'s fields carry their ranges), so ``--pivot nan``
 and ``run(..., pivot_m=float("nan"))`` fail with the same one-line message before anything is read
 or written, instead of running to an all-NaN result.
 """
@@ -104,42 +104,5 @@ SHAKE_SCALE = Range(0.0, 100.0, lo_open=True)
 GRID_HALF = Range(1, 64, integer=True)  # 129² = 16 641 points: more is minutes of tracking for no gain
 FRAME_SPAN_S = Range(0.0, 10.0, unit="s")
 TIME_S = Range(-1e12, 1e12, unit="s")  # any clock (Unix time in seconds is 1.7e9)
-
-# every numeric field of RunConfig (the 'run' flags)
-RUN_LIMITS: dict[str, tuple[str, Range]] = {
-    "start": ("--start", Range(0, 10**8, integer=True)),
-    "end": ("--end", Range(1, 10**8, integer=True)),
-    "stride": ("--stride", Range(1, 1000, integer=True)),
-    "resize": ("--resize", Range(16, 16384, integer=True, unit="px")),
-    "fps": ("--fps", Range(0.0, 10000.0, lo_open=True, unit="Hz")),
-    "fx": ("--fx", Range(0.0, 1e6, lo_open=True, unit="px")),
-    "fy": ("--fy", Range(0.0, 1e6, lo_open=True, unit="px")),
-    "cx": ("--cx", Range(0.0, 1e5, unit="px")),
-    "cy": ("--cy", Range(0.0, 1e5, unit="px")),
-    "pivot_m": ("--pivot", PIVOT),
-    "readout_ms": ("--readout-ms", READOUT_MS),
-    "gyro_offset": ("--gyro-offset", Range(-1e5, 1e5, unit="s")),
-    "exposure_ms": ("--exposure-ms", Range(0.0, 1000.0, lo_open=True, unit="ms")),
-    "depth_scale": ("--depth-scale", DEPTH_SCALE),
-    "scene_distance_m": ("--scene-distance", Range(0.0, 1e4, lo_open=True, unit="m")),
-    "grid_half": ("--grid-half", GRID_HALF),
-    "dense_samples": ("--dense", Range(2, 1000, integer=True)),
-    "stabilize_sigma": ("--stabilize-sigma", Range(0.0, 60.0, unit="s")),
-}
-
-
-def run_option(field: str, auto: str | None = None, auto_value: object = _SAME):
-    """The argparse type of ``run``'s flag for RunConfig field ``field`` (:data:`RUN_LIMITS`)."""
-    return number(RUN_LIMITS[field][1], auto, auto_value)
-
-
-def check_run_numbers(cfg: object) -> None:
-    """Every numeric field of a RunConfig against :data:`RUN_LIMITS` (``hfov`` may also be ``"auto"``)."""
-    for field, (option, limits) in RUN_LIMITS.items():
-        check_number(getattr(cfg, field), option, limits)
-    hfov = getattr(cfg, "hfov", None)
-    if hfov is not None and hfov != "auto":
-        check_number(hfov, "--hfov", HFOV)
-    start, end = getattr(cfg, "start", 0), getattr(cfg, "end", None)
-    if end is not None and end <= start:
-        raise InputError("--end", f"must be after --start ({start}), got {end}")
+FOCAL_PX = Range(0.0, 1e6, lo_open=True, unit="px")  # fx, fy
+PRINCIPAL_PX = Range(0.0, 1e5, unit="px")  # cx, cy (checked against the frames once they are known)

@@ -34,7 +34,7 @@ def parse_intrinsics(text: str | None):
     if len(values) != 4:
         raise InputError("--intrinsics", f"expected 4 numbers FX,FY,CX,CY in pixels, got {len(values)}")
     for name, v, limits in zip(
-        ("FX", "FY", "CX", "CY"), values, (*[opt.RUN_LIMITS["fx"][1]] * 2, *[opt.RUN_LIMITS["cx"][1]] * 2), strict=True
+        ("FX", "FY", "CX", "CY"), values, (opt.FOCAL_PX, opt.FOCAL_PX, opt.PRINCIPAL_PX, opt.PRINCIPAL_PX), strict=True
     ):
         problem = limits.problem(v)
         if problem:

@@ -7,9 +7,7 @@ import time
 from pathlib import Path
 
 from motiondepth import options as opt
-from motiondepth.cli.common import add_device_argument, add_rolling_shutter_args
-from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
-from motiondepth.options import Range, number, run_option
+from motiondepth.options import Range, number
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -144,6 +142,33 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`~motiondepth.workflow.RunConfig` field (but ``progress``, which ``-q`` turns off), made
+    from the field's metadata: option, help, group, values and default all come from the dataclass."""
+    from dataclasses import MISSING, fields
+
+    from motiondepth.workflow.config import RUN_GROUPS, RunConfig
+
+    groups = {name: parser if name == "options" else parser.add_argument_group(name, desc)
+              for name, desc in RUN_GROUPS.items()}  # fmt: skip
+    for f in fields(RunConfig):
+        md = f.metadata
+        if "option" not in md:
+            continue
+        kwargs: dict = {"dest": f.name, "help": md["help"], "default": None if f.default is MISSING else f.default}
+        if md["switch"]:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["metavar"] = md["metavar"]
+            if md["limits"] is not None:
+                kwargs["type"] = number(md["limits"], md["auto"], md["auto_value"])
+            if md["choices"] is not None:
+                kwargs["choices"] = md["choices"]
+                kinds = {type(c) for c in md["choices"]}
+                kwargs["type"] = kinds.pop() if len(kinds) == 1 else None
+        groups[md["group"]].add_argument(md["option"], **kwargs)
+
+
 def add_commands(sub) -> None:
     """Register ``run``, ``compare-gyro``, ``shake`` and ``export-trajectory`` on the top-level sub-parsers."""
     r = sub.add_parser(
@@ -173,150 +198,7 @@ def add_commands(sub) -> None:
         metavar="DIR",
         help="output folder (created; reused as a cache); for several clips the folder holding one folder per clip",
     )
-    g = r.add_argument_group("frames")
-    g.add_argument("--start", type=run_option("start"), default=0, metavar="K", help="first frame (default 0)")
-    g.add_argument(
-        "--end", type=run_option("end"), default=None, metavar="K", help="stop before frame K (default: all)"
-    )
-    g.add_argument("--stride", type=run_option("stride"), default=1, metavar="N", help="use every N-th frame")
-    g.add_argument(
-        "--resize", type=run_option("resize"), default=None, metavar="PX", help="scale so the longer side is PX pixels"
-    )
-    g.add_argument(
-        "--fps",
-        type=run_option("fps"),
-        default=None,
-        metavar="HZ",
-        help="frame rate of an image folder; without it, times come from a timestamps.txt beside the images or "
-        "from timestamps in the file names (TUM, EuRoC), else 30 fps is assumed and the report warns. Overrides "
-        "a video's own times",
-    )
-    g = r.add_argument_group("camera")
-    for k in ("fx", "fy", "cx", "cy"):
-        g.add_argument(
-            f"--{k}", type=run_option(k), default=None, metavar="PX", help=f"intrinsics {k} in source pixels"
-        )
-    g.add_argument(
-        "--calibration",
-        metavar="JSON",
-        help="intrinsics file: fx/fy/cx/cy, 'intrinsics', K, Open3D, or a Gyroflow lens profile / .gyroflow project; "
-        "lens distortion in it (OpenCV or fisheye coefficients) is removed from the frames first",
-    )
-    g.add_argument(
-        "--hfov",
-        type=number(opt.HFOV, auto="auto"),
-        default=None,
-        metavar="DEG|auto",
-        help="horizontal field of view, degrees; 'auto' estimates the focal length from the shake (the image "
-        "edges and corners move differently from the centre under rotation; fails over to 60° with a warning "
-        "when the motion cannot tell, e.g. below a 25° field of view)",
-    )
-    g.add_argument(
-        "--pivot",
-        dest="pivot_m",
-        type=run_option("pivot_m"),
-        default=0.2,
-        metavar="M",
-        help="rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
-    )
-    add_rolling_shutter_args(
-        g,
-        "sensor readout time of one frame, top row to bottom row, when known: centres the solver's prior, and "
-        "stabilized.mp4 takes frame 0's shear out too (without it the readout is estimated from the shear)",
-    )
-    g = r.add_argument_group(
-        "gyroscope",
-        "With the clip's gyro log, each frame's blur kernels are known and tracking is blur-compensated "
-        "(KLT, then Lucas–Kanade between cross-blurred images): on strongly shaken clips the rotation error "
-        "drops several-fold (benchmarks/pipeline.py). The log is aligned with the video automatically.",
-    )
-    g.add_argument("--gyro", metavar="LOG", help="gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …")
-    g.add_argument(
-        "--gyro-offset",
-        type=run_option("gyro_offset", auto="auto", auto_value=None),
-        default=None,
-        metavar="auto|S",
-        help="gyro time of video time 0, seconds (default auto: cross-correlation of angular rates)",
-    )
-    g.add_argument(
-        "--gyro-axes",
-        default="xyz",
-        metavar="MAP|auto",
-        help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches all 48",
-    )
-    g.add_argument(
-        "--exposure-ms",
-        type=run_option("exposure_ms"),
-        default=None,
-        metavar="MS",
-        help="exposure time of a frame (needed with --gyro or --blur-fit; a 'simulate' folder's camera.json has it)",
-    )
-    g.add_argument(
-        "--blur-fit",
-        action="store_true",
-        help="no gyro: fit the camera's rotation inside each exposure to the blur itself, then track "
-        "blur-compensated (slower: about 30 s for 30 frames at 518 px on 2 cores; helps most on long, strong blur)",
-    )
-    g = r.add_argument_group("models")
-    g.add_argument("--depth", metavar="FILE", help="first-frame depth map to use instead of the blur network")
-    g.add_argument(
-        "--depth-scale",
-        type=run_option("depth_scale"),
-        default=None,
-        metavar="M",
-        help="metres per unit of a 16-bit depth",
-    )
-    g.add_argument(
-        "--depth-rescale",
-        default="local",
-        choices=["local", "global", "none"],
-        help="correct the depth network's metric scale with the tracks' pivot parallax: a smooth field (local, "
-        "default), one factor (global), or not (none); not applied to --depth",
-    )
-    g.add_argument(
-        "--scene-distance",
-        dest="scene_distance_m",
-        type=run_option("scene_distance_m"),
-        default=None,
-        metavar="M",
-        help="median distance to the scene in the first frame, metres, if you know it (a tape measure, a chart's "
-        "stand): the depth map, shaped as usual, is scaled to it; the rotation's accuracy depends on this scale most",
-    )
-    g.add_argument(
-        "--grid-half",
-        type=run_option("grid_half"),
-        default=12,
-        metavar="I",
-        help="query grid of (2I+1)² points (default 12)",
-    )
-    g.add_argument("--tracker", default="klt", help="point tracker (default klt)")
-    g.add_argument(
-        "--dense",
-        dest="dense_samples",
-        type=int,
-        default=15,
-        choices=[15, 30],
-        help="dense trajectory samples per frame",
-    )
-    g.add_argument(
-        "--stabilize-sigma",
-        type=run_option("stabilize_sigma"),
-        default=0.5,
-        metavar="S",
-        help="stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of the "
-        "recovered rotation (default 0.5; 0 locks every frame to frame 0's view); each row gets its own rotation "
-        "from the solver's rolling-shutter shear (none with --rolling-shutter off)",
-    )
-    g.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
-                   help=f"blur-depth checkpoint for the first-frame depth (default {VIDEO_DEPTH_CHECKPOINT}, best on "
-                   "real indoor footage; blur-depth-small is best on procedural clips)")  # fmt: skip
-    g.add_argument("--depth-model", metavar="DIR",
-                   help="first-frame depth from a local Hugging Face metric depth model folder (e.g. Depth Anything "
-                   "V2 Metric; needs 'transformers'); the blur network still serves the dense trajectory")  # fmt: skip
-    g.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH")
-    g.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
-    add_device_argument(g, "the networks and the blur fit")
-    r.add_argument("--overwrite", action="store_true", help="recompute every step even if cached in DIR")
+    add_run_flags(r)
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
 

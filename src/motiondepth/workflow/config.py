@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
+from motiondepth.options import (
+    DEPTH_SCALE,
+    FOCAL_PX,
+    GRID_HALF,
+    HFOV,
+    PIVOT,
+    PRINCIPAL_PX,
+    READOUT_MS,
+    Range,
+    check_number,
+)
 from motiondepth.types import Tracks, Tracks3D, Trajectory
 
 FOCAL_AUTO = "estimated from the shake"  # intrinsics origin of --hfov auto (see estimate_focal_length)
@@ -29,44 +41,410 @@ OUTPUT_FILES = (
 
 # ----------------------------------------------------------------------------- options and result
 
+_SAME = object()
+
+# the groups of ``run --help``, in order ("options": the command's own), with their descriptions
+RUN_GROUPS: dict[str, str | None] = {
+    "options": None,
+    "frames": None,
+    "camera": None,
+    "gyroscope": "With the clip's gyro log, each frame's blur kernels are known and tracking is blur-compensated "
+    "(KLT, then Lucas–Kanade between cross-blurred images): on strongly shaken clips the rotation error drops "
+    "several-fold (benchmarks/pipeline.py). The log is aligned with the video automatically.",
+    "models": None,
+}
+
+
+def flag(
+    option: str, help: str, group: str, *, metavar: str | None = None, limits: Range | None = None,
+    choices: tuple | None = None, switch: bool = False, auto: str | None = None, auto_value: object = _SAME,
+) -> dict:  # fmt: skip
+    """A :class:`RunConfig` field's command-line flag: ``option`` (e.g. ``--pivot``), its ``help``, its ``group`` of
+    ``run --help`` (:data:`RUN_GROUPS`), and what it takes: a number in ``limits`` (the word ``auto``, when given,
+    becomes ``auto_value``), one of ``choices``, or nothing (``switch``: store true)."""
+    return {"option": option, "help": help, "group": group, "metavar": metavar, "limits": limits,
+            "choices": choices, "switch": switch, "auto": auto,
+            "auto_value": auto if auto_value is _SAME else auto_value}  # fmt: skip
+
+
+def check_numbers(cfg: RunConfig) -> None:
+    """Every numeric setting finite and in its flag's range (:class:`~motiondepth.errors.InputError` naming the
+    flag), before anything is read or written; ``--end`` after ``--start``."""
+    for f in fields(cfg):
+        md = f.metadata
+        value = getattr(cfg, f.name)
+        if md.get("limits") is None or value is None or (md.get("auto") and value == md["auto"]):
+            continue
+        check_number(value, md["option"], md["limits"])
+    if cfg.end is not None and cfg.end <= cfg.start:
+        raise InputError("--end", f"must be after --start ({cfg.start}), got {cfg.end}")
+
 
 @dataclass
 class RunConfig:
-    """Every setting of :func:`run` (the command line's flags, one to one)."""
+    """Every setting of :func:`run`, and the single source of the ``run`` command's flags: each field's
+    metadata (:func:`flag`) gives its option, help, group and allowed values, and ``cli.run`` builds the parser
+    from them, so the command line and the Python API cannot drift apart."""
 
-    start: int = 0  # first frame to use (index in the source video)
-    end: int | None = None  # one past the last frame to use (None: to the end)
-    stride: int = 1  # use every ``stride``-th frame
-    resize: int | None = None  # scale frames so the longer side has this many pixels
-    fps: float | None = None  # frame rate of an image folder without timestamps (overrides any input's times)
-    fx: float | None = None  # intrinsics in pixels of the *source* video (before resize)
-    fy: float | None = None
-    cx: float | None = None
-    cy: float | None = None
-    calibration: str | None = None  # JSON with intrinsics (see read_calibration)
-    hfov: float | str | None = None  # horizontal field of view, degrees, or "auto": estimated from the shake
-    depth: str | None = None  # first-frame depth map file instead of the blur network
-    depth_scale: float | None = None  # metres per unit of a 16-bit depth image (default 0.001)
-    pivot_m: float = DEFAULT_PIVOT_M
-    depth_rescale: str = "local"  # network depth made metric by pivot parallax: local | global | none
-    scene_distance_m: float | None = None  # known median distance to the scene in frame 0: sets the map's scale
-    rolling_shutter: str = "prior"  # solver's rolling-shutter model: prior | free | off
-    readout_ms: float | None = None  # sensor readout time of a frame, when known (centres the rate prior)
-    grid_half: int = 12  # query grid of (2·grid_half + 1)² points
-    tracker: str = "klt"
-    gyro: str | None = None  # gyroscope log of the clip: blur-compensated tracking (tracking.gyro_aided)
-    gyro_offset: float | None = None  # gyro time = video time + offset, seconds; None: found by correlation
-    gyro_axes: str = "xyz"  # camera axis i = gyro axis gyro_axes[i] (capital = negated), or "auto"
-    exposure_ms: float | None = None  # exposure time (needed with gyro unless the clip's camera.json has it)
-    blur_fit: bool = False  # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
-    dense_samples: int = 15  # samples per frame of the dense trajectory (15 or 30)
-    stabilize_sigma: float = 0.5  # stabilized.mp4 keeps the camera path smoothed over this many seconds; 0 locks
-    depth_checkpoint: str = VIDEO_DEPTH_CHECKPOINT
-    depth_model: str | None = None  # local Hugging Face metric depth model folder for frame 0 (depth.hf)
-    trajectory_checkpoint: str = "trajectory-small"
-    seurat_checkpoint: str = "seurat-small"
-    device: str = "cpu"  # where the networks and the blur fit run: cpu | cuda (| cuda:N); results are not cached by it
-    overwrite: bool = False
+    # first frame to use (index in the source video)
+    start: int = field(
+        default=0,
+        metadata=flag(
+            "--start",
+            "first frame (default 0)",
+            "frames",
+            metavar="K",
+            limits=Range(0, 10**8, integer=True),
+        ),
+    )
+    # one past the last frame to use (None: to the end)
+    end: int | None = field(
+        default=None,
+        metadata=flag(
+            "--end",
+            "stop before frame K (default: all)",
+            "frames",
+            metavar="K",
+            limits=Range(1, 10**8, integer=True),
+        ),
+    )
+    # use every ``stride``-th frame
+    stride: int = field(
+        default=1,
+        metadata=flag(
+            "--stride",
+            "use every N-th frame",
+            "frames",
+            metavar="N",
+            limits=Range(1, 1000, integer=True),
+        ),
+    )
+    # scale frames so the longer side has this many pixels
+    resize: int | None = field(
+        default=None,
+        metadata=flag(
+            "--resize",
+            "scale so the longer side is PX pixels",
+            "frames",
+            metavar="PX",
+            limits=Range(16, 16384, integer=True, unit="px"),
+        ),
+    )
+    # frame rate of an image folder without timestamps (overrides any input's times)
+    fps: float | None = field(
+        default=None,
+        metadata=flag(
+            "--fps",
+            "frame rate of an image folder; without it, times come from a timestamps.txt beside the images or "
+            "from timestamps in the file names (TUM, EuRoC), else 30 fps is assumed and the report warns. "
+            "Overrides a video's own times",
+            "frames",
+            metavar="HZ",
+            limits=Range(0.0, 10000.0, lo_open=True, unit="Hz"),
+        ),
+    )
+    # intrinsics in pixels of the *source* video (before resize)
+    fx: float | None = field(
+        default=None,
+        metadata=flag(
+            "--fx",
+            "intrinsics fx in source pixels",
+            "camera",
+            metavar="PX",
+            limits=FOCAL_PX,
+        ),
+    )
+    fy: float | None = field(
+        default=None,
+        metadata=flag(
+            "--fy",
+            "intrinsics fy in source pixels",
+            "camera",
+            metavar="PX",
+            limits=FOCAL_PX,
+        ),
+    )
+    cx: float | None = field(
+        default=None,
+        metadata=flag(
+            "--cx",
+            "intrinsics cx in source pixels",
+            "camera",
+            metavar="PX",
+            limits=PRINCIPAL_PX,
+        ),
+    )
+    cy: float | None = field(
+        default=None,
+        metadata=flag(
+            "--cy",
+            "intrinsics cy in source pixels",
+            "camera",
+            metavar="PX",
+            limits=PRINCIPAL_PX,
+        ),
+    )
+    # JSON with intrinsics (see read_calibration)
+    calibration: str | None = field(
+        default=None,
+        metadata=flag(
+            "--calibration",
+            "intrinsics file: fx/fy/cx/cy, 'intrinsics', K, Open3D, or a Gyroflow lens profile / .gyroflow "
+            "project; lens distortion in it (OpenCV or fisheye coefficients) is removed from the frames first",
+            "camera",
+            metavar="JSON",
+        ),
+    )
+    # horizontal field of view, degrees, or "auto": estimated from the shake
+    hfov: float | str | None = field(
+        default=None,
+        metadata=flag(
+            "--hfov",
+            "horizontal field of view, degrees; 'auto' estimates the focal length from the shake (the image "
+            "edges and corners move differently from the centre under rotation; fails over to 60° with a "
+            "warning when the motion cannot tell, e.g. below a 25° field of view)",
+            "camera",
+            metavar="DEG|auto",
+            limits=HFOV,
+            auto="auto",
+        ),
+    )
+    # first-frame depth map file instead of the blur network
+    depth: str | None = field(
+        default=None,
+        metadata=flag(
+            "--depth",
+            "first-frame depth map to use instead of the blur network",
+            "models",
+            metavar="FILE",
+        ),
+    )
+    # metres per unit of a 16-bit depth image (default 0.001)
+    depth_scale: float | None = field(
+        default=None,
+        metadata=flag(
+            "--depth-scale",
+            "metres per unit of a 16-bit depth",
+            "models",
+            metavar="M",
+            limits=DEPTH_SCALE,
+        ),
+    )
+    pivot_m: float = field(
+        default=DEFAULT_PIVOT_M,
+        metadata=flag(
+            "--pivot",
+            "rotation pivot behind the camera, metres (default 0.2, wrist to phone)",
+            "camera",
+            metavar="M",
+            limits=PIVOT,
+        ),
+    )
+    # network depth made metric by pivot parallax: local | global | none
+    depth_rescale: str = field(
+        default="local",
+        metadata=flag(
+            "--depth-rescale",
+            "correct the depth network's metric scale with the tracks' pivot parallax: a smooth field (local, "
+            "default), one factor (global), or not (none); not applied to --depth",
+            "models",
+            choices=("local", "global", "none"),
+        ),
+    )
+    # known median distance to the scene in frame 0: sets the map's scale
+    scene_distance_m: float | None = field(
+        default=None,
+        metadata=flag(
+            "--scene-distance",
+            "median distance to the scene in the first frame, metres, if you know it (a tape measure, a "
+            "chart's stand): the depth map, shaped as usual, is scaled to it; the rotation's accuracy depends "
+            "on this scale most",
+            "models",
+            metavar="M",
+            limits=Range(0.0, 1e4, lo_open=True, unit="m"),
+        ),
+    )
+    # solver's rolling-shutter model: prior | free | off
+    rolling_shutter: str = field(
+        default="prior",
+        metadata=flag(
+            "--rolling-shutter",
+            "the solver's rolling-shutter model: per-frame shear rates held back where tracks are noisy and "
+            "the lens is long (prior, default), unconstrained (free), or a global shutter (off)",
+            "camera",
+            choices=("prior", "free", "off"),
+        ),
+    )
+    # sensor readout time of a frame, when known (centres the rate prior)
+    readout_ms: float | None = field(
+        default=None,
+        metadata=flag(
+            "--readout-ms",
+            "sensor readout time of one frame, top row to bottom row, when known: centres the solver's prior, "
+            "and stabilized.mp4 takes frame 0's shear out too (without it the readout is estimated from the "
+            "shear)",
+            "camera",
+            metavar="MS",
+            limits=READOUT_MS,
+        ),
+    )
+    # query grid of (2·grid_half + 1)² points
+    grid_half: int = field(
+        default=12,
+        metadata=flag(
+            "--grid-half",
+            "query grid of (2I+1)² points (default 12)",
+            "models",
+            metavar="I",
+            limits=GRID_HALF,
+        ),
+    )
+    tracker: str = field(
+        default="klt",
+        metadata=flag(
+            "--tracker",
+            "point tracker (default klt)",
+            "models",
+        ),
+    )
+    # gyroscope log of the clip: blur-compensated tracking (tracking.gyro_aided)
+    gyro: str | None = field(
+        default=None,
+        metadata=flag(
+            "--gyro",
+            "gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …",
+            "gyroscope",
+            metavar="LOG",
+        ),
+    )
+    # gyro time = video time + offset, seconds; None: found by correlation
+    gyro_offset: float | None = field(
+        default=None,
+        metadata=flag(
+            "--gyro-offset",
+            "gyro time of video time 0, seconds (default auto: cross-correlation of angular rates)",
+            "gyroscope",
+            metavar="auto|S",
+            limits=Range(-1e5, 1e5, unit="s"),
+            auto="auto",
+            auto_value=None,
+        ),
+    )
+    # camera axis i = gyro axis gyro_axes[i] (capital = negated), or "auto"
+    gyro_axes: str = field(
+        default="xyz",
+        metadata=flag(
+            "--gyro-axes",
+            "camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches all 48",
+            "gyroscope",
+            metavar="MAP|auto",
+        ),
+    )
+    # exposure time (needed with gyro unless the clip's camera.json has it)
+    exposure_ms: float | None = field(
+        default=None,
+        metadata=flag(
+            "--exposure-ms",
+            "exposure time of a frame (needed with --gyro or --blur-fit; a 'simulate' folder's camera.json has it)",
+            "gyroscope",
+            metavar="MS",
+            limits=Range(0.0, 1000.0, lo_open=True, unit="ms"),
+        ),
+    )
+    # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
+    blur_fit: bool = field(
+        default=False,
+        metadata=flag(
+            "--blur-fit",
+            "no gyro: fit the camera's rotation inside each exposure to the blur itself, then track "
+            "blur-compensated (slower: about 30 s for 30 frames at 518 px on 2 cores; helps most on long, "
+            "strong blur)",
+            "gyroscope",
+            switch=True,
+        ),
+    )
+    # samples per frame of the dense trajectory (15 or 30)
+    dense_samples: int = field(
+        default=15,
+        metadata=flag(
+            "--dense",
+            "dense trajectory samples per frame",
+            "models",
+            choices=(15, 30),
+        ),
+    )
+    # stabilized.mp4 keeps the camera path smoothed over this many seconds; 0 locks
+    stabilize_sigma: float = field(
+        default=0.5,
+        metadata=flag(
+            "--stabilize-sigma",
+            "stabilized.mp4 keeps the camera path smoothed by a Gaussian of S seconds and removes the rest of "
+            "the recovered rotation (default 0.5; 0 locks every frame to frame 0's view); each row gets its "
+            "own rotation from the solver's rolling-shutter shear (none with --rolling-shutter off)",
+            "models",
+            metavar="S",
+            limits=Range(0.0, 60.0, unit="s"),
+        ),
+    )
+    depth_checkpoint: str = field(
+        default=VIDEO_DEPTH_CHECKPOINT,
+        metadata=flag(
+            "--depth-checkpoint",
+            "blur-depth checkpoint for the first-frame depth (default blur-depth-indoor, best on real indoor "
+            "footage; blur-depth-small is best on procedural clips)",
+            "models",
+            metavar="NAME_OR_PATH",
+        ),
+    )
+    # local Hugging Face metric depth model folder for frame 0 (depth.hf)
+    depth_model: str | None = field(
+        default=None,
+        metadata=flag(
+            "--depth-model",
+            "first-frame depth from a local Hugging Face metric depth model folder (e.g. Depth Anything V2 "
+            "Metric; needs 'transformers'); the blur network still serves the dense trajectory",
+            "models",
+            metavar="DIR",
+        ),
+    )
+    trajectory_checkpoint: str = field(
+        default="trajectory-small",
+        metadata=flag(
+            "--trajectory-checkpoint",
+            "dense trajectory decoder checkpoint (default trajectory-small)",
+            "models",
+            metavar="NAME_OR_PATH",
+        ),
+    )
+    seurat_checkpoint: str = field(
+        default="seurat-small",
+        metadata=flag(
+            "--seurat-checkpoint",
+            "Seurat checkpoint for every track's depth over time (default seurat-small)",
+            "models",
+            metavar="NAME_OR_PATH",
+        ),
+    )
+    # where the networks and the blur fit run: cpu | cuda (| cuda:N); results are not cached by it
+    device: str = field(
+        default="cpu",
+        metadata=flag(
+            "--device",
+            "where the networks and the blur fit run(s): cpu (default) or cuda / cuda:N",
+            "models",
+            metavar="DEVICE",
+        ),
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata=flag(
+            "--overwrite",
+            "recompute every step even if cached in DIR",
+            "options",
+            switch=True,
+        ),
+    )
+    # progress bars (the command line's -q/--quiet turns them off)
     progress: bool = True
 
 

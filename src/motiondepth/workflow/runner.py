@@ -26,7 +26,7 @@ from motiondepth.workflow.cache import (
     folder_fingerprint,
     locked_output_dir,
 )
-from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
+from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -185,10 +185,9 @@ STEPS = ("tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overla
 
 def _check_options(cfg: RunConfig) -> None:
     """Settings that are wrong whatever the clip."""
-    from motiondepth.options import check_run_numbers
     from motiondepth.trajectory.stabilize import check_sigma
 
-    check_run_numbers(cfg)  # every number finite and in range, the flag named
+    check_numbers(cfg)  # every number finite and in range, the flag named
     if cfg.dense_samples < 2:
         raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
     check_pivot(cfg.pivot_m)
