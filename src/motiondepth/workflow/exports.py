@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from motiondepth import __version__
 from motiondepth.errors import InputError
+from motiondepth.workflow.config import Result, RunConfig
 from motiondepth.workflow.summary import shake_spectra
 
 
-def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record, keys) -> None:
-    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step)."""
+def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_record: dict, video: str,
+                  steps: dict, created: str) -> None:  # fmt: skip
+    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step).
+
+    ``step`` runs one cached step (:meth:`~motiondepth.workflow.cache.StepCache.run`), ``keys`` are the upstream
+    steps' cache keys, ``intrinsics_record`` how the intrinsics were resolved (``config.json``'s), ``steps`` the
+    cache's bookkeeping for the report's table.
+    """
+    clip, intr, tracks, depth, traj = res.clip, res.intrinsics, res.tracks, res.depth, res.trajectory
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
@@ -42,7 +50,7 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("overlay.mp4"),
     )
-    sigma = record["options"]["stabilize_sigma"]
+    sigma = cfg.stabilize_sigma
     per_row = traj.readout_rotation is not None  # rolling shutter: each row warped with its own rotation
 
     def stabilize():
@@ -80,9 +88,9 @@ def write_exports(step, out, clip, intr, tracks, depth, traj, tracks3d, summary,
     # files differ in the last digits from freshly computed ones
     step(
         "report",
-        {**keys, "intrinsics": record["intrinsics"], "version": __version__, "stabilize_sigma": sigma},
+        {**keys, "intrinsics": intrinsics_record, "version": __version__, "stabilize_sigma": sigma},
         ["report.html"],
         lambda: None,
-        lambda _, o: write_report(o / "report.html", o, clip, tracks, depth, summary, warnings, record),
+        lambda _, o: write_report(o / "report.html", o, res, video, steps, created),
         exists("report.html"),
     )

@@ -10,11 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from motiondepth import __version__
 from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
 from motiondepth.viz.plots import depth_to_color
-from motiondepth.workflow.config import OUTPUT_FILES
+from motiondepth.workflow.config import OUTPUT_FILES, Result
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
 
@@ -127,29 +128,28 @@ def _shake_table(shake: dict) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
-def render_report(
-    out_dir: Path, clip, tracks: Tracks, depth: np.ndarray, summary: dict, warnings: list[str], record: dict
-) -> str:
-    """The page as a string; reads ``trajectory.png`` from ``out_dir`` (written before the report)."""
-    s = summary
+def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> str:
+    """The page as a string, from a run's result: ``video`` as given, ``steps`` the step cache's bookkeeping
+    (seconds, cached), ``created`` the run's time stamp; reads ``trajectory.png`` from ``out_dir`` (written before
+    the report)."""
+    clip, tracks, depth, warnings = res.clip, res.tracks, res.depth, res.warnings
+    s = res.summary
     rot = s["rotation"]
     d = s["depth_m"]
-    intr = record["intrinsics"]
-    src = html.escape(str(record["input"]["video"]))
+    src = html.escape(str(video))
     esc = html.escape
     rows = _rows(
         [
             (
                 "input",
                 f"<code>{src}</code>: {s['frames']} frames, {s['size'][0]}×{s['size'][1]} px, "
-                f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps"
-                + (f" (times: {esc(record['input']['times_source'])})" if "times_source" in record["input"] else ""),
+                f"{s['duration_s']:.2f} s at {s['fps']:.1f} fps" + f" (times: {esc(clip.times_source)})",
             ),
             (
                 "intrinsics",
                 "fx, fy, cx, cy = "
-                + ", ".join(f"{v:.1f}" for v in intr["fx_fy_cx_cy"])
-                + f" px ({esc(intr['source'])})",
+                + ", ".join(f"{v:.1f}" for v in res.intrinsics.as_array())
+                + f" px ({esc(res.intrinsics_source)})",
             ),
             (
                 "camera motion",
@@ -197,7 +197,6 @@ def render_report(
         if warnings
         else '<div class="ok">No warnings.</div>'
     )
-    steps = record.get("steps", {})
     timing_rows = _rows(
         [
             (name, "cached (from an earlier run)" if st.get("cached") else f"{st.get('seconds', 0.0):.2f} s")
@@ -219,15 +218,14 @@ def render_report(
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
 <body>
 <h1>motiondepth report</h1>
-<div class="meta"><code>{src}</code> · motiondepth {esc(str(record.get("motiondepth")))} ·
-{esc(str(record.get("created", "")))}</div>
+<div class="meta"><code>{src}</code> · motiondepth {esc(__version__)} · {esc(created)}</div>
 <h2>Warnings</h2>
 {warn_html}
 <h2>Summary</h2>
 <table>{rows}</table>
 <h2>Camera rotation</h2>
 <figure>{traj_img}<figcaption>Roll, pitch and yaw relative to the first frame (arcminutes): per-frame solve
-(red) and the dense trajectory decoder ({int(record["options"]["dense_samples"])} samples per frame, blue); right,
+(red) and the dense trajectory decoder ({res.trajectory.dense.shape[1]} samples per frame, blue); right,
 the same path in 3D as in the paper's Figure 5.</figcaption></figure>
 <h2>Camera shake</h2>
 <figure>{spec_img}<figcaption>Left: angular-rate spectral density of the rotation, all axes together. Right: RMS
@@ -257,9 +255,9 @@ still tracked, grey: lost. The moving version is <a href="overlay.mp4">overlay.m
 """
 
 
-def write_report(path: str | Path, out_dir: Path, clip, tracks, depth, summary, warnings, record) -> None:
+def write_report(path: str | Path, out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> None:
     """Write :func:`render_report` to ``path`` atomically."""
-    page = render_report(Path(out_dir), clip, tracks, depth, summary, warnings, record)
+    page = render_report(Path(out_dir), res, video, steps, created)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
 

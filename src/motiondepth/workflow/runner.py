@@ -26,7 +26,7 @@ from motiondepth.workflow.cache import (
     folder_fingerprint,
     locked_output_dir,
 )
-from motiondepth.workflow.config import FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
+from motiondepth.workflow.config import OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -152,8 +152,9 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     """The cached steps of :func:`run`, in a checked and locked output folder."""
     cache = StepCache(out, record, cfg.overwrite)
     steps = _Steps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
-    tracks, found_intr = steps.tracks(intr, gyro, auto_focal=intr_origin == FOCAL_AUTO)
-    if intr_origin == FOCAL_AUTO:
+    auto_focal = cfg.hfov == "auto"
+    tracks, found_intr = steps.tracks(intr, gyro, auto_focal=auto_focal)
+    if auto_focal:
         intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
         record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
@@ -165,18 +166,17 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if intr_warning:
         warnings.insert(0, intr_warning)
     add_depth_notes(summary, warnings, rescale_info, cfg)
-    record["summary"], record["warnings"] = summary, warnings
-    write_exports(steps.step, out, clip, intr, tracks, depth, traj, tracks3d, summary, warnings, record,
-                  dict(steps.keys))  # fmt: skip
-    timings = steps.timings
-    timings["total"] = time.perf_counter() - t_start
-    record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
+                 timings_s=steps.timings, files={f: out / f for f in OUTPUT_FILES}, cached=[])  # fmt: skip
+    write_exports(steps.step, cfg, res, dict(steps.keys), record["intrinsics"], str(video), record["steps"],
+                  record["created"])  # fmt: skip
+    res.timings_s["total"] = time.perf_counter() - t_start
+    res.cached = [name for name, st in record["steps"].items() if st.get("cached")]
+    # config.json: what was set up before the steps, the steps' bookkeeping, then the result's summary
+    record |= {"summary": res.summary, "warnings": res.warnings,
+               "timings_s": {k: round(v, 4) for k, v in res.timings_s.items()}}  # fmt: skip
     steps.cache.save()
-    files = {f: out / f for f in OUTPUT_FILES}
-    cached = [name for name, st in record["steps"].items() if st.get("cached")]
-    return Result(
-        out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings, timings, files, cached
-    )
+    return res
 
 
 # the cached steps of a run, in order (the progress bar counts them)
