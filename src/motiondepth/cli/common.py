@@ -11,7 +11,7 @@ from motiondepth.errors import InputError
 from motiondepth.options import number
 
 # Mirrors ``seurat.windows.CHAIN_MODES``, spelled out so that building the parser (every command's
-# start-up) does not import Seurat; tests/test_cli.py checks the two agree.
+# start-up) does not import Seurat; tests/cli/test_commands.py checks the two agree.
 CHAIN_CHOICES = ("average", "last")
 
 

@@ -175,7 +175,7 @@ class _RowWarper:
     tiny rotation from row to row), so it is solved on a grid every :data:`MAP_STEP_PX` pixels and
     interpolated bilinearly to every pixel: a tenth of the time on a 1080p frame (0.025 s against 0.25 s),
     within 0.01 px (median; at most 0.06 px, where the per-pixel solve's row lookup rounds to whole rows)
-    of the map solved at every pixel on the shaken test clip (tests/test_stabilize.py)."""
+    of the map solved at every pixel on the shaken test clip (tests/trajectory/test_stabilize.py)."""
 
     def __init__(self, h: int, w: int, intr: Intrinsics, step: int = MAP_STEP_PX) -> None:
         self.intr = intr

@@ -117,7 +117,7 @@ def test_multiframe_signal_benchmark_fits_the_true_depth_best():
     from motiondepth.data import EVAL_SEED_BASE
     from motiondepth.data.blur_data import BlurDataConfig, procedural_clip, sample_from_clip
 
-    path = Path(__file__).parents[1] / "benchmarks" / "multiframe_signal.py"
+    path = Path(__file__).parents[2] / "benchmarks" / "multiframe_signal.py"
     spec = importlib.util.spec_from_file_location("multiframe_signal", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

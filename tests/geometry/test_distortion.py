@@ -17,7 +17,7 @@ from motiondepth.workflow import read_calibration, read_lens_distortion, resolve
 K = Intrinsics(170.0, 172.0, 81.0, 58.5)  # a 160 × 120 image
 BARREL = LensDistortion("opencv", (-0.3, 0.09, 0.002, -0.001, -0.01))
 GOPRO = LensDistortion("fisheye", (0.0673, -0.0528, 0.1214, -0.0774))  # Gyroflow's Hero7 wide profile
-GYROFLOW = Path(__file__).resolve().parents[2] / "shared/real-data/gyro-gyroflow-gopro/GX016015.MP4.gyroflow"
+GYROFLOW = Path(__file__).resolve().parents[3] / "shared/real-data/gyro-gyroflow-gopro/GX016015.MP4.gyroflow"
 
 
 @pytest.mark.parametrize("lens", [BARREL, GOPRO], ids=["opencv", "fisheye"])

@@ -143,7 +143,7 @@ def test_overrides():
 DDP_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})
-from test_train_loop import ToyTask, CFG
+from test_loop import ToyTask, CFG
 from motiondepth.train.loop import TrainConfig, fit
 fit(ToyTask(), TrainConfig(**CFG), {out!r}, progress=False)
 """
