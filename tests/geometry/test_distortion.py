@@ -123,7 +123,7 @@ def test_real_gyroflow_project_calibration():
 
 def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path, monkeypatch):
     """`trajectory --camera CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
-    import motiondepth.io.video as video_io
+    import motiondepth.io.camera as video_io
     from motiondepth.cli import main
     from motiondepth.io.trajectory import read_trajectory_csv, save_tracks
     from motiondepth.simulate import camera_preset

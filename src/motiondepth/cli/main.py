@@ -23,7 +23,7 @@ log = logging.getLogger("motiondepth")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``motiondepth`` parser: each command group registers its own sub-commands, parser beside command."""
-    from motiondepth.cli import models, run, simulate, tracks
+    from motiondepth.cli import depth, evaluate, models, run, simulate, tracks
 
     p = Parser(
         prog="motiondepth",
@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_simulate(sub)
     esub = tracks.add_commands(sub)
     simulate.add_demo(sub)
-    models.add_commands(sub, esub)
+    models.add_commands(sub)
+    depth.add_commands(sub)
+    evaluate.add_commands(sub, esub)
     run.add_commands(sub)
     return p
 

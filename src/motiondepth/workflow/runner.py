@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from motiondepth import __version__
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.pivot import check_pivot
-from motiondepth.io.atomic import save_npz
-from motiondepth.io.trajectory import load_tracks3d, save_tracks3d
-from motiondepth.types import Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.cache import (
     StepCache,
     check_output_dir,
     checkpoint_info,
     environment,
-    file_fingerprint,
-    folder_fingerprint,
     locked_output_dir,
 )
 from motiondepth.workflow.config import OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
@@ -31,43 +24,16 @@ from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
     decode_video,
-    exposure_timing,
     gyro_aid,
     read_lens_distortion,
     resolve_intrinsics,
-    solver_config,
 )
+from motiondepth.workflow.stages import CachedSteps
 from motiondepth.workflow.steps import (
     check_scene_distance,
-    densify,
-    estimate_depth,
-    estimate_focal_length,
     focal_outcome,
-    lift_tracks,
-    rescale_by_parallax,
-    scale_to_distance,
-    solve_rotation,
-    track_points,
 )
 from motiondepth.workflow.summary import add_depth_notes, summarize
-
-
-def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
-    from motiondepth.io.npz import read_npz
-
-    d = read_npz(path, ("depth", "unscaled_depth"), "cached depth")
-    info = {k[len("rescale_") :]: v for k, v in d.items() if k.startswith("rescale_")}
-    info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
-    return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
-
-
-def _load_trajectory(out: Path) -> Trajectory:
-    from motiondepth.io.trajectory import read_trajectory_csv
-
-    traj = read_trajectory_csv(out / "trajectory.csv")
-    traj.method = "lsq"
-    return traj
 
 
 def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
@@ -151,7 +117,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
                t_start: float) -> Result:  # fmt: skip
     """The cached steps of :func:`run`, in a checked and locked output folder."""
     cache = StepCache(out, record, cfg.overwrite)
-    steps = _Steps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
+    steps = CachedSteps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
     auto_focal = cfg.hfov == "auto"
     tracks, found_intr = steps.tracks(intr, gyro, auto_focal=auto_focal)
     if auto_focal:
@@ -269,257 +235,3 @@ def _initial_record(video, clip: Clip, cfg: RunConfig, intr: Intrinsics, intr_or
         "checkpoints": ckpt,
         "environment": environment(),
     }
-
-
-@dataclass
-class _Steps:
-    """One run's computing steps, each through the cache; ``keys`` collects their cache keys for the
-    steps downstream, ``timings`` their seconds."""
-
-    cfg: RunConfig
-    clip: Clip
-    ckpt: dict
-    cache: StepCache
-    bar: Any  # tqdm over STEPS
-    timings: dict[str, float]
-    source: str  # the video's name, for error messages
-    undistort: dict | None = None  # the lens distortion the frames were undistorted with (LensDistortion.as_dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    _blur: Any = None
-
-    def __post_init__(self) -> None:
-        cfg = self.cfg
-        self.video_id = {
-            "video": file_fingerprint(self.source),
-            "start": cfg.start,
-            "end": cfg.end,
-            "stride": cfg.stride,
-            "resize": cfg.resize,
-            "fps": cfg.fps,
-        }
-        if self.undistort is not None:  # only then, so the cache of runs without stays valid
-            self.video_id["undistort"] = self.undistort
-        self.solver = solver_config(cfg, self.clip)
-        self.rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": self.solver.readout_fraction}
-
-    def step(self, name, parts, files, compute, write, load):
-        """:meth:`StepCache.run`, timed and counted on the progress bar."""
-        self.bar.set_description(f"run: {name}")
-        t0 = time.perf_counter()
-        value, key = self.cache.run(name, parts, files, compute, write, load)
-        self.timings[name] = time.perf_counter() - t0
-        self.keys[name] = key
-        self.bar.update(1)
-        return value
-
-    def blur_predictor(self):
-        if self._blur is None:
-            from motiondepth.depth.blur import BlurPredictor
-
-            cfg = self.cfg
-            self._blur = BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint, device=cfg.device)
-        return self._blur
-
-    def _blur_fit_timing(self) -> tuple[dict | None, float, float]:
-        """(cache key, exposure s, readout s) of ``--blur-fit``; (None, 0, 0) without it."""
-        cfg, clip = self.cfg, self.clip
-        if not cfg.blur_fit:
-            return None, 0.0, 0.0
-        from motiondepth.tracking.blur_fit import BlurFitConfig, exposure_problem
-
-        exposure, readout = exposure_timing(cfg, clip, "--blur-fit")
-        problem = exposure_problem(exposure, clip.interval_s)
-        if problem:
-            raise InputError("--exposure-ms", problem)
-        key = {
-            "exposure_s": exposure,
-            "readout_s": readout,
-            "pivot": cfg.pivot_m,
-            "times": clip.times,
-            "config": asdict(BlurFitConfig()),  # a cached fit made with other settings is redone
-            **self.rs_key,
-        }
-        return key, exposure, readout
-
-    def tracks(self, intr: Intrinsics, gyro, auto_focal: bool) -> tuple[Tracks, Intrinsics]:
-        """The query grid's tracks (blur-compensated with a gyro log or ``--blur-fit``) and the intrinsics
-        they were made with (``--hfov auto``: estimated from them)."""
-        from motiondepth.io.trajectory import save_tracks
-
-        cfg, clip, solver = self.cfg, self.clip, self.solver
-        gyro_key = None
-        if gyro is not None:
-            gyro_key = {"log": file_fingerprint(gyro.path), "pivot": cfg.pivot_m, "times": clip.times, **self.rs_key}
-            gyro_key |= {k: getattr(gyro, k) for k in ("exposure_s", "readout_s", "offset_s", "axes")}
-        fit_key, exposure, readout = self._blur_fit_timing()
-
-        def compute():
-            tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
-            found, focal = intr, None
-            if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
-                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
-                focal = est.as_dict()
-                found = est.intrinsics if est.trusted else intr
-            if fit_key is not None:
-                from motiondepth.tracking.blur_fit import track_with_blur_fit
-
-                tr = track_with_blur_fit(
-                    clip.frames, tr.queries, clip.times, found, exposure, readout, cfg.pivot_m, solver=solver,
-                    init=tr, progress=cfg.progress, device=cfg.device,
-                )[0]  # fmt: skip
-            elif gyro is not None:
-                from motiondepth.tracking.gyro_aided import track_with_gyro
-
-                tr = track_with_gyro(clip.frames, tr.queries, clip.times, found, gyro, cfg.pivot_m, solver=solver,
-                                     init=tr)  # fmt: skip
-            if auto_focal and (fit_key is not None or gyro is not None) and found is not intr:
-                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)  # again on the blur-compensated tracks
-                focal = est.as_dict() | {"from_klt": focal}
-                found = est.intrinsics if est.trusted else found
-            if focal is not None:
-                tr.meta["focal"] = focal
-            return tr, found
-
-        return self.step(
-            "tracks",
-            self.video_id
-            | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key}
-            | ({"blur_fit": fit_key} if fit_key else {})
-            | ({"focal": "auto", "pivot": cfg.pivot_m, **self.rs_key} if auto_focal else {}),
-            ["tracks.npz"],
-            compute,
-            lambda v, o: save_tracks(o / "tracks.npz", v[0], v[1].as_array()),
-            lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
-        )
-
-    def depth(self, tracks: Tracks, intr: Intrinsics) -> tuple[np.ndarray, dict, str]:
-        """(first-frame metric depth, pivot-parallax rescale info, where the depth came from)."""
-        cfg = self.cfg
-        source = (
-            f"file {cfg.depth}" if cfg.depth
-            else f"depth model {cfg.depth_model}" if cfg.depth_model
-            else f"blur network {cfg.depth_checkpoint}"
-        )  # fmt: skip
-        distance = cfg.scene_distance_m
-        rescale = "none" if cfg.depth else cfg.depth_rescale
-
-        def predictor():
-            if cfg.depth:
-                return None
-            if cfg.depth_model:
-                from motiondepth.depth.hf import HFDepthPredictor
-
-                return HFDepthPredictor(cfg.depth_model, device=cfg.device)
-            return self.blur_predictor()
-
-        def compute():
-            d = estimate_depth(self.clip.frames, predictor(), cfg.depth, cfg.depth_scale, self.source)
-            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
-            if distance is not None:  # the parallax field keeps its shape; the user's distance sets the scale
-                final, info["distance_scale"] = scale_to_distance(final, distance)
-            return final, d, info
-
-        def write(value, o):
-            from motiondepth.viz.plots import save_depth_png
-
-            final, raw, info = value
-            extra = {k: np.asarray(v) for k, v in info.items()}
-            save_npz(o / "depth.npz", depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
-                     source=np.array(source), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
-            save_depth_png(o / "depth.png", final)
-
-        depth, _, info = self.step(
-            "depth",
-            self.video_id
-            | {
-                "depth_file": file_fingerprint(cfg.depth),
-                "depth_scale": cfg.depth_scale,
-                "checkpoint": None if cfg.depth else self.ckpt["depth"],
-                "depth_model": folder_fingerprint(cfg.depth_model) if cfg.depth_model else None,
-                "rescale": rescale,
-                "scene_distance_m": distance,
-                "tracks": self.keys["tracks"] if rescale != "none" else None,
-                "pivot": cfg.pivot_m,
-            }
-            | (self.rs_key if rescale != "none" else {}),
-            ["depth.npz", "depth.png"],
-            compute,
-            write,
-            lambda o: _load_depth_npz(o / "depth.npz"),
-        )
-        if info.get("mode", "none") != "none":
-            source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
-        if distance is not None:
-            source += f", scaled to the given scene distance ({distance:g} m median)"
-        return depth, info, source
-
-    def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Trajectory:
-        """Per-frame rotation by the optics solver."""
-        from motiondepth.io.trajectory import write_trajectory_csv
-
-        cfg, clip = self.cfg, self.clip
-        return self.step(
-            "trajectory",
-            {
-                "tracks": self.keys["tracks"],
-                "depth": self.keys["depth"],
-                "intrinsics": intr.as_array(),
-                "pivot": cfg.pivot_m,
-                "times": clip.times,
-            }
-            | self.rs_key,
-            ["trajectory.csv"],
-            lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times, self.solver),
-            lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
-            _load_trajectory,
-        )
-
-    def dense(self, traj: Trajectory, intr: Intrinsics) -> np.ndarray:
-        """Dense trajectory (T, S, 3) rad from the trajectory decoder."""
-        from motiondepth.io.trajectory import read_dense_csv, write_dense_csv
-
-        cfg, clip = self.cfg, self.clip
-        return self.step(
-            "dense",
-            {
-                "trajectory": self.keys["trajectory"],
-                "video": self.video_id,
-                "samples": cfg.dense_samples,
-                "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
-            },
-            ["trajectory_dense.csv"],
-            lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),
-            lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, clip.interval_s),
-            lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
-        )
-
-    def tracks3d(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Tracks3D:
-        """Seurat depth over time of every track, by the ``--seurat-checkpoint`` model."""
-
-        def compute() -> Tracks3D:
-            from motiondepth.seurat.inference import SeuratPredictor
-
-            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint, device=self.cfg.device)
-            return lift_tracks(tracks, depth, intr, self.clip.frames, predictor)
-
-        return self.step(
-            "tracks3d",
-            {
-                "tracks": self.keys["tracks"],
-                "depth": self.keys["depth"],
-                "intrinsics": intr.as_array(),
-                "checkpoint": self.ckpt["seurat"],
-                "video": self.video_id,
-            },
-            ["tracks3d.npz"],
-            compute,
-            lambda t, o: save_tracks3d(o / "tracks3d.npz", t),
-            lambda o: load_tracks3d(o / "tracks3d.npz"),
-        )
-
-
-def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, Intrinsics]:
-    from motiondepth.io.trajectory import load_tracks
-
-    tracks, arr = load_tracks(path)
-    return tracks, default if arr is None else Intrinsics.from_array(arr)
