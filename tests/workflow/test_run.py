@@ -158,7 +158,7 @@ def test_interrupted_run_resumes_from_finished_steps(sim, tmp_path, monkeypatch)
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(workflow.runner, "lift_tracks", interrupt)
+    monkeypatch.setattr(workflow.stages, "lift_tracks", interrupt)  # the depth-over-time step
     with pytest.raises(KeyboardInterrupt):
         motiondepth.run(sim["video"], out, progress=False, **sim["flags"])
     done = {p.name for p in out.iterdir()}
