@@ -80,10 +80,7 @@ def phone_clip(work: Path) -> dict:
     from motiondepth.eval.gyro import compare_with_gyro
 
     stamps = np.loadtxt(PHONE / "framestamp.txt")[98:201]  # RE_frame-N is line N (1-based): frames 99–201
-    raw = np.loadtxt(PHONE / "gyro.txt", delimiter=",")  # wx, wy, wz, t
-    log = work / "xiaomi_gyro.csv"
-    np.savetxt(log, np.column_stack([raw[:, 3], raw[:, :3]]), delimiter=",", header="time_s,wx,wy,wz", comments="",
-               fmt="%.9f")  # fmt: skip
+    log = PHONE / "gyro.txt"  # wx,wy,wz,t: read as it is (the time column is found)
     fps = 1.0 / float(np.median(np.diff(stamps)))
     t0 = time.perf_counter()
     res = run(PHONE / "frames", work / "xiaomi", fps=fps, progress=False, **PHONE_K)

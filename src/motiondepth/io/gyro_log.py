@@ -139,11 +139,24 @@ def _read_table(
         data = np.array([[float(r[header.index(c)]) for c in (tcol, *want)] for r in body], dtype=np.float64)
         unit = {"time_ns": "ns", "time_ms": "ms", "time_us": "us", "time_s": "s"}.get(tcol, time_unit)
     else:
-        data = np.loadtxt(path, delimiter=delim, ndmin=2, dtype=np.float64)[:, : 1 + len(names)]
+        data = np.loadtxt(path, delimiter=delim, ndmin=2, dtype=np.float64)
         unit = time_unit
         if data.shape[1] < 1 + len(names):
             raise InputError(path, f"expected at least {1 + len(names)} columns, got {data.shape[1]}")
+        data = _time_first(path, data, len(names))
     return data[:, 0] * _time_scale(data[:, 0], unit), data[:, 1:]
+
+
+def _time_first(path: Path, data: np.ndarray, values: int) -> np.ndarray:
+    """Header-less rows ``time v1 v2 v3 …`` or ``v1 v2 v3 time`` (phone loggers write the time last): the time is
+    the first column when it increases, else the last of the first ``values + 1`` when that one does."""
+    first, last = data[:, 0], data[:, values]
+    if len(data) < 2 or np.all(np.diff(first) > 0):
+        return data[:, : 1 + values]
+    if np.all(np.diff(last) > 0):
+        return np.column_stack([last, data[:, :values]])
+    raise InputError(path, "neither the first nor the last column increases: no time column found (give a header "
+                     "such as time_s,wx,wy,wz)")  # fmt: skip
 
 
 def _check_series(path: Path, t: np.ndarray, v: np.ndarray) -> None:
