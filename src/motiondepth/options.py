@@ -1,9 +1,10 @@
 """Numeric options checked up front: finite, in range, the option named in the message.
 
-One range table serves the command line (argparse types made by :func:`number`) and the Python API
-(:func:`check_number`; :class:`~motiondepth.workflow.RunConfig`'s fields carry their ranges), so ``--pivot nan``
-and ``run(..., pivot_m=float("nan"))`` fail with the same one-line message before anything is read
-or written, instead of running to an all-NaN result.
+A :class:`Range` serves both the command line (the argparse types made by :func:`number`) and the Python
+API (:func:`check_number`). :class:`~motiondepth.workflow.RunConfig`'s fields carry theirs in their metadata,
+so ``--pivot nan`` and ``run(..., pivot_m=float("nan"))`` fail with the same one-line message before
+anything is read or written, instead of running to an all-NaN result. The ranges several commands share
+are named here.
 """
 
 from __future__ import annotations
