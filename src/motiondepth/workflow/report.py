@@ -128,17 +128,12 @@ def _shake_table(shake: dict) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
-def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> str:
-    """The page as a string, from a run's result: ``video`` as given, ``steps`` the step cache's bookkeeping
-    (seconds, cached), ``created`` the run's time stamp; reads ``trajectory.png`` from ``out_dir`` (written before
-    the report)."""
-    clip, tracks, depth, warnings = res.clip, res.tracks, res.depth, res.warnings
-    s = res.summary
-    rot = s["rotation"]
-    d = s["depth_m"]
-    src = html.escape(str(video))
+def _summary_rows(res: Result, src: str) -> str:
+    """The report's *Summary* table: input, intrinsics, motion, shake, fit, tracks, rolling shutter, gyro, depth."""
+    s, clip = res.summary, res.clip
+    rot, d = s["rotation"], s["depth_m"]
     esc = html.escape
-    rows = _rows(
+    return _rows(
         [
             (
                 "input",
@@ -192,6 +187,18 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
             ),
         ]
     )
+
+
+def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> str:
+    """The page as a string, from a run's result: ``video`` as given, ``steps`` the step cache's bookkeeping
+    (seconds, cached), ``created`` the run's time stamp; reads ``trajectory.png`` from ``out_dir`` (written before
+    the report)."""
+    clip, tracks, depth, warnings = res.clip, res.tracks, res.depth, res.warnings
+    s = res.summary
+    d = s["depth_m"]
+    src = html.escape(str(video))
+    esc = html.escape
+    rows = _summary_rows(res, src)
     warn_html = (
         "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in warnings)
         if warnings
