@@ -171,6 +171,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     """Register ``run``, ``compare-gyro``, ``shake`` and ``export-trajectory`` on the top-level sub-parsers."""
+    for add in (_add_run, _add_compare_gyro, _add_shake, _add_export_trajectory):
+        add(sub)
+
+
+def _add_run(sub) -> None:
+    """Register ``run``: the whole pipeline (its flags made from RunConfig)."""
     r = sub.add_parser(
         "run",
         help="the whole pipeline on a video: rotation, dense trajectory, metric depth, depth over time, report",
@@ -202,6 +208,9 @@ def add_commands(sub) -> None:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
 
+
+def _add_compare_gyro(sub) -> None:
+    """Register ``compare-gyro``."""
     c = sub.add_parser(
         "compare-gyro",
         help="compare a recovered trajectory with a gyroscope log",
@@ -245,6 +254,9 @@ def add_commands(sub) -> None:
     c.add_argument("--out", metavar="JSON", help="also write the comparison as JSON")
     c.set_defaults(func=cmd_compare_gyro)
 
+
+def _add_shake(sub) -> None:
+    """Register ``shake``."""
     k = sub.add_parser(
         "shake",
         help="spectrum of camera shake: RMS rotation per frequency band, from trajectories or gyro logs",
@@ -279,6 +291,9 @@ def add_commands(sub) -> None:
     k.add_argument("--out", metavar="JSON", help="also write every series' band table, per axis, as JSON")
     k.set_defaults(func=cmd_shake)
 
+
+def _add_export_trajectory(sub) -> None:
+    """Register ``export-trajectory``."""
     x = sub.add_parser(
         "export-trajectory",
         help="write a recovered trajectory as TUM poses (evo) or a gyro-style rate log",
