@@ -180,6 +180,76 @@ def _tile_offsets(tracks: Tracks, centres: np.ndarray, tiles: int, min_points: i
     return pos, ok
 
 
+def _anchored_tiles(
+    tracks: Tracks, cfg: BlurFitConfig, size: tuple[int, int], half: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Image tiles and their positions in every frame: ((P, 2) anchors, (T, P, 2) positions, (T, P) tracked,
+    crop half-size). The compared crops must stay inside the image (reflected borders would mirror the
+    blur), so each tile is anchored at its centre moved inwards, and the crops shrink if the clip drifts far."""
+    h, w = size
+    r = cfg.kernel_radius_px
+    centres = tile_centres(cfg.tiles, (h, w))
+    pos, ok = _tile_offsets(tracks, centres, cfg.tiles, cfg.min_points)
+    drift = pos - centres[None]
+    reach = int(np.ceil(np.abs(drift).max())) + 2
+    half = min(half, (min(h, w) - 2 * reach) // 2 - 1)
+    if half < r + 8:
+        raise ValueError(
+            f"blur fit: a {w}×{h} video that drifts {reach} px leaves no room for {2 * (r + 8)} px crops "
+            "(use a shorter clip or a smaller kernel radius)"
+        )
+    anchors = np.clip(centres, half + reach, np.array([w, h]) - half - reach)
+    return anchors, anchors[None] + drift, ok, half
+
+
+def _angle_jacobian(
+    anchors: np.ndarray, angles: np.ndarray, depth_m: float, pivot_m: float, intrinsics: Intrinsics
+) -> np.ndarray:
+    """(T, P, 2, 3): how the anchors' pixels move with the angles at each frame's rotation (central differences,
+    the anchors' points at ``depth_m``)."""
+    points = unproject(anchors, np.full(len(anchors), depth_m), intrinsics)[None, :, None, :]  # (1, P, 1, 3)
+    jac = np.zeros((len(angles), len(anchors), 2, 3))
+    eps = 1e-5
+    for a in range(3):
+        step = np.zeros(3)
+        step[a] = eps
+        up = project_pivot(points, euler_to_matrix(angles + step)[:, None], pivot_m, intrinsics)[:, :, 0]
+        dn = project_pivot(points, euler_to_matrix(angles - step)[:, None], pivot_m, intrinsics)[:, :, 0]
+        jac[..., a] = (up - dn) / (2 * eps)
+    return jac
+
+
+def _tile_crops(frames: np.ndarray, pos: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crops (T, P, 2·half, 2·half) that follow each tile, in linear light, and their integer origins (T, P, 2)."""
+    origin = np.round(pos).astype(int)
+    n = 2 * half
+    crops = np.zeros((len(frames), pos.shape[1], n, n), dtype=np.float32)
+    for k, f in enumerate(frames):
+        g = srgb_to_linear(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0)
+        for p, (x, y) in enumerate(origin[k]):
+            crops[k, p] = g[y - half : y + half, x - half : x + half]
+    return crops, origin
+
+
+def _compared_pairs(ok: np.ndarray, reference_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame pairs whose cross-blurred crops are compared: ((K,) first, (K,) second, (K, P) tile in both).
+
+    Consecutive frames, plus frame 0 with a few later ones: every track is measured against frame 0, so a
+    wrong frame-0 kernel biases them all, and one neighbour alone leaves it poorly determined (measured: a
+    real-gyro phone clip, lsq AbsRel 0.113 with the fitted frame-0 shape, 0.021 with the true one and every
+    other frame fitted).
+    """
+    t_len = len(ok)
+    pi = np.arange(t_len - 1)
+    pj = pi + 1
+    extra = np.arange(2, min(t_len, 2 + reference_pairs))
+    pi, pj = np.concatenate([pi, np.zeros_like(extra)]), np.concatenate([pj, extra])
+    both = ok[pi] & ok[pj]  # (pairs, tiles): the tile is compared in that pair
+    if not both.any():
+        raise ValueError("blur fit: no image tile keeps enough tracked points in two consecutive frames")
+    return pi, pj, both
+
+
 def fit_blur_trace(
     frames: np.ndarray,
     tracks: Tracks,
@@ -229,51 +299,11 @@ def fit_blur_trace(
     interval = float(np.median(np.diff(starts)))
     init = trace_from_frames(angles, interval, 1e-3, span)
 
-    # tile centres and their positions in every frame; the compared crops must stay inside the image
-    # (reflected borders would mirror the blur), so each tile is anchored at its centre moved inwards
-    centres = tile_centres(cfg.tiles, (h, w))
-    pos, ok = _tile_offsets(tracks, centres, cfg.tiles, cfg.min_points)
-    drift = pos - centres[None]
-    reach = int(np.ceil(np.abs(drift).max())) + 2
-    half = min(half, (min(h, w) - 2 * reach) // 2 - 1)
-    if half < r + 8:
-        raise ValueError(
-            f"blur fit: a {w}×{h} video that drifts {reach} px leaves no room for {2 * (r + 8)} px crops "
-            "(use a shorter clip or a smaller kernel radius)"
-        )
+    anchors, pos, ok, half = _anchored_tiles(tracks, cfg, (h, w), half)
     n = 2 * half
-    anchors = np.clip(centres, half + reach, np.array([w, h]) - half - reach)
-    pos = anchors[None] + drift
-
-    # the anchors' 3D points and the Jacobian of their pixels with respect to the angles, per frame
-    points = unproject(anchors, np.full(len(anchors), depth_m), intrinsics)[None, :, None, :]  # (1, P, 1, 3)
-    jac = np.zeros((t_len, len(anchors), 2, 3))
-    eps = 1e-5
-    for a in range(3):
-        step = np.zeros(3)
-        step[a] = eps
-        up = project_pivot(points, euler_to_matrix(angles + step)[:, None], camera.pivot_m, intrinsics)[:, :, 0]
-        dn = project_pivot(points, euler_to_matrix(angles - step)[:, None], camera.pivot_m, intrinsics)[:, :, 0]
-        jac[..., a] = (up - dn) / (2 * eps)
-
-    # crops that follow each tile, in linear light
-    origin = np.round(pos).astype(int)
-    crops = np.zeros((t_len, len(anchors), n, n), dtype=np.float32)
-    for k, f in enumerate(frames):
-        g = srgb_to_linear(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0)
-        for p, (x, y) in enumerate(origin[k]):
-            crops[k, p] = g[y - half : y + half, x - half : x + half]
-    # consecutive frames, plus frame 0 with a few later ones: every track is measured against frame 0,
-    # so a wrong frame-0 kernel biases them all, and one neighbour alone leaves it poorly determined
-    # (measured: a real-gyro phone clip, lsq AbsRel 0.113 with the fitted frame-0 shape, 0.021 with
-    # the true one and every other frame fitted)
-    pi = np.arange(t_len - 1)
-    pj = pi + 1
-    extra = np.arange(2, min(t_len, 2 + cfg.reference_pairs))
-    pi, pj = np.concatenate([pi, np.zeros_like(extra)]), np.concatenate([pj, extra])
-    both = ok[pi] & ok[pj]  # (pairs, tiles): the tile is compared in that pair
-    if not both.any():
-        raise ValueError("blur fit: no image tile keeps enough tracked points in two consecutive frames")
+    jac = _angle_jacobian(anchors, angles, depth_m, camera.pivot_m, intrinsics)
+    crops, origin = _tile_crops(frames, pos, half)
+    pi, pj, both = _compared_pairs(ok, cfg.reference_pairs)
     dev = torch.device(device)
     f32 = torch.float32
     pair_w = torch.tensor(both.astype(np.float32), device=dev)
