@@ -107,6 +107,12 @@ def cmd_depth(a: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     """Register ``track-depth`` and ``depth``."""
+    _add_track_depth(sub)
+    _add_depth(sub)
+
+
+def _add_track_depth(sub) -> None:
+    """Register ``track-depth``."""
     d = sub.add_parser(
         "track-depth",
         help="metric depth over time for 2D tracks (Seurat)",
@@ -154,6 +160,9 @@ def add_commands(sub) -> None:
     d.add_argument("--out", required=True, metavar="TRACKS3D.npz", help="output file")
     d.set_defaults(func=cmd_track_depth)
 
+
+def _add_depth(sub) -> None:
+    """Register ``depth``."""
     dp = sub.add_parser(
         "depth",
         help="metric depth of the first frame from a shaky clip (blur network)",

@@ -86,6 +86,14 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
 
 def add_commands(sub, eval_sub) -> None:
     """Register ``predict-tapvid3d`` and the model evaluations under ``eval``."""
+    _add_predict_tapvid3d(sub)
+    _add_eval_blur_depth(eval_sub)
+    _add_eval_seurat(eval_sub)
+    _add_eval_tapvid3d(eval_sub)
+
+
+def _add_predict_tapvid3d(sub) -> None:
+    """Register ``predict-tapvid3d``."""
     pt = sub.add_parser(
         "predict-tapvid3d",
         help="lift TAPVid-3D files' 2D tracks to 3D (Seurat or a baseline) for 'eval tapvid3d'",
@@ -110,6 +118,9 @@ def add_commands(sub, eval_sub) -> None:
     pt.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     pt.set_defaults(func=cmd_predict_tapvid3d)
 
+
+def _add_eval_blur_depth(eval_sub) -> None:
+    """Register ``eval blur-depth``."""
     eb = eval_sub.add_parser(
         "blur-depth",
         help="blur-depth network and dense decoder vs. baselines on held-out procedural clips",
@@ -142,6 +153,9 @@ def add_commands(sub, eval_sub) -> None:
     eb.add_argument("--out", required=True, metavar="RESULTS.json")
     eb.set_defaults(func=cmd_eval_blur_depth)
 
+
+def _add_eval_seurat(eval_sub) -> None:
+    """Register ``eval seurat``."""
     es = eval_sub.add_parser(
         "seurat",
         help="Seurat vs. baselines on held-out procedural clips",
@@ -180,6 +194,9 @@ def add_commands(sub, eval_sub) -> None:
     es.add_argument("--out", required=True, metavar="RESULTS.json")
     es.set_defaults(func=cmd_eval_seurat)
 
+
+def _add_eval_tapvid3d(eval_sub) -> None:
+    """Register ``eval tapvid3d``."""
     et = eval_sub.add_parser(
         "tapvid3d",
         help="TAPVid-3D metrics for real benchmark files",

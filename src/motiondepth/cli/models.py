@@ -96,6 +96,13 @@ def cmd_models(a: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     """Register ``train``, ``models`` and ``export-data``."""
+    _add_train(sub)
+    _add_models(sub)
+    _add_export_data(sub)
+
+
+def _add_train(sub) -> None:
+    """Register ``train``."""
     t = sub.add_parser(
         "train",
         help="train a model (seurat, blur-depth, trajectory) with the generic loop",
@@ -116,6 +123,9 @@ def add_commands(sub) -> None:
     t.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied last")
     t.set_defaults(func=cmd_train)
 
+
+def _add_models(sub) -> None:
+    """Register ``models``."""
     m = sub.add_parser(
         "models",
         help="list the shipped checkpoints (or show one's card)",
@@ -128,6 +138,9 @@ def add_commands(sub) -> None:
     m.add_argument("--json", action="store_true", help="the list as JSON")
     m.set_defaults(func=cmd_models)
 
+
+def _add_export_data(sub) -> None:
+    """Register ``export-data``."""
     x = sub.add_parser(
         "export-data",
         help="write training samples to disk in shards",
