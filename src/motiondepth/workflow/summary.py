@@ -107,10 +107,19 @@ def summarize(
         summary["gyro"] = gyro
     if tracks.meta.get("blur_fit"):
         summary["blur_fit"] = {k: v for k, v in tracks.meta["blur_fit"].items() if k != "config"}
-    warnings = []
     unsolved = np.flatnonzero(~np.isfinite(trajectory.angles).all(1))
     if len(unsolved):
         summary["unsolved_frames"] = unsolved.tolist()
+    warnings = _warnings(clip, summary, unsolved)
+    return summary, warnings
+
+
+def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray) -> list[str]:
+    """What in a run's :func:`summarize` numbers looks unreliable, one sentence each (thresholds in
+    :mod:`motiondepth.workflow.config`)."""
+    warnings = []
+    gyro = summary.get("gyro")
+    if len(unsolved):
         warnings.append(
             f"{len(unsolved)} frame(s) kept too few tracked points to solve their rotation (first: {unsolved[0]}): "
             "they are NaN in trajectory.csv and trajectory_dense.csv, and count as 0 in the summary's angles"
@@ -145,7 +154,7 @@ def summarize(
             f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
             f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
         )
-    return summary, warnings
+    return warnings
 
 
 SCALE_CHECK_MIN = 1.05  # below this cost ratio at ½× or 2× the depth, the report warns that the scale is loose
