@@ -22,7 +22,7 @@ def _missing_parents(path: Path) -> list[Path]:
     return missing[::-1]
 
 
-def _remove_empty(folders: list[Path]) -> None:
+def remove_empty_folders(folders: list[Path]) -> None:
     """Remove the folders a failed write created (innermost first), as long as they are empty."""
     for folder in reversed(folders):
         with contextlib.suppress(OSError):
@@ -45,12 +45,7 @@ def check_output_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(path, "is a folder; give a file name")
-    existing = next((p for p in path.parents if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise OutputError(path, f"{existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(path, f"cannot write in {existing} (permission denied)")
-    return path
+    return _check_writable(path, next((p for p in path.parents if p.exists()), Path(".")))
 
 
 def check_output_folder(path: str | Path) -> Path:
@@ -58,7 +53,11 @@ def check_output_folder(path: str | Path) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(path, "exists and is not a folder")
-    existing = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    return _check_writable(path, path if path.is_dir() else next((p for p in path.parents if p.exists()), Path(".")))
+
+
+def _check_writable(path: Path, existing: Path) -> Path:
+    """``path`` unless ``existing`` (the nearest folder of it that exists) is a file or cannot be written in."""
     if not existing.is_dir():
         raise OutputError(path, f"{existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -99,11 +98,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         yield tmp_path
         os.replace(tmp_path, path)
-    except OSError as exc:
+    except BaseException as exc:
         _cleanup(tmp_path, made)
-        raise _output_error(path, exc) from None
-    except BaseException:
-        _cleanup(tmp_path, made)
+        if isinstance(exc, OSError):
+            raise _output_error(path, exc) from None
         raise
     else:
         _cleanup(tmp_path, [])
@@ -113,7 +111,7 @@ def _cleanup(tmp_path: Path | None, made: list[Path]) -> None:
     if tmp_path is not None:
         with contextlib.suppress(OSError):
             tmp_path.unlink(missing_ok=True)
-    _remove_empty(made)
+    remove_empty_folders(made)
 
 
 @contextlib.contextmanager
@@ -144,15 +142,12 @@ def staged_output_dir(out_dir: str | Path) -> Iterator[Path]:
             if created:
                 shutil.rmtree(out_dir, ignore_errors=True)
             raise
-    except OSError as exc:
+    except BaseException as exc:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
-        _remove_empty(made)
-        raise _output_error(out_dir, exc) from None
-    except BaseException:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
-        _remove_empty(made)
+        remove_empty_folders(made)
+        if isinstance(exc, OSError):
+            raise _output_error(out_dir, exc) from None
         raise
     else:
         shutil.rmtree(stage, ignore_errors=True)

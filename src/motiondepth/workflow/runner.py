@@ -12,6 +12,7 @@ from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.pivot import check_pivot
+from motiondepth.io.atomic import remove_empty_folders
 from motiondepth.workflow.cache import (
     StepCache,
     check_output_dir,
@@ -98,18 +99,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
                               undistort, decode_s, t_start)  # fmt: skip
     except BaseException:
         if created:  # a check that failed inside a step leaves no empty folder behind (finished steps stay)
-            _remove_if_empty(out)
+            remove_empty_folders([out])
         raise
     finally:
         bar.close()
-
-
-def _remove_if_empty(folder: Path) -> None:
-    import contextlib
-
-    with contextlib.suppress(OSError):
-        if not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record: dict, bar, gyro, intr: Intrinsics,
