@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from motiondepth import options as opt
 from motiondepth.errors import InputError
 from motiondepth.options import number
@@ -62,8 +60,3 @@ def add_device_argument(parser, what: str = "the network") -> None:
     """``--device`` of the commands that run models (checked by ``errors.check_device``)."""
     parser.add_argument("--device", default="cpu", metavar="DEVICE",
                         help=f"where {what} run(s): cpu (default) or cuda / cuda:N")  # fmt: skip
-
-
-def check_shake_scale(scale: float) -> None:
-    if not np.isfinite(scale) or scale <= 0:
-        raise InputError("--shake-scale", f"must be a positive number, got {scale}")

@@ -80,8 +80,6 @@ def cmd_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
 
-    if a.start < 0:
-        raise InputError("--start", f"must be ≥ 0, got {a.start}")
     check_device(a.device)
     if a.depth_model:
         from motiondepth.depth.hf import HFDepthPredictor

@@ -6,8 +6,7 @@ import argparse
 import time
 
 from motiondepth import options as opt
-from motiondepth.cli.common import CHAIN_CHOICES, check_shake_scale
-from motiondepth.errors import InputError
+from motiondepth.cli.common import CHAIN_CHOICES
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
@@ -17,8 +16,6 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
     from motiondepth.eval.harness.seurat import evaluate_procedural, markdown_table
     from motiondepth.seurat.inference import SeuratPredictor
 
-    if a.scenes < 1:
-        raise InputError("--scenes", "need at least 1 scene")
     predictor = SeuratPredictor.from_pretrained(a.checkpoint, chain=a.chain)
     result = evaluate_procedural(predictor, a.scenes, a.seed, a.frames, a.queries, a.noisy_tracks)
     md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
@@ -65,12 +62,7 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     from motiondepth.eval.harness.blur_depth import evaluate_procedural, markdown_table
     from motiondepth.simulate.shake import check_shake_spec
 
-    if a.scenes < 1:
-        raise InputError("--scenes", "must be at least 1")
-    if a.blur_fit_scenes < 0:
-        raise InputError("--blur-fit-scenes", "must be 0 or more")
-    check_shake_spec(a.shake)
-    check_shake_scale(a.shake_scale)
+    check_shake_spec(a.shake)  # --scenes, --blur-fit-scenes and --shake-scale: their ranges are the parser's
     skip = ("", "none")  # --ablation none / --trajectory-checkpoint none leave those rows out
     ablation = None if a.ablation.lower() in skip else a.ablation
     decoder = None if a.trajectory_checkpoint.lower() in skip else a.trajectory_checkpoint

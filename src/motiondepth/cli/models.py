@@ -7,8 +7,6 @@ import argparse
 import time
 
 from motiondepth import options as opt
-from motiondepth.cli.common import check_shake_scale
-from motiondepth.errors import InputError
 from motiondepth.options import Range, number
 
 
@@ -23,8 +21,6 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_export_data(a: argparse.Namespace) -> int:
-    if a.count < 1 or a.shard_size < 1 or a.workers < 1:
-        raise InputError("--count/--shard-size/--workers", "must be positive")
     t0 = time.perf_counter()
     if a.model == "seurat":
         from motiondepth.data.seurat_synth import SeuratDataConfig, export_shards
@@ -37,10 +33,7 @@ def cmd_export_data(a: argparse.Namespace) -> int:
         from motiondepth.data.shards import export_shards
         from motiondepth.simulate.shake import check_shake_spec
 
-        check_shake_spec(a.shake)
-        check_shake_scale(a.shake_scale)
-        if not 0.0 <= a.indoor <= 1.0:
-            raise InputError("--indoor", f"must be a share in [0, 1], got {a.indoor}")
+        check_shake_spec(a.shake)  # --shake-scale, --indoor and the counts: their ranges are the parser's
         cfg = BlurDataConfig(size=a.size, num_frames=a.frames, shake=a.shake, shake_scale=a.shake_scale,
                              indoor_probability=a.indoor)  # fmt: skip
         export_shards(a.out, procedural_blur_sample, a.start_seed, a.count, a.shard_size, cfg, workers=a.workers)

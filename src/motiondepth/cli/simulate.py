@@ -17,8 +17,6 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     from motiondepth.simulate.scene import preset_camera, rgbd_from_files, simulate_scene, write_simulation
     from motiondepth.simulate.shake import check_shake_spec
 
-    if a.frames is not None and a.frames < 2:
-        raise InputError("--frames", f"need at least 2 frames, got {a.frames}")
     cam = preset_camera(a.camera, pivot_m=a.pivot, num_frames=a.frames)
     rgbd = None
     if not a.procedural:

@@ -63,8 +63,6 @@ def calibration_record(path: str | Path) -> dict:
     from motiondepth.io.camera import read_camera_json
 
     rec = read_camera_json(path)
-    if not isinstance(rec, dict):
-        raise InputError(path, "a calibration file is a JSON object")
     rec = rec.get("calibration_data", rec)  # a .gyroflow project holds its lens profile here
     if isinstance(rec.get("fisheye_params"), dict) or "use_opencv_fisheye" in rec:  # a Gyroflow lens profile
         out = dict(rec)

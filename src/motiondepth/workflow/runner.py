@@ -11,7 +11,6 @@ from motiondepth import __version__
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
-from motiondepth.geometry.pivot import check_pivot
 from motiondepth.io.atomic import remove_empty_folders
 from motiondepth.workflow.cache import (
     StepCache,
@@ -31,7 +30,6 @@ from motiondepth.workflow.inputs import (
 )
 from motiondepth.workflow.stages import CachedSteps
 from motiondepth.workflow.steps import (
-    check_scene_distance,
     focal_outcome,
 )
 from motiondepth.workflow.summary import add_depth_notes, summarize
@@ -144,17 +142,10 @@ STEPS = ("tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overla
 
 def _check_options(cfg: RunConfig) -> None:
     """Settings that are wrong whatever the clip."""
-    from motiondepth.trajectory.stabilize import check_sigma
-
-    check_numbers(cfg)  # every number finite and in range, the flag named
-    if cfg.dense_samples < 2:
-        raise InputError("--dense", f"need at least 2 samples per frame, got {cfg.dense_samples}")
-    check_pivot(cfg.pivot_m)
-    check_scene_distance(cfg.scene_distance_m)
+    check_numbers(cfg)  # every number finite and in range (pivot, scene distance, sigma, …), the flag named
     check_device(cfg.device)
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
-    check_sigma(cfg.stabilize_sigma)
 
 
 def _check_grid_fits(video, clip: Clip, intr: Intrinsics, cfg: RunConfig) -> None:
