@@ -25,13 +25,14 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from motiondepth.eval.depth_metrics import depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.pivot import camera_centre
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.io.atomic import write_json, write_json_and_markdown
+from motiondepth.io.depth import load_depth
 from motiondepth.io.tum import TumSequence
 from motiondepth.workflow import run
 
@@ -62,10 +63,8 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
     # what the pivot model lets the camera centre move: C = P − R·P for the recovered rotations
     implied = camera_centre(euler_to_matrix(np.nan_to_num(pred)), 0.2)  # run's default pivot
     true_rms = float(np.sqrt(np.mean(truth[1:] ** 2)) * ARCMIN)
-    depth_gt = cv2.imread(str(seq.depth_for(frames[:1])[0]), cv2.IMREAD_UNCHANGED).astype(np.float64) / 5000.0
-    d = res.depth.astype(np.float64)
-    ok = depth_gt > 0
-    scale = np.median(depth_gt[ok]) / np.median(d[ok])
+    depth_gt = load_depth(seq.depth_for(frames[:1])[0], 1 / 5000)  # TUM: metres = value / 5000
+    metric, scaled = (depth_metrics(res.depth, depth_gt, align=a) for a in ("none", "median"))
     PLOTS.append((f"frames {start}–{end - 1}", res.clip.times, truth, pred))
     return {
         "clip": f"TUM fr1_xyz frames {start}–{end - 1}",
@@ -77,8 +76,8 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
         "pivot_implied_translation_max_cm": round(float(np.linalg.norm(implied, axis=1).max() * 100), 2),
         "residual_px_median": round(float(np.nanmedian(res.trajectory.residual_px[1:])), 2),
         "tracks_left": round(float(res.tracks.visible[-1].mean()), 3),
-        "depth_abs_rel": round(float(np.mean(np.abs(d[ok] - depth_gt[ok]) / depth_gt[ok])), 3),
-        "depth_abs_rel_median_scaled": round(float(np.mean(np.abs(d[ok] * scale - depth_gt[ok]) / depth_gt[ok])), 3),
+        "depth_abs_rel": round(metric["abs_rel"], 3),
+        "depth_abs_rel_median_scaled": round(scaled["abs_rel"], 3),
         "seconds": round(seconds, 1),
     }
 
