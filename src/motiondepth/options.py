@@ -69,16 +69,16 @@ def check_number(value: float | None, option: str, limits: Range) -> None:
         raise InputError(option, problem)
 
 
-_SAME = object()
+AS_WORD = object()  # number(…, auto_value=AS_WORD): the word ``auto`` parses to itself
 
 
-def number(limits: Range, auto: str | None = None, auto_value: object = _SAME):
+def number(limits: Range, auto: str | None = None, auto_value: object = AS_WORD):
     """An argparse ``type`` that parses a number and checks it against ``limits``; the word ``auto``, when
     given, becomes ``auto_value`` (default: the word itself). argparse names the option in the one-line error."""
 
     def parse(text: str):
         if auto is not None and text == auto:
-            return auto if auto_value is _SAME else auto_value
+            return auto if auto_value is AS_WORD else auto_value
         try:
             value: float = int(text) if limits.integer else float(text)
         except ValueError:

@@ -12,14 +12,6 @@ from motiondepth import __version__
 from motiondepth.cli.common import Parser
 from motiondepth.errors import InputError
 
-log = logging.getLogger("motiondepth")
-
-
-# ----------------------------------------------------------------------------- commands
-
-
-# ----------------------------------------------------------------------------- parser
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``motiondepth`` parser: each command group registers its own sub-commands, parser beside command."""

@@ -12,6 +12,7 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import (
+    AS_WORD,
     DEPTH_SCALE,
     FOCAL_PX,
     GRID_HALF,
@@ -41,8 +42,6 @@ OUTPUT_FILES = (
 
 # ----------------------------------------------------------------------------- options and result
 
-_SAME = object()
-
 # the groups of ``run --help``, in order ("options": the command's own), with their descriptions
 RUN_GROUPS: dict[str, str | None] = {
     "options": None,
@@ -57,14 +56,14 @@ RUN_GROUPS: dict[str, str | None] = {
 
 def flag(
     option: str, help: str, group: str, *, metavar: str | None = None, limits: Range | None = None,
-    choices: tuple | None = None, switch: bool = False, auto: str | None = None, auto_value: object = _SAME,
+    choices: tuple | None = None, switch: bool = False, auto: str | None = None, auto_value: object = AS_WORD,
 ) -> dict:  # fmt: skip
     """A :class:`RunConfig` field's command-line flag: ``option`` (e.g. ``--pivot``), its ``help``, its ``group`` of
     ``run --help`` (:data:`RUN_GROUPS`), and what it takes: a number in ``limits`` (the word ``auto``, when given,
     becomes ``auto_value``), one of ``choices``, or nothing (``switch``: store true)."""
     return {"option": option, "help": help, "group": group, "metavar": metavar, "limits": limits,
             "choices": choices, "switch": switch, "auto": auto,
-            "auto_value": auto if auto_value is _SAME else auto_value}  # fmt: skip
+            "auto_value": auto_value}  # fmt: skip
 
 
 def check_numbers(cfg: RunConfig) -> None:
