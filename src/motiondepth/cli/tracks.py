@@ -113,9 +113,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
             )
     except ValueError as exc:
         raise InputError(a.tracks, str(exc)) from None
-    unsolved = np.flatnonzero(~np.isfinite(traj.angles).all(1))
-    if len(unsolved) == len(traj.angles) - 1 or len(unsolved) == len(traj.angles):
-        raise InputError(a.tracks, "too few tracked points to solve any frame after frame 0")
+    unsolved = np.flatnonzero(~np.isfinite(traj.angles).all(1))  # reported below; none solved: the solvers raise
     if a.dense:
         if not a.video:
             raise InputError("--dense", "needs --video (the decoder reads the blurred frames)")

@@ -42,7 +42,11 @@ def solve_homography(
 
     Returns:
         :class:`~motiondepth.types.Trajectory` (``method="homography"``) with per-frame RMS
-        transfer error of the homography over visible points, pixels.
+        transfer error of the homography over visible points, pixels; NaN for a frame with fewer than
+        4 points visible in it and in frame 0.
+
+    Raises:
+        ValueError: no frame after frame 0 can be solved.
     """
     t_len = len(tracks)
     k, k_inv = intr.K, intr.K_inv
@@ -65,5 +69,8 @@ def solve_homography(
         angles[i] = matrix_to_euler(nearest_rotation(rel_t).T)
         ph = np.c_[p0[m], np.ones(m.sum())] @ h.T
         res[i] = np.sqrt(np.mean(np.sum((ph[:, :2] / ph[:, 2:] - tracks[i, m]) ** 2, axis=1)))
+    if t_len > 1 and np.isnan(angles[1:]).all():  # as solve_trajectory: never a trajectory of frame 0 alone
+        raise ValueError("too few tracked points to solve any frame after frame 0 (a homography needs 4 points "
+                         "visible in the frame and in frame 0)")  # fmt: skip
     times = np.arange(t_len, dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
     return Trajectory(angles, times, res, method="homography")
