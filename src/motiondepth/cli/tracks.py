@@ -45,7 +45,7 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
     its ``pivot_m`` or the default pivot."""
     from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
-    from motiondepth.io.camera import camera_from_record
+    from motiondepth.io.camera import camera_from_record, pivot_from_record
     from motiondepth.workflow import read_lens_distortion, resolve_intrinsics
 
     lens = read_lens_distortion(path, rec)
@@ -55,15 +55,7 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     if min(image_size) <= 0:
         raise InputError(path, "a calibration file needs the tracks' image_size, which the tracks file lacks")
     intr = resolve_intrinsics(image_size, calibration=path, calibration_record=rec)[0]
-    from motiondepth.geometry.pivot import check_pivot
-
-    pivot = rec.get("pivot_m", DEFAULT_PIVOT_M)
-    try:
-        pivot = float(pivot)
-    except (TypeError, ValueError):
-        raise InputError(path, f"pivot_m must be a number of metres, got {pivot!r}") from None
-    check_pivot(pivot, f"{path} pivot_m")
-    return intr, pivot, None, lens
+    return intr, pivot_from_record(rec, path, DEFAULT_PIVOT_M), None, lens
 
 
 def cmd_trajectory(a: argparse.Namespace) -> int:

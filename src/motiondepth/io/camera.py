@@ -26,11 +26,20 @@ def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float
     """(intrinsics, pivot_m, image height) from a camera.json dict."""
     try:
         intr = Intrinsics.from_array(rec["intrinsics"] if "intrinsics" in rec else rec["derived"]["intrinsics"])
-        pivot = float(rec.get("pivot_m", 0.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(source, f"camera file needs 'intrinsics' [fx, fy, cx, cy] and 'pivot_m' ({exc})") from None
+    height = rec.get("height")
+    return intr, pivot_from_record(rec, source, 0.0), None if height is None else int(height)
+
+
+def pivot_from_record(rec: dict, source: str | Path, default: float) -> float:
+    """A camera file's ``pivot_m`` (``default`` without one), checked like ``--pivot`` with the file named."""
     from motiondepth.geometry.pivot import check_pivot
 
+    pivot = rec.get("pivot_m", default)
+    try:
+        pivot = float(pivot)
+    except (TypeError, ValueError):
+        raise InputError(source, f"pivot_m must be a number of metres, got {pivot!r}") from None
     check_pivot(pivot, f"{source} pivot_m")
-    height = rec.get("height")
-    return intr, pivot, None if height is None else int(height)
+    return pivot
