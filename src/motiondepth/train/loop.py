@@ -195,7 +195,7 @@ def load_resume_state(path: Path) -> dict:
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"not a readable training checkpoint ({type(exc).__name__}); delete it to start "
                          "over") from None  # fmt: skip
-    if not isinstance(state, dict) or any(k not in state for k in RESUME_KEYS):
+    if not isinstance(state, dict) or any(k not in state for k in RESUME_KEYS) or not isinstance(state["model"], dict):
         have = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise InputError(path, f"not a training checkpoint of this loop (needs {list(RESUME_KEYS)}, has {have})")
     return state
@@ -228,15 +228,17 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     start = 0
     if ckpt.is_file():
         state = load_resume_state(ckpt)
+        from motiondepth.models.weights import load_into
+
+        load_into(model, state["model"], ckpt, type(model).__name__)  # strict, with the keys named
         try:
-            model.load_state_dict(state["model"], strict=True)
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             from motiondepth.errors import InputError
 
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(ckpt, f"does not fit this run's model or optimizer ({detail}); give a new --out "
+            raise InputError(ckpt, f"does not fit this run's optimizer ({detail}); give a new --out "
                              "or delete the file to start over") from None  # fmt: skip
         start = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
