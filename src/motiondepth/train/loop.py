@@ -195,9 +195,11 @@ def load_resume_state(path: Path) -> dict:
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"not a readable training checkpoint ({type(exc).__name__}); delete it to start "
                          "over") from None  # fmt: skip
-    if not isinstance(state, dict) or any(k not in state for k in RESUME_KEYS) or not isinstance(state["model"], dict):
+    if not isinstance(state, dict) or any(k not in state for k in RESUME_KEYS):
         have = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise InputError(path, f"not a training checkpoint of this loop (needs {list(RESUME_KEYS)}, has {have})")
+    if not isinstance(state["model"], dict):
+        raise InputError(path, f"'model' must be a state dict of tensors, got {type(state['model']).__name__}")
     return state
 
 
