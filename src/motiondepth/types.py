@@ -66,6 +66,8 @@ class Trajectory:
     # (T, 3) rad, optional: rolling shutter, the rotation from the top row's exposure to the bottom row's
     # (row r sits at ``angles + (r − (H − 1)/2) / H · readout_rotation``; the lsq solver's rates)
     readout_rotation: np.ndarray | None = None
+    # (T, 3) metres, optional: each camera centre in the reference camera's axes (the small-motion solver)
+    centres: np.ndarray | None = None
 
 
 @dataclass

@@ -9,17 +9,22 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 
 
-def read_camera_json(path: str | Path) -> dict:
+def read_json_object(path: str | Path, what: str = "JSON file") -> dict:
+    """A JSON object from ``path``; every failure an :class:`InputError` naming the file and ``what`` it is."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "camera file not found")
+        raise InputError(path, f"{what} not found")
     try:
         rec = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not valid JSON ({exc})") from None
     if not isinstance(rec, dict):
-        raise InputError(path, f"a camera file is a JSON object, not a JSON {type(rec).__name__}")
+        raise InputError(path, f"a {what} is a JSON object, not a JSON {type(rec).__name__}")
     return rec
+
+
+def read_camera_json(path: str | Path) -> dict:
+    return read_json_object(path, "camera file")
 
 
 def camera_from_record(rec: dict, source: str | Path) -> tuple[Intrinsics, float, int | None]:

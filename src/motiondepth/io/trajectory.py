@@ -17,17 +17,22 @@ COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
 
 
 READOUT_COLUMNS = ["readout_roll_rad", "readout_pitch_rad", "readout_yaw_rad"]
+# the camera centre in metres, in the first frame's camera axes (OpenCV: x right, y down, z forward)
+CENTRE_COLUMNS = ["centre_x_m", "centre_y_m", "centre_z_m"]
 
 
 def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
     """Write one row per frame (plus :data:`READOUT_COLUMNS`, the rolling shutter's rotation from the top
-    row to the bottom row, and ``dense_<j>_<axis>`` columns, when the trajectory has them)."""
+    row to the bottom row, :data:`CENTRE_COLUMNS`, the camera centre in metres in the first frame's camera
+    axes, and ``dense_<j>_<axis>`` columns, when the trajectory has them)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     cols = list(COLUMNS)
-    dense, readout = traj.dense, traj.readout_rotation
+    dense, readout, centres = traj.dense, traj.readout_rotation, traj.centres
     if readout is not None:
         cols += READOUT_COLUMNS
+    if centres is not None:
+        cols += CENTRE_COLUMNS
     if dense is not None:
         cols += [f"dense_{j}_{a}" for j in range(dense.shape[1]) for a in ("roll", "pitch", "yaw")]
     writer.writerow(cols)
@@ -35,6 +40,8 @@ def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
         row = [k, f"{traj.times[k]:.6f}", *(f"{a:.9e}" for a in traj.angles[k]), f"{traj.residual_px[k]:.4f}"]
         if readout is not None:
             row += [f"{v:.9e}" for v in readout[k]]
+        if centres is not None:
+            row += [f"{v:.9e}" for v in centres[k]]
         if dense is not None:
             row += [f"{v:.9e}" for v in dense[k].ravel()]
         writer.writerow(row)
@@ -72,7 +79,10 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
         readout = None
         if all(c in rows[0] for c in READOUT_COLUMNS):
             readout = np.array([[float(r[c] or "nan") for c in READOUT_COLUMNS] for r in rows])
-        return Trajectory(angles, times, res, method="file", readout_rotation=readout)
+        centres = None
+        if all(c in rows[0] for c in CENTRE_COLUMNS):
+            centres = np.array([[float(r[c] or "nan") for c in CENTRE_COLUMNS] for r in rows])
+        return Trajectory(angles, times, res, method="file", readout_rotation=readout, centres=centres)
 
     return _read_table(path, "trajectory", COLUMNS[1:5], parse)
 

@@ -2,6 +2,7 @@
 
 from motiondepth.tracking.base import Tracker, available_trackers, make_tracker, register_tracker
 from motiondepth.tracking.blur_fit import BlurFit, BlurFitConfig, fit_blur_trace, track_with_blur_fit
+from motiondepth.tracking.chain import ChainConfig, ChainedKLTTracker, track_chained
 from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
 from motiondepth.tracking.grid import grid_queries, query_grid, track_frames
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
@@ -10,6 +11,8 @@ __all__ = [
     "BlurFit",
     "BlurFitConfig",
     "BlurKernels",
+    "ChainConfig",
+    "ChainedKLTTracker",
     "CrossBlurConfig",
     "KLTConfig",
     "KLTTracker",
@@ -21,6 +24,7 @@ __all__ = [
     "make_tracker",
     "query_grid",
     "register_tracker",
+    "track_chained",
     "track_cross_blur",
     "track_frames",
     "track_with_blur_fit",

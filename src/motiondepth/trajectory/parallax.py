@@ -220,7 +220,9 @@ def rescale_depth_map(
     """Make ``depth_map`` (H, W) agree with reliable parallax depths at ``points_xy`` (N, 2).
 
     Returns:
-        (rescaled map, info: ``mode`` actually used, ``scale`` (median ratio), ``points`` used).
+        (rescaled map, info: ``mode`` actually used, ``scale`` (median ratio), ``points`` used, and in ``local``
+        mode ``confidence`` (H, W) in [0, 1]: how much of each pixel's correction comes from nearby parallax
+        points rather than the global scale).
         With fewer than ``min_points`` reliable points the map is returned unchanged (mode "none").
     """
     ok = points.reliable
@@ -257,4 +259,8 @@ def rescale_depth_map(
     # where data is thin the field falls back to the global scale
     field = num / (den + 0.05 * den.max())
     field = cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
+    # per pixel, the share of the field that comes from parallax points (1) rather than the global fallback (0)
+    info["confidence"] = cv2.resize(den / (den + 0.05 * den.max()), (w, h), interpolation=cv2.INTER_LINEAR).astype(
+        np.float32
+    )
     return (depth_map * scale * np.exp(field)).astype(np.float32), info

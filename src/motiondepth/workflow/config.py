@@ -31,6 +31,7 @@ ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
 # thresholds of the report's warnings
 LOW_SURVIVAL = 0.5  # share of tracks still visible in the last frame
 LARGE_RESIDUAL_PX = 1.0  # median per-frame RMS residual of the rotation fit
+MOTION_MODES = ("auto", "6dof", "pivot", "rotation", "lsq")
 LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisation is built for
 
 # what run() leaves in the output folder (report.html links these, Result.files lists them)
@@ -239,13 +240,26 @@ class RunConfig:
             limits=PIVOT,
         ),
     )
-    # network depth made metric by pivot parallax: local | global | none
+    # camera motion model of the solver: auto | 6dof | pivot | rotation (small-motion bundle adjustment) | lsq
+    motion: str = field(
+        default="auto",
+        metadata=flag(
+            "--motion",
+            "camera motion model: the small-motion bundle adjustment with free rotation and translation (6dof), "
+            "rotation about the --pivot (pivot) or rotation only (rotation), or the one of these the data favour "
+            "(auto, default; the choice and why are in config.json and the report); lsq: the earlier pivot "
+            "least-squares solver on the query grid alone",
+            "camera",
+            choices=MOTION_MODES,
+        ),
+    )
+    # network depth made metric by parallax: local | global | none
     depth_rescale: str = field(
         default="local",
         metadata=flag(
             "--depth-rescale",
-            "correct the depth network's metric scale with the tracks' pivot parallax: a smooth field (local, "
-            "default), one factor (global), or not (none); not applied to --depth",
+            "correct the depth network's map with the tracks' parallax depths from the motion solver: a smooth "
+            "field (local, default), one factor (global), or not (none); not applied to --depth",
             "models",
             choices=("local", "global", "none"),
         ),

@@ -116,10 +116,22 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
     depth, rescale_info, depth_src = steps.depth(tracks, intr)
-    traj = steps.trajectory(tracks, depth, intr)
+    if steps.bundle:  # rotation and translation by the small-motion bundle adjustment, then depth from its parallax
+        traj, motion = steps.motion(tracks, depth, intr)
+        steps.keys["trajectory"] = steps.keys["motion"]
+        depth, rescale_info = steps.fused_depth(depth, motion, intr)
+        rescale_info = {**rescale_info, "motion": motion}
+        if rescale_info.get("mode", "none") != "none":
+            depth_src += f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
+        record["motion"] = {k: v for k, v in motion.items() if k not in ("points_xy", "depth_m", "sigma_m")}
+    else:
+        traj = steps.trajectory(tracks, depth, intr)
+        bar.update(1)  # no fused depth step
     traj.dense = steps.dense(traj, intr)
     tracks3d = steps.tracks3d(tracks, depth, intr)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
+    if steps.bundle:
+        summary["motion"] = motion_summary(record["motion"], traj)
     if intr_warning:
         warnings.insert(0, intr_warning)
     add_depth_notes(summary, warnings, rescale_info, cfg)
@@ -137,7 +149,24 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
 
 
 # the cached steps of a run, in order (the progress bar counts them)
-STEPS = ("tracks", "depth", "trajectory", "dense", "tracks3d", "points", "overlay", "stabilized", "plot", "report")
+STEPS = ("tracks", "depth", "trajectory|motion", "fused depth", "dense", "tracks3d", "points", "overlay", "stabilized", "plot", "report")
+
+
+def motion_summary(motion: dict, traj) -> dict:
+    """The motion model the bundle adjustment used, why, and how far the camera moved."""
+    import numpy as np
+
+    c = np.nan_to_num(traj.centres) if traj.centres is not None else np.zeros((len(traj.angles), 3))
+    step = np.linalg.norm(np.diff(c, axis=0), axis=1)
+    return {
+        "model": motion["model"],
+        "chosen_by": motion.get("rule"),
+        "criterion": motion.get("criterion"),
+        "residual_px": motion.get("residual_px"),
+        "readout_fraction": motion.get("readout_fraction"),
+        "translation_max_m": round(float(np.linalg.norm(c, axis=1).max()), 4),
+        "path_length_m": round(float(step.sum()), 4),
+    }
 
 
 def _check_options(cfg: RunConfig) -> None:

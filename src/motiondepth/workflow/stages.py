@@ -29,13 +29,17 @@ from motiondepth.workflow.inputs import (
 from motiondepth.workflow.steps import (
     densify,
     estimate_depth,
+    fuse_parallax_depth,
     estimate_focal_length,
     lift_tracks,
     rescale_by_parallax,
     scale_to_distance,
+    solve_motion,
     solve_rotation,
     track_points,
 )
+
+MOTION_ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the motion step's per-point arrays (motion_points.npz)
 
 
 def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -45,15 +49,36 @@ def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     d = read_npz(path, ("depth", "unscaled_depth"), "cached depth")
     info = {k[len("rescale_") :]: v for k, v in d.items() if k.startswith("rescale_")}
     info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
+    if "confidence" in d:
+        info["confidence"] = d["confidence"].astype(np.float32)
     return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
 
 
-def _load_trajectory(out: Path) -> Trajectory:
+def _load_trajectory(out: Path, method: str = "lsq") -> Trajectory:
     from motiondepth.io.trajectory import read_trajectory_csv
 
     traj = read_trajectory_csv(out / "trajectory.csv")
-    traj.method = "lsq"
+    traj.method = method
     return traj
+
+
+def _write_motion(value: tuple[Trajectory, dict], out: Path) -> None:
+    from motiondepth.io.atomic import write_json
+    from motiondepth.io.trajectory import write_trajectory_csv
+
+    traj, info = value
+    write_trajectory_csv(out / "trajectory.csv", traj)
+    save_npz(out / "motion_points.npz", **{k: info[k] for k in MOTION_ARRAYS})
+    write_json(out / "motion.json", {k: v for k, v in info.items() if k not in MOTION_ARRAYS})
+
+
+def _load_motion(out: Path) -> tuple[Trajectory, dict]:
+    from motiondepth.io.camera import read_json_object
+    from motiondepth.io.npz import read_npz
+
+    info = read_json_object(out / "motion.json", "cached motion")
+    info |= read_npz(out / "motion_points.npz", MOTION_ARRAYS, "cached motion points")
+    return _load_trajectory(out, f"small-motion-{info.get('model')}"), info
 
 
 @dataclass
@@ -187,6 +212,8 @@ class CachedSteps:
         )  # fmt: skip
         distance = cfg.scene_distance_m
         rescale = "none" if cfg.depth else cfg.depth_rescale
+        if self.bundle:  # the prior of the motion step; its parallax corrects it later (fused_depth)
+            rescale = "none"
 
         def predictor():
             if cfg.depth:
@@ -209,9 +236,13 @@ class CachedSteps:
 
             final, raw, info = value
             extra = {k: np.asarray(v) for k, v in info.items()}
-            save_npz(o / "depth.npz", depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
+            save_npz(o / files[0], depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
                      source=np.array(source), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
-            save_depth_png(o / "depth.png", final)
+            if len(files) > 1:
+                save_depth_png(o / files[1], final)
+
+        # with the bundle adjustment this is the motion's prior; the final map is the fused_depth step's
+        files = ["depth_prior.npz"] if self.bundle else ["depth.npz", "depth.png"]
 
         depth, _, info = self.step(
             "depth",
@@ -227,16 +258,78 @@ class CachedSteps:
                 "pivot": cfg.pivot_m,
             }
             | (self.rs_key if rescale != "none" else {}),
-            ["depth.npz", "depth.png"],
+            files,
             compute,
             write,
-            lambda o: _load_depth_npz(o / "depth.npz"),
+            lambda o: _load_depth_npz(o / files[0]),
         )
         if info.get("mode", "none") != "none":
             source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
         if distance is not None:
             source += f", scaled to the given scene distance ({distance:g} m median)"
         return depth, info, source
+
+    @property
+    def bundle(self) -> bool:
+        """The motion comes from the small-motion bundle adjustment (every ``--motion`` but ``lsq``)."""
+        return self.cfg.motion != "lsq"
+
+    def motion(self, tracks: Tracks, prior: np.ndarray, intr: Intrinsics) -> tuple[Trajectory, dict]:
+        """Rotation, translation and the tracks' parallax depths by the small-motion bundle adjustment."""
+        cfg, clip = self.cfg, self.clip
+        known = cfg.readout_ms is not None
+        rf = self.solver.readout_fraction if known else None
+        fit_rf = cfg.rolling_shutter != "off"
+        if cfg.rolling_shutter == "off":
+            rf, known = 0.0, True
+        return self.step(
+            "motion",
+            {
+                "tracks": self.keys["tracks"],
+                "depth": self.keys["depth"],
+                "intrinsics": intr.as_array(),
+                "pivot": cfg.pivot_m,
+                "times": clip.times,
+                "model": cfg.motion,
+                "readout_fraction": rf,
+                "fit_readout": fit_rf,
+                "video": self.video_id,
+                "version": 1,
+            },
+            ["trajectory.csv", "motion.json", "motion_points.npz"],
+            lambda: solve_motion(clip.frames, tracks, prior, intr, cfg.motion, cfg.pivot_m, clip.times, rf, fit_rf,
+                                 cfg.progress),  # fmt: skip
+            _write_motion,
+            _load_motion,
+        )
+
+    def fused_depth(self, prior: np.ndarray, motion: dict, intr: Intrinsics) -> tuple[np.ndarray, dict]:
+        """The first-frame depth corrected by the motion's parallax depths (``--depth-rescale``), with its
+        per-pixel confidence (depth_confidence.png); a ``--depth`` file is kept as it is."""
+        cfg = self.cfg
+        mode = "none" if cfg.depth else cfg.depth_rescale
+
+        def write(value, o):
+            from motiondepth.viz.plots import save_depth_png
+
+            final, info = value
+            extra = {k: np.asarray(v) for k, v in info.items() if k != "confidence"}
+            save_npz(o / "depth.npz", depth=final, unscaled_depth=prior, intrinsics=intr.as_array(),
+                     confidence=info["confidence"], **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
+            save_depth_png(o / "depth.png", final)
+
+        def load(o):
+            final, _, info = _load_depth_npz(o / "depth.npz")
+            return final, info
+
+        return self.step(
+            "fused_depth",
+            {"depth": self.keys["depth"], "motion": self.keys["motion"], "rescale": mode},
+            ["depth.npz", "depth.png"],
+            lambda: fuse_parallax_depth(prior, motion, mode),
+            write,
+            load,
+        )
 
     def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Trajectory:
         """Per-frame rotation by the optics solver."""

@@ -218,3 +218,95 @@ def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple
             "field of view instead, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
         ),
     )
+
+
+def solve_motion(
+    frames: np.ndarray,
+    tracks: Tracks,
+    prior_depth: np.ndarray,
+    intrinsics: Intrinsics,
+    model: str = "auto",
+    pivot_m: float = DEFAULT_PIVOT_M,
+    times: np.ndarray | None = None,
+    readout_fraction: float | None = None,
+    fit_readout: bool = True,
+    progress: bool = False,
+) -> tuple[Trajectory, dict]:
+    """Camera rotation and translation by the small-motion bundle adjustment
+    (:mod:`motiondepth.trajectory.small_motion`) on chained, re-seeded tracks
+    (:func:`~motiondepth.tracking.chain.track_chained`) that cover the image through the clip; ``tracks``
+    (the query grid's, which the run reports) only give the frame count.
+
+    Args:
+        prior_depth: (H, W) metric first-frame depth; it sets the scale (its median, through a prior on each
+            track that starts in frame 0).
+        model: ``auto`` (the model :func:`~motiondepth.trajectory.small_motion.choose_motion_model` picks),
+            ``6dof``, ``pivot`` or ``rotation``.
+        readout_fraction: the sensor's readout time over the frame interval when known (held fixed with
+            ``fit_readout`` False, else a tight prior); None: fitted from 0.5 with a wide prior.
+
+    Returns:
+        (trajectory with ``centres``, info: ``model``, why it was chosen, the fitted readout fraction, and
+        the frame-0 parallax points ``points_xy``, ``depth_m``, ``sigma_m``).
+    """
+    from motiondepth.tracking.chain import track_chained
+    from motiondepth.trajectory.optics import sample_depth
+    from motiondepth.trajectory.small_motion import SmallMotionConfig, choose_motion_model, solve_small_motion
+
+    # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
+    # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
+    both = track_chained(frames, progress=progress)
+    first = np.argmax(both.visible, 0)
+    prior = np.full(both.num_points, np.nan)
+    at0 = first == 0
+    prior[at0] = sample_depth(prior_depth, both.tracks[0, at0].astype(np.float64))
+    known = readout_fraction is not None
+    cfg = SmallMotionConfig(readout_sigma=(0.05 if fit_readout else 0.0) if known else 0.3)
+    rf = float(readout_fraction) if known else 0.5
+    try:
+        if model == "auto":
+            sol, why = choose_motion_model(both, intrinsics, prior, pivot_m, rf, cfg)
+        else:
+            sol = solve_small_motion(both, intrinsics, prior, model, pivot_m, rf, cfg)
+            why = {"chosen": model, "rule": "given by --motion"}
+    except ValueError as exc:
+        raise InputError("--motion", str(exc)) from None
+    t = np.arange(tracks.num_frames, dtype=np.float64) if times is None else times
+    traj = sol.trajectory(t)
+    keep = at0 & np.isfinite(sol.depth)
+    info = {
+        **why,
+        "model": sol.model,
+        "readout_fraction": round(float(sol.meta["readout_fraction"]), 4),
+        "readout_fitted": bool(cfg.readout_sigma > 0),
+        "grid_tracks": int(tracks.num_points),
+        "support_tracks": int(both.num_points),
+        "observations": int(sol.observations),
+        "iterations": int(sol.iterations),
+        "points_xy": both.tracks[0, keep].astype(np.float32),
+        "depth_m": sol.depth[keep].astype(np.float32),
+        "sigma_m": sol.depth_sigma[keep].astype(np.float32),
+    }
+    return traj, info
+
+
+def fuse_parallax_depth(depth: np.ndarray, motion: dict, mode: str = "local") -> tuple[np.ndarray, dict]:
+    """The network's map corrected by the motion solver's parallax depths (``local``: a smooth field;
+    ``global``: one factor; ``none``), with a per-pixel ``confidence`` of the parallax (0: the network alone).
+
+    A rotation-only motion has no parallax: the map is returned as it is, and the info says so.
+    """
+    from motiondepth.trajectory.parallax import PointDepths, rescale_depth_map
+
+    if mode not in ("local", "global", "none"):
+        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+    none = {"mode": "none", "scale": 1.0, "points": 0, "confidence": np.zeros(depth.shape, np.float32)}
+    if mode == "none" or motion["model"] == "rotation":
+        return depth, none | {"why": "no parallax: rotation-only motion" if mode != "none" else "--depth-rescale none"}
+    pts = PointDepths(motion["depth_m"].astype(np.float64), motion["sigma_m"].astype(np.float64), None, 0.0)
+    out, info = rescale_depth_map(depth, motion["points_xy"].astype(np.float64), pts, mode)
+    if info["mode"] == "none":
+        return depth, none | {"why": f"only {info['points']} reliable parallax points"}
+    if "confidence" not in info:  # one global factor: no pixel is corrected locally
+        info["confidence"] = np.zeros(depth.shape, np.float32)
+    return out, info | {"source": "motion"}

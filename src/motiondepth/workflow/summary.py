@@ -110,11 +110,11 @@ def summarize(
     unsolved = np.flatnonzero(~np.isfinite(trajectory.angles).all(1))
     if len(unsolved):
         summary["unsolved_frames"] = unsolved.tolist()
-    warnings = _warnings(clip, summary, unsolved)
+    warnings = _warnings(clip, summary, unsolved, traj)
     return summary, warnings
 
 
-def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray) -> list[str]:
+def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory) -> list[str]:
     """What in a run's :func:`summarize` numbers looks unreliable, one sentence each (thresholds in
     :mod:`motiondepth.workflow.config`)."""
     warnings = []
@@ -144,10 +144,13 @@ def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray) -> list[str]:
             "frames rest on few points"
         )
     if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
+        translates = traj.centres is not None and traj.method.endswith("6dof")
         warnings.append(
-            f"large residuals: the rotation model fits the tracks to {summary['residual_px']['median']:.2f}"
-            " px (median); the camera probably translates or objects move, and the rotation is "
-            "then only approximate"
+            f"large residuals: the motion model fits the tracks to {summary['residual_px']['median']:.2f}"
+            " px (median of the frames' trimmed RMS); "
+            + ("objects probably move or the tracks slip" if translates
+               else "the camera probably translates or objects move")  # fmt: skip
+            + ", and the motion is then only approximate"
         )
     if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
         warnings.append(
@@ -190,8 +193,16 @@ def scale_warning(ratios, rotation_ratios=None) -> str | None:
 
 
 def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg: RunConfig) -> None:
-    """Add the depth's pivot-parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
+    """Add the depth's parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
     summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
+    motion = rescale_info.get("motion")
+    if motion is not None:
+        summary["depth_m"]["rescale"]["source"] = f"{motion['model']}-motion parallax"
+        conf = rescale_info.get("confidence")
+        if conf is not None:  # share of pixels whose correction comes mostly from nearby parallax points
+            summary["depth_m"]["parallax_coverage"] = round(float(np.mean(np.asarray(conf) > 0.5)), 3)
+        if rescale_info.get("why"):
+            summary["depth_m"]["rescale"]["why_none"] = rescale_info["why"]
     if "distance_scale" in rescale_info:
         summary["depth_m"]["rescale"]["distance_scale"] = float(rescale_info["distance_scale"])
     for key in ("scale_cost_ratio", "rotation_scale_ratio"):
@@ -212,11 +223,19 @@ def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg:
             "expect the shape to be off by tens of percent"
         )
         return
+    parallax = "pivot parallax" if motion is None else f"the parallax of the {motion['model']} motion"
     if cfg.depth_rescale != "none" and not rescaled:
         warnings.append(
-            f"the pivot parallax was too weak to check the depth network's scale ({rescale_info.get('points')} "
-            "reliable points): the depth keeps the network's own scale"
+            f"{parallax} was too weak to check the depth network's map ({rescale_info.get('why') or str(rescale_info.get('points')) + ' reliable points'}): "
+            "the depth keeps the network's own"
         )
+    if motion is not None:
+        warnings.append(
+            f"metric depth: the scale comes from {_depth_origin(cfg)} (its median, a prior of the motion solver)"
+            + (f", the shape from {parallax} where the tracks see it (depth.npz 'confidence')" if rescaled else "")
+            + "; on real footage expect the scale to be off by tens of percent, or give --depth or --scene-distance"
+        )
+        return
     warnings.append(
         f"metric depth comes from {_depth_origin(cfg)}"
         + (
