@@ -242,3 +242,18 @@ def test_image_folder_errors(tmp_path):
     _image_folder(one, ["only.png"])
     with pytest.raises(InputError, match="1 image"):
         load_frames(one)
+
+
+def test_trajectory_csv_keeps_the_camera_centres(tmp_path):
+    from motiondepth.io.trajectory import CENTRE_COLUMNS, read_trajectory_csv, write_trajectory_csv
+    from motiondepth.types import Trajectory
+
+    rng = np.random.default_rng(3)
+    traj = Trajectory(rng.normal(0, 0.01, (5, 3)), np.arange(5) / 30, np.ones(5), centres=rng.normal(0, 0.05, (5, 3)))
+    write_trajectory_csv(tmp_path / "t.csv", traj)
+    assert all(c in (tmp_path / "t.csv").read_text().splitlines()[0] for c in CENTRE_COLUMNS)
+    back = read_trajectory_csv(tmp_path / "t.csv")
+    assert np.allclose(back.centres, traj.centres) and np.allclose(back.angles, traj.angles)
+    traj.centres = None
+    write_trajectory_csv(tmp_path / "r.csv", traj)
+    assert read_trajectory_csv(tmp_path / "r.csv").centres is None

@@ -568,3 +568,31 @@ def test_device_option_is_checked_before_anything_is_written(sim, tmp_path, caps
     assert not (tmp_path / "out").exists()
     assert main(["run", str(sim["video"]), "--out", str(tmp_path / "out"), "-q", "--device", "gpu"]) == 2
     assert "--device: 'gpu' is not a device" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_run_with_the_small_motion_bundle_adjustment(first_run, sim, tmp_path):
+    """``--motion auto``: the chosen model and why in config.json, camera centres in trajectory.csv, the depth
+    prior beside the fused depth and its confidence; a rerun is cached and lsq's steps are untouched."""
+    out = tmp_path / "run"
+    res = motiondepth.run(sim["video"], out, progress=False, motion="auto", **sim["flags"])
+    cfg = json.loads((out / "config.json").read_text())
+    mo = cfg["motion"]
+    assert mo["chosen"] == res.summary["motion"]["model"] in ("6dof", "pivot", "rotation")
+    assert set(mo["criterion"]) == {"6dof", "pivot", "rotation"}
+    assert mo["criterion"][mo["chosen"]] == min(mo["criterion"].values())
+    assert 0 <= mo["readout_fraction"] <= 1.5 and mo["support_tracks"] > 0
+    traj = read_trajectory_csv(out / "trajectory.csv")
+    assert traj.centres is not None and np.allclose(traj.centres[0], 0)
+    np.testing.assert_allclose(traj.angles, res.trajectory.angles, atol=1e-8)
+    truth = sim["gt"].trajectory
+    rms = np.sqrt(np.mean(truth[1:] ** 2)) * 180 / np.pi * 60
+    assert trajectory_metrics(res.trajectory.angles, truth)["rmse_arcmin"] < rms  # better than no rotation
+    with np.load(out / "depth.npz") as z:
+        assert z["confidence"].shape == z["depth"].shape and 0 <= z["confidence"].min() <= z["confidence"].max() <= 1
+        assert "parallax" in str(z["source"])
+    assert (out / "depth_prior.npz").is_file() and (out / "motion.json").is_file()
+    again = motiondepth.run(sim["video"], out, progress=False, motion="auto", **sim["flags"])
+    assert all(st["cached"] for st in _steps(out).values())
+    np.testing.assert_array_equal(again.trajectory.angles, res.trajectory.angles)
+    with pytest.raises(InputError, match="--motion"):
+        motiondepth.run(sim["video"], tmp_path / "bad", progress=False, motion="spline", **sim["flags"])

@@ -130,7 +130,9 @@ class _Problem:
     t_len: int
 
 
-def _build(tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig) -> tuple[_Problem, np.ndarray]:  # fmt: skip
+def _build(
+    tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig
+) -> tuple[_Problem, np.ndarray]:
     vis = tracks.visible
     t_len = vis.shape[0]
     first = np.argmax(vis, axis=0)
@@ -310,7 +312,7 @@ def solve_small_motion(
     cur = evaluate(full, eta, rf)
     n_p = q * (t_len - 1)
     it = 0
-    for it in range(1, cfg.iterations + 1):
+    for it in range(1, cfg.iterations + 1):  # noqa: B007 (the count is reported)
         cost, _, res, js, je, jr, w = cur
         ws = np.sqrt(w)
         jp = _sparse_pose_jacobian(prob, js, q, ws)  # (2M, P)
@@ -385,7 +387,17 @@ def solve_small_motion(
     depth[used] = np.exp(-eta)
     sigma[used] = np.exp(-eta) / np.sqrt(info)  # d(depth) = depth · dη
     return SmallMotion(
-        angles, centres, depth, sigma, resid, model, cost_reproj, len(prob.n), q * (t_len - 1), it, used,
+        angles,
+        centres,
+        depth,
+        sigma,
+        resid,
+        model,
+        cost_reproj,
+        len(prob.n),
+        q * (t_len - 1),
+        it,
+        used,
         meta={"readout_fraction": rf, "readout_fraction_prior": readout_fraction, "pivot_m": pivot_m, **asdict(cfg)},
     )
 

@@ -242,13 +242,14 @@ class RunConfig:
     )
     # camera motion model of the solver: auto | 6dof | pivot | rotation (small-motion bundle adjustment) | lsq
     motion: str = field(
-        default="auto",
+        default="lsq",
         metadata=flag(
             "--motion",
             "camera motion model: the small-motion bundle adjustment with free rotation and translation (6dof), "
             "rotation about the --pivot (pivot) or rotation only (rotation), or the one of these the data favour "
-            "(auto, default; the choice and why are in config.json and the report); lsq: the earlier pivot "
-            "least-squares solver on the query grid alone",
+            "(auto: best on real handheld footage, see docs/small-motion.md; the choice and why are in "
+            "config.json); lsq (default for now): the pivot least-squares solver on the query grid, best on "
+            "the papers' simulated pivot shake",
             "camera",
             choices=MOTION_MODES,
         ),

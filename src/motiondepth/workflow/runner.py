@@ -19,7 +19,7 @@ from motiondepth.workflow.cache import (
     environment,
     locked_output_dir,
 )
-from motiondepth.workflow.config import OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
+from motiondepth.workflow.config import MOTION_MODES, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -122,7 +122,9 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         depth, rescale_info = steps.fused_depth(depth, motion, intr)
         rescale_info = {**rescale_info, "motion": motion}
         if rescale_info.get("mode", "none") != "none":
-            depth_src += f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
+            depth_src += (
+                f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
+            )
         record["motion"] = {k: v for k, v in motion.items() if k not in ("points_xy", "depth_m", "sigma_m")}
     else:
         traj = steps.trajectory(tracks, depth, intr)
@@ -149,7 +151,19 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
 
 
 # the cached steps of a run, in order (the progress bar counts them)
-STEPS = ("tracks", "depth", "trajectory|motion", "fused depth", "dense", "tracks3d", "points", "overlay", "stabilized", "plot", "report")
+STEPS = (
+    "tracks",
+    "depth",
+    "trajectory|motion",
+    "fused depth",
+    "dense",
+    "tracks3d",
+    "points",
+    "overlay",
+    "stabilized",
+    "plot",
+    "report",
+)
 
 
 def motion_summary(motion: dict, traj) -> dict:
@@ -173,6 +187,8 @@ def _check_options(cfg: RunConfig) -> None:
     """Settings that are wrong whatever the clip."""
     check_numbers(cfg)  # every number finite and in range (pivot, scene distance, sigma, …), the flag named
     check_device(cfg.device)
+    if cfg.motion not in MOTION_MODES:
+        raise InputError("--motion", f"unknown motion model {cfg.motion!r}; use one of {', '.join(MOTION_MODES)}")
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
 

@@ -29,8 +29,8 @@ from motiondepth.workflow.inputs import (
 from motiondepth.workflow.steps import (
     densify,
     estimate_depth,
-    fuse_parallax_depth,
     estimate_focal_length,
+    fuse_parallax_depth,
     lift_tracks,
     rescale_by_parallax,
     scale_to_distance,
@@ -95,6 +95,7 @@ class CachedSteps:
     source: str  # the video's name, for error messages
     undistort: dict | None = None  # the lens distortion the frames were undistorted with (LensDistortion.as_dict)
     keys: dict[str, str] = field(default_factory=dict)
+    depth_source: str = ""  # where the first-frame depth came from, before any parallax correction
     _blur: Any = None
 
     def __post_init__(self) -> None:
@@ -263,6 +264,7 @@ class CachedSteps:
             write,
             lambda o: _load_depth_npz(o / files[0]),
         )
+        self.depth_source = source
         if info.get("mode", "none") != "none":
             source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
         if distance is not None:
@@ -297,8 +299,9 @@ class CachedSteps:
                 "version": 1,
             },
             ["trajectory.csv", "motion.json", "motion_points.npz"],
-            lambda: solve_motion(clip.frames, tracks, prior, intr, cfg.motion, cfg.pivot_m, clip.times, rf, fit_rf,
-                                 cfg.progress),  # fmt: skip
+            lambda: solve_motion(
+                clip.frames, tracks, prior, intr, cfg.motion, cfg.pivot_m, clip.times, rf, fit_rf, cfg.progress
+            ),
             _write_motion,
             _load_motion,
         )
@@ -315,7 +318,8 @@ class CachedSteps:
             final, info = value
             extra = {k: np.asarray(v) for k, v in info.items() if k != "confidence"}
             save_npz(o / "depth.npz", depth=final, unscaled_depth=prior, intrinsics=intr.as_array(),
-                     confidence=info["confidence"], **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
+                     confidence=info["confidence"], source=np.array(f"{self.depth_source} × parallax"),
+                     **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
             save_depth_png(o / "depth.png", final)
 
         def load(o):

@@ -110,7 +110,7 @@ def summarize(
     unsolved = np.flatnonzero(~np.isfinite(trajectory.angles).all(1))
     if len(unsolved):
         summary["unsolved_frames"] = unsolved.tolist()
-    warnings = _warnings(clip, summary, unsolved, traj)
+    warnings = _warnings(clip, summary, unsolved, trajectory)
     return summary, warnings
 
 
@@ -148,8 +148,7 @@ def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory)
         warnings.append(
             f"large residuals: the motion model fits the tracks to {summary['residual_px']['median']:.2f}"
             " px (median of the frames' trimmed RMS); "
-            + ("objects probably move or the tracks slip" if translates
-               else "the camera probably translates or objects move")  # fmt: skip
+            + ("objects probably move or the tracks slip" if translates else "the camera probably translates")
             + ", and the motion is then only approximate"
         )
     if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
@@ -225,9 +224,9 @@ def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg:
         return
     parallax = "pivot parallax" if motion is None else f"the parallax of the {motion['model']} motion"
     if cfg.depth_rescale != "none" and not rescaled:
+        why = rescale_info.get("why") or f"{rescale_info.get('points')} reliable points"
         warnings.append(
-            f"{parallax} was too weak to check the depth network's map ({rescale_info.get('why') or str(rescale_info.get('points')) + ' reliable points'}): "
-            "the depth keeps the network's own"
+            f"{parallax} was too weak to check the depth network's map ({why}): the depth keeps the network's own"
         )
     if motion is not None:
         warnings.append(
