@@ -593,6 +593,6 @@ def test_run_with_the_small_motion_bundle_adjustment(first_run, sim, tmp_path):
     assert (out / "depth_prior.npz").is_file() and (out / "motion.json").is_file()
     again = motiondepth.run(sim["video"], out, progress=False, motion="auto", **sim["flags"])
     assert all(st["cached"] for st in _steps(out).values())
-    np.testing.assert_array_equal(again.trajectory.angles, res.trajectory.angles)
+    np.testing.assert_allclose(again.trajectory.angles, res.trajectory.angles, atol=1e-9)  # CSV keeps 10 digits
     with pytest.raises(InputError, match="--motion"):
         motiondepth.run(sim["video"], tmp_path / "bad", progress=False, motion="spline", **sim["flags"])
