@@ -41,6 +41,7 @@ from motiondepth.geometry.pivot import camera_centre
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.io.atomic import write_json, write_json_and_markdown
 from motiondepth.io.depth import load_depth
+from motiondepth.io.npz import read_npz
 from motiondepth.io.tum import TumSequence
 from motiondepth.workflow import run
 
@@ -142,10 +143,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
         if motion == "auto":
             mo = res.summary["motion"]
             extra |= {"model": mo["model"], "readout_fraction": mo["readout_fraction"]}
-            prior = res.out_dir / "depth_prior.npz"
-            from motiondepth.io.npz import read_npz
-
-            p = read_npz(prior, ("depth",))["depth"]
+            p = read_npz(res.out_dir / "depth_prior.npz", ("depth",))["depth"]
             pm, ps = (depth_metrics(p, depth_gt, align=a) for a in ("none", "median"))
             extra |= {"prior_depth_abs_rel": round(pm["abs_rel"], 3),
                       "prior_depth_abs_rel_median_scaled": round(ps["abs_rel"], 3)}  # fmt: skip

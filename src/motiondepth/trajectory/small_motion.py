@@ -90,8 +90,9 @@ class SmallMotion:
                           centres=self.centres)  # fmt: skip
 
 
-def _row_time(y: np.ndarray, height: int, readout_fraction: float) -> np.ndarray:
-    return readout_fraction * (y - 0.5 * (height - 1)) / height
+def _row_offset(y: np.ndarray, height: int) -> np.ndarray:
+    """When row ``y`` is read, in readout times from the middle row (times the readout fraction: frames)."""
+    return (y - 0.5 * (height - 1)) / height
 
 
 def _interp_weights(k: np.ndarray, t_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,8 +149,8 @@ def _build(
     kf, kb, kv = _interp_weights(kk, t_len)
     f = first[idx][nn]
     ff, fb, fv = _interp_weights(f, t_len)
-    kv *= _row_time(uv[:, 1], h, 1.0)[:, None]
-    fv *= _row_time(p0[nn, 1], h, 1.0)[:, None]
+    kv *= _row_offset(uv[:, 1], h)[:, None]
+    fv *= _row_offset(p0[nn, 1], h)[:, None]
     pd = np.asarray(prior_depth, np.float64)[idx]
     known = np.isfinite(pd) & (pd > 0) & (first[idx] == 0)
     if not known.any():

@@ -28,11 +28,11 @@ from motiondepth.workflow.inputs import (
     read_lens_distortion,
     resolve_intrinsics,
 )
-from motiondepth.workflow.stages import CachedSteps
+from motiondepth.workflow.stages import MOTION_ARRAYS, CachedSteps
 from motiondepth.workflow.steps import (
     focal_outcome,
 )
-from motiondepth.workflow.summary import add_depth_notes, summarize
+from motiondepth.workflow.summary import add_depth_notes, motion_summary, summarize
 
 
 def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
@@ -119,13 +119,13 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if steps.bundle:  # rotation and translation by the small-motion bundle adjustment, then depth from its parallax
         traj, motion = steps.motion(tracks, depth, intr)
         steps.keys["trajectory"] = steps.keys["motion"]
-        depth, rescale_info = steps.fused_depth(depth, motion, intr)
+        depth, rescale_info = steps.fused_depth(depth, motion, intr, depth_src)
         rescale_info = {**rescale_info, "motion": motion}
         if rescale_info.get("mode", "none") != "none":
             depth_src += (
                 f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
             )
-        record["motion"] = {k: v for k, v in motion.items() if k not in ("points_xy", "depth_m", "sigma_m")}
+        record["motion"] = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
     else:
         traj = steps.trajectory(tracks, depth, intr)
         bar.update(1)  # no fused depth step
@@ -164,23 +164,6 @@ STEPS = (
     "plot",
     "report",
 )
-
-
-def motion_summary(motion: dict, traj) -> dict:
-    """The motion model the bundle adjustment used, why, and how far the camera moved."""
-    import numpy as np
-
-    c = np.nan_to_num(traj.centres) if traj.centres is not None else np.zeros((len(traj.angles), 3))
-    step = np.linalg.norm(np.diff(c, axis=0), axis=1)
-    return {
-        "model": motion["model"],
-        "chosen_by": motion.get("rule"),
-        "criterion": motion.get("criterion"),
-        "residual_px": motion.get("residual_px"),
-        "readout_fraction": motion.get("readout_fraction"),
-        "translation_max_m": round(float(np.linalg.norm(c, axis=1).max()), 4),
-        "path_length_m": round(float(step.sum()), 4),
-    }
 
 
 def _check_options(cfg: RunConfig) -> None:

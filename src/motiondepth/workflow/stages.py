@@ -95,7 +95,6 @@ class CachedSteps:
     source: str  # the video's name, for error messages
     undistort: dict | None = None  # the lens distortion the frames were undistorted with (LensDistortion.as_dict)
     keys: dict[str, str] = field(default_factory=dict)
-    depth_source: str = ""  # where the first-frame depth came from, before any parallax correction
     _blur: Any = None
 
     def __post_init__(self) -> None:
@@ -264,7 +263,6 @@ class CachedSteps:
             write,
             lambda o: _load_depth_npz(o / files[0]),
         )
-        self.depth_source = source
         if info.get("mode", "none") != "none":
             source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
         if distance is not None:
@@ -279,11 +277,9 @@ class CachedSteps:
     def motion(self, tracks: Tracks, prior: np.ndarray, intr: Intrinsics) -> tuple[Trajectory, dict]:
         """Rotation, translation and the tracks' parallax depths by the small-motion bundle adjustment."""
         cfg, clip = self.cfg, self.clip
-        known = cfg.readout_ms is not None
-        rf = self.solver.readout_fraction if known else None
+        # a global shutter is held at 0; a known readout centres a tight prior; else it is fitted from 0.5
         fit_rf = cfg.rolling_shutter != "off"
-        if cfg.rolling_shutter == "off":
-            rf, known = 0.0, True
+        rf = 0.0 if not fit_rf else self.solver.readout_fraction if cfg.readout_ms is not None else None
         return self.step(
             "motion",
             {
@@ -306,9 +302,10 @@ class CachedSteps:
             _load_motion,
         )
 
-    def fused_depth(self, prior: np.ndarray, motion: dict, intr: Intrinsics) -> tuple[np.ndarray, dict]:
+    def fused_depth(self, prior: np.ndarray, motion: dict, intr: Intrinsics, source: str) -> tuple[np.ndarray, dict]:
         """The first-frame depth corrected by the motion's parallax depths (``--depth-rescale``), with its
-        per-pixel confidence (depth_confidence.png); a ``--depth`` file is kept as it is."""
+        per-pixel confidence (``depth.npz`` ``confidence``); a ``--depth`` file is kept as it is. ``source``:
+        where the prior came from (:meth:`depth`)."""
         cfg = self.cfg
         mode = "none" if cfg.depth else cfg.depth_rescale
 
@@ -318,7 +315,7 @@ class CachedSteps:
             final, info = value
             extra = {k: np.asarray(v) for k, v in info.items() if k != "confidence"}
             save_npz(o / "depth.npz", depth=final, unscaled_depth=prior, intrinsics=intr.as_array(),
-                     confidence=info["confidence"], source=np.array(f"{self.depth_source} × parallax"),
+                     confidence=info["confidence"], source=np.array(f"{source} × parallax"),
                      **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
             save_depth_png(o / "depth.png", final)
 

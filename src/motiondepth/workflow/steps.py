@@ -99,6 +99,12 @@ def check_scene_distance(distance_m: float | None) -> None:
         raise InputError("--scene-distance", f"{distance_m} m is not a distance (a positive number of metres)")
 
 
+def check_rescale_mode(mode: str) -> None:
+    """``--depth-rescale`` is local, global or none (the Python API does not go through the parser's choices)."""
+    if mode not in ("local", "global", "none"):
+        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+
+
 def rescale_by_parallax(
     depth: np.ndarray,
     tracks: Tracks,
@@ -119,8 +125,7 @@ def rescale_by_parallax(
     from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map, scale_check
 
-    if mode not in ("local", "global", "none"):
-        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+    check_rescale_mode(mode)
     if mode == "none" or pivot_m <= 0:
         return depth, {"mode": "none", "scale": 1.0, "points": 0}
     xy = tracks.tracks[0].astype(np.float64)
@@ -255,19 +260,18 @@ def solve_motion(
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
     # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
-    both = track_chained(frames, progress=progress)
-    first = np.argmax(both.visible, 0)
-    prior = np.full(both.num_points, np.nan)
-    at0 = first == 0
-    prior[at0] = sample_depth(prior_depth, both.tracks[0, at0].astype(np.float64))
+    chained = track_chained(frames, progress=progress)
+    at0 = np.argmax(chained.visible, 0) == 0
+    prior = np.full(chained.num_points, np.nan)
+    prior[at0] = sample_depth(prior_depth, chained.tracks[0, at0].astype(np.float64))
     known = readout_fraction is not None
     cfg = SmallMotionConfig(readout_sigma=(0.05 if fit_readout else 0.0) if known else 0.3)
     rf = float(readout_fraction) if known else 0.5
     try:
         if model == "auto":
-            sol, why = choose_motion_model(both, intrinsics, prior, pivot_m, rf, cfg)
+            sol, why = choose_motion_model(chained, intrinsics, prior, pivot_m, rf, cfg)
         else:
-            sol = solve_small_motion(both, intrinsics, prior, model, pivot_m, rf, cfg)
+            sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
             why = {"chosen": model, "rule": "given by --motion"}
     except ValueError as exc:
         raise InputError("--motion", str(exc)) from None
@@ -280,10 +284,10 @@ def solve_motion(
         "readout_fraction": round(float(sol.meta["readout_fraction"]), 4),
         "readout_fitted": bool(cfg.readout_sigma > 0),
         "grid_tracks": int(tracks.num_points),
-        "support_tracks": int(both.num_points),
+        "support_tracks": int(chained.num_points),
         "observations": int(sol.observations),
         "iterations": int(sol.iterations),
-        "points_xy": both.tracks[0, keep].astype(np.float32),
+        "points_xy": chained.tracks[0, keep].astype(np.float32),
         "depth_m": sol.depth[keep].astype(np.float32),
         "sigma_m": sol.depth_sigma[keep].astype(np.float32),
     }
@@ -298,8 +302,7 @@ def fuse_parallax_depth(depth: np.ndarray, motion: dict, mode: str = "local") ->
     """
     from motiondepth.trajectory.parallax import PointDepths, rescale_depth_map
 
-    if mode not in ("local", "global", "none"):
-        raise InputError("--depth-rescale", f"unknown mode {mode!r}; use local, global or none")
+    check_rescale_mode(mode)
     none = {"mode": "none", "scale": 1.0, "points": 0, "confidence": np.zeros(depth.shape, np.float32)}
     if mode == "none" or motion["model"] == "rotation":
         return depth, none | {"why": "no parallax: rotation-only motion" if mode != "none" else "--depth-rescale none"}

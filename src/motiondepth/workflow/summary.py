@@ -144,7 +144,7 @@ def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory)
             "frames rest on few points"
         )
     if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
-        translates = traj.centres is not None and traj.method.endswith("6dof")
+        translates = traj.method.endswith("6dof")
         warnings.append(
             f"large residuals: the motion model fits the tracks to {summary['residual_px']['median']:.2f}"
             " px (median of the frames' trimmed RMS); "
@@ -252,3 +252,17 @@ def _depth_origin(cfg: RunConfig) -> str:
     if cfg.depth_model:
         return f"the depth model in {cfg.depth_model}"
     return f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
+
+
+def motion_summary(motion: dict, traj: Trajectory) -> dict:
+    """The motion model the bundle adjustment used, why, and how far the camera moved (unsolved frames at 0)."""
+    c = np.nan_to_num(traj.centres)
+    return {
+        "model": motion["model"],
+        "chosen_by": motion.get("rule"),
+        "criterion": motion.get("criterion"),
+        "residual_px": motion.get("residual_px"),
+        "readout_fraction": motion.get("readout_fraction"),
+        "translation_max_m": round(float(np.linalg.norm(c, axis=1).max()), 4),
+        "path_length_m": round(float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum()), 4),
+    }
