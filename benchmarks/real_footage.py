@@ -29,7 +29,9 @@ clip's scale comes from the depth prior. COLMAP is not in this run yet (see docs
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import time
 from pathlib import Path
 
@@ -55,6 +57,7 @@ TUM_CAMERA = {
     "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633],
 }  # fmt: skip
 PHONE_K = {"fx": 573.85, "fy": 575.04, "cx": 406.01, "cy": 309.01}  # the origin's code, 800 × 600
+COLMAP = importlib.util.find_spec("pycolmap") is not None  # the `peers` extra: pip install -c constraints.txt .[peers]
 TUM_CLIPS = [(0, 30), (30, 60), (60, 90), (90, 120), (60, 120)]
 PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn into one figure
 
@@ -91,6 +94,59 @@ def essential_matrix(tracks, intr) -> tuple[np.ndarray, np.ndarray]:
         angles[f] = matrix_to_euler(r.T)  # x_f = R x_0 + t: camera-to-reference is Rᵀ, the centre −Rᵀ t
         centres[f] = -(r.T @ t).ravel()
     return angles, centres
+
+
+def colmap(frames: np.ndarray, intr, work: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """COLMAP through ``pycolmap`` (the ``peers`` extra): SIFT features, sequential matching (COLMAP's mode for
+    video), incremental mapping with the given pinhole intrinsics held fixed. Angles (T, 3) relative to frame 0
+    in the project's convention and camera-centre directions (T, 3); NaN for frames it did not register (all
+    of them when frame 0 is not), plus timings. Frames are written as PNG first (not timed)."""
+    import shutil
+
+    import cv2
+    import pycolmap
+
+    from motiondepth.geometry.rotations import matrix_to_euler, quat_to_matrix
+
+    shutil.rmtree(work, ignore_errors=True)
+    images = work / "images"
+    images.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(images / f"{i:04d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    t0 = time.perf_counter()
+    db = work / "database.db"
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = "PINHOLE"
+    reader.camera_params = ",".join(f"{v:.6f}" for v in (intr.fx, intr.fy, intr.cx, intr.cy))
+    extract = pycolmap.FeatureExtractionOptions()
+    extract.use_gpu, extract.num_threads = False, os.cpu_count() or 1
+    pycolmap.extract_features(db, images, camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader,
+                              extraction_options=extract, device=pycolmap.Device.cpu)  # fmt: skip
+    t1 = time.perf_counter()
+    pycolmap.match_sequential(db, device=pycolmap.Device.cpu)
+    t2 = time.perf_counter()
+    opts = pycolmap.IncrementalPipelineOptions()
+    opts.ba_refine_focal_length = opts.ba_refine_principal_point = opts.ba_refine_extra_params = False
+    recs = pycolmap.incremental_mapping(db, images, work / "sparse", opts)
+    t3 = time.perf_counter()
+    t_len = len(frames)
+    angles, centres = np.full((t_len, 3), np.nan), np.full((t_len, 3), np.nan)
+    rec = max(recs.values(), key=lambda r: r.num_reg_images(), default=None)
+    poses = {}
+    if rec is not None:
+        for im in rec.images.values():
+            if im.has_pose:
+                pose = im.cam_from_world() if callable(im.cam_from_world) else im.cam_from_world
+                r = quat_to_matrix(np.asarray(pose.rotation.quat, np.float64))  # [x, y, z, w]: world → camera
+                poses[int(Path(im.name).stem)] = (r, -r.T @ np.asarray(pose.translation, np.float64))
+    if 0 in poses:
+        r0, c0 = poses[0]
+        for k, (r, c) in poses.items():
+            angles[k] = matrix_to_euler(r0 @ r.T)  # camera k to reference (frame 0)
+            centres[k] = r0 @ (c - c0)
+    timing = {"extract_s": round(t1 - t0, 2), "match_s": round(t2 - t1, 2), "map_s": round(t3 - t2, 2),
+              "registered": len(poses), "seconds": t3 - t0}  # fmt: skip
+    return angles, centres, timing
 
 
 def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
@@ -167,6 +223,9 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
     at0 = chained.visible[0]
     hom = solve_homography(chained.tracks[:, at0].astype(np.float64), chained.visible[:, at0], intr)
     score("homography (rotation only)", hom.angles, None, track_s + time.perf_counter() - t0)
+    if COLMAP:
+        ang, cen, timing = colmap(undistort_frames(np.stack(rgb), intr, lens), intr, work / f"colmap-{start}-{end}")
+        score("COLMAP (pycolmap, incremental)", ang, cen, timing.pop("seconds"), timing)
     return row
 
 

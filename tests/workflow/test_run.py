@@ -47,6 +47,9 @@ OUTPUTS = [
     "spectrum.png",
     "config.json",
     "report.html",
+    "depth_prior.npz",  # --motion auto (the default): the bundle adjustment's prior and outcome
+    "motion.json",
+    "motion_points.npz",
 ]
 
 
@@ -570,16 +573,32 @@ def test_device_option_is_checked_before_anything_is_written(sim, tmp_path, caps
     assert "--device: 'gpu' is not a device" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
-def test_run_with_the_small_motion_bundle_adjustment(first_run, sim, tmp_path):
-    """``--motion auto``: the chosen model and why in config.json, camera centres in trajectory.csv, the depth
-    prior beside the fused depth and its confidence; a rerun is cached and lsq's steps are untouched."""
+def test_auto_motion_leaves_the_papers_regime_to_the_optics_solver(first_run, sim):
+    """The default ``--motion auto`` on simulated pivot shake: the bundle adjustment finds no translation beyond
+    the pivot's, says so in config.json, and the path is the optics solver's (as accurate as before)."""
+    out = first_run.out_dir
+    mo = json.loads((out / "config.json").read_text())["motion"]
+    assert set(mo["criterion"]) == {"6dof", "pivot", "rotation"}
+    assert mo["chosen"] == mo["model"] == min(mo["criterion"], key=mo["criterion"].get) != "6dof"
+    assert mo["solver"] == "lsq" and first_run.summary["motion"]["solver"] == "lsq"
+    assert first_run.trajectory.method == "lsq"
+    truth = sim["gt"].trajectory
+    rms = np.sqrt(np.mean(truth[1:] ** 2)) * 180 / np.pi * 60
+    assert trajectory_metrics(first_run.trajectory.angles, truth)["rmse_arcmin"] < 0.3 * rms
+    traj = read_trajectory_csv(out / "trajectory.csv")  # the pivot model's centres: millimetres
+    assert traj.centres is not None and 0 < np.abs(traj.centres).max() < 0.01
+    with np.load(out / "depth.npz") as z:
+        assert "motion parallax" not in str(z["source"]) and "confidence" not in z.files
+
+
+def test_run_with_the_small_motion_bundle_adjustment(sim, tmp_path):
+    """``--motion 6dof``: camera centres in trajectory.csv, the depth prior beside the fused depth and its
+    confidence; a rerun is cached."""
     out = tmp_path / "run"
-    res = motiondepth.run(sim["video"], out, progress=False, motion="auto", **sim["flags"])
+    res = motiondepth.run(sim["video"], out, progress=False, motion="6dof", **sim["flags"])
     cfg = json.loads((out / "config.json").read_text())
     mo = cfg["motion"]
-    assert mo["chosen"] == res.summary["motion"]["model"] in ("6dof", "pivot", "rotation")
-    assert set(mo["criterion"]) == {"6dof", "pivot", "rotation"}
-    assert mo["criterion"][mo["chosen"]] == min(mo["criterion"].values())
+    assert mo["chosen"] == res.summary["motion"]["model"] == "6dof" and mo["solver"] == "bundle adjustment"
     assert 0 <= mo["readout_fraction"] <= 1.5 and mo["support_tracks"] > 0
     traj = read_trajectory_csv(out / "trajectory.csv")
     assert traj.centres is not None and np.allclose(traj.centres[0], 0)
@@ -591,7 +610,7 @@ def test_run_with_the_small_motion_bundle_adjustment(first_run, sim, tmp_path):
         assert z["confidence"].shape == z["depth"].shape and 0 <= z["confidence"].min() <= z["confidence"].max() <= 1
         assert "parallax" in str(z["source"])
     assert (out / "depth_prior.npz").is_file() and (out / "motion.json").is_file()
-    again = motiondepth.run(sim["video"], out, progress=False, motion="auto", **sim["flags"])
+    again = motiondepth.run(sim["video"], out, progress=False, motion="6dof", **sim["flags"])
     assert all(st["cached"] for st in _steps(out).values())
     np.testing.assert_allclose(again.trajectory.angles, res.trajectory.angles, atol=1e-9)  # CSV keeps 10 digits
     with pytest.raises(InputError, match="--motion"):

@@ -404,8 +404,26 @@ def solve_small_motion(
 
 
 def model_criterion(sol: SmallMotion, huber_px: float) -> float:
-    """BIC-style criterion of a fit: ``2 · cost / σ² + k · ln(2M)``, σ the Huber threshold (lower is better)."""
-    return 2.0 * sol.cost / huber_px**2 + sol.parameters * np.log(2 * sol.observations)
+    """BIC-style criterion of a fit with one independent sample per track (lower is better):
+    ``2 · cost / σ² · N / M + k · ln(2N)``, σ the Huber threshold, ``N`` tracks, ``M`` observations.
+
+    A plain BIC counts every observation as independent (``2 · cost / σ² + k · ln(2M)``). A chained
+    track's errors are not: a bias it picks up in one frame (a blurred frame, an occlusion) is carried
+    through the rest of the track. On the simulated pivot clip of the tests, the chained tracks' error
+    was 0.02 px up to a long-exposure frame and 1.7 px in every frame after it. The plain BIC then
+    preferred the 6-DoF model, whose free centres absorb such carried biases (rotation error 56′ against
+    a true RMS of 32′). Counting each track's mean squared residual once keeps that penalty honest,
+    while translation that is really there still wins by far: on the TUM clips 6-DoF lowers the robust
+    cost 2–8× below the pivot model's.
+    """
+    n_tracks = max(int(sol.used.sum()), 1)
+    scale = n_tracks / max(sol.observations, 1)
+    return 2.0 * sol.cost / huber_px**2 * scale + sol.parameters * np.log(2 * n_tracks)
+
+
+def _median_or_none(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return round(float(np.median(x)), 3) if len(x) else None
 
 
 def choose_motion_model(
@@ -426,8 +444,8 @@ def choose_motion_model(
     why = {
         "chosen": best,
         "criterion": {k: round(v, 1) for k, v in crit.items()},
-        "residual_px": {k: round(float(np.nanmedian(v.residual_px[1:])), 3) for k, v in fits.items()},
+        "residual_px": {k: _median_or_none(v.residual_px[1:]) for k, v in fits.items()},
         "parameters": {k: v.parameters for k, v in fits.items()},
-        "rule": "lowest 2·robust cost/σ² + parameters·ln(residuals), σ = Huber threshold",
+        "rule": "lowest 2·robust cost/σ²·tracks/observations + parameters·ln(2·tracks), σ = Huber threshold",
     }
     return fits[best], why

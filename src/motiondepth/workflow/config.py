@@ -39,6 +39,7 @@ OUTPUT_FILES = (
     "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz", "points.ply",
     "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
 )  # fmt: skip
+MOTION_FILES = ("depth_prior.npz", "motion.json", "motion_points.npz")  # … and these with the bundle adjustment
 
 
 # ----------------------------------------------------------------------------- options and result
@@ -242,14 +243,14 @@ class RunConfig:
     )
     # camera motion model of the solver: auto | 6dof | pivot | rotation (small-motion bundle adjustment) | lsq
     motion: str = field(
-        default="lsq",
+        default="auto",
         metadata=flag(
             "--motion",
-            "camera motion model: the small-motion bundle adjustment with free rotation and translation (6dof), "
-            "rotation about the --pivot (pivot) or rotation only (rotation), or the one of these the data favour "
-            "(auto: best on real handheld footage, see docs/small-motion.md; the choice and why are in "
-            "config.json); lsq (default for now): the pivot least-squares solver on the query grid, best on "
-            "the papers' simulated pivot shake",
+            "camera motion model. auto (default): the small-motion bundle adjustment picks the model the data "
+            "favour; with translation (6dof, real handheld footage) its path and parallax depth are used, "
+            "otherwise the papers' pivot model by the optics solver (lsq); the choice and why are in config.json "
+            "(docs/small-motion.md). 6dof, pivot, rotation: that model by the bundle adjustment. lsq: the optics "
+            "solver on the query grid only",
             "camera",
             choices=MOTION_MODES,
         ),

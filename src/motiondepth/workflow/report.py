@@ -219,7 +219,7 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
     first = _data_uri(clip.frames[0], ".jpg")
     depth_img = _data_uri(depth_to_color(depth))
     still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
-    file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in OUTPUT_FILES if f != "report.html")
+    file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in res.files if f != "report.html")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>

@@ -19,7 +19,7 @@ from motiondepth.workflow.cache import (
     environment,
     locked_output_dir,
 )
-from motiondepth.workflow.config import MOTION_MODES, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
+from motiondepth.workflow.config import MOTION_FILES, MOTION_MODES, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -28,11 +28,11 @@ from motiondepth.workflow.inputs import (
     read_lens_distortion,
     resolve_intrinsics,
 )
-from motiondepth.workflow.stages import MOTION_ARRAYS, CachedSteps
+from motiondepth.workflow.stages import CachedSteps
 from motiondepth.workflow.steps import (
     focal_outcome,
 )
-from motiondepth.workflow.summary import add_depth_notes, motion_summary, summarize
+from motiondepth.workflow.summary import add_depth_notes, motion_record, motion_summary, summarize
 
 
 def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
@@ -115,30 +115,38 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
         record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
-    depth, rescale_info, depth_src = steps.depth(tracks, intr)
-    if steps.bundle:  # rotation and translation by the small-motion bundle adjustment, then depth from its parallax
-        traj, motion = steps.motion(tracks, depth, intr)
-        steps.keys["trajectory"] = steps.keys["motion"]
-        depth, rescale_info = steps.fused_depth(depth, motion, intr, depth_src)
+    motion = None
+    if steps.bundle:  # rotation and translation by the small-motion bundle adjustment
+        prior, _, prior_src = steps.depth(tracks, intr, prior=True)
+        ba_traj, motion = steps.motion(tracks, prior, intr)
+        record["motion"] = motion_record(motion, cfg.motion)
+    else:
+        bar.update(2)  # no depth prior, no bundle adjustment
+    if motion is None or record["motion"]["solver"] == "lsq":  # the papers' pivot model, by the optics solver
+        depth, rescale_info, depth_src = steps.depth(tracks, intr)
+        traj = steps.trajectory(tracks, depth, intr)
+        bar.update(1)  # no fused depth
+    else:  # the bundle adjustment's path, and depth from its parallax
+        bar.update(1)  # no pivot-parallax depth
+        traj = steps.trajectory(tracks, prior, intr, motion=ba_traj)
+        depth, rescale_info = steps.fused_depth(prior, motion, intr, prior_src)
+        steps.keys["depth"] = steps.keys["fused_depth"]  # what the steps downstream read
         rescale_info = {**rescale_info, "motion": motion}
+        depth_src = prior_src
         if rescale_info.get("mode", "none") != "none":
             depth_src += (
                 f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
             )
-        record["motion"] = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
-    else:
-        traj = steps.trajectory(tracks, depth, intr)
-        bar.update(1)  # no fused depth step
     traj.dense = steps.dense(traj, intr)
     tracks3d = steps.tracks3d(tracks, depth, intr)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
-    if steps.bundle:
+    if motion is not None:
         summary["motion"] = motion_summary(record["motion"], traj)
     if intr_warning:
         warnings.insert(0, intr_warning)
     add_depth_notes(summary, warnings, rescale_info, cfg)
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
-                 timings_s=steps.timings, files={f: out / f for f in OUTPUT_FILES}, cached=[])  # fmt: skip
+                 timings_s=steps.timings, files={f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}, cached=[])  # fmt: skip
     write_exports(steps.step, cfg, res, dict(steps.keys), record["intrinsics"], str(video), record["steps"],
                   record["created"])  # fmt: skip
     res.timings_s["total"] = time.perf_counter() - t_start
@@ -153,8 +161,10 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
 # the cached steps of a run, in order (the progress bar counts them)
 STEPS = (
     "tracks",
+    "depth prior",
+    "motion",
     "depth",
-    "trajectory|motion",
+    "trajectory",
     "fused depth",
     "dense",
     "tracks3d",

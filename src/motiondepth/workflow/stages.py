@@ -40,6 +40,7 @@ from motiondepth.workflow.steps import (
 )
 
 MOTION_ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the motion step's per-point arrays (motion_points.npz)
+MOTION_PATH = ("angles", "centres", "residual_px", "times")  # … and its camera path (motion_points.npz, path_*)
 
 
 def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -64,11 +65,10 @@ def _load_trajectory(out: Path, method: str = "lsq") -> Trajectory:
 
 def _write_motion(value: tuple[Trajectory, dict], out: Path) -> None:
     from motiondepth.io.atomic import write_json
-    from motiondepth.io.trajectory import write_trajectory_csv
 
     traj, info = value
-    write_trajectory_csv(out / "trajectory.csv", traj)
-    save_npz(out / "motion_points.npz", **{k: info[k] for k in MOTION_ARRAYS})
+    path = {f"path_{k}": np.asarray(getattr(traj, k), np.float64) for k in MOTION_PATH}
+    save_npz(out / "motion_points.npz", **{k: info[k] for k in MOTION_ARRAYS}, **path)
     write_json(out / "motion.json", {k: v for k, v in info.items() if k not in MOTION_ARRAYS})
 
 
@@ -77,8 +77,13 @@ def _load_motion(out: Path) -> tuple[Trajectory, dict]:
     from motiondepth.io.npz import read_npz
 
     info = read_json_object(out / "motion.json", "cached motion")
-    info |= read_npz(out / "motion_points.npz", MOTION_ARRAYS, "cached motion points")
-    return _load_trajectory(out, f"small-motion-{info.get('model')}"), info
+    arrays = read_npz(out / "motion_points.npz", MOTION_ARRAYS + tuple(f"path_{k}" for k in MOTION_PATH),
+                      "cached motion points")  # fmt: skip
+    info |= {k: arrays[k] for k in MOTION_ARRAYS}
+    p = {k: arrays[f"path_{k}"] for k in MOTION_PATH}
+    traj = Trajectory(p["angles"], p["times"], p["residual_px"], method=f"small-motion-{info.get('model')}",
+                      centres=p["centres"])  # fmt: skip
+    return traj, info
 
 
 @dataclass
@@ -202,8 +207,12 @@ class CachedSteps:
             lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
         )
 
-    def depth(self, tracks: Tracks, intr: Intrinsics) -> tuple[np.ndarray, dict, str]:
-        """(first-frame metric depth, pivot-parallax rescale info, where the depth came from)."""
+    def depth(self, tracks: Tracks, intr: Intrinsics, prior: bool = False) -> tuple[np.ndarray, dict, str]:
+        """(first-frame metric depth, pivot-parallax rescale info, where the depth came from).
+
+        With ``prior``, the unrescaled map the bundle adjustment starts from (step ``depth_prior``, file
+        ``depth_prior.npz``); its parallax corrects it later (:meth:`fused_depth`).
+        """
         cfg = self.cfg
         source = (
             f"file {cfg.depth}" if cfg.depth
@@ -212,7 +221,7 @@ class CachedSteps:
         )  # fmt: skip
         distance = cfg.scene_distance_m
         rescale = "none" if cfg.depth else cfg.depth_rescale
-        if self.bundle:  # the prior of the motion step; its parallax corrects it later (fused_depth)
+        if prior:
             rescale = "none"
 
         def predictor():
@@ -241,11 +250,10 @@ class CachedSteps:
             if len(files) > 1:
                 save_depth_png(o / files[1], final)
 
-        # with the bundle adjustment this is the motion's prior; the final map is the fused_depth step's
-        files = ["depth_prior.npz"] if self.bundle else ["depth.npz", "depth.png"]
+        files = ["depth_prior.npz"] if prior else ["depth.npz", "depth.png"]
 
         depth, _, info = self.step(
-            "depth",
+            "depth_prior" if prior else "depth",
             self.video_id
             | {
                 "depth_file": file_fingerprint(cfg.depth),
@@ -284,7 +292,7 @@ class CachedSteps:
             "motion",
             {
                 "tracks": self.keys["tracks"],
-                "depth": self.keys["depth"],
+                "depth": self.keys["depth_prior"],
                 "intrinsics": intr.as_array(),
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
@@ -292,9 +300,9 @@ class CachedSteps:
                 "readout_fraction": rf,
                 "fit_readout": fit_rf,
                 "video": self.video_id,
-                "version": 1,
+                "version": 2,
             },
-            ["trajectory.csv", "motion.json", "motion_points.npz"],
+            ["motion.json", "motion_points.npz"],
             lambda: solve_motion(
                 clip.frames, tracks, prior, intr, cfg.motion, cfg.pivot_m, clip.times, rf, fit_rf, cfg.progress
             ),
@@ -325,18 +333,29 @@ class CachedSteps:
 
         return self.step(
             "fused_depth",
-            {"depth": self.keys["depth"], "motion": self.keys["motion"], "rescale": mode},
+            {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode},
             ["depth.npz", "depth.png"],
             lambda: fuse_parallax_depth(prior, motion, mode),
             write,
             load,
         )
 
-    def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Trajectory:
-        """Per-frame rotation by the optics solver."""
+    def trajectory(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics, motion: Trajectory | None = None
+                   ) -> Trajectory:  # fmt: skip
+        """Per-frame rotation (and the pivot's centres) by the optics solver; or, given the bundle adjustment's
+        ``motion`` (:meth:`motion`), that path, written as ``trajectory.csv``."""
         from motiondepth.io.trajectory import write_trajectory_csv
 
         cfg, clip = self.cfg, self.clip
+        if motion is not None:
+            return self.step(
+                "trajectory",
+                {"motion": self.keys["motion"]},
+                ["trajectory.csv"],
+                lambda: motion,
+                lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
+                lambda o: _load_trajectory(o, motion.method),
+            )
         return self.step(
             "trajectory",
             {
@@ -345,6 +364,7 @@ class CachedSteps:
                 "intrinsics": intr.as_array(),
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
+                "version": 2,  # with the pivot model's centres
             }
             | self.rs_key,
             ["trajectory.csv"],

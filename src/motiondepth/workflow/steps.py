@@ -147,15 +147,18 @@ def solve_rotation(
     times: np.ndarray | None = None,
     solver=None,
 ) -> Trajectory:
-    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq).
+    """Per-frame rotation relative to frame 0 by the optics solver's robust least squares (lsq), with the
+    camera centres the pivot model implies (``C = P − R P``, a few millimetres).
 
     ``solver`` is a :class:`~motiondepth.trajectory.SolverConfig` (e.g. from
     :func:`~motiondepth.trajectory.optics.rolling_shutter_config`); default settings if None.
     """
+    from motiondepth.geometry.pivot import camera_centre
+    from motiondepth.geometry.rotations import euler_to_matrix
     from motiondepth.trajectory.optics import solve_trajectory
 
     try:
-        return solve_trajectory(
+        traj = solve_trajectory(
             tracks.tracks.astype(np.float64),
             tracks.visible,
             depth,
@@ -168,6 +171,9 @@ def solve_rotation(
         )
     except ValueError as exc:
         raise InputError("trajectory", str(exc)) from None
+    centres = camera_centre(euler_to_matrix(np.nan_to_num(traj.angles)), pivot_m)
+    traj.centres = np.where(np.isfinite(traj.angles).all(1, keepdims=True), centres, np.nan)
+    return traj
 
 
 def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float, samples: int = 15,

@@ -254,11 +254,33 @@ def _depth_origin(cfg: RunConfig) -> str:
     return f"{cfg.depth_checkpoint} (trained on procedural scenes only, see its card)"
 
 
+PAPER_REGIME = (
+    "lsq: the bundle adjustment found no camera translation beyond what the pivot model explains, so the "
+    "papers' pivot model is solved by the optics solver on the query grid (more accurate there)"
+)
+
+
+def motion_record(motion: dict, mode: str) -> dict:
+    """``config.json``'s ``motion``: the bundle adjustment's outcome without its per-point arrays, and which
+    solver gave the run's path (``solver``): with ``--motion auto`` a choice other than ``6dof`` is the
+    papers' regime, left to the optics solver (:data:`PAPER_REGIME`); a given model is always the bundle
+    adjustment's."""
+    from motiondepth.workflow.stages import MOTION_ARRAYS
+
+    record = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
+    paper = mode == "auto" and motion["model"] != "6dof"
+    record["solver"] = "lsq" if paper else "bundle adjustment"
+    if paper:
+        record["solver_why"] = PAPER_REGIME
+    return record
+
+
 def motion_summary(motion: dict, traj: Trajectory) -> dict:
-    """The motion model the bundle adjustment used, why, and how far the camera moved (unsolved frames at 0)."""
+    """The motion model the run used, why, and how far the camera moved (unsolved frames at 0)."""
     c = np.nan_to_num(traj.centres)
     return {
         "model": motion["model"],
+        "solver": motion.get("solver"),
         "chosen_by": motion.get("rule"),
         "criterion": motion.get("criterion"),
         "residual_px": motion.get("residual_px"),
