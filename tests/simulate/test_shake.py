@@ -5,6 +5,7 @@ import pytest
 
 from motiondepth.errors import InputError
 from motiondepth.geometry import euler_to_matrix, quat_to_matrix
+from motiondepth.geometry.rotations import matrix_to_quat
 from motiondepth.simulate import SyntheticShakeConfig, integrate_gyro, load_shake, read_gyro_log, synthetic_shake
 
 
@@ -132,3 +133,42 @@ def test_handheld_model_has_real_gyro_band_energies():
     assert 1e-4 < _band_rms(hand.angles, dt, 12, 30) < 1e-3  # some energy above the tremor band
     # seeded and scaled like the default model
     np.testing.assert_allclose(load_shake("handheld", 20.0, dt, seed=4, scale=2.0).angles, 2 * hand.angles)
+
+
+def test_handheld_6dof_adds_hand_translation_and_keeps_the_rotation():
+    """'handheld-6dof': the handheld rotation of the same seed, plus a centimetre of 0.1–2 Hz sway and the
+    sub-millimetre 2–12 Hz translation measured in TUM fr1_xyz's motion capture."""
+    dt = 0.002
+    six = load_shake("handheld-6dof", 20.0, dt, seed=4)
+    np.testing.assert_array_equal(six.angles, load_shake("handheld", 20.0, dt, seed=4).angles)
+    assert six.positions.shape == six.angles.shape and np.all(six.positions[0] == 0)
+    assert 5e-3 < _band_rms(six.positions, dt, 0.1, 2) < 15e-3
+    assert 3e-4 < _band_rms(six.positions, dt, 3, 6) < 1e-3  # (2–3 Hz holds the sway band's soft edge)
+    np.testing.assert_allclose(six.position(np.array(six.times[7] + 0.001)), 0.5 * (six.positions[7] + six.positions[8]))
+    assert load_shake("handheld", 1.0, dt).positions is None  # the papers' pivot model: no translation
+    assert np.all(load_shake("handheld", 1.0, dt).position(np.array([0.3, 0.5])) == 0)
+    np.testing.assert_allclose(load_shake("handheld-6dof", 2.0, dt, seed=4, scale=0.5).positions,
+                               0.5 * load_shake("handheld-6dof", 2.0, dt, seed=4).positions)  # fmt: skip
+
+
+def test_motion_capture_trajectory_as_shake(tmp_path):
+    """A TUM groundtruth.txt drives rotation and translation: poses relative to the one at the start offset."""
+    t = np.arange(0, 3.0, 0.01)
+    pos = np.stack([0.1 * t, 0.02 * np.sin(2 * t), 0 * t], 1) + [1.0, 2.0, 0.5]
+    yaw = 0.05 * t
+    r0 = quat_to_matrix(np.array([0.3, -0.2, 0.1, 0.927]))  # the world-to-start orientation
+    rows = []
+    for ti, p, y in zip(t, pos, yaw, strict=True):
+        r = r0 @ euler_to_matrix(np.array([0.0, 0.0, y]))
+        rows.append(f"{1e9 + ti:.4f} " + " ".join(f"{v:.8f}" for v in (*p, *matrix_to_quat(r))))
+    path = tmp_path / "groundtruth.txt"
+    path.write_text("# ground truth trajectory\n# timestamp tx ty tz qx qy qz qw\n" + "\n".join(rows) + "\n")
+    tr = load_shake(path, 1.0, 0.002, start_s=1.0)
+    assert tr.source.startswith("motion capture") and tr.positions is not None
+    k = int(round(0.5 / 0.002))
+    np.testing.assert_allclose(tr.angles[k], [0.0, 0.0, 0.05 * 0.5], atol=1e-6)
+    r_start = r0 @ euler_to_matrix(np.array([0.0, 0.0, yaw[100]]))
+    rel = r_start.T @ (pos[150] - pos[100])  # 0.5 s after the start offset, in the start camera's axes
+    np.testing.assert_allclose(tr.positions[k], rel, atol=1e-6)
+    with pytest.raises(InputError, match="covers"):
+        load_shake(path, 5.0, 0.002)

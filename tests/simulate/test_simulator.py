@@ -117,3 +117,23 @@ def test_groundtruth_tracks_follow_the_imaging_model(small_video):
     assert d[1] == pytest.approx(f * ang[1], abs=0.15 * abs(f * ang[1]) + 0.3)
     pts = np.array([[0.0, 0.0, 2.0]])
     assert mean_projection(v, pts).shape == (len(v.frames), 1, 2)
+
+
+def test_translation_moves_near_points_more_and_reaches_the_groundtruth():
+    """A camera-centre trace beyond the pivot's: rendered parallax, ground-truth centres and tracks agree."""
+    cam = camera_preset("phone", width=96, height=96, num_frames=3, pivot_m=0.0)
+    depth = np.full((96, 96), 4.0, np.float32)
+    depth[:, :48] = 1.0  # left half near, right half far
+    rgbd = RGBDImage(_checker(), depth, cam.intrinsics)
+    tr = _trace(cam.duration_s)
+    tr.positions = tr.times[:, None] * np.array([[0.05, 0.0, 0.0]])  # 5 cm/s to the right
+    v = simulate(rgbd, cam, tr)
+    np.testing.assert_allclose(v.trajectory, 0.0)
+    span_mid = np.arange(3) * cam.interval_s + 0.5 * cam.frame_span_s
+    np.testing.assert_allclose(v.centres[:, 0], 0.05 * (span_mid - span_mid[0]), rtol=1e-3, atol=1e-7)
+    q = np.array([[24.0, 48.0], [72.0, 48.0]])
+    g = groundtruth_tracks(v, q)
+    shift = g.tracks[-1, :, 0] - g.tracks[0, :, 0]  # a camera moving right sees points move left, by f·ΔC/Z
+    f = v.intrinsics.fx
+    np.testing.assert_allclose(shift, -f * v.centres[-1, 0] / np.array([1.0, 4.0]), rtol=0.02)
+    assert "centres" in v.groundtruth_arrays()

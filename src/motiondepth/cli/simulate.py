@@ -85,10 +85,11 @@ def add_simulate(sub) -> None:
     s.add_argument(
         "--shake",
         default="synthetic",
-        metavar="synthetic|handheld|PATH",
-        help="synthetic hand shake (handheld: the 2-12 Hz shake of real phone gyro logs), "
-        "or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow) "
-        "or an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad",
+        metavar="synthetic|handheld|handheld-6dof|PATH",
+        help="synthetic hand shake (handheld: the 2-12 Hz shake of real phone gyro logs; handheld-6dof: the same "
+        "with hand translation, a centimetre of sway), or a gyro log (CSV time_s,wx,wy,wz; .gcsv; .gyroflow), "
+        "an angle trace CSV time_s,roll_rad,pitch_rad,yaw_rad, or a TUM motion-capture groundtruth.txt "
+        "(rotation and translation)",
     )
     s.add_argument(
         "--shake-seed",

@@ -21,6 +21,8 @@ class RotationTrace:
     times: np.ndarray  # (N,) float64 seconds, uniform spacing, times[0] == 0
     angles: np.ndarray  # (N, 3) float64 [roll, pitch, yaw] rad, angles[0] == 0
     source: str = "unknown"  # description for camera.json
+    positions: np.ndarray | None = None  # (N, 3) float64 metres: the camera centre's move beyond the pivot's, in
+    # the t = 0 camera's axes, positions[0] == 0 (None: the pivot model alone, docs/design.md §3.2)
 
     @property
     def dt(self) -> float:
@@ -37,6 +39,16 @@ class RotationTrace:
         i0 = np.minimum(pos.astype(np.int64), len(self.times) - 2)
         frac = (pos - i0)[..., None]
         return self.angles[i0] * (1.0 - frac) + self.angles[i0 + 1] * frac
+
+    def position(self, t: np.ndarray) -> np.ndarray:
+        """Linearly interpolated camera-centre offsets (…, 3) metres at times ``t`` (zeros without ``positions``)."""
+        t = np.asarray(t, dtype=np.float64)
+        if self.positions is None:
+            return np.zeros((*t.shape, 3))
+        pos = np.clip(t / self.dt, 0.0, len(self.times) - 1.0)
+        i0 = np.minimum(pos.astype(np.int64), len(self.times) - 2)
+        frac = (pos - i0)[..., None]
+        return self.positions[i0] * (1.0 - frac) + self.positions[i0 + 1] * frac
 
 
 def rate_integral(t: np.ndarray, w: np.ndarray) -> np.ndarray:

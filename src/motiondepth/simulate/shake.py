@@ -21,12 +21,20 @@ in mrad, averaged over axes (Welch, 2 ms samples): 2–4 Hz 3.2 / 4.6, 4–6 Hz 
 there. Real hands move far more between 2 and 12 Hz, which is what shapes the motion *inside* a
 60 ms exposure: with the default model a frame's motion is close to the interpolation of the
 frame means, with the real logs it is not (see ``motiondepth eval blur-depth --blur-fit-scenes``).
+
+**Translation** (beyond the papers, whose camera only rotates about a pivot). ``"handheld-6dof"`` adds a
+camera-centre trace to ``"handheld"``'s rotation, band by band, per axis. The two upper bands are the hand
+translation measured in TUM fr1_xyz's 100 Hz motion capture (30 s; band RMS per axis 0.54–0.62 mm at
+2–6 Hz, 0.08–0.09 mm at 6–12 Hz). Its 0.1–2 Hz band (87–120 mm) is a deliberate sweep, far more than
+someone holding still, so the model puts 10 mm there: a centimetre of sway over a second, the scale
+real handheld clips show (``docs/small-motion.md``). For the real thing, ``--shake`` takes a TUM
+``groundtruth.txt``: the poses relative to the first one, at 100 Hz.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +62,8 @@ class SyntheticShakeConfig:
     axis_gain: tuple[float, float, float] = (0.6, 1.0, 1.0)  # roll, pitch, yaw multipliers
     stationary_s: float = 20.0  # length over which the RMS is normalised (clip-independent statistics)
     extra_bands: tuple[tuple[float, float, float], ...] = ()  # more (low Hz, high Hz, RMS rad) bands
+    translation_bands: tuple[tuple[float, float, float], ...] = ()  # camera-centre (low Hz, high Hz, RMS m per axis)
+    # bands beyond the pivot's (none: the papers' pivot model)
 
 
 HANDHELD_SHAKE = SyntheticShakeConfig(
@@ -64,7 +74,10 @@ HANDHELD_SHAKE = SyntheticShakeConfig(
     axis_gain=(0.7, 1.0, 1.0),
     extra_bands=((2.0, 6.0, 5.0e-3), (12.0, 25.0, 0.4e-3)),
 )  # band RMS fitted to real phone gyro logs at 1/4 amplitude (module docstring)
-SHAKE_MODELS = {"synthetic": None, "handheld": HANDHELD_SHAKE}  # named synthetic models → settings
+HANDHELD_6DOF_SHAKE = replace(
+    HANDHELD_SHAKE, translation_bands=((0.1, 2.0, 10e-3), (2.0, 6.0, 0.6e-3), (6.0, 12.0, 0.09e-3))
+)  # handheld's rotation, and hand translation (module docstring: TUM fr1_xyz's motion capture)
+SHAKE_MODELS = {"synthetic": None, "handheld": HANDHELD_SHAKE, "handheld-6dof": HANDHELD_6DOF_SHAKE}
 
 
 def check_shake_spec(spec: str | Path) -> None:
@@ -107,7 +120,12 @@ def synthetic_shake(
     ang = ang[:n_out] * np.asarray(cfg.axis_gain)
     ang -= ang[0]
     times = np.arange(n_out) * dt
-    return RotationTrace(times, ang, f"synthetic(seed={seed})")
+    positions = None
+    if cfg.translation_bands:  # its own stream, so the rotation of a seed is the same with and without
+        rng_t = np.random.default_rng([seed, 1])
+        positions = sum(rms * _band_noise(n, dt, (lo, hi), rng_t) for lo, hi, rms in cfg.translation_bands)
+        positions = positions[:n_out] - positions[0]
+    return RotationTrace(times, ang, f"synthetic(seed={seed})", positions)
 
 
 # ----------------------------------------------------------------------------- file sources
@@ -128,8 +146,9 @@ def load_shake(
 
     Args:
         spec: ``"synthetic"``, ``"handheld"`` (synthetic, real-gyro band energies; module
-            docstring), a gyro log (CSV/.gcsv/.gyroflow) or an angle-trace CSV (detected by a
-            ``roll`` column).
+            docstring), ``"handheld-6dof"`` (handheld with hand translation), a gyro log
+            (CSV/.gcsv/.gyroflow), an angle-trace CSV (detected by a ``roll`` column) or a TUM
+            motion-capture ``groundtruth.txt`` (rotation and translation).
         duration_s: length needed (the simulator asks for its frames' total span).
         dt: output sampling interval, seconds (paper: 2 ms).
         seed: synthetic shake seed; also picks the start offset when ``start_s`` is None.
@@ -149,8 +168,15 @@ def load_shake(
             tr.angles = _highpass(tr.angles, dt, highpass_hz)
             tr.angles -= tr.angles[0]
         tr.angles *= scale
+        if tr.positions is not None:
+            if highpass_hz:
+                tr.positions = _highpass(tr.positions, dt, highpass_hz)
+                tr.positions -= tr.positions[0]
+            tr.positions *= scale
         return tr
     path = Path(spec)
+    if is_tum_trajectory(path):
+        return _tum_shake(path, duration_s, dt, seed, scale, highpass_hz, start_s)
     idx, sign = parse_axes(axes)
     if _is_angle_trace(path):
         t, ang = read_angle_trace(path)
@@ -182,6 +208,58 @@ def load_shake(
     window = (window - window[0]) * scale
     log.info("shake from %s %s: start %.3f s, scale %g, high-pass %s", kind, path, start_s, scale, highpass_hz)
     return RotationTrace(np.arange(n_out) * dt, window, f"{kind} {path.name} start={start_s:.3f}s scale={scale}")
+
+
+def is_tum_trajectory(path: Path) -> bool:
+    """Whether ``path`` looks like a TUM ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw`` rows)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    parts = line.split()
+                    return len(parts) == 8 and all(_is_number(p) for p in parts)
+    except OSError:
+        return False
+    return False
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _tum_shake(path: Path, duration_s: float, dt: float, seed: int, scale: float, highpass_hz: float | None,
+               start_s: float | None) -> RotationTrace:  # fmt: skip
+    """A motion-capture trajectory (TUM ``groundtruth.txt``) as the camera's rotation *and* translation: the
+    poses relative to the one at ``start_s``, in that camera's axes (real hand motion, 6 degrees of freedom)."""
+    from motiondepth.geometry.rotations import matrix_to_euler
+    from motiondepth.io.tum import read_tum_trajectory
+
+    track = read_tum_trajectory(path)
+    t = track.times - track.times[0]
+    if t[-1] < duration_s:
+        raise InputError(path, f"motion-capture trajectory covers {t[-1]:.3f} s but {duration_s:.3f} s are needed")
+    if start_s is None:
+        start_s = float(np.random.default_rng(seed).uniform(0.0, t[-1] - duration_s))
+    if not 0 <= start_s <= t[-1] - duration_s:
+        raise InputError(path, f"start offset {start_s:.3f} s leaves less than {duration_s:.3f} s of {t[-1]:.3f} s")
+    n_out = int(np.ceil(duration_s / dt)) + 2
+    grid = track.times[0] + start_s + np.arange(n_out) * dt
+    grid = np.minimum(grid, track.times[-1])
+    pos, rot = track.at(grid, max_gap_s=0.1)
+    rel = np.einsum("ji,kjl->kil", rot[0], rot)  # R_0ᵀ R_k: camera-to-reference
+    ang = np.unwrap(matrix_to_euler(rel), axis=0)
+    centres = (pos - pos[0]) @ rot[0]  # R_0ᵀ (p_k − p_0), the reference camera's axes
+    if highpass_hz:
+        ang, centres = _highpass(ang, dt, highpass_hz), _highpass(centres, dt, highpass_hz)
+        ang, centres = ang - ang[0], centres - centres[0]
+    log.info("shake from motion capture %s: start %.3f s, scale %g", path, start_s, scale)
+    return RotationTrace(np.arange(n_out) * dt, ang * scale, f"motion capture {path.name} start={start_s:.3f}s "
+                         f"scale={scale}", centres * scale)  # fmt: skip
 
 
 def _highpass(x: np.ndarray, dt: float, cutoff_hz: float) -> np.ndarray:

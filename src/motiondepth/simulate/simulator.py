@@ -46,6 +46,7 @@ class ShakyVideo:
     frames: np.ndarray  # (T, H, W, 3) uint8 sRGB
     timestamps: np.ndarray  # (T,) float64 s, start of each frame's first-row exposure
     trajectory: np.ndarray  # (T, 3) float64 rad, mean [roll, pitch, yaw] per frame span minus frame 0's
+    centres: np.ndarray  # (T, 3) float64 m, mean camera centre per frame span minus frame 0's (pivot + translation)
     dense: dict[int, np.ndarray]  # S → (T, S, 3) float64 rad, S samples per frame span, minus frame 0's mean
     depth: np.ndarray  # (H, W) float32 metres, 0 = invalid (reference view)
     intrinsics: Intrinsics  # of the frames
@@ -59,6 +60,7 @@ class ShakyVideo:
         """The arrays written to ``groundtruth.npz``."""
         out = {
             "trajectory": self.trajectory,
+            "centres": self.centres,
             "depth": self.depth,
             "intrinsics": self.intrinsics.as_array(),
             "timestamps": self.timestamps,
@@ -114,14 +116,24 @@ def _frame_angles(trace: RotationTrace, cam: CameraConfig, t0: float, m: int) ->
     return trace(t0 + sub[:, None] + rows[None, :])
 
 
-def _blur_length_px(trace: RotationTrace, cam: CameraConfig, t0: float, focal: float) -> float:
-    """Length of the image-centre streak over the first row's exposure, pixels."""
+def _frame_positions(trace: RotationTrace, cam: CameraConfig, t0: float, m: int) -> np.ndarray:
+    """Camera-centre offsets (M, H, 3) beyond the pivot's at the same sub-samples as :func:`_frame_angles`."""
+    rows = np.arange(cam.height) * cam.row_time_s
+    sub = (np.arange(m) + 0.5) / m * cam.exposure_s
+    return trace.position(t0 + sub[:, None] + rows[None, :])
+
+
+def _blur_length_px(trace: RotationTrace, cam: CameraConfig, t0: float, focal: float, near_m: float = np.inf) -> float:
+    """Length of the image-centre streak over the first row's exposure, pixels (translation: at ``near_m``)."""
     t = t0 + np.linspace(0.0, cam.exposure_s, 64)
     a = trace(t)
     r_max = 0.5 * np.hypot(cam.width, cam.height)
     step = np.diff(a, axis=0)
-    # pitch/yaw move the centre by f·θ; roll moves the corners by r·θ
-    return float(np.sum(np.hypot(focal * np.hypot(step[:, 1], step[:, 2]), r_max * np.abs(step[:, 0]))))
+    # pitch/yaw move the centre by f·θ; roll moves the corners by r·θ; a translation moves near points by f·ΔC/Z
+    shift = np.hypot(focal * np.hypot(step[:, 1], step[:, 2]), r_max * np.abs(step[:, 0]))
+    if trace.positions is not None:
+        shift = shift + focal * np.linalg.norm(np.diff(trace.position(t), axis=0), axis=1) / near_m
+    return float(np.sum(shift))
 
 
 def simulate(
@@ -171,7 +183,7 @@ def simulate(
     starts = np.arange(camera.num_frames) * camera.interval_s
     focal = 0.5 * (intr.fx + intr.fy)
     for k in tqdm(range(camera.num_frames), desc="simulate", disable=not progress, leave=False):
-        blur[k] = _blur_length_px(trace, camera, starts[k], focal)
+        blur[k] = _blur_length_px(trace, camera, starts[k], focal, float(depth_filled.min()))
         m = int(
             np.clip(
                 np.ceil(blur[k] * depth_gain / camera.max_subsample_step_px),
@@ -180,9 +192,9 @@ def simulate(
             )
         )
         rot = euler_to_matrix(_frame_angles(trace, camera, starts[k], m))  # (M, H, 3, 3)
-        # pixel in the reference: K(Z·R·K⁻¹u + C) ∝ (K R K⁻¹) u + (K C)/Z, with C = P − R P
+        # pixel in the reference: K(Z·R·K⁻¹u + C) ∝ (K R K⁻¹) u + (K C)/Z, with C = P − R P (+ the translation)
         a = k_mat @ rot @ k_inv  # (M, H, 3, 3)
-        b = (pivot - rot @ pivot) @ k_mat.T  # (M, H, 3)
+        b = (pivot - rot @ pivot + _frame_positions(trace, camera, starts[k], m)) @ k_mat.T  # (M, H, 3)
         offs = a[..., 1] * rows[None, :, None] + a[..., 2]  # (M, H, 3): row and constant terms
         acc = np.zeros((h, w, 3), dtype=np.float32)
         for j in range(m):
@@ -200,11 +212,12 @@ def simulate(
         frames[k] = linear_to_srgb_u8(acc)
 
     trajectory, dense = groundtruth_trajectory(trace, camera)
+    centres = groundtruth_centres(trace, camera)
     gt_depth = np.where(valid, ref.depth, 0.0).astype(np.float32)
     reference = RGBDImage(ref.rgb, depth_filled, intr, ref.source)
     log.info("simulated %d frames %dx%d, centre blur median %.1f px", camera.num_frames, w, h, np.median(blur))
     return ShakyVideo(
-        frames, starts, trajectory, dense, gt_depth, intr, camera, trace, reference, blur,
+        frames, starts, trajectory, centres, dense, gt_depth, intr, camera, trace, reference, blur,
         meta={"rgbd_source": rgbd.source, "shake_source": trace.source},
     )  # fmt: skip
 
@@ -228,6 +241,18 @@ def groundtruth_trajectory(
     ref = mean[0].copy()
     dense = {s: trace(span_times(starts, span, s)) - ref for s in dense_samples}
     return mean - ref, dense
+
+
+def groundtruth_centres(trace: RotationTrace, camera: CameraConfig) -> np.ndarray:
+    """Mean camera centre (T, 3) metres over each frame's span, minus frame 0's: the pivot's ``P − R P`` plus the
+    trace's translation, in the t = 0 camera's axes (frame 0's, to first order in its mean rotation)."""
+    from motiondepth.geometry.pivot import camera_centre
+
+    starts = np.arange(camera.num_frames) * camera.interval_s
+    t = span_times(starts, camera.frame_span_s, 512)
+    c = camera_centre(euler_to_matrix(trace(t)), camera.pivot_m) + trace.position(t)
+    mean = c.mean(axis=1)
+    return mean - mean[0]
 
 
 def mean_projection(
@@ -254,7 +279,9 @@ def mean_projection(
     for _ in range(2):  # the row depends on where the point lands; two passes converge
         t = start[..., None] + np.clip(rows, 0, cam.height - 1)[..., None] * cam.row_time_s + sub
         rot = euler_to_matrix(video.trace(t))  # (T, N, S, 3, 3)
-        uv = project_pivot(points[None, :, None, None, :], rot, cam.pivot_m, intr)[..., 0, :]
+        # X_c = Rᵀ (X − C) with C = P − R P + T: the pivot model seen from X − T
+        moved = points[None, :, None, :] - video.trace.position(t)  # (T, N, S, 3)
+        uv = project_pivot(moved[..., None, :], rot, cam.pivot_m, intr)[..., 0, :]
         mean = uv.mean(axis=2)
         rows = mean[..., 1]
     return mean
