@@ -144,7 +144,8 @@ def test_handheld_6dof_adds_hand_translation_and_keeps_the_rotation():
     assert six.positions.shape == six.angles.shape and np.all(six.positions[0] == 0)
     assert 5e-3 < _band_rms(six.positions, dt, 0.1, 2) < 15e-3
     assert 3e-4 < _band_rms(six.positions, dt, 3, 6) < 1e-3  # (2–3 Hz holds the sway band's soft edge)
-    np.testing.assert_allclose(six.position(np.array(six.times[7] + 0.001)), 0.5 * (six.positions[7] + six.positions[8]))
+    mid = 0.5 * (six.positions[7] + six.positions[8])
+    np.testing.assert_allclose(six.position(np.array(six.times[7] + 0.001)), mid)
     assert load_shake("handheld", 1.0, dt).positions is None  # the papers' pivot model: no translation
     assert np.all(load_shake("handheld", 1.0, dt).position(np.array([0.3, 0.5])) == 0)
     np.testing.assert_allclose(load_shake("handheld-6dof", 2.0, dt, seed=4, scale=0.5).positions,
@@ -165,7 +166,7 @@ def test_motion_capture_trajectory_as_shake(tmp_path):
     path.write_text("# ground truth trajectory\n# timestamp tx ty tz qx qy qz qw\n" + "\n".join(rows) + "\n")
     tr = load_shake(path, 1.0, 0.002, start_s=1.0)
     assert tr.source.startswith("motion capture") and tr.positions is not None
-    k = int(round(0.5 / 0.002))
+    k = round(0.5 / 0.002)
     np.testing.assert_allclose(tr.angles[k], [0.0, 0.0, 0.05 * 0.5], atol=1e-6)
     r_start = r0 @ euler_to_matrix(np.array([0.0, 0.0, yaw[100]]))
     rel = r_start.T @ (pos[150] - pos[100])  # 0.5 s after the start offset, in the start camera's axes

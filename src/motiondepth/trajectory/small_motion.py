@@ -464,6 +464,7 @@ def choose_motion_model(
         "criterion": {k: round(v, 1) for k, v in crit.items()},
         "residual_px": {k: _median_or_none(v.residual_px[1:]) for k, v in fits.items()},
         "parameters": {k: v.parameters for k, v in fits.items()},
-        "rule": "lowest BIC on the residuals' frame-to-frame changes along the tracks: 2·robust cost/σ² + parameters·ln(changes), σ = Huber threshold",
+        "rule": "lowest BIC on the residuals' frame-to-frame changes along the tracks: "
+        "2·robust cost/σ² + parameters·ln(changes), σ = Huber threshold",
     }
     return fits[best], why

@@ -15,7 +15,7 @@ from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
 from motiondepth.viz.plots import depth_to_color
-from motiondepth.workflow.config import OUTPUT_FILES, Result
+from motiondepth.workflow.config import Result
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
 

@@ -145,8 +145,9 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if intr_warning:
         warnings.insert(0, intr_warning)
     add_depth_notes(summary, warnings, rescale_info, cfg)
+    files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
-                 timings_s=steps.timings, files={f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}, cached=[])  # fmt: skip
+                 timings_s=steps.timings, files=files, cached=[])  # fmt: skip
     write_exports(steps.step, cfg, res, dict(steps.keys), record["intrinsics"], str(video), record["steps"],
                   record["created"])  # fmt: skip
     res.timings_s["total"] = time.perf_counter() - t_start
