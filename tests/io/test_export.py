@@ -101,3 +101,26 @@ def test_lost_frames_are_left_out_and_bad_inputs_named(tmp_path, capsys):
     (tmp_path / "run" / "config.json").write_text("{not json")
     assert main(["export-trajectory", str(tmp_path / "run"), "--out", str(tmp_path / "y.tum")]) == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_tum_poses_carry_the_recovered_translation(tmp_path):
+    """A run whose trajectory.csv has camera centres (run --motion): the TUM file's positions are those centres,
+    per frame and interpolated to the dense samples; --pivot given brings back the pivot model."""
+    times, angles, _ = _run_folder(tmp_path / "run")
+    centres = np.stack([0.02 * np.sin(3 * times), 0.01 * times, -0.005 * times], 1)  # centimetres of hand motion
+    centres -= centres[0]
+    traj = Trajectory(angles, times, np.zeros(len(times)), "small-motion-6dof", centres=centres)
+    write_trajectory_csv(tmp_path / "run" / "trajectory.csv", traj)
+    export_trajectory(tmp_path / "run", tmp_path / "frames.tum", dense=False)
+    t, pos, _ = _read_tum(tmp_path / "frames.tum")
+    np.testing.assert_allclose(pos, centres, atol=1e-7)  # the CSV keeps 0.1 µm
+    assert "as recovered" in (tmp_path / "frames.tum").read_text()
+    export_trajectory(tmp_path / "run", tmp_path / "dense.tum")
+    t, pos, _ = _read_tum(tmp_path / "dense.tum")
+    mid = times + 0.5 / FPS
+    expect = np.stack([np.interp(t, mid, centres[:, k]) for k in range(3)], 1)
+    np.testing.assert_allclose(pos, expect, atol=1e-7)
+    export_trajectory(tmp_path / "run", tmp_path / "pivot.tum", dense=False, pivot_m=0.2)
+    _, pos, quat = _read_tum(tmp_path / "pivot.tum")
+    p = np.array([0.0, 0.0, -0.2])
+    np.testing.assert_allclose(pos, p - euler_to_matrix(quat_to_euler(quat)) @ p, atol=2e-9)

@@ -1,9 +1,11 @@
 """Trajectory exports for other tools: TUM poses (evo, SLAM benchmarks) and gyro-style rate logs.
 
-A recovered trajectory is rotation only, about a pivot behind the camera (docs/design.md §3): the camera
-centre moves on a sphere, ``C(t) = P − R(t)·P`` with ``P = (0, 0, −pivot)`` in the reference camera
-frame, and ``R(t)`` is camera-to-reference. So a pose is ``(C(t), R(t))`` in the frame of the first
-frame's mean orientation, metres and a unit quaternion.
+A pose is ``(C(t), R(t))`` in the frame of the first frame's mean orientation (OpenCV camera axes: x right,
+y down, z forward), metres and a unit quaternion, ``R(t)`` camera-to-reference. The camera centre ``C`` is
+the one the run recovered: ``trajectory.csv``'s ``centre_*_m`` columns (``run --motion``: the bundle
+adjustment's translation, or the pivot model's centres), interpolated linearly to a dense trajectory's
+sample times. A file without them (or ``--pivot`` given) gets the pivot model's: rotation about a pivot
+behind the camera (docs/design.md §3), ``C(t) = P − R(t)·P`` with ``P = (0, 0, −pivot)``.
 
 - **TUM** (``timestamp tx ty tz qx qy qz qw``, one pose per line, ``#`` comments): what ``evo``
   (``evo_traj tum``, ``evo_ape tum``) and the TUM RGB-D / ETH3D tools read. Timestamps are on the
@@ -44,6 +46,7 @@ class TrajectorySamples:
     angles: np.ndarray  # (N, 3) rad [roll, pitch, yaw], camera-to-reference
     pivot_m: float | None  # from a run's config.json, else None
     source: str  # which file, and whether dense or per frame
+    centres: np.ndarray | None = None  # (N, 3) metres, the recovered camera centres, when the trajectory has them
 
 
 def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | None = None) -> TrajectorySamples:
@@ -61,7 +64,7 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
     Raises:
         InputError: no trajectory, an unreadable file, or fewer than 2 samples with an orientation.
     """
-    from motiondepth.io.trajectory import file_kind, read_angle_series
+    from motiondepth.io.trajectory import file_kind, read_angle_series, read_trajectory_csv
 
     path = Path(path)
     pivot, origin = None, 0.0
@@ -81,28 +84,48 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
     kind = file_kind(path)
     angles, times = read_angle_series(path, kind)
     source = f"{path} (dense)"
+    per_frame = path if kind == "trajectory" else path.with_name("trajectory.csv")
+    frame_times, frame_centres = None, None
+    if per_frame.is_file() and file_kind(per_frame) == "trajectory":
+        traj = read_trajectory_csv(per_frame)
+        frame_times, frame_centres = traj.times, traj.centres
+    span = None
     if kind == "trajectory":
         if len(times) < 2:
             raise InputError(path, "need at least 2 frames")
         span = frame_span_s if frame_span_s is not None else float(np.median(np.diff(times)))
         times = times + 0.5 * span
         source = f"{path} (per frame, stamped at the middle of a {1e3 * span:.1f} ms span)"
+    centres = None
+    if frame_centres is not None and np.isfinite(frame_centres).any():
+        ok = np.isfinite(frame_centres).all(1)
+        if span is None and len(frame_times) > 1:
+            span = float(np.median(np.diff(frame_times)))
+        mid = frame_times[ok] + 0.5 * (span or 0.0)
+        centres = np.stack([np.interp(times, mid, frame_centres[ok, k]) for k in range(3)], 1)
     kept = np.isfinite(angles).all(1)
     if not kept.all():  # lost frames: left out (a gap in the poses; the rate across it is its mean)
         angles, times = angles[kept], times[kept]
+        centres = None if centres is None else centres[kept]
         source += f"; {(~kept).sum()} lost sample(s) left out"
     if len(times) < 2 or not np.all(np.diff(times) > 0):
         raise InputError(path, "need at least 2 samples with an orientation, at increasing times")
-    return TrajectorySamples(times + origin, angles, pivot, source)
+    return TrajectorySamples(times + origin, angles, pivot, source, centres)
 
 
-def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float = 0.0) -> None:
-    """TUM trajectory file: ``timestamp tx ty tz qx qy qz qw`` per sample (camera-to-reference)."""
-    pos = camera_centre(euler_to_matrix(samples.angles), pivot_m)
+def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float | None = 0.0) -> None:
+    """TUM trajectory file: ``timestamp tx ty tz qx qy qz qw`` per sample (camera-to-reference). The positions
+    are the samples' recovered centres, or with ``pivot_m`` given (or no centres) the pivot model's."""
+    if pivot_m is None and samples.centres is not None:
+        pos, how = samples.centres, "camera centres as recovered (rotation and translation)"
+    else:
+        pivot = pivot_m or 0.0
+        pos, how = camera_centre(euler_to_matrix(samples.angles), pivot), f"rotation about a pivot {pivot:g} m behind"
+        how += " the camera"
     quat = euler_to_quat(samples.angles)
     buf = io.StringIO()
     buf.write(f"# motiondepth trajectory from {samples.source}\n")
-    buf.write(f"# rotation about a pivot {pivot_m:g} m behind the camera; frame: the first frame's mean orientation\n")
+    buf.write(f"# {how}; frame: the first frame's mean orientation (x right, y down, z forward)\n")
     buf.write("# timestamp tx ty tz qx qy qz qw\n")
     np.savetxt(buf, np.column_stack([samples.times, pos, quat]), fmt=["%.6f"] + ["%.9f"] * 7)
     with atomic_path(path) as tmp:
@@ -129,16 +152,18 @@ def export_trajectory(
 ) -> TrajectorySamples:
     """Write the trajectory of ``path`` (see :func:`load_samples`) to ``out`` as ``fmt`` (:data:`FORMATS`).
 
-    ``pivot_m`` defaults to the run's (``config.json``), else 0 (pure rotation); ``time_offset_s`` is
-    added to every time (to line up with another clock).
+    TUM positions: the recovered camera centres when the trajectory has them, unless ``pivot_m`` is given;
+    otherwise the pivot model with the run's pivot (``config.json``), else 0 (pure rotation). ``time_offset_s``
+    is added to every time (to line up with another clock).
     """
     if fmt not in FORMATS:
         raise InputError("--format", f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     samples = load_samples(path, dense, frame_span_s)
     samples.times = samples.times + time_offset_s
     if fmt == "tum":
-        pivot = pivot_m if pivot_m is not None else (samples.pivot_m or 0.0)
-        check_pivot(pivot)
+        pivot = pivot_m if pivot_m is not None else None if samples.centres is not None else (samples.pivot_m or 0.0)
+        if pivot is not None:
+            check_pivot(pivot)
         write_tum(out, samples, pivot)
     else:
         write_rates(out, samples)

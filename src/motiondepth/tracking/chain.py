@@ -42,6 +42,8 @@ class ChainConfig:
     quality: float = 0.01  # goodFeaturesToTrack quality level
     min_distance_px: float = 10.0  # … and spacing
     border_px: int = 8  # no seeds this close to the border
+    anchor_px: float = 6.0  # drift correction: each step is refined against the track's first frame, and the
+    # refined position kept when within this distance of the chained one (0: off)
 
 
 def _lk(c: ChainConfig, a: np.ndarray, b: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +61,30 @@ def _lk(c: ChainConfig, a: np.ndarray, b: np.ndarray, pts: np.ndarray) -> tuple[
     fb = np.linalg.norm(back - pts, axis=1)
     ok = ok_f.ravel().astype(bool) & ok_b.ravel().astype(bool) & (fb < c.fb_threshold_px)
     return fwd, ok & in_image(fwd, a.shape[:2])
+
+
+def _anchor(c: ChainConfig, gray: list[np.ndarray], k: int, xy: np.ndarray, starts: np.ndarray,
+            origin: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Drift correction (the template update strategy of Matthews et al., PAMI 2004): refine the chained
+    positions ``xy`` in frame ``k`` against each track's first frame ``starts`` (where it was at ``origin``),
+    keeping a refinement only when it lies within ``anchor_px`` of the chained position."""
+    out = xy.copy()
+    if len(xy) == 0:
+        return out
+    kw = dict(
+        winSize=(c.win_size, c.win_size), maxLevel=1, minEigThreshold=c.min_eig_threshold,
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+    )  # fmt: skip
+    for f in np.unique(starts):
+        if f == k:
+            continue
+        sel = np.flatnonzero(starts == f)
+        p0 = origin[sel].reshape(-1, 1, 2).astype(np.float32)
+        ref, ok, _ = cv2.calcOpticalFlowPyrLK(gray[f], gray[k], p0, xy[sel].reshape(-1, 1, 2).copy(), **kw)
+        ref = ref.reshape(-1, 2)
+        keep = ok.ravel().astype(bool) & (np.linalg.norm(ref - xy[sel], axis=1) < c.anchor_px)
+        out[sel[keep]] = ref[keep]
+    return out
 
 
 def seed_points(gray: np.ndarray, live: np.ndarray, c: ChainConfig) -> np.ndarray:
@@ -118,13 +144,17 @@ def track_chained(
     xy_at: dict[int, np.ndarray] = {0: live_xy}  # frame → positions of its live points
     ids_at: dict[int, np.ndarray] = {0: live_ids}  # frame → ids of its live points
     n_total = len(live_ids)
+    origin = [live_xy]
     for k in tqdm(range(1, t_len), desc="track (klt-chain)", unit="frame", disable=not progress, leave=False):
         nxt, ok = _lk(c, gray[k - 1], gray[k], live_xy)
         live_ids, live_xy = live_ids[ok], nxt[ok]
+        if c.anchor_px > 0:
+            live_xy = _anchor(c, gray, k, live_xy, np.concatenate(first)[live_ids], np.concatenate(origin)[live_ids])
         new = seed_points(gray[k], live_xy, c)
         new_ids = np.arange(n_total, n_total + len(new))
         n_total += len(new)
         first.append(np.full(len(new), k))
+        origin.append(new)
         live_ids, live_xy = np.concatenate([live_ids, new_ids]), np.concatenate([live_xy, new])
         ids_at[k], xy_at[k] = live_ids, live_xy
     tracks = np.zeros((t_len, n_total, 2), np.float32)

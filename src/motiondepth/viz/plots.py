@@ -183,16 +183,21 @@ def plot_run_trajectory(
     dense: np.ndarray | None = None,
     dense_times: np.ndarray | None = None,
     title: str = "Recovered camera rotation relative to frame 0",
+    centres: np.ndarray | None = None,
+    centres_label: str = "",
 ) -> None:
     """Angles over time (left) beside the paper's Figure 5-style 3D view (right), no ground truth.
 
     Args:
         times: (T,) frame times, s; sparse: (T, 3) per-frame angles, rad.
         dense: optional (T, S, 3) rad with ``dense_times`` (T, S) s, drawn as a line.
+        centres: optional (T, 3) camera centres, metres (reference camera axes), drawn below the angles in
+            millimetres, with ``centres_label`` (e.g. the motion model) in the panel's legend.
     """
     plt = _pyplot()
-    fig = plt.figure(figsize=(13, 6))
-    grid = fig.add_gridspec(3, 2, width_ratios=(1.3, 1.0))
+    rows = 3 if centres is None else 4
+    fig = plt.figure(figsize=(13, 6 if centres is None else 7.5))
+    grid = fig.add_gridspec(rows, 2, width_ratios=(1.3, 1.0))
     ax3d = fig.add_subplot(grid[:, 1], projection="3d")
     first = None
     for i, name in enumerate(("roll", "pitch", "yaw")):
@@ -205,8 +210,16 @@ def plot_run_trajectory(
         ax.grid(alpha=0.3)
         if i == 0:
             ax.legend(loc="best", fontsize=8)
-        if i == 2:
+        if i == rows - 1:
             ax.set_xlabel("time [s]")
+    if centres is not None:
+        ax = fig.add_subplot(grid[3, 0], sharex=first)
+        for k, (axis, colour) in enumerate(zip("xyz", ("tab:red", "tab:green", "tab:blue"), strict=True)):
+            ax.plot(times, centres[:, k] * 1e3, marker=".", ms=3, lw=1, color=colour, label=f"{axis}")
+        ax.set_ylabel("centre [mm]")
+        ax.set_xlabel("time [s]")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8, ncol=3, title=centres_label or None, title_fontsize=8)
     if dense is not None:
         d = dense.reshape(-1, 3) * ARCMIN
         ax3d.plot(d[:, 0], d[:, 1], d[:, 2], color="tab:blue", lw=1.0, label="dense")

@@ -70,7 +70,12 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
 
     def write_plots(_, o):
-        plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times)
+        motion = res.summary.get("motion")
+        label = "" if motion is None else f"camera centre, {motion['model']} model ({motion.get('solver')})"
+        title = "Recovered camera motion relative to frame 0" if traj.centres is not None else None
+        plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times,
+                            **({"title": title} if title else {}), centres=traj.centres,
+                            centres_label=label)  # fmt: skip
         spectra = {k: v for k, v in shake_spectra(clip, traj).items() if not isinstance(v, str)}
         labels = {"dense": f"dense trajectory ({traj.dense.shape[1]} samples per frame)", "per_frame": "per frame"}
         plot_shake_spectrum(o / "spectrum.png", {labels[k]: v for k, v in spectra.items()},

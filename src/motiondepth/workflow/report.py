@@ -128,6 +128,26 @@ def _shake_table(shake: dict) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+def _motion_rows(motion: dict | None) -> list[tuple[str, str]]:
+    """The motion model the run used, why, and the camera's translation."""
+    if not motion:
+        return []
+    esc = html.escape
+    crit = motion.get("criterion") or {}
+    ranked = ", ".join(f"{k} {v:g}" for k, v in sorted(crit.items(), key=lambda kv: kv[1]))
+    solver = (
+        "the papers' pivot model by the optics solver (no translation beyond the pivot's in the data)"
+        if motion.get("solver") == "lsq"
+        else "the small-motion bundle adjustment"
+    )
+    return [
+        ("motion model", f"<b>{esc(motion['model'])}</b>, solved by {solver}; criterion (lower is better): "
+         f"{esc(ranked)} — {esc(motion.get('chosen_by') or '')}"),
+        ("camera translation", f"up to {1e3 * motion['translation_max_m']:.1f} mm from frame 0, path "
+         f"{1e3 * motion['path_length_m']:.1f} mm (the scale follows the depth's)"),
+    ]  # fmt: skip
+
+
 def _summary_rows(res: Result, src: str) -> str:
     """The report's *Summary* table: input, intrinsics, motion, shake, fit, tracks, rolling shutter, gyro, depth."""
     s, clip = res.summary, res.clip
@@ -151,6 +171,7 @@ def _summary_rows(res: Result, src: str) -> str:
                 f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
                 f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s",
             ),
+            *_motion_rows(s.get("motion")),
             *(
                 [("shake", esc(short_text(s["shake"]["dense"])) + " (dense trajectory; see <i>Camera shake</i>)")]
                 if "dense" in s.get("shake", {})
@@ -179,6 +200,18 @@ def _summary_rows(res: Result, src: str) -> str:
                 "depth (frame 0)",
                 f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
                 f"{esc(d['source'])}",
+            ),
+            *(
+                [
+                    (
+                        "depth confidence",
+                        f"{100 * d['parallax_coverage']:.0f}% of frame 0's pixels take their depth "
+                        "mostly from nearby parallax points (depth.npz 'confidence'); the rest keep the network's "
+                        "shape",
+                    )
+                ]
+                if "parallax_coverage" in d
+                else []
             ),
             (
                 "depth over time",

@@ -300,7 +300,7 @@ class CachedSteps:
                 "readout_fraction": rf,
                 "fit_readout": fit_rf,
                 "video": self.video_id,
-                "version": 2,
+                "version": 3,
             },
             ["motion.json", "motion_points.npz"],
             lambda: solve_motion(
