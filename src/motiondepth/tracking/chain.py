@@ -42,7 +42,7 @@ class ChainConfig:
     quality: float = 0.01  # goodFeaturesToTrack quality level
     min_distance_px: float = 10.0  # … and spacing
     border_px: int = 8  # no seeds this close to the border
-    anchor_px: float = 6.0  # drift correction: each step is refined against the track's first frame, and the
+    anchor_px: float = 0.0  # drift correction: each step is refined against the track's first frame, and the
     # refined position kept when within this distance of the chained one (0: off)
 
 

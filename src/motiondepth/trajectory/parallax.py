@@ -264,3 +264,55 @@ def rescale_depth_map(
         np.float32
     )
     return (depth_map * scale * np.exp(field)).astype(np.float32), info
+
+
+def interpolate_depth_ratio(
+    depth_map: np.ndarray, points_xy: np.ndarray, depth: np.ndarray, sigma: np.ndarray,
+    max_rel_sigma: float = 0.1, min_points: int = 20,
+) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """``depth_map`` (H, W) times the points' depth ratio to it, interpolated linearly between them.
+
+    The ratio ``depth / depth_map`` of every reliable point (``sigma / depth`` below ``max_rel_sigma``) is
+    interpolated in log space over their Delaunay triangulation (outside it, the nearest point's ratio). So
+    the map keeps its own edges and shape between the points while matching them where they are dense
+    (thousands of parallax points from :func:`~motiondepth.trajectory.small_motion.triangulate_tracks`);
+    the smooth field of :func:`rescale_depth_map` suits a few dozen.
+
+    Returns:
+        (map, info: ``mode`` ``interpolated`` (or ``none`` with fewer than ``min_points``), ``scale`` (median
+        ratio), ``points``, ``confidence`` (H, W) in [0, 1]: 1 at a point, falling off with the distance to
+        the nearest one over twice their typical spacing: how much to trust the parallax there).
+    """
+    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+    from scipy.ndimage import distance_transform_edt
+    from scipy.spatial import QhullError
+
+    h, w = depth_map.shape
+    xy = np.asarray(points_xy, np.float64)
+    ok = np.isfinite(depth) & (depth > 0) & np.isfinite(sigma) & (sigma < max_rel_sigma * depth)
+    ok &= (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+    net = np.full(len(xy), np.nan)
+    net[ok] = sample_depth(depth_map, xy[ok])
+    ok &= np.isfinite(net) & (net > 0)
+    info = {"points": int(ok.sum()), "mode": "interpolated", "scale": 1.0}
+    if ok.sum() < min_points:
+        info["mode"] = "none"
+        return depth_map.astype(np.float32), info
+    log_ratio = np.log(depth[ok] / net[ok])
+    base = float(np.median(log_ratio))
+    info["scale"] = float(np.exp(base))
+    yy, xx = np.mgrid[:h, :w]
+    try:
+        field = LinearNDInterpolator(xy[ok], log_ratio - base, fill_value=np.nan)(xx, yy)
+    except QhullError:  # degenerate (collinear) points: the nearest point's ratio everywhere
+        field = np.full((h, w), np.nan)
+    outside = ~np.isfinite(field)  # beyond the points' hull: the nearest point's ratio
+    if outside.any():
+        field[outside] = NearestNDInterpolator(xy[ok], log_ratio - base)(xx[outside], yy[outside])
+    empty = np.ones((h, w), bool)
+    ij = np.round(xy[ok]).astype(int)
+    empty[ij[:, 1], ij[:, 0]] = False
+    spacing = np.sqrt(h * w / ok.sum())
+    conf = np.exp(-((distance_transform_edt(empty) / (2.0 * spacing)) ** 2))
+    info["confidence"] = conf.astype(np.float32)
+    return (depth_map * np.exp(base + field)).astype(np.float32), info

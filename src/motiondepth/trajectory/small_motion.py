@@ -403,6 +403,64 @@ def solve_small_motion(
     )
 
 
+def triangulate_tracks(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
+                       config: SmallMotionConfig | None = None, iterations: int = 6
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Depths of more tracks with a solved motion held fixed: each track's log inverse depth by robust
+    Gauss–Newton (the depth prior as in the solve; every track is independent, so this is cheap for
+    thousands). Returns per track (N,): depth in its first frame (metres), its one-σ uncertainty, and the
+    median reprojection residual (pixels); NaN for tracks seen in too few frames."""
+    cfg = config or SmallMotionConfig()
+    prob, used = _build(tracks, intr, prior_depth, cfg)
+    n_all = tracks.num_points
+    out = np.full(n_all, np.nan), np.full(n_all, np.nan), np.full(n_all, np.nan)
+    if len(prob.n) == 0:
+        return out
+    q = 6 if sol.model == "6dof" else 3
+    full = np.nan_to_num(sol.angles if q == 3 else np.concatenate([sol.angles, sol.centres], 1))
+    rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", 0.2))
+    eta, inv_var, n = prob.eta_prior.copy(), 1.0 / prob.eta_sigma**2, len(prob.eta_prior)
+
+    def normal_equations(eta):
+        res, _, je, _, d = _residuals_and_jacobian(prob, full, eta, rf, sol.model, pivot, intr)
+        e = np.linalg.norm(res, axis=1)
+        w = np.where(e <= cfg.huber_px, 1.0, cfg.huber_px / np.maximum(e, 1e-12)) * (d[:, 2] > 1e-6)
+        h = np.bincount(prob.n, weights=w * (je**2).sum(1), minlength=n) + inv_var
+        g = np.bincount(prob.n, weights=w * (je * res).sum(1), minlength=n) + (eta - prob.eta_prior) * inv_var
+        return e, h, g
+
+    for _ in range(iterations):
+        _, h, g = normal_equations(eta)
+        eta = eta - np.clip(g / h, -1.0, 1.0)
+    e, h, _ = normal_equations(eta)
+    order = np.argsort(prob.n, kind="stable")
+    starts = np.searchsorted(prob.n[order], np.arange(n))
+    med = np.array([np.median(c) if len(c) else np.nan for c in np.split(e[order], starts[1:])])
+    depth, sigma, resid = out
+    depth[used], sigma[used], resid[used] = np.exp(-eta), np.exp(-eta) / np.sqrt(h), med
+    return depth, sigma, resid
+
+
+def track_fit_cost(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
+                   config: SmallMotionConfig | None = None) -> tuple[float, int]:  # fmt: skip
+    """How well a motion explains ``tracks``: each track's depth fitted with the motion held fixed
+    (:func:`triangulate_tracks`), then the mean Huber loss per observation (pixels²), and the count."""
+    cfg = config or SmallMotionConfig()
+    depth, _, _ = triangulate_tracks(sol, tracks, intr, prior_depth, cfg)
+    prob, used = _build(tracks, intr, prior_depth, cfg)
+    if len(prob.n) == 0:
+        return float("nan"), 0
+    q = 6 if sol.model == "6dof" else 3
+    full = np.nan_to_num(sol.angles if q == 3 else np.concatenate([sol.angles, sol.centres], 1))
+    eta = -np.log(np.where(np.isfinite(depth[used]) & (depth[used] > 0), depth[used], np.exp(-prob.eta_prior)))
+    rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", 0.2))
+    res, *_, d = _residuals_and_jacobian(prob, full, eta, rf, sol.model, pivot, intr, want_jac=False)
+    e = np.linalg.norm(res, axis=1)
+    huber = np.where(e <= cfg.huber_px, 0.5 * e**2, cfg.huber_px * (e - 0.5 * cfg.huber_px))
+    huber = np.where(d[:, 2] > 1e-6, huber, 10.0 * cfg.huber_px)  # a point pushed behind the camera
+    return float(huber.mean()), len(e)
+
+
 def model_criterion(sol: SmallMotion, huber_px: float) -> float:
     """BIC-style criterion of a fit: ``2 · cost / σ² + k · ln(2M)``, σ the Huber threshold (lower is better).
 

@@ -117,7 +117,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
     motion = None
     if steps.bundle:  # rotation and translation by the small-motion bundle adjustment
-        prior, _, prior_src = steps.depth(tracks, intr, prior=True)
+        prior, prior_info, prior_src = steps.depth(tracks, intr, prior=True)
         ba_traj, motion = steps.motion(tracks, prior, intr)
         record["motion"] = motion_record(motion, cfg.motion)
     else:
@@ -131,7 +131,11 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         traj = steps.trajectory(tracks, prior, intr, motion=ba_traj)
         depth, rescale_info = steps.fused_depth(prior, motion, intr, prior_src)
         steps.keys["depth"] = steps.keys["fused_depth"]  # what the steps downstream read
-        rescale_info = {**rescale_info, "motion": motion}
+        rescale_info = {
+            **rescale_info,
+            "motion": motion,
+            **{k: v for k, v in prior_info.items() if k == "distance_scale"},
+        }
         depth_src = prior_src
         if rescale_info.get("mode", "none") != "none":
             depth_src += (

@@ -300,11 +300,22 @@ class CachedSteps:
                 "readout_fraction": rf,
                 "fit_readout": fit_rf,
                 "video": self.video_id,
-                "version": 3,
-            },
+                "version": 6,
+            }
+            | self.rs_key,
             ["motion.json", "motion_points.npz"],
             lambda: solve_motion(
-                clip.frames, tracks, prior, intr, cfg.motion, cfg.pivot_m, clip.times, rf, fit_rf, cfg.progress
+                clip.frames,
+                tracks,
+                prior,
+                intr,
+                cfg.motion,
+                cfg.pivot_m,
+                clip.times,
+                rf,
+                fit_rf,
+                cfg.progress,
+                self.solver,
             ),
             _write_motion,
             _load_motion,
@@ -333,7 +344,7 @@ class CachedSteps:
 
         return self.step(
             "fused_depth",
-            {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode},
+            {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode, "version": 2},
             ["depth.npz", "depth.png"],
             lambda: fuse_parallax_depth(prior, motion, mode),
             write,

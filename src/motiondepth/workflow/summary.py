@@ -260,6 +260,12 @@ PAPER_REGIME = (
 )
 
 
+PAPER_REGIME_BLUR = (
+    "lsq: the papers' pivot model, solved by the optics solver on the query grid, explains the grid's tracks "
+    "better than the bundle adjustment's 6-DoF motion (config.json motion.grid_check), as under long exposures"
+)
+
+
 def motion_record(motion: dict, mode: str) -> dict:
     """``config.json``'s ``motion``: the bundle adjustment's outcome without its per-point arrays, and which
     solver gave the run's path (``solver``): with ``--motion auto`` a choice other than ``6dof`` is the
@@ -268,10 +274,10 @@ def motion_record(motion: dict, mode: str) -> dict:
     from motiondepth.workflow.stages import MOTION_ARRAYS
 
     record = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
-    paper = mode == "auto" and motion["model"] != "6dof"
+    paper = mode == "auto" and motion.get("solver", "lsq" if motion["model"] != "6dof" else "") == "lsq"
     record["solver"] = "lsq" if paper else "bundle adjustment"
     if paper:
-        record["solver_why"] = PAPER_REGIME
+        record["solver_why"] = PAPER_REGIME if motion["model"] != "6dof" else PAPER_REGIME_BLUR
     return record
 
 
