@@ -18,12 +18,17 @@ Methods side by side on every TUM clip, each timed:
 - ``run --motion lsq``: the earlier pivot least-squares solver (what ``run`` did before);
 - OpenCV essential matrix from frame 0 to each frame (RANSAC, ``recoverPose``) on the same chained tracks
   the bundle adjustment uses: rotation, and the translation's direction;
-- the homography (rotation-only) baseline on those tracks.
+- the homography (rotation-only) baseline on those tracks;
+- COLMAP through ``pycolmap`` (the ``peers`` extra; skipped when it is not installed): SIFT, sequential
+  matching, incremental mapping with the known intrinsics held fixed. Frames it does not register count
+  as failures.
 
 Translation is scored by its direction (frames where the camera moved more than 1 cm), since a monocular
-clip's scale comes from the depth prior. COLMAP is not in this run yet (see docs/results.md).
+clip's scale comes from the depth prior. Seconds: ``run`` end to end (decoding, depth network, every
+step, videos and report; the motion step alone is ``motion_step_s``); COLMAP from its feature extraction
+to its last bundle adjustment (writing the PNGs it reads is not counted).
 
-    python benchmarks/real_footage.py --work /tmp/real     # ≈ 2 min on 2 cores; reruns reuse the runs in --work
+    python benchmarks/real_footage.py --work /tmp/real     # ≈ 6 min on 2 cores; use a fresh --work for timings
 """
 
 from __future__ import annotations
@@ -198,7 +203,8 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
         }
         if motion == "auto":
             mo = res.summary["motion"]
-            extra |= {"model": mo["model"], "readout_fraction": mo["readout_fraction"]}
+            extra |= {"model": mo["model"], "readout_fraction": mo["readout_fraction"],
+                      "motion_step_s": round(float(res.timings_s.get("motion", float("nan"))), 2)}  # fmt: skip
             p = read_npz(res.out_dir / "depth_prior.npz", ("depth",))["depth"]
             pm, ps = (depth_metrics(p, depth_gt, align=a) for a in ("none", "median"))
             extra |= {"prior_depth_abs_rel": round(pm["abs_rel"], 3),
