@@ -126,3 +126,23 @@ def test_multiframe_signal_benchmark_fits_the_true_depth_best():
     assert set(r) == {*bench.DEPTHS, "identity"}
     assert r["true"] < 0.5 * r["identity"]
     assert r["true"] < r["1 m"] and r["true"] < r["20 m"]
+
+
+def test_interpolated_depth_ratio_keeps_the_maps_edges_and_matches_the_points(rng):
+    """The prior map is right up to a smooth factor; a few hundred true points make it right everywhere."""
+    from motiondepth.trajectory.parallax import interpolate_depth_ratio
+
+    h, w = 120, 160
+    yy, xx = np.mgrid[:h, :w]
+    truth = np.where(xx < 80, 1.0, 3.0) + 0.002 * yy  # a step edge the points need not sit on
+    prior = truth * 0.7 * np.exp(0.3 * xx / w)  # wrong scale, and a smooth tilt
+    xy = np.stack([rng.uniform(0, w - 1, 400), rng.uniform(0, h - 1, 400)], 1)
+    z = truth[np.round(xy[:, 1]).astype(int), np.round(xy[:, 0]).astype(int)]
+    out, info = interpolate_depth_ratio(prior, xy, z, 0.02 * z)
+    assert info["mode"] == "interpolated" and info["points"] == 400
+    assert np.median(np.abs(out - truth) / truth) < 0.01
+    assert info["confidence"].shape == (h, w) and info["confidence"].max() == pytest.approx(1.0)
+    few, info_few = interpolate_depth_ratio(prior, xy[:5], z[:5], 0.02 * z[:5])
+    assert info_few["mode"] == "none" and np.array_equal(few, prior.astype(np.float32))
+    unsure, info_unsure = interpolate_depth_ratio(prior, xy, z, 0.5 * z)  # no point known to 10 %
+    assert info_unsure["mode"] == "none"

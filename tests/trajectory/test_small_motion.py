@@ -121,3 +121,25 @@ def test_frames_without_enough_points_are_unsolved_and_bad_arguments_fail(rng):
         solve_small_motion(tr, INTR, np.full(100, np.nan), "6dof")
     with pytest.raises(ValueError, match="unknown motion model"):
         solve_small_motion(tr, INTR, z, "spline")
+
+
+def test_more_tracks_are_triangulated_with_the_motion_held_fixed(rng):
+    """triangulate_tracks: depths of tracks the solve never saw, from its motion; and track_fit_cost prefers
+    the true motion to a wrong one on them."""
+    from motiondepth.trajectory.small_motion import track_fit_cost, triangulate_tracks
+
+    tr, ang, cen, z = _clip(np.random.default_rng(7), n=400)
+    fit, held = slice(0, 200), slice(200, 400)
+
+    def part(s):
+        return Tracks(tr.tracks[:, s], tr.visible[:, s], tr.queries[s], tr.image_size)
+
+    prior = z * np.exp(rng.normal(0, 0.2, len(z)))
+    sol = solve_small_motion(part(fit), INTR, prior[fit], "6dof", config=SmallMotionConfig(readout_sigma=0))
+    depth, sigma, resid = triangulate_tracks(sol, part(held), INTR, prior[held])
+    assert np.median(np.abs(depth - z[held]) / z[held]) < 0.05  # the noisy prior was 20 % off
+    assert np.all(sigma > 0) and np.nanmedian(resid) < 0.5
+    rotation = solve_small_motion(part(fit), INTR, prior[fit], "rotation", config=SmallMotionConfig(readout_sigma=0))
+    right, count = track_fit_cost(sol, part(held), INTR, prior[held])
+    wrong, _ = track_fit_cost(rotation, part(held), INTR, prior[held])
+    assert count == 14 * 200 and right < 0.2 * wrong
