@@ -144,5 +144,5 @@ def test_interpolated_depth_ratio_keeps_the_maps_edges_and_matches_the_points(rn
     assert info["confidence"].shape == (h, w) and info["confidence"].max() == pytest.approx(1.0)
     few, info_few = interpolate_depth_ratio(prior, xy[:5], z[:5], 0.02 * z[:5])
     assert info_few["mode"] == "none" and np.array_equal(few, prior.astype(np.float32))
-    unsure, info_unsure = interpolate_depth_ratio(prior, xy, z, 0.5 * z)  # no point known to 10 %
+    _, info_unsure = interpolate_depth_ratio(prior, xy, z, 0.5 * z)  # no point known to 10 %
     assert info_unsure["mode"] == "none"

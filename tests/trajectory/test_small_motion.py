@@ -128,7 +128,7 @@ def test_more_tracks_are_triangulated_with_the_motion_held_fixed(rng):
     the true motion to a wrong one on them."""
     from motiondepth.trajectory.small_motion import track_fit_cost, triangulate_tracks
 
-    tr, ang, cen, z = _clip(np.random.default_rng(7), n=400)
+    tr, _, _, z = _clip(np.random.default_rng(7), n=400)
     fit, held = slice(0, 200), slice(200, 400)
 
     def part(s):
