@@ -287,10 +287,13 @@ def solve_motion(
         raise InputError("--motion", str(exc)) from None
     t = np.arange(tracks.num_frames, dtype=np.float64) if times is None else times
     traj = sol.trajectory(t)
-    points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress)
     check = {"solver": "bundle adjustment"}
     if model == "auto":
         check = paper_regime_check(sol, tracks, prior_depth, intrinsics, pivot_m, times, solver, cfg)
+    if check["solver"] == "bundle adjustment":
+        points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress)
+    else:  # the optics solver gives the path and the pivot parallax the depth: no points needed
+        points_xy, depth_m, sigma_m = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
     info = {
         **why,
         **check,
