@@ -111,6 +111,14 @@ def test_help_texts(capsys):
     assert "rolling-shutter" in capsys.readouterr().out
 
 
+def test_python_dash_m_motiondepth_is_the_command():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "motiondepth", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "simulate" in out.stdout and "run" in out.stdout
+
+
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
