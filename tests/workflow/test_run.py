@@ -618,3 +618,10 @@ def test_run_with_the_small_motion_bundle_adjustment(sim, tmp_path):
     np.testing.assert_allclose(again.trajectory.angles, res.trajectory.angles, atol=1e-9)  # CSV keeps 10 digits
     with pytest.raises(InputError, match="--motion"):
         motiondepth.run(sim["video"], tmp_path / "bad", progress=False, motion="spline", **sim["flags"])
+
+
+def test_the_step_by_step_depth_is_runs(first_run):
+    """workflow.estimate_depth with its defaults gives the network depth run used (the same checkpoint)."""
+    with np.load(first_run.out_dir / "depth.npz") as z:
+        runs = z["unscaled_depth"]
+    np.testing.assert_allclose(workflow.estimate_depth(first_run.clip.frames), runs, rtol=1e-4, atol=1e-5)

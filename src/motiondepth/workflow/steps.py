@@ -51,7 +51,8 @@ def estimate_depth(
     depth_scale: float | None = None,
     source: str = "frames",
 ) -> np.ndarray:
-    """Metric depth (H, W) metres of frame 0: from ``depth_file`` if given, else the blur network.
+    """Metric depth (H, W) metres of frame 0: from ``depth_file`` if given, else the blur network (``predictor``;
+    default: the checkpoint ``run`` uses, :data:`~motiondepth.models.weights.VIDEO_DEPTH_CHECKPOINT`).
 
     A depth file of another resolution with the same aspect ratio is resized (nearest neighbour,
     so holes stay holes).
@@ -69,10 +70,11 @@ def estimate_depth(
                 )
             d = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)
         return d.astype(np.float32)
-    if predictor is None:
+    if predictor is None:  # the step-by-step path gives what run gives
         from motiondepth.depth.blur import BlurPredictor
+        from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 
-        predictor = BlurPredictor(trajectory_checkpoint=None)
+        predictor = BlurPredictor(VIDEO_DEPTH_CHECKPOINT, trajectory_checkpoint=None)
     return predictor.depth(frames, source=source)
 
 
