@@ -30,7 +30,7 @@ LAYERS = [
     ["viz"],  # plots
     ["workflow"],  # run(): config, inputs, steps, cache, exports, report
     ["demo"],
-    ["cli"],
+    ["cli", "__main__"],  # the command line (python -m motiondepth)
 ]
 
 
