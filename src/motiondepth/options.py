@@ -103,6 +103,7 @@ READOUT_MS = Range(0.0, 1000.0, unit="ms")
 SEED = Range(0, SEED_MAX, integer=True)
 SHAKE_SCALE = Range(0.0, 100.0, lo_open=True)
 GRID_HALF = Range(1, 64, integer=True)  # 129² = 16 641 points: more is minutes of tracking for no gain
+GRID_SIZE = Range(2, 129, integer=True)  # points per side (CoTracker's grid_size), the same limit
 FRAME_SPAN_S = Range(0.0, 10.0, unit="s")
 TIME_S = Range(-1e12, 1e12, unit="s")  # any clock (Unix time in seconds is 1.7e9)
 FOCAL_PX = Range(0.0, 1e6, lo_open=True, unit="px")  # fx, fy

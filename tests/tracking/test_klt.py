@@ -112,3 +112,26 @@ def test_cross_blur_tracking_removes_the_blur_lobe_bias():
     assert b_cross < 0.3 * b_plain
     with pytest.raises(ValueError, match="kernels are for"):
         track_cross_blur(video.frames[:4], grid_queries(g), kernels)
+
+
+def test_grid_size_counts_points_per_side_like_cotracker():
+    from motiondepth.tracking import grid_points, query_grid
+
+    np.testing.assert_array_equal(grid_points(25, (240, 320)), query_grid(12, (240, 320)))  # odd: the paper's
+    even = grid_points(4, (240, 320))
+    assert even.shape == (16, 2)
+    assert np.allclose(even.reshape(4, 4, 2)[:, :, 0].mean(), (320 - 1) / 2)  # straddles the centre
+    with pytest.raises(ValueError, match="at least 2"):
+        grid_points(1, (240, 320))
+
+
+def test_track_command_takes_a_grid_size(tmp_path):
+    from motiondepth.cli import main
+    from motiondepth.io.trajectory import load_tracks
+
+    sim = tmp_path / "sim"
+    assert main(["simulate", "--procedural", "--frames", "3", "--out", str(sim)]) == 0
+    assert main(["track", str(sim), "--grid-size", "6", "--out", str(tmp_path / "t.npz")]) == 0
+    assert load_tracks(tmp_path / "t.npz")[0].num_points == 36
+    both = ["track", str(sim), "--grid-size", "6", "--grid-half", "2", "--out", str(tmp_path / "u.npz")]
+    assert main(both) == 2 and not (tmp_path / "u.npz").exists()  # one or the other

@@ -28,7 +28,7 @@ def cmd_track(a: argparse.Namespace) -> int:
         intr = camera_from_record(camera, Path(a.input) / "camera.json")[0]
     t0 = time.perf_counter()
     try:
-        tracks = track_frames(frames, a.grid_half, intr, a.tracker)
+        tracks = track_frames(frames, a.grid_half, intr, a.tracker, grid_size=a.grid_size)
     except ValueError as exc:
         raise InputError(a.input, str(exc)) from None
     save_tracks(a.out, tracks, None if intr is None else intr.as_array())
@@ -159,12 +159,19 @@ def add_commands(sub):
     t.add_argument(
         "input", metavar="INPUT", help="video file (mp4, mov, ...), image folder, or 'motiondepth simulate' folder"
     )
-    t.add_argument(
+    grid = t.add_mutually_exclusive_group()
+    grid.add_argument(
         "--grid-half",
         type=number(opt.GRID_HALF),
         default=12,
         metavar="I",
         help="half-width count i: (2i+1)^2 points (default 12 → 625; at most 64)",
+    )
+    grid.add_argument(
+        "--grid-size",
+        type=number(opt.GRID_SIZE),
+        metavar="N",
+        help="N x N points over the same area (CoTracker's grid_size; odd N has a point at the principal point)",
     )
     t.add_argument(
         "--intrinsics",

@@ -4,7 +4,7 @@ from motiondepth.tracking.base import Tracker, available_trackers, make_tracker,
 from motiondepth.tracking.blur_fit import BlurFit, BlurFitConfig, fit_blur_trace, track_with_blur_fit
 from motiondepth.tracking.chain import ChainConfig, ChainedKLTTracker, track_chained
 from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
-from motiondepth.tracking.grid import grid_queries, query_grid, track_frames
+from motiondepth.tracking.grid import grid_points, grid_queries, query_grid, track_frames
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "available_trackers",
     "exposure_kernels",
     "fit_blur_trace",
+    "grid_points",
     "grid_queries",
     "make_tracker",
     "query_grid",

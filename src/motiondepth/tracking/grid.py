@@ -31,6 +31,22 @@ def query_grid(
     """
     if half_count < 1:
         raise ValueError(f"half_count must be ≥ 1, got {half_count}")
+    return grid_points(2 * half_count + 1, size, intr, margin_px)
+
+
+def grid_points(
+    per_side: int, size: tuple[int, int], intr: Intrinsics | None = None, margin_px: float | None = None
+) -> np.ndarray:
+    """``per_side × per_side`` query points spread evenly over the same area as :func:`query_grid` (CoTracker's
+    ``grid_size`` convention for the count). An odd count is :func:`query_grid` of half ``(per_side − 1) / 2``,
+    with a point at the principal point; an even one straddles it.
+
+    Example:
+        >>> grid_points(3, (101, 201)).tolist() == query_grid(1, (101, 201)).tolist()
+        True
+    """
+    if per_side < 2:
+        raise ValueError(f"a grid needs at least 2 points per side, got {per_side}")
     h, w = size
     cx, cy = ((w - 1) / 2.0, (h - 1) / 2.0) if intr is None else (intr.cx, intr.cy)
     if margin_px is None:
@@ -39,7 +55,7 @@ def query_grid(
     reach_y = min(cy, h - 1 - cy) - margin_px
     if reach_x <= 0 or reach_y <= 0:
         raise ValueError(f"image {w}x{h} too small for a {margin_px:.0f} px margin around ({cx}, {cy})")
-    steps = np.arange(-half_count, half_count + 1) / half_count
+    steps = np.linspace(-1.0, 1.0, per_side)
     ys, xs = np.meshgrid(cy + steps * reach_y, cx + steps * reach_x, indexing="ij")
     return np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
 
@@ -55,11 +71,16 @@ def track_frames(
     grid_half: int = 12,
     intrinsics: Intrinsics | None = None,
     tracker: str = "klt",
+    grid_size: int | None = None,
     **tracker_options: object,
 ) -> Tracks:
-    """Track the paper's query grid (``(2·grid_half + 1)²`` points, from frame 0) through ``frames``."""
+    """Track the paper's query grid (``(2·grid_half + 1)²`` points, or ``grid_size²`` when given, from frame 0)
+    through ``frames``."""
     h, w = frames.shape[1:3]
     from motiondepth.tracking.base import make_tracker
 
-    grid = query_grid(grid_half, (h, w), intrinsics)
+    if grid_size is not None:
+        grid = grid_points(grid_size, (h, w), intrinsics)
+    else:
+        grid = query_grid(grid_half, (h, w), intrinsics)
     return make_tracker(tracker, **tracker_options).track(frames, grid_queries(grid))
