@@ -625,3 +625,20 @@ def test_the_step_by_step_depth_is_runs(first_run):
     with np.load(first_run.out_dir / "depth.npz") as z:
         runs = z["unscaled_depth"]
     np.testing.assert_allclose(workflow.estimate_depth(first_run.clip.frames), runs, rtol=1e-4, atol=1e-5)
+
+
+def test_report_warnings_come_after_the_summary_ranked_by_severity():
+    from motiondepth.workflow.report import _warnings_block, warning_severity
+
+    assert warning_severity("low track survival: 5% of the tracks ...") == "high"
+    assert warning_severity("metric depth: the scale comes from the network ...") == "note"
+    assert warning_severity("the depth network's scale is unsure ...") == "medium"
+    block = _warnings_block(["metric depth: the scale ...", "large residuals: 3 px", "something else"])
+    assert block.startswith('<details class="warnings" open>') and "3 warning(s): 1 high, 1 medium, 1 note" in block
+    assert block.index("large residuals") < block.index("something else") < block.index("metric depth")
+    assert " open" not in _warnings_block(["metric depth: a note only"]).split(">")[0]
+
+
+def test_report_puts_the_summary_first(first_run):
+    page = (first_run.out_dir / "report.html").read_text()
+    assert page.index("<h2>Summary</h2>") < page.index("<h2>Warnings</h2>")

@@ -26,6 +26,8 @@ h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;bo
 .meta{color:#666;font-size:.9rem} table{border-collapse:collapse;margin:.5rem 0} td,th{padding:.2rem .8rem;
 border-bottom:1px solid #eee;text-align:left;vertical-align:top} th{background:#f6f6f6}
 .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.6rem 1rem;margin:.4rem 0}
+.warn.high{background:#fdecea;border-left-color:#d93025}.warn.note{background:#f3f6fa;border-left-color:#8aa4c8}
+details.warnings>summary{cursor:pointer;font-weight:600;margin:.4rem 0}
 .ok{background:#eef8ee;border-left:4px solid #3a3;padding:.6rem 1rem}
 figure{margin:1rem 0} figcaption{color:#555;font-size:.9rem} img{max-width:100%;height:auto;border:1px solid #ddd}
 .pair{display:flex;gap:1rem;flex-wrap:wrap} .pair figure{flex:1 1 420px}
@@ -126,6 +128,38 @@ def _shake_table(shake: dict) -> str:
     rates = "".join(f"<td>{v['rms_rate_deg_s']:.2f} °/s</td>" for v in series.values())
     body.append(f"<tr><td>peak angular rate at</td>{peaks}</tr><tr><td>RMS rate, resolved bands</td>{rates}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
+
+
+SEVERITIES = ("high", "medium", "note")  # of a warning: the result is doubtful / may be off / worth knowing
+_HIGH = ("too few tracked points", "large residuals", "low track survival", "not used", "large rotation")
+_NOTE = ("metric depth", "frame times", "plays rotated", "intrinsics")
+
+
+def warning_severity(text: str) -> str:
+    """How much a run's warning matters (:data:`SEVERITIES`): ``high`` where results are doubtful (unsolved
+    frames, poor fits, lost tracks, an unused gyro log, rotation beyond the solver's range), ``note`` for what
+    a reader should know (where the metric scale comes from, frame times, a rotated display), else ``medium``."""
+    low = text.lower()
+    if any(k in low for k in _HIGH):
+        return "high"
+    if any(low.startswith(k) or f" {k}" in low[:40] for k in _NOTE):
+        return "note"
+    return "medium"
+
+
+def _warnings_block(warnings: list[str]) -> str:
+    """The warnings, most serious first, in one collapsible block (open when any is ``high``)."""
+    if not warnings:
+        return '<div class="ok">No warnings.</div>'
+    esc = html.escape
+    ranked = sorted(warnings, key=lambda w: SEVERITIES.index(warning_severity(w)))
+    counts = {s: sum(warning_severity(w) == s for w in warnings) for s in SEVERITIES}
+    head = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    items = "".join(
+        f'<div class="warn {warning_severity(w)}"><b>{warning_severity(w)}</b> · {esc(w)}</div>' for w in ranked
+    )
+    opened = " open" if counts["high"] else ""
+    return f'<details class="warnings"{opened}><summary>{len(warnings)} warning(s): {head}</summary>{items}</details>'
 
 
 def _motion_rows(motion: dict | None) -> list[tuple[str, str]]:
@@ -232,11 +266,7 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
     src = html.escape(str(video))
     esc = html.escape
     rows = _summary_rows(res, src)
-    warn_html = (
-        "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in warnings)
-        if warnings
-        else '<div class="ok">No warnings.</div>'
-    )
+    warn_html = _warnings_block(warnings)
     timing_rows = _rows(
         [
             (name, "cached (from an earlier run)" if st.get("cached") else f"{st.get('seconds', 0.0):.2f} s")
@@ -259,10 +289,10 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
 <body>
 <h1>motiondepth report</h1>
 <div class="meta"><code>{src}</code> · motiondepth {esc(__version__)} · {esc(created)}</div>
-<h2>Warnings</h2>
-{warn_html}
 <h2>Summary</h2>
 <table>{rows}</table>
+<h2>Warnings</h2>
+{warn_html}
 <h2>Camera rotation</h2>
 <figure>{traj_img}<figcaption>Roll, pitch and yaw relative to the first frame (arcminutes): per-frame solve
 (red) and the dense trajectory decoder ({res.trajectory.dense.shape[1]} samples per frame, blue); right,
