@@ -21,6 +21,7 @@ from motiondepth.cli import main
 from motiondepth.errors import InputError, OutputError
 from motiondepth.eval.spectrum import dense_spectrum
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.io.depth import load_depth
 from motiondepth.io.pointcloud import read_ply
 from motiondepth.io.trajectory import load_tracks, read_dense_csv, read_trajectory_csv
 from motiondepth.io.video import write_video
@@ -39,6 +40,7 @@ OUTPUTS = [
     "trajectory_dense.csv",
     "depth.npz",
     "depth.png",
+    "depth_mm.png",
     "tracks3d.npz",
     "points.ply",
     "overlay.mp4",
@@ -99,6 +101,8 @@ def test_run_writes_every_output_readably(first_run, sim):
         assert d["tracks_XYZ"].shape == (12, 625, 3) and np.isfinite(d["tracks_XYZ"]).all()
     with np.load(out / "depth.npz") as d:
         assert d["depth"].shape == (192, 192) and (d["depth"] > 0).all()
+    with np.load(out / "depth.npz") as d:  # the 16-bit PNG in millimetres (TUM/NYU) reads back to 0.5 mm
+        np.testing.assert_allclose(load_depth(out / "depth_mm.png"), d["depth"], atol=5.1e-4)
     pts, cols = read_ply(out / "points.ply")
     assert len(pts) == 192 * 192 and cols.shape == (len(pts), 3) and np.isfinite(pts).all()
     cfg = json.loads((out / "config.json").read_text())

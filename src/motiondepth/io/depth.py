@@ -83,6 +83,18 @@ def load_depth(path: str | Path, scale: float | None = None, stack: bool = False
     return depth.astype(np.float32)
 
 
+def save_depth_png16(path: str | Path, depth: np.ndarray) -> None:
+    """Write metric depth (H, W) metres as a 16-bit PNG in millimetres, the TUM/NYU convention (0 = invalid;
+    beyond 65.535 m: 0 too), atomically. :func:`load_depth` reads it back with its default scale."""
+    from motiondepth.io.atomic import atomic_path
+
+    d = np.asarray(depth, np.float64)
+    mm = np.where(np.isfinite(d) & (d > 0) & (d < 65.5355), np.round(d * 1000.0), 0).astype(np.uint16)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), mm):
+            raise OSError(f"{path}: could not write PNG")
+
+
 def load_rgbd(
     rgb_path: str | Path,
     depth_path: str | Path,

@@ -36,7 +36,8 @@ LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisa
 
 # what run() leaves in the output folder (report.html links these, Result.files lists them)
 OUTPUT_FILES = (
-    "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "tracks3d.npz", "points.ply",
+    "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "depth_mm.png", "tracks3d.npz",
+    "points.ply",
     "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
 )  # fmt: skip
 MOTION_FILES = ("depth_prior.npz", "motion.json", "motion_points.npz")  # … and these with the bundle adjustment

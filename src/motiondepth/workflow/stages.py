@@ -241,6 +241,7 @@ class CachedSteps:
             return final, d, info
 
         def write(value, o):
+            from motiondepth.io.depth import save_depth_png16
             from motiondepth.viz.plots import save_depth_png
 
             final, raw, info = value
@@ -249,8 +250,9 @@ class CachedSteps:
                      source=np.array(source), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
             if len(files) > 1:
                 save_depth_png(o / files[1], final)
+                save_depth_png16(o / files[2], final)
 
-        files = ["depth_prior.npz"] if prior else ["depth.npz", "depth.png"]
+        files = ["depth_prior.npz"] if prior else ["depth.npz", "depth.png", "depth_mm.png"]
 
         depth, _, info = self.step(
             "depth_prior" if prior else "depth",
@@ -329,6 +331,7 @@ class CachedSteps:
         mode = "none" if cfg.depth else cfg.depth_rescale
 
         def write(value, o):
+            from motiondepth.io.depth import save_depth_png16
             from motiondepth.viz.plots import save_depth_png
 
             final, info = value
@@ -337,6 +340,7 @@ class CachedSteps:
                      confidence=info["confidence"], source=np.array(f"{source} × parallax"),
                      **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
             save_depth_png(o / "depth.png", final)
+            save_depth_png16(o / "depth_mm.png", final)
 
         def load(o):
             final, _, info = _load_depth_npz(o / "depth.npz")
@@ -345,7 +349,7 @@ class CachedSteps:
         return self.step(
             "fused_depth",
             {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode, "version": 2},
-            ["depth.npz", "depth.png"],
+            ["depth.npz", "depth.png", "depth_mm.png"],
             lambda: fuse_parallax_depth(prior, motion, mode),
             write,
             load,
