@@ -136,6 +136,13 @@ def cmd_shake(a: argparse.Namespace) -> int:
 def cmd_export_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.export import export_trajectory
 
+    if a.format in ("colmap", "nerfstudio"):
+        from motiondepth.io.scene_export import write_colmap, write_nerfstudio
+
+        counts = (write_colmap if a.format == "colmap" else write_nerfstudio)(a.input, a.out)
+        what = ", ".join(f"{v} {k}" for k, v in counts.items())
+        print(f"wrote {a.out} ({a.format}): {what}")
+        return 0
     samples = export_trajectory(a.input, a.out, a.format, not a.per_frame, a.pivot, a.frame_span, a.time_offset)
     t = samples.times
     print(f"wrote {a.out}: {len(t)} samples, {t[0]:.6f}–{t[-1]:.6f} s, from {samples.source}")
@@ -303,13 +310,15 @@ def _add_export_trajectory(sub) -> None:
         "image folder had timestamps, so evo (evo_traj/evo_ape tum) can compare it with a dataset's ground "
         "truth. rates: 'time_s,wx,wy,wz' in rad/s, camera axes (x right, y down, z forward), the body rate "
         "between consecutive samples, as a gyroscope would log it; compare-gyro, shake and simulate --shake "
-        "read it.",
+        "read it. colmap (a folder: cameras.txt, images.txt, points3D.txt) and nerfstudio (transforms.json): "
+        "a run folder's per-frame cameras and, for colmap, its tracks' 3D points (docs/formats.md).",
     )
     x.add_argument(
         "input", metavar="RUN_DIR_OR_CSV", help="a 'run' output folder, trajectory.csv or trajectory_dense.csv"
     )
-    x.add_argument("--format", default="tum", choices=["tum", "rates"], help="output format (default tum)")
-    x.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    x.add_argument("--format", default="tum", choices=["tum", "rates", "colmap", "nerfstudio"],
+                   help="output format (default tum; colmap and nerfstudio need a run folder)")  # fmt: skip
+    x.add_argument("--out", required=True, metavar="PATH", help="file to write (colmap: a folder)")
     x.add_argument("--per-frame", action="store_true", help="a run folder's per-frame trajectory, not the dense one")
     x.add_argument(
         "--pivot",

@@ -1,0 +1,128 @@
+"""A run's cameras for reconstruction tools: COLMAP text models and nerfstudio ``transforms.json``.
+
+Both are written from a ``run`` output folder: its per-frame trajectory (``trajectory.csv``: rotation
+and camera centre, metres, in frame 0's camera axes), its intrinsics (``config.json``; the pinhole
+camera of the frames ``run`` worked on, undistorted when a calibration had distortion), its tracks
+(``tracks.npz``) and their 3D points (``tracks3d.npz``, metres). Frames whose rotation was not solved
+are left out. Images are named ``frame_000000.png`` … by their index in the clip as ``run`` read it
+(``config.json`` ``input.indices``), so extracting the same frames under those names (for example
+with ``ffmpeg -start_number``) lines them up.
+
+**COLMAP** (``cameras.txt``, ``images.txt``, ``points3D.txt``; COLMAP's text model): one ``PINHOLE``
+camera; per image the world-to-camera pose ``R = R_kᵀ``, ``t = −R_kᵀ C_k`` as ``QW QX QY QZ TX TY TZ``
+(COLMAP's convention), and its 2D observations; the world frame is frame 0's camera (x right, y down,
+z forward, metres). A 3D point per track: its frame-0 position from ``tracks3d.npz`` (Seurat's
+metric depth), observed where the track is visible.
+
+**nerfstudio** (``transforms.json``): ``fl_x fl_y cx cy w h`` and per frame ``file_path`` and the
+camera-to-world ``transform_matrix`` in nerfstudio's OpenGL axes (x right, y up, z back): the
+OpenCV pose ``[R_k | C_k]`` times ``diag(1, −1, −1)`` on the camera side.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from motiondepth.errors import InputError
+from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_quat
+from motiondepth.io.atomic import atomic_path
+
+OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down, z forward → x right, y up, z back
+
+
+def _run_folder(run_dir: Path) -> dict:
+    """What both exports need from a run folder: intrinsics, size, frame names, poses, tracks, 3D points."""
+    from motiondepth.io.trajectory import load_tracks, load_tracks3d, read_trajectory_csv
+
+    run_dir = Path(run_dir)
+    config = run_dir / "config.json"
+    if not run_dir.is_dir() or not config.is_file():
+        raise InputError(run_dir, "not a 'motiondepth run' output folder (no config.json)")
+    try:
+        record = json.loads(config.read_text())
+        fx, fy, cx, cy = (float(v) for v in record["intrinsics"]["fx_fy_cx_cy"])
+        h, w = (int(v) for v in record["input"]["size"])
+        first = int(record["input"].get("indices", [0])[0])
+        stride = int((record.get("options") or {}).get("stride") or 1)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(config, f"cannot read the run's intrinsics and frame size ({exc})") from None
+    traj = read_trajectory_csv(run_dir / "trajectory.csv")
+    if traj.centres is None:  # a run from before camera centres were written: the pivot model's
+        from motiondepth.geometry.pivot import camera_centre
+
+        pivot = float(record.get("pivot_m") or 0.0)
+        traj.centres = camera_centre(euler_to_matrix(np.nan_to_num(traj.angles)), pivot)
+    tracks, _ = load_tracks(run_dir / "tracks.npz") if (run_dir / "tracks.npz").is_file() else (None, None)
+    t3d = load_tracks3d(run_dir / "tracks3d.npz") if (run_dir / "tracks3d.npz").is_file() else None
+    solved = np.isfinite(traj.angles).all(1) & np.isfinite(traj.centres).all(1)
+    names = [f"frame_{first + stride * k:06d}.png" for k in range(len(traj.angles))]
+    return {"K": (fx, fy, cx, cy), "size": (h, w), "names": names, "angles": traj.angles,
+            "centres": traj.centres, "solved": solved, "tracks": tracks, "tracks3d": t3d}  # fmt: skip
+
+
+def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
+    """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``; returns counts."""
+    r = _run_folder(Path(run_dir))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
+    tracks, t3d = r["tracks"], r["tracks3d"]
+    frames = np.flatnonzero(r["solved"])
+    # 3D points: each track's frame-0 position (frame 0 is the world), where Seurat gave one
+    points: dict[int, np.ndarray] = {}
+    if tracks is not None and t3d is not None and t3d.xyz.shape[:2] == tracks.tracks.shape[:2]:
+        ok = t3d.visible[0] & np.isfinite(t3d.xyz[0]).all(1) & (t3d.xyz[0, :, 2] > 0)
+        points = {int(n): t3d.xyz[0, n] for n in np.flatnonzero(ok)}
+    observations: dict[int, list[tuple[int, int]]] = {n: [] for n in points}
+    lines = ["# Image list with two lines of data per image:",
+             "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",
+             "#   POINTS2D[] as (X, Y, POINT3D_ID)",
+             f"# written by motiondepth from {Path(run_dir).name}: world = frame 0's camera (x right, y down, "
+             "z forward), metres"]  # fmt: skip
+    for image_id, k in enumerate(frames, 1):
+        r_wc = euler_to_matrix(r["angles"][k])  # camera k → world
+        r_cw = r_wc.T
+        t_cw = -r_cw @ r["centres"][k]
+        x, y, z, qw = matrix_to_quat(r_cw)
+        lines.append(f"{image_id} {qw:.12f} {x:.12f} {y:.12f} {z:.12f} {t_cw[0]:.9f} {t_cw[1]:.9f} {t_cw[2]:.9f} "
+                     f"1 {r['names'][k]}")  # fmt: skip
+        obs = []
+        if points:
+            for n in points:
+                if tracks.visible[k, n]:
+                    u, v = tracks.tracks[k, n]
+                    observations[n].append((image_id, len(obs)))
+                    obs.append(f"{u:.3f} {v:.3f} {n + 1}")
+        lines.append(" ".join(obs))
+    camera = ["# Camera list with one line of data per camera:", "#   CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]",
+              f"1 PINHOLE {w} {h} {fx:.6f} {fy:.6f} {cx:.6f} {cy:.6f}"]  # fmt: skip
+    pts = ["# 3D point list with one line of data per point:",
+           "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)"]  # fmt: skip
+    for n, xyz in points.items():
+        track = " ".join(f"{i} {j}" for i, j in observations[n])
+        pts.append(f"{n + 1} {xyz[0]:.6f} {xyz[1]:.6f} {xyz[2]:.6f} 128 128 128 0 {track}")
+    for name, text in (("cameras.txt", camera), ("images.txt", lines), ("points3D.txt", pts)):
+        with atomic_path(out / name) as tmp:
+            tmp.write_text("\n".join(text) + "\n")
+    return {"images": len(frames), "points": len(points)}
+
+
+def write_nerfstudio(run_dir: str | Path, out: str | Path) -> dict:
+    """nerfstudio ``transforms.json`` at ``out``; returns counts."""
+    r = _run_folder(Path(run_dir))
+    (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
+    frames = []
+    for k in np.flatnonzero(r["solved"]):
+        c2w = np.eye(4)
+        c2w[:3, :3] = euler_to_matrix(r["angles"][k]) @ OPENGL_FROM_OPENCV
+        c2w[:3, 3] = r["centres"][k]
+        frames.append({"file_path": f"images/{r['names'][k]}", "transform_matrix": c2w.round(12).tolist()})
+    note = "poses from a motiondepth run; world = frame 0's camera, metres; OpenGL camera axes"
+    doc = {"camera_model": "OPENCV", "fl_x": fx, "fl_y": fy, "cx": cx, "cy": cy, "w": w, "h": h,
+           "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0, "frames": frames, "motiondepth": note}  # fmt: skip
+    with atomic_path(Path(out)) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1))
+    return {"images": len(frames)}
