@@ -36,7 +36,8 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     column names), header-less comma/whitespace text with the first four columns
     ``time wx wy wz`` (time unit guessed from the sampling interval unless ``time_unit`` is
     given), Gyroflow ``.gcsv`` (``tscale``/``gscale`` header fields), and Gyroflow project
-    files ``.gyroflow`` (JSON with ``raw_imu``).
+    files ``.gyroflow`` (JSON with ``raw_imu``); and a camera's video file (``.mp4``, ``.mov``, …) whose
+    telemetry holds its gyro (:mod:`motiondepth.io.telemetry`, the ``telemetry`` extra).
 
     Returns:
         ``(t, w)``: (N,) float64 seconds and (N, 3) rad/s in the log's axes.
@@ -47,9 +48,15 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "gyro log not found")
+    suffix = path.suffix.lower()
+    from motiondepth.io.telemetry import VIDEO_SUFFIXES, read_embedded_gyro
+
+    if suffix in VIDEO_SUFFIXES:  # the gyro inside a camera's video file (GoPro GPMF, …)
+        t, w, _ = read_embedded_gyro(path)
+        _check_series(path, t, w)
+        return t, w
     if not path.read_bytes().strip():
         raise InputError(path, "gyro log is empty")
-    suffix = path.suffix.lower()
     try:
         if suffix == ".gcsv":
             t, w = _read_gcsv(path)

@@ -112,7 +112,7 @@ def run_batch(videos: list[str | Path], out_dir: str | Path, **options: Any) -> 
     if not videos:
         raise InputError(None, "no clips given")
     for opt in PER_CLIP_OPTIONS:
-        if options.get(opt) is not None:
+        if options.get(opt) is not None and not (opt == "gyro" and options[opt] == "embedded"):  # each clip's own
             raise InputError(
                 f"--{opt.replace('_', '-')}", f"belongs to one clip; with {len(videos)} clips run them one at a time"
             )

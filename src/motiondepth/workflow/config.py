@@ -328,7 +328,8 @@ class RunConfig:
         default=None,
         metadata=flag(
             "--gyro",
-            "gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …",
+            "gyro log: CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv, …; 'embedded': the gyro inside the video "
+            "file's telemetry (GoPro GPMF and others; the telemetry extra)",
             "gyroscope",
             metavar="LOG",
         ),

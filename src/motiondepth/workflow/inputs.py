@@ -243,18 +243,24 @@ def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float
     return exposure, readout
 
 
-def gyro_aid(cfg: RunConfig, clip: Clip) -> GyroAid | None:
-    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json)."""
+def gyro_aid(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> GyroAid | None:
+    """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json);
+    ``--gyro embedded``: the gyro in ``video``'s own telemetry (:mod:`motiondepth.io.telemetry`)."""
     from motiondepth.tracking.gyro_aided import GyroAid
 
     if cfg.gyro is None:
         return None
-    if not Path(cfg.gyro).is_file():
-        raise InputError(cfg.gyro, "gyro log not found")
+    log = cfg.gyro
+    if cfg.gyro == "embedded":
+        if video is None or not Path(video).is_file():
+            raise InputError("--gyro", "'embedded' reads the gyro inside a video file; the input is not one")
+        log = str(video)
+    if not Path(log).is_file():
+        raise InputError(log, "gyro log not found")
     if cfg.blur_fit:
         raise InputError("--blur-fit", "give either a gyro log or --blur-fit, not both (the gyro is the better source)")
     exposure, readout = exposure_timing(cfg, clip, "gyro-aided tracking")
-    return GyroAid(cfg.gyro, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
+    return GyroAid(log, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
 
 
 def solver_config(cfg: RunConfig, clip: Clip):

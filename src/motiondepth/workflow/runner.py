@@ -83,7 +83,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     _check_grid_fits(video, clip, intr, cfg)
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
-    gyro = gyro_aid(cfg, clip)  # the gyro log is an input too: read and checked before DIR is touched
+    gyro = gyro_aid(cfg, clip, video)  # the gyro log is an input too: read and checked before DIR is touched
 
     created = not Path(out_dir).exists()
     out = check_output_dir(out_dir)
