@@ -323,6 +323,18 @@ class RunConfig:
             "models",
         ),
     )
+    # 2D tracks the user already has, instead of tracking the query grid (io.track_import)
+    tracks: str | None = field(
+        default=None,
+        metadata=flag(
+            "--tracks",
+            "use these 2D tracks instead of tracking: motiondepth tracks.npz, CoTracker .npz (pred_tracks, "
+            "pred_visibility), TAPIR-style .npz (tracks (N,T,2), occluded) or CSV frame,point,x,y,visible; pixels "
+            "of the decoded frames, one position per frame (docs/formats.md)",
+            "models",
+            metavar="FILE",
+        ),
+    )
     # gyroscope log of the clip: blur-compensated tracking (tracking.gyro_aided)
     gyro: str | None = field(
         default=None,

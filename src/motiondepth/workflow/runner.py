@@ -83,6 +83,10 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     _check_grid_fits(video, clip, intr, cfg)
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
+    if cfg.tracks is not None:  # the user's tracks are an input too: read and checked before DIR is touched
+        from motiondepth.io.track_import import check_tracks, read_tracks_file
+
+        check_tracks(cfg.tracks, read_tracks_file(cfg.tracks), len(clip.frames), clip.size)
     gyro = gyro_aid(cfg, clip, video)  # the gyro log is an input too: read and checked before DIR is touched
 
     created = not Path(out_dir).exists()
@@ -187,6 +191,9 @@ def _check_options(cfg: RunConfig) -> None:
     check_device(cfg.device)
     if cfg.motion not in MOTION_MODES:
         raise InputError("--motion", f"unknown motion model {cfg.motion!r}; use one of {', '.join(MOTION_MODES)}")
+    if cfg.tracks is not None and (cfg.gyro is not None or cfg.blur_fit):
+        flag = "--gyro" if cfg.gyro is not None else "--blur-fit"
+        raise InputError("--tracks", f"give either your own tracks or {flag}, which re-tracks the query grid")
     if cfg.scene_distance_m is not None and cfg.depth is not None:
         raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
 

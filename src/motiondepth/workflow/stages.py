@@ -169,7 +169,10 @@ class CachedSteps:
         fit_key, exposure, readout = self._blur_fit_timing()
 
         def compute():
-            tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
+            if cfg.tracks is not None:
+                tr = imported_tracks(cfg.tracks, clip, intr, self.undistort)
+            else:
+                tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
             found, focal = intr, None
             if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
                 est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
@@ -199,6 +202,7 @@ class CachedSteps:
             "tracks",
             self.video_id
             | {"intrinsics": intr.as_array(), "grid_half": cfg.grid_half, "tracker": cfg.tracker, "gyro": gyro_key}
+            | ({"imported": file_fingerprint(cfg.tracks)} if cfg.tracks else {})
             | ({"blur_fit": fit_key} if fit_key else {})
             | ({"focal": "auto", "pivot": cfg.pivot_m, **self.rs_key} if auto_focal else {}),
             ["tracks.npz"],
@@ -430,6 +434,20 @@ class CachedSteps:
             lambda t, o: save_tracks3d(o / "tracks3d.npz", t),
             lambda o: load_tracks3d(o / "tracks3d.npz"),
         )
+
+
+def imported_tracks(path: str, clip: Clip, intr: Intrinsics, undistort: dict | None) -> Tracks:
+    """``run --tracks``: the user's tracks, checked against the decoded clip, and undistorted with the frames."""
+    from motiondepth.io.track_import import check_tracks, read_tracks_file
+
+    tr = check_tracks(path, read_tracks_file(path), len(clip.frames), clip.size)
+    if undistort is not None:  # the frames were undistorted: so are the positions
+        from motiondepth.geometry.distortion import LensDistortion
+
+        lens = LensDistortion(undistort["model"], tuple(undistort["coeffs"]))
+        tr.tracks = lens.undistort_points(tr.tracks, intr).astype(np.float32)
+        tr.queries[:, 1:] = tr.tracks[tr.queries[:, 0].astype(int), np.arange(tr.num_points)]
+    return tr
 
 
 def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, Intrinsics]:
