@@ -83,6 +83,18 @@ def test_rates_log_matches_the_trajectory_it_came_from(tmp_path):
     assert res["trajectory"]["rmse_arcmin"] < 0.2
 
 
+def test_gyroflow_gcsv_holds_the_same_rates(tmp_path):
+    """export-trajectory --format gcsv: Gyroflow's log of the rates log's samples, to 1 µs and 1 µrad/s."""
+    _run_folder(tmp_path / "run", frames=30)
+    export_trajectory(tmp_path / "run", tmp_path / "rates.csv", fmt="rates")
+    export_trajectory(tmp_path / "run", tmp_path / "motion.gcsv", fmt="gcsv")
+    assert (tmp_path / "motion.gcsv").read_text().startswith("GYROFLOW IMU LOG\n")
+    t1, w1 = read_gyro_log(tmp_path / "rates.csv")
+    t2, w2 = read_gyro_log(tmp_path / "motion.gcsv")
+    np.testing.assert_allclose(t2, t1, atol=1e-6)
+    np.testing.assert_allclose(w2, w1, atol=1e-6)
+
+
 def test_lost_frames_are_left_out_and_bad_inputs_named(tmp_path, capsys):
     _run_folder(tmp_path / "run", lost=[5])
     samples = load_samples(tmp_path / "run", dense=False)

@@ -310,13 +310,14 @@ def _add_export_trajectory(sub) -> None:
         "image folder had timestamps, so evo (evo_traj/evo_ape tum) can compare it with a dataset's ground "
         "truth. rates: 'time_s,wx,wy,wz' in rad/s, camera axes (x right, y down, z forward), the body rate "
         "between consecutive samples, as a gyroscope would log it; compare-gyro, shake and simulate --shake "
-        "read it. colmap (a folder: cameras.txt, images.txt, points3D.txt) and nerfstudio (transforms.json): "
+        "read it. gcsv: the same rates as a Gyroflow .gcsv gyro log. colmap (a folder: cameras.txt, images.txt, "
+        "points3D.txt) and nerfstudio (transforms.json): "
         "a run folder's per-frame cameras and, for colmap, its tracks' 3D points (docs/formats.md).",
     )
     x.add_argument(
         "input", metavar="RUN_DIR_OR_CSV", help="a 'run' output folder, trajectory.csv or trajectory_dense.csv"
     )
-    x.add_argument("--format", default="tum", choices=["tum", "rates", "colmap", "nerfstudio"],
+    x.add_argument("--format", default="tum", choices=["tum", "rates", "gcsv", "colmap", "nerfstudio"],
                    help="output format (default tum; colmap and nerfstudio need a run folder)")  # fmt: skip
     x.add_argument("--out", required=True, metavar="PATH", help="file to write (colmap: a folder)")
     x.add_argument("--per-frame", action="store_true", help="a run folder's per-frame trajectory, not the dense one")

@@ -35,7 +35,7 @@ from motiondepth.geometry.pivot import camera_centre, check_pivot
 from motiondepth.geometry.rotations import body_rates, euler_to_matrix, euler_to_quat
 from motiondepth.io.atomic import atomic_path
 
-FORMATS = ("tum", "rates")
+FORMATS = ("tum", "rates", "gcsv")
 
 
 @dataclass
@@ -141,6 +141,23 @@ def write_rates(path: str | Path, samples: TrajectorySamples) -> None:
     write_gyro_log(path, 0.5 * (t[1:] + t[:-1]), body_rates(samples.angles, t))
 
 
+def write_gcsv(path: str | Path, samples: TrajectorySamples) -> None:
+    """Gyroflow's ``.gcsv`` gyro log (``t,gx,gy,gz``, rates as :func:`write_rates`, camera axes x right, y down,
+    z forward, ``orientation xyz``; ``tscale`` 1 µs, ``gscale`` 1 µrad/s per unit), so the recovered motion
+    can be loaded where a gyro log is expected."""
+    t = samples.times
+    rates = body_rates(samples.angles, t)
+    mid = 0.5 * (t[1:] + t[:-1])
+    buf = io.StringIO()
+    buf.write("GYROFLOW IMU LOG\nversion,1.3\nid,motiondepth\norientation,xyz\n")
+    buf.write(f"note,rates of the camera motion motiondepth recovered from {samples.source}\n")
+    buf.write("tscale,0.000001\ngscale,0.000001\nt,gx,gy,gz\n")
+    body = np.column_stack([np.round(mid * 1e6), np.round(rates * 1e6)]).astype(np.int64)
+    np.savetxt(buf, body, fmt="%d", delimiter=",")
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
 def export_trajectory(
     path: str | Path,
     out: str | Path,
@@ -165,6 +182,8 @@ def export_trajectory(
         if pivot is not None:
             check_pivot(pivot)
         write_tum(out, samples, pivot)
+    elif fmt == "gcsv":
+        write_gcsv(out, samples)
     else:
         write_rates(out, samples)
     return samples
