@@ -257,3 +257,46 @@ def test_trajectory_csv_keeps_the_camera_centres(tmp_path):
     traj.centres = None
     write_trajectory_csv(tmp_path / "r.csv", traj)
     assert read_trajectory_csv(tmp_path / "r.csv").centres is None
+
+
+def test_calibrations_of_other_tools_read_to_the_same_camera(tmp_path):
+    """OpenCV FileStorage YAML and XML, ROS camera_info YAML and COLMAP cameras.txt: the same K, size, lens."""
+    import cv2
+
+    from motiondepth.workflow.inputs import calibration_record, read_calibration, read_lens_distortion
+
+    k = np.array([[517.3, 0, 318.6], [0, 516.5, 255.3], [0, 0, 1]])
+    d = [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]
+    for name in ("cv.yaml", "cv.xml"):
+        fs = cv2.FileStorage(str(tmp_path / name), cv2.FILE_STORAGE_WRITE)
+        fs.write("image_width", 640)
+        fs.write("image_height", 480)
+        fs.write("camera_matrix", k)
+        fs.write("distortion_coefficients", np.array([d]))
+        fs.release()
+    (tmp_path / "ros.yaml").write_text(
+        "image_width: 640\nimage_height: 480\ncamera_name: cam\ncamera_matrix:\n  rows: 3\n  cols: 3\n"
+        f"  data: {k.ravel().tolist()}\ndistortion_model: plumb_bob\ndistortion_coefficients:\n  rows: 1\n"
+        f"  cols: 5\n  data: {d}\n"
+    )
+    (tmp_path / "cameras.txt").write_text(
+        "# Camera list\n1 FULL_OPENCV 640 480 517.3 516.5 318.6 255.3 0.2624 -0.9531 -0.0054 0.0026 1.1633 0 0 0\n"
+    )
+    for name in ("cv.yaml", "cv.xml", "ros.yaml", "cameras.txt"):
+        path = tmp_path / name
+        rec = calibration_record(path)
+        intr, size = read_calibration(path, rec)
+        np.testing.assert_allclose(intr.as_array(), [517.3, 516.5, 318.6, 255.3], err_msg=name)
+        assert size == (480, 640), name
+        lens = read_lens_distortion(path, rec)
+        assert lens.model == "opencv", name
+        np.testing.assert_allclose(lens.coeffs[:5], d, err_msg=name)
+    (tmp_path / "pin.txt").write_text("1 SIMPLE_PINHOLE 320 240 300 160 120\n")
+    intr, _ = read_calibration(tmp_path / "pin.txt")
+    assert intr.fx == intr.fy == 300 and read_lens_distortion(tmp_path / "pin.txt") is None
+    (tmp_path / "odd.txt").write_text("1 THIN_PRISM_FISHEYE 320 240 1 2 3 4 5 6 7 8 9 10 11 12\n")
+    with pytest.raises(InputError, match="THIN_PRISM_FISHEYE"):
+        calibration_record(tmp_path / "odd.txt")
+    (tmp_path / "bad.yaml").write_text("foo: [1, 2\n")
+    with pytest.raises(InputError, match=r"bad\.yaml: not a YAML/XML calibration"):
+        calibration_record(tmp_path / "bad.yaml")

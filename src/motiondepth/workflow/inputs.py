@@ -60,9 +60,9 @@ def calibration_record(path: str | Path) -> dict:
     Parse a file once with this and hand the record to :func:`read_calibration`,
     :func:`read_lens_distortion` and :func:`resolve_intrinsics` when more than one of them needs it.
     """
-    from motiondepth.io.camera import read_camera_json
+    from motiondepth.io.camera import read_calibration_file
 
-    rec = read_camera_json(path)
+    rec = read_calibration_file(path)  # JSON, OpenCV/ROS YAML or XML, COLMAP cameras.txt
     rec = rec.get("calibration_data", rec)  # a .gyroflow project holds its lens profile here
     if isinstance(rec.get("fisheye_params"), dict) or "use_opencv_fisheye" in rec:  # a Gyroflow lens profile
         out = dict(rec)
