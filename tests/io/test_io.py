@@ -300,3 +300,17 @@ def test_calibrations_of_other_tools_read_to_the_same_camera(tmp_path):
     (tmp_path / "bad.yaml").write_text("foo: [1, 2\n")
     with pytest.raises(InputError, match=r"bad\.yaml: not a YAML/XML calibration"):
         calibration_record(tmp_path / "bad.yaml")
+
+
+def test_ply_states_its_axes_and_flips_to_opengl(tmp_path):
+    from motiondepth.io.pointcloud import read_ply, write_ply
+
+    pts = np.array([[0.1, 0.2, 1.5], [-0.3, 0.4, 2.0]], np.float32)
+    write_ply(tmp_path / "cv.ply", pts, None)
+    write_ply(tmp_path / "gl.ply", pts, None, axes="opengl")
+    assert b"x right, y down, z forward" in (tmp_path / "cv.ply").read_bytes()[:300]
+    assert b"y up, z backward" in (tmp_path / "gl.ply").read_bytes()[:300]
+    np.testing.assert_allclose(read_ply(tmp_path / "cv.ply")[0], pts)
+    np.testing.assert_allclose(read_ply(tmp_path / "gl.ply")[0], pts * [1, -1, -1])
+    with pytest.raises(ValueError, match="axes"):
+        write_ply(tmp_path / "x.ply", pts, None, axes="zup")

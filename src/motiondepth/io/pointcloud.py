@@ -30,8 +30,18 @@ def depth_to_points(
     return xyz[valid].astype(np.float32), col[valid].astype(np.uint8)
 
 
-def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None) -> None:
-    """Binary little-endian PLY with ``x y z`` float32 (+ ``red green blue`` uint8), atomically."""
+PLY_AXES = {
+    "opencv": "x right, y down, z forward (OpenCV camera axes of frame 0), metres",
+    "opengl": "x right, y up, z backward (OpenGL camera axes of frame 0: Blender, three.js, nerfstudio), metres",
+}
+
+
+def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None, axes: str = "opencv") -> None:
+    """Binary little-endian PLY with ``x y z`` float32 (+ ``red green blue`` uint8), atomically. ``points`` are in
+    OpenCV camera axes; ``axes="opengl"`` flips y and z. The header's comment states the axes."""
+    if axes not in PLY_AXES:
+        raise ValueError(f"unknown PLY axes {axes!r}; use {' or '.join(PLY_AXES)}")
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3) * ([1.0, -1.0, -1.0] if axes == "opengl" else 1.0)
     points = np.asarray(points, dtype="<f4").reshape(-1, 3)
     fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
     if colors is not None:
@@ -43,7 +53,8 @@ def write_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None = 
         colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
         rec["red"], rec["green"], rec["blue"] = colors.T
         props += "property uchar red\nproperty uchar green\nproperty uchar blue\n"
-    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {len(points)}\n{props}end_header\n"
+    comment = f"comment motiondepth point cloud; axes: {PLY_AXES[axes]}\n"
+    header = f"ply\nformat binary_little_endian 1.0\n{comment}element vertex {len(points)}\n{props}end_header\n"
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(header.encode("ascii"))
         fh.write(rec.tobytes())

@@ -402,6 +402,17 @@ class RunConfig:
             choices=(15, 30),
         ),
     )
+    # the point cloud's axes: opencv (x right, y down, z forward) | opengl (x right, y up, z backward)
+    ply_axes: str = field(
+        default="opencv",
+        metadata=flag(
+            "--ply-axes",
+            "axes of points.ply: opencv (x right, y down, z forward; default) or opengl (x right, y up, z backward: "
+            "Blender, three.js, nerfstudio); the file's header says which",
+            "options",
+            choices=("opencv", "opengl"),
+        ),
+    )
     # stabilized.mp4 keeps the camera path smoothed over this many seconds; 0 locks
     stabilize_sigma: float = field(
         default=0.5,

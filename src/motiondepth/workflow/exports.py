@@ -31,12 +31,13 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
 
         return load
 
+    axes = {"axes": cfg.ply_axes} if cfg.ply_axes != "opencv" else {}  # (a key only then: earlier caches stay valid)
     step(
         "points",
-        {"depth": keys["depth"], "intrinsics": intr.as_array()},
+        {"depth": keys["depth"], "intrinsics": intr.as_array(), **axes},
         ["points.ply"],
         lambda: depth_to_points(depth, clip.frames[0], intr),
-        lambda pc, o: write_ply(o / "points.ply", *pc),
+        lambda pc, o: write_ply(o / "points.ply", *pc, axes=cfg.ply_axes),
         exists("points.ply"),
     )
     fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
