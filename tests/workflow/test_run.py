@@ -588,6 +588,7 @@ def test_auto_motion_leaves_the_papers_regime_to_the_optics_solver(first_run, si
     assert mo["solver"] == "lsq" and first_run.summary["motion"]["solver"] == "lsq" and mo["solver_why"]
     if mo["model"] == "6dof":
         assert mo["grid_check"]["lsq"] < mo["grid_check"]["bundle adjustment"]
+    assert "<b>pivot</b>, the papers' model, solved by the optics solver" in (out / "report.html").read_text()
     assert first_run.trajectory.method == "lsq"
     truth = sim["gt"].trajectory
     rms = np.sqrt(np.mean(truth[1:] ** 2)) * 180 / np.pi * 60

@@ -169,14 +169,20 @@ def _motion_rows(motion: dict | None) -> list[tuple[str, str]]:
     esc = html.escape
     crit = motion.get("criterion") or {}
     ranked = ", ".join(f"{k} {v:g}" for k, v in sorted(crit.items(), key=lambda kv: kv[1]))
-    solver = (
-        "the papers' pivot model by the optics solver (no translation beyond the pivot's in the data)"
-        if motion.get("solver") == "lsq"
-        else "the small-motion bundle adjustment"
-    )
+    if motion.get("solver") == "lsq":
+        grid = motion.get("grid_check") or {}
+        why = (
+            f"the bundle adjustment preferred {motion['model']} ({ranked}) but explained the query grid's tracks "
+            f"worse (loss {grid.get('bundle adjustment')} against {grid.get('lsq')} px²), as under long exposures"
+            if motion["model"] == "6dof"
+            else f"the bundle adjustment found no translation beyond the pivot's ({ranked})"
+        )
+        used = f"<b>pivot</b>, the papers' model, solved by the optics solver: {esc(why)}"
+    else:
+        used = (f"<b>{esc(motion['model'])}</b>, solved by the small-motion bundle adjustment; criterion (lower is "
+                f"better): {esc(ranked)} — {esc(motion.get('chosen_by') or '')}")  # fmt: skip
     return [
-        ("motion model", f"<b>{esc(motion['model'])}</b>, solved by {solver}; criterion (lower is better): "
-         f"{esc(ranked)} — {esc(motion.get('chosen_by') or '')}"),
+        ("motion model", used),
         ("camera translation", f"up to {1e3 * motion['translation_max_m']:.1f} mm from frame 0, path "
          f"{1e3 * motion['path_length_m']:.1f} mm (the scale follows the depth's)"),
     ]  # fmt: skip

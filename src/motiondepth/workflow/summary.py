@@ -287,6 +287,7 @@ def motion_summary(motion: dict, traj: Trajectory) -> dict:
     return {
         "model": motion["model"],
         "solver": motion.get("solver"),
+        "grid_check": motion.get("grid_check"),
         "chosen_by": motion.get("rule"),
         "criterion": motion.get("criterion"),
         "residual_px": motion.get("residual_px"),
