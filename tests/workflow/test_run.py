@@ -647,3 +647,5 @@ def test_report_warnings_come_after_the_summary_ranked_by_severity():
 def test_report_puts_the_summary_first(first_run):
     page = (first_run.out_dir / "report.html").read_text()
     assert page.index("<h2>Summary</h2>") < page.index("<h2>Warnings</h2>")
+    summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Warnings</h2>")]
+    assert summary.count("RMS rate") == 1 and "RMS angular speed" not in summary  # one rate, its band stated

@@ -206,10 +206,15 @@ def _summary_rows(res: Result, src: str) -> str:
                 + ", ".join(f"{v:.1f}" for v in res.intrinsics.as_array())
                 + f" px ({esc(res.intrinsics_source)})",
             ),
-            (
+            (  # one rate figure: the shake row's (its band stated) when the dense trajectory gives one
                 "camera motion",
                 f"largest rotation from frame 0: <b>{s['max_rotation_deg']:.3f}°</b> "
-                f"({s['max_rotation_arcmin']:.1f}′); RMS angular speed {s['rms_rate_deg_s']:.2f}°/s",
+                f"({s['max_rotation_arcmin']:.1f}′)"
+                + (
+                    ""
+                    if "dense" in s.get("shake", {})
+                    else f"; RMS angular rate {s['rms_rate_deg_s']:.2f}°/s (per-frame angles, frame to frame)"
+                ),
             ),
             *_motion_rows(s.get("motion")),
             *(
