@@ -90,6 +90,16 @@ class SmallMotion:
                           centres=self.centres)  # fmt: skip
 
 
+def _huber_weights(e: np.ndarray, delta: float) -> np.ndarray:
+    """Iteratively reweighted least-squares weights of the Huber loss at residual norms ``e``."""
+    return np.where(e <= delta, 1.0, delta / np.maximum(e, 1e-12))
+
+
+def _huber_loss(e: np.ndarray, delta: float) -> np.ndarray:
+    """The Huber loss of residual norms ``e`` (quadratic within ``delta``, linear beyond), pixels²."""
+    return np.where(e <= delta, 0.5 * e**2, delta * (e - 0.5 * delta))
+
+
 def _row_offset(y: np.ndarray, height: int) -> np.ndarray:
     """When row ``y`` is read, in readout times from the middle row (times the readout fraction: frames)."""
     return (y - 0.5 * (height - 1)) / height
@@ -297,10 +307,9 @@ def solve_small_motion(
         res, js, je, jr, d = _residuals_and_jacobian(prob, full, eta, rf, model, pivot_m, intr, want_jac)
         e = np.linalg.norm(res, axis=1)
         behind = d[:, 2] <= 1e-6
-        w = np.where(e <= cfg.huber_px, 1.0, cfg.huber_px / np.maximum(e, 1e-12))  # Huber IRLS weights
+        w = _huber_weights(e, cfg.huber_px)
         w[behind] = 0.0
-        huber = np.where(e <= cfg.huber_px, 0.5 * e**2, cfg.huber_px * (e - 0.5 * cfg.huber_px))
-        cost_reproj = float(huber[~behind].sum())
+        cost_reproj = float(_huber_loss(e, cfg.huber_px)[~behind].sum())
         cost = cost_reproj + 0.5 * float(((eta - prob.eta_prior) ** 2 * inv_var).sum())
         if smooth is not None:
             cost += 0.5 * float(np.sum((smooth @ full[1:].ravel()) ** 2))
@@ -403,19 +412,15 @@ def solve_small_motion(
     )
 
 
-def triangulate_tracks(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
-                       config: SmallMotionConfig | None = None, iterations: int = 6
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Depths of more tracks with a solved motion held fixed: each track's log inverse depth by robust
-    Gauss–Newton (the depth prior as in the solve; every track is independent, so this is cheap for
-    thousands). Returns per track (N,): depth in its first frame (metres), its one-σ uncertainty, and the
-    median reprojection residual (pixels); NaN for tracks seen in too few frames."""
-    cfg = config or SmallMotionConfig()
+def _fit_depths(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig,
+                iterations: int):  # fmt: skip
+    """Each track's log inverse depth with ``sol``'s motion held fixed (robust Gauss–Newton, the depth prior as in
+    the solve). Returns the problem, the tracks that took part, their η, and at the fitted η the residual norms
+    (M,), the information per track (N,) and which observations lie in front of the camera (M,); None when no
+    track took part."""
     prob, used = _build(tracks, intr, prior_depth, cfg)
-    n_all = tracks.num_points
-    out = np.full(n_all, np.nan), np.full(n_all, np.nan), np.full(n_all, np.nan)
     if len(prob.n) == 0:
-        return out
+        return None
     q = 6 if sol.model == "6dof" else 3
     full = np.nan_to_num(sol.angles if q == 3 else np.concatenate([sol.angles, sol.centres], 1))
     rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", 0.2))
@@ -424,40 +429,49 @@ def triangulate_tracks(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior
     def normal_equations(eta):
         res, _, je, _, d = _residuals_and_jacobian(prob, full, eta, rf, sol.model, pivot, intr)
         e = np.linalg.norm(res, axis=1)
-        w = np.where(e <= cfg.huber_px, 1.0, cfg.huber_px / np.maximum(e, 1e-12)) * (d[:, 2] > 1e-6)
+        front = d[:, 2] > 1e-6
+        w = _huber_weights(e, cfg.huber_px) * front
         h = np.bincount(prob.n, weights=w * (je**2).sum(1), minlength=n) + inv_var
         g = np.bincount(prob.n, weights=w * (je * res).sum(1), minlength=n) + (eta - prob.eta_prior) * inv_var
-        return e, h, g
+        return e, h, g, front
 
     for _ in range(iterations):
-        _, h, g = normal_equations(eta)
+        _, h, g, _ = normal_equations(eta)
         eta = eta - np.clip(g / h, -1.0, 1.0)
-    e, h, _ = normal_equations(eta)
+    e, h, _, front = normal_equations(eta)
+    return prob, used, eta, e, h, front
+
+
+def triangulate_tracks(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
+                       config: SmallMotionConfig | None = None, iterations: int = 6
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Depths of more tracks with a solved motion held fixed: each track's log inverse depth by robust
+    Gauss–Newton (the depth prior as in the solve; every track is independent, so this is cheap for
+    thousands). Returns per track (N,): depth in its first frame (metres), its one-σ uncertainty, and the
+    median reprojection residual (pixels); NaN for tracks seen in too few frames."""
+    n_all = tracks.num_points
+    depth, sigma, resid = np.full(n_all, np.nan), np.full(n_all, np.nan), np.full(n_all, np.nan)
+    fit = _fit_depths(sol, tracks, intr, prior_depth, config or SmallMotionConfig(), iterations)
+    if fit is None:
+        return depth, sigma, resid
+    prob, used, eta, e, h, _ = fit
     order = np.argsort(prob.n, kind="stable")
-    starts = np.searchsorted(prob.n[order], np.arange(n))
+    starts = np.searchsorted(prob.n[order], np.arange(len(eta)))
     med = np.array([np.median(c) if len(c) else np.nan for c in np.split(e[order], starts[1:])])
-    depth, sigma, resid = out
     depth[used], sigma[used], resid[used] = np.exp(-eta), np.exp(-eta) / np.sqrt(h), med
     return depth, sigma, resid
 
 
 def track_fit_cost(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
-                   config: SmallMotionConfig | None = None) -> tuple[float, int]:  # fmt: skip
-    """How well a motion explains ``tracks``: each track's depth fitted with the motion held fixed
-    (:func:`triangulate_tracks`), then the mean Huber loss per observation (pixels²), and the count."""
+                   config: SmallMotionConfig | None = None, iterations: int = 6) -> tuple[float, int]:  # fmt: skip
+    """How well a motion explains ``tracks``: each track's depth fitted with the motion held fixed (as
+    :func:`triangulate_tracks`), then the mean Huber loss per observation (pixels²), and the count."""
     cfg = config or SmallMotionConfig()
-    depth, _, _ = triangulate_tracks(sol, tracks, intr, prior_depth, cfg)
-    prob, used = _build(tracks, intr, prior_depth, cfg)
-    if len(prob.n) == 0:
+    fit = _fit_depths(sol, tracks, intr, prior_depth, cfg, iterations)
+    if fit is None:
         return float("nan"), 0
-    q = 6 if sol.model == "6dof" else 3
-    full = np.nan_to_num(sol.angles if q == 3 else np.concatenate([sol.angles, sol.centres], 1))
-    eta = -np.log(np.where(np.isfinite(depth[used]) & (depth[used] > 0), depth[used], np.exp(-prob.eta_prior)))
-    rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", 0.2))
-    res, *_, d = _residuals_and_jacobian(prob, full, eta, rf, sol.model, pivot, intr, want_jac=False)
-    e = np.linalg.norm(res, axis=1)
-    huber = np.where(e <= cfg.huber_px, 0.5 * e**2, cfg.huber_px * (e - 0.5 * cfg.huber_px))
-    huber = np.where(d[:, 2] > 1e-6, huber, 10.0 * cfg.huber_px)  # a point pushed behind the camera
+    *_, e, _, front = fit
+    huber = np.where(front, _huber_loss(e, cfg.huber_px), 10.0 * cfg.huber_px)  # a point pushed behind the camera
     return float(huber.mean()), len(e)
 
 
