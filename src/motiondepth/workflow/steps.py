@@ -267,15 +267,12 @@ def solve_motion(
         :func:`paper_regime_check`) and the frame-0 parallax points ``points_xy``, ``depth_m``, ``sigma_m``).
     """
     from motiondepth.tracking.chain import track_chained
-    from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.small_motion import SmallMotionConfig, choose_motion_model, solve_small_motion
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
     # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
     chained = track_chained(frames, progress=progress)
-    at0 = np.argmax(chained.visible, 0) == 0
-    prior = np.full(chained.num_points, np.nan)
-    prior[at0] = sample_depth(prior_depth, chained.tracks[0, at0].astype(np.float64))
+    prior = frame0_prior(chained, prior_depth)
     known = readout_fraction is not None
     cfg = SmallMotionConfig(readout_sigma=(0.05 if fit_readout else 0.0) if known else 0.3)
     rf = float(readout_fraction) if known else 0.5
@@ -313,6 +310,17 @@ def solve_motion(
     return traj, info
 
 
+def frame0_prior(tracks: Tracks, prior_depth: np.ndarray) -> np.ndarray:
+    """(N,) the depth map at each track that starts in frame 0 (seen there), NaN for the others: the scale prior
+    of the small-motion solver, which gives later tracks a wide prior of its own."""
+    from motiondepth.trajectory.optics import sample_depth
+
+    prior = np.full(tracks.num_points, np.nan)
+    at0 = (tracks.queries[:, 0] == 0) & tracks.visible[0]
+    prior[at0] = sample_depth(prior_depth, tracks.tracks[0, at0].astype(np.float64))
+    return prior
+
+
 def paper_regime_check(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float,
                        times: np.ndarray | None, solver, cfg) -> dict:  # fmt: skip
     """Whether the bundle adjustment's motion or the papers' pivot model (the optics solver, lsq) explains the
@@ -326,7 +334,6 @@ def paper_regime_check(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics:
     pipeline benchmark: rotation AbsRel 0.64 by the bundle adjustment, 0.10 by lsq), while the template
     tracker's blur-aware smoothing keeps the grid tracks true.
     """
-    from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.small_motion import SmallMotion, track_fit_cost
 
     if sol.model != "6dof":
@@ -335,9 +342,7 @@ def paper_regime_check(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics:
         lsq = solve_rotation(tracks, prior_depth, intrinsics, pivot_m, times, solver)
     except InputError:
         return {"solver": "bundle adjustment"}
-    grid_prior = np.full(tracks.num_points, np.nan)
-    at0 = tracks.visible[0] & (tracks.queries[:, 0] == 0)
-    grid_prior[at0] = sample_depth(prior_depth, tracks.tracks[0, at0].astype(np.float64))
+    grid_prior = frame0_prior(tracks, prior_depth)
     as_pivot = SmallMotion(lsq.angles, lsq.centres, np.zeros(0), np.zeros(0), lsq.residual_px, "pivot", 0.0, 0, 0, 0,
                            np.zeros(0, bool), meta={"readout_fraction": sol.meta["readout_fraction"],
                                                     "pivot_m": pivot_m})  # fmt: skip
@@ -355,11 +360,10 @@ PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved mot
 
 def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
                      progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels, tracked (chained, anchored) and triangulated with
+    """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels, tracked (chained) and triangulated with
     the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres, for those
     whose track fits the motion (median residual under 1 px)."""
     from motiondepth.tracking.chain import ChainConfig, track_chained
-    from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.small_motion import triangulate_tracks
 
     h, w = frames.shape[1:3]
@@ -367,11 +371,9 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
     ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
     q = np.stack([np.zeros(xs.size), xs.ravel(), ys.ravel()], 1).astype(np.float32)
     dense = track_chained(frames, q, ChainConfig(max_points=len(q)), progress=progress)
-    at0 = dense.queries[:, 0] == 0
-    prior = np.full(dense.num_points, np.nan)
-    prior[at0] = sample_depth(prior_depth, dense.tracks[0, at0].astype(np.float64))
+    prior = frame0_prior(dense, prior_depth)
     depth, sigma, resid = triangulate_tracks(sol, dense, intrinsics, prior, cfg)
-    keep = at0 & np.isfinite(depth) & (resid < 1.0)
+    keep = np.isfinite(prior) & np.isfinite(depth) & (resid < 1.0)  # frame-0 tracks that fit the motion
     return (dense.tracks[0, keep].astype(np.float32), depth[keep].astype(np.float32),
             sigma[keep].astype(np.float32))  # fmt: skip
 
