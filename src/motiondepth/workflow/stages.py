@@ -43,6 +43,26 @@ MOTION_ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the motion step's per-poi
 MOTION_PATH = ("angles", "centres", "residual_px", "times")  # … and its camera path (motion_points.npz, path_*)
 
 
+DEPTH_FILES = ["depth.npz", "depth.png", "depth_mm.png"]  # the first-frame depth of a run, in its three forms
+
+
+def _write_depth(out: Path, files: list[str], final: np.ndarray, raw: np.ndarray, intr: Intrinsics, source: str,
+                 info: dict, confidence: np.ndarray | None = None) -> None:  # fmt: skip
+    """``files[0]`` (``.npz``: the depth, the map before rescaling, the rescale info as ``rescale_*``, and the
+    parallax ``confidence`` map when given), and with more names the colour and 16-bit millimetre PNGs."""
+    from motiondepth.io.depth import save_depth_png16
+    from motiondepth.viz.plots import save_depth_png
+
+    extra = {f"rescale_{k}": np.asarray(v) for k, v in info.items()}
+    if confidence is not None:
+        extra["confidence"] = confidence
+    save_npz(out / files[0], depth=final, unscaled_depth=raw, intrinsics=intr.as_array(), source=np.array(source),
+             **extra)  # fmt: skip
+    if len(files) > 1:
+        save_depth_png(out / files[1], final)
+        save_depth_png16(out / files[2], final)
+
+
 def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
     from motiondepth.io.npz import read_npz
@@ -245,18 +265,10 @@ class CachedSteps:
             return final, d, info
 
         def write(value, o):
-            from motiondepth.io.depth import save_depth_png16
-            from motiondepth.viz.plots import save_depth_png
-
             final, raw, info = value
-            extra = {k: np.asarray(v) for k, v in info.items()}
-            save_npz(o / files[0], depth=final, unscaled_depth=raw, intrinsics=intr.as_array(),
-                     source=np.array(source), **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
-            if len(files) > 1:
-                save_depth_png(o / files[1], final)
-                save_depth_png16(o / files[2], final)
+            _write_depth(o, files, final, raw, intr, source, info)
 
-        files = ["depth_prior.npz"] if prior else ["depth.npz", "depth.png", "depth_mm.png"]
+        files = ["depth_prior.npz"] if prior else DEPTH_FILES
 
         depth, _, info = self.step(
             "depth_prior" if prior else "depth",
@@ -335,16 +347,9 @@ class CachedSteps:
         mode = "none" if cfg.depth else cfg.depth_rescale
 
         def write(value, o):
-            from motiondepth.io.depth import save_depth_png16
-            from motiondepth.viz.plots import save_depth_png
-
             final, info = value
-            extra = {k: np.asarray(v) for k, v in info.items() if k != "confidence"}
-            save_npz(o / "depth.npz", depth=final, unscaled_depth=prior, intrinsics=intr.as_array(),
-                     confidence=info["confidence"], source=np.array(f"{source} × parallax"),
-                     **{f"rescale_{k}": v for k, v in extra.items()})  # fmt: skip
-            save_depth_png(o / "depth.png", final)
-            save_depth_png16(o / "depth_mm.png", final)
+            rest = {k: v for k, v in info.items() if k != "confidence"}
+            _write_depth(o, DEPTH_FILES, final, prior, intr, f"{source} × parallax", rest, info["confidence"])
 
         def load(o):
             final, _, info = _load_depth_npz(o / "depth.npz")
@@ -353,7 +358,7 @@ class CachedSteps:
         return self.step(
             "fused_depth",
             {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode, "version": 2},
-            ["depth.npz", "depth.png", "depth_mm.png"],
+            DEPTH_FILES,
             lambda: fuse_parallax_depth(prior, motion, mode),
             write,
             load,
