@@ -137,17 +137,20 @@ def write_rates(path: str | Path, samples: TrajectorySamples) -> None:
     samples, stamped at their midpoint."""
     from motiondepth.io.gyro_log import write_gyro_log
 
+    write_gyro_log(path, *_rates(samples))
+
+
+def _rates(samples: TrajectorySamples) -> tuple[np.ndarray, np.ndarray]:
+    """The mean body rate (M − 1, 3) rad/s between consecutive samples, stamped at their midpoints (M − 1,)."""
     t = samples.times
-    write_gyro_log(path, 0.5 * (t[1:] + t[:-1]), body_rates(samples.angles, t))
+    return 0.5 * (t[1:] + t[:-1]), body_rates(samples.angles, t)
 
 
 def write_gcsv(path: str | Path, samples: TrajectorySamples) -> None:
     """Gyroflow's ``.gcsv`` gyro log (``t,gx,gy,gz``, rates as :func:`write_rates`, camera axes x right, y down,
     z forward, ``orientation xyz``; ``tscale`` 1 µs, ``gscale`` 1 µrad/s per unit), so the recovered motion
     can be loaded where a gyro log is expected."""
-    t = samples.times
-    rates = body_rates(samples.angles, t)
-    mid = 0.5 * (t[1:] + t[:-1])
+    mid, rates = _rates(samples)
     buf = io.StringIO()
     buf.write("GYROFLOW IMU LOG\nversion,1.3\nid,motiondepth\norientation,xyz\n")
     buf.write(f"note,rates of the camera motion motiondepth recovered from {samples.source}\n")

@@ -109,18 +109,11 @@ def fill_depth(depth: np.ndarray) -> np.ndarray:
     return depth[tuple(idx)].astype(np.float32)
 
 
-def _frame_angles(trace: RotationTrace, cam: CameraConfig, t0: float, m: int) -> np.ndarray:
-    """Angles (M, H, 3) at the M sub-sample centres of every row of the frame starting at t0."""
+def _frame_times(cam: CameraConfig, t0: float, m: int) -> np.ndarray:
+    """Times (M, H) of the M sub-sample centres of every row's exposure in the frame starting at t0."""
     rows = np.arange(cam.height) * cam.row_time_s
     sub = (np.arange(m) + 0.5) / m * cam.exposure_s
-    return trace(t0 + sub[:, None] + rows[None, :])
-
-
-def _frame_positions(trace: RotationTrace, cam: CameraConfig, t0: float, m: int) -> np.ndarray:
-    """Camera-centre offsets (M, H, 3) beyond the pivot's at the same sub-samples as :func:`_frame_angles`."""
-    rows = np.arange(cam.height) * cam.row_time_s
-    sub = (np.arange(m) + 0.5) / m * cam.exposure_s
-    return trace.position(t0 + sub[:, None] + rows[None, :])
+    return t0 + sub[:, None] + rows[None, :]
 
 
 def _blur_length_px(trace: RotationTrace, cam: CameraConfig, t0: float, focal: float, near_m: float = np.inf) -> float:
@@ -191,10 +184,11 @@ def simulate(
                 camera.max_subsamples,
             )
         )
-        rot = euler_to_matrix(_frame_angles(trace, camera, starts[k], m))  # (M, H, 3, 3)
+        times = _frame_times(camera, starts[k], m)  # (M, H)
+        rot = euler_to_matrix(trace(times))  # (M, H, 3, 3)
         # pixel in the reference: K(Z·R·K⁻¹u + C) ∝ (K R K⁻¹) u + (K C)/Z, with C = P − R P (+ the translation)
         a = k_mat @ rot @ k_inv  # (M, H, 3, 3)
-        b = (pivot - rot @ pivot + _frame_positions(trace, camera, starts[k], m)) @ k_mat.T  # (M, H, 3)
+        b = (pivot - rot @ pivot + trace.position(times)) @ k_mat.T  # (M, H, 3)
         offs = a[..., 1] * rows[None, :, None] + a[..., 2]  # (M, H, 3): row and constant terms
         acc = np.zeros((h, w, 3), dtype=np.float32)
         for j in range(m):

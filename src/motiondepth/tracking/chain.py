@@ -46,14 +46,19 @@ class ChainConfig:
     # refined position kept when within this distance of the chained one (0: off)
 
 
+def _lk_options(c: ChainConfig, max_level: int) -> dict:
+    """``calcOpticalFlowPyrLK`` settings of the chained tracker, with ``max_level`` pyramid levels."""
+    return dict(
+        winSize=(c.win_size, c.win_size), maxLevel=max_level, minEigThreshold=c.min_eig_threshold,
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01),
+    )  # fmt: skip
+
+
 def _lk(c: ChainConfig, a: np.ndarray, b: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward–backward pyramidal LK from image ``a`` to ``b``: new positions and which survived."""
     if len(pts) == 0:
         return pts.copy(), np.zeros(0, bool)
-    kw = dict(
-        winSize=(c.win_size, c.win_size), maxLevel=c.max_level, minEigThreshold=c.min_eig_threshold,
-        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01),
-    )  # fmt: skip
+    kw = _lk_options(c, c.max_level)
     p = pts.reshape(-1, 1, 2).astype(np.float32)
     fwd, ok_f, _ = cv2.calcOpticalFlowPyrLK(a, b, p, None, **kw)
     back, ok_b, _ = cv2.calcOpticalFlowPyrLK(b, a, fwd, p.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **kw)
@@ -71,10 +76,7 @@ def _anchor(c: ChainConfig, gray: list[np.ndarray], k: int, xy: np.ndarray, star
     out = xy.copy()
     if len(xy) == 0:
         return out
-    kw = dict(
-        winSize=(c.win_size, c.win_size), maxLevel=1, minEigThreshold=c.min_eig_threshold,
-        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-    )  # fmt: skip
+    kw = _lk_options(c, 1) | {"flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
     for f in np.unique(starts):
         if f == k:
             continue
