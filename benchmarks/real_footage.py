@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.eval.depth_metrics import depth_metrics
-from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.eval.trajectory_metrics import direction_errors_deg, trajectory_metrics
 from motiondepth.geometry.pivot import camera_centre
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.io.atomic import write_json, write_json_and_markdown
@@ -65,14 +65,6 @@ PHONE_K = {"fx": 573.85, "fy": 575.04, "cx": 406.01, "cy": 309.01}  # the origin
 COLMAP = importlib.util.find_spec("pycolmap") is not None  # the `peers` extra: pip install -c constraints.txt .[peers]
 TUM_CLIPS = [(0, 30), (30, 60), (60, 90), (90, 120), (60, 120)]
 PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn into one figure
-
-
-def _direction_errors_deg(truth: np.ndarray, pred: np.ndarray, min_m: float = 0.01) -> np.ndarray:
-    """Angle between true and recovered camera-centre directions, frames that moved more than ``min_m``."""
-    n1 = np.linalg.norm(truth, axis=1)
-    m = (n1 > min_m) & np.all(np.isfinite(pred), axis=1)
-    n2 = np.maximum(np.linalg.norm(pred[m], axis=1), 1e-12)
-    return np.degrees(np.arccos(np.clip(np.sum(truth[m] * pred[m], 1) / (n1[m] * n2), -1, 1)))
 
 
 def essential_matrix(tracks, intr) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +170,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
 
     def score(name, angles, centres_pred, seconds, extra=None):
         m = trajectory_metrics(angles, truth)
-        d = _direction_errors_deg(centres, centres_pred) if centres_pred is not None else np.zeros(0)
+        d = direction_errors_deg(centres, centres_pred, 0.01) if centres_pred is not None else np.zeros(0)
         row["methods"][name] = {
             "rotation_rmse_arcmin": round(float(m["rmse_arcmin"]), 1),
             "rmse_over_true_rms": round(float(m["rmse_arcmin"]) / true_rms, 3),

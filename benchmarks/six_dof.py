@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from motiondepth.eval.trajectory_metrics import trajectory_metrics
+from motiondepth.eval.trajectory_metrics import direction_errors_deg, trajectory_metrics
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.simulate import camera_preset
 from motiondepth.simulate.scene import simulate_scene, write_simulation
@@ -46,13 +46,6 @@ OFFSETS_S = (3.0, 9.0, 15.0, 21.0)
 def camera():
     """The phone preset in a phone's video timing: 16 ms exposure, 30 frames per second."""
     return camera_preset("phone", num_frames=30, exposure_s=0.016, frame_interval_s=1 / 30)
-
-
-def direction_errors_deg(truth: np.ndarray, pred: np.ndarray, min_m: float = 0.005) -> np.ndarray:
-    n1 = np.linalg.norm(truth, axis=1)
-    m = (n1 > min_m) & np.all(np.isfinite(pred), axis=1)
-    n2 = np.maximum(np.linalg.norm(pred[m], axis=1), 1e-12)
-    return np.degrees(np.arccos(np.clip(np.sum(truth[m] * pred[m], 1) / (n1[m] * n2), -1, 1)))
 
 
 def clip(work: Path, shake: str, seed: int, offset: float | None) -> dict:
@@ -78,7 +71,7 @@ def clip(work: Path, shake: str, seed: int, offset: float | None) -> dict:
                   progress=False)  # fmt: skip
         seconds = time.perf_counter() - t0
         m = trajectory_metrics(res.trajectory.angles, truth)
-        d = direction_errors_deg(centres, res.trajectory.centres)
+        d = direction_errors_deg(centres, res.trajectory.centres, 0.005)
         mo = res.summary.get("motion", {})
         row["methods"][motion] = {
             "rotation_abs_rel": round(m["abs_rel"], 4),

@@ -68,3 +68,19 @@ def trajectory_metrics(pred: np.ndarray, gt: np.ndarray, floor_rad: float = DEFA
             float(np.sqrt(np.mean(err[..., i] ** 2)) * RAD_TO_ARCMIN) if err.size else float("nan")
         )
     return out
+
+
+def direction_errors_deg(truth: np.ndarray, pred: np.ndarray, min_m: float) -> np.ndarray:
+    """Angle (degrees) between true and recovered camera-centre directions (T, 3), for the frames whose true centre
+    moved more than ``min_m`` from the reference and whose recovered one is finite: the translation's direction,
+    which a monocular clip recovers without its scale.
+
+    Example:
+        >>> truth = np.array([[0.0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]])
+        >>> direction_errors_deg(truth, np.array([[0.0, 0, 0], [0.3, 0, 0], [0.1, 0.1, 0]]), 0.01).round(1).tolist()
+        [0.0, 45.0]
+    """
+    n1 = np.linalg.norm(truth, axis=1)
+    m = (n1 > min_m) & np.all(np.isfinite(pred), axis=1)
+    n2 = np.maximum(np.linalg.norm(pred[m], axis=1), 1e-12)
+    return np.degrees(np.arccos(np.clip(np.sum(truth[m] * pred[m], 1) / (n1[m] * n2), -1, 1)))

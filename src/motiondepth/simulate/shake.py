@@ -188,14 +188,7 @@ def load_shake(
         ang = np.unwrap(ang, axis=0)
         kind = "gyro log"
     t = t - t[0]
-    if t[-1] < duration_s:
-        raise InputError(path, f"{kind} covers {t[-1]:.3f} s but {duration_s:.3f} s are needed")
-    if start_s is None:
-        start_s = float(np.random.default_rng(seed).uniform(0.0, t[-1] - duration_s))
-    if not 0 <= start_s <= t[-1] - duration_s:
-        raise InputError(
-            path, f"start offset {start_s:.3f} s leaves less than {duration_s:.3f} s of a {t[-1]:.3f} s {kind}"
-        )
+    start_s = _start_offset(path, kind, t[-1], duration_s, start_s, seed)
     grid = np.arange(0.0, t[-1] + 0.5 * dt, dt)
     resampled = np.stack([np.interp(grid, t, ang[:, k]) for k in range(3)], -1)
     if highpass_hz:
@@ -208,6 +201,19 @@ def load_shake(
     window = (window - window[0]) * scale
     log.info("shake from %s %s: start %.3f s, scale %g, high-pass %s", kind, path, start_s, scale, highpass_hz)
     return RotationTrace(np.arange(n_out) * dt, window, f"{kind} {path.name} start={start_s:.3f}s scale={scale}")
+
+
+def _start_offset(path: Path, kind: str, span_s: float, duration_s: float, start_s: float | None, seed: int) -> float:
+    """The offset into a ``span_s``-long recording where the shake starts (drawn, seeded, when None), checked to
+    leave ``duration_s``."""
+    if span_s < duration_s:
+        raise InputError(path, f"{kind} covers {span_s:.3f} s but {duration_s:.3f} s are needed")
+    if start_s is None:
+        start_s = float(np.random.default_rng(seed).uniform(0.0, span_s - duration_s))
+    if not 0 <= start_s <= span_s - duration_s:
+        why = f"start offset {start_s:.3f} s leaves less than {duration_s:.3f} s of a {span_s:.3f} s {kind}"
+        raise InputError(path, why)
+    return start_s
 
 
 def is_tum_trajectory(path: Path) -> bool:
@@ -240,13 +246,8 @@ def _tum_shake(path: Path, duration_s: float, dt: float, seed: int, scale: float
     from motiondepth.io.tum import read_tum_trajectory
 
     track = read_tum_trajectory(path)
-    t = track.times - track.times[0]
-    if t[-1] < duration_s:
-        raise InputError(path, f"motion-capture trajectory covers {t[-1]:.3f} s but {duration_s:.3f} s are needed")
-    if start_s is None:
-        start_s = float(np.random.default_rng(seed).uniform(0.0, t[-1] - duration_s))
-    if not 0 <= start_s <= t[-1] - duration_s:
-        raise InputError(path, f"start offset {start_s:.3f} s leaves less than {duration_s:.3f} s of {t[-1]:.3f} s")
+    span = track.times[-1] - track.times[0]
+    start_s = _start_offset(path, "motion-capture trajectory", span, duration_s, start_s, seed)
     n_out = int(np.ceil(duration_s / dt)) + 2
     grid = track.times[0] + start_s + np.arange(n_out) * dt
     grid = np.minimum(grid, track.times[-1])
