@@ -28,7 +28,7 @@ from motiondepth.workflow.inputs import (
     read_lens_distortion,
     resolve_intrinsics,
 )
-from motiondepth.workflow.stages import CachedSteps
+from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import (
     focal_outcome,
 )
@@ -83,10 +83,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     _check_grid_fits(video, clip, intr, cfg)
     ckpt = _checkpoints(cfg)
     _check_length(video, clip, ckpt)
-    if cfg.tracks is not None:  # the user's tracks are an input too: read and checked before DIR is touched
-        from motiondepth.io.track_import import check_tracks, read_tracks_file
-
-        check_tracks(cfg.tracks, read_tracks_file(cfg.tracks), len(clip.frames), clip.size)
+    # the user's tracks are an input too: read, checked and undistorted once, before DIR is touched
+    user_tracks = None if cfg.tracks is None else imported_tracks(cfg.tracks, clip, intr, undistort)
     gyro = gyro_aid(cfg, clip, video)  # the gyro log is an input too: read and checked before DIR is touched
 
     created = not Path(out_dir).exists()
@@ -98,7 +96,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     try:
         with locked_output_dir(out):
             return _run_steps(video, cfg, clip, ckpt, out, record, bar, gyro, intr, intr_origin, intr_warning,
-                              undistort, decode_s, t_start)  # fmt: skip
+                              undistort, decode_s, t_start, user_tracks)  # fmt: skip
     except BaseException:
         if created:  # a check that failed inside a step leaves no empty folder behind (finished steps stay)
             remove_empty_folders([out])
@@ -109,12 +107,12 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
 def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record: dict, bar, gyro, intr: Intrinsics,
                intr_origin: str, intr_warning: str | None, undistort: dict | None, decode_s: float,
-               t_start: float) -> Result:  # fmt: skip
+               t_start: float, user_tracks=None) -> Result:  # fmt: skip
     """The cached steps of :func:`run`, in a checked and locked output folder."""
     cache = StepCache(out, record, cfg.overwrite)
     steps = CachedSteps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
     auto_focal = cfg.hfov == "auto"
-    tracks, found_intr = steps.tracks(intr, gyro, auto_focal=auto_focal)
+    tracks, found_intr = steps.tracks(intr, gyro, auto_focal=auto_focal, imported=user_tracks)
     if auto_focal:
         intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
         record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,

@@ -176,9 +176,11 @@ class CachedSteps:
         }
         return key, exposure, readout
 
-    def tracks(self, intr: Intrinsics, gyro, auto_focal: bool) -> tuple[Tracks, Intrinsics]:
-        """The query grid's tracks (blur-compensated with a gyro log or ``--blur-fit``) and the intrinsics
-        they were made with (``--hfov auto``: estimated from them)."""
+    def tracks(self, intr: Intrinsics, gyro, auto_focal: bool, imported: Tracks | None = None
+               ) -> tuple[Tracks, Intrinsics]:  # fmt: skip
+        """The query grid's tracks (blur-compensated with a gyro log or ``--blur-fit``), or the user's
+        (``--tracks``, ``imported``: :func:`imported_tracks`), and the intrinsics they were made with
+        (``--hfov auto``: estimated from them)."""
         from motiondepth.io.trajectory import save_tracks
 
         cfg, clip, solver = self.cfg, self.clip, self.solver
@@ -189,8 +191,8 @@ class CachedSteps:
         fit_key, exposure, readout = self._blur_fit_timing()
 
         def compute():
-            if cfg.tracks is not None:
-                tr = imported_tracks(cfg.tracks, clip, intr, self.undistort)
+            if imported is not None:
+                tr = imported
             else:
                 tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
             found, focal = intr, None
