@@ -121,7 +121,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if steps.bundle:  # rotation and translation by the small-motion bundle adjustment
         prior, prior_info, prior_src = steps.depth(tracks, intr, prior=True)
         ba_traj, motion = steps.motion(tracks, prior, intr)
-        record["motion"] = motion_record(motion, cfg.motion)
+        record["motion"] = motion_record(motion)
     else:
         bar.update(2)  # no depth prior, no bundle adjustment
     if motion is None or record["motion"]["solver"] == "lsq":  # the papers' pivot model, by the optics solver

@@ -266,17 +266,14 @@ PAPER_REGIME_BLUR = (
 )
 
 
-def motion_record(motion: dict, mode: str) -> dict:
-    """``config.json``'s ``motion``: the bundle adjustment's outcome without its per-point arrays, and which
-    solver gave the run's path (``solver``): with ``--motion auto`` a choice other than ``6dof`` is the
-    papers' regime, left to the optics solver (:data:`PAPER_REGIME`); a given model is always the bundle
-    adjustment's."""
+def motion_record(motion: dict) -> dict:
+    """``config.json``'s ``motion``: the bundle adjustment's outcome without its per-point arrays, with why the
+    optics solver gives the run's path when its ``solver`` (:func:`~motiondepth.workflow.steps.solve_motion`:
+    with ``--motion auto``, the papers' regime) says so."""
     from motiondepth.workflow.stages import MOTION_ARRAYS
 
     record = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
-    paper = mode == "auto" and motion.get("solver", "lsq" if motion["model"] != "6dof" else "") == "lsq"
-    record["solver"] = "lsq" if paper else "bundle adjustment"
-    if paper:
+    if record["solver"] == "lsq":
         record["solver_why"] = PAPER_REGIME if motion["model"] != "6dof" else PAPER_REGIME_BLUR
     return record
 
