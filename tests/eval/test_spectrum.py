@@ -79,6 +79,27 @@ def test_dense_samples_with_gaps_and_failed_frames():
     assert s.band(6.0, 9.0)["rms_arcmin"]["pitch"] == pytest.approx(_rms_arcmin(1e-3), rel=0.05)
 
 
+def test_dense_trajectory_bands_above_the_frame_rate_are_out_of_reach(tmp_path):
+    """15 samples per frame at 16 fps: Nyquist 120 Hz, but the dense path holds one cycle per frame."""
+    fps, s = 16.0, 15
+    starts = np.arange(32) / fps
+    times = starts[:, None] + (np.arange(s) + 0.5) / s / fps
+    dense = _sines(times.reshape(-1)).reshape(32, s, 3)
+    spec = dense_spectrum(dense, times)
+    assert spec.nyquist_hz == pytest.approx(120.0) and spec.reach_hz == pytest.approx(16.0)
+    assert "out of the dense trajectory's reach" in spec.band(12.0, 18.0)["unresolved"]
+    assert spec.band(6.0, 9.0)["rms_arcmin"]["pitch"] == pytest.approx(_rms_arcmin(1e-3), rel=0.05)
+    summary = spec.summary()
+    assert summary["resolved_hz"][1] == pytest.approx(16.0) and summary["reach"]["hz"] == pytest.approx(16.0)
+    assert summary["rms_rate_range_hz"][1] <= 16.0
+    # the same from the CSV that run writes
+    write_dense_csv(tmp_path / "d.csv", dense, starts, 1 / fps)
+    assert file_spectrum(tmp_path / "d.csv").reach_hz == pytest.approx(16.0)
+    assert file_spectrum(tmp_path / "d.csv", start_s=1.0).duration_s < spec.duration_s
+    # a gyro log or a per-frame series has no such limit: its Nyquist frequency is its end
+    assert angle_spectrum(dense.reshape(-1, 3), times.reshape(-1)).reach_hz is None
+
+
 def test_gyro_rates_integrate_to_the_same_spectrum_whatever_the_axes():
     t = np.arange(0, 2.0, 1 / 500.0)
     ang = _sines(t)

@@ -120,7 +120,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
 
             frames = undistort_frames(frames, intr, lens)
         pred = BlurPredictor(a.depth_checkpoint, a.trajectory_checkpoint)
-        traj.dense = pred.dense_trajectory(frames, np.nan_to_num(traj.angles), intr.fx, a.dense, source=str(a.video))
+        traj.dense = pred.dense_trajectory(frames, traj.angles, intr.fx, a.dense, source=str(a.video))
     write_trajectory_csv(a.out, traj)
     print(
         f"wrote {a.out}: {len(traj.angles)} frames ({a.mode}), median residual {np.nanmedian(traj.residual_px):.3f} px"

@@ -91,14 +91,19 @@ class BlurPredictor:
 
     @torch.no_grad()
     def dense_trajectory(self, frames: np.ndarray, sparse: np.ndarray, fx_px: float, samples: int = 15,
-                         source: str = "frames") -> np.ndarray:  # fmt: skip
+                         source: str = "frames", continuous: bool = True) -> np.ndarray:  # fmt: skip
         """Dense trajectory (T, S, 3) rad from frames (T, H, W, 3) and the solver's sparse (T, 3).
 
-        ``fx_px`` is the focal length in pixels of ``frames`` (the decoder reads blur in pixels).
+        ``fx_px`` is the focal length in pixels of ``frames`` (the decoder reads blur in pixels). The
+        decoder predicts each frame's samples on its own; with ``continuous`` (the default) they are
+        joined into one continuous path whose frame means are the solver's angles
+        (:func:`~motiondepth.trajectory.continuous.continuous_dense`). Frames with NaN angles are
+        unsolved: the decoder reads them as zero, and the continuous path leaves them NaN.
         """
         if self.decoder is None:
             raise InputError("trajectory checkpoint", "no trajectory decoder loaded")
-        sparse = np.asarray(sparse, dtype=np.float64)
+        anchors = np.asarray(sparse, dtype=np.float64)
+        sparse = np.nan_to_num(anchors)
         t = len(frames)
         if sparse.shape != (t, 3):
             raise InputError(source, f"sparse trajectory {sparse.shape} does not match {t} frames")
@@ -123,6 +128,10 @@ class BlurPredictor:
             new = ~filled[k : k + chunk]
             out[k : k + chunk][new] = dense[new]
             filled[k : k + chunk] = True
+        if continuous:
+            from motiondepth.trajectory.continuous import continuous_dense
+
+            out = continuous_dense(out, anchors)
         return out
 
 

@@ -33,6 +33,14 @@ So a per-frame trajectory at 30 fps says nothing above 15 Hz. Its angles are als
 rotation over each exposure, which attenuates what lies close to Nyquist. Motion above Nyquist
 folds into lower bands of a per-frame series, and nothing can undo that afterwards. The dense
 trajectory samples inside each frame, which is why ``run`` reports the shake from it.
+
+**The dense trajectory's reach.** Its samples are far denser than what it can know: 15 per frame
+give a Nyquist frequency of 7.5 × the frame rate, but the path is one cubic spline with two knot
+intervals per frame (:mod:`motiondepth.trajectory.continuous`), which holds at most one cycle per
+frame, and the decoder learned from shake with content up to 0.75 cycles per frame (12 Hz at
+16.1 fps). :func:`dense_spectrum` therefore marks every band above the frame rate
+(:data:`DENSE_REACH_CYCLES_PER_FRAME`) out of reach. Below it, the shake-spectrum benchmark measures
+what the decoder recovers (docs/results.md).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.trajectory import file_kind, read_angle_series
+from motiondepth.io.trajectory import file_kind, read_angle_series, read_dense_csv
 
 # (low, high) Hz: sway, hand shake (two bands), tremor (two bands), vibration (two bands)
 DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
@@ -51,6 +59,8 @@ DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
 )  # fmt: skip
 MAX_SEGMENT_S = 4.0  # default Welch segment: the whole series up to this long (0.5 Hz bins)
 MIN_SAMPLES = 8
+#: the dense trajectory resolves up to this many cycles per frame interval (module docstring)
+DENSE_REACH_CYCLES_PER_FRAME = 1.0
 ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
 ANGLE_AXES = ("roll", "pitch", "yaw")
 GYRO_AXES = ("x", "y", "z")
@@ -68,6 +78,9 @@ class ShakeSpectrum:
         segment_s: Welch segment length actually used.
         axes: names of the three axes (``roll, pitch, yaw`` for trajectories, ``x, y, z`` for a gyro log).
         source: what the series is (a file name, "dense trajectory", …).
+        reach_hz: the highest frequency the method behind the series resolves, when below its
+            Nyquist frequency (the dense trajectory's: :func:`dense_spectrum`); None: the Nyquist frequency.
+        reach_why: why it ends there, for the bands above it.
     """
 
     freqs_hz: np.ndarray
@@ -77,10 +90,17 @@ class ShakeSpectrum:
     segment_s: float
     axes: tuple[str, ...] = ANGLE_AXES
     source: str = ""
+    reach_hz: float | None = None
+    reach_why: str = ""
 
     @property
     def nyquist_hz(self) -> float:
         return 0.5 * self.sample_rate_hz
+
+    @property
+    def highest_hz(self) -> float:
+        """The highest frequency a band may end at: the Nyquist frequency, or the method's reach below it."""
+        return self.nyquist_hz if self.reach_hz is None else min(self.nyquist_hz, self.reach_hz)
 
     @property
     def lowest_hz(self) -> float:
@@ -96,6 +116,8 @@ class ShakeSpectrum:
         """Why the band [lo, hi) Hz cannot be read off this series, or None when it can."""
         if hi > self.nyquist_hz * (1 + 1e-9):
             return f"above the Nyquist frequency ({self.nyquist_hz:.3g} Hz) of this series"
+        if self.reach_hz is not None and hi > self.reach_hz * (1 + 1e-9):
+            return self.reach_why or f"above {self.reach_hz:.3g} Hz, beyond the reach of the method"
         if lo < self.lowest_hz * (1 - 1e-9):
             return f"below {self.lowest_hz:.3g} Hz: the {self.segment_s:.3g} s segments are too short"
         return None
@@ -122,7 +144,7 @@ class ShakeSpectrum:
 
     def peak_hz(self, lo: float = 0.0, hi: float = np.inf) -> float | None:
         """Frequency of the largest angular-rate density (sum over axes) in [lo, hi] ∩ the resolved range."""
-        sel = (self.freqs_hz >= max(lo, self.lowest_hz)) & (self.freqs_hz <= min(hi, self.nyquist_hz))
+        sel = (self.freqs_hz >= max(lo, self.lowest_hz)) & (self.freqs_hz <= min(hi, self.highest_hz))
         if not sel.any():
             return None
         total = self.rate_psd.sum(1)
@@ -134,7 +156,7 @@ class ShakeSpectrum:
         df = float(self.freqs_hz[1] - self.freqs_hz[0])
         # peak and total rate over the bands' span only: rate weighting lifts whatever lies far above them
         lo = max(self.lowest_hz, min(b[0] for b in bands))
-        hi = min(self.nyquist_hz, max(b[1] for b in bands))
+        hi = min(self.highest_hz, max(b[1] for b in bands))
         peak = self.peak_hz(lo, hi)
         span = (self.freqs_hz >= lo) & (self.freqs_hz < hi)
         rate_rms = float(np.sqrt(self.rate_psd[span].sum() * df)) if span.any() else float("nan")
@@ -145,7 +167,9 @@ class ShakeSpectrum:
             "duration_s": self.duration_s,
             "segment_s": self.segment_s,
             "resolution_hz": df,
-            "resolved_hz": [self.lowest_hz, self.nyquist_hz],
+            "resolved_hz": [self.lowest_hz, self.highest_hz],
+            "nyquist_hz": self.nyquist_hz,
+            "reach": None if self.reach_hz is None else {"hz": self.reach_hz, "why": self.reach_why},
             "peak_hz": peak,
             "rms_rate_deg_s": float(np.rad2deg(rate_rms)),
             "rms_rate_range_hz": [float(lo), float(hi)],
@@ -197,8 +221,19 @@ def angle_spectrum(
 
 
 def dense_spectrum(dense: np.ndarray, dense_times: np.ndarray, **kwargs) -> ShakeSpectrum:
-    """:func:`angle_spectrum` of a (T, S, 3) dense trajectory sampled at (T, S) times."""
-    return angle_spectrum(np.asarray(dense).reshape(-1, 3), np.asarray(dense_times).reshape(-1), **kwargs)
+    """:func:`angle_spectrum` of a (T, S, 3) dense trajectory sampled at (T, S) times, with the dense
+    trajectory's reach: :data:`DENSE_REACH_CYCLES_PER_FRAME` times the frame rate (module docstring)."""
+    dense_times = np.asarray(dense_times, dtype=np.float64)
+    spec = angle_spectrum(np.asarray(dense).reshape(-1, 3), dense_times.reshape(-1), **kwargs)
+    starts = dense_times[:, 0] if dense_times.ndim == 2 else np.empty(0)
+    if len(starts) > 1 and np.median(np.diff(starts)) > 0:
+        fps = 1.0 / float(np.median(np.diff(starts)))
+        spec.reach_hz = DENSE_REACH_CYCLES_PER_FRAME * fps
+        spec.reach_why = (
+            f"above {spec.reach_hz:.3g} Hz, out of the dense trajectory's reach: one cycle per frame at "
+            f"{fps:.3g} fps (a spline with two knots per frame, a decoder trained on shake up to 0.75 cycles per frame)"
+        )
+    return spec
 
 
 def gyro_spectrum(
@@ -230,6 +265,17 @@ def file_spectrum(
     from motiondepth.io.gyro_log import read_gyro_log
 
     kind = file_kind(path)
+    if kind == "dense":  # per frame, for the dense trajectory's reach
+        dense, dense_times = read_dense_csv(path)
+        keep = np.ones(len(dense), bool)
+        if start_s is not None:
+            keep &= dense_times[:, 0] >= start_s
+        if end_s is not None:
+            keep &= dense_times[:, -1] <= end_s
+        if keep.sum() * dense.shape[1] < MIN_SAMPLES:
+            first, last = dense_times[0, 0], dense_times[-1, -1]
+            raise InputError(path, f"{keep.sum()} frames between --start and --end (times {first:g}–{last:g} s)")
+        return dense_spectrum(dense[keep], dense_times[keep], segment_s=segment_s, source=str(path))
     if kind == "gyro":
         times, w = read_gyro_log(path, time_unit)
     else:

@@ -67,6 +67,7 @@ from motiondepth.tracking.crossblur import (
     track_cross_blur,
 )
 from motiondepth.tracking.klt import KLTTracker
+from motiondepth.trajectory.continuous import continuous_dense
 from motiondepth.types import Tracks
 
 
@@ -113,15 +114,22 @@ class BlurFit:
     evaluations: int
     seconds: float
 
-    def dense(self, samples: int, angles: np.ndarray | None = None) -> np.ndarray:
+    def dense(self, samples: int, angles: np.ndarray | None = None, continuous: bool = True) -> np.ndarray:
         """(T, S, 3) dense trajectory: ``samples`` uniform times over each frame's span (docs/design.md §3.5).
 
         Each frame keeps the fitted shape, moved so that its mean is the frame's angle (``angles``,
-        default the solve's; pass a later, better per-frame trajectory to use that instead).
+        default the solve's; pass a later, better per-frame trajectory to use that instead). Those moves
+        differ from frame to frame; with ``continuous`` (the default) the pieces are joined into one
+        continuous path with the same frame means (:func:`~motiondepth.trajectory.continuous.continuous_dense`).
         """
         means = self.angles if angles is None else np.asarray(angles, dtype=np.float64)
-        d = self.trace(span_times(self.starts, self.span_s, samples))
-        return d - _frame_means(self.trace, self.starts, self.span_s)[:, None] + means[:, None]
+        times = span_times(self.starts, self.span_s, samples)
+        d = self.trace(times)
+        d = d - _frame_means(self.trace, self.starts, self.span_s)[:, None] + means[:, None]
+        if not continuous or len(self.starts) < 2:
+            return d
+        interval = float(np.median(np.diff(self.starts)))
+        return continuous_dense(d, means, (times - self.starts[0]) / interval)
 
     def summary(self) -> dict:
         return {

@@ -245,7 +245,8 @@ def plot_shake_spectrum(
 
     Args:
         spectra: label → :class:`motiondepth.eval.spectrum.ShakeSpectrum`; each is drawn over the
-            range it resolves, its Nyquist frequency marked when inside the plot.
+            range it resolves, its end (Nyquist frequency or reach) marked when inside the plot. What
+            lies beyond every series' end is shaded: out of reach.
         max_hz: right end of the frequency axis (default: the highest Nyquist, at most 40 Hz).
         bands: the bars' frequency bands, Hz (default :data:`motiondepth.eval.spectrum.DEFAULT_BANDS_HZ`).
     """
@@ -259,12 +260,13 @@ def plot_shake_spectrum(
     width = 0.8 / len(spectra)
     for i, (label, s) in enumerate(spectra.items()):
         c = colors[i % len(colors)]
-        sel = (s.freqs_hz >= s.lowest_hz) & (s.freqs_hz <= min(s.nyquist_hz, top))
+        sel = (s.freqs_hz >= s.lowest_hz) & (s.freqs_hz <= min(s.highest_hz, top))
         asd = np.rad2deg(np.sqrt(s.rate_psd.sum(1)))  # °/s per √Hz, all axes
         ax.plot(s.freqs_hz[sel], asd[sel], color=c, lw=1.2, label=label)
-        if s.nyquist_hz < top:
-            ax.axvline(s.nyquist_hz, color=c, ls=":", lw=1.0)
-            ax.text(s.nyquist_hz, 1.0, " Nyquist", color=c, fontsize=7, va="top", transform=ax.get_xaxis_transform())
+        if s.highest_hz < top:
+            name = "Nyquist" if s.highest_hz == s.nyquist_hz else "reach"
+            ax.axvline(s.highest_hz, color=c, ls=":", lw=1.0)
+            ax.text(s.highest_hz, 1.0, f" {name}", color=c, fontsize=7, va="top", transform=ax.get_xaxis_transform())
         drawn = [(j, e["rms_arcmin"]["total"]) for j, e in enumerate(s.band(lo, hi) for lo, hi in bands)
                  if "unresolved" not in e]  # fmt: skip
         if drawn:
@@ -272,6 +274,11 @@ def plot_shake_spectrum(
             bar.bar(np.array(x) + (i - (len(spectra) - 1) / 2) * width, h, width, color=c, label=label)
     for lo, _ in bands[1:]:
         ax.axvline(lo, color="0.85", lw=0.8, zorder=0)
+    reach = max(s.highest_hz for s in spectra.values())
+    if reach < top:
+        ax.axvspan(reach, top, color="0.92", zorder=-1)
+        ax.text(0.5 * (reach + top), 0.5, "out of reach", color="0.4", fontsize=8, ha="center", rotation=90,
+                transform=ax.get_xaxis_transform())  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlim(0, top)
     ax.set_xlabel("frequency [Hz]")

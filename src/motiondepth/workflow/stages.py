@@ -411,6 +411,7 @@ class CachedSteps:
                 "video": self.video_id,
                 "samples": cfg.dense_samples,
                 "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
+                "version": 2,  # one continuous path (trajectory.continuous)
             },
             ["trajectory_dense.csv"],
             lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),

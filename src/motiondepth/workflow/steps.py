@@ -185,9 +185,8 @@ def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float,
         raise InputError(
             "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
         )
-    dense = predictor.dense_trajectory(frames, np.nan_to_num(trajectory.angles), fx_px, samples, source=source)
-    unsolved = ~np.isfinite(trajectory.angles).all(1)  # no per-frame anchor: the decoder's samples mean nothing
-    return np.where(unsolved[:, None, None], np.nan, dense)
+    # one continuous path; frames without a per-frame anchor (unsolved) come back NaN
+    return predictor.dense_trajectory(frames, trajectory.angles, fx_px, samples, source=source)
 
 
 def lift_tracks(
