@@ -270,7 +270,7 @@ def plot(path: Path) -> None:
             ax.set_title(f"{label}: {name}", fontsize=9)
             ax.grid(alpha=0.3)
         row[0].set_ylabel("arcmin")
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=2, fontsize=8, frameon=False)  # above the data
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     fig.tight_layout()

@@ -44,7 +44,7 @@ def test_track_trajectory_eval(sim_dir, tmp_path, capsys):
             str(tracks),
             "--depth",
             str(sim_dir / "groundtruth.npz"),
-            "--camera",
+            "--calibration",
             str(sim_dir / "camera.json"),
         ]
         assert main([*args, "--mode", mode, "--out", str(csv)]) == 0
@@ -111,6 +111,74 @@ def test_help_texts(capsys):
     assert "rolling-shutter" in capsys.readouterr().out
 
 
+def _option_actions():
+    """(command, argparse action) of every option of every command."""
+    import argparse
+
+    from motiondepth.cli import build_parser
+
+    def walk(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for cmd, sub in action.choices.items():
+                    yield from walk(sub, f"{name} {cmd}".strip())
+            elif action.option_strings:
+                yield name, action
+
+    return list(walk(build_parser(), ""))
+
+
+def test_every_option_has_help_and_one_vocabulary():
+    """Every option says what it does, and the same thing has the same flag in every command (cli/common.py)."""
+    import argparse
+
+    actions = _option_actions()
+    shown = [(cmd, a) for cmd, a in actions if a.help != argparse.SUPPRESS]
+    assert not [f"{cmd} {a.option_strings[0]}" for cmd, a in shown if not a.help]
+    # one spelling per destination among the shown options
+    flags: dict[str, set] = {}
+    for _, a in shown:
+        if a.dest not in ("help", "version", "out"):
+            flags.setdefault(a.dest, set()).add(a.option_strings[-1])
+    assert not {d: f for d, f in flags.items() if len(f) > 1}
+    # checkpoints: named by what they hold; intrinsics: --fx/--fy/--cx/--cy and --calibration; --camera: a preset
+    shown_flags = {f"{cmd} {a.option_strings[-1]}": a for cmd, a in shown}
+    assert not [k for k in shown_flags if k.endswith(" --checkpoint") or k.endswith(" --intrinsics")]
+    assert {k for k in shown_flags if k.endswith(" --camera")} == {"simulate --camera", "demo --camera"}
+    hidden = sorted(f"{cmd} {a.option_strings[0]}" for cmd, a in actions if a.help == argparse.SUPPRESS)
+    assert hidden == sorted([
+        "depth --checkpoint", "eval blur-depth --checkpoint", "eval seurat --checkpoint",
+        "predict-tapvid3d --checkpoint", "track-depth --checkpoint", "simulate --intrinsics", "track --intrinsics",
+        "track-depth --intrinsics",
+        "track-depth --camera", "trajectory --camera",
+    ])  # fmt: skip
+
+
+def test_old_flag_names_still_work_with_a_deprecation_warning(capsys):
+    from motiondepth.cli import build_parser
+
+    parser = build_parser()
+    a = parser.parse_args(["depth", "v.mp4", "--checkpoint", "blur-depth-small", "--out", "d.npz"])
+    assert a.depth_checkpoint == "blur-depth-small"
+    a = parser.parse_args(["track-depth", "t.npz", "--depth", "d.npz", "--checkpoint", "x", "--camera", "c.json",
+                           "--out", "o.npz"])  # fmt: skip
+    assert (a.seurat_checkpoint, a.calibration) == ("x", "c.json")
+    err = capsys.readouterr().err
+    assert "--checkpoint is deprecated" in err and "use --depth-checkpoint" in err and "use --calibration" in err
+    help_text = " ".join(parser._subparsers._group_actions[0].choices["track-depth"].format_help().split())
+    assert "was --checkpoint, still accepted" in help_text and "--intrinsics FX,FY,CX,CY is the deprecated" in help_text
+    from motiondepth.cli.common import intrinsics_from_args
+
+    a = parser.parse_args(["track", "clip", "--intrinsics", "100,110,50,60", "--cx", "55", "--out", "t.npz"])
+    intr = intrinsics_from_args(a)
+    assert (intr.fx, intr.fy, intr.cx, intr.cy) == (100, 110, 55, 60)  # the new flags win where both are given
+    assert "--intrinsics is deprecated" in capsys.readouterr().err
+    from motiondepth.errors import InputError
+
+    with pytest.raises(InputError, match="missing --cx, --cy"):
+        intrinsics_from_args(parser.parse_args(["track", "clip", "--fx", "100", "--fy", "100", "--out", "t.npz"]))
+
+
 def test_python_dash_m_motiondepth_is_the_command():
     import subprocess
     import sys
@@ -165,8 +233,8 @@ def test_real_footage_commands_share_one_depth_default():
     assert VIDEO_DEPTH_CHECKPOINT in available()
     assert RunConfig().depth_checkpoint == VIDEO_DEPTH_CHECKPOINT
     assert parser.parse_args(["run", "v.mp4", "--out", "o"]).depth_checkpoint == VIDEO_DEPTH_CHECKPOINT
-    assert parser.parse_args(["depth", "v.mp4", "--out", "d.npz"]).checkpoint == VIDEO_DEPTH_CHECKPOINT
-    assert parser.parse_args(["eval", "blur-depth", "--out", "r.json"]).checkpoint == "blur-depth-small"
+    assert parser.parse_args(["depth", "v.mp4", "--out", "d.npz"]).depth_checkpoint == VIDEO_DEPTH_CHECKPOINT
+    assert parser.parse_args(["eval", "blur-depth", "--out", "r.json"]).depth_checkpoint == "blur-depth-small"
 
 
 def test_models_lists_checkpoints_and_their_default_uses(capsys):
@@ -176,7 +244,7 @@ def test_models_lists_checkpoints_and_their_default_uses(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in available())
     block = out.split(VIDEO_DEPTH_CHECKPOINT, 1)[1].split("\n")[1]  # the line under the checkpoint's row
-    assert "run --depth-checkpoint" in block and "depth --checkpoint" in block
+    assert "run --depth-checkpoint" in block and "depth --depth-checkpoint" in block
 
     assert main(["models", "seurat-small"]) == 0
     info = json.loads(capsys.readouterr().out)

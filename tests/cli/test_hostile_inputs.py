@@ -198,8 +198,8 @@ def test_run_api_checks_numbers_like_the_flags(tmp_path):
 
 
 def test_bad_intrinsics_and_principal_point(sim, tmp_path, capsys):
-    fails_cleanly(["track-depth", sim["tracks"], "--depth", sim["depth"], "--intrinsics", "nan,1,2,3",
-                   "--out", tmp_path / "x.npz"], "--intrinsics", tmp_path, capsys)  # fmt: skip
+    fails_cleanly(["track-depth", sim["tracks"], "--depth", sim["depth"], "--fx", "nan", "--fy", "1",
+                   "--cx", "2", "--cy", "3", "--out", tmp_path / "x.npz"], "--fx", tmp_path, capsys)  # fmt: skip
     line = fails_cleanly(["run", sim["dir"], "--out", tmp_path / "o", "--cx", "5000", "-q"], "--cx", tmp_path, capsys)
     assert "outside" in line
 
@@ -211,7 +211,7 @@ def test_trajectory_on_tracks_with_nothing_visible(sim, tmp_path, capsys):
     d = dict(np.load(sim["tracks"]))
     d["visible"] = np.zeros_like(d["visible"])
     np.savez(tmp_path / "none.npz", **d)
-    line = fails_cleanly(["trajectory", tmp_path / "none.npz", "--camera", sim["dir"] / "camera.json", "--depth",
+    line = fails_cleanly(["trajectory", tmp_path / "none.npz", "--calibration", sim["dir"] / "camera.json", "--depth",
                           sim["depth"], "--out", tmp_path / "t.csv"], "none.npz", tmp_path, capsys)  # fmt: skip
     assert "too few tracked points" in line
 
@@ -223,7 +223,7 @@ def test_frames_that_lose_their_tracks_are_nan_not_zero(sim, tmp_path, capsys):
     d["visible"][5:8] = False  # frames 5–7 lose every point
     np.savez(tmp_path / "gap.npz", **d)
     out = tmp_path / "t.csv"
-    assert main(["trajectory", str(tmp_path / "gap.npz"), "--camera", str(sim["dir"] / "camera.json"),
+    assert main(["trajectory", str(tmp_path / "gap.npz"), "--calibration", str(sim["dir"] / "camera.json"),
                  "--depth", str(sim["depth"]), "--out", str(out)]) == 0  # fmt: skip
     assert "3 frame(s) had too few tracked points" in capsys.readouterr().out
     angles = read_trajectory_csv(out).angles
@@ -249,7 +249,7 @@ def test_single_file_outputs_that_cannot_be_written(sim, tmp_path, capsys, monke
     cases = [
         (["track", sim["dir"], "--grid-half", "2", "--out", folder], "a-folder"),
         (["depth", sim["dir"], "--out", folder], "a-folder"),
-        (["trajectory", sim["tracks"], "--camera", cam, "--depth", sim["depth"], "--out", folder], "a-folder"),
+        (["trajectory", sim["tracks"], "--calibration", cam, "--depth", sim["depth"], "--out", folder], "a-folder"),
         (["shake", sim["dir"] / "gyro.csv", "--plot", folder], "a-folder"),
         (["simulate", "--procedural", "--frames", "2", "--out", a_file], "a-file"),
         (["track", sim["dir"], "--out", a_file / "t.npz"], "a-file"),
@@ -262,7 +262,7 @@ def test_single_file_outputs_that_cannot_be_written(sim, tmp_path, capsys, monke
 
     with monkeypatch.context() as m:  # a read-only folder (as root, permissions cannot be tested by chmod)
         m.setattr(tempfile, "mkstemp", denied)
-        line = fails_cleanly(["trajectory", sim["tracks"], "--camera", cam, "--depth", sim["depth"], "--out",
+        line = fails_cleanly(["trajectory", sim["tracks"], "--calibration", cam, "--depth", sim["depth"], "--out",
                               tmp_path / "new" / "t.csv"], "t.csv", tmp_path, capsys)  # fmt: skip
         assert "Permission denied" in line
 
@@ -282,13 +282,13 @@ def test_truncated_npz_inputs(sim, tmp_path, capsys):
     cut = tmp_path / "cut.npz"
     cut.write_bytes(data[: len(data) // 2])
     cam = sim["dir"] / "camera.json"
-    fails_cleanly(["trajectory", cut, "--camera", cam, "--depth", sim["depth"], "--out", tmp_path / "t.csv"],
+    fails_cleanly(["trajectory", cut, "--calibration", cam, "--depth", sim["depth"], "--out", tmp_path / "t.csv"],
                   "cut.npz", tmp_path, capsys)  # fmt: skip
     fails_cleanly(["track-depth", cut, "--depth", sim["depth"], "--out", tmp_path / "x.npz"], "cut.npz", tmp_path,
                   capsys)  # fmt: skip
     depth = sim["depth"].read_bytes()
     (tmp_path / "dcut.npz").write_bytes(depth[: len(depth) // 3])
-    fails_cleanly(["trajectory", sim["tracks"], "--camera", cam, "--depth", tmp_path / "dcut.npz", "--out",
+    fails_cleanly(["trajectory", sim["tracks"], "--calibration", cam, "--depth", tmp_path / "dcut.npz", "--out",
                    tmp_path / "t.csv"], "dcut.npz", tmp_path, capsys)  # fmt: skip
 
 
@@ -308,7 +308,7 @@ def test_bad_gyro_logs_in_every_command(name, text, needle, sim, tmp_path, capsy
     log = tmp_path / name
     log.write_text(text)
     traj = tmp_path / "traj.csv"
-    assert main(["trajectory", str(sim["tracks"]), "--camera", str(sim["dir"] / "camera.json"), "--depth",
+    assert main(["trajectory", str(sim["tracks"]), "--calibration", str(sim["dir"] / "camera.json"), "--depth",
                  str(sim["depth"]), "--out", str(traj)]) == 0  # fmt: skip
     for args in (["shake", log], ["compare-gyro", traj, log], ["simulate", "--procedural", "--shake", log, "--out",
                  tmp_path / "s"], ["run", sim["dir"], "--gyro", log, "--out", tmp_path / "r", "-q"]):  # fmt: skip
@@ -326,8 +326,8 @@ def test_checkpoint_whose_card_names_another_model(tmp_path, capsys):
     video = tmp_path / "v"
     cam = camera_preset("phone", width=128, height=128, num_frames=4)
     write_simulation(simulate_scene(cam, scene_seed=0, shake_seed=0), video)
-    line = fails_cleanly(["depth", video, "--checkpoint", bad, "--out", tmp_path / "d.npz"], "swapped.safetensors",
-                         tmp_path, capsys)  # fmt: skip
+    line = fails_cleanly(["depth", video, "--depth-checkpoint", bad, "--out", tmp_path / "d.npz"],
+                         "swapped.safetensors", tmp_path, capsys)  # fmt: skip
     assert "blur-depth" in line and "missing" in line and "unexpected" in line
 
 
@@ -432,7 +432,7 @@ def test_malformed_tracks_files(key, value, needle, sim, tmp_path, capsys):
     d[key] = value
     np.savez(tmp_path / "bad.npz", **d)
     cam, bad, depth = sim["dir"] / "camera.json", tmp_path / "bad.npz", sim["depth"]
-    for args in (["trajectory", bad, "--camera", cam, "--depth", depth, "--out", tmp_path / "t"],
+    for args in (["trajectory", bad, "--calibration", cam, "--depth", depth, "--out", tmp_path / "t"],
                  ["track-depth", bad, "--depth", depth, "--out", tmp_path / "x"]):  # fmt: skip
         line = fails_cleanly(args, "bad.npz", tmp_path, capsys)
         assert needle in line
@@ -443,12 +443,12 @@ def test_camera_files_of_the_wrong_shape(sim, tmp_path, capsys):
     (tmp_path / "none.json").write_text('{"foo": 1}')
     (tmp_path / "nan.json").write_text('{"intrinsics": [100, 100, 80, 60], "pivot_m": NaN}')
     tr = ["--depth", sim["depth"], "--out", tmp_path / "x"]
-    fails_cleanly(["track-depth", sim["tracks"], "--camera", tmp_path / "list.json", *tr], "list.json", tmp_path,
+    fails_cleanly(["track-depth", sim["tracks"], "--calibration", tmp_path / "list.json", *tr], "list.json", tmp_path,
                   capsys)  # fmt: skip
-    fails_cleanly(["track-depth", sim["tracks"], "--camera", tmp_path / "none.json", *tr], "none.json", tmp_path,
+    fails_cleanly(["track-depth", sim["tracks"], "--calibration", tmp_path / "none.json", *tr], "none.json", tmp_path,
                   capsys)  # fmt: skip
-    line = fails_cleanly(["trajectory", sim["tracks"], "--camera", tmp_path / "nan.json", *tr], "nan.json", tmp_path,
-                         capsys)  # fmt: skip
+    line = fails_cleanly(["trajectory", sim["tracks"], "--calibration", tmp_path / "nan.json", *tr], "nan.json",
+                         tmp_path, capsys)  # fmt: skip
     assert "pivot_m" in line
 
 

@@ -47,11 +47,11 @@ def test_track_depth_end_to_end(tiny_run, clip, tmp_path, capsys):
     out = tmp_path / "tracks3d.npz"
     ckpt = str(tiny_run / "model.safetensors")
     rc = main(["track-depth", str(tmp_path / "tracks.npz"), "--depth", str(tmp_path / "depth.npz"),
-               "--checkpoint", ckpt, "--out", str(out)])  # fmt: skip
+               "--seurat-checkpoint", ckpt, "--out", str(out)])  # fmt: skip
     assert rc == 0
     bad = tmp_path / "bad.npz"
     assert main(["track-depth", str(tmp_path / "tracks.npz"), "--depth", str(tmp_path / "depth.npz"),
-                 "--checkpoint", ckpt, "--out", str(bad), "--device", "tpu"]) == 2  # fmt: skip
+                 "--seurat-checkpoint", ckpt, "--out", str(bad), "--device", "tpu"]) == 2  # fmt: skip
     assert "--device" in capsys.readouterr().err and not bad.exists()
     with np.load(out) as z:
         assert z["tracks_XYZ"].shape == (14, 12, 3) and z["visibility"].shape == (14, 12)
@@ -83,8 +83,8 @@ def test_track_depth_bad_inputs(tiny_run, clip, tmp_path, capsys):
     ]
     for tracks, depth, ck, msg in cases:
         out = tmp_path / "o.npz"
-        rc = main(["track-depth", str(tmp_path / tracks), "--depth", str(tmp_path / depth), "--checkpoint", ck,
-                   "--intrinsics", "100,100,50,50", "--out", str(out)])  # fmt: skip
+        rc = main(["track-depth", str(tmp_path / tracks), "--depth", str(tmp_path / depth), "--seurat-checkpoint", ck,
+                   "--fx", "100", "--fy", "100", "--cx", "50", "--cy", "50", "--out", str(out)])  # fmt: skip
         err = capsys.readouterr().err
         assert rc == 2 and err.count("\n") == 1, err
         assert __import__("re").search(msg, err), err
@@ -93,7 +93,7 @@ def test_track_depth_bad_inputs(tiny_run, clip, tmp_path, capsys):
 
 def test_eval_seurat_writes_table(tiny_run, tmp_path, capsys):
     out = tmp_path / "res.json"
-    rc = main(["eval", "seurat", "--checkpoint", str(tiny_run / "model.safetensors"), "--scenes", "1",
+    rc = main(["eval", "seurat", "--seurat-checkpoint", str(tiny_run / "model.safetensors"), "--scenes", "1",
                "--frames", "12", "--queries", "16", "--out", str(out)])  # fmt: skip
     assert rc == 0
     res = json.loads(out.read_text())

@@ -122,7 +122,7 @@ def test_real_gyroflow_project_calibration():
 
 
 def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path, monkeypatch):
-    """`trajectory --camera CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
+    """`trajectory --calibration CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
     import motiondepth.io.camera as video_io
     from motiondepth.cli import main
     from motiondepth.io.trajectory import read_trajectory_csv, save_tracks
@@ -146,10 +146,8 @@ def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path,
     def solve(tr, depth, camera):
         out = tmp_path / f"{tr}-{camera}.csv"
         d, c = tmp_path / f"{depth}.npz", tmp_path / f"{camera}.json"
-        assert (
-            main(["trajectory", str(tmp_path / f"{tr}.npz"), "--depth", str(d), "--camera", str(c), "--out", str(out)])
-            == 0
-        )
+        args = ["trajectory", str(tmp_path / f"{tr}.npz"), "--depth", str(d), "--calibration", str(c)]
+        assert main([*args, "--out", str(out)]) == 0
         return read_trajectory_csv(out).angles
 
     truth = solve("pinhole", "depth", "pinhole")

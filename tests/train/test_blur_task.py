@@ -119,17 +119,17 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     s = procedural_blur_sample(5, BlurDataConfig(size=56, num_frames=4))
     video = tmp_path / "clip.mp4"
     write_video(video, s["frames"])
-    assert main(["depth", str(video), "--checkpoint", str(depth), "--out", str(tmp_path / "d.npz")]) == 0
+    assert main(["depth", str(video), "--depth-checkpoint", str(depth), "--out", str(tmp_path / "d.npz")]) == 0
     with np.load(tmp_path / "d.npz") as z:
         assert z["depth"].shape == (56, 56)
     assert (tmp_path / "d.png").stat().st_size > 0
-    assert main(["depth", str(video), "--checkpoint", str(depth), "--out", str(tmp_path / "e.npz"), "--device",
+    assert main(["depth", str(video), "--depth-checkpoint", str(depth), "--out", str(tmp_path / "e.npz"), "--device",
                  "cpu"]) == 0  # fmt: skip
     np.testing.assert_array_equal(np.load(tmp_path / "e.npz")["depth"], np.load(tmp_path / "d.npz")["depth"])
     assert main(["depth", str(video), "--out", str(tmp_path / "f.npz"), "--device", "tpu"]) == 2
     assert not (tmp_path / "f.npz").exists()
     out = tmp_path / "r.json"
-    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", str(depth), "--trajectory-checkpoint",
+    args = ["eval", "blur-depth", "--depth-checkpoint", str(depth), "--ablation", str(depth), "--trajectory-checkpoint",
             str(traj), "--scenes", "2", "--shake", "handheld", "--shake-scale", "2", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads(out.read_text())
@@ -138,7 +138,7 @@ def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     rows = {"post-interpolation S=15", "decoder S=15", "post-interpolation S=30", "decoder S=30"}
     assert rows <= set(r["trajectory"])
     assert out.with_suffix(".md").read_text().startswith("Held-out")
-    args = ["eval", "blur-depth", "--checkpoint", str(depth), "--ablation", "none", "--trajectory-checkpoint",
+    args = ["eval", "blur-depth", "--depth-checkpoint", str(depth), "--ablation", "none", "--trajectory-checkpoint",
             "none", "--scenes", "1", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads(out.read_text())
@@ -239,7 +239,8 @@ def test_eval_takes_a_single_frame_network_as_the_main_one(tmp_path, capsys):
     from motiondepth.cli import main
 
     out = tmp_path / "r.json"
-    base = ["eval", "blur-depth", "--checkpoint", "blur-depth-single-frame", "--ablation", "none", "--scenes", "1"]
+    base = ["eval", "blur-depth", "--depth-checkpoint", "blur-depth-single-frame", "--ablation", "none"]
+    base += ["--scenes", "1"]
     assert main([*base, "--trajectory-checkpoint", "none", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["data"]["num_frames"] == 12 and set(r["depth"]) == {"constant depth", "network"}

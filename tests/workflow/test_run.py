@@ -47,6 +47,7 @@ OUTPUTS = [
     "stabilized.mp4",
     "trajectory.png",
     "spectrum.png",
+    "tracks_depth.png",
     "config.json",
     "report.html",
     "depth_prior.npz",  # --motion auto (the default): the bundle adjustment's prior and outcome
@@ -112,6 +113,15 @@ def test_run_writes_every_output_readably(first_run, sim):
     html = (out / "report.html").read_text()
     assert html.count("data:image/") >= 5 and not re.search(r"(src|href)=\"https?:", html)
     assert "Camera shake" in html
+    # the videos play from the files beside the page, each with an embedded still until it does
+    for name in ("overlay.mp4", "stabilized.mp4"):
+        assert re.search(rf'<video [^>]*poster="data:image/jpeg;base64,[^"]+" src="{name}"', html)
+    assert "<h2>Depth over time</h2>" in html and 'alt="depth over time" src="data:image/png' in html
+    # depth.png: the colour-mapped map, pixel for pixel, with a colour bar in metres beside it
+    png = cv2.imread(str(out / "depth.png"))
+    h, w = res.depth.shape
+    assert png.shape[0] == h and png.shape[1] > w
+    assert (png[:, w:] == 255).mean() > 0.3  # the bar's white panel
 
 
 def test_run_measures_the_shake_spectrum(first_run, sim):
@@ -413,9 +423,11 @@ def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     assert s["max_rotation_deg"] < 30  # a hand-held clip: degrees, not a spin
     assert any("no intrinsics given" in w for w in res.warnings)
     assert all((tmp_path / "apple" / f).is_file() for f in OUTPUTS)
-    # 16 frames at 10 fps: the per-frame solve resolves up to 5 Hz, the dense trajectory well beyond
+    # 16 frames at 10 fps: the per-frame solve resolves up to 5 Hz, the dense trajectory up to 10 Hz (its reach)
     dense = [b for b in s["shake"]["dense"]["bands"] if "rms_arcmin" in b]
-    assert len(dense) >= 4 and all(np.isfinite(b["rms_arcmin"]["total"]) for b in dense)
+    assert [(b["lo_hz"], b["hi_hz"]) for b in dense] == [(2, 4), (4, 6), (6, 9)]
+    assert all(np.isfinite(b["rms_arcmin"]["total"]) for b in dense)
+    assert "reach" in s["shake"]["dense"]["bands"][-1]["unresolved"]
     assert "Nyquist" in s["shake"]["per_frame"]["bands"][-1]["unresolved"]
 
 

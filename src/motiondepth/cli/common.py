@@ -1,4 +1,15 @@
-"""What several commands share: the one-line-error parser, intrinsics given as text, and common flags."""
+"""What several commands share: the one-line-error parser, the intrinsics flags, deprecated aliases, common flags.
+
+**One vocabulary** (docs/cli.md, *Flag names*): the same thing has the same flag in every command.
+
+- intrinsics: ``--fx --fy --cx --cy`` (pixels) or ``--calibration FILE``; ``--hfov DEG`` where a field
+  of view may stand in for them. ``--camera`` names a camera *preset* (``simulate``, ``demo``) only.
+- checkpoints: ``--depth-checkpoint`` (blur-depth network), ``--trajectory-checkpoint`` (dense
+  decoder), ``--seurat-checkpoint`` (Seurat); ``--depth-model DIR`` for a Hugging Face model.
+
+The old spellings (``--intrinsics FX,FY,CX,CY``, ``--camera FILE``, a bare ``--checkpoint``) still work,
+with a deprecation warning on stderr, and are hidden from ``--help`` (each new flag's help names its old one).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +29,64 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old flag name: stores into the new flag's destination and says so on stderr."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(f"warning: {option_string} is deprecated and will be removed; use {self.new} (same meaning)",
+              file=sys.stderr)  # fmt: skip
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(parser, old: str, new: str, dest: str, metavar: str | None = None) -> None:
+    """Accept ``old`` as a hidden, deprecated spelling of the option ``new`` (destination ``dest``)."""
+    parser.add_argument(old, dest=dest, action=_DeprecatedAlias, new=new, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS, metavar=metavar)  # fmt: skip
+
+
+def add_intrinsics_args(parser, what: str, calibration: str | None = None) -> None:
+    """``--fx --fy --cx --cy`` (pixels, of ``what``), the deprecated ``--intrinsics FX,FY,CX,CY`` and, with
+    ``calibration`` (its help text), ``--calibration FILE``; read them back with :func:`intrinsics_from_args`."""
+    for name, limits, text in (("fx", opt.FOCAL_PX, "focal length in x"), ("fy", opt.FOCAL_PX, "focal length in y"),
+                               ("cx", opt.PRINCIPAL_PX, "principal point x"),
+                               ("cy", opt.PRINCIPAL_PX, "principal point y")):  # fmt: skip
+        extra = " (all four, or --calibration; --intrinsics FX,FY,CX,CY is the deprecated spelling)"
+        parser.add_argument(f"--{name}", type=number(limits), metavar="PX",
+                            help=f"{text} of {what}, pixels" + (extra if name == "fx" else ""))  # fmt: skip
+    parser.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help=argparse.SUPPRESS)
+    if calibration is not None:
+        parser.add_argument("--calibration", metavar="FILE", help=calibration + " (was --camera, still accepted)")
+        add_deprecated_alias(parser, "--camera", "--calibration", "calibration", "FILE")
+
+
+def intrinsics_from_args(a: argparse.Namespace):
+    """The :class:`~motiondepth.geometry.camera.Intrinsics` of ``--fx --fy --cx --cy`` (or the deprecated
+    ``--intrinsics``), None when none is given; :class:`InputError` when only some are."""
+    import sys
+
+    from motiondepth.geometry.camera import Intrinsics
+
+    names = ("fx", "fy", "cx", "cy")
+    values = {k: getattr(a, k, None) for k in names}
+    if getattr(a, "intrinsics", None) is not None:
+        print("warning: --intrinsics is deprecated and will be removed; use --fx --fy --cx --cy", file=sys.stderr)
+        old = parse_intrinsics(a.intrinsics)
+        for k, v in zip(names, old.as_array(), strict=True):
+            values[k] = float(v) if values[k] is None else values[k]
+    missing = [f"--{k}" for k, v in values.items() if v is None]
+    if len(missing) == 4:
+        return None
+    if missing:
+        raise InputError(missing[0], f"give all four of --fx --fy --cx --cy (missing {', '.join(missing)})")
+    return Intrinsics(*(values[k] for k in names))
 
 
 def parse_intrinsics(text: str | None):

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth import options as opt
-from motiondepth.cli.common import CHAIN_CHOICES, add_device_argument, parse_intrinsics
+from motiondepth.cli.common import (
+    CHAIN_CHOICES,
+    add_deprecated_alias,
+    add_device_argument,
+    add_intrinsics_args,
+    intrinsics_from_args,
+)
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
 from motiondepth.io.trajectory import save_tracks3d
@@ -20,18 +26,14 @@ from motiondepth.options import Range, number
 
 def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
     from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.io.camera import read_camera_json
 
-    if a.intrinsics:
-        return parse_intrinsics(a.intrinsics), None
-    if a.camera:
-        cam = read_camera_json(a.camera)
-        try:
-            return Intrinsics.from_array(cam["intrinsics"]), None
-        except KeyError:
-            raise InputError(a.camera, "has no 'intrinsics' [fx, fy, cx, cy]") from None
-        except (ValueError, TypeError) as exc:
-            raise InputError(a.camera, f"'intrinsics': {exc}") from None
+    intr = intrinsics_from_args(a)
+    if intr is not None:
+        return intr, None
+    if a.calibration:
+        from motiondepth.workflow import resolve_intrinsics
+
+        return resolve_intrinsics(tuple(size), calibration=a.calibration)[0], None
     if tracks_intr is not None:
         return Intrinsics.from_array(tracks_intr), None
     h, w = size
@@ -50,7 +52,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
     source = load_depth_source(a.depth, size, a.depth_scale)
     intr, warning = _intrinsics_for(a, tracks_intr, size)
     check_device(a.device)
-    predictor = SeuratPredictor.from_pretrained(a.checkpoint, stride=a.stride, chain=a.chain, device=a.device)
+    predictor = SeuratPredictor.from_pretrained(a.seurat_checkpoint, stride=a.stride, chain=a.chain, device=a.device)
     frames = None
     if a.video:
         from motiondepth.io.video import load_frames
@@ -86,7 +88,7 @@ def cmd_depth(a: argparse.Namespace) -> int:
 
         pred, used = HFDepthPredictor(a.depth_model, device=a.device), 2  # one frame is used; a clip has at least two
     else:
-        pred = BlurPredictor(a.checkpoint, None, resize=not a.no_resize, device=a.device)
+        pred = BlurPredictor(a.depth_checkpoint, None, resize=not a.no_resize, device=a.device)
         used = pred.cfg.num_frames
     # only the frames the network reads are decoded and kept (a long clip costs no memory)
     frames, _, _ = load_frames(a.input, a.start + used, select=FrameSelection(start=a.start))
@@ -94,7 +96,7 @@ def cmd_depth(a: argparse.Namespace) -> int:
     depth = pred.depth(frames, source=str(a.input))
     dt = time.perf_counter() - t0
     out = Path(a.out)
-    model = a.depth_model or a.checkpoint
+    model = a.depth_model or a.depth_checkpoint
     save_npz(out, depth=depth, checkpoint=np.array(str(model)), first_frame=np.array(a.start))
     png = out.with_suffix(".png")
     save_depth_png(png, depth)
@@ -132,13 +134,16 @@ def _add_track_depth(sub) -> None:
                    "from: the Seurat model (default) or rigid-scene geometry (camera motion per window from the "
                    "supporting tracks; exact on a static scene, wrong on moving objects; needs true "
                    "intrinsics)")  # fmt: skip
-    d.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
-                   help="default seurat-small (its window, stride and grid also serve --method rigid)")  # fmt: skip
+    d.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
+                   help="Seurat checkpoint (default seurat-small; its window, stride and grid also serve --method "
+                   "rigid; was --checkpoint, still accepted)")  # fmt: skip
+    add_deprecated_alias(d, "--checkpoint", "--seurat-checkpoint", "seurat_checkpoint", "NAME_OR_PATH")
     add_device_argument(d)
     d.add_argument("--video", metavar="VIDEO", help="re-track the supporting grid per window on this video "
                    "(default: the tracks visible at each window start support it)")  # fmt: skip
-    d.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels")
-    d.add_argument("--camera", metavar="CAMERA.json", help="camera.json with intrinsics (alternative)")
+    add_intrinsics_args(d, "the tracks' frames (default: those saved with the tracks)",
+                        calibration="intrinsics file, any format 'run --calibration' reads (camera.json from simulate, "
+                        "OpenCV, ROS, COLMAP, Gyroflow)")  # fmt: skip
     d.add_argument(
         "--hfov",
         type=number(opt.HFOV),
@@ -171,9 +176,10 @@ def _add_depth(sub) -> None:
         "(.npz with 'depth' (H,W) metres) and a colour-mapped PNG beside it.",
     )
     dp.add_argument("input", metavar="VIDEO_OR_DIR")
-    dp.add_argument("--checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
-                    help=f"depth checkpoint (default {VIDEO_DEPTH_CHECKPOINT}, best on real indoor footage; "
-                    "blur-depth-small is best on procedural clips)")  # fmt: skip
+    dp.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
+                    help=f"blur-depth checkpoint (default {VIDEO_DEPTH_CHECKPOINT}, best on real indoor footage; "
+                    "blur-depth-small is best on procedural clips; was --checkpoint, still accepted)")  # fmt: skip
+    add_deprecated_alias(dp, "--checkpoint", "--depth-checkpoint", "depth_checkpoint", "NAME_OR_PATH")
     dp.add_argument("--depth-model", metavar="DIR",
                     help="local Hugging Face metric depth model folder to use instead (see run)")  # fmt: skip
     dp.add_argument(
@@ -185,5 +191,6 @@ def _add_depth(sub) -> None:
     )
     dp.add_argument("--no-resize", action="store_true", help="refuse frames whose size differs from the checkpoint's")
     add_device_argument(dp)
-    dp.add_argument("--out", required=True, metavar="DEPTH.npz")
+    dp.add_argument("--out", required=True, metavar="DEPTH.npz",
+                    help="output: 'depth' (H,W) metres; a colour-mapped PNG is written beside it")  # fmt: skip
     dp.set_defaults(func=cmd_depth)

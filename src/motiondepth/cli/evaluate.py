@@ -6,7 +6,7 @@ import argparse
 import time
 
 from motiondepth import options as opt
-from motiondepth.cli.common import CHAIN_CHOICES
+from motiondepth.cli.common import CHAIN_CHOICES, add_deprecated_alias
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
@@ -16,7 +16,7 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
     from motiondepth.eval.harness.seurat import evaluate_procedural, markdown_table
     from motiondepth.seurat.inference import SeuratPredictor
 
-    predictor = SeuratPredictor.from_pretrained(a.checkpoint, chain=a.chain)
+    predictor = SeuratPredictor.from_pretrained(a.seurat_checkpoint, chain=a.chain)
     result = evaluate_procedural(predictor, a.scenes, a.seed, a.frames, a.queries, a.noisy_tracks)
     md = "\n".join(markdown_table(result, s) for s in ("per_trajectory", "median", "none"))
     j, m = write_json_and_markdown(a.out, result, md)
@@ -31,7 +31,7 @@ def cmd_eval_seurat(a: argparse.Namespace) -> int:
 def cmd_predict_tapvid3d(a: argparse.Namespace) -> int:
     from motiondepth.eval.harness.predict_tapvid3d import TapVid3DPredictor
 
-    predictor = TapVid3DPredictor(a.method, a.checkpoint, a.support, a.depth_checkpoint, a.depth_model)
+    predictor = TapVid3DPredictor(a.method, a.seurat_checkpoint, a.support, a.depth_checkpoint, a.depth_model)
     t0 = time.perf_counter()
     res = predictor.predict_dirs(a.gt, a.out, progress=not a.quiet)
     kept = f"; kept {len(res['kept'])} already there" if res["kept"] else ""
@@ -66,7 +66,7 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     skip = ("", "none")  # --ablation none / --trajectory-checkpoint none leave those rows out
     ablation = None if a.ablation.lower() in skip else a.ablation
     decoder = None if a.trajectory_checkpoint.lower() in skip else a.trajectory_checkpoint
-    result = evaluate_procedural(a.checkpoint, ablation, decoder, a.scenes, a.seed,
+    result = evaluate_procedural(a.depth_checkpoint, ablation, decoder, a.scenes, a.seed,
                                  blur_fit_scenes=min(a.blur_fit_scenes, a.scenes), shake=a.shake,
                                  shake_scale=a.shake_scale)  # fmt: skip
     md = markdown_table(result)
@@ -100,8 +100,10 @@ def _add_predict_tapvid3d(sub) -> None:
     pt.add_argument("--method", default="seurat", choices=["seurat", "handcrafted", "rigid", "static"],
                     help="Seurat (default), the hand-crafted baseline (Eq. 4), rigid-scene geometry, or static "
                     "depth per track")  # fmt: skip
-    pt.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
-                    help="Seurat checkpoint (its window, stride and grid also serve the baselines)")  # fmt: skip
+    pt.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
+                    help="Seurat checkpoint (default seurat-small; its window, stride and grid also serve the "
+                    "baselines; was --checkpoint, still accepted)")  # fmt: skip
+    add_deprecated_alias(pt, "--checkpoint", "--seurat-checkpoint", "seurat_checkpoint", "NAME_OR_PATH")
     pt.add_argument("--support", default="video", choices=["video", "tracks"],
                     help="supporting grid: re-tracked on the video (default) or the visible tracks")  # fmt: skip
     pt.add_argument("--depth-checkpoint", default=VIDEO_DEPTH_CHECKPOINT, metavar="NAME_OR_PATH",
@@ -120,7 +122,10 @@ def _add_eval_blur_depth(eval_sub) -> None:
         "and trajectory table (post-interpolation vs the dense decoder at 15 and 30 samples per frame) on held-out "
         "simulated clips. Writes OUT (.json) and a markdown table next to it (.md).",
     )
-    eb.add_argument("--checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH")
+    eb.add_argument("--depth-checkpoint", default="blur-depth-small", metavar="NAME_OR_PATH",
+                    help="blur-depth checkpoint to score (default blur-depth-small; was --checkpoint, still "
+                    "accepted)")  # fmt: skip
+    add_deprecated_alias(eb, "--checkpoint", "--depth-checkpoint", "depth_checkpoint", "NAME_OR_PATH")
     eb.add_argument("--ablation", default="blur-depth-single-frame", metavar="NAME_OR_PATH",
                     help="single-frame ablation checkpoint (skipped when not shipped; 'none' skips it)")  # fmt: skip
     eb.add_argument("--trajectory-checkpoint", default="trajectory-small", metavar="NAME_OR_PATH",
@@ -142,7 +147,8 @@ def _add_eval_blur_depth(eval_sub) -> None:
                     help="camera shake of the clips (the shipped checkpoints were trained on synthetic)")  # fmt: skip
     eb.add_argument("--shake-scale", type=number(opt.SHAKE_SCALE), default=1.0, metavar="X",
                     help="shake amplitude multiplier (handheld at 4 = the real gyro logs' amplitude)")  # fmt: skip
-    eb.add_argument("--out", required=True, metavar="RESULTS.json")
+    eb.add_argument("--out", required=True, metavar="RESULTS.json", help="results JSON; a markdown table is written "
+                    "beside it")  # fmt: skip
     eb.set_defaults(func=cmd_eval_blur_depth)
 
 
@@ -155,7 +161,10 @@ def _add_eval_seurat(eval_sub) -> None:
         "hand-crafted density baseline) on held-out procedural clips; TAPVid-3D metrics for each scaling mode. "
         "Writes OUT (.json) and a markdown table next to it (.md).",
     )
-    es.add_argument("--checkpoint", default="seurat-small", metavar="NAME_OR_PATH")
+    es.add_argument("--seurat-checkpoint", default="seurat-small", metavar="NAME_OR_PATH",
+                    help="Seurat checkpoint to score (default seurat-small; was --checkpoint, still "
+                    "accepted)")  # fmt: skip
+    add_deprecated_alias(es, "--checkpoint", "--seurat-checkpoint", "seurat_checkpoint", "NAME_OR_PATH")
     es.add_argument(
         "--scenes",
         type=number(Range(1, 10**5, integer=True)),
@@ -183,7 +192,8 @@ def _add_eval_seurat(eval_sub) -> None:
     es.add_argument("--noisy-tracks", action="store_true", help="corrupt the 2D tracks like a real tracker")
     es.add_argument("--chain", choices=CHAIN_CHOICES, default="average", help="Seurat's window chaining "
                     "(see track-depth); the hand-crafted baseline always uses Eq. 9, its better mode")  # fmt: skip
-    es.add_argument("--out", required=True, metavar="RESULTS.json")
+    es.add_argument("--out", required=True, metavar="RESULTS.json", help="results JSON; a markdown table is written "
+                    "beside it")  # fmt: skip
     es.set_defaults(func=cmd_eval_seurat)
 
 
@@ -198,6 +208,10 @@ def _add_eval_tapvid3d(eval_sub) -> None:
     )
     et.add_argument("--gt", required=True, metavar="DIR", help="folder of ground-truth .npz files")
     et.add_argument("--pred", required=True, metavar="DIR", help="folder of prediction .npz files")
-    et.add_argument("--scaling", default="per_trajectory", choices=["median", "per_trajectory", "none"])
-    et.add_argument("--out", required=True, metavar="RESULTS.json")
+    et.add_argument("--scaling", default="per_trajectory", choices=["median", "per_trajectory", "none"],
+                    help="how predictions are scaled to the ground truth: per track at its query frame "
+                    "(per_trajectory, default), by the ratio of median 3D norms (median), or not at all "
+                    "(none)")  # fmt: skip
+    et.add_argument("--out", required=True, metavar="RESULTS.json", help="results JSON; a markdown table is written "
+                    "beside it")  # fmt: skip
     et.set_defaults(func=cmd_eval_tapvid3d)

@@ -173,8 +173,10 @@ def _add_export_data(sub) -> None:
                    help="blur: shake amplitude multiplier (handheld at 4 = the real gyro logs' amplitude)")  # fmt: skip
     x.add_argument("--indoor", type=number(Range(0.0, 1.0)), default=0.0, metavar="P",
                    help="blur: share of furnished indoor scenes (layout 'indoor', else 'room'; default 0)")  # fmt: skip
-    x.add_argument("--start-seed", type=number(opt.SEED), default=0, metavar="S")
-    x.add_argument("--shard-size", type=number(Range(1, 10**5, integer=True)), default=256, metavar="K")
+    x.add_argument("--start-seed", type=number(opt.SEED), default=0, metavar="S",
+                   help="seed of the first clip; clip i uses S + i (default 0)")  # fmt: skip
+    x.add_argument("--shard-size", type=number(Range(1, 10**5, integer=True)), default=256, metavar="K",
+                   help="clips per shard file (default 256)")  # fmt: skip
     x.add_argument(
         "--grid",
         type=number(Range(2, 64, integer=True)),
@@ -185,5 +187,5 @@ def _add_export_data(sub) -> None:
     x.add_argument(
         "--queries", type=number(Range(1, 10**5, integer=True)), default=64, metavar="N", help="query tracks per window"
     )
-    x.add_argument("--out", required=True, metavar="DIR")
+    x.add_argument("--out", required=True, metavar="DIR", help="folder for the shards (resumes what is there)")
     x.set_defaults(func=cmd_export_data)

@@ -252,7 +252,9 @@ def _add_compare_gyro(sub) -> None:
         help="exposure + readout time of a frame, from its time_s (the frame start): the gyro is averaged over "
         "it and the offset is the clocks' (default 0: the orientation at time_s; half a span then adds to the offset)",
     )
-    c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"])
+    c.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"],
+                   help="unit of the gyro log's time column (default auto: from the sample spacing, a gyro "
+                   "sampling at 10 Hz–10 kHz)")  # fmt: skip
     c.add_argument(
         "--dense",
         metavar="DENSE_CSV",
@@ -293,7 +295,8 @@ def _add_shake(sub) -> None:
         metavar="LO-HI,...",
         help="frequency bands in Hz (default 0.5-2,2-4,4-6,6-9,9-12,12-18,18-30)",
     )
-    k.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"], help="of gyro logs")
+    k.add_argument("--time-unit", default="auto", choices=["auto", "s", "ms", "us", "ns"],
+                   help="unit of gyro logs' time column (default auto: from the sample spacing)")  # fmt: skip
     k.add_argument("--plot", metavar="PNG", help="also draw the spectra and band RMS")
     k.add_argument("--out", metavar="JSON", help="also write every series' band table, per axis, as JSON")
     k.set_defaults(func=cmd_shake)

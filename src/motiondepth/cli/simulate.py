@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from motiondepth import options as opt
-from motiondepth.cli.common import parse_intrinsics
+from motiondepth.cli.common import add_intrinsics_args, intrinsics_from_args
 from motiondepth.errors import InputError
 from motiondepth.options import Range, number
 
@@ -22,7 +22,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     if not a.procedural:
         if a.rgb is None or a.depth is None:
             raise InputError(None, "give --rgb IMAGE --depth DEPTH, or --procedural")
-        rgbd = rgbd_from_files(a.rgb, a.depth, cam, a.depth_scale, parse_intrinsics(a.intrinsics))
+        rgbd = rgbd_from_files(a.rgb, a.depth, cam, a.depth_scale, intrinsics_from_args(a))
     shake = a.shake
     check_shake_spec(shake)
     t0 = time.perf_counter()
@@ -74,11 +74,7 @@ def add_simulate(sub) -> None:
         metavar="METRES_PER_UNIT",
         help="metres per unit of a 16-bit depth image (default 0.001)",
     )
-    s.add_argument(
-        "--intrinsics",
-        metavar="FX,FY,CX,CY",
-        help="intrinsics of the RGB-D pair in pixels (default: the preset's field of view)",
-    )
+    add_intrinsics_args(s, "the RGB-D pair (default: the preset's field of view)")
     s.add_argument(
         "--camera", default="phone", help="camera preset: phone (wide, f≈484 px) or telephoto (5x periscope, f≈2400 px)"
     )

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth import options as opt
-from motiondepth.cli.common import add_rolling_shutter_args, parse_intrinsics
+from motiondepth.cli.common import (
+    add_deprecated_alias,
+    add_intrinsics_args,
+    add_rolling_shutter_args,
+    intrinsics_from_args,
+)
 from motiondepth.errors import InputError
 from motiondepth.options import Range, number
 
@@ -23,7 +28,7 @@ def cmd_track(a: argparse.Namespace) -> int:
 
     frames, _, camera = load_frames(a.input)
     camera.pop("times_source")
-    intr = parse_intrinsics(a.intrinsics)
+    intr = intrinsics_from_args(a)
     if intr is None and camera:
         intr = camera_from_record(camera, Path(a.input) / "camera.json")[0]
     t0 = time.perf_counter()
@@ -40,7 +45,7 @@ def cmd_track(a: argparse.Namespace) -> int:
 
 
 def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
-    """(intrinsics, pivot, image height or None, lens distortion or None) of ``trajectory --camera``: a
+    """(intrinsics, pivot, image height or None, lens distortion or None) of ``trajectory --calibration``: a
     ``simulate`` camera.json (or any JSON with ``intrinsics`` and ``pivot_m``) as it is, or any calibration
     file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
     its ``pivot_m`` or the default pivot."""
@@ -67,8 +72,12 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
 
     tracks, _ = load_tracks(a.tracks)
     h, w = tracks.image_size
-    rec = calibration_record(a.camera)  # read once for intrinsics, pivot, lens and frame interval
-    intr, pivot, height, lens = _solver_camera(rec, a.camera, (h, w))
+    if a.calibration is None:
+        raise InputError(
+            "--calibration", "is required: the camera's intrinsics (and pivot), e.g. simulate's camera.json"
+        )
+    rec = calibration_record(a.calibration)  # read once for intrinsics, pivot, lens and frame interval
+    intr, pivot, height, lens = _solver_camera(rec, a.calibration, (h, w))
     if a.pivot is not None:
         pivot = a.pivot
     depth = load_depth(a.depth, a.depth_scale) if a.depth else None
@@ -91,7 +100,7 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     elif rec.get("row_time_s") and (height or h):  # a simulate camera.json knows its readout
         readout = float(rec["row_time_s"]) * (height or h)
     if readout is not None and not interval:
-        raise InputError(a.camera, "has no frame_interval_s, which --readout-ms needs")
+        raise InputError(a.calibration, "has no frame_interval_s, which --readout-ms needs")
     try:
         solver = rolling_shutter_config(a.rolling_shutter, readout, float(interval) if interval else None)
     except ValueError as exc:
@@ -173,11 +182,8 @@ def add_commands(sub):
         metavar="N",
         help="N x N points over the same area (CoTracker's grid_size; odd N has a point at the principal point)",
     )
-    t.add_argument(
-        "--intrinsics",
-        metavar="FX,FY,CX,CY",
-        help="centre the grid on this principal point (default: camera.json or image centre)",
-    )
+    add_intrinsics_args(t, "the frames: the grid is centred on the principal point (default: camera.json or the "
+                        "image centre)")  # fmt: skip
     t.add_argument("--tracker", default="klt", help="tracker name (default klt)")
     t.add_argument("--out", required=True, metavar="TRACKS.npz", help="output file")
     t.set_defaults(func=cmd_track)
@@ -200,13 +206,14 @@ def add_commands(sub):
         help="metres per unit of a 16-bit depth image",
     )
     r.add_argument(
-        "--camera",
-        required=True,
-        metavar="CAMERA.json",
-        help="camera.json (from simulate), a JSON with intrinsics and pivot_m, or a calibration file as for "
-        "'run --calibration' (OpenCV, Open3D, ROS, Gyroflow; pivot 0.2 m unless it has pivot_m). Lens distortion in "
-        "it is removed from the tracks (and the depth map and --video frames) before solving",
+        "--calibration",
+        metavar="FILE",
+        help="required: camera.json (from simulate), a JSON with intrinsics and pivot_m, or a calibration file as for "
+        "'run --calibration' (OpenCV, Open3D, ROS, COLMAP, Gyroflow; pivot 0.2 m unless it has pivot_m). Lens "
+        "distortion in it is removed from the tracks (and the depth map and --video frames) before solving "
+        "(was --camera, still accepted)",
     )
+    add_deprecated_alias(r, "--camera", "--calibration", "calibration", "FILE")
     r.add_argument("--pivot", type=number(opt.PIVOT), metavar="METRES", help="override the pivot distance")
     r.add_argument(
         "--mode",

@@ -1,7 +1,9 @@
-"""Figures: angles over time, a 3D trajectory (paper Figure 5 style), a shake spectrum, a tracks overlay."""
+"""Figures: angles over time, a 3D trajectory (paper Figure 5 style), a shake spectrum, depth over time, depth with a
+colour bar, a tracks overlay."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +59,7 @@ def plot_angles(
             ax.plot(times, est[:, i] * ARCMIN, ls="none", marker=marker, ms=4, color=color, label=label)
         ax.set_ylabel(f"{name} [arcmin]")
         ax.grid(alpha=0.3)
-    axes[0].legend(loc="best", fontsize=8, ncol=3)
+    _legend_above(axes[0], ncol=len(estimates) + 1 + (dense_truth is not None))
     axes[-1].set_xlabel("time [s]")
     fig.suptitle("Camera rotation relative to frame 0")
     fig.tight_layout()
@@ -150,6 +152,12 @@ def _save(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
+def _legend_above(ax, ncol: int = 4, **kwargs) -> None:
+    """The axes' legend in one row above it, outside the data, so that no marker is hidden behind it."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol, fontsize=8, frameon=False, borderaxespad=0.2,
+              **kwargs)  # fmt: skip
+
+
 def depth_to_color(depth: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """(H, W) metres → (H, W, 3) uint8 RGB, turbo colour map on inverse depth (near = warm).
 
@@ -169,10 +177,65 @@ def depth_to_color(depth: np.ndarray, lo: float | None = None, hi: float | None 
     return bgr[..., ::-1].copy()
 
 
+def _depth_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
+    """Depths (metres) to label a colour bar from lo to hi: both ends, and round values (1, 1.5, 2, 3, 4, 5, 6, 8
+    × a power of ten) between them, spaced about evenly in inverse depth (the bar's scale)."""
+
+    def frac(v: float) -> float:  # 1 at lo (the top of the bar), 0 at hi
+        return (1.0 / v - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
+
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    nice = sorted({round(m * 10.0**k, 6) for k in decades for m in (1, 1.5, 2, 3, 4, 5, 6, 8)})
+    nice = [v for v in nice if lo < v < hi]
+    out = [lo, hi]
+    for target in np.linspace(1.0, 0.0, count)[1:-1]:
+        if nice:
+            v = min(nice, key=lambda x: abs(frac(x) - target))
+            if all(abs(frac(v) - frac(u)) > 0.6 / count for u in out):
+                out.append(v)
+    return sorted(out)
+
+
+def depth_with_colorbar(depth: np.ndarray) -> np.ndarray:
+    """(H, W) metres → RGB image: :func:`depth_to_color` with a colour bar on its right, labelled in metres.
+
+    The bar runs from the near end of the range (top, warm) to the far end (bottom), on the same inverse-depth
+    scale as the map; its ticks are round depths.
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    img = depth_to_color(d)
+    valid = np.isfinite(d) & (d > 0)
+    if not valid.any():
+        return img
+    lo, hi = float(np.percentile(d[valid], 2)), float(np.percentile(d[valid], 98))
+    hi = max(hi, lo * 1.0001)
+    h, w = img.shape[:2]
+    scale = max(0.35, h / 900)
+    thick = max(1, round(scale * 1.5))
+    bar_w = max(10, w // 40)
+    label_w = cv2.getTextSize("00.0 m", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0]
+    margin = max(4, bar_w // 2)
+    top, bottom = margin * 2, h - margin * 2
+    panel = np.full((h, margin + bar_w + margin + label_w + margin, 3), 255, np.uint8)
+    t = np.linspace(1.0, 0.0, max(bottom - top, 2))[:, None]  # near (t = 1) at the top
+    ramp = cv2.applyColorMap(np.clip(t * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
+    panel[top:bottom, margin : margin + bar_w] = np.repeat(ramp, bar_w, axis=1)[: bottom - top]
+    for v in _depth_ticks(lo, hi):
+        frac = (1.0 / v - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
+        y = round(top + (1.0 - frac) * (bottom - top - 1))
+        cv2.line(panel, (margin + bar_w, y), (margin + bar_w + margin // 2 + 1, y), (0, 0, 0), thick)
+        text = f"{v:.2g} m" if v in (lo, hi) else f"{v:g} m"
+        size = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0]
+        cv2.putText(panel, text, (margin + bar_w + margin, y + size[1] // 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 0, 0), thick, cv2.LINE_AA)  # fmt: skip
+    return np.concatenate([img, panel], axis=1)
+
+
 def save_depth_png(path: str | Path, depth: np.ndarray) -> None:
-    """Write the colour-mapped depth (:func:`depth_to_color`) as a PNG, atomically."""
+    """Write the colour-mapped depth with its colour bar in metres (:func:`depth_with_colorbar`) as a PNG,
+    atomically. The map is the image's left (H, W) part, pixel for pixel."""
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), depth_to_color(depth)[..., ::-1]):
+        if not cv2.imwrite(str(tmp), depth_with_colorbar(depth)[..., ::-1]):
             raise OSError(f"{path}: could not write PNG")
 
 
@@ -189,7 +252,8 @@ def plot_run_trajectory(
     """Angles over time (left) beside the paper's Figure 5-style 3D view (right), no ground truth.
 
     Args:
-        times: (T,) frame times, s; sparse: (T, 3) per-frame angles, rad.
+        times: (T,) times of the per-frame angles, s (each is a frame's mean rotation: the middle of its span);
+            sparse: (T, 3) per-frame angles, rad.
         dense: optional (T, S, 3) rad with ``dense_times`` (T, S) s, drawn as a line.
         centres: optional (T, 3) camera centres, metres (reference camera axes), drawn below the angles in
             millimetres, with ``centres_label`` (e.g. the motion model) in the panel's legend.
@@ -209,7 +273,7 @@ def plot_run_trajectory(
         ax.set_ylabel(f"{name} [arcmin]")
         ax.grid(alpha=0.3)
         if i == 0:
-            ax.legend(loc="best", fontsize=8)
+            _legend_above(ax, ncol=2)
         if i == rows - 1:
             ax.set_xlabel("time [s]")
     if centres is not None:
@@ -219,7 +283,7 @@ def plot_run_trajectory(
         ax.set_ylabel("centre [mm]")
         ax.set_xlabel("time [s]")
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8, ncol=3, title=centres_label or None, title_fontsize=8)
+        _legend_above(ax, ncol=4, title=centres_label or None, title_fontsize=8, alignment="left")
     if dense is not None:
         d = dense.reshape(-1, 3) * ARCMIN
         ax3d.plot(d[:, 0], d[:, 1], d[:, 2], color="tab:blue", lw=1.0, label="dense")
@@ -232,6 +296,64 @@ def plot_run_trajectory(
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_tracks_depth(path: str | Path, times: np.ndarray, depth: np.ndarray, visible: np.ndarray,
+                      max_tracks: int = 80) -> None:  # fmt: skip
+    """Depth over time of tracked points (Seurat), two panels.
+
+    Left: the metric depth of up to ``max_tracks`` tracks spread over the grid, each coloured by its depth when
+    first seen as in ``depth.png`` (near = warm), drawn where visible; the median over the visible tracks in black.
+    Right: each track's depth relative to its first visible depth, in percent: median and the 5–95 % band.
+
+    Args:
+        times: (T,) frame times, s; depth: (T, N) metres; visible: (T, N).
+    """
+    plt = _pyplot()
+    d = np.where(visible, np.asarray(depth, dtype=np.float64), np.nan)
+    first = np.argmax(visible, axis=0)
+    seen = visible.any(0)
+    d0 = d[first, np.arange(d.shape[1])]
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(13, 4.2))
+    keep = np.flatnonzero(seen & np.isfinite(d0) & (d0 > 0))
+    keep = keep[np.unique(np.linspace(0, len(keep) - 1, min(max_tracks, len(keep))).round().astype(int))] if len(
+        keep) else keep  # fmt: skip
+    if len(keep):
+        lo, hi = np.percentile(d0[keep], [2, 98])
+        hi = max(hi, lo * 1.0001)
+        cmap = plt.get_cmap("turbo")
+        for i in keep:
+            t_near = (1.0 / np.clip(d0[i], lo, hi) - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
+            ax.plot(times, d[:, i], color=cmap(t_near), lw=0.8, alpha=0.7)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames with no visible track: NaN
+        ax.plot(times, np.nanmedian(d, axis=1), color="black", lw=2.0, label="median of the visible tracks")
+        ratio = 100.0 * (d / d0[None] - 1.0)
+        p5, p50, p95 = np.nanpercentile(ratio[:, seen], [5, 50, 95], axis=1) if seen.any() else (np.nan,) * 3
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("depth [m]")
+    ax.grid(alpha=0.3)
+    _legend_above(ax, ncol=1)
+    rel.fill_between(times, p5, p95, color="tab:blue", alpha=0.25, label="5–95 % of the tracks")
+    rel.plot(times, p50, color="tab:blue", lw=2.0, label="median")
+    rel.axhline(0.0, color="0.5", lw=0.8)
+    rel.set_xlabel("time [s]")
+    rel.set_ylabel("depth change since first seen [%]")
+    rel.grid(alpha=0.3)
+    _legend_above(rel, ncol=2)
+    fig.suptitle(f"Depth over time of {int(seen.sum())} tracked points (Seurat; {len(keep)} drawn on the left)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _readable_log_axis(ax) -> None:
+    """A log y axis labelled in plain numbers (0.5, 1, 2, 5 …, not 5×10⁻¹), every decade's 1-2-5 marked."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_shake_spectrum(
@@ -279,18 +401,18 @@ def plot_shake_spectrum(
         ax.axvspan(reach, top, color="0.92", zorder=-1)
         ax.text(0.5 * (reach + top), 0.5, "out of reach", color="0.4", fontsize=8, ha="center", rotation=90,
                 transform=ax.get_xaxis_transform())  # fmt: skip
-    ax.set_yscale("log")
+    _readable_log_axis(ax)
     ax.set_xlim(0, top)
     ax.set_xlabel("frequency [Hz]")
     ax.set_ylabel("angular rate density [°/s/√Hz]")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="best", fontsize=8)
+    _legend_above(ax, ncol=2)
     bar.set_xticks(range(len(bands)), [f"{lo:g}–{hi:g}" for lo, hi in bands], fontsize=8)
     bar.set_xlabel("band [Hz]")
     bar.set_ylabel("RMS angle [arcmin], all axes")
     bar.grid(alpha=0.3, axis="y")
     if bar.get_legend_handles_labels()[0]:
-        bar.legend(loc="best", fontsize=8)
+        _legend_above(bar, ncol=2)
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)

@@ -38,7 +38,7 @@ LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisa
 OUTPUT_FILES = (
     "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "depth_mm.png", "tracks3d.npz",
     "points.ply",
-    "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "report.html", "config.json",
+    "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "tracks_depth.png", "report.html", "config.json",
 )  # fmt: skip
 MOTION_FILES = ("depth_prior.npz", "motion.json", "motion_points.npz")  # … and these with the bundle adjustment
 

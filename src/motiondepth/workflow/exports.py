@@ -10,7 +10,8 @@ from motiondepth.workflow.summary import shake_spectra
 
 def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_record: dict, video: str,
                   steps: dict, created: str) -> None:  # fmt: skip
-    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png and report.html (each a cached step).
+    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png, tracks_depth.png and report.html
+    (each a cached step).
 
     ``step`` runs one cached step (:meth:`~motiondepth.workflow.cache.StepCache.run`), ``keys`` are the upstream
     steps' cache keys, ``intrinsics_record`` how the intrinsics were resolved (``config.json``'s), ``steps`` the
@@ -20,7 +21,7 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     from motiondepth.io.pointcloud import depth_to_points, write_ply
     from motiondepth.io.video import write_video
     from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
-    from motiondepth.viz.plots import iter_drawn_tracks, plot_run_trajectory, plot_shake_spectrum
+    from motiondepth.viz.plots import iter_drawn_tracks, plot_run_trajectory, plot_shake_spectrum, plot_tracks_depth
     from motiondepth.workflow.report import write_report
 
     def exists(name):
@@ -74,7 +75,8 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
         motion = res.summary.get("motion")
         label = "" if motion is None else f"camera centre, {motion['model']} model ({motion.get('solver')})"
         title = "Recovered camera motion relative to frame 0" if traj.centres is not None else None
-        plot_run_trajectory(o / "trajectory.png", clip.times, traj.angles, traj.dense, dense_times,
+        mid = clip.times + 0.5 * clip.interval_s  # a per-frame angle is the frame's mean: the middle of its span
+        plot_run_trajectory(o / "trajectory.png", mid, traj.angles, traj.dense, dense_times,
                             **({"title": title} if title else {}), centres=traj.centres,
                             centres_label=label)  # fmt: skip
         spectra = {k: v for k, v in shake_spectra(clip, traj).items() if not isinstance(v, str)}
@@ -84,11 +86,21 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
 
     step(
         "plot",
-        {"trajectory": keys["trajectory"], "dense": keys["dense"]},
+        # version 2: legends above the data, per-frame angles at mid-frame, the spectrum's reach shaded
+        {"trajectory": keys["trajectory"], "dense": keys["dense"], "version": 2},
         ["trajectory.png", "spectrum.png"],
         lambda: None,
         write_plots,
         exists("trajectory.png"),
+    )
+    t3 = res.tracks3d
+    step(
+        "depth_plot",
+        {"tracks3d": keys["tracks3d"], "times": clip.times},
+        ["tracks_depth.png"],
+        lambda: None,
+        lambda _, o: plot_tracks_depth(o / "tracks_depth.png", clip.times, t3.depth, t3.visible),
+        exists("tracks_depth.png"),
     )
     # the summary follows from the upstream steps (keyed) and is not itself a key: values reloaded from
     # files differ in the last digits from freshly computed ones

@@ -14,7 +14,7 @@ from motiondepth import __version__
 from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import Tracks
-from motiondepth.viz.plots import depth_to_color
+from motiondepth.viz.plots import depth_with_colorbar
 from motiondepth.workflow.config import Result
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
@@ -29,7 +29,8 @@ border-bottom:1px solid #eee;text-align:left;vertical-align:top} th{background:#
 .warn.high{background:#fdecea;border-left-color:#d93025}.warn.note{background:#f3f6fa;border-left-color:#8aa4c8}
 details.warnings>summary{cursor:pointer;font-weight:600;margin:.4rem 0}
 .ok{background:#eef8ee;border-left:4px solid #3a3;padding:.6rem 1rem}
-figure{margin:1rem 0} figcaption{color:#555;font-size:.9rem} img{max-width:100%;height:auto;border:1px solid #ddd}
+figure{margin:1rem 0} figcaption{color:#555;font-size:.9rem}
+img,video{max-width:100%;height:auto;border:1px solid #ddd}
 .pair{display:flex;gap:1rem;flex-wrap:wrap} .pair figure{flex:1 1 420px}
 code{background:#f3f3f3;padding:0 .25rem}
 """
@@ -46,6 +47,13 @@ def _data_uri(img_rgb: np.ndarray, fmt: str = ".png") -> str:
         raise OSError(f"could not encode a {fmt} image for the report")
     mime = "image/jpeg" if fmt == ".jpg" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(buf.tobytes()).decode('ascii')}"
+
+
+def _video(name: str, poster: str, alt: str) -> str:
+    """A ``<video>`` of the file ``name`` beside the page, with an embedded still shown until it plays (or where
+    the browser cannot play it)."""
+    return (f'<video controls muted loop playsinline preload="metadata" poster="{poster}" src="{html.escape(name)}" '
+            f'aria-label="{html.escape(alt)}"></video>')  # fmt: skip
 
 
 def _file_uri(path: Path) -> str:
@@ -292,8 +300,16 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
     nyq = shake.get("per_frame", {}).get("resolved_hz", [None, None])[1]
     reach = (shake.get("dense", {}).get("reach") or {}).get("hz")
     first = _data_uri(clip.frames[0], ".jpg")
-    depth_img = _data_uri(depth_to_color(depth))
+    depth_img = _data_uri(depth_with_colorbar(depth))
     still = _data_uri(tracks_still(clip.frames[-1], tracks), ".jpg")
+    tdepth_png = out_dir / "tracks_depth.png"
+    tdepth_img = f'<img alt="depth over time" src="{_file_uri(tdepth_png)}">' if tdepth_png.is_file() else ""
+    overlay = _video("overlay.mp4", still, "tracks drawn on the clip") if (out_dir / "overlay.mp4").is_file() else ""
+    stab = (
+        _video("stabilized.mp4", first, "the clip stabilised by the recovered rotation")
+        if (out_dir / "stabilized.mp4").is_file()
+        else ""
+    )
     file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in res.files if f != "report.html")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
@@ -324,11 +340,23 @@ method's reach. Bands a series cannot resolve are left out (—; the reason show
 <div class="pair">
 <figure><img alt="first frame" src="{first}"><figcaption>First frame.</figcaption></figure>
 <figure><img alt="depth map" src="{depth_img}"><figcaption>Metric depth of the first frame, turbo colour map on
-inverse depth: warm = near ({d["p2"]:.2f} m), cool = far ({d["p98"]:.2f} m).</figcaption></figure>
+inverse depth: warm = near ({d["p2"]:.2f} m), cool = far ({d["p98"]:.2f} m); the bar is in metres (the same
+image as <a href="depth.png">depth.png</a>).</figcaption></figure>
 </div>
+<h2>Depth over time</h2>
+<figure>{tdepth_img}<figcaption>Seurat's depth of every tracked point over time, made metric by the first frame's
+depth. Left: a sample of the tracks, coloured by their depth when first seen (as in the depth map), and the median
+over the visible ones; right: how each track's depth changed since it was first seen, median and 5–95 % band. The
+values are in <a href="tracks3d.npz">tracks3d.npz</a> (TAPVid-3D keys).</figcaption></figure>
 <h2>Tracks</h2>
-<figure><img alt="tracks" src="{still}"><figcaption>Last frame with every drawn track's path (red); yellow dots:
-still tracked, grey: lost. The moving version is <a href="overlay.mp4">overlay.mp4</a>.</figcaption></figure>
+<div class="pair">
+<figure>{overlay or f'<img alt="tracks" src="{still}">'}<figcaption>The tracks on the clip
+(<a href="overlay.mp4">overlay.mp4</a>); before it plays, the last frame with every drawn track's path (red);
+yellow dots: still tracked, grey: lost.</figcaption></figure>
+<figure>{stab}<figcaption>The clip stabilised by the recovered rotation
+(<a href="stabilized.mp4">stabilized.mp4</a>).</figcaption></figure>
+</div>
+<p class="meta">The videos play from the files beside this page: keep them together when you move it.</p>
 <h2>Steps</h2>
 <table>{timing_rows}</table>
 <h2>Files</h2>

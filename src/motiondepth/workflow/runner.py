@@ -179,6 +179,7 @@ STEPS = (
     "overlay",
     "stabilized",
     "plot",
+    "depth plot",
     "report",
 )
 

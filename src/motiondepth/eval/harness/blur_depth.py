@@ -38,6 +38,7 @@ from motiondepth.eval.depth_metrics import depth_metrics, mean_depth_metrics
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.models.blur_depth import frames_tensor
 from motiondepth.models.trajectory_decoder import blur_spectra, interpolate_trajectory
+from motiondepth.trajectory.continuous import continuous_dense
 
 MAX_DEPTH = 100.0  # metres; procedural scenes stay well inside
 DEPTH_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
@@ -151,6 +152,8 @@ def evaluate_procedural(
                 with torch.no_grad():
                     dense = decoder(sparse, tokens, spectra, focal, n)[0].numpy()
                 traj.setdefault(f"decoder S={n}", []).append((dense, gt))
+                # what run and BlurPredictor give: the pieces joined into one path, frame means held to the solver
+                traj.setdefault(f"decoder, continuous S={n}", []).append((continuous_dense(dense, s["sparse"]), gt))
         if i < blur_fit_scenes:
             fit = blur_fit_dense(clip, float(out["depth"].median()))  # the clip simulated once for both
             ref_blur.append(fit["blur_px"])
