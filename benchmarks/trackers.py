@@ -1,19 +1,21 @@
-"""Tracker survival and error on real clips: the query grid through TUM fr1_xyz, the phone clip and the GoPro clip.
+"""Tracker survival and error on real clips: the query grid through TUM fr1_xyz, the phone, GoPro and CoTracker clips.
 
 For each built-in tracker (``klt``: template matching against the query frame; ``klt-chain``: frame to frame,
-forward–backward checked) the paper's 25 × 25 query grid is tracked from frame 0. Reported per clip: the share
+forward–backward checked; ``dis``: DIS dense optical flow between consecutive frames, chained, forward–backward
+checked) the paper's 25 × 25 query grid is tracked from frame 0. Reported per clip: the share
 of the grid still visible in the last frame, and on TUM (where the Kinect depth and the motion capture give
 where each frame-0 point really goes) the median error of the visible tracks, in the last frame and over
 all frames. TUM frames are undistorted with the published calibration first; the GoPro clip is tracked as it
 is (no calibration). Needs ``../shared/real-data``.
 
-    python benchmarks/trackers.py        # ≈ 1 min on 2 cores
+    python benchmarks/trackers.py        # ≈ 2 min on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import cv2
@@ -32,7 +34,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 TUM = REAL / "video-rgbd-tum-fr1xyz"
 TUM_K = Intrinsics(517.3, 516.5, 318.6, 255.3)
 TUM_LENS = LensDistortion("opencv", (0.2624, -0.9531, -0.0054, 0.0026, 1.1633))
-TRACKERS = ("klt", "klt-chain")
+TRACKERS = ("klt", "klt-chain", "dis")
 
 
 def tum_truth(seq: TumSequence, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +55,16 @@ def tum_truth(seq: TumSequence, frames: np.ndarray, queries: np.ndarray) -> tupl
 def score(frames: np.ndarray, intr: Intrinsics | None, truth=None) -> dict:
     q = query_grid(12, frames.shape[1:3], intr)
     row = {}
+    if truth is not None:  # the most any tracker could keep: grid points whose true position is still in view
+        gt, ok = truth
+        h, w = frames.shape[1:3]
+        x, y = gt[-1, :, 0], gt[-1, :, 1]
+        row["in_view_last_frame"] = round(float((ok & (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).mean()), 3)
     for name in TRACKERS:
+        t0 = time.perf_counter()
         tr = make_tracker(name).track(frames, grid_queries(q))
-        entry = {"survival_last_frame": round(float(tr.visible[-1].mean()), 3)}
+        entry = {"survival_last_frame": round(float(tr.visible[-1].mean()), 3),
+                 "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
         if truth is not None:
             gt, ok = truth
             err = np.linalg.norm(tr.tracks - gt, axis=-1)
@@ -91,9 +100,13 @@ def main() -> int:
     if gopro.is_file():
         frames = load_frames(gopro)[0][:100]
         rows.append({"clip": "GoPro MAX walk, first 100 frames", "frames": len(frames), **score(frames, None)})
+    apple = REAL / "video-cotracker" / "apple.mp4"
+    if apple.is_file():
+        frames = load_frames(apple)[0]
+        rows.append({"clip": "CoTracker apple.mp4", "frames": len(frames), **score(frames, None)})
     lines = ["## Tracker survival and error on real clips (the 25 × 25 query grid from frame 0)", "",
-             "| clip | frames | " + " | ".join(f"{t} survival | {t} error px (last / all)" for t in TRACKERS) + " |",
-             "|---|---:|" + "---:|---|" * len(TRACKERS)]  # fmt: skip
+             "| clip | frames | in view | " + " | ".join(f"{t} survival | {t} error px (last / all)" for t in TRACKERS)
+             + " |", "|---|---:|---:|" + "---:|---|" * len(TRACKERS)]  # fmt: skip
     for r in rows:
         cells = []
         for t in TRACKERS:
@@ -101,7 +114,8 @@ def main() -> int:
             err = (f"{e['median_error_px_last_frame']} / {e['median_error_px_all_frames']}"
                    if "median_error_px_all_frames" in e else "–")  # fmt: skip
             cells += [f"{100 * e['survival_last_frame']:.0f} %", err]
-        lines.append(f"| {r['clip']} | {r['frames']} | " + " | ".join(cells) + " |")
+        view = f"{100 * r['in_view_last_frame']:.0f} %" if "in_view_last_frame" in r else "–"
+        lines.append(f"| {r['clip']} | {r['frames']} | {view} | " + " | ".join(cells) + " |")
     md = "\n".join(lines) + "\n"
     write_json_and_markdown(a.out, {"clips": rows}, md)
     print(md)

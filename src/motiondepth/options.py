@@ -108,3 +108,7 @@ FRAME_SPAN_S = Range(0.0, 10.0, unit="s")
 TIME_S = Range(-1e12, 1e12, unit="s")  # any clock (Unix time in seconds is 1.7e9)
 FOCAL_PX = Range(0.0, 1e6, lo_open=True, unit="px")  # fx, fy
 PRINCIPAL_PX = Range(0.0, 1e5, unit="px")  # cx, cy (checked against the frames once they are known)
+
+#: the trackers built in (tracking.base registers them; spelled out here so that building the parser imports
+#: no tracker; tests/cli/test_commands.py checks the two agree)
+BUILTIN_TRACKERS = ("klt", "klt-chain", "dis")

@@ -218,6 +218,12 @@ def test_spelled_out_choices_match_the_library():
             if action.dest in ("chain", "rolling_shutter"):
                 found.setdefault(action.dest, []).append(tuple(action.choices))
     assert len(found["chain"]) == 2 and all(set(c) == set(CHAIN_MODES) for c in found["chain"])
+    from motiondepth.options import BUILTIN_TRACKERS
+    from motiondepth.tracking import available_trackers
+
+    assert set(BUILTIN_TRACKERS) == set(available_trackers())
+    trackers = [a.choices for sub in subparsers(build_parser()) for a in sub._actions if a.dest == "tracker"]
+    assert len(trackers) == 2 and all(tuple(c) == BUILTIN_TRACKERS for c in trackers)
     assert len(found["rolling_shutter"]) == 2
     assert all(set(c) == set(ROLLING_SHUTTER_MODES) for c in found["rolling_shutter"])
 

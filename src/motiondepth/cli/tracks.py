@@ -184,7 +184,9 @@ def add_commands(sub):
     )
     add_intrinsics_args(t, "the frames: the grid is centred on the principal point (default: camera.json or the "
                         "image centre)")  # fmt: skip
-    t.add_argument("--tracker", default="klt", help="tracker name (default klt)")
+    t.add_argument("--tracker", default="klt", choices=opt.BUILTIN_TRACKERS,
+                   help="klt (default; each frame matched to the query frame), klt-chain (frame to frame) or dis "
+                   "(dense DIS optical flow, chained)")  # fmt: skip
     t.add_argument("--out", required=True, metavar="TRACKS.npz", help="output file")
     t.set_defaults(func=cmd_track)
 

@@ -4,6 +4,7 @@ from motiondepth.tracking.base import Tracker, available_trackers, make_tracker,
 from motiondepth.tracking.blur_fit import BlurFit, BlurFitConfig, fit_blur_trace, track_with_blur_fit
 from motiondepth.tracking.chain import ChainConfig, ChainedKLTTracker, track_chained
 from motiondepth.tracking.crossblur import BlurKernels, CrossBlurConfig, exposure_kernels, track_cross_blur
+from motiondepth.tracking.flow import DISFlowTracker, FlowConfig
 from motiondepth.tracking.grid import grid_points, grid_queries, query_grid, track_frames
 from motiondepth.tracking.klt import KLTConfig, KLTTracker
 
@@ -14,6 +15,8 @@ __all__ = [
     "ChainConfig",
     "ChainedKLTTracker",
     "CrossBlurConfig",
+    "DISFlowTracker",
+    "FlowConfig",
     "KLTConfig",
     "KLTTracker",
     "Tracker",

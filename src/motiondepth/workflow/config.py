@@ -13,6 +13,7 @@ from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import (
     AS_WORD,
+    BUILTIN_TRACKERS,
     DEPTH_SCALE,
     FOCAL_PX,
     GRID_HALF,
@@ -319,8 +320,10 @@ class RunConfig:
         default="klt",
         metadata=flag(
             "--tracker",
-            "point tracker (default klt)",
+            "point tracker of the query grid: klt (default; each frame matched to frame 0), klt-chain (frame to "
+            "frame) or dis (dense DIS optical flow, chained: keeps the most of the grid on real clips)",
             "models",
+            choices=BUILTIN_TRACKERS,
         ),
     )
     # 2D tracks the user already has, instead of tracking the query grid (io.track_import)

@@ -1,0 +1,110 @@
+"""Dense-flow tracker: OpenCV's DIS optical flow between consecutive frames, sampled at the points and chained.
+
+The template tracker (``klt``) compares every frame with the query frame, and the chained one (``klt-chain``)
+follows each point's 21 px window from frame to frame; both lose points where the window holds little texture
+or the frame is blurred, which on real handheld clips is most of the grid within 50–100 frames (docs/results.md,
+*Trackers on real clips*). Dense inverse search (Kroeger et al., ECCV 2016; ``cv2.DISOpticalFlow``) fits a
+flow field to the whole image, with a variational refinement that carries motion from textured parts into flat
+ones, so a point keeps moving with its neighbours where its own window alone would not say where it went.
+
+:class:`DISFlowTracker` (registered as ``dis``) computes the flow both ways between every pair of consecutive
+frames once, at most :attr:`FlowConfig.max_side` pixels on the long side (the flow is scaled back), and for each
+query chains ``x ← x + F_k(x)`` from its frame forwards and backwards. A point is lost, for good, when the
+backward flow does not bring it back within ``fb_threshold_px`` (occlusion, or a flow that does not agree with
+itself) or when it leaves the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from motiondepth.geometry.camera import in_image
+from motiondepth.tracking.base import check_inputs, register_tracker
+from motiondepth.types import Tracks
+
+_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}  # fmt: skip
+
+
+@dataclass
+class FlowConfig:
+    """Settings of the dense-flow tracker."""
+
+    preset: str = "medium"  # DIS preset: ultrafast | fast | medium
+    max_side: int = 640  # the flow is computed with the frames' long side at most this many pixels
+    fb_threshold_px: float = 1.5  # forward–backward disagreement above this (full-resolution px): lost
+
+    def __post_init__(self) -> None:
+        if self.preset not in _PRESETS:
+            raise ValueError(f"unknown DIS preset {self.preset!r}; use one of {sorted(_PRESETS)}")
+        if self.max_side < 32 or not self.fb_threshold_px > 0:
+            raise ValueError(f"invalid flow-tracker settings: {self}")
+
+
+def _sample(flow: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray:
+    """Bilinear flow (N, 2) at full-resolution points ``xy`` (N, 2) of a flow field computed at ``scale``,
+    in full-resolution pixels."""
+    if len(xy) == 0:
+        return np.zeros((0, 2), np.float32)
+    p = (xy * scale).astype(np.float32).reshape(1, -1, 2)
+    out = cv2.remap(flow, p[..., 0], p[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 2) / scale
+
+
+class DISFlowTracker:
+    """Chains each query through DIS optical flow between consecutive frames (module docstring)."""
+
+    name = "dis"
+
+    def __init__(self, config: FlowConfig | None = None, progress: bool = False, **overrides: object) -> None:
+        self.config = FlowConfig(**{**asdict(config or FlowConfig()), **overrides})
+        self.progress = progress
+
+    def _flows(self, frames: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+        """Forward flows k → k+1 and backward flows k+1 → k (each (h, w, 2) at the working scale), and the scale."""
+        t_len, h, w = frames.shape[:3]
+        scale = min(1.0, self.config.max_side / max(h, w))
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+        if scale < 1.0:
+            gray = [cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in gray]
+        dis = cv2.DISOpticalFlow_create(_PRESETS[self.config.preset])
+        fwd, bwd = [], []
+        for k in tqdm(range(t_len - 1), desc="track (dis)", unit="frame", disable=not self.progress, leave=False):
+            fwd.append(dis.calc(gray[k], gray[k + 1], None))
+            bwd.append(dis.calc(gray[k + 1], gray[k], None))
+        return fwd, bwd, size[0] / w
+
+    def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
+        check_inputs(frames, queries)
+        c = self.config
+        t_len, h, w = frames.shape[:3]
+        fwd, bwd, scale = self._flows(frames)
+        n = len(queries)
+        tracks = np.zeros((t_len, n, 2), np.float32)
+        visible = np.zeros((t_len, n), bool)
+        for tq in np.unique(queries[:, 0]).astype(int):
+            sel = np.flatnonzero(queries[:, 0] == tq)
+            tracks[tq, sel], visible[tq, sel] = queries[sel, 1:], True
+            for step in (1, -1):
+                xy, alive = queries[sel, 1:].astype(np.float32), np.ones(len(sel), bool)
+                k = tq + step
+                while 0 <= k < t_len:
+                    # the flow from frame k - step to k, and back
+                    there, back = (fwd[k - 1], bwd[k - 1]) if step == 1 else (bwd[k], fwd[k])
+                    nxt = xy + _sample(there, xy, scale)
+                    home = nxt + _sample(back, nxt, scale)
+                    ok = (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(nxt, (h, w))
+                    alive &= ok
+                    xy = np.where(alive[:, None], nxt, xy)
+                    tracks[k, sel], visible[k, sel] = xy, alive
+                    k += step
+        meta = {"tracker": self.name, **asdict(c)}
+        return Tracks(tracks, visible, queries.astype(np.float32), (h, w), meta=meta)
+
+
+register_tracker("dis", DISFlowTracker)
