@@ -66,6 +66,26 @@ def test_tum_poses_from_a_run_folder(tmp_path):
     assert np.abs(pos).max() == 0.0
 
 
+def test_tum_file_reads_back_with_evo(tmp_path):
+    """evo (the trajectory-evaluation tool the TUM export is for) reads the file as written: its camera-to-world
+    rotations are the dense trajectory's, and its positions the pivot model's centres."""
+    evo_io = pytest.importorskip("evo.tools.file_interface")
+    from motiondepth.io.trajectory import read_dense_csv
+
+    _run_folder(tmp_path / "run")
+    export_trajectory(tmp_path / "run", tmp_path / "dense.tum")
+    t, pos, quat = _read_tum(tmp_path / "dense.tum")
+    traj = evo_io.read_tum_trajectory_file(str(tmp_path / "dense.tum"))
+    np.testing.assert_allclose(traj.timestamps, t)
+    np.testing.assert_allclose(traj.positions_xyz, pos)
+    np.testing.assert_allclose(traj.orientations_quat_wxyz, quat[:, [3, 0, 1, 2]])  # evo: w first; TUM: w last
+    dense, _ = read_dense_csv(tmp_path / "run" / "trajectory_dense.csv")
+    rot = np.stack([euler_to_matrix(a) for a in dense.reshape(-1, 3)])
+    np.testing.assert_allclose(np.asarray(traj.poses_se3)[:, :3, :3], rot, atol=1e-8)
+    p = np.array([0.0, 0.0, -0.2])  # the run's pivot, 0.2 m behind the camera
+    np.testing.assert_allclose(np.asarray(traj.poses_se3)[:, :3, 3], p - rot @ p, atol=1e-8)
+
+
 def test_rates_log_matches_the_trajectory_it_came_from(tmp_path):
     """The per-frame trajectory against the rates of the dense one: aligned at zero offset, arcsecond error."""
     _run_folder(tmp_path / "run", frames=60)
