@@ -38,7 +38,7 @@ def plot_angles(
         path: output image (PNG).
         times: (T,) frame times, s (plotted at the middle of each frame's span if dense given).
         truth: (T, 3) sparse ground truth, rad.
-        estimates: name → (T, 3) rad.
+        estimates: name → (T, 3) rad, best first: it is drawn filled and on top, the others as open markers.
         dense_truth: optional ((T·S,) times, (T·S, 3) angles) drawn as a thin line.
     """
     plt = _pyplot()
@@ -54,9 +54,11 @@ def plot_angles(
                 label="truth (dense)",
             )
         ax.plot(times, truth[:, i] * ARCMIN, color="black", lw=1.8, label="truth (per frame)")
-        for label, est in estimates.items():
+        for j, (label, est) in enumerate(estimates.items()):  # the first (the best) drawn on top, filled
             color, marker = _STYLES.get(label, (None, "x"))
-            ax.plot(times, est[:, i] * ARCMIN, ls="none", marker=marker, ms=4, color=color, label=label)
+            style = {"ms": 4.5} if j == 0 else {"ms": 5.5, "mfc": "none", "mew": 1.0}
+            ax.plot(times, est[:, i] * ARCMIN, ls="none", marker=marker, color=color, label=label,
+                    zorder=4 + len(estimates) - j, **style)  # fmt: skip
         ax.set_ylabel(f"{name} [arcmin]")
         ax.grid(alpha=0.3)
     _legend_above(axes[0], ncol=len(estimates) + 1 + (dense_truth is not None))
