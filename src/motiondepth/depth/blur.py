@@ -21,6 +21,7 @@ import torch
 from motiondepth.errors import InputError
 from motiondepth.models.blur_depth import BlurDepthConfig, BlurDepthNet, frames_tensor
 from motiondepth.models.trajectory_decoder import TrajectoryDecoder
+from motiondepth.trajectory.continuous import continuous_dense
 
 DEFAULT_DEPTH = "blur-depth-small"
 DEFAULT_TRAJECTORY = "trajectory-small"
@@ -129,10 +130,8 @@ class BlurPredictor:
             out[k : k + chunk][new] = dense[new]
             filled[k : k + chunk] = True
         if continuous:
-            from motiondepth.trajectory.continuous import continuous_dense
-
-            out = continuous_dense(out, anchors)
-        return out
+            return continuous_dense(out, anchors)
+        return np.where(np.isfinite(anchors).all(1)[:, None, None], out, np.nan)  # unsolved frames: no anchor
 
 
 def load_decoder(name_or_path: str, depth_net: BlurDepthNet) -> TrajectoryDecoder:

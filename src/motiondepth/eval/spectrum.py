@@ -231,7 +231,8 @@ def dense_spectrum(dense: np.ndarray, dense_times: np.ndarray, **kwargs) -> Shak
         spec.reach_hz = DENSE_REACH_CYCLES_PER_FRAME * fps
         spec.reach_why = (
             f"above {spec.reach_hz:.3g} Hz, out of the dense trajectory's reach: one cycle per frame at "
-            f"{fps:.3g} fps (a spline with two knots per frame, a decoder trained on shake up to 0.75 cycles per frame)"
+            f"{fps:.3g} fps (a spline with two knot intervals per frame, a decoder trained on shake up to 0.75 cycles "
+            "per frame)"
         )
     return spec
 
