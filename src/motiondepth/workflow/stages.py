@@ -28,6 +28,7 @@ from motiondepth.workflow.inputs import (
 )
 from motiondepth.workflow.steps import (
     densify,
+    density_scale,
     estimate_depth,
     estimate_focal_length,
     fuse_parallax_depth,
@@ -308,6 +309,8 @@ class CachedSteps:
         # a global shutter is held at 0; a known readout centres a tight prior; else it is fitted from 0.5
         fit_rf = cfg.rolling_shutter != "off"
         rf = 0.0 if not fit_rf else self.solver.readout_fraction if cfg.readout_ms is not None else None
+        ds = density_scale(clip.frames.shape[1:3])
+        density = {"density": round(ds, 4)} if ds != 1 else {}
         return self.step(
             "motion",
             {
@@ -322,7 +325,8 @@ class CachedSteps:
                 "video": self.video_id,
                 "version": 6,
             }
-            | self.rs_key,
+            | self.rs_key
+            | density,  # (a key only above the reference size: earlier caches of smaller clips stay valid)
             ["motion.json", "motion_points.npz"],
             lambda: solve_motion(
                 clip.frames,

@@ -270,7 +270,7 @@ def solve_motion(
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
     # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
-    chained = track_chained(frames, progress=progress)
+    chained = track_chained(frames, config=support_config(frames.shape[1:3]), progress=progress)
     prior = frame0_prior(chained, prior_depth)
     known = readout_fraction is not None
     cfg = SmallMotionConfig(readout_sigma=(0.05 if fit_readout else 0.0) if known else 0.3)
@@ -355,18 +355,37 @@ def paper_regime_check(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics:
 
 
 PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates
+#: above this long side, in pixels, the motion step's track density falls with the resolution (density_scale)
+DENSITY_REFERENCE_PX = 960
+
+
+def density_scale(size: tuple[int, int]) -> float:
+    """How much sparser than at ≤ :data:`DENSITY_REFERENCE_PX` pixels the motion step places its tracks in a frame
+    of ``size`` (H, W): 1 up to that long side, then in proportion to it. The track count, and with it the bundle
+    adjustment's and the parallax points' time, then stops growing with the resolution: on the 1296 × 720
+    ``apple.mp4`` the support tracks fell from 4087 to about 2000 (docs/small-motion.md)."""
+    return max(1.0, max(size) / DENSITY_REFERENCE_PX)
+
+
+def support_config(size: tuple[int, int]):
+    """The chained tracker's settings for the bundle adjustment's support tracks in frames of ``size`` (H, W):
+    its defaults, with the re-seeding cells and corner spacing grown by :func:`density_scale`."""
+    from motiondepth.tracking.chain import ChainConfig
+
+    s, c = density_scale(size), ChainConfig()
+    return ChainConfig(cell_px=round(c.cell_px * s), min_distance_px=c.min_distance_px * s)
 
 
 def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
                      progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels, tracked (chained) and triangulated with
-    the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres, for those
-    whose track fits the motion (median residual under 1 px)."""
+    """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels (times :func:`density_scale`), tracked (chained) and
+    triangulated with the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres,
+    for those whose track fits the motion (median residual under 1 px)."""
     from motiondepth.tracking.chain import ChainConfig, track_chained
     from motiondepth.trajectory.small_motion import triangulate_tracks
 
     h, w = frames.shape[1:3]
-    g = PARALLAX_GRID_PX
+    g = round(PARALLAX_GRID_PX * density_scale((h, w)))
     ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
     q = np.stack([np.zeros(xs.size), xs.ravel(), ys.ravel()], 1).astype(np.float32)
     dense = track_chained(frames, q, ChainConfig(max_points=len(q)), progress=progress)
