@@ -106,7 +106,8 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     # files differ in the last digits from freshly computed ones
     step(
         "report",
-        {**keys, "intrinsics": intrinsics_record, "version": __version__, "stabilize_sigma": sigma},
+        # layout 2: the depth-over-time section, the videos in the page, the depth map's colour bar
+        {**keys, "intrinsics": intrinsics_record, "version": __version__, "stabilize_sigma": sigma, "layout": 2},
         ["report.html"],
         lambda: None,
         lambda _, o: write_report(o / "report.html", o, res, video, steps, created),
