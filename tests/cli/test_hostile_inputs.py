@@ -191,7 +191,7 @@ def test_run_api_checks_numbers_like_the_flags(tmp_path):
 
     for field, flag, value in (("pivot_m", "--pivot", float("nan")), ("stabilize_sigma", "--stabilize-sigma",
                                float("inf")), ("depth_scale", "--depth-scale", 1e30), ("grid_half", "--grid-half",
-                               1000), ("end", "--end", 0)):  # fmt: skip
+                               1000), ("end", "--end", 0), ("tracker", "--tracker", "foo")):  # fmt: skip
         with pytest.raises(InputError, match=flag):
             motiondepth.run(tmp_path / "missing.mp4", tmp_path / "out", **{field: value})
     assert not (tmp_path / "out").exists()

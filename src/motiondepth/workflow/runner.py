@@ -192,6 +192,10 @@ def _check_options(cfg: RunConfig) -> None:
         raise InputError("--motion", f"unknown motion model {cfg.motion!r}; use one of {', '.join(MOTION_MODES)}")
     if cfg.ply_axes not in ("opencv", "opengl"):
         raise InputError("--ply-axes", f"unknown axes {cfg.ply_axes!r}; use opencv or opengl")
+    from motiondepth.tracking import available_trackers  # the built-in ones, and any registered from Python
+
+    if cfg.tracker not in available_trackers():
+        raise InputError("--tracker", f"unknown tracker {cfg.tracker!r}; use one of {', '.join(available_trackers())}")
     if cfg.tracks is not None and (cfg.gyro is not None or cfg.blur_fit):
         flag = "--gyro" if cfg.gyro is not None else "--blur-fit"
         raise InputError("--tracks", f"give either your own tracks or {flag}, which re-tracks the query grid")
