@@ -64,6 +64,8 @@ class SmallMotionConfig:
     # the given value (0: held at the given value)
     iterations: int = 60  # Levenberg–Marquardt iterations (at most)
     tolerance: float = 1e-5  # stop when the cost falls by less than this fraction
+    angle_tolerance_rad: float = 3e-6  # … or when no frame's angles moved more than this (0.01′) in the last step;
+    # past that point the fit creeps along a flat valley of camera centres (docs/small-motion.md, Known limits)
     min_track_frames: int = 3  # a track must be seen in this many frames to take part
     min_points: int = 8  # a frame with fewer observations than this is unsolved (NaN)
 
@@ -367,6 +369,9 @@ def solve_small_motion(
                 break
             lam *= 10
         if not improved or rel < cfg.tolerance:
+            break
+        moved = np.abs(dp[:n_p].reshape(t_len - 1, q)[:, :3]).max()  # the largest angle step of any frame
+        if cfg.angle_tolerance_rad > 0 and moved < cfg.angle_tolerance_rad:
             break
     _, cost_reproj, res, _, je, _, w = cur
     # outputs
