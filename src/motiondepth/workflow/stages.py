@@ -323,7 +323,7 @@ class CachedSteps:
                 "readout_fraction": rf,
                 "fit_readout": fit_rf,
                 "video": self.video_id,
-                "version": 6,
+                "version": 7,  # the fits also stop once no angle moves (SmallMotionConfig.angle_tolerance_rad)
             }
             | self.rs_key
             | density,  # (a key only above the reference size: earlier caches of smaller clips stay valid)
