@@ -143,3 +143,14 @@ def test_more_tracks_are_triangulated_with_the_motion_held_fixed(rng):
     right, count = track_fit_cost(sol, part(held), INTR, prior[held])
     wrong, _ = track_fit_cost(rotation, part(held), INTR, prior[held])
     assert count == 14 * 200 and right < 0.2 * wrong
+
+
+def test_the_fit_stops_once_no_angle_moves(rng):
+    """The angle stop ends the fit earlier and leaves the rotation where the full fit puts it (to 0.01′ a step)."""
+    tr, ang, _, depth0 = _clip(rng)
+    prior = depth0 * np.exp(rng.normal(0, 0.1, len(depth0)))
+    full = solve_small_motion(tr, INTR, prior, "6dof", config=SmallMotionConfig(angle_tolerance_rad=0.0))
+    stop = solve_small_motion(tr, INTR, prior, "6dof", config=SmallMotionConfig(angle_tolerance_rad=1e-4))
+    assert stop.iterations < full.iterations
+    assert np.abs(stop.angles - full.angles).max() * ARCMIN < 0.5
+    assert np.abs(full.angles - ang).max() * ARCMIN < 2.0
