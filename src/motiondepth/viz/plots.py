@@ -318,8 +318,8 @@ def plot_tracks_depth(path: str | Path, times: np.ndarray, depth: np.ndarray, vi
     d0 = d[first, np.arange(d.shape[1])]
     fig, (ax, rel) = plt.subplots(1, 2, figsize=(13, 4.2))
     keep = np.flatnonzero(seen & np.isfinite(d0) & (d0 > 0))
-    keep = keep[np.unique(np.linspace(0, len(keep) - 1, min(max_tracks, len(keep))).round().astype(int))] if len(
-        keep) else keep  # fmt: skip
+    if len(keep):  # up to max_tracks of them, spread over the grid
+        keep = keep[np.unique(np.linspace(0, len(keep) - 1, min(max_tracks, len(keep))).round().astype(int))]
     if len(keep):
         lo, hi = np.percentile(d0[keep], [2, 98])
         hi = max(hi, lo * 1.0001)
@@ -331,7 +331,8 @@ def plot_tracks_depth(path: str | Path, times: np.ndarray, depth: np.ndarray, vi
         warnings.simplefilter("ignore", RuntimeWarning)  # frames with no visible track: NaN
         ax.plot(times, np.nanmedian(d, axis=1), color="black", lw=2.0, label="median of the visible tracks")
         ratio = 100.0 * (d / d0[None] - 1.0)
-        p5, p50, p95 = np.nanpercentile(ratio[:, seen], [5, 50, 95], axis=1) if seen.any() else (np.nan,) * 3
+        none = np.full(len(times), np.nan)
+        p5, p50, p95 = np.nanpercentile(ratio[:, seen], [5, 50, 95], axis=1) if seen.any() else (none,) * 3
     ax.set_xlabel("time [s]")
     ax.set_ylabel("depth [m]")
     ax.grid(alpha=0.3)
