@@ -193,7 +193,10 @@ def write_video(path: str | Path, frames, fps: float = 10.0, rotation_deg: int =
         with av.open(str(tmp), mode="w", format="mp4") as container:
             try:
                 stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-                stream.options = {"crf": "18", "preset": "veryfast"}
+                # mbtree=0: with x264's macroblock-tree rate control, frames whose sides are not multiples of 16
+                # encode differently from run to run (up to 29 grey levels after decoding; docs/results.md,
+                # Run-to-run noise); without it every encode of the same frames is the same file
+                stream.options = {"crf": "18", "preset": "veryfast", "x264-params": "mbtree=0"}
             except (av.error.FFmpegError, ValueError):
                 stream = container.add_stream("mpeg4", rate=Fraction(fps).limit_denominator(1000))
             stream.width, stream.height = w + (w % 2), h + (h % 2)  # yuv420 needs even sizes
