@@ -59,3 +59,25 @@ def check_inputs(frames: np.ndarray, queries: np.ndarray) -> None:
     t = queries[:, 0]
     if np.any(t < 0) or np.any(t > len(frames) - 1) or np.any(t != np.round(t)):
         raise ValueError("query frame indices must be integers within the video")
+
+
+def chain_queries(queries: np.ndarray, t_len: int, step: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Chain every query frame to frame from its query frame forwards and backwards: (T, N, 2) tracks and
+    (T, N) visibility. ``step(k_from, k_to, xy)`` moves points ``xy`` (M, 2) from frame ``k_from`` to its
+    neighbour ``k_to`` and returns (new positions, which survived); a lost point is held and never picked up."""
+    n = len(queries)
+    tracks = np.zeros((t_len, n, 2), np.float32)
+    visible = np.zeros((t_len, n), bool)
+    for tq in np.unique(queries[:, 0]).astype(int):
+        sel = np.flatnonzero(queries[:, 0] == tq)
+        tracks[tq, sel], visible[tq, sel] = queries[sel, 1:], True
+        for direction in (1, -1):
+            xy, alive = queries[sel, 1:].astype(np.float32), np.ones(len(sel), bool)
+            k = tq + direction
+            while 0 <= k < t_len:
+                nxt, ok = step(k - direction, k, xy)
+                alive &= ok
+                xy = np.where(alive[:, None], nxt, xy)
+                tracks[k, sel], visible[k, sel] = xy, alive
+                k += direction
+    return tracks, visible

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from motiondepth.geometry.camera import in_image
-from motiondepth.tracking.base import check_inputs, register_tracker
+from motiondepth.tracking.base import chain_queries, check_inputs, register_tracker
 from motiondepth.types import Tracks
 
 
@@ -192,21 +192,7 @@ class ChainedKLTTracker:
         c = self.config
         t_len, h, w = frames.shape[:3]
         gray = _gray(frames)
-        n = len(queries)
-        tracks = np.zeros((t_len, n, 2), np.float32)
-        visible = np.zeros((t_len, n), bool)
-        for tq in np.unique(queries[:, 0]).astype(int):
-            sel = np.flatnonzero(queries[:, 0] == tq)
-            tracks[tq, sel], visible[tq, sel] = queries[sel, 1:], True
-            for step in (1, -1):
-                xy, alive = queries[sel, 1:].astype(np.float32), np.ones(len(sel), bool)
-                k = tq + step
-                while 0 <= k < t_len:
-                    nxt, ok = _lk(c, gray[k - step], gray[k], xy)
-                    alive &= ok
-                    xy = np.where(alive[:, None], nxt, xy)
-                    tracks[k, sel], visible[k, sel] = xy, alive
-                    k += step
+        tracks, visible = chain_queries(queries, t_len, lambda a, b, xy: _lk(c, gray[a], gray[b], xy))
         return Tracks(tracks, visible, queries.astype(np.float32), (h, w), meta={"tracker": self.name, **asdict(c)})
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from motiondepth.geometry.camera import in_image
-from motiondepth.tracking.base import check_inputs, register_tracker
+from motiondepth.tracking.base import chain_queries, check_inputs, register_tracker
 from motiondepth.types import Tracks
 
 _PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -84,25 +84,14 @@ class DISFlowTracker:
         c = self.config
         t_len, h, w = frames.shape[:3]
         fwd, bwd, scale = self._flows(frames)
-        n = len(queries)
-        tracks = np.zeros((t_len, n, 2), np.float32)
-        visible = np.zeros((t_len, n), bool)
-        for tq in np.unique(queries[:, 0]).astype(int):
-            sel = np.flatnonzero(queries[:, 0] == tq)
-            tracks[tq, sel], visible[tq, sel] = queries[sel, 1:], True
-            for step in (1, -1):
-                xy, alive = queries[sel, 1:].astype(np.float32), np.ones(len(sel), bool)
-                k = tq + step
-                while 0 <= k < t_len:
-                    # the flow from frame k - step to k, and back
-                    there, back = (fwd[k - 1], bwd[k - 1]) if step == 1 else (bwd[k], fwd[k])
-                    nxt = xy + _sample(there, xy, scale)
-                    home = nxt + _sample(back, nxt, scale)
-                    ok = (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(nxt, (h, w))
-                    alive &= ok
-                    xy = np.where(alive[:, None], nxt, xy)
-                    tracks[k, sel], visible[k, sel] = xy, alive
-                    k += step
+
+        def step(a: int, b: int, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            there, back = (fwd[a], bwd[a]) if b > a else (bwd[b], fwd[b])  # the flow from frame a to b, and back
+            nxt = xy + _sample(there, xy, scale)
+            home = nxt + _sample(back, nxt, scale)
+            return nxt, (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(nxt, (h, w))
+
+        tracks, visible = chain_queries(queries, t_len, step)
         meta = {"tracker": self.name, **asdict(c)}
         return Tracks(tracks, visible, queries.astype(np.float32), (h, w), meta=meta)
 
