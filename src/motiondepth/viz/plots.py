@@ -160,6 +160,14 @@ def _legend_above(ax, ncol: int = 4, **kwargs) -> None:
               **kwargs)  # fmt: skip
 
 
+def _near_fraction(depth, lo: float, hi: float):
+    """Where ``depth`` (clipped to [lo, hi]) lies on the colour maps' inverse-depth scale: 1 at ``lo`` (near),
+    0 at ``hi`` (far)."""
+    hi = max(hi, lo * 1.0001)
+    inv = 1.0 / np.clip(depth, lo, hi)
+    return (inv - 1.0 / hi) / max(1.0 / lo - 1.0 / hi, 1e-12)
+
+
 def depth_to_color(depth: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """(H, W) metres → (H, W, 3) uint8 RGB, turbo colour map on inverse depth (near = warm).
 
@@ -172,8 +180,7 @@ def depth_to_color(depth: np.ndarray, lo: float | None = None, hi: float | None 
         return np.zeros((*d.shape, 3), np.uint8)
     lo = float(np.percentile(d[valid], 2)) if lo is None else lo
     hi = float(np.percentile(d[valid], 98)) if hi is None else hi
-    inv = np.where(valid, 1.0 / np.clip(d, lo, max(hi, lo * 1.0001)), 0.0)
-    t = (inv - 1.0 / max(hi, lo * 1.0001)) / max(1.0 / lo - 1.0 / max(hi, lo * 1.0001), 1e-12)
+    t = np.where(valid, _near_fraction(np.where(valid, d, lo), lo, hi), 0.0)
     bgr = cv2.applyColorMap(np.clip(t * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)
     bgr[~valid] = 0
     return bgr[..., ::-1].copy()
@@ -184,7 +191,7 @@ def _depth_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
     × a power of ten) between them, spaced about evenly in inverse depth (the bar's scale)."""
 
     def frac(v: float) -> float:  # 1 at lo (the top of the bar), 0 at hi
-        return (1.0 / v - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
+        return float(_near_fraction(v, lo, hi))
 
     decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
     nice = sorted({round(m * 10.0**k, 6) for k in decades for m in (1, 1.5, 2, 3, 4, 5, 6, 8)})
@@ -223,8 +230,7 @@ def depth_with_colorbar(depth: np.ndarray) -> np.ndarray:
     ramp = cv2.applyColorMap(np.clip(t * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
     panel[top:bottom, margin : margin + bar_w] = np.repeat(ramp, bar_w, axis=1)[: bottom - top]
     for v in _depth_ticks(lo, hi):
-        frac = (1.0 / v - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
-        y = round(top + (1.0 - frac) * (bottom - top - 1))
+        y = round(top + (1.0 - _near_fraction(v, lo, hi)) * (bottom - top - 1))
         cv2.line(panel, (margin + bar_w, y), (margin + bar_w + margin // 2 + 1, y), (0, 0, 0), thick)
         text = f"{v:.2g} m" if v in (lo, hi) else f"{v:g} m"
         size = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0]
@@ -322,11 +328,9 @@ def plot_tracks_depth(path: str | Path, times: np.ndarray, depth: np.ndarray, vi
         keep = keep[np.unique(np.linspace(0, len(keep) - 1, min(max_tracks, len(keep))).round().astype(int))]
     if len(keep):
         lo, hi = np.percentile(d0[keep], [2, 98])
-        hi = max(hi, lo * 1.0001)
         cmap = plt.get_cmap("turbo")
         for i in keep:
-            t_near = (1.0 / np.clip(d0[i], lo, hi) - 1.0 / hi) / (1.0 / lo - 1.0 / hi)
-            ax.plot(times, d[:, i], color=cmap(t_near), lw=0.8, alpha=0.7)
+            ax.plot(times, d[:, i], color=cmap(float(_near_fraction(d0[i], lo, hi))), lw=0.8, alpha=0.7)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # frames with no visible track: NaN
         ax.plot(times, np.nanmedian(d, axis=1), color="black", lw=2.0, label="median of the visible tracks")
