@@ -30,6 +30,7 @@ truth's own ratio is given: it is not exactly 1). These clips were never used to
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import tempfile
 from pathlib import Path
@@ -77,9 +78,9 @@ def clip_row(pair, start: float, work: Path, variants: list[str]) -> dict:
         series[f"run{label}: dense"] = dense_spectrum(res.trajectory.dense, times)
         if variant == "network":
             s = res.trajectory.dense.shape[1]
-            pieces = BlurPredictor(
-                trajectory_checkpoint=RunConfig().trajectory_checkpoint, **_depth_net()
-            ).dense_trajectory(res.clip.frames, res.trajectory.angles, res.intrinsics.fx, s, continuous=False)
+            pieces = _predictor().dense_trajectory(
+                res.clip.frames, res.trajectory.angles, res.intrinsics.fx, s, continuous=False
+            )
             series["run: dense, pieces"] = dense_spectrum(pieces, times)
             for key, dense in (
                 ("truth", video.dense[s]),
@@ -97,8 +98,11 @@ def clip_row(pair, start: float, work: Path, variants: list[str]) -> dict:
     return {"pair": name, "gyro_start_s": start, "rms_arcmin": {k: _bands(s) for k, s in series.items()}, "path": path}
 
 
-def _depth_net() -> dict:
-    return {"depth_checkpoint": RunConfig().depth_checkpoint}
+@functools.cache
+def _predictor() -> BlurPredictor:
+    """run's depth network and dense decoder, loaded once for every clip's pieces."""
+    cfg = RunConfig()
+    return BlurPredictor(cfg.depth_checkpoint, cfg.trajectory_checkpoint)
 
 
 def summarize(rows: list[dict]) -> dict:
