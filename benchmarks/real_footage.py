@@ -2,8 +2,9 @@
 
 Needs ``../shared/real-data`` (nothing is copied from it):
 
-- **TUM fr1_xyz** (``video-rgbd-tum-fr1xyz``): 30-frame clips starting at frames 0, 30, 60 and 90 of the
-  120 kept frames, and one 60-frame clip (frames 60–119), 640 × 480 at 30 fps. They run with the
+- **TUM fr1_xyz** (``video-rgbd-tum-fr1xyz``): 30-frame clips of sequence frames 0–29, 30–59, 700–729 and
+  730–759, and one 60-frame clip (frames 700–759), 640 × 480 at 30 fps; clips are named by sequence frame
+  (``tum_clips.py``; before the folder grew, these were its positions 0–119). They run with the
   published fr1 calibration (lens distortion included). The per-frame rotation is scored against the
   motion capture (:mod:`motiondepth.io.tum`): RMSE in arcminutes, beside the true RMS rotation. A
   solver that reports no rotation at all scores exactly that RMS, so it is the bar to beat. The
@@ -63,7 +64,8 @@ TUM_CAMERA = {
 }  # fmt: skip
 PHONE_K = {"fx": 573.85, "fy": 575.04, "cx": 406.01, "cy": 309.01}  # the origin's code, 800 × 600
 COLMAP = importlib.util.find_spec("pycolmap") is not None  # the `peers` extra: pip install -c constraints.txt .[peers]
-TUM_CLIPS = [(0, 30), (30, 60), (60, 90), (90, 120), (60, 120)]
+# by sequence frame (tum_clips.py): the clips of every earlier run of this benchmark, then the held-out ones
+TUM_CLIPS = [(0, 30), (30, 60), (700, 730), (730, 760), (700, 760)]
 PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn into one figure
 
 
@@ -156,7 +158,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
 
     calib = work / "tum_fr1.json"
     write_json(calib, TUM_CAMERA)
-    frames = np.arange(start, end)
+    frames = seq.positions(start, end)  # sequence frames start … end − 1, wherever they sit in the folder
     truth, centres = seq.relative_motion(frames)
     true_rms = float(np.sqrt(np.mean(truth[1:] ** 2)) * ARCMIN)
     depth_gt = load_depth(seq.depth_for(frames[:1])[0], 1 / 5000)  # TUM: metres = value / 5000
@@ -183,7 +185,8 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
 
     for motion in ("auto", "lsq"):
         t0 = time.perf_counter()
-        res = run(TUM / "rgb", work / f"tum-{start}-{end}-{motion}", start=start, end=end, calibration=str(calib),
+        res = run(TUM / "rgb", work / f"tum-{start}-{end}-{motion}", start=int(frames[0]), end=int(frames[-1]) + 1,
+                  calibration=str(calib),
                   motion=motion, progress=False)  # fmt: skip
         seconds = time.perf_counter() - t0
         pred = res.trajectory.angles

@@ -84,8 +84,9 @@ def main() -> int:
         raise SystemExit(f"needs {TUM}")
     seq = TumSequence.open(TUM)
     rows = []
-    for start, end in ((0, 30), (30, 60), (60, 90), (90, 120), (0, 120)):
-        idx = np.arange(start, end)
+    # by sequence frame (tum_clips.py); the long clip was positions 0–119 before the folder grew, across a 15-s gap
+    for start, end in ((0, 30), (30, 60), (700, 730), (730, 760), (700, 760)):
+        idx = seq.positions(start, end)
         rgb = np.stack([cv2.cvtColor(cv2.imread(str(TUM / seq.rgb_files[i])), cv2.COLOR_BGR2RGB) for i in idx])
         frames = undistort_frames(rgb, TUM_K, TUM_LENS)
         q = query_grid(12, frames.shape[1:3], TUM_K)

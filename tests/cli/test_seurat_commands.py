@@ -69,7 +69,10 @@ def test_track_depth_bad_inputs(tiny_run, clip, tmp_path, capsys):
     bad[3, 2] = np.nan
     np.savez(tmp_path / "nan.npz", tracks=bad, visible=clip.visible, queries=clip.queries,
              image_size=np.array(clip.image_size))  # fmt: skip
-    np.savez(tmp_path / "short.npz", tracks=clip.tracks[:5], visible=clip.visible[:5], queries=clip.queries,
+    q5 = np.concatenate([np.minimum(clip.queries[:, :1], 4), clip.queries[:, 1:]], 1)  # queries inside 5 frames
+    np.savez(tmp_path / "short.npz", tracks=clip.tracks[:5], visible=clip.visible[:5], queries=q5,
+             image_size=np.array(clip.image_size))  # fmt: skip
+    np.savez(tmp_path / "beyond.npz", tracks=clip.tracks[:5], visible=clip.visible[:5], queries=clip.queries,
              image_size=np.array(clip.image_size))  # fmt: skip
     np.savez(tmp_path / "dark.npz", tracks=clip.tracks, visible=np.zeros_like(clip.visible),
              queries=clip.queries, image_size=np.array(clip.image_size))  # fmt: skip
@@ -77,6 +80,7 @@ def test_track_depth_bad_inputs(tiny_run, clip, tmp_path, capsys):
     cases = [
         ("nan.npz", "depth.npz", ckpt, "NaN"),
         ("short.npz", "depth.npz", ckpt, "fewer than one Seurat window"),
+        ("beyond.npz", "depth.npz", ckpt, "'queries' name frames outside the tracks' 5 frames"),
         ("dark.npz", "depth.npz", ckpt, "invisible"),
         ("dark.npz", "wrongsize.npz", ckpt, "depth map is 10x10"),
         ("dark.npz", "depth.npz", str(tmp_path / "depth.npz"), "no such checkpoint|safetensors|card"),

@@ -135,10 +135,20 @@ def test_frames_are_selected_and_resized_while_decoding_within_the_memory_budget
     (tmp_path / "imgs" / "1.png").write_bytes(b"broken")
     got, _, info = load_frames(tmp_path / "imgs", select=video.FrameSelection(stride=2))
     assert info["indices"].tolist() == [0, 2, 4] and got[1, 10, 10, 0] == 20
-    # more than the memory budget: a clear error that says what to do, before the memory runs out
+    # more than the memory budget: a clear error that says what to do, at the first frame (the container says 9)
     monkeypatch.setattr(video, "frame_memory_budget", lambda: 5 * 48 * 64 * 3)
-    with pytest.raises(InputError, match=r"v\.mp4: the frames kept so far \(6 of 64x48\).*--resize"):
+    offered = []
+    real_offer = video._Kept.offer
+    monkeypatch.setattr(video._Kept, "offer", lambda self, read: offered.append(1) or real_offer(self, read))
+    with pytest.raises(InputError, match=r"v\.mp4: the run would hold 9 frames of 64x48, about .*--resize"):
         load_frames(tmp_path / "v.mp4")
+    assert len(offered) == 1  # refused before decoding a second frame
+    # a source that does not say its count: refused as the frames come, before the budget is passed
+    kept = video._Kept(tmp_path, None)
+    kept.budget = 5 * 48 * 64 * 3
+    with pytest.raises(InputError, match=r"the run would hold 6 frames of 64x48 so far"):
+        for _ in range(9):
+            kept.offer(lambda: np.zeros((48, 64, 3), np.uint8))
     assert len(load_frames(tmp_path / "v.mp4", select=video.FrameSelection(resize=32))[0]) == 9
     # frames go into one buffer, grown when the source's count was missing or short
     monkeypatch.undo()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from motiondepth import __version__
@@ -48,8 +49,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Every output path of the command checked (nothing created) before it reads or computes anything."""
     from motiondepth.io.atomic import check_output_file, check_output_folder
 
+    folder_out = args.command == "export-trajectory" and getattr(args, "format", None) == "colmap"  # COLMAP: a folder
     for attr in _FILE_OUTPUTS.get(args.command, ()):
         path = getattr(args, attr, None)
+        if path and folder_out:
+            check_output_folder(path)
+            continue
         if path:
             check_output_file(path)
             if args.command == "depth":  # the colour-mapped PNG beside it
@@ -78,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.root_parser = parser  # 'models' reads the commands' defaults off it
     try:
-        _check_outputs(args)
-        return args.func(args)
+        with warnings.catch_warnings():  # Python's own warnings (RuntimeWarning, …) are for developers: -v shows them
+            if not args.verbose:
+                warnings.simplefilter("ignore")
+            _check_outputs(args)
+            return args.func(args)
     except InputError as exc:
         print(f"motiondepth: error: {exc}", file=sys.stderr)
         return 2

@@ -177,6 +177,12 @@ class ShakeSpectrum:
         }
 
 
+# a jump in the sample times longer than both of these is a gap in the recording, refused (dense samples skip the
+# time between exposures, and a lost frame skips a frame: both are much shorter)
+MAX_GAP = 10.0  # × the median sample interval
+MAX_GAP_S = 1.0
+
+
 def angle_spectrum(
     angles: np.ndarray,
     times: np.ndarray,
@@ -207,7 +213,15 @@ def angle_spectrum(
     if (step <= 0).any():
         raise InputError(source, "sample times must increase")
     dt = float(np.median(step))
+    k = int(np.argmax(step))
+    if step[k] > max(MAX_GAP * dt, MAX_GAP_S):  # a resampled gap would be invented motion (and 1e9 s of it would not fit in memory)
+        raise InputError(source, f"sample times jump by {step[k]:.4g} s after {times[k]:.6g} s, "
+                         f"{step[k] / dt:.0f} × the median interval ({dt:.3g} s): a gap; take the spectrum of one "
+                         "side of it (--start/--end)")  # fmt: skip
     n = int(np.floor((times[-1] - times[0]) / dt + 1e-6)) + 1
+    if n > 4 * len(times) + MIN_SAMPLES:
+        raise InputError(source, f"{len(times)} samples over {times[-1] - times[0]:.4g} s at a median interval of "
+                         f"{dt:.3g} s: too many of them are missing to resample")  # fmt: skip
     grid = times[0] + dt * np.arange(n)
     uniform = np.stack([np.interp(grid, times, angles[:, i]) for i in range(3)], -1)
     duration = float(times[-1] - times[0])

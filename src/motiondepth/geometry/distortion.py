@@ -114,6 +114,17 @@ class LensDistortion:
             return cv2.fisheye.initUndistortRectifyMap(k, self._d(), np.eye(3), k, (w, h), cv2.CV_32FC1)
         return cv2.initUndistortRectifyMap(k, self._d(), None, k, (w, h), cv2.CV_32FC1)
 
+    def coverage(self, intr: Intrinsics, size: tuple[int, int], step: int = 8) -> float:
+        """Share of the pinhole image of ``size`` (H, W) whose rays land inside the recorded frame: near 1 for a
+        real lens, near 0 for coefficients no lens has (k1 = 1e10 sends every ray off the sensor)."""
+        h, w = size
+        ys, xs = np.mgrid[0:h:step, 0:w:step].astype(np.float64)
+        with np.errstate(all="ignore"):
+            src = self.distort_points(np.stack([xs, ys], -1).reshape(-1, 2), intr)
+        ok = np.isfinite(src).all(1) & (src[:, 0] >= -0.5) & (src[:, 0] <= w - 0.5)
+        ok &= (src[:, 1] >= -0.5) & (src[:, 1] <= h - 0.5)
+        return float(ok.mean())
+
 
 def undistort_frames(frames: np.ndarray, intr: Intrinsics, lens: LensDistortion) -> np.ndarray:
     """Resample frames (T, H, W, C) of a distorted lens into pinhole frames with the same ``intr``.

@@ -195,3 +195,15 @@ def save_npz(path: str | Path, **arrays: object) -> None:
 
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex, first 16 digits): binds a cached file to the step key it was written under,
+    and lets a reader of a run folder (``export-trajectory``) tell a file cut short or edited since."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

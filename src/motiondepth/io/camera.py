@@ -47,7 +47,7 @@ COLMAP_MODELS = {
 def _colmap_cameras(path: Path) -> dict:
     """The first camera of a COLMAP ``cameras.txt`` as a calibration record."""
     try:
-        rows = [r.split() for r in path.read_text().splitlines() if r.strip() and not r.startswith("#")]
+        rows = [r.split() for r in path.read_text().splitlines() if r.strip() and not r.strip().startswith("#")]
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read ({exc})") from None
     if not rows:
@@ -59,7 +59,7 @@ def _colmap_cameras(path: Path) -> dict:
     names, dist_model = COLMAP_MODELS[model]
     try:
         w, h, values = int(row[2]), int(row[3]), [float(v) for v in row[4:]]
-    except (IndexError, ValueError) as exc:
+    except (IndexError, ValueError, OverflowError) as exc:
         raise InputError(path, f"cannot read the camera line ({exc})") from None
     if len(values) != len(names):
         raise InputError(path, f"a {model} camera has {len(names)} parameters ({' '.join(names)}), got {len(values)}")

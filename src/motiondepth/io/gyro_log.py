@@ -54,6 +54,7 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     if suffix in VIDEO_SUFFIXES:  # the gyro inside a camera's video file (GoPro GPMF, …)
         t, w, _ = read_embedded_gyro(path)
         _check_series(path, t, w)
+        _check_rates(path, w)
         return t, w
     if not path.read_bytes().strip():
         raise InputError(path, "gyro log is empty")
@@ -69,7 +70,23 @@ def read_gyro_log(path: str | Path, time_unit: str = "auto") -> tuple[np.ndarray
     except (OSError, ValueError, KeyError, IndexError, json.JSONDecodeError) as exc:
         raise InputError(path, f"cannot parse gyro log ({exc})") from None
     _check_series(path, t, w)
+    _check_rates(path, w)
     return t, w
+
+
+MAX_RATE_RAD_S = np.radians(2000.0)  # the full range of consumer gyros (phones, action cameras): ±2000 °/s
+MAX_MEDIAN_RATE_RAD_S = np.radians(500.0)  # no hand turns a camera this fast half of the time
+
+
+def _check_rates(path: Path, w: np.ndarray) -> None:
+    """Rates no camera gyro records, or no hand holds for long, mean another unit (deg/s read as rad/s is × 57)
+    or a wrong ``gscale``: refused before they cost memory (blur kernels grow with the rate) or truth."""
+    speed = np.linalg.norm(w, axis=1)
+    p99, med = float(np.percentile(speed, 99)), float(np.median(speed))
+    if p99 > MAX_RATE_RAD_S or med > MAX_MEDIAN_RATE_RAD_S:
+        raise InputError(path, f"angular rates of {p99:.3g} rad/s (99th percentile; median {med:.3g}) are beyond "
+                         f"any camera gyro ({MAX_RATE_RAD_S:.0f} rad/s = 2000 °/s) or hand: rates in deg/s "
+                         "read as rad/s, or a wrong .gcsv gscale? the log must give rad/s")  # fmt: skip
 
 
 def _read_gyroflow(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,7 @@ def read_npz(
     path = Path(path)
     if not path.is_file():
         raise InputError(path, f"{what} not found")
+    check_declared_sizes(path, what, skip)
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):  # a .npy
@@ -60,6 +61,86 @@ def read_npz(
         raise InputError(path, f"not a readable {what} ({exc})") from None
     except READ_ERRORS as exc:
         raise InputError(path, f"not a readable {what}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
+
+
+def _memory_budget() -> int:
+    from motiondepth.io.video import MEMORY_FRACTION, physical_memory
+
+    return int(physical_memory() * MEMORY_FRACTION)
+
+
+def _declared(raw, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from an ``.npy`` header at the start of ``raw``; ValueError when there is none."""
+    version = np.lib.format.read_magic(raw)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(raw)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(raw)
+    else:  # pragma: no cover - read_magic refuses other versions already
+        raise ValueError(f"unknown .npy version {version}")
+    return tuple(int(v) for v in shape), dtype
+
+
+def check_declared_sizes(path: Path, what: str, skip: tuple[str, ...] = ()) -> None:
+    """Refuse an ``.npz``/``.npy`` whose array headers declare more data than the file holds, or more than this
+    machine's memory budget, before anything is allocated (a header can declare petabytes in a few bytes), and
+    any member of an ``.npz`` that is not an ``.npy`` array."""
+    budget, total = _memory_budget(), 0
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                members = [(i.filename, i.file_size, zf.open(i)) for i in zf.infolist() if not i.is_dir()]
+        else:
+            members = [(path.name, path.stat().st_size, open(path, "rb"))]
+    except READ_ERRORS as exc:
+        raise InputError(path, f"not a readable {what}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    try:
+        for name, stored, fh in members:
+            key = name[:-4] if name.endswith(".npy") else name
+            head = fh.read(1 << 16)
+            raw = io.BytesIO(head)
+            try:
+                shape, dtype = _declared(raw, name)
+            except (ValueError, EOFError, SyntaxError) as exc:
+                raise InputError(path, f"{what} member '{name}' is not a NumPy array (no valid .npy header: {exc})"
+                                 ) from None  # fmt: skip
+            if key in skip:
+                continue
+            count = int(np.prod(shape, dtype=object)) if shape else 1
+            need = count * max(dtype.itemsize, 1)
+            if dtype.hasobject:
+                continue  # read_npz refuses object arrays by name; read_bytes_array checks its own
+            if need > stored - raw.tell():
+                raise InputError(path, f"{what} array '{key}' declares shape {shape} ({_size(need)}) but the file "
+                                 f"holds {_size(max(stored - raw.tell(), 0))} of data: corrupt or crafted")  # fmt: skip
+            total += need
+            if total > budget:
+                raise InputError(path, f"{what} arrays need {_size(total)} in memory, more than this machine allows "
+                                 f"({_size(budget)}); split it")  # fmt: skip
+    except READ_ERRORS as exc:
+        raise InputError(path, f"not a readable {what}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    finally:
+        for _, _, fh in members:
+            fh.close()
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def real_array(path: str | Path, key: str, arr: np.ndarray, what: str = ".npz") -> np.ndarray:
+    """``arr`` as float64, refusing what is not a real number: text, complex values (whose imaginary part a plain
+    cast would drop in silence), records, dates. Booleans and integers convert."""
+    kind = np.asarray(arr).dtype.kind
+    if kind not in "biuf":
+        named = {"c": "complex", "U": "text", "S": "bytes", "O": "objects", "V": "records", "M": "dates",
+                 "m": "durations"}.get(kind, kind)  # fmt: skip
+        raise InputError(path, f"{what} array '{key}' holds {named} ({arr.dtype}); it must hold real numbers")
+    return np.asarray(arr, dtype=np.float64)
 
 
 class _BytesArrayUnpickler(pickle.Unpickler):

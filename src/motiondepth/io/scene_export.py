@@ -28,28 +28,34 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_quat
-from motiondepth.io.atomic import atomic_path
+from motiondepth.io.atomic import atomic_path, staged_output_dir
 
 OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down, z forward → x right, y up, z back
 
 
 def _run_folder(run_dir: Path) -> dict:
     """What both exports need from a run folder: intrinsics, size, frame names, poses, tracks, 3D points."""
+    from motiondepth.io.export import check_run_files, run_record
     from motiondepth.io.trajectory import load_tracks, load_tracks3d, read_trajectory_csv
 
     run_dir = Path(run_dir)
     config = run_dir / "config.json"
     if not run_dir.is_dir() or not config.is_file():
         raise InputError(run_dir, "not a 'motiondepth run' output folder (no config.json)")
+    record = run_record(run_dir)
     try:
-        record = json.loads(config.read_text())
         fx, fy, cx, cy = (float(v) for v in record["intrinsics"]["fx_fy_cx_cy"])
         h, w = (int(v) for v in record["input"]["size"])
         first = int(record["input"].get("indices", [0])[0])
         stride = int((record.get("options") or {}).get("stride") or 1)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        frames = record["input"].get("frames")
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise InputError(config, f"cannot read the run's intrinsics and frame size ({exc})") from None
+    check_run_files(run_dir, record, ("trajectory.csv", "tracks.npz", "tracks3d.npz"))
     traj = read_trajectory_csv(run_dir / "trajectory.csv")
+    if frames is not None and len(traj.angles) != int(frames):
+        raise InputError(run_dir / "trajectory.csv", f"holds {len(traj.angles)} frames but config.json says the run "
+                         f"had {frames}: cut short?")  # fmt: skip
     if traj.centres is None:  # a run from before camera centres were written: the pivot model's
         from motiondepth.geometry.pivot import camera_centre
 
@@ -66,8 +72,6 @@ def _run_folder(run_dir: Path) -> dict:
 def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
     """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``; returns counts."""
     r = _run_folder(Path(run_dir))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
     tracks, t3d = r["tracks"], r["tracks3d"]
     frames = np.flatnonzero(r["solved"])
@@ -104,9 +108,9 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
     for n, xyz in points.items():
         track = " ".join(f"{i} {j}" for i, j in observations[n])
         pts.append(f"{n + 1} {xyz[0]:.6f} {xyz[1]:.6f} {xyz[2]:.6f} 128 128 128 0 {track}")
-    for name, text in (("cameras.txt", camera), ("images.txt", lines), ("points3D.txt", pts)):
-        with atomic_path(out / name) as tmp:
-            tmp.write_text("\n".join(text) + "\n")
+    with staged_output_dir(out_dir) as stage:  # the three files land together, into a new or existing folder
+        for name, text in (("cameras.txt", camera), ("images.txt", lines), ("points3D.txt", pts)):
+            (stage / name).write_text("\n".join(text) + "\n")
     return {"images": len(frames), "points": len(points)}
 
 

@@ -17,6 +17,7 @@ y down, pixel centres at integers. Nothing is read with pickle.
 from __future__ import annotations
 
 import csv
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +26,42 @@ from motiondepth.errors import InputError
 from motiondepth.types import Tracks
 
 FORMATS = ("motiondepth", "cotracker", "tapir", "csv")
+MAX_TRACKS = 129 * 129  # as many as the densest query grid (--grid-half 64); more would run for many minutes
+MAX_FRAMES = 100_000  # frame numbers above this are refused before anything is allocated (no clip is this long)
+OUTSIDE_MARGIN = 0.1  # a position further outside the frame than this share of its width/height is not visible
+MAX_OUTSIDE_SHARE = 0.01  # … and more than this share of the visible positions there means wrong coordinates
+MIN_MOVING_TRACKS = 4  # the motion needs this many tracks seen in two frames or more (the solver's min_points)
 
 
-def _from_arrays(path: Path, tracks: np.ndarray, visible: np.ndarray, fmt: str) -> Tracks:
+def _visibility(path: Path, vis: np.ndarray, key: str, fmt: str) -> np.ndarray:
+    """A visibility array as bool (floats: > 0.5), refusing text, complex values and the like."""
+    from motiondepth.io.npz import real_array
+
+    vis = np.asarray(vis)
+    if vis.dtype.kind == "b":
+        return vis
+    v = real_array(path, key, vis, f"{fmt} tracks file")
+    if not np.isfinite(v).all():
+        raise InputError(path, f"'{key}' holds NaN or infinite values")
+    return v > 0.5 if vis.dtype.kind == "f" else v != 0
+
+
+def _from_arrays(path: Path, tracks: np.ndarray, visible: np.ndarray, fmt: str, tracks_key: str = "tracks",
+                 vis_key: str = "visible") -> Tracks:  # fmt: skip
+    from motiondepth.io.npz import real_array
+
+    tracks = real_array(path, tracks_key, tracks, f"{fmt} tracks file")
+    visible = _visibility(path, visible, vis_key, fmt)
+    if visible.ndim != 2:
+        raise InputError(path, f"{fmt} visibility '{vis_key}' must be 2-D (frames × tracks), got shape {visible.shape}")
     t_len, n = visible.shape
     if tracks.shape != (t_len, n, 2):
         raise InputError(path, f"{fmt} tracks are {tracks.shape}, but the visibility is {visible.shape}")
     if n == 0:
         raise InputError(path, "holds no tracks")
+    if n > MAX_TRACKS:
+        raise InputError(path, f"holds {n} tracks; run takes at most {MAX_TRACKS} (as many as the densest query grid, "
+                         "--grid-half 64), which already takes minutes on a CPU: keep a subset")  # fmt: skip
     seen = visible.any(0)
     if not seen.all():
         raise InputError(path, f"{int((~seen).sum())} track(s) are never visible")
@@ -40,71 +69,117 @@ def _from_arrays(path: Path, tracks: np.ndarray, visible: np.ndarray, fmt: str) 
     if bad.any():
         raise InputError(path, f"{int(bad.sum())} visible position(s) are NaN or infinite")
     first = np.argmax(visible, 0)
-    pos = np.nan_to_num(tracks.astype(np.float32))
+    pos = np.where(visible[..., None], tracks, 0.0).astype(np.float32)
     queries = np.concatenate([first[:, None], pos[first, np.arange(n)]], 1).astype(np.float32)
     return Tracks(pos, visible.astype(bool), queries, (0, 0), meta={"tracker": f"imported ({fmt})", "file": str(path)})
 
 
-def _csv(path: Path) -> Tracks:
+def _csv(path: Path, num_frames: int | None) -> Tracks:
+    """A tracks CSV, streamed row by row into compact arrays (40 bytes a row), frames checked before allocating."""
+    need = ("frame", "point", "x", "y", "visible")
+    cols = array("d")
+    row_no = 1
     try:
         with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            names = [h.strip() for h in header] if header else []
+            if any(c not in names for c in need):
+                raise InputError(path, f"a tracks CSV needs the columns {','.join(need)} (has: "
+                                 f"{', '.join(names) or 'no header'})")  # fmt: skip
+            idx = [names.index(c) for c in need]
+            last = max(idx)
+            for row_no, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) <= last:
+                    raise InputError(path, f"row {row_no} has {len(row)} values; the header names {len(names)}")
+                try:
+                    cols.extend(float(row[i]) for i in idx)
+                except ValueError:
+                    raise InputError(path, f"row {row_no}: non-numeric value in {', '.join(row[i] for i in idx)}"
+                                     ) from None  # fmt: skip
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(path, f"cannot read the CSV ({exc})") from None
-    need = ("frame", "point", "x", "y", "visible")
-    if not rows or any(c not in rows[0] for c in need):
-        have = ", ".join(rows[0]) if rows else "no rows"
-        raise InputError(path, f"a tracks CSV needs the columns {','.join(need)} (has: {have})")
-    try:
-        a = np.array([[float(r[c]) for c in need] for r in rows])
-    except (TypeError, ValueError) as exc:
-        raise InputError(path, f"non-numeric value in the tracks CSV ({exc})") from None
+        raise InputError(path, f"cannot read the CSV at row {row_no} ({exc})") from None
+    if not cols:
+        raise InputError(path, "the tracks CSV has a header but no rows")
+    a = np.frombuffer(cols, dtype=np.float64).reshape(-1, 5)
     if not np.isfinite(a).all() or (a[:, :2] < 0).any() or np.any(a[:, :2] != np.round(a[:, :2])):
         raise InputError(path, "'frame' and 'point' must be non-negative integers, and every value finite")
-    k, p = a[:, 0].astype(int), a[:, 1].astype(int)
+    top = a[:, 0].max()
+    limit = MAX_FRAMES if num_frames is None else num_frames
+    if top >= limit:
+        clip = f"the clip has {num_frames} frames (after --start/--end/--stride)" if num_frames else "too many"
+        raise InputError(path, f"names frame {top:.0f}, but {clip}; frames count from 0")
+    k, p = a[:, 0].astype(np.int64), a[:, 1].astype(np.int64)
     ids, col = np.unique(p, return_inverse=True)
-    tracks = np.full((k.max() + 1, len(ids), 2), np.nan)
-    visible = np.zeros((k.max() + 1, len(ids)), bool)
+    if len(ids) > MAX_TRACKS:
+        raise InputError(path, f"holds {len(ids)} tracks; run takes at most {MAX_TRACKS} (as many as the densest "
+                         "query grid, --grid-half 64): keep a subset")  # fmt: skip
+    t_len = int(top) + 1 if num_frames is None else num_frames
+    cell = k * len(ids) + col
+    order = np.argsort(cell, kind="stable")
+    dup = np.flatnonzero(cell[order][1:] == cell[order][:-1])
+    if len(dup):
+        r0, r1 = order[dup[0]], order[dup[0] + 1]
+        raise InputError(path, f"frame {k[r0]}, point {p[r0]} appears {np.sum(cell == cell[r0])} times (rows "
+                         f"{r0 + 2} and {r1 + 2}); give one row per frame and point")  # fmt: skip
+    tracks = np.full((t_len, len(ids), 2), np.nan, np.float32)
+    visible = np.zeros((t_len, len(ids)), bool)
     tracks[k, col] = a[:, 2:4]
     visible[k, col] = a[:, 4] > 0
     return _from_arrays(path, tracks, visible, "csv")
 
 
-def read_tracks_file(path: str | Path) -> Tracks:
-    """Any of the formats above → :class:`Tracks` (``image_size`` (0, 0): :func:`check_tracks` sets it)."""
+def read_tracks_file(path: str | Path, num_frames: int | None = None) -> Tracks:
+    """Any of the formats above → :class:`Tracks` (``image_size`` as the file records it, (0, 0) where it does not;
+    :func:`check_tracks` checks it against the clip). ``num_frames``: the clip's, so that a CSV naming frames
+    beyond it is refused before anything is allocated."""
     from motiondepth.io.npz import read_npz
 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "tracks file not found")
     if path.suffix.lower() == ".csv":
-        return _csv(path)
+        return _csv(path, num_frames)
     d = read_npz(path, what="tracks file")
     if {"tracks", "visible", "queries"} <= set(d):
         from motiondepth.io.trajectory import load_tracks
 
         tr, _ = load_tracks(path)
+        if tr.num_points > MAX_TRACKS:
+            raise InputError(path, f"holds {tr.num_points} tracks; run takes at most {MAX_TRACKS} (as many as the "
+                             "densest query grid, --grid-half 64): keep a subset")  # fmt: skip
+        tr.meta = {**tr.meta, "file": str(path)}
         return tr
     if "pred_tracks" in d:
         tracks, vis = d["pred_tracks"], d.get("pred_visibility")
+        if vis is None:
+            raise InputError(path, "CoTracker output without 'pred_visibility': save both arrays")
         if tracks.ndim == 4:
             if tracks.shape[0] != 1:
                 raise InputError(path, f"'pred_tracks' holds a batch of {tracks.shape[0]} videos; save one")
-            tracks, vis = tracks[0], None if vis is None else vis[0]
+            tracks = tracks[0]
+            if vis.ndim == 4 or (vis.ndim == 3 and vis.shape[0] == 1):
+                vis = vis[0]
         if tracks.ndim != 3 or tracks.shape[-1] != 2:
             raise InputError(path, f"'pred_tracks' must be (B, T, N, 2) or (T, N, 2), got {d['pred_tracks'].shape}")
-        if vis is None:
-            raise InputError(path, "CoTracker output without 'pred_visibility': save both arrays")
-        vis = np.asarray(vis)
         if vis.ndim == 3 and vis.shape[-1] == 1:
             vis = vis[..., 0]
-        return _from_arrays(path, tracks, vis > 0.5 if vis.dtype.kind == "f" else vis.astype(bool), "cotracker")
+        if vis.shape != tracks.shape[:2]:
+            raise InputError(path, f"'pred_visibility' is {d['pred_visibility'].shape}; for 'pred_tracks' "
+                             f"{d['pred_tracks'].shape} it must be (1, T, N), (T, N) or (T, N, 1)")  # fmt: skip
+        return _from_arrays(path, tracks, vis, "cotracker", "pred_tracks", "pred_visibility")
     if "tracks" in d and ("occluded" in d or "visibles" in d):
         tracks = d["tracks"]
         if tracks.ndim != 3 or tracks.shape[-1] != 2:
             raise InputError(path, f"TAPIR-style 'tracks' must be (N, T, 2), got {tracks.shape}")
-        vis = ~d["occluded"].astype(bool) if "occluded" in d else d["visibles"].astype(bool)
-        return _from_arrays(path, np.swapaxes(tracks, 0, 1), vis.T, "tapir")
+        key = "occluded" if "occluded" in d else "visibles"
+        vis = _visibility(path, d[key], key, "tapir")
+        if vis.shape != tracks.shape[:2]:
+            raise InputError(path, f"'{key}' is {vis.shape}; for 'tracks' {tracks.shape} it must be (N, T)")
+        vis = ~vis if key == "occluded" else vis
+        return _from_arrays(path, np.swapaxes(tracks, 0, 1), vis.T, "tapir", "tracks", key)
     raise InputError(
         path, f"not a tracks file this reads (keys: {', '.join(sorted(d)) or 'none'}); expected motiondepth "
         "(tracks, visible, queries), CoTracker (pred_tracks, pred_visibility), TAPIR (tracks, occluded) or a CSV "
@@ -113,21 +188,78 @@ def read_tracks_file(path: str | Path) -> Tracks:
 
 
 def check_tracks(path: str | Path, tracks: Tracks, num_frames: int, size: tuple[int, int]) -> Tracks:
-    """The tracks must fit the video: one position per decoded frame and positions inside the frames (a
-    track tracked at another resolution, or the clip with another --start/--end/--stride, is refused)."""
+    """The tracks must fit the video: one position per decoded frame and positions inside the frames.
+
+    Refused: another frame count (the clip with another --start/--end/--stride), a recorded ``image_size`` that is
+    not the clip's, more than :data:`MAX_OUTSIDE_SHARE` of the visible positions further than
+    :data:`OUTSIDE_MARGIN` outside the frames (another resolution, or normalised coordinates), and too few tracks
+    seen in two frames for any motion. The few positions far outside (whatever their size) become not visible.
+    Tracks that cover only a corner of the frames are kept with a warning in ``meta["warnings"]``.
+    """
     t_len = tracks.num_frames
     if t_len != num_frames:
         raise InputError(path, f"tracks have {t_len} frames but the video has {num_frames} (after --start/--end/"
                          "--stride); track the same frames")  # fmt: skip
     h, w = size
-    xy = tracks.tracks[tracks.visible]
-    span = xy.max(0) - xy.min(0) if len(xy) else np.zeros(2)
-    outside = (xy[:, 0] < -0.1 * w) | (xy[:, 0] > 1.1 * w) | (xy[:, 1] < -0.1 * h) | (xy[:, 1] > 1.1 * h)
-    if outside.mean() > 0.01:
-        raise InputError(path, f"{100 * outside.mean():.0f}% of the visible positions lie outside the {w}x{h} frames "
-                         f"(x up to {xy[:, 0].max():.0f}, y up to {xy[:, 1].max():.0f}): were they tracked at "
+    if tracks.image_size not in ((0, 0), (h, w)):
+        th, tw = tracks.image_size
+        raise InputError(path, f"the tracks were made on {tw}x{th} frames but the clip's frames are {w}x{h} (after "
+                         "--resize): track the same frames, or scale the positions")  # fmt: skip
+    q = tracks.queries
+    if (
+        not np.isfinite(q).all()
+        or (q[:, 0] < 0).any()
+        or (q[:, 0] >= t_len).any()
+        or (q[:, 0] != np.round(q[:, 0])).any()
+    ):
+        raise InputError(path, f"'queries' frame numbers must be whole frames 0-{t_len - 1} of the clip, "
+                         f"got {_first_bad(q[:, 0], t_len)}")  # fmt: skip
+    vis = tracks.visible.copy()
+    x, y = tracks.tracks[..., 0], tracks.tracks[..., 1]
+    with np.errstate(invalid="ignore"):
+        far = ~((x >= -OUTSIDE_MARGIN * w) & (x <= (1 + OUTSIDE_MARGIN) * w)
+                & (y >= -OUTSIDE_MARGIN * h) & (y <= (1 + OUTSIDE_MARGIN) * h))  # fmt: skip
+    far &= vis
+    share = far.sum() / max(vis.sum(), 1)
+    if share > MAX_OUTSIDE_SHARE:
+        xy = tracks.tracks[vis]
+        raise InputError(path, f"{100 * share:.0f}% of the visible positions lie outside the {w}x{h} frames "
+                         f"(x up to {xy[:, 0].max():.4g}, y up to {xy[:, 1].max():.4g}): were they tracked at "
                          "another resolution?")  # fmt: skip
-    if len(xy) and (span < 0.05 * np.array([w, h])).all():
+    warnings = []
+    if far.any():
+        vis &= ~far
+        lost = ~vis.any(0)
+        if lost.any():
+            raise InputError(path, f"track {int(np.argmax(lost))} is visible only at positions far outside the {w}x{h} "
+                             "frames")  # fmt: skip
+        warnings.append(f"{int(far.sum())} position(s) of the imported tracks lay more than {OUTSIDE_MARGIN:.0%} "
+                        f"outside the {w}x{h} frames; treated as not visible")  # fmt: skip
+    xy = tracks.tracks[vis]
+    lo, hi = xy.min(0), xy.max(0)
+    span = hi - lo
+    if (span < 0.05 * np.array([w, h])).all():
         raise InputError(path, f"every position lies within {span[0]:.1f}x{span[1]:.1f} px of the {w}x{h} frames: "
                          "normalised coordinates? give pixels")  # fmt: skip
-    return Tracks(tracks.tracks, tracks.visible, tracks.queries, (h, w), meta=tracks.meta)
+    moving = (vis.sum(0) >= 2).sum()
+    if moving < MIN_MOVING_TRACKS:
+        raise InputError(path, f"only {moving} track(s) are visible in two frames or more; the camera motion needs at "
+                         f"least {MIN_MOVING_TRACKS} (and works well from about 50)")  # fmt: skip
+    if (span < 0.6 * np.array([w, h])).all():
+        hint = " tracked at half the resolution?" if (hi < 0.55 * np.array([w, h])).all() else ""
+        warnings.append(
+            f"the imported tracks cover only x {lo[0]:.0f}-{hi[0]:.0f}, y {lo[1]:.0f}-{hi[1]:.0f} of the "
+            f"{w}x{h} frames, which makes the rotation poorly determined;{hint or ' check the resolution'}"
+        )
+    pos, queries = tracks.tracks, tracks.queries
+    if far.any():  # the hidden positions become 0 (as unseen ones are); queries move to each track's first sighting
+        pos = np.where(far[..., None], 0.0, pos).astype(np.float32)
+        first = np.argmax(vis, 0)
+        queries = np.concatenate([first[:, None], pos[first, np.arange(tracks.num_points)]], 1).astype(np.float32)
+    meta = {**tracks.meta, "warnings": warnings} if warnings else tracks.meta
+    return Tracks(pos, vis, queries, (h, w), meta=meta)
+
+
+def _first_bad(frames: np.ndarray, t_len: int) -> str:
+    bad = ~np.isfinite(frames) | (frames < 0) | (frames >= t_len) | (frames != np.round(frames))
+    return f"{frames[np.argmax(bad)]:g}"

@@ -170,19 +170,34 @@ def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None 
 
 def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
     """Read a tracks ``.npz`` → (Tracks, intrinsics or None)."""
-    from motiondepth.io.npz import read_npz
+    from motiondepth.io.npz import read_npz, real_array
 
     path = Path(path)
     arrays = read_npz(path, ("tracks", "visible", "queries"), "tracks file")
-    tr = arrays["tracks"]
+    tr = real_array(path, "tracks", arrays["tracks"], "tracks file")
+    vis = arrays["visible"]
+    if vis.dtype.kind != "b":
+        vis = real_array(path, "visible", vis, "tracks file")
+        if not np.isfinite(vis).all():
+            raise InputError(path, "'visible' holds NaN or infinite values")
+        vis = vis > 0.5
+    queries = real_array(path, "queries", arrays["queries"], "tracks file")
     if tr.ndim != 3 or tr.shape[-1] != 2:
         raise InputError(path, f"'tracks' must be (T, N, 2), got {tr.shape}")
     if len(tr) < 2:
         raise InputError(path, f"tracks have {len(tr)} frame(s); need at least 2")
     if not np.all(np.isfinite(tr)):
         raise InputError(path, "'tracks' contains NaN or inf")
-    raw_size = np.asarray(arrays.get("image_size", [0, 0]))
-    if raw_size.shape != (2,) or not np.all(np.isfinite(raw_size)) or (raw_size < 0).any():
+    if queries.shape != (tr.shape[1], 3):
+        raise InputError(path, f"'queries' must be (N, 3) (frame, x, y) for the {tr.shape[1]} tracks, got shape "
+                         f"{queries.shape}")  # fmt: skip
+    if not np.isfinite(queries).all():
+        raise InputError(path, "'queries' holds NaN or infinite values")
+    if len(queries) and ((queries[:, 0] < 0).any() or (queries[:, 0] >= len(tr)).any()):
+        raise InputError(path, f"'queries' name frames outside the tracks' {len(tr)} frames (up to "
+                         f"{queries[:, 0].max():g})")  # fmt: skip
+    raw_size = real_array(path, "image_size", np.asarray(arrays.get("image_size", [0, 0])), "tracks file")
+    if raw_size.shape != (2,) or not np.all(np.isfinite(raw_size)) or (raw_size < 0).any() or (raw_size > 1e6).any():
         raise InputError(path, f"'image_size' must be (height, width) in pixels, got {raw_size.tolist()}")
     size = (int(raw_size[0]), int(raw_size[1]))
     meta = {"tracker": str(arrays["tracker"])} if "tracker" in arrays else {}
@@ -202,9 +217,7 @@ def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
         except (ValueError, TypeError) as exc:
             raise InputError(path, f"'intrinsics': {exc}") from None
     try:
-        tracks = Tracks(
-            tr.astype(np.float32), arrays["visible"].astype(bool), arrays["queries"].astype(np.float32), size, meta
-        )
+        tracks = Tracks(tr.astype(np.float32), vis.astype(bool), queries.astype(np.float32), size, meta)
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
     return tracks, intr

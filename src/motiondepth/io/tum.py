@@ -150,6 +150,41 @@ class TumSequence:
         gt = read_tum_trajectory(root / "groundtruth.txt") if (root / "groundtruth.txt").is_file() else None
         return cls(root, rt, rf, dt, df, gt)
 
+    @property
+    def sequence_frames(self) -> np.ndarray:
+        """(N,) the sequence's frame number of every listed colour frame: a subset keeps its frames' numbers.
+
+        Inside a run of frames without a gap the numbers count up by one; each run starts at the number its time
+        gives, counted from the first listed frame (frame 0) at the runs' mean frame interval. The TUM folder in
+        ../shared holds frames 0–239 and 700–759: position 240 is frame 700.
+        """
+        t = self.rgb_times
+        if len(t) < 2:
+            return np.zeros(len(t), np.int64)
+        step = np.diff(t)
+        med = float(np.median(step))
+        breaks = np.flatnonzero(step > 1.5 * med) + 1
+        runs = np.split(np.arange(len(t)), breaks)
+        inner = np.concatenate([step[r[:-1]] for r in runs if len(r) > 1]) if len(t) > len(runs) else np.array([med])
+        dt = float(np.mean(inner))
+        numbers = np.empty(len(t), np.int64)
+        for r in runs:
+            numbers[r] = round((t[r[0]] - t[0]) / dt) + np.arange(len(r))
+        return numbers
+
+    def positions(self, first: int, stop: int) -> np.ndarray:
+        """Positions in the folder's lists of sequence frames ``first … stop − 1`` (all must be there, no gap)."""
+        numbers = self.sequence_frames
+        want = np.arange(first, stop)
+        pos = np.searchsorted(numbers, want)
+        if len(want) == 0 or pos[-1] >= len(numbers) or np.any(numbers[np.minimum(pos, len(numbers) - 1)] != want):
+            runs = np.split(numbers, np.flatnonzero(np.diff(numbers) > 1) + 1)
+            have = ", ".join(f"{r[0]}–{r[-1]}" for r in runs)
+            raise InputError(
+                self.root / "rgb.txt", f"does not hold sequence frames {first}–{stop - 1} (it holds {have})"
+            )
+        return pos
+
     def depth_for(self, frames: np.ndarray, max_dt_s: float = 0.02) -> list[Path | None]:
         """The depth image nearest in time to each colour frame index, or None beyond ``max_dt_s``."""
         out: list[Path | None] = []

@@ -15,16 +15,25 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import atomic_path
 
-MEMORY_FRACTION = 0.25  # the kept frames may take this share of the machine's memory (a run makes a few copies)
+MEMORY_FRACTION = 0.5  # a run (or one input file) may take this share of the machine's memory at its peak
+# a run holds about this many times its decoded frames' bytes at its peak, besides ≈ 0.5 GB of code and models
+# (measured with /usr/bin/time on a 16-frame simulate clip: 536 MB peak at 518², 635 MB at 1036², i.e. 2.6 × the
+# 39 MB the larger frames added; rounded up for the steps that scale with the frame count)
+RUN_BYTES_PER_FRAME_BYTE = 4
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory (16 GiB assumed where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        return 16 << 30
 
 
 def frame_memory_budget() -> int:
-    """Bytes the decoded frames of one clip may take: :data:`MEMORY_FRACTION` of the physical memory."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: assume 16 GiB
-        total = 16 << 30
-    return int(total * MEMORY_FRACTION)
+    """Bytes the decoded frames of one clip may take, so that the whole run stays within :data:`MEMORY_FRACTION`
+    of the physical memory: that share over :data:`RUN_BYTES_PER_FRAME_BYTE`."""
+    return int(physical_memory() * MEMORY_FRACTION / RUN_BYTES_PER_FRAME_BYTE)
 
 
 @dataclass(frozen=True)
@@ -40,13 +49,19 @@ class FrameSelection:
     def keeps(self, i: int) -> bool:
         return i >= self.start and (i - self.start) % self.stride == 0
 
+    def size_of(self, h: int, w: int) -> tuple[int, int]:
+        """(H, W) a frame of (h, w) is kept at."""
+        if self.resize is None or max(h, w) == self.resize:
+            return h, w
+        s = self.resize / max(h, w)
+        return max(1, round(h * s)), max(1, round(w * s))
+
     def scaled(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
-        if self.resize is None or max(h, w) == self.resize:
+        size = self.size_of(h, w)
+        if size == (h, w):
             return frame
-        s = self.resize / max(h, w)
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        return cv2.resize(frame, size[::-1], interpolation=cv2.INTER_AREA if max(size) < max(h, w) else cv2.INTER_LINEAR)
 
 
 class _Kept:
@@ -72,16 +87,23 @@ class _Kept:
         frame = read()
         if self.source_size is None:
             self.source_size = frame.shape[:2]
-        frame = self.select.scaled(frame)
         n = len(self.indices)
-        if (n + 1) * frame.nbytes > self.budget:
-            h, w = frame.shape[:2]
+        h, w = self.select.size_of(*frame.shape[:2])
+        nbytes = h * w * frame.shape[2]
+        # the whole run's memory, budgeted before the frames are scaled and kept: with the count the source
+        # announces at the first frame, else as they come
+        expected = len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
+        count = max(n + 1, expected)
+        if count * nbytes > self.budget:
+            so_far = "" if count > n + 1 else " so far"
             raise InputError(
                 self.source,
-                f"the frames kept so far ({n + 1} of {w}x{h}) need more than "
-                f"{self.budget / 2**30:.1f} GiB, {100 * MEMORY_FRACTION:g} % of this machine's memory: keep fewer or "
-                "smaller frames (--end, --stride, --resize)",
+                f"the run would hold {count} frames of {w}x{h}{so_far}, about "
+                f"{RUN_BYTES_PER_FRAME_BYTE * count * nbytes / 2**30:.1f} GiB with its working copies, more than "
+                f"{100 * MEMORY_FRACTION:g} % of this machine's memory ({physical_memory() / 2**30:.0f} GiB): keep "
+                "fewer or smaller frames (--end, --stride, --resize)",
             )
+        frame = self.select.scaled(frame)
         if self.buffer is not None and frame.shape != self.buffer.shape[1:]:  # a stream that changes resolution
             raise InputError(self.source, f"frame {i} is {frame.shape}, the first {self.buffer.shape[1:]}")
         if self.buffer is None or n == len(self.buffer):
@@ -96,6 +118,7 @@ class _Kept:
         """
         sel = self.select
         if sel.resize is not None and max(frames.shape[1:3]) != sel.resize:
+            self.expected = len(frames)  # budgeted at the first frame
             for frame in frames:
                 self.offer(lambda f=frame: f)
             return

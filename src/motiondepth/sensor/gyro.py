@@ -139,6 +139,7 @@ class GyroAlignment:
     gyro_t: np.ndarray  # (N,) log sample times, s
     w_cam: np.ndarray  # (N, 3) log rates in camera axes, rad/s
     q: np.ndarray  # (N, 4) their integral (integrate_gyro)
+    rate_gain: float = float("nan")  # the log's rates over the trajectory's (least squares): 1 when units agree
 
 
 def fit_alignment(
@@ -179,4 +180,19 @@ def fit_alignment(
     if offset_s is None:
         off = refine_offset(angles, times, gt, w_cam, off, span_s, q)
     source_of_offset = "auto" if offset_s is None else "given"
-    return GyroAlignment(float(off), source_of_offset, axes_used, float(corr), rates, gt, w_cam, q)
+    return GyroAlignment(float(off), source_of_offset, axes_used, float(corr), rates, gt, w_cam, q,
+                         rate_gain(times, rates, gt, w_cam, off))  # fmt: skip
+
+
+def rate_gain(times: np.ndarray, rates: np.ndarray, gyro_t: np.ndarray, w_cam: np.ndarray, offset_s: float) -> float:
+    """How many times larger the log's rates (camera axes, averaged over each frame interval) are than the
+    trajectory's ``rates`` (T-1, 3): the least-squares gain, 1 where both are in rad/s. A log in deg/s read as rad/s
+    gives ≈ 57, a wrong ``gscale`` its factor. NaN where the trajectory does not move."""
+    t0, t1 = times[:-1] + offset_s, times[1:] + offset_s
+    inside = (t0 >= gyro_t[0]) & (t1 <= gyro_t[-1])
+    if inside.sum() < 2:
+        return float("nan")
+    g = _interval_means(gyro_t, rate_integral(gyro_t, w_cam), t0[inside], t1[inside])
+    r = np.nan_to_num(rates[inside])
+    den = float(np.sum(r * r))
+    return float(np.sum(g * r) / den) if den > 0 else float("nan")

@@ -117,10 +117,21 @@ def first_solve(
     )  # fmt: skip
 
 
+MAX_KERNEL_RADIUS = 256  # px: a blur longer than this is beyond what the trackers can undo (and would cost GBs)
+
+
 def _splat(offsets: np.ndarray) -> np.ndarray:
-    """Bilinear histogram of displacement samples (n, 2), flipped for filter2D, summing to 1."""
+    """Bilinear histogram of displacement samples (n, 2), flipped for filter2D, summing to 1.
+
+    Raises:
+        ValueError: the blur is longer than :data:`MAX_KERNEL_RADIUS` in any direction, or not finite.
+    """
     u = -offsets  # filter2D correlates; a flipped kernel makes it a convolution
-    r = int(np.ceil(np.abs(u).max())) + 1
+    extent = float(np.abs(u).max()) if len(u) else 0.0
+    if not np.isfinite(extent) or extent > MAX_KERNEL_RADIUS:
+        raise ValueError(f"a blur kernel reaches {extent:.3g} px, beyond the {MAX_KERNEL_RADIUS} px any exposure here "
+                         "can blur")  # fmt: skip
+    r = int(np.ceil(extent)) + 1
     k = np.zeros((2 * r + 1, 2 * r + 1), dtype=np.float64)
     x, y = u[:, 0] + r, u[:, 1] + r
     x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)

@@ -65,6 +65,7 @@ class GyroAid:
     time_unit: str = "auto"
     max_offset_s: float = 2.0  # search range of the automatic offset, ± seconds
     min_correlation: float = 0.5  # below this rate correlation the gyro is not used
+    max_gain: float = 2.5  # nor where its rates are this many times larger (or smaller) than the video's
     tiles: int = 4  # kernels per image side
 
     def __post_init__(self) -> None:
@@ -168,6 +169,7 @@ def track_with_gyro(
         "offset_source": al.offset_source,
         "axes": al.axes,
         "rate_correlation": al.rate_correlation,
+        "rate_gain": al.rate_gain,
         "file": str(gyro.path),
         "exposure_s": gyro.exposure_s,
         "readout_s": gyro.readout_s,
@@ -177,6 +179,12 @@ def track_with_gyro(
             f"rate correlation {al.rate_correlation:.2f} < {gyro.min_correlation:g}: the gyro log does not "
             "match the video's motion (another clip, wrong --gyro-axes or an offset outside --max-offset?); "
             "kept the plain KLT tracks"
+        )
+        return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
+    if np.isfinite(al.rate_gain) and not 1 / gyro.max_gain <= al.rate_gain <= gyro.max_gain:
+        reason = (
+            f"its rates are {al.rate_gain:.2g} × the video's (rate correlation {al.rate_correlation:.2f}): wrong "
+            "units (deg/s given as rad/s is × 57) or a wrong .gcsv gscale?; kept the plain KLT tracks"
         )
         return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
     starts = np.asarray(times, dtype=np.float64) + al.offset_s - 0.5 * gyro.span_s  # gyro clock
@@ -192,7 +200,10 @@ def track_with_gyro(
     lo, hi = max(need[0] - 0.01, gt[0]), min(need[1] + 0.01, gt[-1])
     trace = gyro_trace(gt, al.w_cam, lo, hi, q=al.q)
     cam = kernel_camera("gyro", gyro.exposure_s, gyro.readout_s, pivot_m, (h, w), t_len)
-    kernels = exposure_kernels(trace, cam, intrinsics, starts - lo, gyro.tiles, depth_m)
+    try:
+        kernels = exposure_kernels(trace, cam, intrinsics, starts - lo, gyro.tiles, depth_m)
+    except ValueError as exc:  # a kernel beyond any blur the trackers can undo
+        raise InputError(gyro.path, f"{exc}: are the rates in rad/s?") from None
     out = track_cross_blur(frames, queries, kernels, config, init=init)
     out.meta["gyro"] = info | {"used": True}
     return out

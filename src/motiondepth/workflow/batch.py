@@ -31,7 +31,7 @@ from motiondepth.workflow.config import Result
 from motiondepth.workflow.runner import run
 
 BATCH_FILES = ("summary.csv", "index.html")  # what run_batch writes beside the clips' folders
-PER_CLIP_OPTIONS = ("gyro", "depth", "gyro_offset")  # inputs that belong to one clip, refused for several
+PER_CLIP_OPTIONS = ("gyro", "depth", "gyro_offset", "tracks")  # inputs that belong to one clip, refused for several
 
 # summary.csv's columns, in order (units in the names)
 COLUMNS = (
@@ -98,7 +98,7 @@ def run_batch(videos: list[str | Path], out_dir: str | Path, **options: Any) -> 
             settings (the intrinsics options apply to all).
         out_dir: the batch folder (created; each clip's folder in it is that clip's step cache).
         **options: fields of :class:`~motiondepth.workflow.RunConfig`, as for ``run``; the per-clip
-            inputs ``gyro``, ``gyro_offset`` and ``depth`` are refused (run such clips one at a time).
+            inputs ``gyro``, ``gyro_offset``, ``depth`` and ``tracks`` are refused (run such clips one at a time).
 
     Returns:
         :class:`BatchResult`; a clip that failed on its input has ``error`` set and the batch goes on.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import platform
+import stat
 import sys
 import tempfile
 import time
@@ -21,7 +23,7 @@ import numpy as np
 
 from motiondepth import __version__
 from motiondepth.errors import InputError, OutputError
-from motiondepth.io.atomic import write_json
+from motiondepth.io.atomic import file_digest, write_json
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +103,21 @@ def locked_output_dir(out_dir: Path) -> Iterator[Path]:
         yield out_dir
         return
     path = out_dir / LOCK_NAME
+    # never follow a link planted as the lock (it would truncate the file it points to), and never block on a
+    # FIFO or a device planted there: open without following links or waiting, then insist on a regular file
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, flags, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ELOOP or path.is_symlink():
+                raise OutputError(path, "is a symbolic link, not motiondepth's lock file; remove it") from None
             raise OutputError(out_dir, f"cannot create the folder's lock file ({exc.strerror or exc})") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            os.close(fd)
+            raise OutputError(path, "is not a regular file of its own (a FIFO, a device, a hard link?), so it "
+                              "cannot be the folder's lock file; remove it")  # fmt: skip
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -130,15 +142,6 @@ def locked_output_dir(out_dir: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             path.unlink()
         os.close(fd)  # closing releases the lock
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex, first 16 digits): binds a cached file to the step key it was written under."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 KEY_ENTRY = "cache_key.npy"  # the step key, stored inside every .npz a cached step writes

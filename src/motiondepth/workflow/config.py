@@ -504,6 +504,7 @@ class Clip:
     times_source: str = "video timestamps"  # or camera.json, an image folder's names or timestamps file, --fps, assumed
     time_origin_s: float = 0.0  # time of the first used frame on the clock of an image folder's timestamps
     display_rotation_deg: int = 0  # players turn the stored frames by this much (counter-clockwise); kept as stored
+    notes: tuple[str, ...] = ()  # what decoding found worth a warning (dropped frames)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
+from motiondepth.options import FOCAL_PX, HFOV, PRINCIPAL_PX
 from motiondepth.workflow.config import FOCAL_AUTO, Clip, RunConfig
 
 if TYPE_CHECKING:
@@ -51,7 +52,44 @@ def decode_video(
     idx, source_size = camera.pop("indices"), camera.pop("source_size")
     times, origin = times - times[0], origin + times[0]
     frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
-    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation)
+    notes = check_frame_times(path, times, np.asarray(idx), times_source, stride)
+    return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation,
+                notes)  # fmt: skip
+
+
+GAP_REFUSED = 10.0  # × the median frame interval (and over GAP_MIN_S): a clip across such a gap is refused
+GAP_MIN_S = 0.5
+GAP_WARNED = 2.5  # × the median: dropped frames, worth a warning
+
+
+def check_frame_times(path: str | Path, times: np.ndarray, indices: np.ndarray, source: str, stride: int = 1
+                      ) -> tuple[str, ...]:  # fmt: skip
+    """Every frame interval, not only the median: a clip whose frames jump across a gap in the recording (the TUM
+    folder in ../shared jumps 15 s from frame 239 to 700) is refused with the range to cut on either side, since
+    every step after decoding assumes one continuous motion; smaller jumps (dropped frames) come back as warnings."""
+    steps = np.diff(times)
+    if len(steps) == 0:
+        return ()
+    if not np.isfinite(steps).all() or (steps <= 0).any():
+        k = int(np.argmax(~np.isfinite(steps) | (steps <= 0)))
+        raise InputError(path, f"frame times must increase; frames {indices[k]} and {indices[k + 1]} are at "
+                         f"{times[k]:.6g} and {times[k + 1]:.6g} s (times from {source})")  # fmt: skip
+    med = float(np.median(steps))
+    big = np.flatnonzero(steps > max(GAP_REFUSED * med, GAP_MIN_S))
+    if len(big):
+        k = int(big[0])
+        a, b = int(indices[k]), int(indices[k + 1])
+        raise InputError(path, f"frames {a} and {b} are {steps[k]:.4g} s apart, {steps[k] / med:.0f} × the median "
+                         f"frame interval ({1e3 * med:.3g} ms; times from {source}): a gap in the recording, across "
+                         f"which no motion can be followed; run each side on its own (--end {a + 1}, or --start {b})"
+                         )  # fmt: skip
+    dropped = np.flatnonzero(steps > GAP_WARNED * med)
+    if len(dropped):
+        k = int(dropped[0])
+        return (f"{len(dropped)} frame interval(s) are more than {GAP_WARNED:g} × the median "
+                f"({1e3 * med:.3g} ms), the longest {1e3 * steps.max():.4g} ms (first after frame {indices[k]}): "
+                "dropped frames? the motion across them is interpolated",)  # fmt: skip
+    return ()
 
 
 def calibration_record(path: str | Path) -> dict:
@@ -114,10 +152,35 @@ def read_calibration(path: str | Path, record: dict | None = None) -> tuple[Intr
             intr = Intrinsics.from_array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
         else:
             raise KeyError("none of fx/fy/cx/cy, intrinsics, K, camera_matrix, intrinsic_matrix")
-        size = (int(rec["height"]), int(rec["width"])) if "width" in rec and "height" in rec else None
-    except (KeyError, TypeError, ValueError) as exc:
+        size = None
+        if "width" in rec and "height" in rec:
+            dims = [float(rec["height"]), float(rec["width"])]
+            if not all(np.isfinite(d) and 1 <= d <= MAX_SIDE_PX and d == round(d) for d in dims):
+                raise InputError(path, f"the calibration's image size {rec['width']}x{rec['height']} is not a size "
+                                 f"in pixels (whole numbers from 1 to {MAX_SIDE_PX})")  # fmt: skip
+            size = (int(dims[0]), int(dims[1]))
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise InputError(path, f"cannot read intrinsics ({exc})") from None
+    for name, value, limits in (("fx", intr.fx, FOCAL_PX), ("fy", intr.fy, FOCAL_PX), ("cx", intr.cx, PRINCIPAL_PX),
+                                ("cy", intr.cy, PRINCIPAL_PX)):  # fmt: skip
+        problem = limits.problem(value)
+        if problem:
+            raise InputError(path, f"{name}: {problem}")
     return intr, size
+
+
+MAX_SIDE_PX = 100_000  # no image side is larger
+
+
+def check_field_of_view(intr: Intrinsics, size: tuple[int, int], source: str | Path) -> None:
+    """The focal lengths must give a field of view a camera has (the range of ``--hfov``) across ``size`` (H, W):
+    fx = 1e30 or 1e-9 px is a typo or a wrong unit, whichever source it came from."""
+    h, w = size
+    for name, f, side in (("fx", intr.fx, w), ("fy", intr.fy, h)):
+        fov = float(np.degrees(2 * np.arctan2(side / 2, f)))
+        if not HFOV.lo <= fov <= HFOV.hi:
+            raise InputError(source, f"{name} = {f:.4g} px gives a {fov:.3g}° field of view across {side} px; a camera "
+                             f"has {HFOV.lo:g}–{HFOV.hi:g}° (is it in pixels of this resolution?)")  # fmt: skip
 
 
 def read_lens_distortion(path: str | Path, record: dict | None = None) -> LensDistortion | None:
@@ -211,6 +274,8 @@ def resolve_intrinsics(
             raise InputError("--fx/--fy/--cx/--cy", str(exc)) from None
         if origin not in ("flags", FOCAL_AUTO):
             origin += " with " + ", ".join(given) + " from flags"
+    named = "--fx/--fy" if {"fx", "fy"} & set(given) else (calibration or "--hfov")
+    check_field_of_view(base, (sh, sw), named)
     for name, c, size in (("cx", base.cx, sw), ("cy", base.cy, sh)):  # the optical axis meets the sensor
         if not 0.0 <= c <= size - 1:
             where = f"--{name}" if name in given else (calibration or f"--{name}")

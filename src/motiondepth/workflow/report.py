@@ -139,7 +139,7 @@ def _shake_table(shake: dict) -> str:
 
 
 SEVERITIES = ("high", "medium", "note")  # of a warning: the result is doubtful / may be off / worth knowing
-_HIGH = ("too few tracked points", "large residuals", "low track survival", "not used", "large rotation")
+_HIGH = ("too few tracked points", "large residuals", "low track survival", "not used", "large rotation", "cover only")
 _NOTE = ("metric depth", "frame times", "plays rotated", "intrinsics")
 
 

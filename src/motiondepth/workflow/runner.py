@@ -34,6 +34,8 @@ from motiondepth.workflow.steps import (
 )
 from motiondepth.workflow.summary import add_depth_notes, motion_record, motion_summary, summarize
 
+MIN_LENS_COVERAGE = 0.5  # a calibration whose lens model sends more of the frame off the sensor is refused
+
 
 def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: Any) -> Result:
     """The whole pipeline on one clip; outputs (and the step cache) go to ``out_dir``.
@@ -59,6 +61,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
     cfg = RunConfig(**options)
     _check_options(cfg)
+    _check_out_beside_input(video, out_dir)
     t_start = time.perf_counter()
     # bad input fails before DIR is touched
     clip = decode_video(video, cfg.start, cfg.end, cfg.stride, cfg.resize, cfg.fps)
@@ -77,6 +80,11 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     lens = read_lens_distortion(cfg.calibration, calib) if calib is not None else None
     undistort = None if lens is None or lens.is_identity else lens.as_dict()
     if undistort is not None:  # every step after this sees a pinhole camera
+        covered = lens.coverage(intr, clip.size)
+        if covered < MIN_LENS_COVERAGE:
+            raise InputError(cfg.calibration, f"its lens distortion ({lens.describe()}) maps only {covered:.0%} of the "
+                             "undistorted frame inside the recorded one: coefficients no lens has (check their order "
+                             "and the model)")  # fmt: skip
         clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
         intr_origin += f"; frames undistorted ({lens.describe()})"
     decode_s = time.perf_counter() - t_start
@@ -103,6 +111,17 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
         raise
     finally:
         bar.close()
+
+
+def _check_out_beside_input(video: str | Path, out_dir: str | Path) -> None:
+    """An output folder equal to or inside an input folder would be read back as frames on the next run."""
+    src = Path(video)
+    if not src.is_dir():
+        return
+    src, out = src.resolve(), Path(out_dir).resolve()
+    if out == src or src in out.parents:
+        raise InputError("--out", f"{out_dir} is inside the input folder {video}; its files would be read as frames "
+                         "on the next run: give an output folder outside it")  # fmt: skip
 
 
 def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record: dict, bar, gyro, intr: Intrinsics,
@@ -150,6 +169,9 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         summary["motion"] = motion_summary(record["motion"], traj)
     if intr_warning:
         warnings.insert(0, intr_warning)
+    if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)
+        warnings[:0] = user_tracks.meta.get("warnings", [])
+    warnings[:0] = clip.notes  # dropped frames
     add_depth_notes(summary, warnings, rescale_info, cfg)
     files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,

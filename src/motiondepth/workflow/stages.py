@@ -452,7 +452,7 @@ def imported_tracks(path: str, clip: Clip, intr: Intrinsics, undistort: dict | N
     """``run --tracks``: the user's tracks, checked against the decoded clip, and undistorted with the frames."""
     from motiondepth.io.track_import import check_tracks, read_tracks_file
 
-    tr = check_tracks(path, read_tracks_file(path), len(clip.frames), clip.size)
+    tr = check_tracks(path, read_tracks_file(path, len(clip.frames)), len(clip.frames), clip.size)
     if undistort is not None:  # the frames were undistorted: so are the positions
         from motiondepth.geometry.distortion import LensDistortion
 
