@@ -8,6 +8,7 @@ import argparse
 import errno
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -480,3 +481,458 @@ def test_batch_index_links_are_relative(tmp_path):
             for i, s in ((1, "failed"), (2, "ok"))]  # fmt: skip
     page = render_batch_index(rows)
     assert 'href="javascript:' not in page and 'href="./javascript%3Aalert%282%29/report.html"' in page
+
+
+# ----------------------------------------------------------------------------- round 2 (issue 44): the new inputs
+
+
+@pytest.fixture(scope="module")
+def image_clip(sim, tmp_path_factory):
+    """The simulate clip's frames as a PNG folder (a clip with frame times of its own), for frame-time cases."""
+    import cv2
+
+    d = tmp_path_factory.mktemp("imgs") / "imgs"
+    d.mkdir()
+    for k, frame in enumerate(sim["video"].frames):
+        cv2.imwrite(str(d / f"{k:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return d
+
+
+def _run(sim, out, *extra) -> list:
+    return ["run", sim["dir"], "--out", out, "-q", "--grid-half", "4", *extra]
+
+
+def test_a_planted_lock_link_or_fifo_is_refused_and_its_target_untouched(sim, tmp_path, capsys):
+    """#1: a symbolic link planted as the lock file would have been followed, truncating its target."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".motiondepth.lock").symlink_to(victim)
+    fails_cleanly(_run(sim, out), ".motiondepth.lock", tmp_path, capsys)
+    assert victim.read_text() == "precious"
+    fifo = tmp_path / "out2"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".motiondepth.lock")  # would block, or give an OSError traceback
+    assert "not a regular file" in fails_cleanly(_run(sim, fifo), ".motiondepth.lock", tmp_path, capsys)
+    hard = tmp_path / "out3"
+    hard.mkdir()
+    os.link(victim, hard / ".motiondepth.lock")
+    fails_cleanly(_run(sim, hard), ".motiondepth.lock", tmp_path, capsys)
+    assert victim.read_text() == "precious"
+
+
+def test_tracks_belong_to_one_clip(sim, tmp_path, capsys):
+    """#2: one --tracks file for several clips would solve every clip from the first one's tracks."""
+    line = fails_cleanly(["run", sim["dir"], sim["dir"] / "video.mp4", "--out", tmp_path / "b", "--tracks",
+                          sim["tracks"], "-q"], "--tracks", tmp_path, capsys)  # fmt: skip
+    assert "one clip" in line
+
+
+def _tracks_with(sim, path: Path, **change) -> Path:
+    d = dict(np.load(sim["tracks"]))
+    d |= change
+    np.savez(path, **d)
+    return path
+
+
+@needs_weights
+@pytest.mark.parametrize("value", [1e5, 1e7, 1e30])
+def test_a_few_positions_far_outside_the_frame_are_not_visible(value, sim, tmp_path, capsys):
+    """#3: 4 positions at 1e5…1e30 px gave 65.7° … 1e26° of rotation; now they are hidden, with a warning, and the
+    rotation is that of the clean tracks."""
+    import motiondepth
+
+    d = dict(np.load(sim["tracks"]))
+    tr = d["tracks"].copy()
+    for t, n in np.argwhere(d["visible"])[[5, 50, 100, 150]]:
+        tr[t, n] = value
+    bad = _tracks_with(sim, tmp_path / "far.npz", tracks=tr)
+    clean = motiondepth.run(sim["dir"], tmp_path / "clean", progress=False, grid_half=4, tracks=str(sim["tracks"]))
+    capsys.readouterr()
+    assert main([str(a) for a in _run(sim, tmp_path / "far", "--tracks", bad)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    cfg = json.loads((tmp_path / "far" / "config.json").read_text())
+    assert any("4 position(s) of the imported tracks lay more than 10% outside" in w for w in cfg["warnings"])
+    got = cfg["summary"]["max_rotation_arcmin"]
+    assert got == pytest.approx(clean.summary["max_rotation_arcmin"], rel=0.05), got
+    # beyond 1 % of the positions: the coordinates are wrong, refused
+    tr = d["tracks"].copy()
+    tr[d["visible"] & (np.arange(tr.shape[1]) % 10 == 0)] = 1e30
+    fails_cleanly(_run(sim, tmp_path / "o", "--tracks", _tracks_with(sim, tmp_path / "many.npz", tracks=tr)),
+                  "many.npz", tmp_path, capsys)  # fmt: skip
+
+
+def test_gyro_rates_no_camera_records_are_refused(sim, tmp_path, capsys):
+    """#4: a log in deg/s read as rad/s (or a wrong gscale) reached a 36 TiB blur-kernel allocation."""
+    from motiondepth.io.gyro_log import read_gyro_log, write_gyro_log
+
+    t, w = read_gyro_log(sim["dir"] / "gyro.csv")
+    write_gyro_log(tmp_path / "deg.csv", t, np.degrees(w) * 100)  # > 2000 °/s
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--gyro", tmp_path / "deg.csv"), "deg.csv", tmp_path, capsys)
+    assert "deg/s" in line
+    body = "\n".join(f"{a:.6f},{b:.6f},{c:.6f},{e:.6f}" for a, (b, c, e) in zip(t * 1e3, w, strict=True))
+    (tmp_path / "g.gcsv").write_text(f"GYROFLOW IMU LOG\ntscale,0.001\ngscale,1000\nt,gx,gy,gz\n{body}\n")
+    assert "gscale" in fails_cleanly(["shake", tmp_path / "g.gcsv"], "g.gcsv", tmp_path, capsys)
+
+
+@needs_weights
+@pytest.mark.parametrize("factor", [3.0, 57.3])
+def test_gyro_rates_that_disagree_with_the_video_are_not_used(factor, sim, tmp_path, capsys):
+    """#4: at × 3 the run used the log and gave a worse result in silence; the log is now checked against the
+    video's rates and left out, with a warning that says why."""
+    from motiondepth.io.gyro_log import read_gyro_log, write_gyro_log
+
+    t, w = read_gyro_log(sim["dir"] / "gyro.csv")
+    write_gyro_log(tmp_path / "g.csv", t, w * factor)
+    assert main([str(a) for a in _run(sim, tmp_path / "o", "--gyro", tmp_path / "g.csv")]) == 0
+    cfg = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert cfg["summary"]["gyro"]["used"] is False
+    assert any("not used" in x and "× the video's" in x for x in cfg["warnings"]), cfg["warnings"]
+
+
+def test_blur_kernels_are_capped():
+    from motiondepth.tracking.crossblur import MAX_KERNEL_RADIUS, _splat
+
+    assert _splat(np.array([[0.0, 0.0], [3.0, 1.0]])).shape == (9, 9)
+    for far in (MAX_KERNEL_RADIUS + 1.0, 1e12, np.inf):
+        with pytest.raises(ValueError, match="blur kernel"):
+            _splat(np.array([[0.0, 0.0], [far, 0.0]]))
+
+
+@pytest.mark.parametrize(
+    "name, text, needle",
+    [
+        ("big.json", '{"fx": 1e30, "fy": 1e30, "cx": 80, "cy": 80}', "fx"),
+        ("tiny.json", '{"fx": 1e-9, "fy": 1e-9, "cx": 80, "cy": 80}', "field of view"),
+        ("tiny.yaml", "%YAML:1.0\ncamera_matrix: !!opencv-matrix\n  rows: 3\n  cols: 3\n  dt: d\n"
+                      "  data: [1e-9, 0, 80, 0, 1e-9, 80, 0, 0, 1]\n", "field of view"),
+        ("cameras.txt", "1 PINHOLE 160 160 1e30 1e30 80 80\n", "fx"),
+        ("narrow.txt", "1 PINHOLE 160 160 1e5 1e5 80 80\n", "field of view"),
+        ("zero.txt", "1 PINHOLE 0 0 100 100 80 80\n", "image size"),
+        ("inf.json", '{"fx": 100, "fy": 100, "cx": 80, "cy": 80, "width": 1e999, "height": 160}', "image size"),
+        ("zero.yaml", "%YAML:1.0\nimage_width: 0\nimage_height: 0\ncamera_matrix: !!opencv-matrix\n  rows: 3\n"
+                      "  cols: 3\n  dt: d\n  data: [100, 0, 80, 0, 100, 80, 0, 0, 1]\n", "image size"),
+        ("fisheye.json", '{"fx": 100, "fy": 100, "cx": 80, "cy": 80, "distortion_model": "fisheye", '
+                         '"distortion_coeffs": [1e10, 0, 0, 0]}', "lens distortion"),
+    ],
+)  # fmt: skip
+def test_calibration_files_meet_the_flags_ranges(name, text, needle, sim, tmp_path, capsys):
+    """#5, #14, #17: fx = 1e30 or 1e-9 in a file gave a rotation of 1e-28°; a zero or infinite size a
+    ZeroDivisionError/OverflowError; fisheye k1 = 1e10 a message about prior depths."""
+    calib = tmp_path / name
+    calib.write_text(text)
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--calibration", calib), name, tmp_path, capsys)
+    assert needle in line, line
+
+
+def test_colmap_cameras_with_indented_comments_are_read(tmp_path):
+    """#14: COLMAP trims each line before looking for '#'."""
+    from motiondepth.io.camera import read_calibration_file
+
+    path = tmp_path / "cameras.txt"
+    path.write_text("  # Camera list\n\t# CAMERA_ID, MODEL\n1 PINHOLE 160 120 100 101 80 60\n")
+    assert read_calibration_file(path)["fy"] == 101.0
+
+
+@pytest.mark.parametrize("last, needle", [(1e9, "gap in the recording"), (7200.0, "gap in the recording")])
+def test_frame_times_with_a_gap_are_refused(last, needle, image_clip, tmp_path, capsys):
+    """#6: a last frame at 1e9 s allocated 3.3 TiB in the spectrum; at 7200 s the spectrum spanned the gap."""
+    import shutil
+
+    clip = tmp_path / "imgs"
+    shutil.copytree(image_clip, clip)
+    times = np.arange(len(list(clip.glob("*.png")))) / 30.0
+    times[-1] = last
+    (clip / "timestamps.txt").write_text("".join(f"{t:.6f}\n" for t in times))
+    line = fails_cleanly(["run", clip, "--out", tmp_path / "o", "-q"], "imgs", tmp_path, capsys)
+    assert needle in line and "--end 11" in line, line
+
+
+def test_frame_intervals_are_all_checked():
+    from motiondepth.errors import InputError
+    from motiondepth.workflow.inputs import check_frame_times
+
+    times, idx = np.arange(30) / 30.0, np.arange(30)
+    assert check_frame_times("c", times, idx, "test") == ()
+    dropped = times.copy()
+    dropped[10:] += 2 / 30  # two frames dropped: a warning
+    (note,) = check_frame_times("c", dropped, idx, "test")
+    assert "dropped frames" in note and "after frame 9" in note
+    with pytest.raises(InputError, match=r"frames 9 and 10 are 15.\d+ s apart.*--end 10, or --start 10"):
+        check_frame_times("c", np.r_[times[:10], times[10:] + 15.0], idx, "test")
+
+
+def test_real_tum_folder_across_its_gap_is_refused(real_data, tmp_path, capsys):
+    """#6: the TUM folder in ../shared jumps 15 s from frame 239 to 700 (positions 239 → 240)."""
+    line = fails_cleanly(["run", real_data / "video-rgbd-tum-fr1xyz" / "rgb", "--out", tmp_path / "o", "--start",
+                          "230", "--end", "250", "-q"], "rgb", tmp_path, capsys)  # fmt: skip
+    assert "frames 239 and 240" in line and "--end 240, or --start 240" in line
+
+
+def test_spectrum_refuses_a_gap_before_allocating():
+    from motiondepth.errors import InputError
+    from motiondepth.eval.spectrum import angle_spectrum
+
+    times = np.arange(64) / 30.0
+    angles = np.zeros((64, 3))
+    for last in (7200.0, 1e9):
+        t = times.copy()
+        t[-1] = last
+        with pytest.raises(InputError, match="a gap"):
+            angle_spectrum(angles, t)
+
+
+@needs_weights
+def test_tracks_at_another_resolution(sim, tmp_path, capsys):
+    """#7: positions at half the image size gave a rotation 40 % short in silence."""
+    d = dict(np.load(sim["tracks"]))
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--tracks", _tracks_with(sim, tmp_path / "s.npz",
+                         image_size=np.array([80, 80]))), "s.npz", tmp_path, capsys)  # fmt: skip
+    assert "80x80" in line and "160x160" in line
+    # without size metadata (a CSV): run, with a warning that names the likely cause
+    half = tmp_path / "half.csv"
+    rows = [f"{t},{n},{x / 2:.3f},{y / 2:.3f},1" for t, n in np.argwhere(d["visible"]) for x, y in [d["tracks"][t, n]]]
+    half.write_text("frame,point,x,y,visible\n" + "\n".join(rows) + "\n")
+    assert main([str(a) for a in _run(sim, tmp_path / "h", "--tracks", half)]) == 0
+    cfg = json.loads((tmp_path / "h" / "config.json").read_text())
+    assert any("cover only" in w and "half the resolution" in w for w in cfg["warnings"]), cfg["warnings"]
+    from motiondepth.workflow.report import warning_severity
+
+    assert warning_severity(next(w for w in cfg["warnings"] if "cover only" in w)) == "high"
+
+
+def _csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("frame,point,x,y,visible\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _grid_rows(frames: int = 12, points: int = 30) -> list[str]:
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(10, 150, (points, 2))
+    return [f"{t},{n},{xy[n, 0] + t:.2f},{xy[n, 1]:.2f},1" for t in range(frames) for n in range(points)]
+
+
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("query_beyond", "'queries'"),
+        ("query_nan", "'queries'"),
+        ("duplicate", "appears 2 times"),
+        ("frame_1e9", "names frame 1000000000"),
+        ("frame_1e19", "names frame"),
+        ("frame_1e20", "names frame"),
+        ("three_points", "only 3 track(s)"),
+        ("first_frame_only", "only 0 track(s)"),
+        ("text", "non-numeric"),
+    ],
+)
+def test_bad_imported_tracks(case, needle, sim, tmp_path, capsys):
+    """#8, #9, #17: queries beyond the clip or NaN reached tracks3d.npz; a duplicate row silently won; huge frame
+    numbers allocated 17 GB or raised IndexError; too few tracks blamed 'trajectory' without naming the file."""
+    d = dict(np.load(sim["tracks"]))
+    q = d["queries"].copy()
+    rows = _grid_rows()
+    if case == "query_beyond":
+        q[3, 0] = 99
+        path = _tracks_with(sim, tmp_path / "t.npz", queries=q)
+    elif case == "query_nan":
+        q[3, 1] = np.nan
+        path = _tracks_with(sim, tmp_path / "t.npz", queries=q)
+    elif case == "duplicate":
+        path = _csv(tmp_path / "t.csv", [*rows, rows[40].replace(",1", ",1", 1)])
+    elif case.startswith("frame_"):
+        big = {"frame_1e9": "1000000000", "frame_1e19": "1e19", "frame_1e20": "100000000000000000000"}[case]
+        path = _csv(tmp_path / "t.csv", [*rows, f"{big},0,10,10,1"])
+    elif case == "three_points":
+        path = _csv(tmp_path / "t.csv", _grid_rows(points=3))
+    elif case == "first_frame_only":
+        path = _csv(tmp_path / "t.csv", [r for r in _grid_rows() if r.startswith("0,")] + ["11,0,5,5,0"])
+    else:
+        path = _csv(tmp_path / "t.csv", [*rows[:5], "3,1,abc,4,1"])
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--tracks", path), path.name, tmp_path, capsys)
+    assert needle in line, line
+
+
+def test_huge_frame_numbers_are_refused_before_allocating(tmp_path):
+    """#9: frame 1 000 000 000 allocated 17 GB before failing; now the frames are checked first."""
+    import tracemalloc
+
+    from motiondepth.errors import InputError
+    from motiondepth.io.track_import import read_tracks_file
+
+    path = _csv(tmp_path / "t.csv", [*_grid_rows(), "1000000000,0,10,10,1"])
+    tracemalloc.start()
+    try:
+        for frames in (12, None):
+            with pytest.raises(InputError, match="names frame 1000000000"):
+                read_tracks_file(path, frames)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, peak
+
+
+def test_a_large_tracks_csv_is_streamed(tmp_path):
+    """#9: 1e6 rows took 804 MB as a list of dicts; streamed into compact arrays they take a fraction."""
+    import tracemalloc
+
+    from motiondepth.io.track_import import read_tracks_file
+
+    t, n = np.meshgrid(np.arange(100), np.arange(2000), indexing="ij")
+    x = 5 + (n % 50) * 3 + 0.01 * t
+    y = 5 + (n // 50) * 3.0
+    table = np.stack([t.ravel(), n.ravel(), x.ravel(), y.ravel(), np.ones(t.size)], 1)
+    path = tmp_path / "big.csv"
+    np.savetxt(path, table, fmt=["%d", "%d", "%.2f", "%.2f", "%d"], delimiter=",", header="frame,point,x,y,visible",
+               comments="")  # fmt: skip
+    tracemalloc.start()
+    try:
+        tracks = read_tracks_file(path, 100)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tracks.tracks.shape == (100, 2000, 2) and tracks.visible.all()
+    assert peak < 100 << 20, peak  # 200 000 rows: 8 MB of values, 1.6 MB of tracks; far below the old ≈ 160 MB
+
+
+def test_run_refuses_what_would_not_fit_in_memory_before_decoding(sim, tmp_path, capsys, monkeypatch):
+    """#10: --resize 9000 ran to 8 GB and died, 16384 was refused after 6.2 GB; the budget is now the whole run's,
+    checked at the first frame."""
+    import resource
+
+    from motiondepth.io import video
+
+    for size in ("16384", "9000"):  # the 160-px clip enlarged 100 × or 56 ×: refused as such
+        line = fails_cleanly(_run(sim, tmp_path / "o", "--resize", size), "--resize", tmp_path, capsys)
+        assert "enlarge the 160-px frames" in line
+    # within the enlargement limit but beyond the memory: refused at the first frame, the whole run budgeted
+    budget = video.frame_memory_budget()
+    monkeypatch.setattr(video, "frame_memory_budget", lambda: 11 * 640 * 640 * 3)  # 12 frames of 640² do not fit
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--resize", "640"), "clip", tmp_path, capsys)
+    assert "the run would hold 12 frames of 640x640" in line and "keep fewer or smaller frames" in line
+    assert budget >= 10 << 20
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 6 << 20  # KiB: this process never held 6 GiB
+
+
+def _npz_with_header(path: Path, shape: tuple, member: str = "tracks.npy") -> Path:
+    """An .npz whose member declares ``shape`` in its header but holds a few bytes."""
+    import zipfile
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    buf = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(member, buf.getvalue() + b"\0" * 64)
+    return path
+
+
+def test_npz_headers_are_checked_against_the_file_size(tmp_path, capsys):
+    """#11: a header declaring (8, 1e14, 2) asked for 5.68 PiB; a member with no .npy header gave a traceback."""
+    from motiondepth.errors import InputError
+    from motiondepth.io.npz import read_npz
+
+    huge = _npz_with_header(tmp_path / "huge.npz", (8, 10**14, 2))
+    with pytest.raises(InputError, match=r"declares shape \(8, 100000000000000, 2\)"):
+        read_npz(huge)
+    line = fails_cleanly(["track-depth", huge, "--depth", tmp_path / "d.npz", "--out", tmp_path / "x.npz"],
+                         "huge.npz", tmp_path, capsys)  # fmt: skip
+    assert "PiB" in line
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as zf:
+        zf.writestr("tracks.npy", b"no header at all")
+    with pytest.raises(InputError, match=r"'tracks\.npy' is not a NumPy array"):
+        read_npz(tmp_path / "raw.npz")
+
+
+def test_more_tracks_than_the_densest_grid_are_refused(sim, tmp_path, capsys):
+    """#12: 100 000 imported tracks ran for 453 s with no message."""
+    n = 100_000
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(5, 155, (1, n, 2)).astype(np.float32)
+    path = tmp_path / "many.npz"
+    np.savez(path, pred_tracks=np.repeat(xy, 12, 0), pred_visibility=np.ones((12, n), bool))
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--tracks", path), "many.npz", tmp_path, capsys)
+    assert "16641" in line
+
+
+@pytest.mark.parametrize(
+    "arrays, needle",
+    [
+        ({"pred_visibility": np.ones((1, 12, 30, 3), bool)}, "pred_visibility"),
+        ({"pred_visibility": np.ones(30, bool)}, "pred_visibility"),
+        ({"pred_visibility": np.ones((1, 1, 12, 30), bool)}, "pred_visibility"),
+        ({"pred_tracks": np.full((12, 30, 2), "1.0")}, "text"),
+        ({"pred_tracks": np.ones((12, 30, 2)) * (1 + 1j)}, "complex"),
+        ({"pred_visibility": np.ones((12, 30)) * 1j}, "complex"),
+    ],
+)
+def test_malformed_cotracker_arrays(arrays, needle, sim, tmp_path, capsys):
+    """#13: shapes and kinds that raised ValueError/TypeError/AttributeError, or dropped an imaginary part."""
+    rng = np.random.default_rng(0)
+    base = {"pred_tracks": rng.uniform(5, 155, (12, 30, 2)), "pred_visibility": np.ones((12, 30), bool)}
+    np.savez(tmp_path / "ct.npz", **(base | arrays))
+    line = fails_cleanly(_run(sim, tmp_path / "o", "--tracks", tmp_path / "ct.npz"), "ct.npz", tmp_path, capsys)
+    assert needle in line, line
+
+
+def test_malformed_tapir_arrays(sim, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tp.npz", tracks=rng.uniform(5, 155, (30, 12, 2)), occluded=np.zeros(30, bool))
+    assert "'occluded'" in fails_cleanly(_run(sim, tmp_path / "o", "--tracks", tmp_path / "tp.npz"), "tp.npz",
+                                         tmp_path, capsys)  # fmt: skip
+
+
+@needs_weights
+def test_export_into_folders_and_from_cut_runs(sim, tmp_path, capsys):
+    """#15: --out an existing file raised FileExistsError, an existing empty folder was refused, and a run folder
+    whose trajectory.csv was cut mid-row exported 1 image of 8."""
+    import shutil
+
+    run_dir = tmp_path / "r"
+    assert main([str(a) for a in _run(sim, run_dir)]) == 0
+    (tmp_path / "file").write_text("x")
+    fails_cleanly(["export-trajectory", run_dir, "--format", "colmap", "--out", tmp_path / "file"], "file",
+                  tmp_path, capsys)  # fmt: skip
+    (tmp_path / "empty").mkdir()
+    assert main(["export-trajectory", str(run_dir), "--format", "colmap", "--out", str(tmp_path / "empty")]) == 0
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["cameras.txt", "images.txt", "points3D.txt"]
+    cut = tmp_path / "cut"
+    shutil.copytree(run_dir, cut)
+    text = (cut / "trajectory.csv").read_text()
+    (cut / "trajectory.csv").write_text(text[: len(text) // 3])
+    for fmt, out in (("colmap", tmp_path / "c"), ("tum", tmp_path / "t.txt"), ("nerfstudio", tmp_path / "n.json")):
+        line = fails_cleanly(["export-trajectory", cut, "--per-frame", "--format", fmt, "--out", out],
+                             "trajectory.csv", tmp_path, capsys)  # fmt: skip
+        assert "SHA-256" in line
+
+
+def test_output_folder_inside_the_input_folder_is_refused(image_clip, tmp_path, capsys):
+    """#16: run imgs/ --out imgs/ succeeded, and the rerun read its own outputs as frames."""
+    for out in (image_clip, image_clip / "out"):
+        line = fails_cleanly(["run", image_clip, "--out", out, "-q"], "--out", image_clip.parent, capsys)
+        assert "inside the input folder" in line
+
+
+def test_python_warnings_do_not_reach_stderr(tmp_path, capsys, monkeypatch):
+    """#17: a RuntimeWarning (or ComplexWarning) from inside a command is for developers: -v shows it."""
+    import warnings
+
+    from motiondepth.errors import InputError
+
+    def noisy(args):
+        warnings.warn("overflow encountered in multiply", RuntimeWarning, stacklevel=1)
+        raise InputError(args.input, "bad")
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):  # as a plain Python process shows it
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    monkeypatch.setattr("motiondepth.cli.run.cmd_export_trajectory", noisy)
+    args = ["export-trajectory", tmp_path / "x", "--out", tmp_path / "y.txt"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = to_stderr
+        assert "RuntimeWarning" not in fails_cleanly(args, "x: bad", tmp_path, capsys)
+        assert main(["-v", *map(str, args)]) == 2
+    assert "RuntimeWarning" in capsys.readouterr().err  # -v shows it

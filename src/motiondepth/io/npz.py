@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
+from motiondepth.io.memory import memory_budget
 
 # what a damaged archive raises besides OSError and ValueError
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
@@ -63,12 +64,6 @@ def read_npz(
         raise InputError(path, f"not a readable {what}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
 
 
-def _memory_budget() -> int:
-    from motiondepth.io.video import MEMORY_FRACTION, physical_memory
-
-    return int(physical_memory() * MEMORY_FRACTION)
-
-
 def _declared(raw, name: str) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from an ``.npy`` header at the start of ``raw``; ValueError when there is none."""
     version = np.lib.format.read_magic(raw)
@@ -85,7 +80,7 @@ def check_declared_sizes(path: Path, what: str, skip: tuple[str, ...] = ()) -> N
     """Refuse an ``.npz``/``.npy`` whose array headers declare more data than the file holds, or more than this
     machine's memory budget, before anything is allocated (a header can declare petabytes in a few bytes), and
     any member of an ``.npz`` that is not an ``.npy`` array."""
-    budget, total = _memory_budget(), 0
+    budget, total = memory_budget(), 0
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,26 +13,19 @@ import numpy as np
 
 from motiondepth.errors import InputError
 from motiondepth.io.atomic import atomic_path
+from motiondepth.io.memory import MEMORY_FRACTION, memory_budget, physical_memory
 
-MEMORY_FRACTION = 0.5  # a run (or one input file) may take this share of the machine's memory at its peak
 # a run holds about this many times its decoded frames' bytes at its peak, besides ≈ 0.5 GB of code and models
 # (measured with /usr/bin/time on a 16-frame simulate clip: 536 MB peak at 518², 635 MB at 1036², i.e. 2.6 × the
 # 39 MB the larger frames added; rounded up for the steps that scale with the frame count)
 RUN_BYTES_PER_FRAME_BYTE = 4
-
-
-def physical_memory() -> int:
-    """Bytes of physical memory (16 GiB assumed where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX
-        return 16 << 30
+MAX_UPSCALE = 4  # --resize may enlarge the frames this many times at most
 
 
 def frame_memory_budget() -> int:
     """Bytes the decoded frames of one clip may take, so that the whole run stays within :data:`MEMORY_FRACTION`
     of the physical memory: that share over :data:`RUN_BYTES_PER_FRAME_BYTE`."""
-    return int(physical_memory() * MEMORY_FRACTION / RUN_BYTES_PER_FRAME_BYTE)
+    return memory_budget() // RUN_BYTES_PER_FRAME_BYTE
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,9 @@ class FrameSelection:
         size = self.size_of(h, w)
         if size == (h, w):
             return frame
-        return cv2.resize(frame, size[::-1], interpolation=cv2.INTER_AREA if max(size) < max(h, w) else cv2.INTER_LINEAR)
+        return cv2.resize(
+            frame, size[::-1], interpolation=cv2.INTER_AREA if max(size) < max(h, w) else cv2.INTER_LINEAR
+        )
 
 
 class _Kept:
@@ -87,6 +81,11 @@ class _Kept:
         frame = read()
         if self.source_size is None:
             self.source_size = frame.shape[:2]
+            side, target = max(frame.shape[:2]), self.select.resize
+            if target is not None and target > MAX_UPSCALE * side:
+                raise InputError("--resize", f"{target} px would enlarge the {side}-px frames of {self.source} "
+                                 f"{target / side:.0f} ×; enlarging adds no detail, only memory and time: at most "
+                                 f"{MAX_UPSCALE} × ({MAX_UPSCALE * side} px)")  # fmt: skip
         n = len(self.indices)
         h, w = self.select.size_of(*frame.shape[:2])
         nbytes = h * w * frame.shape[2]

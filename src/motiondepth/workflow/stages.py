@@ -340,6 +340,7 @@ class CachedSteps:
                 fit_rf,
                 cfg.progress,
                 self.solver,
+                source=clip.source,
             ),
             _write_motion,
             _load_motion,

@@ -232,6 +232,9 @@ def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple
     )
 
 
+MIN_MOTION_POINTS = 4  # points followed from frame 0 the motion solve needs at the least
+
+
 def solve_motion(
     frames: np.ndarray,
     tracks: Tracks,
@@ -244,6 +247,7 @@ def solve_motion(
     fit_readout: bool = True,
     progress: bool = False,
     solver=None,
+    source: str = "--motion",
 ) -> tuple[Trajectory, dict]:
     """Camera rotation and translation by the small-motion bundle adjustment
     (:mod:`motiondepth.trajectory.small_motion`) on chained, re-seeded tracks
@@ -272,6 +276,14 @@ def solve_motion(
     # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
     chained = track_chained(frames, config=support_config(frames.shape[1:3]), progress=progress)
     prior = frame0_prior(chained, prior_depth)
+    at0 = (chained.queries[:, 0] == 0) & chained.visible[0]
+    followed = int((at0 & chained.visible[1:].any(0)).sum())
+    if followed < MIN_MOTION_POINTS:  # say what is wrong with the clip, not with --motion
+        raise InputError(source, f"only {followed} point(s) could be followed from frame 0 into a later frame (the "
+                         f"motion needs {MIN_MOTION_POINTS}): a dark, blurred or featureless clip?")  # fmt: skip
+    if not (np.isfinite(prior) & (prior > 0)).any():
+        raise InputError(source, f"the frame-0 depth map has no positive depth at any of the {followed} points "
+                         "followed from frame 0 (an empty or invalid --depth?)")  # fmt: skip
     known = readout_fraction is not None
     cfg = SmallMotionConfig(readout_sigma=(0.05 if fit_readout else 0.0) if known else 0.3)
     rf = float(readout_fraction) if known else 0.5
