@@ -24,7 +24,6 @@ is stamped at the middle of that span.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.geometry.pivot import camera_centre, check_pivot
 from motiondepth.geometry.rotations import body_rates, euler_to_matrix, euler_to_quat
-from motiondepth.io.atomic import atomic_path, file_digest
+from motiondepth.io.atomic import atomic_path
 
 FORMATS = ("tum", "rates", "gcsv")
 
@@ -47,32 +46,6 @@ class TrajectorySamples:
     pivot_m: float | None  # from a run's config.json, else None
     source: str  # which file, and whether dense or per frame
     centres: np.ndarray | None = None  # (N, 3) metres, the recovered camera centres, when the trajectory has them
-
-
-def check_run_files(run_dir: Path, record: dict, names: tuple[str, ...]) -> None:
-    """The files ``names`` of a run folder must be the ones the run wrote: ``config.json`` records each step's files
-    with their SHA-256. A file cut short or edited since (or from another run) is refused, never read as if whole."""
-    digests: dict[str, str] = {}
-    for step in (record.get("steps") or {}).values():
-        if isinstance(step, dict) and isinstance(step.get("sha256"), dict):
-            digests |= {str(k): str(v) for k, v in step["sha256"].items()}
-    for name in names:
-        path = run_dir / name
-        if path.is_file() and name in digests and file_digest(path) != digests[name]:
-            raise InputError(path, "is not the file the run wrote (its SHA-256 differs from the one in config.json): "
-                             "cut short or edited since; run 'motiondepth run' into this folder again")  # fmt: skip
-
-
-def run_record(run_dir: Path) -> dict:
-    """A run folder's ``config.json`` as a dict (one clear error when it is not JSON)."""
-    config = run_dir / "config.json"
-    try:
-        record = json.loads(config.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(config, f"cannot read the run's settings ({exc})") from None
-    if not isinstance(record, dict):
-        raise InputError(config, "is not a JSON object")
-    return record
 
 
 def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | None = None) -> TrajectorySamples:
@@ -90,20 +63,16 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
     Raises:
         InputError: no trajectory, an unreadable file, or fewer than 2 samples with an orientation.
     """
+    from motiondepth.io.run_folder import CONFIG, RunFolder
     from motiondepth.io.trajectory import file_kind, read_angle_series, read_trajectory_csv
 
     path = Path(path)
-    pivot, origin, frames = None, 0.0, None
+    pivot, origin, run = None, 0.0, None
     if path.is_dir():
-        config = path / "config.json"
-        if config.is_file():
-            record = run_record(path)
-            try:
-                pivot, origin = record.get("pivot_m"), float(record["input"].get("time_origin_s") or 0.0)
-                frames = record["input"].get("frames")
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise InputError(config, f"cannot read the run's settings ({exc})") from None
-            check_run_files(path, record, ("trajectory.csv", "trajectory_dense.csv"))
+        if (path / CONFIG).is_file():
+            run = RunFolder.open(path)
+            pivot, origin = run.pivot_m, run.time_origin_s
+            run.check_files("trajectory.csv", "trajectory_dense.csv")
         names = ["trajectory_dense.csv", "trajectory.csv"] if dense else ["trajectory.csv"]
         found = [path / n for n in names if (path / n).is_file()]
         if not found:
@@ -111,8 +80,8 @@ def load_samples(path: str | Path, dense: bool = True, frame_span_s: float | Non
         path = found[0]
     kind = file_kind(path)
     angles, times = read_angle_series(path, kind)
-    if frames is not None and kind == "trajectory" and len(times) != int(frames):
-        raise InputError(path, f"holds {len(times)} frames but config.json says the run had {frames}: cut short?")
+    if run is not None and kind == "trajectory":
+        run.check_frame_count(path.name, len(times))
     source = f"{path} (dense)"
     per_frame = path if kind == "trajectory" else path.with_name("trajectory.csv")
     frame_times, frame_centres = None, None

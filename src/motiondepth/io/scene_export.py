@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from motiondepth.errors import InputError
 from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_quat
 from motiondepth.io.atomic import atomic_path, staged_output_dir
 
@@ -35,36 +34,23 @@ OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down,
 
 def _run_folder(run_dir: Path) -> dict:
     """What both exports need from a run folder: intrinsics, size, frame names, poses, tracks, 3D points."""
-    from motiondepth.io.export import check_run_files, run_record
+    from motiondepth.io.run_folder import RunFolder
     from motiondepth.io.trajectory import load_tracks, load_tracks3d, read_trajectory_csv
 
-    run_dir = Path(run_dir)
-    config = run_dir / "config.json"
-    if not run_dir.is_dir() or not config.is_file():
-        raise InputError(run_dir, "not a 'motiondepth run' output folder (no config.json)")
-    record = run_record(run_dir)
-    try:
-        fx, fy, cx, cy = (float(v) for v in record["intrinsics"]["fx_fy_cx_cy"])
-        h, w = (int(v) for v in record["input"]["size"])
-        first = int(record["input"].get("indices", [0])[0])
-        stride = int((record.get("options") or {}).get("stride") or 1)
-        frames = record["input"].get("frames")
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise InputError(config, f"cannot read the run's intrinsics and frame size ({exc})") from None
-    check_run_files(run_dir, record, ("trajectory.csv", "tracks.npz", "tracks3d.npz"))
-    traj = read_trajectory_csv(run_dir / "trajectory.csv")
-    if frames is not None and len(traj.angles) != int(frames):
-        raise InputError(run_dir / "trajectory.csv", f"holds {len(traj.angles)} frames but config.json says the run "
-                         f"had {frames}: cut short?")  # fmt: skip
+    run = RunFolder.open(run_dir)
+    (fx, fy, cx, cy), (h, w) = run.require("an export for reconstruction tools")
+    run.check_files("trajectory.csv", "tracks.npz", "tracks3d.npz")
+    traj = read_trajectory_csv(run.path / "trajectory.csv")
+    run.check_frame_count("trajectory.csv", len(traj.angles))
     if traj.centres is None:  # a run from before camera centres were written: the pivot model's
         from motiondepth.geometry.pivot import camera_centre
 
-        pivot = float(record.get("pivot_m") or 0.0)
+        pivot = run.pivot_m or 0.0
         traj.centres = camera_centre(euler_to_matrix(np.nan_to_num(traj.angles)), pivot)
     tracks, _ = load_tracks(run_dir / "tracks.npz") if (run_dir / "tracks.npz").is_file() else (None, None)
     t3d = load_tracks3d(run_dir / "tracks3d.npz") if (run_dir / "tracks3d.npz").is_file() else None
     solved = np.isfinite(traj.angles).all(1) & np.isfinite(traj.centres).all(1)
-    names = [f"frame_{first + stride * k:06d}.png" for k in range(len(traj.angles))]
+    names = [f"frame_{run.first_index + run.stride * k:06d}.png" for k in range(len(traj.angles))]
     return {"K": (fx, fy, cx, cy), "size": (h, w), "names": names, "angles": traj.angles,
             "centres": traj.centres, "solved": solved, "tracks": tracks, "tracks3d": t3d}  # fmt: skip
 
