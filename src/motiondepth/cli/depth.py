@@ -31,7 +31,7 @@ def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
     if intr is not None:
         return intr, None
     if a.calibration:
-        from motiondepth.workflow import resolve_intrinsics
+        from motiondepth.io.camera import resolve_intrinsics
 
         return resolve_intrinsics(tuple(size), calibration=a.calibration)[0], None
     if tracks_intr is not None:

@@ -50,8 +50,7 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
     file ``run --calibration`` reads (OpenCV, Open3D, ROS, Gyroflow), rescaled to the tracks' frames, with
     its ``pivot_m`` or the default pivot."""
     from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
-    from motiondepth.io.camera import camera_from_record, pivot_from_record
-    from motiondepth.workflow import read_lens_distortion, resolve_intrinsics
+    from motiondepth.io.camera import camera_from_record, pivot_from_record, read_lens_distortion, resolve_intrinsics
 
     lens = read_lens_distortion(path, rec)
     lens = None if lens is None or lens.is_identity else lens
@@ -64,11 +63,11 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
 
 
 def cmd_trajectory(a: argparse.Namespace) -> int:
+    from motiondepth.io.camera import calibration_record
     from motiondepth.io.depth import load_depth
     from motiondepth.io.trajectory import load_tracks, write_trajectory_csv
     from motiondepth.trajectory.homography import solve_homography
     from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
-    from motiondepth.workflow import calibration_record
 
     tracks, _ = load_tracks(a.tracks)
     h, w = tracks.image_size

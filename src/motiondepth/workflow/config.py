@@ -10,6 +10,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
+from motiondepth.io.camera import FOCAL_AUTO  # noqa: F401 - re-exported
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import (
     AS_WORD,
@@ -26,7 +27,6 @@ from motiondepth.options import (
 )
 from motiondepth.types import Tracks, Tracks3D, Trajectory
 
-FOCAL_AUTO = "estimated from the shake"  # intrinsics origin of --hfov auto (see estimate_focal_length)
 ARCMIN_PER_RAD = 180.0 / np.pi * 60.0
 
 # thresholds of the report's warnings
