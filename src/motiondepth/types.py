@@ -11,6 +11,32 @@ import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics
 
+SEVERITIES = ("high", "medium", "note")  # of a warning: the result is doubtful / may be off / worth knowing
+
+
+class RunWarning(str):
+    """One of a run's warnings: its text (it is a ``str``: printed, searched and written to JSON as one) and its
+    ``severity`` (:data:`SEVERITIES`), declared where the warning is made, never inferred from the wording."""
+
+    severity: str
+
+    def __new__(cls, text: str, severity: str = "medium") -> RunWarning:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
+        obj = super().__new__(cls, text)
+        obj.severity = severity
+        return obj
+
+
+def high(text: str) -> RunWarning:
+    """A warning that makes the result doubtful."""
+    return RunWarning(text, "high")
+
+
+def note(text: str) -> RunWarning:
+    """A warning worth knowing (where a number comes from), that does not put the result in doubt."""
+    return RunWarning(text, "note")
+
 
 @dataclass
 class RGBDImage:

@@ -8,6 +8,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -195,6 +196,27 @@ def test_run_api_checks_numbers_like_the_flags(tmp_path):
                                1000), ("end", "--end", 0), ("tracker", "--tracker", "foo")):  # fmt: skip
         with pytest.raises(InputError, match=flag):
             motiondepth.run(tmp_path / "missing.mp4", tmp_path / "out", **{field: value})
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_api_checks_every_choice_and_exclusion_like_the_flags(tmp_path):
+    """One check from RunConfig's metadata (config.check_options): every field with choices refuses a value outside
+    them through the Python API, naming its flag, and settings that exclude each other are refused together."""
+    from dataclasses import fields
+
+    import motiondepth
+    from motiondepth.errors import InputError
+    from motiondepth.workflow.config import EXCLUSIVE, RunConfig
+
+    with_choices = [f for f in fields(RunConfig) if f.metadata.get("choices")]
+    assert {f.name for f in with_choices} >= {"motion", "depth_rescale", "rolling_shutter", "tracker", "ply_axes"}
+    for f in with_choices:
+        with pytest.raises(InputError, match=f.metadata["option"]):
+            motiondepth.run(tmp_path / "missing.mp4", tmp_path / "out", **{f.name: "bogus"})
+    values = {"tracks": "t.npz", "gyro": "g.csv", "blur_fit": True, "scene_distance_m": 2.0, "depth": "d.npz"}
+    for a, b, why in EXCLUSIVE:
+        with pytest.raises(InputError, match=re.escape(why)):
+            motiondepth.run(tmp_path / "missing.mp4", tmp_path / "out", **{a: values[a], b: values[b]})
     assert not (tmp_path / "out").exists()
 
 
@@ -697,9 +719,8 @@ def test_tracks_at_another_resolution(sim, tmp_path, capsys):
     assert main([str(a) for a in _run(sim, tmp_path / "h", "--tracks", half)]) == 0
     cfg = json.loads((tmp_path / "h" / "config.json").read_text())
     assert any("cover only" in w and "half the resolution" in w for w in cfg["warnings"]), cfg["warnings"]
-    from motiondepth.workflow.report import warning_severity
-
-    assert warning_severity(next(w for w in cfg["warnings"] if "cover only" in w)) == "high"
+    k = next(i for i, w in enumerate(cfg["warnings"]) if "cover only" in w)
+    assert cfg["warning_severities"][k] == "high"
 
 
 def _csv(path: Path, rows: list[str]) -> Path:

@@ -665,15 +665,29 @@ def test_the_step_by_step_depth_is_runs(first_run):
 
 
 def test_report_warnings_come_after_the_summary_ranked_by_severity():
+    from motiondepth.types import RunWarning, high, note
     from motiondepth.workflow.report import _warnings_block, warning_severity
 
-    assert warning_severity("low track survival: 5% of the tracks ...") == "high"
-    assert warning_severity("metric depth: the scale comes from the network ...") == "note"
-    assert warning_severity("the depth network's scale is unsure ...") == "medium"
-    block = _warnings_block(["metric depth: the scale ...", "large residuals: 3 px", "something else"])
+    # the severity is the one declared where the warning is made, whatever its wording
+    assert warning_severity(high("5% of the tracks survive")) == "high"
+    assert warning_severity(note("low track survival, reworded")) == "note"
+    assert warning_severity("plain text") == "medium" and RunWarning("x").severity == "medium"
+    with pytest.raises(ValueError, match="severity"):
+        RunWarning("x", "urgent")
+    block = _warnings_block([note("metric depth: the scale ..."), high("large residuals: 3 px"), "something else"])
     assert block.startswith('<details class="warnings" open>') and "3 warning(s): 1 high, 1 medium, 1 note" in block
     assert block.index("large residuals") < block.index("something else") < block.index("metric depth")
-    assert " open" not in _warnings_block(["metric depth: a note only"]).split(">")[0]
+    assert " open" not in _warnings_block([note("metric depth: a note only")]).split(">")[0]
+
+
+def test_every_warning_of_a_run_declares_its_severity(first_run):
+    """The warnings carry the severity their maker declared (types.RunWarning); config.json records it beside each."""
+    from motiondepth.types import RunWarning
+
+    assert first_run.warnings and all(isinstance(w, RunWarning) for w in first_run.warnings)
+    cfg = json.loads((first_run.out_dir / "config.json").read_text())
+    assert cfg["warning_severities"] == [w.severity for w in first_run.warnings]
+    assert all(w.severity == "note" for w in first_run.warnings if w.startswith("metric depth"))
 
 
 def test_report_puts_the_summary_first(first_run):

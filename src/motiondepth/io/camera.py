@@ -19,6 +19,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.options import FOCAL_PX, HFOV, PRINCIPAL_PX
+from motiondepth.types import RunWarning, note
 
 if TYPE_CHECKING:
     from motiondepth.geometry.distortion import LensDistortion
@@ -285,7 +286,7 @@ def resolve_intrinsics(
     calibration: str | Path | None = None,
     hfov: float | str | None = None,
     calibration_record: dict | None = None,
-) -> tuple[Intrinsics, str, str | None]:
+) -> tuple[Intrinsics, str, RunWarning | None]:
     """Intrinsics of the decoded frames → (intrinsics, where they came from, warning or None).
 
     Values are given for the *source* video (``source_size``, before any resize) and rescaled
@@ -326,7 +327,7 @@ def resolve_intrinsics(
     else:
         base = Intrinsics.from_hfov(DEFAULT_HFOV_DEG, sw, sh)
         origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
-        warning = (
+        warning = note(
             f"no intrinsics given: assumed a {DEFAULT_HFOV_DEG:g}° horizontal field of view; rotation "
             "angles scale with the focal length, so give --fx/--fy/--cx/--cy, --calibration or --hfov "
             "(--hfov auto estimates it from the shake)"

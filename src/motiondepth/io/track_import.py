@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.types import Tracks
+from motiondepth.types import RunWarning, Tracks, high
 
 FORMATS = ("motiondepth", "cotracker", "tapir", "csv")
 MAX_TRACKS = 129 * 129  # as many as the densest query grid (--grid-half 64); more would run for many minutes
@@ -233,8 +233,9 @@ def check_tracks(path: str | Path, tracks: Tracks, num_frames: int, size: tuple[
         if lost.any():
             raise InputError(path, f"track {int(np.argmax(lost))} is visible only at positions far outside the {w}x{h} "
                              "frames")  # fmt: skip
-        warnings.append(f"{int(far.sum())} position(s) of the imported tracks lay more than {OUTSIDE_MARGIN:.0%} "
-                        f"outside the {w}x{h} frames; treated as not visible")  # fmt: skip
+        text = (f"{int(far.sum())} position(s) of the imported tracks lay more than {OUTSIDE_MARGIN:.0%} outside the "
+                f"{w}x{h} frames; treated as not visible")  # fmt: skip
+        warnings.append(RunWarning(text, "medium"))
     xy = tracks.tracks[vis]
     lo, hi = xy.min(0), xy.max(0)
     span = hi - lo
@@ -248,8 +249,10 @@ def check_tracks(path: str | Path, tracks: Tracks, num_frames: int, size: tuple[
     if (span < 0.6 * np.array([w, h])).all():
         hint = " tracked at half the resolution?" if (hi < 0.55 * np.array([w, h])).all() else ""
         warnings.append(
-            f"the imported tracks cover only x {lo[0]:.0f}-{hi[0]:.0f}, y {lo[1]:.0f}-{hi[1]:.0f} of the "
-            f"{w}x{h} frames, which makes the rotation poorly determined;{hint or ' check the resolution'}"
+            high(
+                f"the imported tracks cover only x {lo[0]:.0f}-{hi[0]:.0f}, y {lo[1]:.0f}-{hi[1]:.0f} of the "
+                f"{w}x{h} frames, which makes the rotation poorly determined;{hint or ' check the resolution'}"
+            )
         )
     pos, queries = tracks.tracks, tracks.queries
     if far.any():  # the hidden positions become 0 (as unseen ones are); queries move to each track's first sighting

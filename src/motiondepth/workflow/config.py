@@ -70,17 +70,46 @@ def flag(
             "auto_value": auto_value}  # fmt: skip
 
 
-def check_numbers(cfg: RunConfig) -> None:
-    """Every numeric setting finite and in its flag's range (:class:`~motiondepth.errors.InputError` naming the
-    flag), before anything is read or written; ``--end`` after ``--start``."""
+# settings that exclude each other: (field, other field, why), checked with the flags named
+EXCLUSIVE = (
+    ("tracks", "gyro", "give either your own tracks or --gyro, which re-tracks the query grid"),
+    ("tracks", "blur_fit", "give either your own tracks or --blur-fit, which re-tracks the query grid"),
+    ("blur_fit", "gyro", "give either a gyro log or --blur-fit, not both (the gyro is the better source)"),
+    ("scene_distance_m", "depth", "give either a metric depth map (--depth) or --scene-distance, not both"),
+)
+
+
+def check_options(cfg: RunConfig) -> None:
+    """Every setting of ``cfg`` that is wrong whatever the clip, from the fields' metadata (the same for the Python
+    API and the command line; :class:`~motiondepth.errors.InputError` naming the flag), before anything is read or
+    written: each number finite and in its range, each choice one of its values (``--tracker`` also any tracker
+    registered from Python), ``--end`` after ``--start``, and no two settings that exclude each other."""
     for f in fields(cfg):
         md = f.metadata
         value = getattr(cfg, f.name)
-        if md.get("limits") is None or value is None or (md.get("auto") and value == md["auto"]):
+        if "option" not in md or value is None or (md.get("auto") and value == md["auto"]):
             continue
-        check_number(value, md["option"], md["limits"])
+        if md.get("limits") is not None:
+            check_number(value, md["option"], md["limits"])
+        choices = md.get("choices")
+        if f.name == "tracker":
+            from motiondepth.tracking import available_trackers  # the built-in ones, and any registered from Python
+
+            choices = tuple(available_trackers())
+        if choices is not None and value not in choices:
+            raise InputError(md["option"], f"unknown value {value!r}; use one of {', '.join(map(str, choices))}")
     if cfg.end is not None and cfg.end <= cfg.start:
         raise InputError("--end", f"must be after --start ({cfg.start}), got {cfg.end}")
+    for a, b, why in EXCLUSIVE:
+        if getattr(cfg, a) not in (None, False) and getattr(cfg, b) not in (None, False):
+            raise InputError(_field_option(a), why)
+
+
+def _field_option(name: str) -> str:
+    return next(f.metadata["option"] for f in fields(RunConfig) if f.name == name)
+
+
+check_numbers = check_options  # the earlier name
 
 
 @dataclass

@@ -17,6 +17,7 @@ from motiondepth.io.camera import (  # noqa: F401 - the calibration readers, re-
     read_lens_distortion,
     resolve_intrinsics,
 )
+from motiondepth.types import RunWarning
 from motiondepth.workflow.config import Clip, RunConfig
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ GAP_WARNED = 2.5  # × the median: dropped frames, worth a warning
 
 
 def check_frame_times(path: str | Path, times: np.ndarray, indices: np.ndarray, source: str, stride: int = 1
-                      ) -> tuple[str, ...]:  # fmt: skip
+                      ) -> tuple[RunWarning, ...]:  # fmt: skip
     """Every frame interval, not only the median: a clip whose frames jump across a gap in the recording (the TUM
     folder in ../shared jumps 15 s from frame 239 to 700) is refused with the range to cut on either side, since
     every step after decoding assumes one continuous motion; smaller jumps (dropped frames) come back as warnings."""
@@ -91,9 +92,9 @@ def check_frame_times(path: str | Path, times: np.ndarray, indices: np.ndarray, 
     dropped = np.flatnonzero(steps > GAP_WARNED * med)
     if len(dropped):
         k = int(dropped[0])
-        return (f"{len(dropped)} frame interval(s) are more than {GAP_WARNED:g} × the median "
+        return (RunWarning(f"{len(dropped)} frame interval(s) are more than {GAP_WARNED:g} × the median "
                 f"({1e3 * med:.3g} ms), the longest {1e3 * steps.max():.4g} ms (first after frame {indices[k]}): "
-                "dropped frames? the motion across them is interpolated",)  # fmt: skip
+                "dropped frames? the motion across them is interpolated", "medium"),)  # fmt: skip
     return ()
 
 
@@ -133,18 +134,14 @@ def gyro_aid(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> Gyr
         log = str(video)
     if not Path(log).is_file():
         raise InputError(log, "gyro log not found")
-    if cfg.blur_fit:
-        raise InputError("--blur-fit", "give either a gyro log or --blur-fit, not both (the gyro is the better source)")
     exposure, readout = exposure_timing(cfg, clip, "gyro-aided tracking")
     return GyroAid(log, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
 
 
 def solver_config(cfg: RunConfig, clip: Clip):
-    from motiondepth.trajectory.optics import ROLLING_SHUTTER_MODES, rolling_shutter_config
+    from motiondepth.trajectory.optics import rolling_shutter_config
 
-    if cfg.rolling_shutter not in ROLLING_SHUTTER_MODES:
-        raise InputError("--rolling-shutter", f"unknown model {cfg.rolling_shutter!r}; use prior, free or off")
-    try:
+    try:  # --rolling-shutter is one of its choices (config.check_options)
         readout = None if cfg.readout_ms is None else cfg.readout_ms / 1000.0
         return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s)
     except ValueError as exc:

@@ -13,7 +13,7 @@ import numpy as np
 from motiondepth import __version__
 from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
-from motiondepth.types import Tracks
+from motiondepth.types import SEVERITIES, Tracks
 from motiondepth.viz.plots import depth_with_colorbar
 from motiondepth.workflow.config import Result
 
@@ -138,21 +138,11 @@ def _shake_table(shake: dict) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
-SEVERITIES = ("high", "medium", "note")  # of a warning: the result is doubtful / may be off / worth knowing
-_HIGH = ("too few tracked points", "large residuals", "low track survival", "not used", "large rotation", "cover only")
-_NOTE = ("metric depth", "frame times", "plays rotated", "intrinsics")
-
-
-def warning_severity(text: str) -> str:
-    """How much a run's warning matters (:data:`SEVERITIES`): ``high`` where results are doubtful (unsolved
-    frames, poor fits, lost tracks, an unused gyro log, rotation beyond the solver's range), ``note`` for what
-    a reader should know (where the metric scale comes from, frame times, a rotated display), else ``medium``."""
-    low = text.lower()
-    if any(k in low for k in _HIGH):
-        return "high"
-    if any(low.startswith(k) or f" {k}" in low[:40] for k in _NOTE):
-        return "note"
-    return "medium"
+def warning_severity(warning: str) -> str:
+    """How much a run's warning matters (:data:`~motiondepth.types.SEVERITIES`): the severity its maker declared
+    (:class:`~motiondepth.types.RunWarning`: ``high`` where results are doubtful, ``note`` for what a reader should
+    know), ``medium`` for plain text."""
+    return getattr(warning, "severity", "medium")
 
 
 def _warnings_block(warnings: list[str]) -> str:

@@ -19,7 +19,7 @@ from motiondepth.workflow.cache import (
     environment,
     locked_output_dir,
 )
-from motiondepth.workflow.config import MOTION_FILES, MOTION_MODES, OUTPUT_FILES, Clip, Result, RunConfig, check_numbers
+from motiondepth.workflow.config import MOTION_FILES, OUTPUT_FILES, Clip, Result, RunConfig, check_options
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -182,6 +182,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     res.cached = [name for name, st in record["steps"].items() if st.get("cached")]
     # config.json: what was set up before the steps, the steps' bookkeeping, then the result's summary
     record |= {"summary": res.summary, "warnings": res.warnings,
+               "warning_severities": [getattr(w, "severity", "medium") for w in res.warnings],
                "timings_s": {k: round(v, 4) for k, v in res.timings_s.items()}}  # fmt: skip
     steps.cache.save()
     return res
@@ -208,21 +209,8 @@ STEPS = (
 
 def _check_options(cfg: RunConfig) -> None:
     """Settings that are wrong whatever the clip."""
-    check_numbers(cfg)  # every number finite and in range (pivot, scene distance, sigma, …), the flag named
+    check_options(cfg)  # numbers in range, choices, exclusions: one check from RunConfig's metadata
     check_device(cfg.device)
-    if cfg.motion not in MOTION_MODES:
-        raise InputError("--motion", f"unknown motion model {cfg.motion!r}; use one of {', '.join(MOTION_MODES)}")
-    if cfg.ply_axes not in ("opencv", "opengl"):
-        raise InputError("--ply-axes", f"unknown axes {cfg.ply_axes!r}; use opencv or opengl")
-    from motiondepth.tracking import available_trackers  # the built-in ones, and any registered from Python
-
-    if cfg.tracker not in available_trackers():
-        raise InputError("--tracker", f"unknown tracker {cfg.tracker!r}; use one of {', '.join(available_trackers())}")
-    if cfg.tracks is not None and (cfg.gyro is not None or cfg.blur_fit):
-        flag = "--gyro" if cfg.gyro is not None else "--blur-fit"
-        raise InputError("--tracks", f"give either your own tracks or {flag}, which re-tracks the query grid")
-    if cfg.scene_distance_m is not None and cfg.depth is not None:
-        raise InputError("--scene-distance", "give either a metric depth map (--depth) or --scene-distance, not both")
 
 
 def _check_grid_fits(video, clip: Clip, intr: Intrinsics, cfg: RunConfig) -> None:

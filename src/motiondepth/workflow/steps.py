@@ -11,7 +11,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
-from motiondepth.types import Tracks, Tracks3D, Trajectory
+from motiondepth.types import RunWarning, Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.config import FOCAL_AUTO
 
 
@@ -208,26 +208,28 @@ def lift_tracks(
     )
 
 
-def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple[Intrinsics, str, str | None]:
+def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple[Intrinsics, str, RunWarning | None]:
     """(intrinsics, origin, warning) after ``--hfov auto``: the estimate, or the default when it is not trusted."""
     if estimate.get("trusted"):
         hfov = float(estimate["hfov_deg"])
         return (
             found,
             f"{FOCAL_AUTO} ({hfov:.1f}° horizontal field of view)",
-            (
+            RunWarning(
                 f"focal length {FOCAL_AUTO}: {found.fx:.0f} px, a {hfov:.1f}° horizontal field of view "
                 "(median error 4 %, worst 8 % on docs/results.md's benchmark); rotation angles scale with it, so give "
-                "--calibration for exact ones"
+                "--calibration for exact ones",
+                "medium",
             ),
         )
     origin = f"default ({DEFAULT_HFOV_DEG:g}° horizontal field of view)"
     return (
         start,
         origin,
-        (
+        RunWarning(
             f"--hfov auto: {estimate.get('problem', 'no estimate')}; assumed a {DEFAULT_HFOV_DEG:g}° horizontal "
-            "field of view instead, so give --fx/--fy/--cx/--cy, --calibration or --hfov"
+            "field of view instead, so give --fx/--fy/--cx/--cy, --calibration or --hfov",
+            "medium",
         ),
     )
 

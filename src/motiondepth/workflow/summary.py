@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.types import Tracks, Tracks3D, Trajectory
+from motiondepth.types import RunWarning, Tracks, Tracks3D, Trajectory, high, note
 from motiondepth.workflow.config import (
     ARCMIN_PER_RAD,
     LARGE_RESIDUAL_PX,
@@ -114,47 +114,57 @@ def summarize(
     return summary, warnings
 
 
-def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory) -> list[str]:
+def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory) -> list[RunWarning]:
     """What in a run's :func:`summarize` numbers looks unreliable, one sentence each (thresholds in
     :mod:`motiondepth.workflow.config`)."""
     warnings = []
     gyro = summary.get("gyro")
     if len(unsolved):
         warnings.append(
-            f"{len(unsolved)} frame(s) kept too few tracked points to solve their rotation (first: {unsolved[0]}): "
-            "they are NaN in trajectory.csv and trajectory_dense.csv, and count as 0 in the summary's angles"
+            high(
+                f"{len(unsolved)} frame(s) kept too few tracked points to solve their rotation (first: {unsolved[0]}): "
+                "they are NaN in trajectory.csv and trajectory_dense.csv, and count as 0 in the summary's angles"
+            )
         )
     if clip.display_rotation_deg:
         warnings.append(
-            f"the video plays rotated by {clip.display_rotation_deg}° (its display matrix, as phones store portrait "
-            "video): motiondepth works on the stored frames, whose rows the sensor reads in order, so --fx/--fy/--cx/"
-            "--cy, --calibration and --hfov refer to the stored "
-            f"{clip.source_size[1]}×{clip.source_size[0]} frames, roll, pitch and yaw are about the stored image's "
-            "axes, and the depth map and plots are in that orientation (overlay.mp4 and stabilized.mp4 carry the "
-            "rotation, so they play upright)"
+            note(
+                f"the video plays rotated by {clip.display_rotation_deg}° (its display matrix, as phones store "
+                "portrait video): motiondepth works on the stored frames, whose rows the sensor reads in order, so "
+                "--fx/--fy/--cx/--cy, --calibration and --hfov refer to the stored "
+                f"{clip.source_size[1]}×{clip.source_size[0]} frames, roll, pitch and yaw are about the stored image's "
+                "axes, and the depth map and plots are in that orientation (overlay.mp4 and stabilized.mp4 carry the "
+                "rotation, so they play upright)"
+            )
         )
     if clip.times_source.startswith("assumed"):
-        warnings.append(f"frame times {clip.times_source}: rates, spectra and the readout estimate use them")
+        warnings.append(note(f"frame times {clip.times_source}: rates, spectra and the readout estimate use them"))
     if gyro and not gyro.get("used"):
-        warnings.append(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}")
+        warnings.append(high(f"gyro log {gyro.get('file')} not used: {gyro.get('reason')}"))
     if summary["visible_last_frame"] < LOW_SURVIVAL:
         warnings.append(
-            f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
-            "visible in the last frame (large motion, occlusion or a changing scene); results for later "
-            "frames rest on few points"
+            high(
+                f"low track survival: {100 * summary['visible_last_frame']:.0f}% of the tracks are still "
+                "visible in the last frame (large motion, occlusion or a changing scene); results for later "
+                "frames rest on few points"
+            )
         )
     if summary["residual_px"]["median"] > LARGE_RESIDUAL_PX:
         translates = traj.method.endswith("6dof")
         warnings.append(
-            f"large residuals: the motion model fits the tracks to {summary['residual_px']['median']:.2f}"
-            " px (median of the frames' trimmed RMS); "
-            + ("objects probably move or the tracks slip" if translates else "the camera probably translates")
-            + ", and the motion is then only approximate"
+            high(
+                f"large residuals: the motion model fits the tracks to {summary['residual_px']['median']:.2f}"
+                " px (median of the frames' trimmed RMS); "
+                + ("objects probably move or the tracks slip" if translates else "the camera probably translates")
+                + ", and the motion is then only approximate"
+            )
         )
     if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
         warnings.append(
-            f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
-            f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
+            high(
+                f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
+                f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
+            )
         )
     return warnings
 
@@ -162,7 +172,7 @@ def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory)
 SCALE_CHECK_MIN = 1.05  # below this cost ratio at ½× or 2× the depth, the report warns that the scale is loose
 
 
-def scale_warning(ratios, rotation_ratios=None) -> str | None:
+def scale_warning(ratios, rotation_ratios=None) -> RunWarning | None:
     """Report warning when the parallax barely fixes the depth scale (see :func:`parallax.scale_check`).
 
     ``rotation_ratios`` (the RMS rotation solved at half and twice every depth, over the one at
@@ -188,10 +198,10 @@ def scale_warning(ratios, rotation_ratios=None) -> str | None:
             f", and the rotation's size with it: {100 * (q[0] - 1):+.0f} % at half and {100 * (q[1] - 1):+.0f} % at "
             "twice every depth (--scene-distance fixes the scale if you know how far the scene is)"
         )
-    return text
+    return RunWarning(text, "medium")
 
 
-def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg: RunConfig) -> None:
+def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale_info: dict, cfg: RunConfig) -> None:
     """Add the depth's parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
     summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
     motion = rescale_info.get("motion")
@@ -216,35 +226,45 @@ def add_depth_notes(summary: dict, warnings: list[str], rescale_info: dict, cfg:
     rescaled = rescale_info.get("mode") != "none"
     if cfg.scene_distance_m is not None:
         warnings.append(
-            f"metric depth: the shape comes from {_depth_origin(cfg)}"
-            + (" and the pivot parallax" if rescaled else "")
-            + f", the scale from the given scene distance ({cfg.scene_distance_m:g} m median); on real footage "
-            "expect the shape to be off by tens of percent"
+            note(
+                f"metric depth: the shape comes from {_depth_origin(cfg)}"
+                + (" and the pivot parallax" if rescaled else "")
+                + f", the scale from the given scene distance ({cfg.scene_distance_m:g} m median); on real footage "
+                "expect the shape to be off by tens of percent"
+            )
         )
         return
     parallax = "pivot parallax" if motion is None else f"the parallax of the {motion['model']} motion"
     if cfg.depth_rescale != "none" and not rescaled:
         why = rescale_info.get("why") or f"{rescale_info.get('points')} reliable points"
         warnings.append(
-            f"{parallax} was too weak to check the depth network's map ({why}): the depth keeps the network's own"
+            RunWarning(
+                f"{parallax} was too weak to check the depth network's map ({why}): the depth keeps the network's own",
+                "medium",
+            )
         )
     if motion is not None:
         warnings.append(
-            f"metric depth: the scale comes from {_depth_origin(cfg)} (its median, a prior of the motion solver)"
-            + (f", the shape from {parallax} where the tracks see it (depth.npz 'confidence')" if rescaled else "")
-            + "; on real footage expect the scale to be off by tens of percent, or give --depth or --scene-distance"
+            note(
+                f"metric depth: the scale comes from {_depth_origin(cfg)} (its median, a prior of the motion solver)"
+                + (f", the shape from {parallax} where the tracks see it (depth.npz 'confidence')" if rescaled else "")
+                + "; on real footage expect the scale to be off by tens of percent, or give --depth or "
+                "--scene-distance"
+            )
         )
         return
     warnings.append(
-        f"metric depth comes from {_depth_origin(cfg)}"
-        + (
-            f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
-            "camera (--pivot; depth scales with it)"
-            if rescaled
-            else ""
+        note(
+            f"metric depth comes from {_depth_origin(cfg)}"
+            + (
+                f", rescaled by pivot parallax, which assumes rotation about a pivot {cfg.pivot_m:g} m behind the "
+                "camera (--pivot; depth scales with it)"
+                if rescaled
+                else ""
+            )
+            + "; on real footage expect errors of tens of percent, or give --depth (or --scene-distance, which the "
+            "rotation's accuracy hinges on)"
         )
-        + "; on real footage expect errors of tens of percent, or give --depth (or --scene-distance, which the "
-        "rotation's accuracy hinges on)"
     )
 
 
