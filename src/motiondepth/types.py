@@ -87,7 +87,7 @@ class Trajectory:
     angles: np.ndarray  # (T, 3) float64, angles[0] == 0
     times: np.ndarray  # (T,) float64 seconds, frame start times
     residual_px: np.ndarray  # (T,) float64 RMS reprojection residual of the fit, pixels
-    method: str = "unknown"  # paper | lsq | homography | groundtruth
+    method: str = "unknown"  # paper | lsq | homography | groundtruth | small-motion-{6dof,pivot,rotation}
     dense: np.ndarray | None = None  # (T, S, 3) optional dense samples per frame
     # (T, 3) rad, optional: rolling shutter, the rotation from the top row's exposure to the bottom row's
     # (row r sits at ``angles + (r − (H − 1)/2) / H · readout_rotation``; the lsq solver's rates)

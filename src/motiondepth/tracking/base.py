@@ -38,7 +38,7 @@ def register_tracker(name: str, factory: Callable[..., Tracker]) -> None:
 
 
 def make_tracker(name: str, **options: object) -> Tracker:
-    """Instantiate a registered tracker by name (``klt`` is built in)."""
+    """Instantiate a registered tracker by name (``klt``, ``klt-chain`` and ``dis`` are built in)."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown tracker {name!r}; available: {sorted(_REGISTRY)}")
     return _REGISTRY[name](**options)

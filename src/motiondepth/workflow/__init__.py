@@ -4,11 +4,15 @@ The two methods compose (docs/design.md §1): the blur network gives metric dept
 solver gives the camera rotation from tracked points, and Seurat carries depth through time.
 Steps, each a plain function usable on its own:
 
-1. :func:`decode_video`        frames from a video file (PyAV) or a ``simulate`` folder; range, stride, resize
-2. :func:`resolve_intrinsics`  from ``fx/fy/cx/cy``, a calibration JSON, a field of view, or a default
-3. :func:`track_points`        the paper's query grid tracked through the clip (KLT unless told otherwise)
+1. :func:`decode_video`        frames from a video file (PyAV), an image folder or a ``simulate`` folder; range,
+                               stride, resize; every frame interval checked
+2. :func:`resolve_intrinsics`  from ``fx/fy/cx/cy``, a calibration file, a field of view, or a default
+3. :func:`track_points`        the paper's query grid tracked through the clip (KLT unless told otherwise), or
+                               the user's own tracks (``--tracks``)
 4. :func:`estimate_depth`      metric depth of the first frame: the blur network, or a user depth map
-5. :func:`solve_rotation`      optics-based per-frame rotation (``lsq`` mode) using that depth
+5. :func:`solve_motion`        rotation and translation by the small-motion bundle adjustment (``--motion auto``,
+                               the default), which keeps the papers' pivot model where it fits better;
+   :func:`solve_rotation`      the papers' optics-based per-frame rotation (``--motion lsq``, and in that case)
 6. :func:`densify`             dense trajectory, S samples per frame, from the trajectory decoder
 7. :func:`lift_tracks`         Seurat depth over time of every track, scaled by the first-frame depth
 8. :func:`write_exports`       ``points.ply``, ``overlay.mp4``, ``stabilized.mp4``, ``trajectory.png``,
@@ -26,7 +30,7 @@ leaves a half-written file and the next run resumes after the last finished step
 
 Modules: :mod:`~motiondepth.workflow.config` (settings, containers, thresholds),
 :mod:`~motiondepth.workflow.inputs` (frames, intrinsics, timing), :mod:`~motiondepth.workflow.steps`
-(the computing steps), :mod:`~motiondepth.workflow.summary` (numbers and warnings),
+(the computing steps), :mod:`~motiondepth.workflow.stages` (the steps as ``run`` caches them), :mod:`~motiondepth.workflow.summary` (numbers and warnings),
 :mod:`~motiondepth.workflow.cache` (the step cache), :mod:`~motiondepth.workflow.exports` (files for
 people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
 :mod:`~motiondepth.workflow.batch` (:func:`run_batch`: many clips, one table).
@@ -57,6 +61,7 @@ from motiondepth.workflow.steps import (
     lift_tracks,
     rescale_by_parallax,
     scale_to_distance,
+    solve_motion,
     solve_rotation,
     track_points,
 )
@@ -95,6 +100,7 @@ __all__ = [
     "scale_to_distance",
     "scale_warning",
     "shake_spectra",
+    "solve_motion",
     "solve_rotation",
     "solver_config",
     "summarize",

@@ -45,7 +45,7 @@ def file_fingerprint(path: str | Path | None) -> dict | None:
 
 
 def folder_fingerprint(path: str | Path) -> list:
-    """:func:`_fingerprint` of every file in a folder (a model's config and weights), for cache keys."""
+    """:func:`file_fingerprint` of every file in a folder (a model's config and weights), for cache keys."""
     return [file_fingerprint(p) for p in sorted(Path(path).iterdir()) if p.is_file()]
 
 
