@@ -30,7 +30,8 @@ leaves a half-written file and the next run resumes after the last finished step
 
 Modules: :mod:`~motiondepth.workflow.config` (settings, containers, thresholds),
 :mod:`~motiondepth.workflow.inputs` (frames, intrinsics, timing), :mod:`~motiondepth.workflow.steps`
-(the computing steps), :mod:`~motiondepth.workflow.stages` (the steps as ``run`` caches them), :mod:`~motiondepth.workflow.summary` (numbers and warnings),
+(the computing steps), :mod:`~motiondepth.workflow.stages` (the steps as ``run`` caches
+them), :mod:`~motiondepth.workflow.summary` (numbers and warnings),
 :mod:`~motiondepth.workflow.cache` (the step cache), :mod:`~motiondepth.workflow.exports` (files for
 people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
 :mod:`~motiondepth.workflow.batch` (:func:`run_batch`: many clips, one table).
