@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.geometry.rotations import euler_derivatives, euler_to_matrix
 from motiondepth.types import Tracks, Trajectory
 
@@ -263,7 +264,7 @@ def solve_small_motion(
     intr: Intrinsics,
     prior_depth: np.ndarray,
     model: str = "6dof",
-    pivot_m: float = 0.2,
+    pivot_m: float = DEFAULT_PIVOT_M,
     readout_fraction: float = 0.0,
     config: SmallMotionConfig | None = None,
     init: SmallMotion | None = None,
@@ -428,7 +429,7 @@ def _fit_depths(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth:
         return None
     q = 6 if sol.model == "6dof" else 3
     full = np.nan_to_num(sol.angles if q == 3 else np.concatenate([sol.angles, sol.centres], 1))
-    rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", 0.2))
+    rf, pivot = float(sol.meta.get("readout_fraction", 0.0)), float(sol.meta.get("pivot_m", DEFAULT_PIVOT_M))
     eta, inv_var, n = prob.eta_prior.copy(), 1.0 / prob.eta_sigma**2, len(prob.eta_prior)
 
     def normal_equations(eta):
@@ -499,8 +500,8 @@ def _median_or_none(x: np.ndarray) -> float | None:
 
 
 def choose_motion_model(
-    tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float = 0.2, readout_fraction: float = 0.0,
-    config: SmallMotionConfig | None = None, models: tuple[str, ...] = MODELS,
+    tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float = DEFAULT_PIVOT_M,
+    readout_fraction: float = 0.0, config: SmallMotionConfig | None = None, models: tuple[str, ...] = MODELS,
 ) -> tuple[SmallMotion, dict]:  # fmt: skip
     """Fit each model and keep the one with the lowest :func:`model_criterion`; also return why."""
     cfg = config or SmallMotionConfig()
