@@ -21,4 +21,9 @@ if ! "$VENV_BIN/python" -c "import transformers" >/dev/null 2>&1 && [ ! -f "$roo
     "$VENV_BIN/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[hf]" >&2 \
         || echo "[test] transformers not installed; the depth-model tests will skip" >&2
 fi
-exec "$VENV_BIN/python" -m pytest "$@"
+# The default suite leaves out the tests marked slow (a few minutes on 2 cores); CI also runs those
+# (bash scripts/test.sh -m slow). Any -m given here replaces the default.
+case " $* " in
+    *" -m "*|*" -m="*) exec "$VENV_BIN/python" -m pytest "$@" ;;
+    *) exec "$VENV_BIN/python" -m pytest -m "not slow" "$@" ;;
+esac

@@ -320,11 +320,17 @@ def test_truncated_npz_inputs(sim, tmp_path, capsys):
     "name, text, needle",
     [
         ("top.gyroflow", "[1, 2, 3]", "raw_imu"),
-        ("objects.gyroflow", json.dumps({"raw_imu": [{"timestamp_ms": 0, "gyro": [0, 0, 0]}]}), "objects"),
-        ("empty.csv", "", "empty"),
-        ("header.csv", "time_s,wx,wy,wz\n", "no samples"),
-        ("header.gcsv", "t,gx,gy,gz\n", "no samples"),
-        ("short.csv", "time_s,wx,wy,wz\n0,1,2\n0.1,1,2,3\n", "line 2"),
+        # each runs four commands: the first case in the default suite, the others with the slow tests
+        *(
+            pytest.param(*case, marks=pytest.mark.slow)
+            for case in [
+                ("objects.gyroflow", json.dumps({"raw_imu": [{"timestamp_ms": 0, "gyro": [0, 0, 0]}]}), "objects"),
+                ("empty.csv", "", "empty"),
+                ("header.csv", "time_s,wx,wy,wz\n", "no samples"),
+                ("header.gcsv", "t,gx,gy,gz\n", "no samples"),
+                ("short.csv", "time_s,wx,wy,wz\n0,1,2\n0.1,1,2,3\n", "line 2"),
+            ]
+        ),
     ],
 )
 def test_bad_gyro_logs_in_every_command(name, text, needle, sim, tmp_path, capsys):
@@ -559,7 +565,8 @@ def _tracks_with(sim, path: Path, **change) -> Path:
 
 
 @needs_weights
-@pytest.mark.parametrize("value", [1e5, 1e7, 1e30])
+@pytest.mark.parametrize("value", [pytest.param(1e5, marks=pytest.mark.slow), pytest.param(1e7, marks=pytest.mark.slow),
+                                   1e30])  # fmt: skip
 def test_a_few_positions_far_outside_the_frame_are_not_visible(value, sim, tmp_path, capsys):
     """#3: 4 positions at 1e5…1e30 px gave 65.7° … 1e26° of rotation; now they are hidden, with a warning, and the
     rotation is that of the clean tracks."""
@@ -599,7 +606,7 @@ def test_gyro_rates_no_camera_records_are_refused(sim, tmp_path, capsys):
 
 
 @needs_weights
-@pytest.mark.parametrize("factor", [3.0, 57.3])
+@pytest.mark.parametrize("factor", [3.0, pytest.param(57.3, marks=pytest.mark.slow)])
 def test_gyro_rates_that_disagree_with_the_video_are_not_used(factor, sim, tmp_path, capsys):
     """#4: at × 3 the run used the log and gave a worse result in silence; the log is now checked against the
     video's rates and left out, with a warning that says why."""

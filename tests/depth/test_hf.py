@@ -65,6 +65,7 @@ def test_bad_model_folders_give_clear_errors(model_dir, tmp_path):
         HFDepthPredictor(relative)
 
 
+@pytest.mark.slow
 def test_run_takes_its_frame_zero_depth_from_the_model(model_dir, tmp_path):
     import motiondepth
     from motiondepth.io.video import write_video

@@ -106,6 +106,7 @@ def test_cli_compare_gyro(tmp_path, capsys):
     assert main(["compare-gyro", str(tmp_path / "traj.csv"), str(tmp_path / "gyro.csv"), "--offset", "soon"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_run_then_compare_with_the_real_gyro_log_that_shook_it(real_data, tmp_path):
     """Real phone gyro (×0.25) shakes a procedural scene; run recovers rotation; compare-gyro finds the offset."""

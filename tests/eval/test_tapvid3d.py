@@ -144,6 +144,7 @@ def _procedural_tapvid3d(path, seed, frames=24):
     return clip
 
 
+@pytest.mark.slow
 def test_predictions_for_tapvid3d_files_score_like_the_methods(tmp_path, capsys):
     from motiondepth.cli import main
     from motiondepth.eval.harness.predict_tapvid3d import TapVid3DPredictor, project_tracks

@@ -50,6 +50,7 @@ def test_trace_from_frames_keeps_every_frame_mean():
     np.testing.assert_allclose(tr(t).mean(axis=1), angles, atol=2e-3 * np.abs(angles).max())
 
 
+@pytest.mark.slow
 def test_the_blur_fit_recovers_the_motion_inside_each_exposure(tele):
     cam, video, fit = tele["cam"], tele["video"], tele["fit"]
     assert fit.loss_end < 0.2 * fit.loss_start

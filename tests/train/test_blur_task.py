@@ -111,6 +111,7 @@ def test_bad_inputs_give_clear_errors(checkpoints):
         BlurPredictor(str(traj), None)
 
 
+@pytest.mark.slow
 def test_depth_cli_and_eval_cli(checkpoints, tmp_path):
     from motiondepth.cli import main
     from motiondepth.io.video import write_video
@@ -234,6 +235,7 @@ def test_stage_two_caches_frozen_image_tokens_per_shard_clip(checkpoints, tmp_pa
     torch.testing.assert_close(cached["dense"], fresh, atol=1e-6, rtol=1e-2)
 
 
+@pytest.mark.slow
 def test_eval_takes_a_single_frame_network_as_the_main_one(tmp_path, capsys):
     """The ablation checkpoint can be evaluated alone, on the default clips; the decoder rows need frames."""
     from motiondepth.cli import main

@@ -161,6 +161,7 @@ def test_dense_trajectory_is_continuous_across_frames(first_run, sim):
     assert np.sqrt(np.mean((dense - truth) ** 2)) < np.sqrt(np.mean((pieces - truth) ** 2))
 
 
+@pytest.mark.slow
 def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(first_run.out_dir, out)
@@ -189,6 +190,7 @@ def test_rerun_reuses_cache_and_recomputes_what_changed(first_run, sim, tmp_path
     assert not any(s["cached"] for s in _steps(out).values())
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_finished_steps(sim, tmp_path, monkeypatch):
     out = tmp_path / "run"
 
@@ -208,6 +210,7 @@ def test_interrupted_run_resumes_from_finished_steps(sim, tmp_path, monkeypatch)
     assert not st["tracks3d"]["cached"] and (out / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_disk_full_leaves_no_half_written_file(sim, tmp_path, monkeypatch):
     out = tmp_path / "run"
     real = np.savez_compressed
@@ -303,6 +306,7 @@ def test_batch_runs_every_clip_and_tabulates_them(first_run, sim, tmp_path, caps
     assert workflow.batch.clip_folders(names) == ["a-clip", "b-clip", "a-CLIP-2", "x", "x-2", "summary.csv-2"]
 
 
+@pytest.mark.slow
 def test_run_on_an_image_folder(sim, tmp_path):
     """PNG frames named by frame number: 30 fps assumed and warned about, --fps sets it; the cache sees the images."""
     folder = tmp_path / "frames"
@@ -411,6 +415,7 @@ def test_report_renders_its_images_in_headless_chromium(first_run, tmp_path):
     assert len(values) >= 4 and all(v > 0 for v in values), values
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     res = motiondepth.run(
@@ -431,6 +436,7 @@ def test_real_handheld_clip_end_to_end(real_data, tmp_path):
     assert "Nyquist" in s["shake"]["per_frame"]["bands"][-1]["unresolved"]
 
 
+@pytest.mark.slow
 def test_run_with_blur_fit(sim, tmp_path):
     """--blur-fit: the video alone, kernels fitted to the blur; cached, summarised, and its input errors."""
     out = tmp_path / "run"
@@ -448,6 +454,7 @@ def test_run_with_blur_fit(sim, tmp_path):
         motiondepth.run(sim["dir"], tmp_path / "g", progress=False, blur_fit=True, gyro=str(sim["dir"] / "gyro.csv"))
 
 
+@pytest.mark.slow
 def test_run_with_the_clips_gyro_log(sim, tmp_path):
     """--gyro: aligned automatically, blur-compensated tracks, recorded in tracks.npz, config and report."""
     out = tmp_path / "run"
@@ -470,6 +477,7 @@ def test_run_with_the_clips_gyro_log(sim, tmp_path):
         motiondepth.run(sim["video"], tmp_path / "w", progress=False, gyro=str(tmp_path / "nope.csv"))
 
 
+@pytest.mark.slow
 def test_run_estimates_the_focal_length_from_the_shake(first_run, sim, tmp_path, capsys):
     """--hfov auto: the focal length from KLT tracks (then again on the gyro-aided tracks), used by every
     later step, recorded in tracks.npz and config.json, cached, and named in the warnings and the report."""
@@ -678,6 +686,27 @@ def test_report_warnings_come_after_the_summary_ranked_by_severity():
     assert block.startswith('<details class="warnings" open>') and "3 warning(s): 1 high, 1 medium, 1 note" in block
     assert block.index("large residuals") < block.index("something else") < block.index("metric depth")
     assert " open" not in _warnings_block([note("metric depth: a note only")]).split(">")[0]
+
+
+def test_each_step_is_declared_once(first_run, capsys):
+    """The step table (config.STEP_SPECS) is the one declaration: config.json's steps and their files, the files
+    Result lists, the report's links and run --help's file list all agree with it."""
+    from motiondepth.cli import main
+    from motiondepth.workflow.config import MOTION_FILES, OUTPUT_FILES, STEP, STEP_SPECS
+
+    steps = _steps(first_run.out_dir)
+    assert list(steps) == [s.name for s in STEP_SPECS if s.name in steps]  # in the table's order
+    for name, st in steps.items():
+        assert st["files"] == list(STEP[name].files), name
+    written = {f for st in steps.values() for f in st["files"]}
+    assert written | {"config.json"} == set(first_run.files)
+    page = (first_run.out_dir / "report.html").read_text()
+    assert all(f'href="{f}"' in page for f in first_run.files if f != "report.html")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f in text for f in OUTPUT_FILES + MOTION_FILES)
 
 
 def test_every_warning_of_a_run_declares_its_severity(first_run):

@@ -35,13 +35,56 @@ LARGE_RESIDUAL_PX = 1.0  # median per-frame RMS residual of the rotation fit
 MOTION_MODES = ("auto", "6dof", "pivot", "rotation", "lsq")
 LARGE_ROTATION_DEG = 5.0  # beyond the small-shake regime the solver's linearisation is built for
 
-# what run() leaves in the output folder (report.html links these, Result.files lists them)
-OUTPUT_FILES = (
-    "tracks.npz", "trajectory.csv", "trajectory_dense.csv", "depth.npz", "depth.png", "depth_mm.png", "tracks3d.npz",
-    "points.ply",
-    "overlay.mp4", "stabilized.mp4", "trajectory.png", "spectrum.png", "tracks_depth.png", "report.html", "config.json",
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One cached step of :func:`~motiondepth.workflow.run`, declared once: the progress bar, ``config.json``'s
+    ``steps``, the output files (``OUTPUT_FILES``, ``run --help``, the report's file list) and the cache key's
+    version all come from this table."""
+
+    name: str  # in config.json's "steps", the progress bar and the cache key
+    files: tuple[str, ...]  # what it writes into the output folder
+    what: str  # one line on what it gives
+    version: int = 0  # raised when the step's output changes for the same inputs: its cached files are redone
+    bundle_only: bool = False  # written only when the small-motion bundle adjustment runs (--motion not lsq)
+
+
+DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame depth of a run, in its three forms
+
+# run()'s steps in the order they run (a run takes the pivot path's 'depth' or the bundle adjustment's
+# 'depth_prior', 'motion' and 'fused_depth', which writes the same depth files)
+STEP_SPECS = (
+    StepSpec("tracks", ("tracks.npz",), "the query grid's 2D tracks (or your own, --tracks)"),
+    StepSpec("depth_prior", ("depth_prior.npz",), "the depth network's first-frame map, the motion's scale prior",
+             bundle_only=True),
+    StepSpec("motion", ("motion.json", "motion_points.npz"), "rotation and translation by the bundle adjustment",
+             version=7, bundle_only=True),  # 7: the fits also stop once no angle moves
+    StepSpec("depth", DEPTH_FILES, "first-frame metric depth (pivot path)"),
+    StepSpec("trajectory", ("trajectory.csv",), "per-frame rotation and camera centre", version=2),  # 2: centres
+    StepSpec("fused_depth", DEPTH_FILES, "first-frame depth corrected by the motion's parallax", version=2,
+             bundle_only=True),
+    StepSpec("dense", ("trajectory_dense.csv",), "the rotation inside each exposure, one continuous path",
+             version=2),  # 2: one continuous path (trajectory.continuous)
+    StepSpec("tracks3d", ("tracks3d.npz",), "the tracks' metric depth over time (Seurat)"),
+    StepSpec("points", ("points.ply",), "the first frame as a coloured point cloud"),
+    StepSpec("overlay", ("overlay.mp4",), "the tracks drawn on the video"),
+    StepSpec("stabilized", ("stabilized.mp4",), "the video with the recovered rotation removed"),
+    StepSpec("plot", ("trajectory.png", "spectrum.png"), "rotation over time and the shake spectrum",
+             version=2),  # 2: legends above the data, per-frame angles at mid-frame, the spectrum's reach shaded
+    StepSpec("depth_plot", ("tracks_depth.png",), "the tracks' depth over time"),
+    StepSpec("report", ("report.html",), "one page with every number and plot",
+             version=2),  # 2: the depth-over-time section, the videos in the page, the depth map's colour bar
 )  # fmt: skip
-MOTION_FILES = ("depth_prior.npz", "motion.json", "motion_points.npz")  # … and these with the bundle adjustment
+STEP = {s.name: s for s in STEP_SPECS}
+
+
+def _files(specs) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for s in specs for f in s.files))
+
+
+# what run() leaves in the output folder (report.html links these, Result.files lists them)
+OUTPUT_FILES = _files(s for s in STEP_SPECS if not s.bundle_only) + ("config.json",)
+MOTION_FILES = tuple(f for f in _files(STEP_SPECS) if f not in OUTPUT_FILES)  # … and these with the bundle adjustment
 
 
 # ----------------------------------------------------------------------------- options and result

@@ -13,7 +13,8 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png, tracks_depth.png and report.html
     (each a cached step).
 
-    ``step`` runs one cached step (:meth:`~motiondepth.workflow.cache.StepCache.run`), ``keys`` are the upstream
+    ``step`` runs one cached step of the table (:meth:`~motiondepth.workflow.stages.CachedSteps.step`: its files
+    and version from :data:`~motiondepth.workflow.config.STEP_SPECS`), ``keys`` are the upstream
     steps' cache keys, ``intrinsics_record`` how the intrinsics were resolved (``config.json``'s), ``steps`` the
     cache's bookkeeping for the report's table.
     """
@@ -36,7 +37,6 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     step(
         "points",
         {"depth": keys["depth"], "intrinsics": intr.as_array(), **axes},
-        ["points.ply"],
         lambda: depth_to_points(depth, clip.frames[0], intr),
         lambda pc, o: write_ply(o / "points.ply", *pc, axes=cfg.ply_axes),
         exists("points.ply"),
@@ -47,7 +47,6 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     step(
         "overlay",
         {"tracks": keys["tracks"], "fps": fps, **turned},
-        ["overlay.mp4"],
         lambda: iter_drawn_tracks(clip.frames, tracks.tracks, tracks.visible),  # drawn as written
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("overlay.mp4"),
@@ -62,7 +61,6 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     step(
         "stabilized",
         {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row, **turned},
-        ["stabilized.mp4"],
         stabilize,
         lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=rotation),
         exists("stabilized.mp4"),
@@ -86,9 +84,7 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
 
     step(
         "plot",
-        # version 2: legends above the data, per-frame angles at mid-frame, the spectrum's reach shaded
-        {"trajectory": keys["trajectory"], "dense": keys["dense"], "version": 2},
-        ["trajectory.png", "spectrum.png"],
+        {"trajectory": keys["trajectory"], "dense": keys["dense"]},
         lambda: None,
         write_plots,
         exists("trajectory.png"),
@@ -97,7 +93,6 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     step(
         "depth_plot",
         {"tracks3d": keys["tracks3d"], "times": clip.times},
-        ["tracks_depth.png"],
         lambda: None,
         lambda _, o: plot_tracks_depth(o / "tracks_depth.png", clip.times, t3.depth, t3.visible),
         exists("tracks_depth.png"),
@@ -106,9 +101,7 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     # files differ in the last digits from freshly computed ones
     step(
         "report",
-        # layout 2: the depth-over-time section, the videos in the page, the depth map's colour bar
-        {**keys, "intrinsics": intrinsics_record, "version": __version__, "stabilize_sigma": sigma, "layout": 2},
-        ["report.html"],
+        {**keys, "intrinsics": intrinsics_record, "motiondepth": __version__, "stabilize_sigma": sigma},
         lambda: None,
         lambda _, o: write_report(o / "report.html", o, res, video, steps, created),
         exists("report.html"),

@@ -19,7 +19,15 @@ from motiondepth.workflow.cache import (
     environment,
     locked_output_dir,
 )
-from motiondepth.workflow.config import MOTION_FILES, OUTPUT_FILES, Clip, Result, RunConfig, check_options
+from motiondepth.workflow.config import (
+    MOTION_FILES,
+    OUTPUT_FILES,
+    STEP_SPECS,
+    Clip,
+    Result,
+    RunConfig,
+    check_options,
+)
 from motiondepth.workflow.exports import write_exports
 from motiondepth.workflow.inputs import (
     calibration_record,
@@ -100,7 +108,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     record = _initial_record(video, clip, cfg, intr, intr_origin, ckpt)
     if undistort is not None:
         record["intrinsics"]["distortion"] = undistort
-    bar = tqdm(STEPS, desc="run", disable=not cfg.progress, leave=False)
+    bar = tqdm(total=len(STEP_SPECS), desc="run", disable=not cfg.progress, leave=False)
     try:
         with locked_output_dir(out):
             return _run_steps(video, cfg, clip, ckpt, out, record, bar, gyro, intr, intr_origin, intr_warning,
@@ -142,13 +150,13 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         ba_traj, motion = steps.motion(tracks, prior, intr)
         record["motion"] = motion_record(motion)
     else:
-        bar.update(2)  # no depth prior, no bundle adjustment
+        steps.skip("depth_prior", "motion")
     if motion is None or record["motion"]["solver"] == "lsq":  # the papers' pivot model, by the optics solver
         depth, rescale_info, depth_src = steps.depth(tracks, intr)
         traj = steps.trajectory(tracks, depth, intr)
-        bar.update(1)  # no fused depth
+        steps.skip("fused_depth")
     else:  # the bundle adjustment's path, and depth from its parallax
-        bar.update(1)  # no pivot-parallax depth
+        steps.skip("depth")
         traj = steps.trajectory(tracks, prior, intr, motion=ba_traj)
         depth, rescale_info = steps.fused_depth(prior, motion, intr, prior_src)
         steps.keys["depth"] = steps.keys["fused_depth"]  # what the steps downstream read
@@ -186,25 +194,6 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
                "timings_s": {k: round(v, 4) for k, v in res.timings_s.items()}}  # fmt: skip
     steps.cache.save()
     return res
-
-
-# the cached steps of a run, in order (the progress bar counts them)
-STEPS = (
-    "tracks",
-    "depth prior",
-    "motion",
-    "depth",
-    "trajectory",
-    "fused depth",
-    "dense",
-    "tracks3d",
-    "points",
-    "overlay",
-    "stabilized",
-    "plot",
-    "depth plot",
-    "report",
-)
 
 
 def _check_options(cfg: RunConfig) -> None:

@@ -21,7 +21,7 @@ from motiondepth.workflow.cache import (
     file_fingerprint,
     folder_fingerprint,
 )
-from motiondepth.workflow.config import Clip, RunConfig
+from motiondepth.workflow.config import DEPTH_FILES, STEP, Clip, RunConfig
 from motiondepth.workflow.inputs import (
     exposure_timing,
     solver_config,
@@ -30,21 +30,17 @@ from motiondepth.workflow.steps import (
     densify,
     density_scale,
     estimate_depth,
-    estimate_focal_length,
     fuse_parallax_depth,
     lift_tracks,
+    make_tracks,
     rescale_by_parallax,
     scale_to_distance,
     solve_motion,
     solve_rotation,
-    track_points,
 )
 
 MOTION_ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the motion step's per-point arrays (motion_points.npz)
 MOTION_PATH = ("angles", "centres", "residual_px", "times")  # … and its camera path (motion_points.npz, path_*)
-
-
-DEPTH_FILES = ["depth.npz", "depth.png", "depth_mm.png"]  # the first-frame depth of a run, in its three forms
 
 
 def _write_depth(out: Path, files: list[str], final: np.ndarray, raw: np.ndarray, intr: Intrinsics, source: str,
@@ -138,15 +134,23 @@ class CachedSteps:
         self.solver = solver_config(cfg, self.clip)
         self.rs_key = {"rolling_shutter": cfg.rolling_shutter, "readout_fraction": self.solver.readout_fraction}
 
-    def step(self, name, parts, files, compute, write, load):
-        """:meth:`StepCache.run`, timed and counted on the progress bar."""
+    def step(self, name, parts, compute, write, load):
+        """Step ``name`` of :data:`~motiondepth.workflow.config.STEP_SPECS` through :meth:`StepCache.run` (its files
+        and version from the table, ``parts`` the rest of its key), timed and counted on the progress bar."""
+        spec = STEP[name]
         self.bar.set_description(f"run: {name}")
         t0 = time.perf_counter()
-        value, key = self.cache.run(name, parts, files, compute, write, load)
+        parts = parts | ({"version": spec.version} if spec.version else {})
+        value, key = self.cache.run(name, parts, list(spec.files), compute, write, load)
         self.timings[name] = time.perf_counter() - t0
         self.keys[name] = key
         self.bar.update(1)
         return value
+
+    def skip(self, *names: str) -> None:
+        """Steps of the table this run's path does not take: counted on the progress bar as done."""
+        assert all(n in STEP for n in names), names
+        self.bar.update(len(names))
 
     def blur_predictor(self):
         if self._blur is None:
@@ -192,34 +196,11 @@ class CachedSteps:
         fit_key, exposure, readout = self._blur_fit_timing()
 
         def compute():
-            if imported is not None:
-                tr = imported
-            else:
-                tr = track_points(clip.frames, intr, cfg.grid_half, cfg.tracker, progress=cfg.progress)
-            found, focal = intr, None
-            if auto_focal:  # KLT's tracks fix the focal length well enough for the blur kernels
-                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)
-                focal = est.as_dict()
-                found = est.intrinsics if est.trusted else intr
-            if fit_key is not None:
-                from motiondepth.tracking.blur_fit import track_with_blur_fit
-
-                tr = track_with_blur_fit(
-                    clip.frames, tr.queries, clip.times, found, exposure, readout, cfg.pivot_m, solver=solver,
-                    init=tr, progress=cfg.progress, device=cfg.device,
-                )[0]  # fmt: skip
-            elif gyro is not None:
-                from motiondepth.tracking.gyro_aided import track_with_gyro
-
-                tr = track_with_gyro(clip.frames, tr.queries, clip.times, found, gyro, cfg.pivot_m, solver=solver,
-                                     init=tr)  # fmt: skip
-            if auto_focal and (fit_key is not None or gyro is not None) and found is not intr:
-                est = estimate_focal_length(tr, intr, cfg.pivot_m, solver)  # again on the blur-compensated tracks
-                focal = est.as_dict() | {"from_klt": focal}
-                found = est.intrinsics if est.trusted else found
-            if focal is not None:
-                tr.meta["focal"] = focal
-            return tr, found
+            return make_tracks(
+                clip.frames, clip.times, intr, cfg.grid_half, cfg.tracker, cfg.pivot_m, solver, imported=imported,
+                auto_focal=auto_focal, blur_fit=(exposure, readout) if fit_key is not None else None, gyro=gyro,
+                progress=cfg.progress, device=cfg.device,
+            )  # fmt: skip
 
         return self.step(
             "tracks",
@@ -228,7 +209,6 @@ class CachedSteps:
             | ({"imported": file_fingerprint(cfg.tracks)} if cfg.tracks else {})
             | ({"blur_fit": fit_key} if fit_key else {})
             | ({"focal": "auto", "pivot": cfg.pivot_m, **self.rs_key} if auto_focal else {}),
-            ["tracks.npz"],
             compute,
             lambda v, o: save_tracks(o / "tracks.npz", v[0], v[1].as_array()),
             lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
@@ -267,14 +247,15 @@ class CachedSteps:
                 final, info["distance_scale"] = scale_to_distance(final, distance)
             return final, d, info
 
+        name = "depth_prior" if prior else "depth"
+        files = STEP[name].files
+
         def write(value, o):
             final, raw, info = value
             _write_depth(o, files, final, raw, intr, source, info)
 
-        files = ["depth_prior.npz"] if prior else DEPTH_FILES
-
         depth, _, info = self.step(
-            "depth_prior" if prior else "depth",
+            name,
             self.video_id
             | {
                 "depth_file": file_fingerprint(cfg.depth),
@@ -287,7 +268,6 @@ class CachedSteps:
                 "pivot": cfg.pivot_m,
             }
             | (self.rs_key if rescale != "none" else {}),
-            files,
             compute,
             write,
             lambda o: _load_depth_npz(o / files[0]),
@@ -323,11 +303,9 @@ class CachedSteps:
                 "readout_fraction": rf,
                 "fit_readout": fit_rf,
                 "video": self.video_id,
-                "version": 7,  # the fits also stop once no angle moves (SmallMotionConfig.angle_tolerance_rad)
             }
             | self.rs_key
             | density,  # (a key only above the reference size: earlier caches of smaller clips stay valid)
-            ["motion.json", "motion_points.npz"],
             lambda: solve_motion(
                 clip.frames,
                 tracks,
@@ -364,8 +342,7 @@ class CachedSteps:
 
         return self.step(
             "fused_depth",
-            {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode, "version": 2},
-            DEPTH_FILES,
+            {"depth": self.keys["depth_prior"], "motion": self.keys["motion"], "rescale": mode},
             lambda: fuse_parallax_depth(prior, motion, mode),
             write,
             load,
@@ -382,7 +359,6 @@ class CachedSteps:
             return self.step(
                 "trajectory",
                 {"motion": self.keys["motion"]},
-                ["trajectory.csv"],
                 lambda: motion,
                 lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
                 lambda o: _load_trajectory(o, motion.method),
@@ -395,10 +371,8 @@ class CachedSteps:
                 "intrinsics": intr.as_array(),
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
-                "version": 2,  # with the pivot model's centres
             }
             | self.rs_key,
-            ["trajectory.csv"],
             lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times, self.solver),
             lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
             _load_trajectory,
@@ -416,9 +390,7 @@ class CachedSteps:
                 "video": self.video_id,
                 "samples": cfg.dense_samples,
                 "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
-                "version": 2,  # one continuous path (trajectory.continuous)
             },
-            ["trajectory_dense.csv"],
             lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),
             lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, clip.interval_s),
             lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
@@ -442,7 +414,6 @@ class CachedSteps:
                 "checkpoint": self.ckpt["seurat"],
                 "video": self.video_id,
             },
-            ["tracks3d.npz"],
             compute,
             lambda t, o: save_tracks3d(o / "tracks3d.npz", t),
             lambda o: load_tracks3d(o / "tracks3d.npz"),

@@ -32,6 +32,57 @@ def track_points(
         raise InputError("tracking", str(exc)) from None
 
 
+def make_tracks(
+    frames: np.ndarray,
+    times: np.ndarray,
+    intr: Intrinsics,
+    grid_half: int,
+    tracker: str,
+    pivot_m: float,
+    solver,
+    imported: Tracks | None = None,
+    auto_focal: bool = False,
+    blur_fit: tuple[float, float] | None = None,
+    gyro=None,
+    progress: bool = False,
+    device: str = "cpu",
+) -> tuple[Tracks, Intrinsics]:
+    """The tracks ``run`` solves from, and the intrinsics they were made with: the tracking policy in one place.
+
+    1. the user's tracks (``imported``), or the query grid tracked by ``tracker``;
+    2. ``auto_focal`` (``--hfov auto``): the focal length estimated from them (KLT's tracks fix it well enough for
+       the blur kernels), kept when trusted;
+    3. blur-compensated tracks: with ``blur_fit`` ((exposure s, readout s), ``--blur-fit``) the exposure's motion
+       fitted to the blur, else with a ``gyro`` log (:class:`~motiondepth.tracking.gyro_aided.GyroAid`);
+    4. with either, the focal length estimated again on the compensated tracks.
+
+    ``tracks.meta["focal"]`` records the estimates.
+    """
+    tr = imported if imported is not None else track_points(frames, intr, grid_half, tracker, progress=progress)
+    found, focal = intr, None
+    if auto_focal:
+        est = estimate_focal_length(tr, intr, pivot_m, solver)
+        focal = est.as_dict()
+        found = est.intrinsics if est.trusted else intr
+    if blur_fit is not None:
+        from motiondepth.tracking.blur_fit import track_with_blur_fit
+
+        exposure, readout = blur_fit
+        tr = track_with_blur_fit(frames, tr.queries, times, found, exposure, readout, pivot_m, solver=solver,
+                                 init=tr, progress=progress, device=device)[0]  # fmt: skip
+    elif gyro is not None:
+        from motiondepth.tracking.gyro_aided import track_with_gyro
+
+        tr = track_with_gyro(frames, tr.queries, times, found, gyro, pivot_m, solver=solver, init=tr)
+    if auto_focal and (blur_fit is not None or gyro is not None) and found is not intr:
+        est = estimate_focal_length(tr, intr, pivot_m, solver)  # again on the blur-compensated tracks
+        focal = est.as_dict() | {"from_klt": focal}
+        found = est.intrinsics if est.trusted else found
+    if focal is not None:
+        tr.meta["focal"] = focal
+    return tr, found
+
+
 def estimate_focal_length(tracks: Tracks, intrinsics: Intrinsics, pivot_m: float = DEFAULT_PIVOT_M, solver=None):
     """The focal length that best explains the tracks' motion (:func:`~motiondepth.trajectory.focal.estimate_focal`):
     a :class:`~motiondepth.trajectory.focal.FocalEstimate`, whose ``intrinsics`` keep the aspect ratio and
