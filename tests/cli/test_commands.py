@@ -293,3 +293,43 @@ def test_output_into_a_closed_pipe_is_not_an_error():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path, monkeypatch):
+    """`trajectory --calibration CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
+    import motiondepth.io.camera as video_io
+    from motiondepth.geometry.distortion import LensDistortion, distort_frames
+    from motiondepth.io.trajectory import save_tracks
+    from motiondepth.simulate import camera_preset
+    from motiondepth.simulate.scene import simulate_scene
+    from motiondepth.tracking.grid import track_frames
+
+    cam = camera_preset("phone", width=192, height=192, num_frames=10)
+    video = simulate_scene(cam, scene_seed=5, shake_seed=5)
+    k, lens = video.intrinsics, LensDistortion("opencv", (-0.3, 0.08, 0.0, 0.0))
+    tracks = track_frames(video.frames, 8, k)
+    save_tracks(tmp_path / "pinhole.npz", tracks)
+    tracks.tracks = lens.distort_points(tracks.tracks, k).astype(np.float32)  # where the lens would record them
+    save_tracks(tmp_path / "lens.npz", tracks)
+    np.savez(tmp_path / "depth.npz", depth=video.depth)
+    np.savez(tmp_path / "depth_lens.npz", depth=distort_frames(video.depth[None], k, lens)[0])
+    calib = {"fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "pivot_m": cam.pivot_m}
+    (tmp_path / "pinhole.json").write_text(json.dumps(calib))
+    (tmp_path / "lens.json").write_text(json.dumps(calib | {"dist_coeffs": list(lens.coeffs)}))
+
+    def solve(tr, depth, camera):
+        out = tmp_path / f"{tr}-{camera}.csv"
+        d, c = tmp_path / f"{depth}.npz", tmp_path / f"{camera}.json"
+        args = ["trajectory", str(tmp_path / f"{tr}.npz"), "--depth", str(d), "--calibration", str(c)]
+        assert main([*args, "--out", str(out)]) == 0
+        return read_trajectory_csv(out).angles
+
+    truth = solve("pinhole", "depth", "pinhole")
+    reads = []
+    read = video_io.read_camera_json
+    monkeypatch.setattr(video_io, "read_camera_json", lambda p: reads.append(p) or read(p))
+    undistorted = solve("lens", "depth_lens", "lens")
+    assert len(reads) == 1  # the calibration file is parsed once for intrinsics, pivot and lens
+    as_pinhole = solve("lens", "depth_lens", "pinhole")
+    err_lens, err_pinhole = (np.abs(a - truth)[1:].max() for a in (undistorted, as_pinhole))
+    assert err_lens < 0.1 * err_pinhole and err_lens < 2e-4, (err_lens, err_pinhole)

@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics, unproject
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M, project_pivot
 from motiondepth.geometry.rotations import euler_to_matrix
@@ -462,7 +463,10 @@ def track_with_blur_fit(
     starts = times - times[0]
     fit = fit_blur_trace(frames, init, np.nan_to_num(traj.angles), cam, intrinsics, starts, depth_m, cfg, progress,
                          device)  # fmt: skip
-    kernels = exposure_kernels(fit.trace, cam, intrinsics, starts, cfg.tiles, depth_m)
+    try:
+        kernels = exposure_kernels(fit.trace, cam, intrinsics, starts, cfg.tiles, depth_m)
+    except ValueError as exc:  # a fitted motion no exposure can blur (kernels are capped)
+        raise InputError("--blur-fit", f"{exc}: the fitted motion is beyond this clip's blur") from None
     out = track_cross_blur(frames, queries, kernels, cross_blur, init=init)
     out = replace(out, meta={**out.meta, "blur_fit": fit.summary() | {"config": asdict(cfg)}})
     return out, fit
