@@ -956,7 +956,7 @@ def test_python_warnings_do_not_reach_stderr(tmp_path, capsys, monkeypatch):
     def to_stderr(message, category, filename, lineno, file=None, line=None):  # as a plain Python process shows it
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
-    monkeypatch.setattr("motiondepth.cli.run.cmd_export_trajectory", noisy)
+    monkeypatch.setattr("motiondepth.cli.export.cmd_export_trajectory", noisy)
     args = ["export-trajectory", tmp_path / "x", "--out", tmp_path / "y.txt"]
     with warnings.catch_warnings():
         warnings.simplefilter("always")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 from motiondepth import options as opt
 from motiondepth.cli.common import CHAIN_CHOICES, add_deprecated_alias
+from motiondepth.errors import InputError
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
@@ -74,6 +77,43 @@ def cmd_eval_blur_depth(a: argparse.Namespace) -> int:
     print(md)
     print(f"wrote {j} and {mdp}")
     return 0
+
+
+def cmd_eval_trajectory(a: argparse.Namespace) -> int:
+    from motiondepth.eval.trajectory_metrics import trajectory_metrics
+    from motiondepth.io.trajectory import read_trajectory_csv
+
+    pred = read_trajectory_csv(a.pred)
+    from motiondepth.io.npz import read_npz
+
+    gt_path = Path(a.gt)
+    gt = read_npz(gt_path, ("trajectory",), "ground-truth file")["trajectory"]
+    if gt.shape != pred.angles.shape:
+        raise InputError(a.pred, f"has {len(pred.angles)} frames but {gt_path} has {len(gt)}")
+    print(json.dumps(trajectory_metrics(pred.angles, gt, a.floor), indent=2))
+    return 0
+
+
+def add_eval_group(sub):
+    """Register the ``eval`` group with ``eval trajectory``; returns its sub-parsers for the model evaluations."""
+    e = sub.add_parser("eval", help="score results against ground truth")
+    esub = e.add_subparsers(dest="what", required=True, metavar="WHAT")
+    et = esub.add_parser(
+        "trajectory",
+        help="trajectory metrics (AbsRel, e1, e2, RMSE) as JSON",
+        description="Print AbsRel, e1, e2 (relative angle error over samples above --floor) and RMSE in arcminutes.",
+    )
+    et.add_argument("--pred", required=True, metavar="TRAJECTORY.csv", help="estimated trajectory")
+    et.add_argument("--gt", required=True, metavar="GROUNDTRUTH.npz", help="groundtruth.npz from simulate")
+    et.add_argument(
+        "--floor",
+        type=number(Range(0.0, 1.0, unit="rad")),
+        default=1e-3,
+        metavar="RAD",
+        help="ignore |truth| below this in relative metrics (default 1e-3 rad)",
+    )
+    et.set_defaults(func=cmd_eval_trajectory)
+    return esub
 
 
 def add_commands(sub, eval_sub) -> None:

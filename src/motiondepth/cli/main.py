@@ -16,7 +16,7 @@ from motiondepth.errors import InputError
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``motiondepth`` parser: each command group registers its own sub-commands, parser beside command."""
-    from motiondepth.cli import depth, evaluate, models, run, simulate, tracks
+    from motiondepth.cli import depth, evaluate, export, gyro, models, run, simulate, tracks
 
     p = Parser(
         prog="motiondepth",
@@ -27,12 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     simulate.add_simulate(sub)
-    esub = tracks.add_commands(sub)
+    tracks.add_commands(sub)
+    esub = evaluate.add_eval_group(sub)
     simulate.add_demo(sub)
     models.add_commands(sub)
     depth.add_commands(sub)
     evaluate.add_commands(sub, esub)
     run.add_commands(sub)
+    gyro.add_commands(sub)
+    export.add_commands(sub)
     return p
 
 

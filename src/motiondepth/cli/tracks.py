@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from motiondepth.cli.common import (
     intrinsics_from_args,
 )
 from motiondepth.errors import InputError
-from motiondepth.options import Range, number
+from motiondepth.options import number
 
 
 def cmd_track(a: argparse.Namespace) -> int:
@@ -140,23 +139,8 @@ def cmd_trajectory(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval_trajectory(a: argparse.Namespace) -> int:
-    from motiondepth.eval.trajectory_metrics import trajectory_metrics
-    from motiondepth.io.trajectory import read_trajectory_csv
-
-    pred = read_trajectory_csv(a.pred)
-    from motiondepth.io.npz import read_npz
-
-    gt_path = Path(a.gt)
-    gt = read_npz(gt_path, ("trajectory",), "ground-truth file")["trajectory"]
-    if gt.shape != pred.angles.shape:
-        raise InputError(a.pred, f"has {len(pred.angles)} frames but {gt_path} has {len(gt)}")
-    print(json.dumps(trajectory_metrics(pred.angles, gt, a.floor), indent=2))
-    return 0
-
-
-def add_commands(sub):
-    """Register ``track``, ``trajectory`` and ``eval`` (with ``eval trajectory``); returns the ``eval`` sub-parsers."""
+def add_commands(sub) -> None:
+    """Register ``track`` and ``trajectory``."""
     t = sub.add_parser(
         "track",
         help="track the query grid through a video",
@@ -239,22 +223,3 @@ def add_commands(sub):
                    help="blur-depth checkpoint the decoder was trained with (default blur-depth-small)")  # fmt: skip
     r.add_argument("--out", required=True, metavar="TRAJECTORY.csv", help="output CSV")
     r.set_defaults(func=cmd_trajectory)
-
-    e = sub.add_parser("eval", help="score results against ground truth")
-    esub = e.add_subparsers(dest="what", required=True, metavar="WHAT")
-    et = esub.add_parser(
-        "trajectory",
-        help="trajectory metrics (AbsRel, e1, e2, RMSE) as JSON",
-        description="Print AbsRel, e1, e2 (relative angle error over samples above --floor) and RMSE in arcminutes.",
-    )
-    et.add_argument("--pred", required=True, metavar="TRAJECTORY.csv", help="estimated trajectory")
-    et.add_argument("--gt", required=True, metavar="GROUNDTRUTH.npz", help="groundtruth.npz from simulate")
-    et.add_argument(
-        "--floor",
-        type=number(Range(0.0, 1.0, unit="rad")),
-        default=1e-3,
-        metavar="RAD",
-        help="ignore |truth| below this in relative metrics (default 1e-3 rad)",
-    )
-    et.set_defaults(func=cmd_eval_trajectory)
-    return esub
