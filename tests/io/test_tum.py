@@ -99,3 +99,18 @@ def test_real_tum_fr1xyz(real_data):
         raw = np.linalg.norm(gt.positions[inside] - gt.positions[inside][0], axis=1).max()
         assert abs(travel - raw) < 0.01 and 0.03 < travel < 0.5  # a second: centimetres to half a metre
         assert 0.5 < np.degrees(np.linalg.norm(angles, axis=1).max()) < 20  # and degrees
+
+
+def test_tum_trajectory_written_and_read_side_by_side(tmp_path):
+    """The writer beside the reader (evo's file_interface): poses written are the poses read."""
+    from motiondepth.io.tum import PoseTrack, write_tum_trajectory
+
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(5, 4))
+    poses = PoseTrack(100.0 + np.arange(5) * 0.1, rng.normal(size=(5, 3)), q / np.linalg.norm(q, axis=1)[:, None])
+    write_tum_trajectory(tmp_path / "t.txt", poses, ["made here"])
+    back = read_tum_trajectory(tmp_path / "t.txt")
+    assert (tmp_path / "t.txt").read_text().startswith("# made here\n")
+    np.testing.assert_allclose(back.times, poses.times, atol=1e-6)
+    np.testing.assert_allclose(back.positions, poses.positions, atol=1e-8)
+    np.testing.assert_allclose(back.quaternions, poses.quaternions, atol=1e-8)

@@ -121,14 +121,17 @@ def write_tum(path: str | Path, samples: TrajectorySamples, pivot_m: float | Non
         pivot = pivot_m or 0.0
         pos, how = camera_centre(euler_to_matrix(samples.angles), pivot), f"rotation about a pivot {pivot:g} m behind"
         how += " the camera"
-    quat = euler_to_quat(samples.angles)
-    buf = io.StringIO()
-    buf.write(f"# motiondepth trajectory from {samples.source}\n")
-    buf.write(f"# {how}; frame: the first frame's mean orientation (x right, y down, z forward)\n")
-    buf.write("# timestamp tx ty tz qx qy qz qw\n")
-    np.savetxt(buf, np.column_stack([samples.times, pos, quat]), fmt=["%.6f"] + ["%.9f"] * 7)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
+    from motiondepth.io.tum import PoseTrack, write_tum_trajectory
+
+    poses = PoseTrack(samples.times, pos, euler_to_quat(samples.angles))
+    write_tum_trajectory(
+        path,
+        poses,
+        [
+            f"motiondepth trajectory from {samples.source}",
+            f"{how}; frame: the first frame's mean orientation (x right, y down, z forward)",
+        ],
+    )
 
 
 def write_rates(path: str | Path, samples: TrajectorySamples) -> None:

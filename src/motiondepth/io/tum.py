@@ -128,6 +128,22 @@ def read_tum_trajectory(path: str | Path) -> PoseTrack:
     return PoseTrack(data[:, 0], data[:, 1:4], q / norm[:, None])
 
 
+def write_tum_trajectory(path: str | Path, poses: PoseTrack, comments: list[str] | tuple[str, ...] = ()) -> None:
+    """``timestamp tx ty tz qx qy qz qw`` per pose (what :func:`read_tum_trajectory` reads, and evo's ``tum``
+    format), after ``comments`` as ``#`` lines; written atomically."""
+    import io
+
+    from motiondepth.io.atomic import atomic_path
+
+    buf = io.StringIO()
+    for line in (*comments, "timestamp tx ty tz qx qy qz qw"):
+        buf.write(f"# {line}\n")
+    data = np.column_stack([poses.times, poses.positions, poses.quaternions])
+    np.savetxt(buf, data, fmt=["%.6f"] + ["%.9f"] * 7)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
 @dataclass
 class TumSequence:
     """A TUM RGB-D sequence folder: colour and depth frame lists and the motion-capture trajectory."""
