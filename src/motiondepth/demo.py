@@ -10,7 +10,8 @@ import numpy as np
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import staged_output_dir, write_json
-from motiondepth.io.trajectory import save_tracks, write_trajectory_csv
+from motiondepth.io.tracks import save_tracks
+from motiondepth.io.trajectory import write_trajectory_csv
 from motiondepth.sensor.camera import camera_preset
 from motiondepth.sensor.trace import span_times
 from motiondepth.simulate.scene import simulate_scene, write_simulation

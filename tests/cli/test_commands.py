@@ -299,7 +299,7 @@ def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path,
     """`trajectory --calibration CALIB` with distortion: the distorted tracks and depth solve like the pinhole ones."""
     import motiondepth.io.camera as video_io
     from motiondepth.geometry.distortion import LensDistortion, distort_frames
-    from motiondepth.io.trajectory import save_tracks
+    from motiondepth.io.tracks import save_tracks
     from motiondepth.simulate import camera_preset
     from motiondepth.simulate.scene import simulate_scene
     from motiondepth.tracking.grid import track_frames

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from motiondepth.cli import build_parser, main
-from motiondepth.io.trajectory import save_tracks
+from motiondepth.io.tracks import save_tracks
 from motiondepth.models.weights import WEIGHTS_DIR, available
 from motiondepth.simulate import camera_preset
 from motiondepth.simulate.scene import simulate_scene, write_simulation
@@ -787,7 +787,7 @@ def test_huge_frame_numbers_are_refused_before_allocating(tmp_path):
     import tracemalloc
 
     from motiondepth.errors import InputError
-    from motiondepth.io.track_import import read_tracks_file
+    from motiondepth.io.tracks import read_tracks_file
 
     path = _csv(tmp_path / "t.csv", [*_grid_rows(), "1000000000,0,10,10,1"])
     tracemalloc.start()
@@ -805,7 +805,7 @@ def test_a_large_tracks_csv_is_streamed(tmp_path):
     """#9: 1e6 rows took 804 MB as a list of dicts; streamed into compact arrays they take a fraction."""
     import tracemalloc
 
-    from motiondepth.io.track_import import read_tracks_file
+    from motiondepth.io.tracks import read_tracks_file
 
     t, n = np.meshgrid(np.arange(100), np.arange(2000), indexing="ij")
     x = 5 + (n % 50) * 3 + 0.01 * t

@@ -9,7 +9,7 @@ import pytest
 
 from motiondepth.cli import main
 from motiondepth.data.seurat_synth import SeuratDataConfig, eval_clip
-from motiondepth.io.trajectory import save_tracks
+from motiondepth.io.tracks import save_tracks
 from motiondepth.types import Tracks
 
 TINY = ["model.hidden=16", "model.heads=2", "model.grid=4", "model.iterations=2", "model.num_freqs=2",

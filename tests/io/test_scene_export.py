@@ -12,7 +12,8 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.rotations import euler_to_matrix, quat_to_matrix
 from motiondepth.io.scene_export import write_colmap, write_nerfstudio
-from motiondepth.io.trajectory import save_tracks, save_tracks3d, write_trajectory_csv
+from motiondepth.io.tracks import save_tracks, save_tracks3d
+from motiondepth.io.trajectory import write_trajectory_csv
 from motiondepth.types import Tracks, Tracks3D, Trajectory
 
 K = (500.0, 502.0, 159.5, 119.5)

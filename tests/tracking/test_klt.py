@@ -127,7 +127,7 @@ def test_grid_size_counts_points_per_side_like_cotracker():
 
 def test_track_command_takes_a_grid_size(tmp_path):
     from motiondepth.cli import main
-    from motiondepth.io.trajectory import load_tracks
+    from motiondepth.io.tracks import load_tracks
 
     sim = tmp_path / "sim"
     assert main(["simulate", "--procedural", "--frames", "3", "--out", str(sim)]) == 0

@@ -23,7 +23,8 @@ from motiondepth.eval.spectrum import dense_spectrum
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
 from motiondepth.io.depth import load_depth
 from motiondepth.io.pointcloud import read_ply
-from motiondepth.io.trajectory import load_tracks, read_dense_csv, read_trajectory_csv
+from motiondepth.io.tracks import load_tracks
+from motiondepth.io.trajectory import read_dense_csv, read_trajectory_csv
 from motiondepth.io.video import write_video
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, available
 from motiondepth.sensor.trace import span_times

@@ -19,7 +19,7 @@ from motiondepth.cli.common import (
 )
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
-from motiondepth.io.trajectory import save_tracks3d
+from motiondepth.io.tracks import save_tracks3d
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT
 from motiondepth.options import Range, number
 
@@ -41,7 +41,7 @@ def _intrinsics_for(a: argparse.Namespace, tracks_intr, size: tuple[int, int]):
 
 
 def cmd_track_depth(a: argparse.Namespace) -> int:
-    from motiondepth.io.trajectory import load_tracks
+    from motiondepth.io.tracks import load_tracks
     from motiondepth.seurat.depth_source import load_depth_source
     from motiondepth.seurat.inference import SeuratPredictor
 

@@ -21,7 +21,7 @@ from motiondepth.options import number
 
 def cmd_track(a: argparse.Namespace) -> int:
     from motiondepth.io.camera import camera_from_record
-    from motiondepth.io.trajectory import save_tracks
+    from motiondepth.io.tracks import save_tracks
     from motiondepth.io.video import load_frames
     from motiondepth.tracking.grid import track_frames
 
@@ -64,7 +64,8 @@ def _solver_camera(rec: dict, path: str, image_size: tuple[int, int]):
 def cmd_trajectory(a: argparse.Namespace) -> int:
     from motiondepth.io.camera import calibration_record
     from motiondepth.io.depth import load_depth
-    from motiondepth.io.trajectory import load_tracks, write_trajectory_csv
+    from motiondepth.io.tracks import load_tracks
+    from motiondepth.io.trajectory import write_trajectory_csv
     from motiondepth.trajectory.homography import solve_homography
     from motiondepth.trajectory.optics import rolling_shutter_config, solve_trajectory
 

@@ -3,7 +3,8 @@
 from motiondepth.io.atomic import atomic_path, save_npz, staged_output_dir
 from motiondepth.io.camera import read_camera_json
 from motiondepth.io.depth import load_depth, load_image, load_rgbd
-from motiondepth.io.trajectory import load_tracks, read_trajectory_csv, save_tracks, write_trajectory_csv
+from motiondepth.io.tracks import load_tracks, save_tracks
+from motiondepth.io.trajectory import read_trajectory_csv, write_trajectory_csv
 from motiondepth.io.video import load_frames, read_image_folder, read_video, write_video
 
 __all__ = [

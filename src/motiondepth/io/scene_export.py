@@ -35,7 +35,8 @@ OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down,
 def _run_folder(run_dir: Path) -> dict:
     """What both exports need from a run folder: intrinsics, size, frame names, poses, tracks, 3D points."""
     from motiondepth.io.run_folder import RunFolder
-    from motiondepth.io.trajectory import load_tracks, load_tracks3d, read_trajectory_csv
+    from motiondepth.io.tracks import load_tracks, load_tracks3d
+    from motiondepth.io.trajectory import read_trajectory_csv
 
     run = RunFolder.open(run_dir)
     (fx, fy, cx, cy), (h, w) = run.require("an export for reconstruction tools")

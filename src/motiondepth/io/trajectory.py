@@ -1,17 +1,17 @@
-"""Trajectory CSV (``frame,time_s,roll_rad,pitch_rad,yaw_rad,residual_px``) and tracks ``.npz``."""
+"""Trajectory CSV: per frame (``frame,time_s,roll_rad,pitch_rad,yaw_rad,residual_px`` and optional readout and
+centre columns) and dense (``frame,sample,time_s,roll_rad,pitch_rad,yaw_rad``), read and written side by side."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.atomic import atomic_path, json_default, save_npz
-from motiondepth.types import Tracks, Tracks3D, Trajectory
+from motiondepth.io.atomic import atomic_path
+from motiondepth.types import Trajectory
 
 COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
 
@@ -152,101 +152,3 @@ def read_angle_series(path: str | Path, kind: str | None = None) -> tuple[np.nda
         dense, times = read_dense_csv(path)
         return dense.reshape(-1, 3), times.reshape(-1)
     raise InputError(path, "not a trajectory CSV (no roll_rad column)")
-
-
-def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
-    """Write tracks (keys ``tracks``, ``visible``, ``queries`` (t,x,y), ``image_size``, ``tracker``, ``meta``).
-
-    ``meta`` is the tracker's settings and findings (e.g. the gyro alignment) as a JSON string.
-    """
-    extra = {} if intrinsics is None else {"intrinsics": np.asarray(intrinsics, dtype=np.float64)}
-    meta = json.dumps(tracks.meta, default=json_default)
-    save_npz(
-        path, tracks=tracks.tracks, visible=tracks.visible, queries=tracks.queries,
-        image_size=np.asarray(tracks.image_size, dtype=np.int64),
-        tracker=np.asarray(str(tracks.meta.get("tracker", "unknown"))), meta=np.asarray(meta), **extra,
-    )  # fmt: skip
-
-
-def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
-    """Read a tracks ``.npz`` → (Tracks, intrinsics or None)."""
-    from motiondepth.io.npz import read_npz, real_array
-
-    path = Path(path)
-    arrays = read_npz(path, ("tracks", "visible", "queries"), "tracks file")
-    tr = real_array(path, "tracks", arrays["tracks"], "tracks file")
-    vis = arrays["visible"]
-    if vis.dtype.kind != "b":
-        vis = real_array(path, "visible", vis, "tracks file")
-        if not np.isfinite(vis).all():
-            raise InputError(path, "'visible' holds NaN or infinite values")
-        vis = vis > 0.5
-    queries = real_array(path, "queries", arrays["queries"], "tracks file")
-    if tr.ndim != 3 or tr.shape[-1] != 2:
-        raise InputError(path, f"'tracks' must be (T, N, 2), got {tr.shape}")
-    if len(tr) < 2:
-        raise InputError(path, f"tracks have {len(tr)} frame(s); need at least 2")
-    if not np.all(np.isfinite(tr)):
-        raise InputError(path, "'tracks' contains NaN or inf")
-    if queries.shape != (tr.shape[1], 3):
-        raise InputError(path, f"'queries' must be (N, 3) (frame, x, y) for the {tr.shape[1]} tracks, got shape "
-                         f"{queries.shape}")  # fmt: skip
-    if not np.isfinite(queries).all():
-        raise InputError(path, "'queries' holds NaN or infinite values")
-    if len(queries) and ((queries[:, 0] < 0).any() or (queries[:, 0] >= len(tr)).any()):
-        raise InputError(path, f"'queries' name frames outside the tracks' {len(tr)} frames (up to "
-                         f"{queries[:, 0].max():g})")  # fmt: skip
-    raw_size = real_array(path, "image_size", np.asarray(arrays.get("image_size", [0, 0])), "tracks file")
-    if raw_size.shape != (2,) or not np.all(np.isfinite(raw_size)) or (raw_size < 0).any() or (raw_size > 1e6).any():
-        raise InputError(path, f"'image_size' must be (height, width) in pixels, got {raw_size.tolist()}")
-    size = (int(raw_size[0]), int(raw_size[1]))
-    meta = {"tracker": str(arrays["tracker"])} if "tracker" in arrays else {}
-    if "meta" in arrays:
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except json.JSONDecodeError:
-            raise InputError(path, "'meta' is not JSON") from None
-        if not isinstance(meta, dict):
-            raise InputError(path, f"'meta' must be a JSON object, got a JSON {type(meta).__name__}")
-    intr = arrays.get("intrinsics")
-    if intr is not None:
-        from motiondepth.geometry.camera import Intrinsics
-
-        try:
-            intr = Intrinsics.from_array(np.asarray(intr, dtype=np.float64).ravel()).as_array()
-        except (ValueError, TypeError) as exc:
-            raise InputError(path, f"'intrinsics': {exc}") from None
-    try:
-        tracks = Tracks(tr.astype(np.float32), vis.astype(bool), queries.astype(np.float32), size, meta)
-    except ValueError as exc:
-        raise InputError(path, str(exc)) from None
-    return tracks, intr
-
-
-def save_tracks3d(path: str | Path, tracks3d: Tracks3D) -> None:
-    """TAPVid-3D-style ``.npz``: ``tracks_XYZ`` (T, N, 3) m, ``visibility`` (T, N), ``fx_fy_cx_cy``, ``queries_xyt``."""
-    q = tracks3d.queries
-    save_npz(
-        path, tracks_XYZ=tracks3d.xyz.astype(np.float32), visibility=tracks3d.visible.astype(bool),
-        fx_fy_cx_cy=tracks3d.intrinsics.as_array().astype(np.float32),
-        queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32),
-    )  # fmt: skip
-
-
-def load_tracks3d(path: str | Path) -> Tracks3D:
-    """Read a file written by :func:`save_tracks3d` (or any TAPVid-3D-style ``.npz`` with those keys)."""
-    from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.io.npz import read_npz
-
-    d = read_npz(path, ("tracks_XYZ", "visibility", "fx_fy_cx_cy"), "3D tracks file")
-    xyz, vis, k, q = d["tracks_XYZ"], d["visibility"].astype(bool), d["fx_fy_cx_cy"], d.get("queries_xyt")
-    try:
-        intr = Intrinsics.from_array(np.asarray(k, dtype=np.float64).ravel())
-    except (ValueError, TypeError) as exc:
-        raise InputError(path, f"'fx_fy_cx_cy': {exc}") from None
-    if q is not None and q.shape != (xyz.shape[1], 3):
-        raise InputError(path, f"'queries_xyt' must be (N, 3) for the {xyz.shape[1]} tracks, got {q.shape}")
-    if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
-        raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
-    queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)
-    return Tracks3D(xyz, vis, intr, queries, xyz[..., 2].copy())

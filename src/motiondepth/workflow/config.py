@@ -398,7 +398,7 @@ class RunConfig:
             choices=BUILTIN_TRACKERS,
         ),
     )
-    # 2D tracks the user already has, instead of tracking the query grid (io.track_import)
+    # 2D tracks the user already has, instead of tracking the query grid (io.tracks)
     tracks: str | None = field(
         default=None,
         metadata=flag(

@@ -14,7 +14,7 @@ import numpy as np
 from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz
-from motiondepth.io.trajectory import load_tracks3d, save_tracks3d
+from motiondepth.io.tracks import load_tracks3d, save_tracks3d
 from motiondepth.types import Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.cache import (
     StepCache,
@@ -186,7 +186,7 @@ class CachedSteps:
         """The query grid's tracks (blur-compensated with a gyro log or ``--blur-fit``), or the user's
         (``--tracks``, ``imported``: :func:`imported_tracks`), and the intrinsics they were made with
         (``--hfov auto``: estimated from them)."""
-        from motiondepth.io.trajectory import save_tracks
+        from motiondepth.io.tracks import save_tracks
 
         cfg, clip, solver = self.cfg, self.clip, self.solver
         gyro_key = None
@@ -422,7 +422,7 @@ class CachedSteps:
 
 def imported_tracks(path: str, clip: Clip, intr: Intrinsics, undistort: dict | None) -> Tracks:
     """``run --tracks``: the user's tracks, checked against the decoded clip, and undistorted with the frames."""
-    from motiondepth.io.track_import import check_tracks, read_tracks_file
+    from motiondepth.io.tracks import check_tracks, read_tracks_file
 
     tr = check_tracks(path, read_tracks_file(path, len(clip.frames)), len(clip.frames), clip.size)
     if undistort is not None:  # the frames were undistorted: so are the positions
@@ -435,7 +435,7 @@ def imported_tracks(path: str, clip: Clip, intr: Intrinsics, undistort: dict | N
 
 
 def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, Intrinsics]:
-    from motiondepth.io.trajectory import load_tracks
+    from motiondepth.io.tracks import load_tracks
 
     tracks, arr = load_tracks(path)
     return tracks, default if arr is None else Intrinsics.from_array(arr)

@@ -9,8 +9,7 @@ import pytest
 
 import motiondepth
 from motiondepth.errors import InputError
-from motiondepth.io.track_import import check_tracks, read_tracks_file
-from motiondepth.io.trajectory import save_tracks
+from motiondepth.io.tracks import check_tracks, read_tracks_file, save_tracks
 from motiondepth.types import Tracks
 
 
