@@ -28,6 +28,18 @@ from motiondepth.geometry.camera import in_image
 from motiondepth.tracking.base import chain_queries, check_inputs, register_tracker
 from motiondepth.types import Tracks
 
+#: above this long side, in pixels, the chained tracker's density (the motion step's support tracks) falls with
+#: the resolution (density_scale)
+DENSITY_REFERENCE_PX = 960
+
+
+def density_scale(size: tuple[int, int]) -> float:
+    """How much sparser than at ≤ :data:`DENSITY_REFERENCE_PX` pixels the motion step places its tracks in a frame
+    of ``size`` (H, W): 1 up to that long side, then in proportion to it. The track count, and with it the bundle
+    adjustment's and the parallax points' time, then stops growing with the resolution: on the 1296 × 720
+    ``apple.mp4`` the support tracks fell from 4087 to about 2000 (docs/small-motion.md)."""
+    return max(1.0, max(size) / DENSITY_REFERENCE_PX)
+
 
 @dataclass
 class ChainConfig:
@@ -44,6 +56,13 @@ class ChainConfig:
     border_px: int = 8  # no seeds this close to the border
     anchor_px: float = 0.0  # drift correction: each step is refined against the track's first frame, and the
     # refined position kept when within this distance of the chained one (0: off)
+
+    @classmethod
+    def for_size(cls, size: tuple[int, int]) -> ChainConfig:
+        """The defaults for frames of ``size`` (H, W), with the re-seeding cells and corner spacing grown by
+        :func:`density_scale` (the bundle adjustment's support tracks)."""
+        s, c = density_scale(size), cls()
+        return cls(cell_px=round(c.cell_px * s), min_distance_px=c.min_distance_px * s)
 
 
 def _lk_options(c: ChainConfig, max_level: int) -> dict:

@@ -15,6 +15,7 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.io.atomic import save_npz
 from motiondepth.io.tracks import load_tracks3d, save_tracks3d
+from motiondepth.tracking.chain import density_scale
 from motiondepth.types import Tracks, Tracks3D, Trajectory
 from motiondepth.workflow.cache import (
     StepCache,
@@ -28,7 +29,6 @@ from motiondepth.workflow.inputs import (
 )
 from motiondepth.workflow.steps import (
     densify,
-    density_scale,
     estimate_depth,
     fuse_parallax_depth,
     lift_tracks,
@@ -289,7 +289,7 @@ class CachedSteps:
         # a global shutter is held at 0; a known readout centres a tight prior; else it is fitted from 0.5
         fit_rf = cfg.rolling_shutter != "off"
         rf = 0.0 if not fit_rf else self.solver.readout_fraction if cfg.readout_ms is not None else None
-        ds = density_scale(clip.frames.shape[1:3])
+        ds = density_scale(clip.frames.shape[1:3])  # (tracking.chain)
         density = {"density": round(ds, 4)} if ds != 1 else {}
         return self.step(
             "motion",

@@ -315,19 +315,26 @@ def solve_motion(
         readout_fraction: the sensor's readout time over the frame interval when known (held fixed with
             ``fit_readout`` False, else a tight prior); None: fitted from 0.5 with a wide prior.
         solver: the optics solver's settings (:class:`~motiondepth.trajectory.SolverConfig`) for ``auto``'s
-            check against the papers' pivot model (:func:`paper_regime_check`).
+            check against the papers' pivot model (:func:`~motiondepth.trajectory.small_motion.pivot_or_bundle`).
 
     Returns:
         (trajectory with ``centres``, info: ``model``, why it was chosen, the fitted readout fraction, the
         ``solver`` that should give the run's path (``bundle adjustment`` or ``lsq``, see
-        :func:`paper_regime_check`) and the frame-0 parallax points ``points_xy``, ``depth_m``, ``sigma_m``).
+        :func:`~motiondepth.trajectory.small_motion.pivot_or_bundle`) and the frame-0 parallax points
+        ``points_xy``, ``depth_m``, ``sigma_m``).
     """
-    from motiondepth.tracking.chain import track_chained
-    from motiondepth.trajectory.small_motion import SmallMotionConfig, choose_motion_model, solve_small_motion
+    from motiondepth.tracking.chain import ChainConfig, track_chained
+    from motiondepth.trajectory.small_motion import (
+        SmallMotionConfig,
+        choose_motion_model,
+        frame0_prior,
+        pivot_or_bundle,
+        solve_small_motion,
+    )
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
     # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
-    chained = track_chained(frames, config=support_config(frames.shape[1:3]), progress=progress)
+    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]), progress=progress)
     prior = frame0_prior(chained, prior_depth)
     at0 = (chained.queries[:, 0] == 0) & chained.visible[0]
     followed = int((at0 & chained.visible[1:].any(0)).sum())
@@ -352,7 +359,7 @@ def solve_motion(
     traj = sol.trajectory(t)
     check = {"solver": "bundle adjustment"}
     if model == "auto":
-        check = paper_regime_check(sol, tracks, prior_depth, intrinsics, pivot_m, times, solver, cfg)
+        check = pivot_or_bundle(sol, tracks, prior_depth, intrinsics, pivot_m, times, solver, cfg)
     if check["solver"] == "bundle adjustment":
         points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress)
     else:  # the optics solver gives the path and the pivot parallax the depth: no points needed
@@ -374,71 +381,7 @@ def solve_motion(
     return traj, info
 
 
-def frame0_prior(tracks: Tracks, prior_depth: np.ndarray) -> np.ndarray:
-    """(N,) the depth map at each track that starts in frame 0 (seen there), NaN for the others: the scale prior
-    of the small-motion solver, which gives later tracks a wide prior of its own."""
-    from motiondepth.trajectory.optics import sample_depth
-
-    prior = np.full(tracks.num_points, np.nan)
-    at0 = (tracks.queries[:, 0] == 0) & tracks.visible[0]
-    prior[at0] = sample_depth(prior_depth, tracks.tracks[0, at0].astype(np.float64))
-    return prior
-
-
-def paper_regime_check(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float,
-                       times: np.ndarray | None, solver, cfg) -> dict:  # fmt: skip
-    """Whether the bundle adjustment's motion or the papers' pivot model (the optics solver, lsq) explains the
-    query grid's template tracks better: ``solver`` (``bundle adjustment`` or ``lsq``) and the two costs.
-
-    With a pivot or rotation-only choice, the papers' regime: lsq. With 6-DoF, both motions are held fixed
-    and each grid track's depth fitted (:func:`~motiondepth.trajectory.small_motion.track_fit_cost`); lsq
-    was fitted to these tracks and the bundle adjustment was not, so lsq keeps the path only where the
-    translation does not pay even then. That is the papers' long-exposure regime: heavy blur puts a bias
-    into frame-to-frame tracks that the free camera centres absorb (a simulated 60 ms-exposure clip of the
-    pipeline benchmark: rotation AbsRel 0.64 by the bundle adjustment, 0.10 by lsq), while the template
-    tracker's blur-aware smoothing keeps the grid tracks true.
-    """
-    from motiondepth.trajectory.small_motion import SmallMotion, track_fit_cost
-
-    if sol.model != "6dof":
-        return {"solver": "lsq"}
-    try:
-        lsq = solve_rotation(tracks, prior_depth, intrinsics, pivot_m, times, solver)
-    except InputError:
-        return {"solver": "bundle adjustment"}
-    grid_prior = frame0_prior(tracks, prior_depth)
-    as_pivot = SmallMotion(lsq.angles, lsq.centres, np.zeros(0), np.zeros(0), lsq.residual_px, "pivot", 0.0, 0, 0, 0,
-                           np.zeros(0, bool), meta={"readout_fraction": sol.meta["readout_fraction"],
-                                                    "pivot_m": pivot_m})  # fmt: skip
-    costs = {}
-    for name, motion in (("bundle adjustment", sol), ("lsq", as_pivot)):
-        cost, count = track_fit_cost(motion, tracks, intrinsics, grid_prior, cfg)
-        costs[name] = round(cost, 4) if count and np.isfinite(cost) else None
-    if costs["lsq"] is not None and (costs["bundle adjustment"] is None or costs["lsq"] < costs["bundle adjustment"]):
-        return {"solver": "lsq", "grid_check": costs}
-    return {"solver": "bundle adjustment", "grid_check": costs}
-
-
 PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates
-#: above this long side, in pixels, the motion step's track density falls with the resolution (density_scale)
-DENSITY_REFERENCE_PX = 960
-
-
-def density_scale(size: tuple[int, int]) -> float:
-    """How much sparser than at ≤ :data:`DENSITY_REFERENCE_PX` pixels the motion step places its tracks in a frame
-    of ``size`` (H, W): 1 up to that long side, then in proportion to it. The track count, and with it the bundle
-    adjustment's and the parallax points' time, then stops growing with the resolution: on the 1296 × 720
-    ``apple.mp4`` the support tracks fell from 4087 to about 2000 (docs/small-motion.md)."""
-    return max(1.0, max(size) / DENSITY_REFERENCE_PX)
-
-
-def support_config(size: tuple[int, int]):
-    """The chained tracker's settings for the bundle adjustment's support tracks in frames of ``size`` (H, W):
-    its defaults, with the re-seeding cells and corner spacing grown by :func:`density_scale`."""
-    from motiondepth.tracking.chain import ChainConfig
-
-    s, c = density_scale(size), ChainConfig()
-    return ChainConfig(cell_px=round(c.cell_px * s), min_distance_px=c.min_distance_px * s)
 
 
 def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
@@ -446,8 +389,8 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
     """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels (times :func:`density_scale`), tracked (chained) and
     triangulated with the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres,
     for those whose track fits the motion (median residual under 1 px)."""
-    from motiondepth.tracking.chain import ChainConfig, track_chained
-    from motiondepth.trajectory.small_motion import triangulate_tracks
+    from motiondepth.tracking.chain import ChainConfig, density_scale, track_chained
+    from motiondepth.trajectory.small_motion import frame0_prior, triangulate_tracks
 
     h, w = frames.shape[1:3]
     g = round(PARALLAX_GRID_PX * density_scale((h, w)))
