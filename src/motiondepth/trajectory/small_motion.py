@@ -40,6 +40,7 @@ with a thousand tracks solves in well under a second per iteration on a laptop.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,6 +92,19 @@ class SmallMotion:
     def trajectory(self, times: np.ndarray) -> Trajectory:
         return Trajectory(self.angles, times, self.residual_px, method=f"small-motion-{self.model}",
                           centres=self.centres)  # fmt: skip
+
+
+class _Evaluation(NamedTuple):
+    """The bundle adjustment's cost and linearisation at one point (``js``/``je``/``jr``: Jacobians of the
+    residuals by pose, inverse depth and readout fraction; ``w``: the robust weights)."""
+
+    cost: float  # the full cost: reprojection, depth priors, smoothness, readout prior
+    cost_reproj: float  # the reprojection terms alone
+    res: np.ndarray
+    js: np.ndarray
+    je: np.ndarray
+    jr: np.ndarray
+    w: np.ndarray
 
 
 def _huber_weights(e: np.ndarray, delta: float) -> np.ndarray:
@@ -318,7 +332,7 @@ def solve_small_motion(
             cost += 0.5 * float(np.sum((smooth @ full[1:].ravel()) ** 2))
         if free_rf:
             cost += 0.5 * ((rf - rf_prior) / cfg.readout_sigma) ** 2
-        return cost, cost_reproj, res, js, je, jr, w
+        return _Evaluation(cost, cost_reproj, res, js, je, jr, w)
 
     rf = rf_prior
     lam = 1e-3
@@ -326,7 +340,7 @@ def solve_small_motion(
     n_p = q * (t_len - 1)
     it = 0
     for it in range(1, cfg.iterations + 1):  # noqa: B007 (the count is reported)
-        cost, _, res, js, je, jr, w = cur
+        cost, res, js, je, jr, w = cur.cost, cur.res, cur.js, cur.je, cur.jr, cur.w
         ws = np.sqrt(w)
         jp = _sparse_pose_jacobian(prob, js, q, ws)  # (2M, P)
         if free_rf:
@@ -361,8 +375,8 @@ def solve_small_motion(
             new_rf = float(np.clip(rf + dp[n_p], 0.0, 1.5)) if free_rf else rf
             new_eta = eta + np.clip(de, -2.0, 2.0)
             trial = evaluate(new_full, new_eta, new_rf, want_jac=False)
-            if trial[0] < cost:
-                rel = (cost - trial[0]) / max(cost, 1e-12)
+            if trial.cost < cost:
+                rel = (cost - trial.cost) / max(cost, 1e-12)
                 full, eta, rf = new_full, new_eta, new_rf
                 cur = evaluate(full, eta, rf)
                 lam = max(lam / 3, 1e-9)
@@ -374,7 +388,7 @@ def solve_small_motion(
         moved = np.abs(dp[:n_p].reshape(t_len - 1, q)[:, :3]).max()  # the largest angle step of any frame
         if cfg.angle_tolerance_rad > 0 and moved < cfg.angle_tolerance_rad:
             break
-    _, cost_reproj, res, _, je, _, w = cur
+    cost_reproj, res, je, w = cur.cost_reproj, cur.res, cur.je, cur.w
     # outputs
     angles = full[:, :3].copy()
     if model == "6dof":
@@ -403,17 +417,17 @@ def solve_small_motion(
     depth[used] = np.exp(-eta)
     sigma[used] = np.exp(-eta) / np.sqrt(info)  # d(depth) = depth · dη
     return SmallMotion(
-        angles,
-        centres,
-        depth,
-        sigma,
-        resid,
-        model,
-        cost_reproj,
-        len(prob.n),
-        q * (t_len - 1),
-        it,
-        used,
+        angles=angles,
+        centres=centres,
+        depth=depth,
+        depth_sigma=sigma,
+        residual_px=resid,
+        model=model,
+        cost=cost_reproj,
+        observations=len(prob.n),
+        parameters=q * (t_len - 1),
+        iterations=it,
+        used=used,
         meta={"readout_fraction": rf, "readout_fraction_prior": readout_fraction, "pivot_m": pivot_m, **asdict(cfg)},
     )
 
@@ -561,9 +575,11 @@ def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: In
     centres = camera_centre(euler_to_matrix(np.nan_to_num(lsq.angles)), pivot_m)
     lsq.centres = np.where(np.isfinite(lsq.angles).all(1, keepdims=True), centres, np.nan)
     grid_prior = frame0_prior(tracks, prior_depth)
-    as_pivot = SmallMotion(lsq.angles, lsq.centres, np.zeros(0), np.zeros(0), lsq.residual_px, "pivot", 0.0, 0, 0, 0,
-                           np.zeros(0, bool), meta={"readout_fraction": sol.meta["readout_fraction"],
-                                                    "pivot_m": pivot_m})  # fmt: skip
+    as_pivot = SmallMotion(
+        angles=lsq.angles, centres=lsq.centres, depth=np.zeros(0), depth_sigma=np.zeros(0),
+        residual_px=lsq.residual_px, model="pivot", cost=0.0, observations=0, parameters=0, iterations=0,
+        used=np.zeros(0, bool), meta={"readout_fraction": sol.meta["readout_fraction"], "pivot_m": pivot_m},
+    )  # fmt: skip
     costs = {}
     for name, motion in (("bundle adjustment", sol), ("lsq", as_pivot)):
         cost, count = track_fit_cost(motion, tracks, intrinsics, grid_prior, cfg)
