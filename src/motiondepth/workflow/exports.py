@@ -1,4 +1,5 @@
-"""The files a run leaves for people and other tools: point cloud, videos, plots and the report."""
+"""The files a run leaves for people and other tools: point cloud, videos, plots and the report, each a cached
+step of the table (:data:`~motiondepth.workflow.config.STEP_SPECS`), one function each."""
 
 from __future__ import annotations
 
@@ -14,59 +15,98 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     (each a cached step).
 
     ``step`` runs one cached step of the table (:meth:`~motiondepth.workflow.stages.CachedSteps.step`: its files
-    and version from :data:`~motiondepth.workflow.config.STEP_SPECS`), ``keys`` are the upstream
-    steps' cache keys, ``intrinsics_record`` how the intrinsics were resolved (``config.json``'s), ``steps`` the
-    cache's bookkeeping for the report's table.
+    and version from :data:`~motiondepth.workflow.config.STEP_SPECS`), ``keys`` are the upstream steps' cache keys,
+    ``intrinsics_record`` how the intrinsics were resolved (``config.json``'s), ``steps`` the cache's bookkeeping
+    for the report's table.
     """
-    clip, intr, tracks, depth, traj = res.clip, res.intrinsics, res.tracks, res.depth, res.trajectory
+    point_cloud(step, cfg, res, keys)
+    overlay_video(step, res, keys)
+    stabilized_video(step, cfg, res, keys)
+    plots(step, res, keys)
+    depth_plot(step, res, keys)
+    report(step, cfg, res, keys, intrinsics_record, video, steps, created)
+
+
+def _exists(name: str):
+    """A step's ``load`` for a file nothing downstream reads back: it must be there."""
+
+    def load(o):
+        if not (o / name).is_file():
+            raise InputError(o / name, "missing")
+        return name
+
+    return load
+
+
+def _fps(res: Result) -> float:
+    return 1.0 / res.clip.interval_s if res.clip.interval_s > 0 else 30.0
+
+
+def _turned(res: Result) -> dict:
+    """The videos play upright where the source did: the display rotation, a key only when there is one (earlier
+    caches stay valid)."""
+    rotation = res.clip.display_rotation_deg
+    return {"display_rotation_deg": rotation} if rotation else {}
+
+
+def point_cloud(step, cfg: RunConfig, res: Result, keys: dict) -> None:
+    """``points.ply``: the first frame's depth as a coloured point cloud, in ``--ply-axes``."""
     from motiondepth.io.pointcloud import depth_to_points, write_ply
-    from motiondepth.io.video import write_video
-    from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
-    from motiondepth.viz.plots import iter_drawn_tracks, plot_run_trajectory, plot_shake_spectrum, plot_tracks_depth
-    from motiondepth.workflow.report import write_report
-
-    def exists(name):
-        def load(o):
-            if not (o / name).is_file():
-                raise InputError(o / name, "missing")
-            return name
-
-        return load
 
     axes = {"axes": cfg.ply_axes} if cfg.ply_axes != "opencv" else {}  # (a key only then: earlier caches stay valid)
     step(
         "points",
-        {"depth": keys["depth"], "intrinsics": intr.as_array(), **axes},
-        lambda: depth_to_points(depth, clip.frames[0], intr),
+        {"depth": keys["depth"], "intrinsics": res.intrinsics.as_array(), **axes},
+        lambda: depth_to_points(res.depth, res.clip.frames[0], res.intrinsics),
         lambda pc, o: write_ply(o / "points.ply", *pc, axes=cfg.ply_axes),
-        exists("points.ply"),
+        _exists("points.ply"),
     )
-    fps = 1.0 / clip.interval_s if clip.interval_s > 0 else 30.0
-    rotation = clip.display_rotation_deg  # the videos play upright where the source did
-    turned = {"display_rotation_deg": rotation} if rotation else {}  # (a key only then: earlier caches stay valid)
+
+
+def overlay_video(step, res: Result, keys: dict) -> None:
+    """``overlay.mp4``: the tracks drawn on the frames (drawn as written)."""
+    from motiondepth.io.video import write_video
+    from motiondepth.viz.plots import iter_drawn_tracks
+
+    clip, tracks, fps = res.clip, res.tracks, _fps(res)
     step(
         "overlay",
-        {"tracks": keys["tracks"], "fps": fps, **turned},
-        lambda: iter_drawn_tracks(clip.frames, tracks.tracks, tracks.visible),  # drawn as written
-        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=rotation),
-        exists("overlay.mp4"),
+        {"tracks": keys["tracks"], "fps": fps, **_turned(res)},
+        lambda: iter_drawn_tracks(clip.frames, tracks.tracks, tracks.visible),
+        lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=clip.display_rotation_deg),
+        _exists("overlay.mp4"),
     )
-    sigma = cfg.stabilize_sigma
-    per_row = traj.readout_rotation is not None  # rolling shutter: each row warped with its own rotation
+
+
+def stabilized_video(step, cfg: RunConfig, res: Result, keys: dict) -> None:
+    """``stabilized.mp4``: the frames with the recovered rotation (smoothed over ``--stabilize-sigma``) removed;
+    with a rolling shutter each row warped with its own rotation (warped as written)."""
+    from motiondepth.io.video import write_video
+    from motiondepth.trajectory.stabilize import iter_stabilized_frames, readout_row_angles
+
+    clip, intr, traj, fps, sigma = res.clip, res.intrinsics, res.trajectory, _fps(res), cfg.stabilize_sigma
+    per_row = traj.readout_rotation is not None
 
     def stabilize():
         rows = readout_row_angles(traj.angles, traj.readout_rotation, clip.frames.shape[1]) if per_row else None
-        return iter_stabilized_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)  # warped as written
+        return iter_stabilized_frames(clip.frames, traj.angles, intr, clip.times, sigma, rows)
 
     step(
         "stabilized",
-        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row, **turned},
+        {"trajectory": keys["trajectory"], "fps": fps, "sigma": sigma, "rows": per_row, **_turned(res)},
         stabilize,
-        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=rotation),
-        exists("stabilized.mp4"),
+        lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=clip.display_rotation_deg),
+        _exists("stabilized.mp4"),
     )
-    from motiondepth.sensor.trace import span_times
 
+
+def plots(step, res: Result, keys: dict) -> None:
+    """``trajectory.png`` (angles and camera centres over time beside the dense path) and ``spectrum.png`` (the
+    shake's angular-rate spectrum and RMS rotation per band)."""
+    from motiondepth.sensor.trace import span_times
+    from motiondepth.viz.plots import plot_run_trajectory, plot_shake_spectrum
+
+    clip, traj = res.clip, res.trajectory
     dense_times = span_times(clip.times, clip.interval_s, traj.dense.shape[1])
 
     def write_plots(_, o):
@@ -87,22 +127,34 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
         {"trajectory": keys["trajectory"], "dense": keys["dense"]},
         lambda: None,
         write_plots,
-        exists("trajectory.png"),
+        _exists("trajectory.png"),
     )
-    t3 = res.tracks3d
+
+
+def depth_plot(step, res: Result, keys: dict) -> None:
+    """``tracks_depth.png``: the tracks' metric depth over time."""
+    from motiondepth.viz.plots import plot_tracks_depth
+
+    t3, times = res.tracks3d, res.clip.times
     step(
         "depth_plot",
-        {"tracks3d": keys["tracks3d"], "times": clip.times},
+        {"tracks3d": keys["tracks3d"], "times": times},
         lambda: None,
-        lambda _, o: plot_tracks_depth(o / "tracks_depth.png", clip.times, t3.depth, t3.visible),
-        exists("tracks_depth.png"),
+        lambda _, o: plot_tracks_depth(o / "tracks_depth.png", times, t3.depth, t3.visible),
+        _exists("tracks_depth.png"),
     )
-    # the summary follows from the upstream steps (keyed) and is not itself a key: values reloaded from
-    # files differ in the last digits from freshly computed ones
+
+
+def report(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_record: dict, video: str, steps: dict,
+           created: str) -> None:  # fmt: skip
+    """``report.html``. The summary follows from the upstream steps (keyed) and is not itself a key: values
+    reloaded from files differ in the last digits from freshly computed ones."""
+    from motiondepth.workflow.report import write_report
+
     step(
         "report",
-        {**keys, "intrinsics": intrinsics_record, "motiondepth": __version__, "stabilize_sigma": sigma},
+        {**keys, "intrinsics": intrinsics_record, "motiondepth": __version__, "stabilize_sigma": cfg.stabilize_sigma},
         lambda: None,
         lambda _, o: write_report(o / "report.html", o, res, video, steps, created),
-        exists("report.html"),
+        _exists("report.html"),
     )
