@@ -588,6 +588,45 @@ class Clip:
 
 
 @dataclass
+class MotionFit:
+    """What the motion step (:func:`~motiondepth.workflow.steps.solve_motion`) found besides the camera path: the
+    bundle adjustment's model and why it was chosen, which solver gives the run's path, the fit's counts, and the
+    frame-0 parallax points. On disk as ``motion.json`` (:meth:`record`) and ``motion_points.npz`` (the arrays)."""
+
+    model: str  # 6dof | pivot | rotation
+    solver: str  # "bundle adjustment", or "lsq" where the papers' pivot model explains the grid's tracks better
+    readout_fraction: float
+    readout_fitted: bool
+    grid_tracks: int
+    support_tracks: int
+    observations: int
+    iterations: int
+    choice: dict  # why the model was chosen: "chosen", "rule" and, with --motion auto, "criterion", "residual_px"
+    grid_check: dict | None  # both motions' cost on the query grid's tracks, when checked
+    points_xy: np.ndarray  # (K, 2) frame-0 parallax points, pixels
+    depth_m: np.ndarray  # (K,) their triangulated depth
+    sigma_m: np.ndarray  # (K,) its one-sigma uncertainty
+
+    ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the per-point arrays, in motion_points.npz
+    COUNTS = ("model", "readout_fraction", "readout_fitted", "grid_tracks", "support_tracks", "observations",
+              "iterations")  # fmt: skip
+
+    def record(self) -> dict:
+        """``motion.json``: everything but the per-point arrays, in one flat JSON object."""
+        check = {"solver": self.solver} | ({"grid_check": self.grid_check} if self.grid_check is not None else {})
+        return {**self.choice, **check, **{k: getattr(self, k) for k in self.COUNTS}}
+
+    @classmethod
+    def from_record(cls, record: dict, arrays: dict) -> MotionFit:
+        """Back from :meth:`record` and the arrays."""
+        known = {"solver", "grid_check", *cls.COUNTS}
+        return cls(
+            **{k: record[k] for k in cls.COUNTS}, solver=record["solver"], grid_check=record.get("grid_check"),
+            choice={k: v for k, v in record.items() if k not in known}, **{k: arrays[k] for k in cls.ARRAYS},
+        )  # fmt: skip
+
+
+@dataclass
 class Result:
     """What :func:`run` produced (all of it also on disk in ``out_dir``)."""
 

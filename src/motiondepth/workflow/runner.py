@@ -151,7 +151,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         record["motion"] = motion_record(motion)
     else:
         steps.skip("depth_prior", "motion")
-    if motion is None or record["motion"]["solver"] == "lsq":  # the papers' pivot model, by the optics solver
+    if motion is None or motion.solver == "lsq":  # the papers' pivot model, by the optics solver
         depth, rescale_info, depth_src = steps.depth(tracks, intr)
         traj = steps.trajectory(tracks, depth, intr)
         steps.skip("fused_depth")
@@ -167,14 +167,12 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         }
         depth_src = prior_src
         if rescale_info.get("mode", "none") != "none":
-            depth_src += (
-                f" × {motion['model']}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
-            )
+            depth_src += f" × {motion.model}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
     traj.dense = steps.dense(traj, intr)
     tracks3d = steps.tracks3d(tracks, depth, intr)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
     if motion is not None:
-        summary["motion"] = motion_summary(record["motion"], traj)
+        summary["motion"] = motion_summary(motion, traj)
     if intr_warning:
         warnings.insert(0, intr_warning)
     if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)

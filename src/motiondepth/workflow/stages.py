@@ -22,7 +22,7 @@ from motiondepth.workflow.cache import (
     file_fingerprint,
     folder_fingerprint,
 )
-from motiondepth.workflow.config import DEPTH_FILES, STEP, Clip, RunConfig
+from motiondepth.workflow.config import DEPTH_FILES, STEP, Clip, MotionFit, RunConfig
 from motiondepth.workflow.inputs import (
     exposure_timing,
     solver_config,
@@ -39,8 +39,7 @@ from motiondepth.workflow.steps import (
     solve_rotation,
 )
 
-MOTION_ARRAYS = ("points_xy", "depth_m", "sigma_m")  # the motion step's per-point arrays (motion_points.npz)
-MOTION_PATH = ("angles", "centres", "residual_px", "times")  # … and its camera path (motion_points.npz, path_*)
+MOTION_PATH = ("angles", "centres", "residual_px", "times")  # the motion step's camera path (motion_points.npz, path_*)
 
 
 def _write_depth(out: Path, files: list[str], final: np.ndarray, raw: np.ndarray, intr: Intrinsics, source: str,
@@ -80,27 +79,30 @@ def _load_trajectory(out: Path, method: str = "lsq") -> Trajectory:
     return traj
 
 
-def _write_motion(value: tuple[Trajectory, dict], out: Path) -> None:
+def _write_motion(value: tuple[Trajectory, MotionFit], out: Path) -> None:
     from motiondepth.io.atomic import write_json
 
-    traj, info = value
+    traj, fit = value
     path = {f"path_{k}": np.asarray(getattr(traj, k), np.float64) for k in MOTION_PATH}
-    save_npz(out / "motion_points.npz", **{k: info[k] for k in MOTION_ARRAYS}, **path)
-    write_json(out / "motion.json", {k: v for k, v in info.items() if k not in MOTION_ARRAYS})
+    save_npz(out / "motion_points.npz", **{k: getattr(fit, k) for k in MotionFit.ARRAYS}, **path)
+    write_json(out / "motion.json", fit.record())
 
 
-def _load_motion(out: Path) -> tuple[Trajectory, dict]:
+def _load_motion(out: Path) -> tuple[Trajectory, MotionFit]:
     from motiondepth.io.camera import read_json_object
     from motiondepth.io.npz import read_npz
 
-    info = read_json_object(out / "motion.json", "cached motion")
-    arrays = read_npz(out / "motion_points.npz", MOTION_ARRAYS + tuple(f"path_{k}" for k in MOTION_PATH),
+    record = read_json_object(out / "motion.json", "cached motion")
+    arrays = read_npz(out / "motion_points.npz", MotionFit.ARRAYS + tuple(f"path_{k}" for k in MOTION_PATH),
                       "cached motion points")  # fmt: skip
-    info |= {k: arrays[k] for k in MOTION_ARRAYS}
+    try:
+        fit = MotionFit.from_record(record, arrays)
+    except (KeyError, TypeError) as exc:
+        raise InputError(out / "motion.json", f"not a motion record of this version ({exc})") from None
     p = {k: arrays[f"path_{k}"] for k in MOTION_PATH}
-    traj = Trajectory(p["angles"], p["times"], p["residual_px"], method=f"small-motion-{info.get('model')}",
+    traj = Trajectory(p["angles"], p["times"], p["residual_px"], method=f"small-motion-{fit.model}",
                       centres=p["centres"])  # fmt: skip
-    return traj, info
+    return traj, fit
 
 
 @dataclass
@@ -283,7 +285,7 @@ class CachedSteps:
         """The motion comes from the small-motion bundle adjustment (every ``--motion`` but ``lsq``)."""
         return self.cfg.motion != "lsq"
 
-    def motion(self, tracks: Tracks, prior: np.ndarray, intr: Intrinsics) -> tuple[Trajectory, dict]:
+    def motion(self, tracks: Tracks, prior: np.ndarray, intr: Intrinsics) -> tuple[Trajectory, MotionFit]:
         """Rotation, translation and the tracks' parallax depths by the small-motion bundle adjustment."""
         cfg, clip = self.cfg, self.clip
         # a global shutter is held at 0; a known readout centres a tight prior; else it is fitted from 0.5
@@ -324,7 +326,8 @@ class CachedSteps:
             _load_motion,
         )
 
-    def fused_depth(self, prior: np.ndarray, motion: dict, intr: Intrinsics, source: str) -> tuple[np.ndarray, dict]:
+    def fused_depth(self, prior: np.ndarray, motion: MotionFit, intr: Intrinsics, source: str
+                    ) -> tuple[np.ndarray, dict]:  # fmt: skip
         """The first-frame depth corrected by the motion's parallax depths (``--depth-rescale``), with its
         per-pixel confidence (``depth.npz`` ``confidence``); a ``--depth`` file is kept as it is. ``source``:
         where the prior came from (:meth:`depth`)."""

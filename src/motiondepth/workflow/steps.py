@@ -12,7 +12,7 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.types import RunWarning, Tracks, Tracks3D, Trajectory
-from motiondepth.workflow.config import FOCAL_AUTO
+from motiondepth.workflow.config import FOCAL_AUTO, MotionFit
 
 
 def track_points(
@@ -301,7 +301,7 @@ def solve_motion(
     progress: bool = False,
     solver=None,
     source: str = "--motion",
-) -> tuple[Trajectory, dict]:
+) -> tuple[Trajectory, MotionFit]:
     """Camera rotation and translation by the small-motion bundle adjustment
     (:mod:`motiondepth.trajectory.small_motion`) on chained, re-seeded tracks
     (:func:`~motiondepth.tracking.chain.track_chained`) that cover the image through the clip; ``tracks``
@@ -364,21 +364,22 @@ def solve_motion(
         points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress)
     else:  # the optics solver gives the path and the pivot parallax the depth: no points needed
         points_xy, depth_m, sigma_m = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
-    info = {
-        **why,
-        **check,
-        "model": sol.model,
-        "readout_fraction": round(float(sol.meta["readout_fraction"]), 4),
-        "readout_fitted": bool(cfg.readout_sigma > 0),
-        "grid_tracks": int(tracks.num_points),
-        "support_tracks": int(chained.num_points),
-        "observations": int(sol.observations),
-        "iterations": int(sol.iterations),
-        "points_xy": points_xy,
-        "depth_m": depth_m,
-        "sigma_m": sigma_m,
-    }
-    return traj, info
+    fit = MotionFit(
+        model=sol.model,
+        solver=check["solver"],
+        readout_fraction=round(float(sol.meta["readout_fraction"]), 4),
+        readout_fitted=bool(cfg.readout_sigma > 0),
+        grid_tracks=int(tracks.num_points),
+        support_tracks=int(chained.num_points),
+        observations=int(sol.observations),
+        iterations=int(sol.iterations),
+        choice=why,
+        grid_check=check.get("grid_check"),
+        points_xy=points_xy,
+        depth_m=depth_m,
+        sigma_m=sigma_m,
+    )
+    return traj, fit
 
 
 PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates
@@ -404,7 +405,7 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
             sigma[keep].astype(np.float32))  # fmt: skip
 
 
-def fuse_parallax_depth(depth: np.ndarray, motion: dict, mode: str = "local") -> tuple[np.ndarray, dict]:
+def fuse_parallax_depth(depth: np.ndarray, motion: MotionFit, mode: str = "local") -> tuple[np.ndarray, dict]:
     """The network's map corrected by the motion solver's parallax depths (``local``: their ratios to it,
     interpolated between them, :func:`~motiondepth.trajectory.parallax.interpolate_depth_ratio`; ``global``:
     one factor; ``none``), with a per-pixel ``confidence`` of the parallax (0: the network alone).
@@ -415,9 +416,9 @@ def fuse_parallax_depth(depth: np.ndarray, motion: dict, mode: str = "local") ->
 
     check_rescale_mode(mode)
     none = {"mode": "none", "scale": 1.0, "points": 0, "confidence": np.zeros(depth.shape, np.float32)}
-    if mode == "none" or motion["model"] == "rotation":
+    if mode == "none" or motion.model == "rotation":
         return depth, none | {"why": "no parallax: rotation-only motion" if mode != "none" else "--depth-rescale none"}
-    xy, z, sz = (motion[k].astype(np.float64) for k in ("points_xy", "depth_m", "sigma_m"))
+    xy, z, sz = (getattr(motion, k).astype(np.float64) for k in MotionFit.ARRAYS)
     if mode == "local":
         out, info = interpolate_depth_ratio(depth, xy, z, sz)
     else:

@@ -12,6 +12,7 @@ from motiondepth.workflow.config import (
     LARGE_ROTATION_DEG,
     LOW_SURVIVAL,
     Clip,
+    MotionFit,
     RunConfig,
 )
 
@@ -206,7 +207,7 @@ def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale_info: dic
     summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
     motion = rescale_info.get("motion")
     if motion is not None:
-        summary["depth_m"]["rescale"]["source"] = f"{motion['model']}-motion parallax"
+        summary["depth_m"]["rescale"]["source"] = f"{motion.model}-motion parallax"
         conf = rescale_info.get("confidence")
         if conf is not None:  # share of pixels whose correction comes mostly from nearby parallax points
             summary["depth_m"]["parallax_coverage"] = round(float(np.mean(np.asarray(conf) > 0.5)), 3)
@@ -234,7 +235,7 @@ def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale_info: dic
             )
         )
         return
-    parallax = "pivot parallax" if motion is None else f"the parallax of the {motion['model']} motion"
+    parallax = "pivot parallax" if motion is None else f"the parallax of the {motion.model} motion"
     if cfg.depth_rescale != "none" and not rescaled:
         why = rescale_info.get("why") or f"{rescale_info.get('points')} reliable points"
         warnings.append(
@@ -286,29 +287,27 @@ PAPER_REGIME_BLUR = (
 )
 
 
-def motion_record(motion: dict) -> dict:
+def motion_record(motion: MotionFit) -> dict:
     """``config.json``'s ``motion``: the bundle adjustment's outcome without its per-point arrays, with why the
     optics solver gives the run's path when its ``solver`` (:func:`~motiondepth.workflow.steps.solve_motion`:
     with ``--motion auto``, the papers' regime) says so."""
-    from motiondepth.workflow.stages import MOTION_ARRAYS
-
-    record = {k: v for k, v in motion.items() if k not in MOTION_ARRAYS}
-    if record["solver"] == "lsq":
-        record["solver_why"] = PAPER_REGIME if motion["model"] != "6dof" else PAPER_REGIME_BLUR
+    record = motion.record()
+    if motion.solver == "lsq":
+        record["solver_why"] = PAPER_REGIME if motion.model != "6dof" else PAPER_REGIME_BLUR
     return record
 
 
-def motion_summary(motion: dict, traj: Trajectory) -> dict:
+def motion_summary(motion: MotionFit, traj: Trajectory) -> dict:
     """The motion model the run used, why, and how far the camera moved (unsolved frames at 0)."""
     c = np.nan_to_num(traj.centres)
     return {
-        "model": motion["model"],
-        "solver": motion.get("solver"),
-        "grid_check": motion.get("grid_check"),
-        "chosen_by": motion.get("rule"),
-        "criterion": motion.get("criterion"),
-        "residual_px": motion.get("residual_px"),
-        "readout_fraction": motion.get("readout_fraction"),
+        "model": motion.model,
+        "solver": motion.solver,
+        "grid_check": motion.grid_check,
+        "chosen_by": motion.choice.get("rule"),
+        "criterion": motion.choice.get("criterion"),
+        "residual_px": motion.choice.get("residual_px"),
+        "readout_fraction": motion.readout_fraction,
         "translation_max_m": round(float(np.linalg.norm(c, axis=1).max()), 4),
         "path_length_m": round(float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum()), 4),
     }
