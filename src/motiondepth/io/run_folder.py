@@ -8,7 +8,6 @@ that a file cut short or edited since is refused rather than read as if whole.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +34,13 @@ class RunFolder:
     @classmethod
     def open(cls, path: str | Path) -> RunFolder:
         """Read ``path/config.json``; one :class:`InputError` naming it when it is missing or malformed."""
+        from motiondepth.io.camera import read_json_object
+
         path = Path(path)
         config = path / CONFIG
         if not path.is_dir() or not config.is_file():
             raise InputError(path, f"not a 'motiondepth run' output folder (no {CONFIG})")
-        try:
-            record = json.loads(config.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(config, f"cannot read the run's settings ({exc})") from None
-        if not isinstance(record, dict):
-            raise InputError(config, "is not a JSON object")
+        record = read_json_object(config, "run's settings file")
         try:
             inp = record.get("input") or {}
             k = (record.get("intrinsics") or {}).get("fx_fy_cx_cy")
