@@ -591,8 +591,7 @@ def test_auto_motion_leaves_the_papers_regime_to_the_optics_solver(first_run, si
     assert set(mo["criterion"]) == {"6dof", "pivot", "rotation"}
     assert mo["chosen"] == mo["model"] == min(mo["criterion"], key=mo["criterion"].get)
     assert mo["solver"] == "lsq" and first_run.summary["motion"]["solver"] == "lsq" and mo["solver_why"]
-    if mo["model"] == "6dof":
-        assert mo["grid_check"]["lsq"] < mo["grid_check"]["bundle adjustment"]
+    assert mo["model"] == "pivot" and "grid_check" not in mo  # measured: criterion pivot 194.5 against 6dof 387.8
     assert "<b>pivot</b>, the papers' model, solved by the optics solver" in (out / "report.html").read_text()
     assert first_run.trajectory.method == "lsq"
     truth = sim["gt"].trajectory
@@ -602,6 +601,33 @@ def test_auto_motion_leaves_the_papers_regime_to_the_optics_solver(first_run, si
     assert traj.centres is not None and 0 < np.abs(traj.centres).max() < 0.01
     with np.load(out / "depth.npz") as z:
         assert "motion parallax" not in str(z["source"]) and "confidence" not in z.files
+
+
+def test_a_6dof_fit_of_pivot_shake_gives_the_path_to_the_optics_solver(first_run):
+    """The other branch of auto's check (trajectory.small_motion.pivot_or_bundle): a 6-DoF bundle adjustment of
+    pivot shake with 60 ms exposures explains the query grid's template tracks worse than the papers' pivot model,
+    so the optics solver keeps the path, and both costs are recorded."""
+    from motiondepth.io.npz import read_npz
+    from motiondepth.tracking.chain import ChainConfig, track_chained
+    from motiondepth.trajectory.small_motion import (
+        SmallMotionConfig,
+        frame0_prior,
+        pivot_or_bundle,
+        solve_small_motion,
+    )
+
+    clip, intr = first_run.clip, first_run.intrinsics
+    prior = read_npz(first_run.out_dir / "depth_prior.npz", ("depth",))["depth"]
+    chained = track_chained(clip.frames, config=ChainConfig.for_size(clip.size))
+    cfg = SmallMotionConfig(readout_sigma=0.3)
+    sol = solve_small_motion(chained, intr, frame0_prior(chained, prior), "6dof", 0.2, 0.5, cfg)
+    solver = workflow.solver_config(workflow.RunConfig(), clip)
+    check = pivot_or_bundle(sol, first_run.tracks, prior, intr, 0.2, clip.times, solver, cfg)
+    assert check["solver"] == "lsq" and check["grid_check"]["lsq"] < check["grid_check"]["bundle adjustment"]
+    rotation_only = solve_small_motion(chained, intr, frame0_prior(chained, prior), "rotation", 0.2, 0.5, cfg)
+    assert pivot_or_bundle(rotation_only, first_run.tracks, prior, intr, 0.2, clip.times, solver, cfg) == {
+        "solver": "lsq"
+    }  # the papers' regime without a check
 
 
 def test_run_with_the_small_motion_bundle_adjustment(sim, tmp_path):
@@ -618,7 +644,7 @@ def test_run_with_the_small_motion_bundle_adjustment(sim, tmp_path):
     np.testing.assert_allclose(traj.angles, res.trajectory.angles, atol=1e-8)
     truth = sim["gt"].trajectory
     rms = np.sqrt(np.mean(truth[1:] ** 2)) * 180 / np.pi * 60
-    assert trajectory_metrics(res.trajectory.angles, truth)["rmse_arcmin"] < rms  # better than no rotation
+    assert trajectory_metrics(res.trajectory.angles, truth)["rmse_arcmin"] < 0.3 * rms  # measured 0.136 × rms
     with np.load(out / "depth.npz") as z:
         assert z["confidence"].shape == z["depth"].shape and 0 <= z["confidence"].min() <= z["confidence"].max() <= 1
         assert "parallax" in str(z["source"])
