@@ -1,21 +1,18 @@
 """One continuous path through a dense trajectory's per-frame pieces (docs/design.md §5).
 
 The dense trajectory decoder (and the blur fit's :meth:`~motiondepth.tracking.blur_fit.BlurFit.dense`)
-predicts each frame's sub-frame samples on their own, so consecutive frames need not meet: on the
-demo's simulated clip the step across a frame boundary was a median 3.4′ against 1.2′ between samples
-inside a frame (max 13.0′ against 5.5′). A camera turns continuously, and the seams show up in the
-shake spectrum as a floor of high-frequency "shake" at the frame rate and its harmonics.
+predicts each frame's sub-frame samples on their own, so consecutive frames need not meet: the step across a
+frame boundary is several times the step between samples inside a frame. A camera turns continuously, and the
+seams show up in the shake spectrum as a floor of high-frequency "shake" at the frame rate and its harmonics.
 
 :func:`continuous_dense` replaces the pieces by one cubic B-spline over the clip (C² everywhere,
 ``knots_per_frame`` knot intervals per frame interval, aligned with the frame starts), fitted to the
 samples by least squares with each frame's mean held exactly to the per-frame solve's angle: the
 per-frame solve gives each frame's level, the pieces give the shape inside it.
 
-How it was chosen (six procedural scenes with the ``handheld`` shake, seeds 201–206; the held-out
-measurements are in docs/results.md): RMS error against the true path, median over the clips,
-3.93′ for the decoder's pieces, 3.46′ for this spline, 7.75′ for interpolating the per-frame angles.
-One knot interval per frame lets the spline swing between the frame means (9.7′); three, or a
-smoothing penalty on a finer spline, did no better (3.39–3.60′) and kept more of the seams.
+It was chosen on six procedural scenes with the ``handheld`` shake (seeds 201–206) against the decoder's pieces,
+interpolated per-frame angles, one or three knot intervals per frame and a smoothing penalty; the measurements,
+held-out clips included, are in docs/results.md (*Dense trajectory: one continuous path*).
 """
 
 from __future__ import annotations

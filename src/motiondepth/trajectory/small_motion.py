@@ -500,10 +500,9 @@ def model_criterion(sol: SmallMotion, huber_px: float) -> float:
 
     It counts every observation as an independent sample, so it needs tracks whose errors do not carry over
     from frame to frame: :func:`~motiondepth.tracking.chain.track_chained` anchors each step to the track's
-    first frame for that reason. Without the anchor, one blurred frame of the test suite's simulated pivot
-    clip (60 ms exposures) shifted the chained tracks by 1.7 px for the rest of the clip; the 6-DoF fit
-    absorbed it into 12 cm of spurious translation and won (rotation error 56′ against a true RMS of 32′).
-    With it, the pivot model wins there (3.5′) and 6-DoF still wins on every real clip by far.
+    first frame for that reason: without the anchor, one blurred frame's shift carries through the rest of a
+    chained track, and a 6-DoF fit absorbs it into spurious translation and wins (measured in
+    docs/small-motion.md).
     """
     return 2.0 * sol.cost / huber_px**2 + sol.parameters * np.log(2 * max(sol.observations, 1))
 

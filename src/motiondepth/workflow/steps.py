@@ -333,7 +333,7 @@ def solve_motion(
     )
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
-    # survive large motion carry biased positions (TUM fr1_xyz 700–729: rotation RMSE 323′ with them, 34′ without)
+    # survive large motion carry biased positions (measured on TUM fr1_xyz in docs/small-motion.md)
     chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]), progress=progress)
     prior = frame0_prior(chained, prior_depth)
     at0 = (chained.queries[:, 0] == 0) & chained.visible[0]
