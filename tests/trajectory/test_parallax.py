@@ -56,9 +56,11 @@ def test_scale_check_and_its_warning(exact):
 
 
 def test_depth_notes_in_the_summary_and_warnings():
+    from motiondepth.workflow.config import DepthRescale
+
     def notes(info, **cfg):
         summary, warnings = {"depth_m": {}}, []
-        add_depth_notes(summary, warnings, info, RunConfig(**cfg))
+        add_depth_notes(summary, warnings, DepthRescale.from_info(info), RunConfig(**cfg))
         return summary["depth_m"]["rescale"], warnings
 
     # the network rescaled by pivot parallax, the scale loose: the numbers, the loose-scale and the origin warnings
@@ -146,3 +148,24 @@ def test_interpolated_depth_ratio_keeps_the_maps_edges_and_matches_the_points(rn
     assert info_few["mode"] == "none" and np.array_equal(few, prior.astype(np.float32))
     _, info_unsure = interpolate_depth_ratio(prior, xy, z, 0.5 * z)  # no point known to 10 %
     assert info_unsure["mode"] == "none"
+
+
+def test_depth_rescale_record_round_trips_through_depth_npz_arrays():
+    """workflow.config.DepthRescale: what the depth steps return beside the map, written to depth.npz and read back
+    by the step cache; the bundle adjustment's confidence under its own key; unknown fields refused."""
+    from motiondepth.workflow.config import DepthRescale
+
+    conf = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    rec = DepthRescale(mode="interpolated", scale=0.9, points=40, source="motion", confidence=conf,
+                       scale_cost_ratio=np.array([1.2, 1.1]), distance_scale=1.3)  # fmt: skip
+    for key in ("rescale_confidence", "confidence"):
+        arrays = rec.arrays(key)
+        assert key in arrays and "rescale_why" not in arrays  # unset fields are left out
+        back = DepthRescale.from_arrays(arrays)
+        assert (back.mode, back.scale, back.points, back.source, back.distance_scale) == (
+            "interpolated", 0.9, 40, "motion", 1.3,
+        )  # fmt: skip
+        np.testing.assert_array_equal(back.confidence, conf)
+        np.testing.assert_array_equal(back.scale_cost_ratio, [1.2, 1.1])
+    with pytest.raises(ValueError, match="unknown depth-rescale fields"):
+        DepthRescale.from_info({"mode": "local", "kernel": 3})

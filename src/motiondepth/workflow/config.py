@@ -588,6 +588,53 @@ class Clip:
 
 
 @dataclass
+class DepthRescale:
+    """How the first-frame depth map was corrected by the tracks' parallax (``--depth-rescale``), what the depth
+    steps return beside the map. On disk in ``depth.npz`` as ``rescale_*`` arrays (:meth:`arrays`), with the
+    bundle adjustment's per-pixel map as ``confidence``."""
+
+    mode: str = "none"  # what was done: local, global, interpolated (the bundle adjustment's points) or none
+    scale: float = 1.0  # median ratio of the parallax depths to the map
+    points: int = 0  # reliable parallax points it rests on
+    why: str | None = None  # why nothing was done (mode none)
+    source: str | None = None  # "motion": the bundle adjustment's parallax; None: the pivot parallax
+    confidence: np.ndarray | None = None  # (H, W) in [0, 1]: how much of each pixel's correction nearby points give
+    depth_m: np.ndarray | None = None  # the pivot path's per-point parallax depths, metres
+    sigma_m: np.ndarray | None = None  # … and their one-sigma uncertainty
+    scale_cost_ratio: np.ndarray | None = None  # the pivot fit's cost at half and twice every depth, over its own
+    rotation_scale_ratio: np.ndarray | None = None  # … and the RMS rotation's
+    distance_scale: float | None = None  # the factor --scene-distance applied after the parallax
+
+    @classmethod
+    def from_info(cls, info: dict) -> DepthRescale:
+        """From the info dict of :mod:`motiondepth.trajectory.parallax`'s rescaling functions."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(info) - known
+        if unknown:
+            raise ValueError(f"unknown depth-rescale fields {sorted(unknown)}")
+        return cls(**info)
+
+    def arrays(self, confidence_key: str = "rescale_confidence") -> dict[str, np.ndarray]:
+        """The record for ``depth.npz``: each field that is set as ``rescale_<name>``, the confidence map under
+        ``confidence_key`` (the bundle adjustment's depth writes it as ``confidence``)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[confidence_key if f.name == "confidence" else f"rescale_{f.name}"] = np.asarray(value)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> DepthRescale:
+        """Back from :meth:`arrays` (a cached ``depth.npz``)."""
+        info = {k[len("rescale_") :]: v for k, v in arrays.items() if k.startswith("rescale_")}
+        info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
+        if "confidence" in arrays:
+            info["confidence"] = arrays["confidence"].astype(np.float32)
+        return cls.from_info(info)
+
+
+@dataclass
 class MotionFit:
     """What the motion step (:func:`~motiondepth.workflow.steps.solve_motion`) found besides the camera path: the
     bundle adjustment's model and why it was chosen, which solver gives the run's path, the fit's counts, and the

@@ -146,28 +146,24 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
     motion = None
     if steps.bundle:  # rotation and translation by the small-motion bundle adjustment
-        prior, prior_info, prior_src = steps.depth(tracks, intr, prior=True)
+        prior, prior_rescale, prior_src = steps.depth(tracks, intr, prior=True)
         ba_traj, motion = steps.motion(tracks, prior, intr)
         record["motion"] = motion_record(motion)
     else:
         steps.skip("depth_prior", "motion")
     if motion is None or motion.solver == "lsq":  # the papers' pivot model, by the optics solver
-        depth, rescale_info, depth_src = steps.depth(tracks, intr)
+        depth, rescale, depth_src = steps.depth(tracks, intr)
         traj = steps.trajectory(tracks, depth, intr)
         steps.skip("fused_depth")
     else:  # the bundle adjustment's path, and depth from its parallax
         steps.skip("depth")
         traj = steps.trajectory(tracks, prior, intr, motion=ba_traj)
-        depth, rescale_info = steps.fused_depth(prior, motion, intr, prior_src)
+        depth, rescale = steps.fused_depth(prior, motion, intr, prior_src)
         steps.keys["depth"] = steps.keys["fused_depth"]  # what the steps downstream read
-        rescale_info = {
-            **rescale_info,
-            "motion": motion,
-            **{k: v for k, v in prior_info.items() if k == "distance_scale"},
-        }
+        rescale = replace(rescale, distance_scale=prior_rescale.distance_scale)  # --scene-distance scaled the prior
         depth_src = prior_src
-        if rescale_info.get("mode", "none") != "none":
-            depth_src += f" × {motion.model}-motion parallax ({rescale_info['mode']}, {rescale_info['points']} points)"
+        if rescale.mode != "none":
+            depth_src += f" × {motion.model}-motion parallax ({rescale.mode}, {rescale.points} points)"
     traj.dense = steps.dense(traj, intr)
     tracks3d = steps.tracks3d(tracks, depth, intr)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
@@ -178,7 +174,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)
         warnings[:0] = user_tracks.meta.get("warnings", [])
     warnings[:0] = clip.notes  # dropped frames
-    add_depth_notes(summary, warnings, rescale_info, cfg)
+    add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None)
     files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
                  timings_s=steps.timings, files=files, cached=[])  # fmt: skip

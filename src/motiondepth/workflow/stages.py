@@ -22,7 +22,7 @@ from motiondepth.workflow.cache import (
     file_fingerprint,
     folder_fingerprint,
 )
-from motiondepth.workflow.config import DEPTH_FILES, STEP, Clip, MotionFit, RunConfig
+from motiondepth.workflow.config import DEPTH_FILES, STEP, Clip, DepthRescale, MotionFit, RunConfig
 from motiondepth.workflow.inputs import (
     exposure_timing,
     solver_config,
@@ -42,33 +42,30 @@ from motiondepth.workflow.steps import (
 MOTION_PATH = ("angles", "centres", "residual_px", "times")  # the motion step's camera path (motion_points.npz, path_*)
 
 
-def _write_depth(out: Path, files: list[str], final: np.ndarray, raw: np.ndarray, intr: Intrinsics, source: str,
-                 info: dict, confidence: np.ndarray | None = None) -> None:  # fmt: skip
-    """``files[0]`` (``.npz``: the depth, the map before rescaling, the rescale info as ``rescale_*``, and the
-    parallax ``confidence`` map when given), and with more names the colour and 16-bit millimetre PNGs."""
+def _write_depth(out: Path, files: tuple[str, ...], final: np.ndarray, raw: np.ndarray, intr: Intrinsics,
+                 source: str, rescale: DepthRescale, confidence_key: str = "rescale_confidence") -> None:  # fmt: skip
+    """``files[0]`` (``.npz``: the depth, the map before rescaling and the rescale record,
+    :meth:`DepthRescale.arrays`), and with more names the colour and 16-bit millimetre PNGs."""
     from motiondepth.io.depth import save_depth_png16
     from motiondepth.viz.plots import save_depth_png
 
-    extra = {f"rescale_{k}": np.asarray(v) for k, v in info.items()}
-    if confidence is not None:
-        extra["confidence"] = confidence
     save_npz(out / files[0], depth=final, unscaled_depth=raw, intrinsics=intr.as_array(), source=np.array(source),
-             **extra)  # fmt: skip
+             **rescale.arrays(confidence_key))  # fmt: skip
     if len(files) > 1:
         save_depth_png(out / files[1], final)
         save_depth_png16(out / files[2], final)
 
 
-def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(final depth, depth before rescaling, rescale info) from a cached ``depth.npz``."""
+def _load_depth_npz(path: Path) -> tuple[np.ndarray, np.ndarray, DepthRescale]:
+    """(final depth, depth before rescaling, rescale record) from a cached ``depth.npz``."""
     from motiondepth.io.npz import read_npz
 
     d = read_npz(path, ("depth", "unscaled_depth"), "cached depth")
-    info = {k[len("rescale_") :]: v for k, v in d.items() if k.startswith("rescale_")}
-    info = {k: (v.item() if v.ndim == 0 else v) for k, v in info.items()}
-    if "confidence" in d:
-        info["confidence"] = d["confidence"].astype(np.float32)
-    return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), info
+    try:
+        rescale = DepthRescale.from_arrays(d)
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"not a depth record of this version ({exc})") from None
+    return d["depth"].astype(np.float32), d["unscaled_depth"].astype(np.float32), rescale
 
 
 def _load_trajectory(out: Path, method: str = "lsq") -> Trajectory:
@@ -216,8 +213,8 @@ class CachedSteps:
             lambda o: _load_tracks_intrinsics(o / "tracks.npz", intr),
         )
 
-    def depth(self, tracks: Tracks, intr: Intrinsics, prior: bool = False) -> tuple[np.ndarray, dict, str]:
-        """(first-frame metric depth, pivot-parallax rescale info, where the depth came from).
+    def depth(self, tracks: Tracks, intr: Intrinsics, prior: bool = False) -> tuple[np.ndarray, DepthRescale, str]:
+        """(first-frame metric depth, its pivot-parallax rescale record, where the depth came from).
 
         With ``prior``, the unrescaled map the bundle adjustment starts from (step ``depth_prior``, file
         ``depth_prior.npz``); its parallax corrects it later (:meth:`fused_depth`).
@@ -244,17 +241,17 @@ class CachedSteps:
 
         def compute():
             d = estimate_depth(self.clip.frames, predictor(), cfg.depth, cfg.depth_scale, self.source)
-            final, info = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
+            final, record = rescale_by_parallax(d, tracks, intr, cfg.pivot_m, rescale, self.solver)
             if distance is not None:  # the parallax field keeps its shape; the user's distance sets the scale
-                final, info["distance_scale"] = scale_to_distance(final, distance)
-            return final, d, info
+                final, record.distance_scale = scale_to_distance(final, distance)
+            return final, d, record
 
         name = "depth_prior" if prior else "depth"
         files = STEP[name].files
 
         def write(value, o):
-            final, raw, info = value
-            _write_depth(o, files, final, raw, intr, source, info)
+            final, raw, record = value
+            _write_depth(o, files, final, raw, intr, source, record)
 
         depth, _, info = self.step(
             name,
@@ -274,8 +271,8 @@ class CachedSteps:
             write,
             lambda o: _load_depth_npz(o / files[0]),
         )
-        if info.get("mode", "none") != "none":
-            source += f" × pivot-parallax scale ({info['mode']}, {info['points']} points)"
+        if info.mode != "none":
+            source += f" × pivot-parallax scale ({info.mode}, {info.points} points)"
         if distance is not None:
             source += f", scaled to the given scene distance ({distance:g} m median)"
         return depth, info, source
@@ -327,7 +324,7 @@ class CachedSteps:
         )
 
     def fused_depth(self, prior: np.ndarray, motion: MotionFit, intr: Intrinsics, source: str
-                    ) -> tuple[np.ndarray, dict]:  # fmt: skip
+                    ) -> tuple[np.ndarray, DepthRescale]:  # fmt: skip
         """The first-frame depth corrected by the motion's parallax depths (``--depth-rescale``), with its
         per-pixel confidence (``depth.npz`` ``confidence``); a ``--depth`` file is kept as it is. ``source``:
         where the prior came from (:meth:`depth`)."""
@@ -335,13 +332,12 @@ class CachedSteps:
         mode = "none" if cfg.depth else cfg.depth_rescale
 
         def write(value, o):
-            final, info = value
-            rest = {k: v for k, v in info.items() if k != "confidence"}
-            _write_depth(o, DEPTH_FILES, final, prior, intr, f"{source} × parallax", rest, info["confidence"])
+            final, record = value
+            _write_depth(o, DEPTH_FILES, final, prior, intr, f"{source} × parallax", record, "confidence")
 
         def load(o):
-            final, _, info = _load_depth_npz(o / "depth.npz")
-            return final, info
+            final, _, record = _load_depth_npz(o / "depth.npz")
+            return final, record
 
         return self.step(
             "fused_depth",

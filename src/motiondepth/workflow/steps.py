@@ -12,7 +12,7 @@ from motiondepth.errors import InputError
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG, Intrinsics
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.types import RunWarning, Tracks, Tracks3D, Trajectory
-from motiondepth.workflow.config import FOCAL_AUTO, MotionFit
+from motiondepth.workflow.config import FOCAL_AUTO, DepthRescale, MotionFit
 
 
 def track_points(
@@ -165,7 +165,7 @@ def rescale_by_parallax(
     pivot_m: float = DEFAULT_PIVOT_M,
     mode: str = "local",
     solver=None,
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, DepthRescale]:
     """Check and correct a depth map's metric scale with the pivot parallax of the tracks.
 
     The tracked points' own depths follow from how the rotation about the pivot moves them
@@ -173,14 +173,15 @@ def rescale_by_parallax(
     as one factor (``global``) or a smooth field (``local``). ``none`` returns the map unchanged.
 
     Returns:
-        (depth map, info with ``mode`` used, ``scale``, reliable ``points``, per-point ``depth_m``/``sigma_m``).
+        (depth map, :class:`~motiondepth.workflow.config.DepthRescale`: the ``mode`` used, ``scale``, reliable
+        ``points``, per-point ``depth_m``/``sigma_m``, and the scale check's ratios).
     """
     from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.parallax import pivot_parallax_depths, rescale_depth_map, scale_check
 
     check_rescale_mode(mode)
     if mode == "none" or pivot_m <= 0:
-        return depth, {"mode": "none", "scale": 1.0, "points": 0}
+        return depth, DepthRescale()
     xy = tracks.tracks[0].astype(np.float64)
     pts = pivot_parallax_depths(tracks.tracks, tracks.visible, intrinsics, pivot_m, sample_depth(depth, xy),
                                 image_height=tracks.image_size[0], config=solver)  # fmt: skip
@@ -189,7 +190,9 @@ def rescale_by_parallax(
         chk = scale_check(tracks.tracks, tracks.visible, sample_depth(out, xy), intrinsics, pivot_m,
                           tracks.image_size[0], config=solver)  # fmt: skip
         info["scale_cost_ratio"], info["rotation_scale_ratio"] = chk.cost_ratio, chk.rotation_ratio
-    return out, {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
+    return out, DepthRescale.from_info(
+        {**info, "depth_m": pts.depth.astype(np.float32), "sigma_m": pts.sigma.astype(np.float32)}
+    )
 
 
 def solve_rotation(
@@ -405,7 +408,7 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
             sigma[keep].astype(np.float32))  # fmt: skip
 
 
-def fuse_parallax_depth(depth: np.ndarray, motion: MotionFit, mode: str = "local") -> tuple[np.ndarray, dict]:
+def fuse_parallax_depth(depth: np.ndarray, motion: MotionFit, mode: str = "local") -> tuple[np.ndarray, DepthRescale]:
     """The network's map corrected by the motion solver's parallax depths (``local``: their ratios to it,
     interpolated between them, :func:`~motiondepth.trajectory.parallax.interpolate_depth_ratio`; ``global``:
     one factor; ``none``), with a per-pixel ``confidence`` of the parallax (0: the network alone).
@@ -417,14 +420,15 @@ def fuse_parallax_depth(depth: np.ndarray, motion: MotionFit, mode: str = "local
     check_rescale_mode(mode)
     none = {"mode": "none", "scale": 1.0, "points": 0, "confidence": np.zeros(depth.shape, np.float32)}
     if mode == "none" or motion.model == "rotation":
-        return depth, none | {"why": "no parallax: rotation-only motion" if mode != "none" else "--depth-rescale none"}
+        why = "no parallax: rotation-only motion" if mode != "none" else "--depth-rescale none"
+        return depth, DepthRescale.from_info(none | {"why": why})
     xy, z, sz = (getattr(motion, k).astype(np.float64) for k in MotionFit.ARRAYS)
     if mode == "local":
         out, info = interpolate_depth_ratio(depth, xy, z, sz)
     else:
         out, info = rescale_depth_map(depth, xy, PointDepths(z, sz, None, 0.0), mode)
     if info["mode"] == "none":
-        return depth, none | {"why": f"only {info['points']} reliable parallax points"}
+        return depth, DepthRescale.from_info(none | {"why": f"only {info['points']} reliable parallax points"})
     if "confidence" not in info:  # one global factor: no pixel is corrected locally
         info["confidence"] = np.zeros(depth.shape, np.float32)
-    return out, info | {"source": "motion"}
+    return out, DepthRescale.from_info(info | {"source": "motion"})

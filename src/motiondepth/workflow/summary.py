@@ -12,6 +12,7 @@ from motiondepth.workflow.config import (
     LARGE_ROTATION_DEG,
     LOW_SURVIVAL,
     Clip,
+    DepthRescale,
     MotionFit,
     RunConfig,
 )
@@ -202,29 +203,29 @@ def scale_warning(ratios, rotation_ratios=None) -> RunWarning | None:
     return RunWarning(text, "medium")
 
 
-def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale_info: dict, cfg: RunConfig) -> None:
-    """Add the depth's parallax rescale to ``summary`` and what it means for trust to ``warnings``."""
-    summary["depth_m"]["rescale"] = {k: rescale_info.get(k) for k in ("mode", "scale", "points")}
-    motion = rescale_info.get("motion")
+def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale: DepthRescale, cfg: RunConfig,
+                    motion: MotionFit | None = None) -> None:  # fmt: skip
+    """Add the depth's parallax rescale to ``summary`` and what it means for trust to ``warnings``; ``motion``: the
+    bundle adjustment whose parallax corrected the depth, None where the pivot parallax did."""
+    summary["depth_m"]["rescale"] = {"mode": rescale.mode, "scale": rescale.scale, "points": rescale.points}
     if motion is not None:
         summary["depth_m"]["rescale"]["source"] = f"{motion.model}-motion parallax"
-        conf = rescale_info.get("confidence")
-        if conf is not None:  # share of pixels whose correction comes mostly from nearby parallax points
-            summary["depth_m"]["parallax_coverage"] = round(float(np.mean(np.asarray(conf) > 0.5)), 3)
-        if rescale_info.get("why"):
-            summary["depth_m"]["rescale"]["why_none"] = rescale_info["why"]
-    if "distance_scale" in rescale_info:
-        summary["depth_m"]["rescale"]["distance_scale"] = float(rescale_info["distance_scale"])
+        if rescale.confidence is not None:  # share of pixels whose correction comes mostly from nearby points
+            summary["depth_m"]["parallax_coverage"] = round(float(np.mean(np.asarray(rescale.confidence) > 0.5)), 3)
+        if rescale.why:
+            summary["depth_m"]["rescale"]["why_none"] = rescale.why
+    if rescale.distance_scale is not None:
+        summary["depth_m"]["rescale"]["distance_scale"] = float(rescale.distance_scale)
     for key in ("scale_cost_ratio", "rotation_scale_ratio"):
-        if key in rescale_info:
-            summary["depth_m"]["rescale"][key] = [float(x) for x in rescale_info[key]]
-    if "scale_cost_ratio" in rescale_info and cfg.scene_distance_m is None:  # (a given distance fixes the scale)
-        w = scale_warning(rescale_info["scale_cost_ratio"], rescale_info.get("rotation_scale_ratio"))
+        if getattr(rescale, key) is not None:
+            summary["depth_m"]["rescale"][key] = [float(x) for x in getattr(rescale, key)]
+    if rescale.scale_cost_ratio is not None and cfg.scene_distance_m is None:  # (a given distance fixes the scale)
+        w = scale_warning(rescale.scale_cost_ratio, rescale.rotation_scale_ratio)
         if w is not None:
             warnings.append(w)
     if cfg.depth is not None:
         return
-    rescaled = rescale_info.get("mode") != "none"
+    rescaled = rescale.mode != "none"
     if cfg.scene_distance_m is not None:
         warnings.append(
             note(
@@ -237,7 +238,7 @@ def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale_info: dic
         return
     parallax = "pivot parallax" if motion is None else f"the parallax of the {motion.model} motion"
     if cfg.depth_rescale != "none" and not rescaled:
-        why = rescale_info.get("why") or f"{rescale_info.get('points')} reliable points"
+        why = rescale.why or f"{rescale.points} reliable points"
         warnings.append(
             RunWarning(
                 f"{parallax} was too weak to check the depth network's map ({why}): the depth keeps the network's own",
