@@ -273,6 +273,56 @@ def _second_difference(t_len: int, q: int) -> sp.csr_matrix:
     return sp.kron(d, sp.eye(q)).tocsr()
 
 
+def _solution(prob: _Problem, cur: _Evaluation, full: np.ndarray, eta: np.ndarray, rf: float, used: np.ndarray,
+              inv_var: np.ndarray, model: str, pivot_m: float, readout_fraction: float, it: int,
+              cfg: SmallMotionConfig) -> SmallMotion:  # fmt: skip
+    """The fit's end point as a :class:`SmallMotion`: each frame's angles and camera centre (the model's), its
+    robust residual, frames with too few observations unsolved (NaN), and each track's depth with its one-sigma
+    uncertainty from the fit's information (pose held fixed)."""
+    cost_reproj, res, je, w = cur.cost_reproj, cur.res, cur.je, cur.w
+    t_len, n_all, q = full.shape[0], len(used), full.shape[1]
+    angles = full[:, :3].copy()
+    if model == "6dof":
+        centres = full[:, 3:].copy()
+    elif model == "pivot":
+        piv = np.array([0.0, 0.0, -pivot_m])
+        centres = piv - euler_to_matrix(angles) @ piv
+    else:
+        centres = np.zeros((t_len, 3))
+    # per frame: the RMS of its 80 % smallest residuals (the robust loss lets the rest be outliers)
+    e = np.linalg.norm(res, axis=1)
+    counts = np.bincount(prob.k, minlength=t_len)
+    resid = np.zeros(t_len)
+    for k in range(1, t_len):
+        ek = np.sort(e[prob.k == k])[: max(1, int(np.ceil(0.8 * counts[k])))]
+        resid[k] = np.sqrt(np.mean(ek**2)) if counts[k] else np.nan
+    unsolved = counts < cfg.min_points
+    unsolved[0] = False
+    angles[unsolved] = np.nan
+    centres[unsolved] = np.nan
+    resid[unsolved] = np.nan
+    # depth and its sigma (from the η information, pose held fixed)
+    depth = np.full(n_all, np.nan)
+    sigma = np.full(n_all, np.nan)
+    info = np.bincount(prob.n, weights=(w[:, None] * je**2).sum(1), minlength=len(eta)) + inv_var
+    depth[used] = np.exp(-eta)
+    sigma[used] = np.exp(-eta) / np.sqrt(info)  # d(depth) = depth · dη
+    return SmallMotion(
+        angles=angles,
+        centres=centres,
+        depth=depth,
+        depth_sigma=sigma,
+        residual_px=resid,
+        model=model,
+        cost=cost_reproj,
+        observations=len(prob.n),
+        parameters=q * (t_len - 1),
+        iterations=it,
+        used=used,
+        meta={"readout_fraction": rf, "readout_fraction_prior": readout_fraction, "pivot_m": pivot_m, **asdict(cfg)},
+    )
+
+
 def solve_small_motion(
     tracks: Tracks,
     intr: Intrinsics,
@@ -298,7 +348,7 @@ def solve_small_motion(
     if model not in MODELS:
         raise ValueError(f"unknown motion model {model!r}; choose from {', '.join(MODELS)}")
     cfg = config or SmallMotionConfig()
-    t_len, n_all = tracks.visible.shape
+    t_len = tracks.visible.shape[0]
     if t_len < 2:
         raise InputError("tracks", "the small-motion solver needs at least 2 frames")
     prob, used = _build(tracks, intr, prior_depth, cfg)
@@ -388,48 +438,7 @@ def solve_small_motion(
         moved = np.abs(dp[:n_p].reshape(t_len - 1, q)[:, :3]).max()  # the largest angle step of any frame
         if cfg.angle_tolerance_rad > 0 and moved < cfg.angle_tolerance_rad:
             break
-    cost_reproj, res, je, w = cur.cost_reproj, cur.res, cur.je, cur.w
-    # outputs
-    angles = full[:, :3].copy()
-    if model == "6dof":
-        centres = full[:, 3:].copy()
-    elif model == "pivot":
-        piv = np.array([0.0, 0.0, -pivot_m])
-        centres = piv - euler_to_matrix(angles) @ piv
-    else:
-        centres = np.zeros((t_len, 3))
-    # per frame: the RMS of its 80 % smallest residuals (the robust loss lets the rest be outliers)
-    e = np.linalg.norm(res, axis=1)
-    counts = np.bincount(prob.k, minlength=t_len)
-    resid = np.zeros(t_len)
-    for k in range(1, t_len):
-        ek = np.sort(e[prob.k == k])[: max(1, int(np.ceil(0.8 * counts[k])))]
-        resid[k] = np.sqrt(np.mean(ek**2)) if counts[k] else np.nan
-    unsolved = counts < cfg.min_points
-    unsolved[0] = False
-    angles[unsolved] = np.nan
-    centres[unsolved] = np.nan
-    resid[unsolved] = np.nan
-    # depth and its sigma (from the η information, pose held fixed)
-    depth = np.full(n_all, np.nan)
-    sigma = np.full(n_all, np.nan)
-    info = np.bincount(prob.n, weights=(w[:, None] * je**2).sum(1), minlength=len(eta)) + inv_var
-    depth[used] = np.exp(-eta)
-    sigma[used] = np.exp(-eta) / np.sqrt(info)  # d(depth) = depth · dη
-    return SmallMotion(
-        angles=angles,
-        centres=centres,
-        depth=depth,
-        depth_sigma=sigma,
-        residual_px=resid,
-        model=model,
-        cost=cost_reproj,
-        observations=len(prob.n),
-        parameters=q * (t_len - 1),
-        iterations=it,
-        used=used,
-        meta={"readout_fraction": rf, "readout_fraction_prior": readout_fraction, "pivot_m": pivot_m, **asdict(cfg)},
-    )
+    return _solution(prob, cur, full, eta, rf, used, inv_var, model, pivot_m, readout_fraction, it, cfg)
 
 
 def _fit_depths(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig,
