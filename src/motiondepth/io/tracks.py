@@ -42,6 +42,19 @@ MAX_OUTSIDE_SHARE = 0.01  # … and more than this share of the visible position
 MIN_MOVING_TRACKS = 4  # the motion needs this many tracks seen in two frames or more (the solver's min_points)
 
 
+def _check_count(path: Path, n: int) -> None:
+    """At most :data:`MAX_TRACKS` tracks: more would run for many minutes on a CPU."""
+    if n > MAX_TRACKS:
+        raise InputError(path, f"holds {n} tracks; run takes at most {MAX_TRACKS} (as many as the densest query grid, "
+                         "--grid-half 64), which already takes minutes on a CPU: keep a subset")  # fmt: skip
+
+
+def _first_queries(pos: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """(N, 3) queries (t, x, y) at each track's first visible frame."""
+    first = np.argmax(visible, 0)
+    return np.concatenate([first[:, None], pos[first, np.arange(pos.shape[1])]], 1).astype(np.float32)
+
+
 def _visibility(path: Path, vis: np.ndarray, key: str, fmt: str) -> np.ndarray:
     """A visibility array as bool (floats: > 0.5), refusing text, complex values and the like."""
     from motiondepth.io.npz import real_array
@@ -68,19 +81,16 @@ def _from_arrays(path: Path, tracks: np.ndarray, visible: np.ndarray, fmt: str, 
         raise InputError(path, f"{fmt} tracks are {tracks.shape}, but the visibility is {visible.shape}")
     if n == 0:
         raise InputError(path, "holds no tracks")
-    if n > MAX_TRACKS:
-        raise InputError(path, f"holds {n} tracks; run takes at most {MAX_TRACKS} (as many as the densest query grid, "
-                         "--grid-half 64), which already takes minutes on a CPU: keep a subset")  # fmt: skip
+    _check_count(path, n)
     seen = visible.any(0)
     if not seen.all():
         raise InputError(path, f"{int((~seen).sum())} track(s) are never visible")
     bad = visible & ~np.isfinite(tracks).all(-1)
     if bad.any():
         raise InputError(path, f"{int(bad.sum())} visible position(s) are NaN or infinite")
-    first = np.argmax(visible, 0)
     pos = np.where(visible[..., None], tracks, 0.0).astype(np.float32)
-    queries = np.concatenate([first[:, None], pos[first, np.arange(n)]], 1).astype(np.float32)
-    return Tracks(pos, visible.astype(bool), queries, (0, 0), meta={"tracker": f"imported ({fmt})", "file": str(path)})
+    return Tracks(pos, visible, _first_queries(pos, visible), (0, 0),
+                  meta={"tracker": f"imported ({fmt})", "file": str(path)})  # fmt: skip
 
 
 def _csv(path: Path, num_frames: int | None) -> Tracks:
@@ -122,9 +132,7 @@ def _csv(path: Path, num_frames: int | None) -> Tracks:
         raise InputError(path, f"names frame {top:.0f}, but {clip}; frames count from 0")
     k, p = a[:, 0].astype(np.int64), a[:, 1].astype(np.int64)
     ids, col = np.unique(p, return_inverse=True)
-    if len(ids) > MAX_TRACKS:
-        raise InputError(path, f"holds {len(ids)} tracks; run takes at most {MAX_TRACKS} (as many as the densest "
-                         "query grid, --grid-half 64): keep a subset")  # fmt: skip
+    _check_count(path, len(ids))  # before the (frames × tracks) arrays are allocated
     t_len = int(top) + 1 if num_frames is None else num_frames
     cell = k * len(ids) + col
     order = np.argsort(cell, kind="stable")
@@ -153,10 +161,8 @@ def read_tracks_file(path: str | Path, num_frames: int | None = None) -> Tracks:
         return _csv(path, num_frames)
     d = read_npz(path, what="tracks file")
     if {"tracks", "visible", "queries"} <= set(d):
-        tr, _ = load_tracks(path)
-        if tr.num_points > MAX_TRACKS:
-            raise InputError(path, f"holds {tr.num_points} tracks; run takes at most {MAX_TRACKS} (as many as the "
-                             "densest query grid, --grid-half 64): keep a subset")  # fmt: skip
+        tr, _ = _tracks_from_arrays(path, d)  # the arrays already read: the file is not read twice
+        _check_count(path, tr.num_points)
         tr.meta = {**tr.meta, "file": str(path)}
         return tr
     if "pred_tracks" in d:
@@ -213,14 +219,11 @@ def check_tracks(path: str | Path, tracks: Tracks, num_frames: int, size: tuple[
         raise InputError(path, f"the tracks were made on {tw}x{th} frames but the clip's frames are {w}x{h} (after "
                          "--resize): track the same frames, or scale the positions")  # fmt: skip
     q = tracks.queries
-    if (
-        not np.isfinite(q).all()
-        or (q[:, 0] < 0).any()
-        or (q[:, 0] >= t_len).any()
-        or (q[:, 0] != np.round(q[:, 0])).any()
-    ):
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(q).all(1) | (q[:, 0] < 0) | (q[:, 0] >= t_len) | (q[:, 0] != np.round(q[:, 0]))
+    if bad.any():
         raise InputError(path, f"'queries' frame numbers must be whole frames 0-{t_len - 1} of the clip, "
-                         f"got {_first_bad(q[:, 0], t_len)}")  # fmt: skip
+                         f"got {q[np.argmax(bad), 0]:g}")  # fmt: skip
     vis = tracks.visible.copy()
     x, y = tracks.tracks[..., 0], tracks.tracks[..., 1]
     with np.errstate(invalid="ignore"):
@@ -264,15 +267,9 @@ def check_tracks(path: str | Path, tracks: Tracks, num_frames: int, size: tuple[
     pos, queries = tracks.tracks, tracks.queries
     if far.any():  # the hidden positions become 0 (as unseen ones are); queries move to each track's first sighting
         pos = np.where(far[..., None], 0.0, pos).astype(np.float32)
-        first = np.argmax(vis, 0)
-        queries = np.concatenate([first[:, None], pos[first, np.arange(tracks.num_points)]], 1).astype(np.float32)
+        queries = _first_queries(pos, vis)
     meta = {**tracks.meta, "warnings": warnings} if warnings else tracks.meta
     return Tracks(pos, vis, queries, (h, w), meta=meta)
-
-
-def _first_bad(frames: np.ndarray, t_len: int) -> str:
-    bad = ~np.isfinite(frames) | (frames < 0) | (frames >= t_len) | (frames != np.round(frames))
-    return f"{frames[np.argmax(bad)]:g}"
 
 
 def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None = None) -> None:
@@ -291,17 +288,18 @@ def save_tracks(path: str | Path, tracks: Tracks, intrinsics: np.ndarray | None 
 
 def load_tracks(path: str | Path) -> tuple[Tracks, np.ndarray | None]:
     """Read a tracks ``.npz`` → (Tracks, intrinsics or None)."""
-    from motiondepth.io.npz import read_npz, real_array
+    from motiondepth.io.npz import read_npz
 
     path = Path(path)
-    arrays = read_npz(path, ("tracks", "visible", "queries"), "tracks file")
+    return _tracks_from_arrays(path, read_npz(path, ("tracks", "visible", "queries"), "tracks file"))
+
+
+def _tracks_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> tuple[Tracks, np.ndarray | None]:
+    """:func:`load_tracks` of the arrays already read from ``path``."""
+    from motiondepth.io.npz import real_array
+
     tr = real_array(path, "tracks", arrays["tracks"], "tracks file")
-    vis = arrays["visible"]
-    if vis.dtype.kind != "b":
-        vis = real_array(path, "visible", vis, "tracks file")
-        if not np.isfinite(vis).all():
-            raise InputError(path, "'visible' holds NaN or infinite values")
-        vis = vis > 0.5
+    vis = _visibility(path, arrays["visible"], "visible", "motiondepth")
     queries = real_array(path, "queries", arrays["queries"], "tracks file")
     if tr.ndim != 3 or tr.shape[-1] != 2:
         raise InputError(path, f"'tracks' must be (T, N, 2), got {tr.shape}")
