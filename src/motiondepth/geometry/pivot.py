@@ -33,6 +33,16 @@ def camera_centre(r: np.ndarray, pivot_m: float) -> np.ndarray:
     return p - r @ p
 
 
+def pivot_centres(angles: np.ndarray, pivot_m: float) -> np.ndarray:
+    """(T, 3) camera centres the pivot model implies for per-frame ``[roll, pitch, yaw]`` (T, 3) rad
+    (:func:`camera_centre`); NaN where a frame's angles are (unsolved frames)."""
+    from motiondepth.geometry.rotations import euler_to_matrix
+
+    angles = np.asarray(angles, dtype=np.float64)
+    centres = camera_centre(euler_to_matrix(np.nan_to_num(angles)), pivot_m)
+    return np.where(np.isfinite(angles).all(1, keepdims=True), centres, np.nan)
+
+
 def transform_pivot(points: np.ndarray, r: np.ndarray, pivot_m: float) -> np.ndarray:
     """Reference-frame points → camera frame at orientation ``r``: ``Rᵀ (X − C)``.
 

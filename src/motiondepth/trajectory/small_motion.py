@@ -558,7 +558,7 @@ def frame0_prior(tracks: Tracks, prior_depth: np.ndarray) -> np.ndarray:
 
 
 def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float,
-                       times: np.ndarray | None, solver, cfg) -> dict:  # fmt: skip
+                    times: np.ndarray | None, solver, cfg) -> dict:  # fmt: skip
     """Whether the bundle adjustment's motion or the papers' pivot model (the optics solver, lsq) explains the
     query grid's template tracks better: ``solver`` (``bundle adjustment`` or ``lsq``) and the two costs.
 
@@ -570,7 +570,7 @@ def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: In
     pipeline benchmark: rotation AbsRel 0.64 by the bundle adjustment, 0.10 by lsq), while the template
     tracker's blur-aware smoothing keeps the grid tracks true.
     """
-    from motiondepth.geometry.pivot import camera_centre
+    from motiondepth.geometry.pivot import pivot_centres
     from motiondepth.trajectory.optics import solve_trajectory
 
     if sol.model != "6dof":
@@ -580,8 +580,7 @@ def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: In
                                times, "lsq", config=solver, image_height=tracks.image_size[0])  # fmt: skip
     except ValueError:
         return {"solver": "bundle adjustment"}
-    centres = camera_centre(euler_to_matrix(np.nan_to_num(lsq.angles)), pivot_m)
-    lsq.centres = np.where(np.isfinite(lsq.angles).all(1, keepdims=True), centres, np.nan)
+    lsq.centres = pivot_centres(lsq.angles, pivot_m)  # as workflow.steps.solve_rotation gives them
     grid_prior = frame0_prior(tracks, prior_depth)
     as_pivot = SmallMotion(
         angles=lsq.angles, centres=lsq.centres, depth=np.zeros(0), depth_sigma=np.zeros(0),

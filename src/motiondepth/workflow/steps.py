@@ -209,8 +209,7 @@ def solve_rotation(
     ``solver`` is a :class:`~motiondepth.trajectory.SolverConfig` (e.g. from
     :func:`~motiondepth.trajectory.optics.rolling_shutter_config`); default settings if None.
     """
-    from motiondepth.geometry.pivot import camera_centre
-    from motiondepth.geometry.rotations import euler_to_matrix
+    from motiondepth.geometry.pivot import pivot_centres
     from motiondepth.trajectory.optics import solve_trajectory
 
     try:
@@ -227,8 +226,7 @@ def solve_rotation(
         )
     except ValueError as exc:
         raise InputError("trajectory", str(exc)) from None
-    centres = camera_centre(euler_to_matrix(np.nan_to_num(traj.angles)), pivot_m)
-    traj.centres = np.where(np.isfinite(traj.angles).all(1, keepdims=True), centres, np.nan)
+    traj.centres = pivot_centres(traj.angles, pivot_m)
     return traj
 
 
