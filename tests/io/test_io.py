@@ -273,7 +273,7 @@ def test_calibrations_of_other_tools_read_to_the_same_camera(tmp_path):
     """OpenCV FileStorage YAML and XML, ROS camera_info YAML and COLMAP cameras.txt: the same K, size, lens."""
     import cv2
 
-    from motiondepth.workflow.inputs import calibration_record, read_calibration, read_lens_distortion
+    from motiondepth.io.camera import calibration_record, read_calibration, read_lens_distortion
 
     k = np.array([[517.3, 0, 318.6], [0, 516.5, 255.3], [0, 0, 1]])
     d = [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]

@@ -214,9 +214,8 @@ def angle_spectrum(
         raise InputError(source, "sample times must increase")
     dt = float(np.median(step))
     k = int(np.argmax(step))
-    if step[k] > max(
-        MAX_GAP * dt, MAX_GAP_S
-    ):  # a resampled gap would be invented motion (and 1e9 s of it would not fit in memory)
+    # a resampled gap would be invented motion (and 1e9 s of it would not fit in memory)
+    if step[k] > max(MAX_GAP * dt, MAX_GAP_S):
         raise InputError(source, f"sample times jump by {step[k]:.4g} s after {times[k]:.6g} s, "
                          f"{step[k] / dt:.0f} × the median interval ({dt:.3g} s): a gap; take the spectrum of one "
                          "side of it (--start/--end)")  # fmt: skip

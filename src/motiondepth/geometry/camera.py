@@ -56,6 +56,10 @@ class Intrinsics:
         """
         return float(np.rad2deg(2.0 * np.arctan(width / 2.0 / self.fx)))
 
+    def vfov_deg(self, height: int) -> float:
+        """Vertical field of view of frames ``height`` pixels high, degrees (as :meth:`hfov_deg`, with ``fy``)."""
+        return float(np.rad2deg(2.0 * np.arctan(height / 2.0 / self.fy)))
+
     def as_array(self) -> np.ndarray:
         """``[fx, fy, cx, cy]`` as float64 (4,)."""
         return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)

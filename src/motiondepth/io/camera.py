@@ -247,9 +247,8 @@ def check_field_of_view(intr: Intrinsics, size: tuple[int, int], source: str | P
     """The focal lengths must give a field of view a camera has (the range of ``--hfov``) across ``size`` (H, W):
     fx = 1e30 or 1e-9 px is a typo or a wrong unit, whichever source it came from."""
     h, w = size
-    for name, f, side in (("fx", intr.fx, w), ("fy", intr.fy, h)):
-        fov = float(np.degrees(2 * np.arctan2(side / 2, f)))
-        if not HFOV.lo <= fov <= HFOV.hi:
+    for name, f, side, fov in (("fx", intr.fx, w, intr.hfov_deg(w)), ("fy", intr.fy, h, intr.vfov_deg(h))):
+        if HFOV.problem(fov):
             raise InputError(source, f"{name} = {f:.4g} px gives a {fov:.3g}° field of view across {side} px; a camera "
                              f"has {HFOV.lo:g}–{HFOV.hi:g}° (is it in pixels of this resolution?)")  # fmt: skip
 

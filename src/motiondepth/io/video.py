@@ -91,8 +91,7 @@ class _Kept:
         nbytes = h * w * frame.shape[2]
         # the whole run's memory, budgeted before the frames are scaled and kept: with the count the source
         # announces at the first frame, else as they come
-        expected = len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
-        count = max(n + 1, expected)
+        count = max(n + 1, self._expected_kept())
         if count * nbytes > self.budget:
             so_far = "" if count > n + 1 else " so far"
             raise InputError(
@@ -126,9 +125,12 @@ class _Kept:
         self.source_size = tuple(frames.shape[1:3])
         self.buffer = frames[sel.start :: sel.stride]
 
+    def _expected_kept(self) -> int:
+        """How many frames the selection keeps of the count the source announced (0: unknown)."""
+        return len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
+
     def _grow(self, frame: np.ndarray, n: int) -> None:
-        expected = len(range(self.select.start, self.expected, self.select.stride)) if self.expected else 0
-        cap = max(expected, 2 * n, 16)
+        cap = max(self._expected_kept(), 2 * n, 16)
         cap = min(cap, max(self.budget // frame.nbytes, n + 1))
         grown = np.empty((cap, *frame.shape), np.uint8)  # pages are committed as frames arrive
         if n:

@@ -174,18 +174,19 @@ def track_with_gyro(
         "exposure_s": gyro.exposure_s,
         "readout_s": gyro.readout_s,
     }
+    reason = None
     if al.rate_correlation < gyro.min_correlation:
         reason = (
             f"rate correlation {al.rate_correlation:.2f} < {gyro.min_correlation:g}: the gyro log does not "
             "match the video's motion (another clip, wrong --gyro-axes or an offset outside --max-offset?); "
             "kept the plain KLT tracks"
         )
-        return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
-    if np.isfinite(al.rate_gain) and not 1 / gyro.max_gain <= al.rate_gain <= gyro.max_gain:
+    elif np.isfinite(al.rate_gain) and not 1 / gyro.max_gain <= al.rate_gain <= gyro.max_gain:
         reason = (
             f"its rates are {al.rate_gain:.2g} × the video's (rate correlation {al.rate_correlation:.2f}): wrong "
             "units (deg/s given as rad/s is × 57) or a wrong .gcsv gscale?; kept the plain KLT tracks"
         )
+    if reason is not None:
         return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
     starts = np.asarray(times, dtype=np.float64) + al.offset_s - 0.5 * gyro.span_s  # gyro clock
     gt = al.gyro_t

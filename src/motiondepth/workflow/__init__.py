@@ -39,20 +39,12 @@ people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
 
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
+from motiondepth.io.camera import calibration_record, read_calibration, read_lens_distortion, resolve_intrinsics
 from motiondepth.workflow.batch import BatchItem, BatchResult, run_batch
 from motiondepth.workflow.cache import StepCache, check_output_dir, environment
 from motiondepth.workflow.config import ARCMIN_PER_RAD, FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import (
-    calibration_record,
-    decode_video,
-    exposure_timing,
-    gyro_aid,
-    read_calibration,
-    read_lens_distortion,
-    resolve_intrinsics,
-    solver_config,
-)
+from motiondepth.workflow.inputs import decode_video, exposure_timing, gyro_aid, solver_config
 from motiondepth.workflow.runner import run
 from motiondepth.workflow.steps import (
     densify,

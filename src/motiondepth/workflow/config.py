@@ -44,7 +44,6 @@ class StepSpec:
 
     name: str  # in config.json's "steps", the progress bar and the cache key
     files: tuple[str, ...]  # what it writes into the output folder
-    what: str  # one line on what it gives
     version: int = 0  # raised when the step's output changes for the same inputs: its cached files are redone
     bundle_only: bool = False  # written only when the small-motion bundle adjustment runs (--motion not lsq)
 
@@ -54,26 +53,23 @@ DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame dept
 # run()'s steps in the order they run (a run takes the pivot path's 'depth' or the bundle adjustment's
 # 'depth_prior', 'motion' and 'fused_depth', which writes the same depth files)
 STEP_SPECS = (
-    StepSpec("tracks", ("tracks.npz",), "the query grid's 2D tracks (or your own, --tracks)"),
-    StepSpec("depth_prior", ("depth_prior.npz",), "the depth network's first-frame map, the motion's scale prior",
-             bundle_only=True),
-    StepSpec("motion", ("motion.json", "motion_points.npz"), "rotation and translation by the bundle adjustment",
-             version=7, bundle_only=True),  # 7: the fits also stop once no angle moves
-    StepSpec("depth", DEPTH_FILES, "first-frame metric depth (pivot path)"),
-    StepSpec("trajectory", ("trajectory.csv",), "per-frame rotation and camera centre", version=2),  # 2: centres
-    StepSpec("fused_depth", DEPTH_FILES, "first-frame depth corrected by the motion's parallax", version=2,
-             bundle_only=True),
-    StepSpec("dense", ("trajectory_dense.csv",), "the rotation inside each exposure, one continuous path",
-             version=2),  # 2: one continuous path (trajectory.continuous)
-    StepSpec("tracks3d", ("tracks3d.npz",), "the tracks' metric depth over time (Seurat)"),
-    StepSpec("points", ("points.ply",), "the first frame as a coloured point cloud"),
-    StepSpec("overlay", ("overlay.mp4",), "the tracks drawn on the video"),
-    StepSpec("stabilized", ("stabilized.mp4",), "the video with the recovered rotation removed"),
-    StepSpec("plot", ("trajectory.png", "spectrum.png"), "rotation over time and the shake spectrum",
-             version=2),  # 2: legends above the data, per-frame angles at mid-frame, the spectrum's reach shaded
-    StepSpec("depth_plot", ("tracks_depth.png",), "the tracks' depth over time"),
-    StepSpec("report", ("report.html",), "one page with every number and plot",
-             version=2),  # 2: the depth-over-time section, the videos in the page, the depth map's colour bar
+    StepSpec("tracks", ("tracks.npz",)),  # the query grid's 2D tracks (or your own, --tracks)
+    StepSpec("depth_prior", ("depth_prior.npz",), bundle_only=True),  # the network's map: the motion's scale prior
+    StepSpec("motion", ("motion.json", "motion_points.npz"), version=7,  # rotation and translation by the bundle
+             bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves
+    StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
+    StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
+    StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
+    StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
+    StepSpec("tracks3d", ("tracks3d.npz",)),  # the tracks' metric depth over time (Seurat)
+    StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
+    StepSpec("overlay", ("overlay.mp4",)),  # the tracks drawn on the video
+    StepSpec("stabilized", ("stabilized.mp4",)),  # the video with the recovered rotation removed
+    StepSpec("plot", ("trajectory.png", "spectrum.png"), version=2),  # 2: legends above the data, per-frame angles
+    # at mid-frame, the spectrum's reach shaded
+    StepSpec("depth_plot", ("tracks_depth.png",)),  # the tracks' depth over time
+    StepSpec("report", ("report.html",), version=2),  # 2: the depth-over-time section, the videos in the page, the
+    # depth map's colour bar
 )  # fmt: skip
 STEP = {s.name: s for s in STEP_SPECS}
 
@@ -150,9 +146,6 @@ def check_options(cfg: RunConfig) -> None:
 
 def _field_option(name: str) -> str:
     return next(f.metadata["option"] for f in fields(RunConfig) if f.name == name)
-
-
-check_numbers = check_options  # the earlier name
 
 
 @dataclass

@@ -8,15 +8,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.camera import (  # noqa: F401 - the calibration readers, re-exported where they used to live
-    DISTORTION_KEYS,
-    FOCAL_AUTO,
-    calibration_record,
-    check_field_of_view,
-    read_calibration,
-    read_lens_distortion,
-    resolve_intrinsics,
-)
 from motiondepth.types import RunWarning
 from motiondepth.workflow.config import Clip, RunConfig
 
@@ -58,7 +49,7 @@ def decode_video(
     idx, source_size = camera.pop("indices"), camera.pop("source_size")
     times, origin = times - times[0], origin + times[0]
     frames, times = np.ascontiguousarray(frames), times.astype(np.float64)
-    notes = check_frame_times(path, times, np.asarray(idx), times_source, stride)
+    notes = check_frame_times(path, times, np.asarray(idx), times_source)
     return Clip(frames, times, idx, str(path), tuple(source_size), camera, times_source, float(origin), rotation,
                 notes)  # fmt: skip
 
@@ -68,7 +59,7 @@ GAP_MIN_S = 0.5
 GAP_WARNED = 2.5  # × the median: dropped frames, worth a warning
 
 
-def check_frame_times(path: str | Path, times: np.ndarray, indices: np.ndarray, source: str, stride: int = 1
+def check_frame_times(path: str | Path, times: np.ndarray, indices: np.ndarray, source: str
                       ) -> tuple[RunWarning, ...]:  # fmt: skip
     """Every frame interval, not only the median: a clip whose frames jump across a gap in the recording (the TUM
     folder in ../shared jumps 15 s from frame 239 to 700) is refused with the range to cut on either side, since

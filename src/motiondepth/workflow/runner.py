@@ -12,6 +12,7 @@ from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.io.atomic import remove_empty_folders
+from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
 from motiondepth.workflow.cache import (
     StepCache,
     check_output_dir,
@@ -29,13 +30,7 @@ from motiondepth.workflow.config import (
     check_options,
 )
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import (
-    calibration_record,
-    decode_video,
-    gyro_aid,
-    read_lens_distortion,
-    resolve_intrinsics,
-)
+from motiondepth.workflow.inputs import decode_video, gyro_aid
 from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import (
     focal_outcome,
