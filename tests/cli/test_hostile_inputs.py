@@ -720,9 +720,8 @@ def test_tracks_at_another_resolution(sim, tmp_path, capsys):
                          image_size=np.array([80, 80]))), "s.npz", tmp_path, capsys)  # fmt: skip
     assert "80x80" in line and "160x160" in line
     # without size metadata (a CSV): run, with a warning that names the likely cause
-    half = tmp_path / "half.csv"
     rows = [f"{t},{n},{x / 2:.3f},{y / 2:.3f},1" for t, n in np.argwhere(d["visible"]) for x, y in [d["tracks"][t, n]]]
-    half.write_text("frame,point,x,y,visible\n" + "\n".join(rows) + "\n")
+    half = _csv(tmp_path / "half.csv", rows)
     assert main([str(a) for a in _run(sim, tmp_path / "h", "--tracks", half)]) == 0
     cfg = json.loads((tmp_path / "h" / "config.json").read_text())
     assert any("cover only" in w and "half the resolution" in w for w in cfg["warnings"]), cfg["warnings"]
