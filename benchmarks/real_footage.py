@@ -4,7 +4,8 @@ Needs ``../shared/real-data`` (nothing is copied from it):
 
 - **TUM fr1_xyz** (``video-rgbd-tum-fr1xyz``): 30-frame clips of sequence frames 0–29, 30–59, 700–729 and
   730–759, and one 60-frame clip (frames 700–759), 640 × 480 at 30 fps; clips are named by sequence frame
-  (``tum_clips.py``; before the folder grew, these were its positions 0–119). They run with the
+  (``tum_clips.py``; before the folder grew, these were its positions 0–119); and, in a table of their own, the
+  held-out clips 90–119, 150–179 and 210–239 (``tum_clips.HELD_OUT``), never used to tune. They run with the
   published fr1 calibration (lens distortion included). The per-frame rotation is scored against the
   motion capture (:mod:`motiondepth.io.tum`): RMSE in arcminutes, beside the true RMS rotation. A
   solver that reports no rotation at all scores exactly that RMS, so it is the bar to beat. The
@@ -52,6 +53,7 @@ from motiondepth.io.depth import load_depth
 from motiondepth.io.npz import read_npz
 from motiondepth.io.tum import TumSequence
 from motiondepth.workflow import run
+from tum_clips import HELD_OUT  # benchmarks/tum_clips.py: run as a script from benchmarks/
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 TUM = REAL / "video-rgbd-tum-fr1xyz"
@@ -64,7 +66,7 @@ TUM_CAMERA = {
 }  # fmt: skip
 PHONE_K = {"fx": 573.85, "fy": 575.04, "cx": 406.01, "cy": 309.01}  # the origin's code, 800 × 600
 COLMAP = importlib.util.find_spec("pycolmap") is not None  # the `peers` extra: pip install -c constraints.txt .[peers]
-# by sequence frame (tum_clips.py): the clips of every earlier run of this benchmark, then the held-out ones
+# by sequence frame (tum_clips.py): the clips of every earlier run of this benchmark; HELD_OUT run apart
 TUM_CLIPS = [(0, 30), (30, 60), (700, 730), (730, 760), (700, 760)]
 PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn into one figure
 
@@ -291,11 +293,32 @@ def markdown(result: dict) -> str:
         "RMSE/RMS below 1 beats reporting no rotation at all; the issue's target is ≤ 0.2. Direction: the angle "
         "between the true and recovered camera-centre directions, frames that moved > 1 cm (median / worst).",
         "",
+        *_tum_tables(result["tum"]),
+        "",
+        "## Held-out TUM clips (`tum_clips.HELD_OUT`: never used to choose or tune a method)",
+        "",
+        *_tum_tables(result["tum_held_out"]),
+    ]
+    lines += ["", "## Phone clip against its gyroscope (`compare-gyro`, offset and axes found; never tuned on)", "",
+              "| clip | method | angle RMSE ′ | gyro angle RMS ′ | rate correlation | axes | offset ms | residual px "
+              "| tracks left |",
+              "|---|---|---:|---:|---:|---|---:|---:|---:|"]  # fmt: skip
+    for p in result["phone"]:
+        lines.append(f"| {p['clip']} | {p['method']} | {p['angle_rmse_arcmin']} | {p.get('gyro_rms_arcmin', '–')} | "
+                     f"{p['rate_correlation']} | {p['axes']} | {p['offset_ms']} | {p['residual_px_median']} | "
+                     f"{100 * p['tracks_left']:.0f} % |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _tum_tables(rows: list[dict]) -> list[str]:
+    """Markdown lines for a set of TUM clips: every method on every clip, the medians and the worst clip, and
+    the frame-0 depth of ``run``."""
+    lines = [
         "| clip | true RMS ′ | translation cm | method | RMSE ′ | RMSE/RMS | direction ° | failed | s | model | "
         "depth AbsRel | median-scaled |",
         "|---|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|",
     ]
-    for r in result["tum"]:
+    for r in rows:
         for name, m in r["methods"].items():
             d = m["direction_error_deg_median"]
             direction = "–" if d is None else f"{d} / {m['direction_error_deg_max']}"
@@ -307,27 +330,19 @@ def markdown(result: dict) -> str:
     lines += ["", "### Medians over the clips, and the worst clip", "",
               "| method | RMSE/RMS median | worst | direction ° median | seconds median |",
               "|---|---:|---:|---:|---:|"]  # fmt: skip
-    for name in result["tum"][0]["methods"]:
-        ratios = [r["methods"][name]["rmse_over_true_rms"] for r in result["tum"]]
-        dirs = [r["methods"][name]["direction_error_deg_median"] for r in result["tum"]]
+    for name in rows[0]["methods"]:
+        ratios = [r["methods"][name]["rmse_over_true_rms"] for r in rows]
+        dirs = [r["methods"][name]["direction_error_deg_median"] for r in rows]
         dirs = [d for d in dirs if d is not None]
-        secs = [r["methods"][name]["seconds"] for r in result["tum"]]
+        secs = [r["methods"][name]["seconds"] for r in rows]
         dmed = f"{np.median(dirs):.1f}" if dirs else "–"
         lines.append(f"| {name} | {np.median(ratios):.3f} | {max(ratios):.3f} | {dmed} | {np.median(secs):.1f} |")
-    auto = [r["methods"]["run (--motion auto)"] for r in result["tum"]]
+    auto = [r["methods"]["run (--motion auto)"] for r in rows]
     lines += ["", "Frame-0 depth of `run` (auto): the network prior alone → fused with the motion's parallax "
               "(AbsRel, metric / median-scaled): "
               + "; ".join(f"{m['prior_depth_abs_rel']}/{m['prior_depth_abs_rel_median_scaled']} → "
                           f"{m['depth_abs_rel']}/{m['depth_abs_rel_median_scaled']}" for m in auto)]  # fmt: skip
-    lines += ["", "## Phone clip against its gyroscope (`compare-gyro`, offset and axes found; never tuned on)", "",
-              "| clip | method | angle RMSE ′ | gyro angle RMS ′ | rate correlation | axes | offset ms | residual px "
-              "| tracks left |",
-              "|---|---|---:|---:|---:|---|---:|---:|---:|"]  # fmt: skip
-    for p in result["phone"]:
-        lines.append(f"| {p['clip']} | {p['method']} | {p['angle_rmse_arcmin']} | {p.get('gyro_rms_arcmin', '–')} | "
-                     f"{p['rate_correlation']} | {p['axes']} | {p['offset_ms']} | {p['residual_px_median']} | "
-                     f"{100 * p['tracks_left']:.0f} % |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> int:
@@ -341,6 +356,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     seq = TumSequence.open(TUM)
     result = {"tum": [tum_clip(work, s, e, seq) for s, e in TUM_CLIPS],
+              "tum_held_out": [tum_clip(work, s, e, seq) for s, e in HELD_OUT],
               "phone": [phone_clip(work, m) for m in ("auto", "lsq")]}  # fmt: skip
     md = markdown(result) + "\n![rotation over time](real_footage.png)\n"
     write_json_and_markdown(a.out, result, md)
