@@ -199,11 +199,40 @@ def save_npz(path: str | Path, **arrays: object) -> None:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes (hex, first 16 digits): binds a cached file to the step key it was written under,
-    and lets a reader of a run folder (``export-trajectory``) tell a file cut short or edited since."""
+    and lets a reader of a run folder (``export-trajectory``) tell a file cut short or edited since. A folder's
+    digest covers the names and bytes of every file in it."""
     import hashlib
 
     h = hashlib.sha256()
+    path = Path(path)
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\0".encode())
+        return h.hexdigest()[:16]
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def replaced_folder(path: str | Path) -> Iterator[Path]:
+    """Write a folder whole: the block fills a hidden sibling, which then replaces ``path`` (an earlier folder of
+    that name goes, with every file in it, so none is left from a longer clip); on failure nothing changes."""
+    path = Path(path)
+    check_output_folder(path)
+    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.staging.", dir=path.parent))
+    try:
+        yield stage
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(stage, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _output_error(path, exc) from None
+        raise

@@ -95,6 +95,36 @@ def save_depth_png16(path: str | Path, depth: np.ndarray) -> None:
             raise OSError(f"{path}: could not write PNG")
 
 
+DEPTH_FRAME_NAME = "{:06d}.png"  # every frame's depth in a run's depth/ folder: NNNNNN, the frame's index in the clip
+
+
+def save_depth_frames(folder: str | Path, maps: np.ndarray) -> None:
+    """Write (T, H, W) metric depth maps as ``folder/NNNNNN.png`` (:data:`DEPTH_FRAME_NAME`), 16-bit millimetres
+    (0 = unknown), the folder whole: an earlier folder of that name is replaced, none is left half-written."""
+    from motiondepth.io.atomic import replaced_folder
+
+    with replaced_folder(folder) as tmp:
+        for k, d in enumerate(maps):
+            save_depth_png16(tmp / DEPTH_FRAME_NAME.format(k), d)
+
+
+def load_depth_frames(folder: str | Path, count: int) -> np.ndarray:
+    """(T, H, W) float32 metres from a folder written by :func:`save_depth_frames` (``count`` frames, all there)."""
+    folder = Path(folder)
+    maps = []
+    for k in range(count):
+        f = folder / DEPTH_FRAME_NAME.format(k)
+        mm = cv2.imread(str(f), cv2.IMREAD_UNCHANGED) if f.is_file() else None
+        if mm is None or mm.dtype != np.uint16 or mm.ndim != 2:
+            raise InputError(f, f"missing or not a 16-bit depth PNG (the folder should hold {count} depth frames)")
+        if maps and mm.shape != maps[0].shape:
+            raise InputError(
+                f, f"is {mm.shape[1]}x{mm.shape[0]}, the first frame {maps[0].shape[1]}x{maps[0].shape[0]}"
+            )
+        maps.append(mm)
+    return np.stack(maps).astype(np.float32) / 1000.0
+
+
 def load_rgbd(
     rgb_path: str | Path,
     depth_path: str | Path,

@@ -342,13 +342,28 @@ def _tracks_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> tuple[Trac
     return tracks, intr
 
 
+# what tracks3d.npz holds beside the TAPVid-3D keys, when the run fused the path's and Seurat's depths
+# (motiondepth.seurat.fuse): meta key → file key
+TRACKS3D_EXTRAS = {"source": "source", "source_names": "source_names", "path_residual_px": "path_residual_px",
+                   "path_depth": "depth_path", "seurat_depth": "depth_seurat"}  # fmt: skip
+
+
 def save_tracks3d(path: str | Path, tracks3d: Tracks3D) -> None:
-    """TAPVid-3D-style ``.npz``: ``tracks_XYZ`` (T, N, 3) m, ``visibility`` (T, N), ``fx_fy_cx_cy``, ``queries_xyt``."""
+    """TAPVid-3D-style ``.npz``: ``tracks_XYZ`` (T, N, 3) m, ``visibility`` (T, N), ``fx_fy_cx_cy``, ``queries_xyt``;
+    and where the depths were fused (:mod:`motiondepth.seurat.fuse`): each track's ``source`` (N,) (an index into
+    ``source_names``: path, seurat, fused), ``path_residual_px`` (N,) and both predictions ``depth_path`` and
+    ``depth_seurat`` (T, N) metres."""
     q = tracks3d.queries
+    extras = {}
+    for key, name in TRACKS3D_EXTRAS.items():
+        if key in tracks3d.meta:
+            v = np.asarray(tracks3d.meta[key])
+            kind = str if key == "source_names" else np.uint8 if key == "source" else np.float32
+            extras[name] = v.astype(kind)
     save_npz(
         path, tracks_XYZ=tracks3d.xyz.astype(np.float32), visibility=tracks3d.visible.astype(bool),
         fx_fy_cx_cy=tracks3d.intrinsics.as_array().astype(np.float32),
-        queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32),
+        queries_xyt=np.stack([q[:, 1], q[:, 2], q[:, 0]], -1).astype(np.float32), **extras,
     )  # fmt: skip
 
 
@@ -368,4 +383,12 @@ def load_tracks3d(path: str | Path) -> Tracks3D:
     if xyz.ndim != 3 or xyz.shape[-1] != 3 or vis.shape != xyz.shape[:2]:
         raise InputError(path, f"tracks_XYZ {xyz.shape} / visibility {vis.shape} are not (T, N, 3) / (T, N)")
     queries = np.zeros((xyz.shape[1], 3), np.float32) if q is None else np.stack([q[:, 2], q[:, 0], q[:, 1]], -1)
-    return Tracks3D(xyz, vis, intr, queries, xyz[..., 2].copy())
+    meta = {}
+    for key, name in TRACKS3D_EXTRAS.items():
+        if name in d:
+            want = xyz.shape[:2] if name.startswith("depth_") else xyz.shape[1:2]
+            v = d[name]
+            if key != "source_names" and v.shape != want:
+                raise InputError(path, f"'{name}' must be {want} for the {xyz.shape[1]} tracks, got {v.shape}")
+            meta[key] = tuple(str(x) for x in v) if key == "source_names" else v
+    return Tracks3D(xyz, vis, intr, queries, xyz[..., 2].copy(), meta)

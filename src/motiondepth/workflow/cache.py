@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import stat
 import sys
 import tempfile
@@ -216,7 +217,7 @@ class StepCache:
             write(value, self.out)
         except (OSError, OutputError) as exc:
             for f in files:  # a step's files are all or nothing
-                (self.out / f).unlink(missing_ok=True)
+                _remove(self.out / f)
             if isinstance(exc, OutputError):
                 raise
             target = exc.filename or (self.out / files[0])
@@ -239,7 +240,7 @@ class StepCache:
         digests = prev.get("sha256") or {}
         for f in files:
             p = self.out / f
-            if not p.is_file():
+            if not (p.is_dir() if f.endswith("/") else p.is_file()):
                 return False
             try:
                 same = digests.get(f) == file_digest(p)
@@ -257,6 +258,14 @@ class StepCache:
             write_json(path, self.record)
         except OSError as exc:
             raise OutputError(path, f"cannot write ({exc.strerror or exc})") from None
+
+
+def _remove(path: Path) -> None:
+    """Remove a step's file, or its folder (a name ending in ``/``) with what is in it."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def environment() -> dict:

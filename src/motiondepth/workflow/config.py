@@ -61,10 +61,13 @@ STEP_SPECS = (
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
     StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
-    StepSpec("tracks3d", ("tracks3d.npz",)),  # the tracks' metric depth over time (Seurat)
+    StepSpec("tracks3d", ("tracks3d.npz",), version=1),  # the tracks' metric depth over time; 1: the path's
+    # prediction for static points, Seurat's for moving ones
+    StepSpec("depth_frames", ("depth/", "depth_frames.npz")),  # every frame's depth (16-bit mm PNGs) and confidence
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
     StepSpec("overlay", ("overlay.mp4",)),  # the tracks drawn on the video
     StepSpec("stabilized", ("stabilized.mp4",)),  # the video with the recovered rotation removed
+    StepSpec("depth_video", ("depth.mp4",)),  # every frame's depth, one colour scale for the clip
     StepSpec("plot", ("trajectory.png", "spectrum.png"), version=2),  # 2: legends above the data, per-frame angles
     # at mid-frame, the spectrum's reach shaded
     StepSpec("depth_plot", ("tracks_depth.png",)),  # the tracks' depth over time
@@ -683,3 +686,5 @@ class Result:
     timings_s: dict[str, float]
     files: dict[str, Path]
     cached: list[str]  # steps loaded from an earlier run in out_dir instead of recomputed
+    depth_frames: np.ndarray | None = None  # (T, H, W) metres, every frame's depth (depth/NNNNNN.png)
+    depth_confidence: np.ndarray | None = None  # (T, H, W) 1: frame 0's depth moved by the path; 0: filled

@@ -11,8 +11,8 @@ from motiondepth.workflow.summary import shake_spectra
 
 def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_record: dict, video: str,
                   steps: dict, created: str) -> None:  # fmt: skip
-    """points.ply, overlay.mp4, stabilized.mp4, trajectory.png + spectrum.png, tracks_depth.png and report.html
-    (each a cached step).
+    """points.ply, overlay.mp4, stabilized.mp4, depth.mp4, trajectory.png + spectrum.png, tracks_depth.png and
+    report.html (each a cached step).
 
     ``step`` runs one cached step of the table (:meth:`~motiondepth.workflow.stages.CachedSteps.step`: its files
     and version from :data:`~motiondepth.workflow.config.STEP_SPECS`), ``keys`` are the upstream steps' cache keys,
@@ -22,6 +22,7 @@ def write_exports(step, cfg: RunConfig, res: Result, keys: dict, intrinsics_reco
     point_cloud(step, cfg, res, keys)
     overlay_video(step, res, keys)
     stabilized_video(step, cfg, res, keys)
+    depth_video(step, res, keys)
     plots(step, res, keys)
     depth_plot(step, res, keys)
     report(step, cfg, res, keys, intrinsics_record, video, steps, created)
@@ -97,6 +98,26 @@ def stabilized_video(step, cfg: RunConfig, res: Result, keys: dict) -> None:
         stabilize,
         lambda fr, o: write_video(o / "stabilized.mp4", fr, fps=fps, rotation_deg=clip.display_rotation_deg),
         _exists("stabilized.mp4"),
+    )
+
+
+def depth_video(step, res: Result, keys: dict) -> None:
+    """``depth.mp4``: every frame's depth (``depth/``), turbo on inverse depth with one range for the whole clip
+    (the first frame's 2nd–98th percentile), so a colour is one depth throughout."""
+    import numpy as np
+
+    from motiondepth.io.video import write_video
+    from motiondepth.viz.plots import depth_to_color
+
+    maps, fps = res.depth_frames, _fps(res)
+    valid = res.depth[np.isfinite(res.depth) & (res.depth > 0)]
+    lo, hi = (float(np.percentile(valid, 2)), float(np.percentile(valid, 98))) if len(valid) else (1.0, 2.0)
+    step(
+        "depth_video",
+        {"depth_frames": keys["depth_frames"], "fps": fps, **_turned(res)},
+        lambda: (depth_to_color(m, lo, max(hi, lo * 1.0001)) for m in maps),
+        lambda fr, o: write_video(o / "depth.mp4", fr, fps=fps, rotation_deg=res.clip.display_rotation_deg),
+        _exists("depth.mp4"),
     )
 
 

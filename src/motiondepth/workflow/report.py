@@ -300,6 +300,27 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
         if (out_dir / "stabilized.mp4").is_file()
         else ""
     )
+    depth_vid = _video("depth.mp4", depth_img, "every frame's depth") if (out_dir / "depth.mp4").is_file() else ""
+    df = s.get("depth_frames", {})
+    by = s.get("tracks3d_depth_m", {}).get("sources")
+    sources = (
+        f" Of the {sum(by.values())} tracks, {by.get('path', 0)} follow the camera path as static points, "
+        f"{by.get('seurat', 0)} take Seurat's depth (the path's prediction missed them: they move, or their "
+        f"track failed) and {by.get('fused', 0)} both, weighted frame by frame; "
+        "<code>source</code> in tracks3d.npz says which."
+        if by
+        else ""
+    )
+    frames_section = (
+        f"""<h2>Every frame's depth</h2>
+<figure>{depth_vid}<figcaption>The depth of every frame ({df.get("frames", "?")} 16-bit PNGs in millimetres in
+<a href="depth/">depth/</a>): the first frame's depth moved by the recovered camera path, one scale for the whole
+clip and one colour range (the first frame's). What the first frame never saw takes the nearest depth it saw,
+with confidence 0 in <a href="depth_frames.npz">depth_frames.npz</a>: {100 * df.get("filled_fraction_median", 0):.1f}
+% of a frame in the median, {100 * df.get("filled_fraction_max", 0):.1f} % at most.</figcaption></figure>"""
+        if depth_vid
+        else ""
+    )
     file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in res.files if f != "report.html")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
@@ -333,11 +354,12 @@ method's reach. Bands a series cannot resolve are left out (—; the reason show
 inverse depth: warm = near ({d["p2"]:.2f} m), cool = far ({d["p98"]:.2f} m); the bar is in metres (the same
 image as <a href="depth.png">depth.png</a>).</figcaption></figure>
 </div>
+{frames_section}
 <h2>Depth over time</h2>
-<figure>{tdepth_img}<figcaption>Seurat's depth of every tracked point over time, made metric by the first frame's
-depth. Left: a sample of the tracks, coloured by their depth when first seen (as in the depth map), and the median
-over the visible ones; right: how each track's depth changed since it was first seen, median and 5–95 % band. The
-values are in <a href="tracks3d.npz">tracks3d.npz</a> (TAPVid-3D keys).</figcaption></figure>
+<figure>{tdepth_img}<figcaption>The depth of every tracked point over time, made metric by the first frame's
+depth.{sources} Left: a sample of the tracks, coloured by their depth when first seen (as in the depth map), and
+the median over the visible ones; right: how each track's depth changed since it was first seen, median and 5–95 %
+band. The values are in <a href="tracks3d.npz">tracks3d.npz</a> (TAPVid-3D keys).</figcaption></figure>
 <h2>Tracks</h2>
 <div class="pair">
 <figure>{overlay or f'<img alt="tracks" src="{still}">'}<figcaption>The tracks on the clip

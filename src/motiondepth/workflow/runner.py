@@ -35,7 +35,13 @@ from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import (
     focal_outcome,
 )
-from motiondepth.workflow.summary import add_depth_notes, motion_record, motion_summary, summarize
+from motiondepth.workflow.summary import (
+    add_depth_notes,
+    depth_frames_summary,
+    motion_record,
+    motion_summary,
+    summarize,
+)
 
 MIN_LENS_COVERAGE = 0.5  # a calibration whose lens model sends more of the frame off the sensor is refused
 
@@ -160,8 +166,10 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         if rescale.mode != "none":
             depth_src += f" × {motion.model}-motion parallax ({rescale.mode}, {rescale.points} points)"
     traj.dense = steps.dense(traj, intr)
-    tracks3d = steps.tracks3d(tracks, depth, intr)
+    tracks3d = steps.tracks3d(tracks, depth, intr, traj, motion)
+    depth_frames, depth_confidence = steps.depth_frames(depth, intr, traj)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
+    summary["depth_frames"] = depth_frames_summary(depth_confidence)
     if motion is not None:
         summary["motion"] = motion_summary(motion, traj)
     if intr_warning:
@@ -172,7 +180,8 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None)
     files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
-                 timings_s=steps.timings, files=files, cached=[])  # fmt: skip
+                 timings_s=steps.timings, files=files, cached=[], depth_frames=depth_frames,
+                 depth_confidence=depth_confidence)  # fmt: skip
     write_exports(steps.step, cfg, res, dict(steps.keys), record["intrinsics"], str(video), record["steps"],
                   record["created"])  # fmt: skip
     res.timings_s["total"] = time.perf_counter() - t_start

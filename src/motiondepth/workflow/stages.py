@@ -29,9 +29,10 @@ from motiondepth.workflow.inputs import (
 )
 from motiondepth.workflow.steps import (
     densify,
+    depth_over_time,
     estimate_depth,
+    frame_depths,
     fuse_parallax_depth,
-    lift_tracks,
     make_tracks,
     rescale_by_parallax,
     scale_to_distance,
@@ -395,20 +396,25 @@ class CachedSteps:
             lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
         )
 
-    def tracks3d(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics) -> Tracks3D:
-        """Seurat depth over time of every track, by the ``--seurat-checkpoint`` model."""
+    def tracks3d(self, tracks: Tracks, depth: np.ndarray, intr: Intrinsics, traj: Trajectory,
+                 motion: MotionFit | None = None) -> Tracks3D:  # fmt: skip
+        """Every track's metric depth over time: the solved path's prediction where the point is static, the
+        ``--seurat-checkpoint`` model's where it moves (:func:`~motiondepth.workflow.steps.depth_over_time`)."""
+        rf = motion.readout_fraction if motion is not None and motion.solver != "lsq" else 0.0
 
         def compute() -> Tracks3D:
             from motiondepth.seurat.inference import SeuratPredictor
 
             predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint, device=self.cfg.device)
-            return lift_tracks(tracks, depth, intr, self.clip.frames, predictor)
+            return depth_over_time(tracks, depth, intr, traj, rf, self.clip.frames, predictor)
 
         return self.step(
             "tracks3d",
             {
                 "tracks": self.keys["tracks"],
                 "depth": self.keys["depth"],
+                "trajectory": self.keys["trajectory"],
+                "readout_fraction": rf,
                 "intrinsics": intr.as_array(),
                 "checkpoint": self.ckpt["seurat"],
                 "video": self.video_id,
@@ -416,6 +422,35 @@ class CachedSteps:
             compute,
             lambda t, o: save_tracks3d(o / "tracks3d.npz", t),
             lambda o: load_tracks3d(o / "tracks3d.npz"),
+        )
+
+    def depth_frames(self, depth: np.ndarray, intr: Intrinsics, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+        """Every frame's metric depth and its confidence (:func:`~motiondepth.workflow.steps.frame_depths`):
+        ``depth/NNNNNN.png`` and ``depth_frames.npz`` (``confidence``, 0–255)."""
+        from motiondepth.io.depth import load_depth_frames, save_depth_frames
+        from motiondepth.io.npz import read_npz
+
+        count = len(self.clip.frames)
+
+        def write(value, o):
+            maps, conf = value
+            save_depth_frames(o / "depth", maps)
+            save_npz(o / "depth_frames.npz", confidence=np.round(conf * 255).astype(np.uint8),
+                     intrinsics=intr.as_array())  # fmt: skip
+
+        def load(o):
+            conf = read_npz(o / "depth_frames.npz", ("confidence",), "depth frames file")["confidence"]
+            maps = load_depth_frames(o / "depth", count)
+            if conf.shape != maps.shape:
+                raise InputError(o / "depth_frames.npz", f"confidence {conf.shape} does not match {maps.shape}")
+            return maps, conf.astype(np.float32) / 255.0
+
+        return self.step(
+            "depth_frames",
+            {"depth": self.keys["depth"], "trajectory": self.keys["trajectory"], "intrinsics": intr.as_array()},
+            lambda: frame_depths(depth, intr, traj),
+            write,
+            load,
         )
 
 

@@ -260,6 +260,47 @@ def lift_tracks(
     )
 
 
+def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajectory,
+                    readout_fraction: float = 0.0, frames: np.ndarray | None = None, predictor=None
+                    ) -> Tracks3D:  # fmt: skip
+    """Every track's metric depth over time: the solved path's prediction for the points that stay put, Seurat's
+    for those that move (:func:`~motiondepth.seurat.fuse.fuse_depth_over_time`; each track's source is in the
+    result's ``meta``). ``depth``: the frame-0 map (each track's depth prior, and Seurat's scale);
+    ``readout_fraction``: the bundle adjustment's (the optics solver's path carries its own readout rotation)."""
+    from motiondepth.eval.depth_over_time import sample_depth_maps
+    from motiondepth.seurat.fuse import fuse_depth_over_time
+    from motiondepth.trajectory.path_depth import path_tracks
+
+    seurat = lift_tracks(tracks, depth, intrinsics, frames, predictor)
+    q = tracks.queries
+    prior = sample_depth_maps(depth[None], q[None, :, 1:].astype(np.float64))[0]
+    prior[np.rint(q[:, 0]) != 0] = np.nan  # the map is frame 0's: later queries start from the median
+    pred = path_tracks(tracks.tracks, tracks.visible, q, prior, intrinsics, trajectory.angles, trajectory.centres,
+                       tracks.image_size, readout_fraction, trajectory.readout_rotation)  # fmt: skip
+    return fuse_depth_over_time(seurat, pred.depth, pred.residual_px, pred.xy, tracks.tracks.astype(np.float64))
+
+
+def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's metric depth, consistent with the solved path: frame 0's map (``depth``) moved into each frame
+    (:func:`~motiondepth.trajectory.path_depth.warp_depth`), one scale for the whole clip. What frame 0 never saw
+    (the border the camera turned towards, surfaces behind others) takes the depth of the nearest pixel it saw.
+
+    Returns:
+        (T, H, W) float32 metres and (T, H, W) float32 confidence: 1 where the depth is frame 0's moved by the path,
+        0 where it was filled.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    from motiondepth.trajectory.path_depth import warp_depth
+
+    maps, seen = warp_depth(depth, intrinsics, trajectory.angles, trajectory.centres)
+    for k in range(len(maps)):
+        if seen[k].any() and not seen[k].all():
+            _, (iy, ix) = distance_transform_edt(~seen[k], return_indices=True)
+            maps[k] = maps[k][iy, ix]
+    return maps, seen.astype(np.float32)
+
+
 def focal_outcome(estimate: dict, found: Intrinsics, start: Intrinsics) -> tuple[Intrinsics, str, RunWarning | None]:
     """(intrinsics, origin, warning) after ``--hfov auto``: the estimate, or the default when it is not trusted."""
     if estimate.get("trusted"):

@@ -40,6 +40,15 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
     return out
 
 
+def depth_frames_summary(confidence: np.ndarray) -> dict:
+    """``summary.depth_frames``: how many frames got a depth map, and how much of each was filled rather than
+    moved from frame 0 by the path (median and worst frame)."""
+    filled = 1.0 - confidence.reshape(len(confidence), -1).mean(1)
+    return {"frames": len(confidence), "folder": "depth/",
+            "filled_fraction_median": round(float(np.median(filled)), 4),
+            "filled_fraction_max": round(float(filled.max()), 4)}  # fmt: skip
+
+
 def summarize(
     clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str,
     readout_ms: float | None = None,
@@ -89,10 +98,16 @@ def summarize(
             "valid_fraction": float(valid.size / depth.size),
         },
         "tracks3d_depth_m": {
-            "p5": float(np.percentile(z, 5)) if z.size else float("nan"),
-            "p95": float(np.percentile(z, 95)) if z.size else float("nan"),
+            "p5": float(np.nanpercentile(z, 5)) if np.isfinite(z).any() else float("nan"),
+            "p95": float(np.nanpercentile(z, 95)) if np.isfinite(z).any() else float("nan"),
         },
     }
+    if "source" in tracks3d.meta:  # which prediction each track's depth over time came from (seurat.fuse)
+        src = np.asarray(tracks3d.meta["source"])
+        names = tracks3d.meta["source_names"]
+        summary["tracks3d_depth_m"]["sources"] = {n: int((src == i).sum()) for i, n in enumerate(names)}
+        if "path_thresholds_px" in tracks3d.meta:
+            summary["tracks3d_depth_m"]["path_thresholds_px"] = [float(x) for x in tracks3d.meta["path_thresholds_px"]]
     summary["shake"] = {
         name: {"unavailable": sp} if isinstance(sp, str) else sp.summary()
         for name, sp in shake_spectra(clip, trajectory).items()

@@ -1,0 +1,118 @@
+"""Score a ``motiondepth run`` of a TUM fr1_xyz clip against the Kinect depth at every frame.
+
+- **Depth over time** of the tracks (``tracks3d.npz``): each track's depth ratio to frame 0 against the Kinect's
+  at the track's 2D position (:mod:`motiondepth.eval.depth_over_time`), beside assuming no change.
+- **Every frame's depth** (``Result.depth_frames``, where the run wrote them): AbsRel per frame, metric and with
+  one median scale for the whole clip.
+
+The Kinect maps are registered to the distorted colour image; the run undistorts its frames, so the maps are
+undistorted the same way (nearest neighbour) before they are compared. Run from ``benchmarks/`` (the scripts
+import it), or::
+
+    python benchmarks/tum_depth.py --start 0 --end 30 --work /tmp/tumdepth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
+TUM = REAL / "video-rgbd-tum-fr1xyz"
+# published TUM fr1 colour calibration (the dataset's README), OpenCV distortion k1 k2 p1 p2 k3
+TUM_CAMERA = {
+    "fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
+    "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633],
+}  # fmt: skip
+
+
+def kinect_depths(seq, positions: np.ndarray) -> np.ndarray:
+    """(T, H, W) metres, the Kinect map nearest in time to each colour frame, undistorted like the run's frames
+    (0 where no map is within 20 ms or the pixel has no depth)."""
+    import cv2
+
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.geometry.distortion import LensDistortion
+    from motiondepth.io.depth import load_depth
+
+    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
+    lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+    mx, my = lens.undistort_maps(intr, (480, 640))
+    out = np.zeros((len(positions), 480, 640), np.float32)
+    for i, path in enumerate(seq.depth_for(positions)):
+        if path is not None:
+            out[i] = cv2.remap(load_depth(path, 1 / 5000), mx, my, cv2.INTER_NEAREST)  # TUM: metres = value / 5000
+    return out
+
+
+def score_run(res, gt: np.ndarray) -> dict:
+    """Depth over time of ``res.tracks3d`` and (when the run has them) every frame's depth against ``gt``."""
+    from motiondepth.eval.depth_metrics import depth_metrics
+    from motiondepth.eval.depth_over_time import depth_ratio_errors, sample_depth_maps
+
+    t3 = res.tracks3d
+    tr = res.tracks
+    at0 = np.rint(tr.queries[:, 0]) == 0
+    truth = sample_depth_maps(gt, tr.tracks.astype(np.float64))[:, at0]
+    vis = tr.visible[:, at0]
+    out = {"depth_over_time": _ratio(depth_ratio_errors(t3.depth[:, at0], truth, vis))}
+    sources = t3.meta.get("source_names")
+    if sources is not None and "source" in t3.meta:
+        src = np.asarray(t3.meta["source"])[at0]
+        out["depth_over_time"]["sources"] = {n: int((src == i).sum()) for i, n in enumerate(sources)}
+    for key in ("path_depth", "seurat_depth"):
+        if key in t3.meta:
+            out[key.replace("_depth", "") + "_only"] = _ratio(depth_ratio_errors(t3.meta[key][:, at0], truth, vis))
+    frames = getattr(res, "depth_frames", None)
+    if frames is not None:
+        metric, scaled = [], []
+        one = np.nanmedian(np.concatenate([(gt[k] / frames[k])[(gt[k] > 0) & (frames[k] > 0)] for k in range(len(gt))]))
+        for k in range(len(gt)):
+            ok = (gt[k] > 0) & (frames[k] > 0)
+            if ok.sum() < 100:
+                continue
+            metric.append(depth_metrics(np.where(ok, frames[k], np.nan), gt[k])["abs_rel"])
+            scaled.append(depth_metrics(np.where(ok, frames[k] * one, np.nan), gt[k])["abs_rel"])
+        out["every_frame_depth"] = {
+            "abs_rel_metric_median": round(float(np.median(metric)), 3),
+            "abs_rel_one_scale_median": round(float(np.median(scaled)), 3),
+            "abs_rel_one_scale_worst_frame": round(float(np.max(scaled)), 3),
+            "clip_scale": round(float(one), 3),
+            "frames_scored": len(scaled),
+        }
+    return out
+
+
+def _ratio(e: dict) -> dict:
+    return {"ratio_error": round(e["mean"], 4), "no_change": round(e["no_change"], 4),
+            "over_no_change": round(e["mean"] / e["no_change"], 3) if e["no_change"] > 0 else None,
+            "pairs": e["pairs"]}  # fmt: skip
+
+
+def main() -> int:
+    from motiondepth.io.atomic import write_json
+    from motiondepth.io.tum import TumSequence
+    from motiondepth.workflow import run
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--end", type=int, default=30)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/tumdepth"))
+    ap.add_argument("--motion", default="auto")
+    a = ap.parse_args()
+    seq = TumSequence.open(TUM)
+    pos = seq.positions(a.start, a.end)
+    a.work.mkdir(parents=True, exist_ok=True)
+    calib = a.work / "tum_fr1.json"
+    write_json(calib, TUM_CAMERA)
+    res = run(TUM / "rgb", a.work / f"run-{a.start}-{a.end}-{a.motion}", start=int(pos[0]), end=int(pos[-1]) + 1,
+              calibration=str(calib), motion=a.motion, progress=False)  # fmt: skip
+    print(json.dumps(score_run(res, kinect_depths(seq, pos)), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""One depth over time per track: the camera path's prediction where the point is static, Seurat's where it moves.
+
+Where the scene is rigid, the solved camera path predicts a static point's depth in every frame far better than
+a network reading its track can (:mod:`motiondepth.trajectory.path_depth`; on real TUM clips it is 1.3–3× more
+accurate than Seurat, docs/results.md). Seurat exists for points geometry cannot predict: things that move. The
+evidence which one holds is how far the path's prediction lands from the 2D track, frame by frame:
+
+- each frame's residual, smoothed by a running median over ``WINDOW`` frames of the track (one noisy frame
+  decides nothing);
+- under ``STATIC_PX`` the path's depth is kept (weight 1), over ``MOVING_PX`` Seurat's (weight 0), in between
+  both, geometrically weighted (log depths). Both thresholds grow with the clip's own tracking noise (the median
+  over tracks of each track's median residual: most points are static), to ``STATIC_NOISE`` and ``MOVING_NOISE``
+  times it: over 8 s a real clip's tracks drift to 2–3 px from any one rigid path (TUM fr1_xyz);
+- where Seurat takes over, its depths are scaled, per track, to meet the path's depth in the frames where the
+  path held (so the depth is continuous where a point starts to move); a track that never fits the path keeps
+  Seurat's own metric depth (median-matched to the frame-0 map).
+
+Each track gets a source, ``path`` (every visible frame from the path), ``seurat`` (none) or ``fused`` (some),
+saved in ``tracks3d.npz`` (``source``, with ``source_names``), with its median residual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motiondepth.types import Tracks3D
+
+SOURCES = ("path", "seurat", "fused")  # a track's source code in tracks3d.npz's `source`
+STATIC_PX = 3.0  # below this smoothed residual a track is a static point (real tracks scatter by 1–2 px)
+MOVING_PX = 8.0  # above it, a moving one
+STATIC_NOISE, MOVING_NOISE = 3.0, 8.0  # … or these multiples of the clip's tracking noise, when larger
+WINDOW = 9  # frames of the running median of the residual
+
+
+def _running_median(x: np.ndarray, window: int) -> np.ndarray:
+    """(T, N) running median over ``window`` frames of the finite values (NaN: no evidence, filled from the
+    nearest frame that has some; a track with none stays NaN)."""
+    t = len(x)
+    half = window // 2
+    pad = np.pad(x, ((half, half), (0, 0)), constant_values=np.nan)
+    stack = np.stack([pad[i : i + t] for i in range(window)])
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(stack, 0)
+    for j in np.flatnonzero(np.isnan(med).any(0) & np.isfinite(med).any(0)):
+        good = np.flatnonzero(np.isfinite(med[:, j]))
+        near = good[np.abs(np.arange(t)[:, None] - good[None]).argmin(1)]
+        med[:, j] = med[near, j]
+    return med
+
+
+def tracking_noise_px(residual_px: np.ndarray) -> float:
+    """The clip's tracking noise: the median over tracks of each track's median residual (0 when none has one)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_track = np.nanmedian(np.asarray(residual_px, np.float64), 0)
+    per_track = per_track[np.isfinite(per_track)]
+    return float(np.median(per_track)) if len(per_track) else 0.0
+
+
+def path_weights(residual_px: np.ndarray, window: int = WINDOW) -> tuple[np.ndarray, float, float]:
+    """(T, N) weight of the path's prediction per track and frame, 1 (static) … 0 (moving), from its residual;
+    and the two thresholds used (pixels)."""
+    noise = tracking_noise_px(residual_px)
+    static_px, moving_px = max(STATIC_PX, STATIC_NOISE * noise), max(MOVING_PX, MOVING_NOISE * noise)
+    med = _running_median(np.asarray(residual_px, np.float64), window)
+    w = np.clip((moving_px - med) / (moving_px - static_px), 0.0, 1.0)
+    return np.where(np.isfinite(w), w, 1.0), static_px, moving_px  # no frame but its query: nothing says it moves
+
+
+def fuse_depth_over_time(seurat: Tracks3D, path_depth: np.ndarray, residual_px: np.ndarray, xy: np.ndarray,
+                         tracks: np.ndarray) -> Tracks3D:  # fmt: skip
+    """The tracks' depth over time from Seurat's (``seurat``) and the path's prediction (``path_depth`` (T, N)
+    metres, ``residual_px`` (T, N), ``xy`` (T, N, 2) where the path puts each point), as the module docstring says.
+    Visible frames keep the track's observed position (``tracks`` (T, N, 2)); hidden ones take the path's."""
+    from motiondepth.geometry.camera import unproject
+
+    vis = seurat.visible
+    w, static_px, moving_px = path_weights(residual_px)
+    zp = np.asarray(path_depth, np.float64)
+    zs = np.asarray(seurat.depth, np.float64)
+    ok_p = np.isfinite(zp) & (zp > 0)
+    ok_s = np.isfinite(zs) & (zs > 0)
+    w = np.where(ok_p, np.where(ok_s, w, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp, ls = np.log(np.where(ok_p, zp, 1.0)), np.log(np.where(ok_s, zs, 1.0))
+        held = (w >= 0.5) & ok_p & ok_s & vis
+        # per track, Seurat's depths scaled to meet the path's where it held
+        shift = np.array([np.median((lp - ls)[held[:, j], j]) if held[:, j].any() else 0.0 for j in range(w.shape[1])])
+    log_z = w * lp + (1 - w) * (ls + shift[None])
+    depth = np.exp(log_z)
+    both_bad = ~ok_p & ~ok_s
+    depth[both_bad] = np.nan
+    pos = np.where(vis[..., None], tracks, xy)
+    xyz = unproject(pos.astype(np.float64), depth, seurat.intrinsics).astype(np.float32)
+    wv = np.where(vis, w, np.nan)
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = np.nanmin(wv, 0), np.nanmax(wv, 0)
+            resid = np.nanmedian(residual_px, 0)
+    source = np.where(np.nan_to_num(lo, nan=1.0) >= 1.0, 0, np.where(np.nan_to_num(hi, nan=1.0) <= 0.0, 1, 2))
+    meta = dict(seurat.meta) | {
+        "source": source.astype(np.uint8),
+        "source_names": SOURCES,
+        "path_residual_px": resid.astype(np.float32),
+        "path_thresholds_px": (round(static_px, 2), round(moving_px, 2)),
+        "path_weight": w.astype(np.float32),
+        "path_depth": zp.astype(np.float32),
+        "seurat_depth": zs.astype(np.float32),
+    }
+    return Tracks3D(xyz, vis, seurat.intrinsics, seurat.queries, depth.astype(np.float32), meta)

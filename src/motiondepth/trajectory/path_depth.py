@@ -1,0 +1,189 @@
+"""What a solved camera path predicts for static points: each track's depth in every frame, and per-frame depth maps.
+
+A point that does not move is fixed by its position in one frame and its depth there. Its 3D point in the
+reference camera (frame 0) is ``X = R_q · z · K⁻¹[x, y, 1] + C_q`` (``R_q``, ``C_q``: frame q's rotation, camera to
+reference, and camera centre, :class:`~motiondepth.types.Trajectory`), and in frame k it sits at
+``X_k = R_kᵀ (X − C_k)``. With the inverse depth ``w = 1/z`` that is ``X_k ∝ a_k + w · d_k``, ``a_k = R_kᵀ R_q b``,
+``d_k = R_kᵀ (C_q − C_k)``, ``b = K⁻¹[x, y, 1]``: one unknown per track. :func:`path_tracks` fits it to the
+track's own 2D positions in every frame (robust Gauss–Newton, with the depth map's value as a prior, so a track
+without parallax keeps the map's depth), then gives its depth in every frame and how far the prediction lands
+from the track (the evidence :func:`motiondepth.seurat.fuse.fuse_depth_over_time` uses to tell a static point
+from one that moves).
+
+A rolling shutter reads row y at ``k + ρ · (y − (H − 1)/2) / H`` frames (ρ the readout fraction); the pose there
+is the frame's pose plus that offset times its central-difference velocity, as the small-motion bundle
+adjustment models it (:mod:`motiondepth.trajectory.small_motion`).
+
+:func:`warp_depth` moves a whole frame-0 depth map along the path into every frame (forward splatting with a
+depth test), marking what frame 0 never saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.rotations import euler_to_matrix
+
+TRACK_NOISE_PX = 1.0  # one σ of a track's position: the scale of the reprojection residuals
+DEPTH_PRIOR_LOG_SIGMA = 0.5  # one σ of the depth map's value at a track, in log depth (≈ ×1.6)
+HUBER_PX = 2.0
+
+
+@dataclass
+class PathTracks:
+    """What the path predicts for every track as a static point (:func:`path_tracks`)."""
+
+    depth: np.ndarray  # (T, N) metres, each frame's z of the track's 3D point (NaN where it is behind the camera)
+    xy: np.ndarray  # (T, N, 2) pixels, where the 3D point projects in every frame (also where the track is hidden)
+    residual_px: np.ndarray  # (T, N) |prediction − track| where the track is visible (not its query frame), else NaN
+    reference_depth: np.ndarray  # (N,) metres, the fitted depth in each track's query frame
+    parallax_px: np.ndarray  # (N,) how far the depth's uncertainty moves the track at most, pixels per 1 % depth
+
+
+def _poses_at(angles: np.ndarray, centres: np.ndarray, frame: np.ndarray, rows: np.ndarray, readout_fraction: float,
+              readout_rotation: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Rotation matrices (..., 3, 3) and centres (..., 3) in frame ``frame`` when row offset ``rows`` (readout times
+    from the middle row, :func:`_row`) is read: the frame's pose plus the offset times its velocity (the
+    ``readout_rotation`` of a solver that gives one, else the central difference times the readout fraction)."""
+    if len(angles) > 1:
+        va, vc = np.gradient(angles, axis=0), np.gradient(centres, axis=0)
+    else:
+        va, vc = np.zeros_like(angles), np.zeros_like(centres)
+    rate = readout_fraction * va if readout_rotation is None else np.nan_to_num(readout_rotation)
+    a = angles[frame] + rows[..., None] * rate[frame]
+    c = centres[frame] + rows[..., None] * readout_fraction * vc[frame]
+    return euler_to_matrix(a), c
+
+
+def path_arrays(angles: np.ndarray, centres: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """A trajectory's angles and centres with unsolved (NaN) frames held at the nearest solved one's pose, so that
+    every frame has one; a path without centres (rotation only) has them at 0."""
+    angles = np.asarray(angles, np.float64).copy()
+    centres = np.zeros_like(angles) if centres is None else np.asarray(centres, np.float64).copy()
+    bad = ~(np.isfinite(angles).all(1) & np.isfinite(centres).all(1))
+    if bad.all():
+        raise ValueError("no frame of the path is solved")
+    if bad.any():
+        good = np.flatnonzero(~bad)
+        near = good[np.abs(np.arange(len(angles))[:, None] - good[None]).argmin(1)]
+        angles[bad], centres[bad] = angles[near[bad]], centres[near[bad]]
+    return angles, centres
+
+
+def path_tracks(
+    tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray, prior_depth: np.ndarray, intr: Intrinsics,
+    angles: np.ndarray, centres: np.ndarray | None, image_size: tuple[int, int], readout_fraction: float = 0.0,
+    readout_rotation: np.ndarray | None = None, iterations: int = 8,
+) -> PathTracks:  # fmt: skip
+    """Each track as a static point moved by the camera path (module docstring).
+
+    Args:
+        tracks: (T, N, 2) pixels; visible (T, N); queries (N, 3) (frame, x, y).
+        prior_depth: (N,) metres, each track's depth in its query frame from a depth map (the prior; NaN or ≤ 0:
+            the median of the others).
+        angles, centres: the path, (T, 3) radians and (T, 3) metres (:func:`path_arrays`).
+        readout_fraction: the rolling shutter's readout time over the frame interval (0: global shutter).
+        readout_rotation: (T, 3) radians, the rotation from the top row to the bottom row of each frame, where the
+            solver gives it (:attr:`~motiondepth.types.Trajectory.readout_rotation`); it replaces the angles'
+            central difference times ``readout_fraction``.
+    """
+    angles, centres = path_arrays(angles, centres)
+    t, n = visible.shape
+    h = image_size[0]
+    q = np.clip(np.rint(queries[:, 0]).astype(np.int64), 0, t - 1)
+    prior = np.asarray(prior_depth, np.float64).copy()
+    fallback = np.nanmedian(np.where(prior > 0, prior, np.nan)) if np.any(prior > 0) else 1.0
+    prior = np.where(np.isfinite(prior) & (prior > 0), prior, fallback)
+    # the reference ray of each track in the reference camera's axes, at its query row's time
+    kinv = np.linalg.inv(intr.K)
+    qxy = np.asarray(queries[:, 1:], np.float64)
+    b = np.c_[qxy, np.ones(n)] @ kinv.T  # (N, 3)
+    rq, cq = _poses_at(angles, centres, q, _row(qxy[:, 1], h), readout_fraction, readout_rotation)
+    ray = np.einsum("nij,nj->ni", rq, b)
+    # every frame's pose at the row the track is seen on (its predicted row where hidden: the query row)
+    obs = np.asarray(tracks, np.float64)
+    rows = np.where(visible, obs[..., 1], qxy[None, :, 1])
+    frame = np.broadcast_to(np.arange(t)[:, None], (t, n))
+    rk, ck = _poses_at(angles, centres, frame, _row(rows, h), readout_fraction, readout_rotation)
+    a = np.einsum("tnji,nj->tni", rk, ray)  # R_kᵀ R_q b
+    d = np.einsum("tnji,tnj->tni", rk, cq[None] - ck)  # R_kᵀ (C_q − C_k)
+    fx, fy = intr.fx, intr.fy
+    w0 = 1.0 / prior
+    w = w0.copy()
+    wsig = DEPTH_PRIOR_LOG_SIGMA * w0  # one σ of the inverse depth's prior
+    vis = np.asarray(visible, bool)
+    for _ in range(iterations):
+        p = a + w[None, :, None] * d
+        z = np.where(np.abs(p[..., 2]) > 1e-9, p[..., 2], 1e-9)
+        u, v = fx * p[..., 0] / z + intr.cx, fy * p[..., 1] / z + intr.cy
+        ru, rv = u - obs[..., 0], v - obs[..., 1]
+        ju = fx * (d[..., 0] * z - p[..., 0] * d[..., 2]) / z**2
+        jv = fy * (d[..., 1] * z - p[..., 1] * d[..., 2]) / z**2
+        e = np.hypot(ru, rv)
+        hw = np.where(vis & (z > 0), np.where(e <= HUBER_PX, 1.0, HUBER_PX / np.maximum(e, 1e-12)), 0.0)
+        hw = np.where(np.isfinite(e), hw, 0.0)
+        ru, rv = np.nan_to_num(ru), np.nan_to_num(rv)
+        g = (hw * (ju * ru + jv * rv)).sum(0) / TRACK_NOISE_PX**2 + (w - w0) / wsig**2
+        hh = (hw * (ju**2 + jv**2)).sum(0) / TRACK_NOISE_PX**2 + 1.0 / wsig**2
+        w = np.maximum(w - g / hh, 0.05 * w0)  # never behind the camera, never past 20× the prior's depth
+    p = a + w[None, :, None] * d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = np.stack([fx * p[..., 0] / p[..., 2] + intr.cx, fy * p[..., 1] / p[..., 2] + intr.cy], -1)
+        depth = np.where(p[..., 2] > 0, p[..., 2] / w[None], np.nan)
+        jn = np.hypot(ju, jv) * 0.01 * w[None]  # pixels the track moves when its depth changes by 1 %
+    resid = np.where(vis, np.hypot(*(xy - obs).transpose(2, 0, 1)), np.nan)
+    resid[q, np.arange(n)] = np.nan  # the query frame fits by construction: no evidence
+    parallax = np.nanmax(np.where(vis, jn, np.nan), 0) if vis.any() else np.zeros(n)
+    return PathTracks(depth, xy, resid, 1.0 / w, np.nan_to_num(parallax))
+
+
+def _row(y: np.ndarray, height: int) -> np.ndarray:
+    """When row ``y`` is read, in readout times from the middle row (``small_motion``'s convention)."""
+    return (np.asarray(y, np.float64) - 0.5 * (height - 1)) / height
+
+
+def warp_depth(depth0: np.ndarray, intr: Intrinsics, angles: np.ndarray, centres: np.ndarray | None,
+               frames: list[int] | np.ndarray | None = None, stride: int = 1
+               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Frame 0's depth map (H, W) moved by the path into each frame: ``(K, H, W)`` depths in metres (0: frame 0
+    never saw it) and a ``(K, H, W)`` bool mask of the pixels frame 0 saw. Each frame-0 pixel goes to 3D, into
+    frame k, and is splatted to its nearest pixel with a depth test (the nearest surface wins); single-pixel
+    cracks between splats (where the view magnifies) are closed from their neighbours. The rolling shutter is
+    left out (under a pixel for handheld motion at these depths).
+    """
+    import cv2
+
+    angles, centres = path_arrays(angles, centres)
+    h, w = depth0.shape
+    frames = np.arange(len(angles)) if frames is None else np.asarray(frames)
+    ys, xs = np.mgrid[0:h:stride, 0:w:stride]
+    z0 = depth0[ys, xs].astype(np.float64).ravel()
+    ok = np.isfinite(z0) & (z0 > 0)
+    b = np.c_[xs.ravel()[ok], ys.ravel()[ok], np.ones(ok.sum())] @ np.linalg.inv(intr.K).T
+    pts = b * z0[ok, None]  # frame-0 camera = reference axes
+    out = np.zeros((len(frames), h, w), np.float32)
+    seen = np.zeros((len(frames), h, w), bool)
+    rmats = euler_to_matrix(angles[frames])
+    for i, k in enumerate(frames):
+        pk = (pts - centres[k]) @ rmats[i]  # R_kᵀ (X − C_k), row vectors
+        zk = pk[:, 2]
+        front = zk > 1e-6
+        u = np.rint(intr.fx * pk[front, 0] / zk[front] + intr.cx).astype(np.int64)
+        v = np.rint(intr.fy * pk[front, 1] / zk[front] + intr.cy).astype(np.int64)
+        inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        buf = np.full(h * w, np.inf)
+        np.minimum.at(buf, v[inside] * w + u[inside], zk[front][inside])
+        buf = buf.reshape(h, w)
+        hit = np.isfinite(buf)
+        # close one-pixel cracks: a hole whose 3 × 3 neighbourhood was hit takes the nearest surface there
+        filled = np.where(hit, buf, np.inf).astype(np.float32)
+        near = cv2.erode(filled, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        crack = ~hit & np.isfinite(near)
+        buf[crack] = near[crack]
+        hit |= crack
+        out[i][hit] = buf[hit]
+        seen[i] = hit
+    return out, seen
