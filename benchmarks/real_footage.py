@@ -10,6 +10,9 @@ Needs ``../shared/real-data`` (nothing is copied from it):
   motion capture (:mod:`motiondepth.io.tum`): RMSE in arcminutes, beside the true RMS rotation. A
   solver that reports no rotation at all scores exactly that RMS, so it is the bar to beat. The
   frame-0 depth map is scored against the Kinect depth: AbsRel, metric and median-scaled.
+  Since issue 46 also the tracks' depth over time (each track's depth ratio to frame 0 against the Kinect's at the
+  track, beside assuming no change, and the path's and Seurat's predictions alone) and every frame's depth (AbsRel
+  per frame, metric and with one scale for the clip), by ``tum_depth.py``; and the 8-s clip 0–239.
 - **Xiaomi phone clip** (``video-gyro-phone-xiaomi``): 103 frames, 800 × 600, OIS off, shot from a car.
   It runs with the origin's intrinsics, then goes to ``compare-gyro`` against the phone's 412 Hz gyro,
   with the clock offset and axes found automatically.
@@ -54,20 +57,16 @@ from motiondepth.io.npz import read_npz
 from motiondepth.io.tum import TumSequence
 from motiondepth.workflow import run
 from tum_clips import HELD_OUT  # benchmarks/tum_clips.py: run as a script from benchmarks/
+from tum_depth import TUM_CAMERA, kinect_depths, score_run
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 TUM = REAL / "video-rgbd-tum-fr1xyz"
 PHONE = REAL / "video-gyro-phone-xiaomi"
 ARCMIN = 180 / np.pi * 60
-# published TUM fr1 colour calibration (the dataset's README), OpenCV distortion k1 k2 p1 p2 k3
-TUM_CAMERA = {
-    "fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
-    "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633],
-}  # fmt: skip
 PHONE_K = {"fx": 573.85, "fy": 575.04, "cx": 406.01, "cy": 309.01}  # the origin's code, 800 × 600
 COLMAP = importlib.util.find_spec("pycolmap") is not None  # the `peers` extra: pip install -c constraints.txt .[peers]
 # by sequence frame (tum_clips.py): the clips of every earlier run of this benchmark; HELD_OUT run apart
-TUM_CLIPS = [(0, 30), (30, 60), (700, 730), (730, 760), (700, 760)]
+TUM_CLIPS = [(0, 30), (30, 60), (700, 730), (730, 760), (700, 760), (0, 240)]
 PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn into one figure
 
 
@@ -207,6 +206,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
             extra |= {"prior_depth_abs_rel": round(pm["abs_rel"], 3),
                       "prior_depth_abs_rel_median_scaled": round(ps["abs_rel"], 3)}  # fmt: skip
             PLOTS.append((f"frames {start}–{end - 1}", res.clip.times, truth, pred))
+            row |= score_run(res, kinect_depths(seq, frames))  # depth over time and every frame's depth
         else:
             implied = camera_centre(euler_to_matrix(np.nan_to_num(pred)), 0.2)  # the pivot model's centre
             extra["pivot_implied_translation_max_cm"] = round(float(np.linalg.norm(implied, axis=1).max() * 100), 2)
@@ -337,6 +337,23 @@ def _tum_tables(rows: list[dict]) -> list[str]:
         secs = [r["methods"][name]["seconds"] for r in rows]
         dmed = f"{np.median(dirs):.1f}" if dirs else "–"
         lines.append(f"| {name} | {np.median(ratios):.3f} | {max(ratios):.3f} | {dmed} | {np.median(secs):.1f} |")
+    lines += ["", "### Depth over time and every frame's depth (`run`, auto)", "",
+              "Ratio error: mean |predicted − true| depth ratio to frame 0 over every visible (track, frame); "
+              "no change: the same for a constant depth. Every frame: AbsRel per frame, median (worst frame).", "",
+              "| clip | ratio error | no change | ratio / no change | path alone | Seurat alone | sources "
+              "(path/seurat/fused) | every frame AbsRel metric | one scale | worst frame |",
+              "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        if "depth_over_time" not in r:
+            continue
+        d, f = r["depth_over_time"], r.get("every_frame_depth", {})
+        src = d.get("sources", {})
+        cells = [r["clip"], d["ratio_error"], d["no_change"], d["over_no_change"],
+                 r.get("path_only", {}).get("ratio_error", "–"), r.get("seurat_only", {}).get("ratio_error", "–"),
+                 "/".join(str(src.get(k, 0)) for k in ("path", "seurat", "fused")),
+                 f.get("abs_rel_metric_median", "–"), f.get("abs_rel_one_scale_median", "–"),
+                 f.get("abs_rel_one_scale_worst_frame", "–")]  # fmt: skip
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     auto = [r["methods"]["run (--motion auto)"] for r in rows]
     lines += ["", "Frame-0 depth of `run` (auto): the network prior alone → fused with the motion's parallax "
               "(AbsRel, metric / median-scaled): "

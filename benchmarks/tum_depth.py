@@ -86,6 +86,19 @@ def score_run(res, gt: np.ndarray) -> dict:
     return out
 
 
+def score_rotation(res, seq, positions: np.ndarray) -> dict:
+    """The run's per-frame rotation against the motion capture: RMSE over the true RMS (reporting no rotation
+    scores 1), and the model the run chose."""
+    from motiondepth.eval.trajectory_metrics import trajectory_metrics
+
+    truth, _ = seq.relative_motion(positions)
+    true_rms = float(np.sqrt(np.mean(truth[1:] ** 2)))
+    m = trajectory_metrics(res.trajectory.angles, truth)
+    mo = res.summary.get("motion", {})
+    return {"rmse_over_true_rms": round(float(m["rmse_arcmin"]) / (true_rms * 180 / np.pi * 60), 3),
+            "model": mo.get("model"), "solver": mo.get("solver")}  # fmt: skip
+
+
 def _ratio(e: dict) -> dict:
     return {"ratio_error": round(e["mean"], 4), "no_change": round(e["no_change"], 4),
             "over_no_change": round(e["mean"] / e["no_change"], 3) if e["no_change"] > 0 else None,
@@ -110,7 +123,9 @@ def main() -> int:
     write_json(calib, TUM_CAMERA)
     res = run(TUM / "rgb", a.work / f"run-{a.start}-{a.end}-{a.motion}", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(calib), motion=a.motion, progress=False)  # fmt: skip
-    print(json.dumps(score_run(res, kinect_depths(seq, pos)), indent=1))
+    out = score_run(res, kinect_depths(seq, pos))
+    out["rotation"] = score_rotation(res, seq, pos)
+    print(json.dumps(out, indent=1))
     return 0
 
 

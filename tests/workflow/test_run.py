@@ -43,6 +43,9 @@ OUTPUTS = [
     "depth.png",
     "depth_mm.png",
     "tracks3d.npz",
+    "depth",  # every frame's depth: depth/NNNNNN.png
+    "depth_frames.npz",
+    "depth.mp4",
     "points.ply",
     "overlay.mp4",
     "stabilized.mp4",
@@ -101,6 +104,19 @@ def test_run_writes_every_output_readably(first_run, sim):
     with np.load(out / "tracks3d.npz") as d:
         assert {"tracks_XYZ", "visibility", "fx_fy_cx_cy", "queries_xyt"} <= set(d.files)
         assert d["tracks_XYZ"].shape == (12, 625, 3) and np.isfinite(d["tracks_XYZ"]).all()
+        names = list(d["source_names"])
+        assert names == ["path", "seurat", "fused"] and d["source"].shape == (625,) and d["source"].max() < 3
+        assert d["depth_path"].shape == d["depth_seurat"].shape == (12, 625)
+    by = res.summary["tracks3d_depth_m"]["sources"]
+    assert sum(by.values()) == 625 and by["path"] > 0.9 * 625, by  # the simulated scene is static
+    # every frame's depth: 16-bit millimetre PNGs, frame 0's the first-frame map, one confidence per pixel
+    pngs = sorted((out / "depth").iterdir())
+    assert [p.name for p in pngs] == [f"{k:06d}.png" for k in range(12)]
+    np.testing.assert_allclose(load_depth(pngs[0]), res.depth, atol=5.1e-4)
+    assert res.depth_frames.shape == res.depth_confidence.shape == (12, 192, 192)
+    assert (res.depth_frames > 0).all() and res.depth_confidence[0].all()
+    assert 0.5 < res.depth_confidence[-1].mean() <= 1.0
+    assert res.summary["depth_frames"]["frames"] == 12
     with np.load(out / "depth.npz") as d:
         assert d["depth"].shape == (192, 192) and (d["depth"] > 0).all()
     with np.load(out / "depth.npz") as d:  # the 16-bit PNG in millimetres (TUM/NYU) reads back to 0.5 mm
@@ -566,8 +582,8 @@ def test_seurat_checkpoint_option_is_the_model_that_lifts_the_tracks(first_run, 
         tr.tracks.astype(np.float64), tr.visible, tr.image_size, res.intrinsics, DepthMaps.first_frame(res.depth),
         tr.queries, frames=res.clip.frames,
     )  # fmt: skip
-    np.testing.assert_allclose(res.tracks3d.xyz, plain.xyz, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(res.tracks3d.xyz, first_run.tracks3d.xyz)
+    np.testing.assert_allclose(res.tracks3d.meta["seurat_depth"], plain.depth, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(res.tracks3d.meta["seurat_depth"], first_run.tracks3d.meta["seurat_depth"])
 
 
 def test_device_option_is_checked_before_anything_is_written(sim, tmp_path, capsys):

@@ -22,6 +22,7 @@ from motiondepth.data import VAL_SEED_BASE as VAL_SEED_BASE  # re-exported
 from motiondepth.data import shards
 from motiondepth.data.shards import ShardReader as ShardReader  # re-exported
 from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.rotations import matrix_to_euler
 from motiondepth.scenes.animated import AnimatedScene, MotionConfig, SurfacePoints, generate_animated_scene
 from motiondepth.scenes.procedural import SceneConfig
 from motiondepth.seurat.windows import support_grid, window_starts
@@ -149,6 +150,11 @@ class EvalClip:
     intrinsics: Intrinsics
     image_size: tuple[int, int]  # (H, W)
     seed: int
+    # the camera path relative to frame 0 (design.md §2): (T, 3) [roll, pitch, yaw] rad, camera to frame 0, and
+    # (T, 3) camera centres in frame 0's camera axes, metres; and which query tracks sit on a moving object
+    angles: np.ndarray | None = None
+    centres: np.ndarray | None = None
+    moving: np.ndarray | None = None  # (N,) bool
 
 
 def eval_clip(
@@ -175,6 +181,10 @@ def eval_clip(
     if noise:
         xy, vis = _corrupt(rng, xy, vis, cfg.noise)
     maps = np.stack([scene.depth_map(f) for f in range(num_frames)])
+    rot, pos = scene.camera.rotation, scene.camera.translation
+    rel = np.einsum("ji,tjk->tik", rot[0], rot)  # R_0ᵀ R_k: camera k to camera 0
+    moves = np.array([np.ptp(p.translation, axis=0).max() > 1e-9 or np.ptp(p.rotation, axis=0).max() > 1e-9
+                      for p in scene.object_poses])  # fmt: skip
     return EvalClip(
         tracks=xy.astype(np.float32),
         visible=vis,
@@ -189,6 +199,9 @@ def eval_clip(
         intrinsics=intr,
         image_size=size,
         seed=seed,
+        angles=matrix_to_euler(rel),
+        centres=(pos - pos[0]) @ rot[0],
+        moving=moves[pts.prim] if len(moves) else np.zeros(len(queries), bool),
     )
 
 

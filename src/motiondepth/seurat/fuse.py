@@ -7,13 +7,19 @@ evidence which one holds is how far the path's prediction lands from the 2D trac
 
 - each frame's residual, smoothed by a running median over ``WINDOW`` frames of the track (one noisy frame
   decides nothing);
-- under ``STATIC_PX`` the path's depth is kept (weight 1), over ``MOVING_PX`` Seurat's (weight 0), in between
-  both, geometrically weighted (log depths). Both thresholds grow with the clip's own tracking noise (the median
-  over tracks of each track's median residual: most points are static), to ``STATIC_NOISE`` and ``MOVING_NOISE``
-  times it: over 8 s a real clip's tracks drift to 2–3 px from any one rigid path (TUM fr1_xyz);
-- where Seurat takes over, its depths are scaled, per track, to meet the path's depth in the frames where the
-  path held (so the depth is continuous where a point starts to move); a track that never fits the path keeps
-  Seurat's own metric depth (median-matched to the frame-0 map).
+- under a static threshold the point is static (p = 1), over a moving one it moves (p = 0), in between p falls
+  linearly (:func:`~motiondepth.trajectory.path_depth.residual_thresholds_px`: 3 and 8 px, or 3 and 8 times the
+  clip's own tracking noise where that is larger: over 8 s a real clip's tracks drift 2–3 px from any one rigid
+  path, TUM fr1_xyz);
+- in between, the residual's weight p (the chance the point is static) is turned into a blend by how well each
+  source does on this clip: Seurat's scatter ``σ_s`` is measured on the tracks that surely are static (its
+  log depth ratios against the path's, each track's offset removed), the path's is ``PATH_RATIO_SIGMA``; the path
+  gets ``p σ_s² / (p σ_s² + (1 − p) σ_p²)``, with p at least ``STATIC_FLOOR`` (a track far from the path may
+  have failed rather than moved). Where Seurat drifts (long clips: its windows' ratios chain into
+  errors of tens of percent), a point must clearly move before it leaves the path; where Seurat agrees with the
+  path to a percent, the two share the doubt;
+- where the two are blended, Seurat's depths are scaled, per track, to meet the path's in the frames where the
+  path held (weight ≥ 0.5), so that the depth stays continuous.
 
 Each track gets a source, ``path`` (every visible frame from the path), ``seurat`` (none) or ``fused`` (some),
 saved in ``tracks3d.npz`` (``source``, with ``source_names``), with its median residual.
@@ -23,13 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from motiondepth.trajectory.path_depth import residual_thresholds_px
 from motiondepth.types import Tracks3D
 
 SOURCES = ("path", "seurat", "fused")  # a track's source code in tracks3d.npz's `source`
-STATIC_PX = 3.0  # below this smoothed residual a track is a static point (real tracks scatter by 1–2 px)
-MOVING_PX = 8.0  # above it, a moving one
-STATIC_NOISE, MOVING_NOISE = 3.0, 8.0  # … or these multiples of the clip's tracking noise, when larger
 WINDOW = 9  # frames of the running median of the residual
+STATIC_FLOOR = 0.02  # a track far off the path may still be static (a tracking failure): never quite 0
+PATH_RATIO_SIGMA = 0.01  # one σ of a static point's log depth ratio from the path (1–2 % on real 1-s clips)
 
 
 def _running_median(x: np.ndarray, window: int) -> np.ndarray:
@@ -52,25 +58,28 @@ def _running_median(x: np.ndarray, window: int) -> np.ndarray:
     return med
 
 
-def tracking_noise_px(residual_px: np.ndarray) -> float:
-    """The clip's tracking noise: the median over tracks of each track's median residual (0 when none has one)."""
+def path_weights(residual_px: np.ndarray, window: int = WINDOW) -> tuple[np.ndarray, float, float]:
+    """(T, N) weight of the path's prediction per track and frame, 1 (static) … 0 (moving), from its residual;
+    and the two thresholds used (pixels)."""
+    static_px, moving_px = residual_thresholds_px(residual_px)
+    med = _running_median(np.asarray(residual_px, np.float64), window)
+    w = np.clip((moving_px - med) / (moving_px - static_px), 0.0, 1.0)
+    return np.where(np.isfinite(w), w, 1.0), static_px, moving_px  # no frame but its query: nothing says it moves
+
+
+def seurat_scatter(log_path: np.ndarray, log_seurat: np.ndarray, ok: np.ndarray, static: np.ndarray) -> float:
+    """Seurat's scatter on this clip: the median |log depth ratio| between Seurat and the path over the ``static``
+    tracks' ``ok`` frames, each track's median offset removed (NaN with fewer than 3 such tracks)."""
+    d = np.where(ok, log_seurat - log_path, np.nan)[:, static]
+    d = d[:, np.isfinite(d).sum(0) >= 2]
+    if d.shape[1] < 3:
+        return float("nan")
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        per_track = np.nanmedian(np.asarray(residual_px, np.float64), 0)
-    per_track = per_track[np.isfinite(per_track)]
-    return float(np.median(per_track)) if len(per_track) else 0.0
-
-
-def path_weights(residual_px: np.ndarray, window: int = WINDOW) -> tuple[np.ndarray, float, float]:
-    """(T, N) weight of the path's prediction per track and frame, 1 (static) … 0 (moving), from its residual;
-    and the two thresholds used (pixels)."""
-    noise = tracking_noise_px(residual_px)
-    static_px, moving_px = max(STATIC_PX, STATIC_NOISE * noise), max(MOVING_PX, MOVING_NOISE * noise)
-    med = _running_median(np.asarray(residual_px, np.float64), window)
-    w = np.clip((moving_px - med) / (moving_px - static_px), 0.0, 1.0)
-    return np.where(np.isfinite(w), w, 1.0), static_px, moving_px  # no frame but its query: nothing says it moves
+        dev = d - np.nanmedian(d, 0)
+    return float(np.nanmedian(np.abs(dev)) * 1.4826)
 
 
 def fuse_depth_over_time(seurat: Tracks3D, path_depth: np.ndarray, residual_px: np.ndarray, xy: np.ndarray,
@@ -89,6 +98,12 @@ def fuse_depth_over_time(seurat: Tracks3D, path_depth: np.ndarray, residual_px: 
     w = np.where(ok_p, np.where(ok_s, w, 1.0), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         lp, ls = np.log(np.where(ok_p, zp, 1.0)), np.log(np.where(ok_s, zs, 1.0))
+    sigma_s = seurat_scatter(lp, ls, vis & ok_p & ok_s, (w >= 1.0).all(0))
+    if np.isfinite(sigma_s):
+        p = np.maximum(w, STATIC_FLOOR)
+        ps, pp = p * sigma_s**2, (1 - p) * PATH_RATIO_SIGMA**2
+        w = np.where(ps + pp > 0, ps / np.maximum(ps + pp, 1e-30), w)
+    with np.errstate(divide="ignore", invalid="ignore"):
         held = (w >= 0.5) & ok_p & ok_s & vis
         # per track, Seurat's depths scaled to meet the path's where it held
         shift = np.array([np.median((lp - ls)[held[:, j], j]) if held[:, j].any() else 0.0 for j in range(w.shape[1])])
@@ -112,6 +127,7 @@ def fuse_depth_over_time(seurat: Tracks3D, path_depth: np.ndarray, residual_px: 
         "source_names": SOURCES,
         "path_residual_px": resid.astype(np.float32),
         "path_thresholds_px": (round(static_px, 2), round(moving_px, 2)),
+        "seurat_scatter": round(float(sigma_s), 4) if np.isfinite(sigma_s) else None,
         "path_weight": w.astype(np.float32),
         "path_depth": zp.astype(np.float32),
         "seurat_depth": zs.astype(np.float32),

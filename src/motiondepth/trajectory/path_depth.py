@@ -30,6 +30,9 @@ from motiondepth.geometry.rotations import euler_to_matrix
 TRACK_NOISE_PX = 1.0  # one σ of a track's position: the scale of the reprojection residuals
 DEPTH_PRIOR_LOG_SIGMA = 0.5  # one σ of the depth map's value at a track, in log depth (≈ ×1.6)
 HUBER_PX = 2.0
+STATIC_PX = 3.0  # below this smoothed residual a track is a static point (real tracks scatter by 1–2 px)
+MOVING_PX = 8.0  # above it, a moving one (or a track that failed)
+STATIC_NOISE, MOVING_NOISE = 3.0, 8.0  # … or these multiples of the clip's tracking noise, when larger
 
 
 @dataclass
@@ -76,7 +79,8 @@ def path_arrays(angles: np.ndarray, centres: np.ndarray | None) -> tuple[np.ndar
 def path_tracks(
     tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray, prior_depth: np.ndarray, intr: Intrinsics,
     angles: np.ndarray, centres: np.ndarray | None, image_size: tuple[int, int], readout_fraction: float = 0.0,
-    readout_rotation: np.ndarray | None = None, iterations: int = 8,
+    readout_rotation: np.ndarray | None = None, iterations: int = 8, fit_mask: np.ndarray | None = None,
+    refit: bool = True,
 ) -> PathTracks:  # fmt: skip
     """Each track as a static point moved by the camera path (module docstring).
 
@@ -89,6 +93,11 @@ def path_tracks(
         readout_rotation: (T, 3) radians, the rotation from the top row to the bottom row of each frame, where the
             solver gives it (:attr:`~motiondepth.types.Trajectory.readout_rotation`); it replaces the angles'
             central difference times ``readout_fraction``.
+        fit_mask: (T, N) the observations the depths are fitted to (default: every visible one; e.g. without the
+            frames where a first fit missed the track by far); residuals are reported for every visible one.
+        refit: fit again without the observations the first fit misses by more than the moving threshold
+            (:func:`residual_thresholds_px`): a point that starts to move, or a track that jumps, would pull the
+            depth of its static frames.
     """
     angles, centres = path_arrays(angles, centres)
     t, n = visible.shape
@@ -115,6 +124,7 @@ def path_tracks(
     w = w0.copy()
     wsig = DEPTH_PRIOR_LOG_SIGMA * w0  # one σ of the inverse depth's prior
     vis = np.asarray(visible, bool)
+    use = vis if fit_mask is None else vis & np.asarray(fit_mask, bool)
     for _ in range(iterations):
         p = a + w[None, :, None] * d
         z = np.where(np.abs(p[..., 2]) > 1e-9, p[..., 2], 1e-9)
@@ -123,7 +133,7 @@ def path_tracks(
         ju = fx * (d[..., 0] * z - p[..., 0] * d[..., 2]) / z**2
         jv = fy * (d[..., 1] * z - p[..., 1] * d[..., 2]) / z**2
         e = np.hypot(ru, rv)
-        hw = np.where(vis & (z > 0), np.where(e <= HUBER_PX, 1.0, HUBER_PX / np.maximum(e, 1e-12)), 0.0)
+        hw = np.where(use & (z > 0), np.where(e <= HUBER_PX, 1.0, HUBER_PX / np.maximum(e, 1e-12)), 0.0)
         hw = np.where(np.isfinite(e), hw, 0.0)
         ru, rv = np.nan_to_num(ru), np.nan_to_num(rv)
         g = (hw * (ju * ru + jv * rv)).sum(0) / TRACK_NOISE_PX**2 + (w - w0) / wsig**2
@@ -137,7 +147,31 @@ def path_tracks(
     resid = np.where(vis, np.hypot(*(xy - obs).transpose(2, 0, 1)), np.nan)
     resid[q, np.arange(n)] = np.nan  # the query frame fits by construction: no evidence
     parallax = np.nanmax(np.where(vis, jn, np.nan), 0) if vis.any() else np.zeros(n)
-    return PathTracks(depth, xy, resid, 1.0 / w, np.nan_to_num(parallax))
+    out = PathTracks(depth, xy, resid, 1.0 / w, np.nan_to_num(parallax))
+    if not refit:
+        return out
+    far = resid > residual_thresholds_px(resid)[1]
+    if not far.any():
+        return out
+    return path_tracks(tracks, visible, queries, prior_depth, intr, angles, centres, image_size, readout_fraction,
+                       readout_rotation, iterations, use & ~far, refit=False)  # fmt: skip
+
+
+def tracking_noise_px(residual_px: np.ndarray) -> float:
+    """The clip's tracking noise: the median over tracks of each track's median residual (0 when none has one)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_track = np.nanmedian(np.asarray(residual_px, np.float64), 0)
+    per_track = per_track[np.isfinite(per_track)]
+    return float(np.median(per_track)) if len(per_track) else 0.0
+
+
+def residual_thresholds_px(residual_px: np.ndarray) -> tuple[float, float]:
+    """The static and the moving threshold on a track's residual (pixels), from the clip's tracking noise."""
+    noise = tracking_noise_px(residual_px)
+    return max(STATIC_PX, STATIC_NOISE * noise), max(MOVING_PX, MOVING_NOISE * noise)
 
 
 def _row(y: np.ndarray, height: int) -> np.ndarray:

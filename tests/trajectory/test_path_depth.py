@@ -1,0 +1,103 @@
+"""The solved path's prediction of static points (trajectory.path_depth) and the fusion with Seurat (seurat.fuse)."""
+
+import numpy as np
+import pytest
+
+from motiondepth.eval.depth_over_time import depth_ratio_errors, sample_depth_maps
+from motiondepth.geometry.camera import Intrinsics
+from motiondepth.geometry.rotations import euler_to_matrix
+from motiondepth.seurat.fuse import SOURCES, fuse_depth_over_time
+from motiondepth.trajectory.path_depth import path_arrays, path_tracks, warp_depth
+from motiondepth.types import Tracks3D
+
+INTR = Intrinsics(300.0, 300.0, 159.5, 119.5)
+SIZE = (240, 320)
+
+
+def _scene(t=20, n=200, seed=0, moving=0):
+    """Static points (and ``moving`` ones that drift 2 cm per frame sideways) seen along a 6-DoF handheld path."""
+    rng = np.random.default_rng(seed)
+    s = np.linspace(0, 1, t)[:, None]
+    angles = 0.02 * np.sin(2 * np.pi * s * np.array([1.0, 1.3, 0.7]))  # about a degree
+    centres = 0.05 * np.c_[np.sin(2 * np.pi * s[:, 0]), 0.5 * s[:, 0], s[:, 0] - 0.3 * s[:, 0] ** 2]  # 5 cm
+    angles[0], centres[0] = 0, 0
+    xy0 = np.c_[rng.uniform(40, 280, n), rng.uniform(30, 210, n)]
+    z0 = rng.uniform(1.0, 4.0, n)
+    pts = np.c_[(xy0 - [INTR.cx, INTR.cy]) / [INTR.fx, INTR.fy], np.ones(n)] * z0[:, None]
+    world = np.repeat(pts[None], t, 0)
+    if moving:
+        world[:, :moving, 0] += 0.02 * np.arange(t)[:, None]
+    cam = np.einsum("tji,tnj->tni", euler_to_matrix(angles), world - centres[:, None])
+    xy = np.stack([INTR.fx * cam[..., 0] / cam[..., 2] + INTR.cx, INTR.fy * cam[..., 1] / cam[..., 2] + INTR.cy], -1)
+    queries = np.c_[np.zeros(n), xy0]
+    return angles, centres, xy, cam[..., 2], queries, z0
+
+
+def test_a_static_point_s_depth_in_every_frame_follows_the_path_from_a_wrong_prior():
+    angles, centres, xy, z, queries, z0 = _scene()
+    vis = np.ones(z.shape, bool)
+    noisy = xy + np.random.default_rng(1).normal(0, 0.3, xy.shape)
+    pred = path_tracks(noisy, vis, queries, 1.3 * z0, INTR, angles, centres, SIZE)  # the map 30 % too far
+    assert np.median(np.abs(pred.reference_depth / z0 - 1)) < 0.05  # the track's own parallax wins over the prior
+    e = depth_ratio_errors(pred.depth, z, vis)
+    assert e["mean"] < 0.1 * e["no_change"]
+    assert np.nanmedian(pred.residual_px) < 1.0
+
+
+def test_without_parallax_the_prior_depth_is_kept_and_the_ratio_still_follows_the_rotation():
+    angles, *_, queries, z0 = _scene()
+    cam = np.c_[(queries[:, 1:] - [INTR.cx, INTR.cy]) / [INTR.fx, INTR.fy], np.ones(len(z0))] * z0[:, None]
+    rc = np.einsum("tji,nj->tni", euler_to_matrix(angles), cam)
+    xy = np.stack([INTR.fx * rc[..., 0] / rc[..., 2] + INTR.cx, INTR.fy * rc[..., 1] / rc[..., 2] + INTR.cy], -1)
+    pred = path_tracks(xy, np.ones(rc.shape[:2], bool), queries, 1.3 * z0, INTR, angles, None, SIZE)
+    np.testing.assert_allclose(pred.reference_depth, 1.3 * z0, rtol=1e-6)  # nothing to fit it with
+    np.testing.assert_allclose(pred.depth / pred.depth[0], rc[..., 2] / rc[0, :, 2], rtol=1e-6)
+
+
+def test_a_moving_point_misses_the_path_and_the_fusion_gives_it_to_seurat():
+    angles, centres, xy, z, queries, z0 = _scene(moving=20)
+    vis = np.ones(z.shape, bool)
+    pred = path_tracks(xy, vis, queries, z0, INTR, angles, centres, SIZE)
+    moving_resid = np.nanmedian(pred.residual_px[:, :20], 0)
+    static_resid = np.nanmedian(pred.residual_px[:, 20:], 0)
+    assert moving_resid.min() > 10 * static_resid.max()
+    # Seurat's stand-in: the true depths times a per-track scale error and noise
+    seurat_depth = z * 1.1 * (1 + np.random.default_rng(2).normal(0, 0.01, z.shape))
+    xyz = np.concatenate([xy, seurat_depth[..., None]], -1).astype(np.float32)
+    seurat = Tracks3D(xyz, vis, INTR, queries.astype(np.float32), seurat_depth.astype(np.float32))
+    fused = fuse_depth_over_time(seurat, pred.depth, pred.residual_px, pred.xy, xy)
+    src = np.asarray(fused.meta["source"])
+    assert (src[20:] == SOURCES.index("path")).all()
+    assert (src[:20] != SOURCES.index("path")).mean() > 0.9
+    # the moving points keep Seurat's depth over time, the static ones the path's
+    e_moving = depth_ratio_errors(fused.depth[:, :20], z[:, :20], vis[:, :20])
+    e_seurat = depth_ratio_errors(seurat_depth[:, :20], z[:, :20], vis[:, :20])
+    assert e_moving["mean"] <= 1.05 * e_seurat["mean"]
+    assert depth_ratio_errors(fused.depth[:, 20:], z[:, 20:], vis[:, 20:])["mean"] < 0.01
+
+
+def test_frame_0_depth_moved_by_the_path_is_each_frame_s_depth():
+    angles, centres, *_ = _scene(t=4)
+    ys, xs = np.mgrid[0 : SIZE[0], 0 : SIZE[1]]
+    depth0 = (2.0 + 0.004 * xs).astype(np.float32)  # a slanted plane
+    maps, seen = warp_depth(depth0, INTR, angles, centres)
+    np.testing.assert_allclose(maps[0], depth0, rtol=1e-6)
+    assert seen[0].all()
+    # frame 3: the plane's points, moved by the path, are where the map says, at the depth it says
+    pts = np.c_[(xs.ravel() - INTR.cx) / INTR.fx, (ys.ravel() - INTR.cy) / INTR.fy, np.ones(xs.size)]
+    pts *= depth0.ravel()[:, None]
+    cam = (pts - centres[3]) @ euler_to_matrix(angles[3])
+    u = INTR.fx * cam[:, 0] / cam[:, 2] + INTR.cx
+    v = INTR.fy * cam[:, 1] / cam[:, 2] + INTR.cy
+    inner = (u > 5) & (u < SIZE[1] - 6) & (v > 5) & (v < SIZE[0] - 6)
+    got = sample_depth_maps(maps[3:4], np.c_[u[inner], v[inner]][None])[0]
+    np.testing.assert_allclose(got, cam[inner, 2], rtol=0.01)
+    assert 0.5 < seen[3].mean() < 1.0  # the border the camera turned towards was never seen
+
+
+def test_unsolved_frames_take_the_nearest_solved_pose_and_an_unsolved_path_is_refused():
+    angles = np.array([[0, 0, 0], [np.nan] * 3, [0.1, 0, 0]])
+    a, c = path_arrays(angles, None)
+    assert np.isfinite(a).all() and (c == 0).all()
+    with pytest.raises(ValueError, match="no frame"):
+        path_arrays(np.full((3, 3), np.nan), None)
