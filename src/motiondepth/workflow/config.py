@@ -55,8 +55,9 @@ DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame dept
 STEP_SPECS = (
     StepSpec("tracks", ("tracks.npz",)),  # the query grid's 2D tracks (or your own, --tracks)
     StepSpec("depth_prior", ("depth_prior.npz",), bundle_only=True),  # the network's map: the motion's scale prior
-    StepSpec("motion", ("motion.json", "motion_points.npz"), version=7,  # rotation and translation by the bundle
-             bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves
+    StepSpec("motion", ("motion.json", "motion_points.npz"), version=8,  # rotation and translation by the bundle
+             bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves; 8: the 6-DoF fit also
+    # starts from the essential matrices
     StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
