@@ -154,3 +154,42 @@ def test_the_fit_stops_once_no_angle_moves(rng):
     assert stop.iterations < full.iterations
     assert np.abs(stop.angles - full.angles).max() * ARCMIN < 0.5
     assert np.abs(full.angles - ang).max() * ARCMIN < 2.0
+
+
+def test_the_essential_start_recovers_a_large_sweep_and_scales_it_by_the_depth_prior():
+    """A sideways sweep of tens of centimetres (what the bundle adjustment cannot reach from rest, TUM 180–209):
+    the five-point start gives the rotation to well under a degree (5–30′ per frame, RANSAC on 0.2 px noise) and
+    the centres at the prior's scale, and the bundle adjustment from it ends where the one from rest does here."""
+    from motiondepth.trajectory.small_motion import essential_start
+
+    tr, ang, cen, depth0 = _sweep(np.random.default_rng(4))
+    start = essential_start(tr, INTR, depth0)
+    assert start is not None
+    moved = np.linalg.norm(cen, axis=1) > 0.05
+    err = np.abs(start.angles[moved] - ang[moved]).max() * ARCMIN
+    assert err < 45.0, err
+    rel = np.linalg.norm(start.centres[moved] - cen[moved], axis=1) / np.linalg.norm(cen[moved], axis=1)
+    assert np.median(rel) < 0.1, rel
+    cfg = SmallMotionConfig(readout_sigma=0.0)
+    fits = [solve_small_motion(tr, INTR, depth0, "6dof", 0.2, 0.0, cfg, init) for init in (None, start)]
+    assert all(np.abs(f.angles - ang).max() * ARCMIN < 1.0 for f in fits)
+    assert fits[1].cost <= 1.001 * fits[0].cost
+    # too little motion to tell: no start
+    small, *_ = _clip(np.random.default_rng(5), t_len=8, translate=False)
+    assert essential_start(small, INTR, np.full(small.num_points, 2.0)) is None
+
+
+def _sweep(rng, t_len=12, n=300):
+    """Tracks of a camera sliding 30 cm sideways while turning 4° (global shutter, 0.2 px noise)."""
+    s = np.linspace(0, 1, t_len)
+    ang = np.stack([0.01 * s, 0.02 * s, -0.07 * s], 1)
+    cen = np.stack([0.30 * s, 0.03 * s, 0.08 * s], 1)
+    uv0 = np.stack([rng.uniform(20, W - 20, n), rng.uniform(20, H - 20, n)], 1)
+    z = rng.uniform(1.5, 4.0, n)
+    xyz = np.stack([(uv0[:, 0] - INTR.cx) / INTR.fx * z, (uv0[:, 1] - INTR.cy) / INTR.fy * z, z], 1)
+    d = np.einsum("tji,tnj->tni", euler_to_matrix(ang), xyz[None] - cen[:, None])
+    uv = np.stack([INTR.fx * d[..., 0] / d[..., 2] + INTR.cx, INTR.fy * d[..., 1] / d[..., 2] + INTR.cy], -1)
+    uv[1:] += rng.normal(0, 0.2, uv[1:].shape)
+    q = np.concatenate([np.zeros((n, 1)), uv[0]], 1)
+    tr = Tracks(uv.astype(np.float32), np.ones((t_len, n), bool), q.astype(np.float32), (H, W))
+    return tr, ang, cen, z

@@ -391,4 +391,6 @@ def load_tracks3d(path: str | Path) -> Tracks3D:
             if key != "source_names" and v.shape != want:
                 raise InputError(path, f"'{name}' must be {want} for the {xyz.shape[1]} tracks, got {v.shape}")
             meta[key] = tuple(str(x) for x in v) if key == "source_names" else v
+    if "source" in meta and len(meta["source"]) and int(meta["source"].max()) >= len(meta.get("source_names", ())):
+        raise InputError(path, "'source' holds an index beyond 'source_names'")
     return Tracks3D(xyz, vis, intr, queries, xyz[..., 2].copy(), meta)

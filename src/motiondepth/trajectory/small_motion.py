@@ -521,6 +521,26 @@ def _median_or_none(x: np.ndarray) -> float | None:
     return round(float(np.median(x)), 3) if len(x) else None
 
 
+def restart_if_far(
+    sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float,
+    readout_fraction: float, cfg: SmallMotionConfig,
+) -> tuple[SmallMotion, dict[str, float]]:  # fmt: skip
+    """A 6-DoF fit far from fitting (median residual over :data:`FAR_FROM_FITTING_PX`) fitted again from the
+    essential matrices (:func:`essential_start`: motion too large to start from rest); the lower final cost is
+    kept. Returns the fit and each start's cost (empty when the fit was near enough).
+
+    Only then: on a clip the fit from rest explains to 1.3 px (TUM 60–89), the other start reached a lower cost
+    with a rotation 7× worse."""
+    if (_median_or_none(sol.residual_px[1:]) or 0.0) <= FAR_FROM_FITTING_PX:
+        return sol, {}
+    start = essential_start(tracks, intr, prior_depth)
+    if start is None:
+        return sol, {}
+    other = solve_small_motion(tracks, intr, prior_depth, "6dof", pivot_m, readout_fraction, cfg, start)
+    starts = {"from rest": round(float(sol.cost), 1), "essential matrix": round(float(other.cost), 1)}
+    return (other if other.cost < sol.cost else sol), starts
+
+
 def choose_motion_model(
     tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float = DEFAULT_PIVOT_M,
     readout_fraction: float = 0.0, config: SmallMotionConfig | None = None, models: tuple[str, ...] = MODELS,
@@ -534,18 +554,9 @@ def choose_motion_model(
         fits[name] = rotation if name == "rotation" else solve_small_motion(
             tracks, intr, prior_depth, name, pivot_m, readout_fraction, cfg, rotation
         )  # fmt: skip
-    starts = {"rotation fit": fits["6dof"].cost} if "6dof" in fits else {}
-    # a 6-DoF fit from rest that is far from fitting starts again from the essential matrices (motion too large
-    # to start from rest), and the lower cost is kept. Only then: on a clip the fit from rest explains to 1.4 px
-    # (TUM 60–89), the other start reached a lower cost with a rotation 7× worse
-    far = "6dof" in fits and (_median_or_none(fits["6dof"].residual_px[1:]) or 0.0) > FAR_FROM_FITTING_PX
-    if far:
-        start = essential_start(tracks, intr, prior_depth)
-        if start is not None:
-            other = solve_small_motion(tracks, intr, prior_depth, "6dof", pivot_m, readout_fraction, cfg, start)
-            starts["essential matrix"] = other.cost
-            if other.cost < fits["6dof"].cost:
-                fits["6dof"] = other
+    starts: dict[str, float] = {}
+    if "6dof" in fits:
+        fits["6dof"], starts = restart_if_far(fits["6dof"], tracks, intr, prior_depth, pivot_m, readout_fraction, cfg)
     crit = {k: float(model_criterion(v, cfg.huber_px)) for k, v in fits.items()}
     best = min(crit, key=crit.get)
     why = {
@@ -555,8 +566,8 @@ def choose_motion_model(
         "parameters": {k: v.parameters for k, v in fits.items()},
         "rule": "lowest 2·robust cost/σ² + parameters·ln(residuals), σ = Huber threshold",
     }
-    if len(starts) > 1:  # the 6-DoF fit's two starts, their final costs: the lower one was kept
-        why["6dof_starts"] = {k: round(float(v), 1) for k, v in starts.items()}
+    if starts:  # the 6-DoF fit's two starts, their final costs: the lower one was kept
+        why["6dof_starts"] = starts
     return fits[best], why
 
 

@@ -371,6 +371,7 @@ def solve_motion(
         choose_motion_model,
         frame0_prior,
         pivot_or_bundle,
+        restart_if_far,
         solve_small_motion,
     )
 
@@ -395,6 +396,9 @@ def solve_motion(
         else:
             sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
             why = {"chosen": model, "rule": "given by --motion"}
+            if model == "6dof":
+                sol, starts = restart_if_far(sol, chained, intrinsics, prior, pivot_m, rf, cfg)
+                why |= {"6dof_starts": starts} if starts else {}
     except ValueError as exc:
         raise InputError("--motion", str(exc)) from None
     t = np.arange(tracks.num_frames, dtype=np.float64) if times is None else times

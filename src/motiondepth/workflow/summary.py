@@ -323,6 +323,7 @@ def motion_summary(motion: MotionFit, traj: Trajectory) -> dict:
         "chosen_by": motion.choice.get("rule"),
         "criterion": motion.choice.get("criterion"),
         "residual_px": motion.choice.get("residual_px"),
+        "starts_6dof": motion.choice.get("6dof_starts"),
         "readout_fraction": motion.readout_fraction,
         "translation_max_m": round(float(np.linalg.norm(c, axis=1).max()), 4),
         "path_length_m": round(float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum()), 4),
