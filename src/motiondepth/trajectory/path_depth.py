@@ -183,41 +183,84 @@ def warp_depth(depth0: np.ndarray, intr: Intrinsics, angles: np.ndarray, centres
                frames: list[int] | np.ndarray | None = None, stride: int = 1
                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Frame 0's depth map (H, W) moved by the path into each frame: ``(K, H, W)`` depths in metres (0: frame 0
-    never saw it) and a ``(K, H, W)`` bool mask of the pixels frame 0 saw. Each frame-0 pixel goes to 3D, into
-    frame k, and is splatted to its nearest pixel with a depth test (the nearest surface wins); single-pixel
-    cracks between splats (where the view magnifies) are closed from their neighbours. The rolling shutter is
-    left out (under a pixel for handheld motion at these depths).
-    """
-    import cv2
-
+    never saw it) and a ``(K, H, W)`` bool mask of the pixels frame 0 saw (:func:`warp_depth_map` from frame 0)."""
     angles, centres = path_arrays(angles, centres)
-    h, w = depth0.shape
     frames = np.arange(len(angles)) if frames is None else np.asarray(frames)
-    ys, xs = np.mgrid[0:h:stride, 0:w:stride]
-    z0 = depth0[ys, xs].astype(np.float64).ravel()
-    ok = np.isfinite(z0) & (z0 > 0)
-    b = np.c_[xs.ravel()[ok], ys.ravel()[ok], np.ones(ok.sum())] @ np.linalg.inv(intr.K).T
-    pts = b * z0[ok, None]  # frame-0 camera = reference axes
-    out = np.zeros((len(frames), h, w), np.float32)
-    seen = np.zeros((len(frames), h, w), bool)
-    rmats = euler_to_matrix(angles[frames])
+    out = np.zeros((len(frames), *depth0.shape), np.float32)
+    seen = np.zeros((len(frames), *depth0.shape), bool)
     for i, k in enumerate(frames):
-        pk = (pts - centres[k]) @ rmats[i]  # R_kᵀ (X − C_k), row vectors
-        zk = pk[:, 2]
-        front = zk > 1e-6
-        u = np.rint(intr.fx * pk[front, 0] / zk[front] + intr.cx).astype(np.int64)
-        v = np.rint(intr.fy * pk[front, 1] / zk[front] + intr.cy).astype(np.int64)
-        inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        out[i], seen[i], _ = warp_depth_map(depth0, intr, (angles[0], centres[0]), (angles[k], centres[k]),
+                                            stride=stride)  # fmt: skip
+    return out, seen
+
+
+def warp_depth_map(depth: np.ndarray, intr: Intrinsics, source: tuple[np.ndarray, np.ndarray],
+                   target: tuple[np.ndarray, np.ndarray], values: np.ndarray | None = None, stride: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+    """One frame's depth map (H, W) moved into another frame: each pixel goes to 3D (``source``: that frame's
+    angles and centre, :class:`~motiondepth.types.Trajectory`'s convention), into the ``target`` frame, and is
+    splatted to its nearest pixel with a depth test (the nearest surface wins); one-pixel cracks between splats
+    (where the view magnifies: a hole with at least 5 of its 8 neighbours splatted) take the nearest surface
+    around them. The rolling shutter is left out (under a pixel for handheld motion at these depths).
+
+    Returns:
+        (H, W) depth in metres of the target frame (0 where the source never saw it), the (H, W) bool mask of
+        what it saw, and ``values`` (H, W), a per-pixel attribute of the source (e.g. a confidence), carried along
+        with the depth (None without them). :class:`DepthCloud` does the same for one source into many targets.
+    """
+    return DepthCloud(depth, intr, source, values, stride).into(target)
+
+
+class DepthCloud:
+    """A depth map (H, W) lifted once into the reference frame's axes, to be splatted into many frames
+    (:func:`warp_depth_map`)."""
+
+    def __init__(self, depth: np.ndarray, intr: Intrinsics, source: tuple[np.ndarray, np.ndarray],
+                 values: np.ndarray | None = None, stride: int = 1) -> None:  # fmt: skip
+        self.shape, self.intr = depth.shape, intr
+        h, w = depth.shape
+        ys, xs = np.mgrid[0:h:stride, 0:w:stride]
+        z = depth[ys, xs].astype(np.float64).ravel()
+        ok = np.isfinite(z) & (z > 0)
+        b = np.c_[xs.ravel()[ok], ys.ravel()[ok], np.ones(ok.sum())] @ np.linalg.inv(intr.K).T
+        rs = euler_to_matrix(np.asarray(source[0], np.float64))
+        self.points = (b * z[ok, None]) @ rs.T + np.asarray(source[1], np.float64)  # the reference frame's axes
+        self.values = None if values is None else np.asarray(values)[ys, xs].ravel()[ok].astype(np.float32)
+
+    def into(self, target: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(depth, seen, carried values) in the ``target`` frame (angles, centre); see :func:`warp_depth_map`."""
+        import cv2
+
+        h, w = self.shape
+        k = self.intr
+        rt = euler_to_matrix(np.asarray(target[0], np.float64))
+        # the projection and the depth in one product: [u·z, v·z, z] = K R_kᵀ (X − C_k)
+        p = (self.points - np.asarray(target[1], np.float64)) @ (k.K @ rt.T).T
+        z = p[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.rint(p[:, 0] / z)
+            v = np.rint(p[:, 1] / z)
+        keep = (z > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        pix = (v[keep] * w + u[keep]).astype(np.int64)
+        zin = z[keep]
         buf = np.full(h * w, np.inf)
-        np.minimum.at(buf, v[inside] * w + u[inside], zk[front][inside])
+        np.minimum.at(buf, pix, zin)
+        carried = None
+        if self.values is not None:
+            carried = np.zeros(h * w, np.float32)
+            win = zin <= buf[pix]  # the point that won its pixel
+            carried[pix[win]] = self.values[keep][win]
+            carried = carried.reshape(h, w)
         buf = buf.reshape(h, w)
         hit = np.isfinite(buf)
-        # close one-pixel cracks: a hole whose 3 × 3 neighbourhood was hit takes the nearest surface there
-        filled = np.where(hit, buf, np.inf).astype(np.float32)
-        near = cv2.erode(filled, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
-        crack = ~hit & np.isfinite(near)
-        buf[crack] = near[crack]
-        hit |= crack
-        out[i][hit] = buf[hit]
-        seen[i] = hit
-    return out, seen
+        if hit.any() and not hit.all():  # close one-pixel cracks (5 of 8 neighbours splatted) with the nearest
+            # surface around them; the edge of what the source saw is not grown
+            around = cv2.boxFilter(hit.astype(np.uint8), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            crack = ~hit & (around >= 5)
+            near = cv2.erode(np.where(hit, buf, np.inf).astype(np.float32), np.ones((3, 3), np.uint8))
+            buf[crack] = near[crack]
+            if carried is not None:  # the lowest value around (a confidence is not raised by closing a crack)
+                low = cv2.erode(np.where(hit, carried, np.inf).astype(np.float32), np.ones((3, 3), np.uint8))
+                carried[crack] = low[crack]
+            hit |= crack
+        return np.where(hit, buf, 0.0).astype(np.float32), hit, carried

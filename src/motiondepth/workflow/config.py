@@ -64,7 +64,8 @@ STEP_SPECS = (
     StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
     StepSpec("tracks3d", ("tracks3d.npz",), version=1),  # the tracks' metric depth over time; 1: the path's
     # prediction for static points, Seurat's for moving ones
-    StepSpec("depth_frames", ("depth/", "depth_frames.npz")),  # every frame's depth (16-bit mm PNGs) and confidence
+    StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=1),  # every frame's depth (16-bit mm PNGs) and
+    # confidence; 1: keyframes filled by the network
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
     StepSpec("overlay", ("overlay.mp4",)),  # the tracks drawn on the video
     StepSpec("stabilized", ("stabilized.mp4",)),  # the video with the recovered rotation removed
@@ -331,8 +332,10 @@ class RunConfig:
         default="local",
         metadata=flag(
             "--depth-rescale",
-            "correct the depth network's map with the tracks' parallax depths from the motion solver: a smooth "
-            "field (local, default), one factor (global), or not (none); not applied to --depth",
+            "correct the depth network's map with the tracks' parallax depths from the motion solver: pixel by "
+            "pixel from the nearby points (local, default: interpolated between the bundle adjustment's points, "
+            "or a smooth Gaussian field of the pivot model's sparser ones on the papers' path; config.json's "
+            "depth_m.rescale.mode says which), one factor (global), or not (none); not applied to --depth",
             "models",
             choices=("local", "global", "none"),
         ),

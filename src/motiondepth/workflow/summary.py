@@ -106,6 +106,8 @@ def summarize(
         src = np.asarray(tracks3d.meta["source"])
         names = tracks3d.meta["source_names"]
         summary["tracks3d_depth_m"]["sources"] = {n: int((src == i).sum()) for i, n in enumerate(names)}
+        if "seurat_tracks" in tracks3d.meta:  # how many tracks Seurat ran on (those in doubt, and a sample)
+            summary["tracks3d_depth_m"]["seurat_tracks"] = int(tracks3d.meta["seurat_tracks"])
         if "path_thresholds_px" in tracks3d.meta:
             summary["tracks3d_depth_m"]["path_thresholds_px"] = [float(x) for x in tracks3d.meta["path_thresholds_px"]]
     summary["shake"] = {
