@@ -65,7 +65,7 @@ STEP_SPECS = (
     StepSpec("tracks3d", ("tracks3d.npz",), version=1),  # the tracks' metric depth over time; 1: the path's
     # prediction for static points, Seurat's for moving ones
     StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=1),  # every frame's depth (16-bit mm PNGs) and
-    # confidence; 1: keyframes filled by the network
+    # confidence; 1: cracks closed only inside what frame 0 saw
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
     StepSpec("overlay", ("overlay.mp4",)),  # the tracks drawn on the video
     StepSpec("stabilized", ("stabilized.mp4",)),  # the video with the recovered rotation removed

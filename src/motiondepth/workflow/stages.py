@@ -445,18 +445,10 @@ class CachedSteps:
                 raise InputError(o / "depth_frames.npz", f"confidence {conf.shape} does not match {maps.shape}")
             return maps, conf.astype(np.float32) / 255.0
 
-        cfg = self.cfg
-        network = None if cfg.depth else self.blur_predictor  # fills what frame 0 never saw (not with --depth)
         return self.step(
             "depth_frames",
-            {
-                "depth": self.keys["depth"],
-                "trajectory": self.keys["trajectory"],
-                "intrinsics": intr.as_array(),
-                "fill": None if cfg.depth else self.ckpt.get("depth", cfg.depth_checkpoint),
-                "video": self.video_id,
-            },
-            lambda: frame_depths(depth, intr, traj, self.clip.frames, network and network(), self.source, cfg.progress),
+            {"depth": self.keys["depth"], "trajectory": self.keys["trajectory"], "intrinsics": intr.as_array()},
+            lambda: frame_depths(depth, intr, traj, self.cfg.progress),
             write,
             load,
         )
