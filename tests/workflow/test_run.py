@@ -85,6 +85,29 @@ def _hidden(out: Path) -> list[str]:
     return [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
+def _undeclared(record: dict, declared, where: str = "summary") -> list[str]:
+    """Keys of ``record`` its TypedDict ``declared`` does not list (recursively), and required ones it lacks."""
+    import typing
+
+    hints = typing.get_type_hints(declared)
+    out = [f"{where}.{k} missing" for k in declared.__required_keys__ if k not in record]
+    for key, value in record.items():
+        if key not in hints:
+            out.append(f"{where}.{key} undeclared")
+        elif typing.is_typeddict(hints[key]) and isinstance(value, dict):
+            out += _undeclared(value, hints[key], f"{where}.{key}")
+    return out
+
+
+def test_the_summary_holds_only_declared_keys(first_run):
+    """Result.summary (and config.json's) against workflow.config.Summary: the one declaration the command
+    line, the report and the batch table read it by."""
+    from motiondepth.workflow.config import Summary
+
+    assert _undeclared(first_run.summary, Summary) == []
+    assert "motion" in first_run.summary and "depth_frames" in first_run.summary
+
+
 def test_run_writes_every_output_readably(first_run, sim):
     res, out = first_run, first_run.out_dir
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)

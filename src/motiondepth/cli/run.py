@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from motiondepth.options import number
+
+if TYPE_CHECKING:  # the workflow is imported when a command runs, not when the parser is built
+    from motiondepth.workflow.config import Result
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -34,7 +38,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(video: str, res) -> None:
+def _print_result(video: str, res: Result) -> None:
     """The command line's account of one clip's run: motion, shake, depth, tracks and warnings."""
     from motiondepth.eval.spectrum import short_text
     from motiondepth.workflow.report import readout_text

@@ -27,7 +27,7 @@ from typing import Any
 from motiondepth.errors import InputError, OutputError
 from motiondepth.io.atomic import atomic_path
 from motiondepth.workflow.cache import check_output_dir
-from motiondepth.workflow.config import Result
+from motiondepth.workflow.config import Result, Summary
 from motiondepth.workflow.runner import run
 
 BATCH_FILES = ("summary.csv", "index.html")  # what run_batch writes beside the clips' folders
@@ -140,7 +140,7 @@ def run_batch(videos: list[str | Path], out_dir: str | Path, **options: Any) -> 
     return BatchResult(out, items, files)
 
 
-def _shake(summary: dict) -> tuple[str, dict]:
+def _shake(summary: Summary) -> tuple[str, dict]:
     """The shake spectrum a row quotes: the dense trajectory's when it has one (it sees inside each
     exposure), else the per-frame solve's."""
     for name in ("dense", "per_frame"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -673,6 +674,86 @@ class MotionFit:
         )  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- the summary
+
+# ``Result.summary`` and config.json's ``summary``, declared once: the keys summarize() writes and the command
+# line, the report and the batch table read (tests/workflow/test_run.py checks a run's summary against them).
+# A TypedDict, so that ``res.summary["max_rotation_arcmin"]`` keeps working and the record stays plain JSON.
+
+
+class AxisRange(TypedDict):
+    min_deg: float
+    max_deg: float
+    peak_to_peak_arcmin: float
+
+
+class ResidualStats(TypedDict):
+    median: float  # of the frames' trimmed RMS residuals, pixels
+    p95: float
+
+
+class DepthSummary(TypedDict, total=False):
+    source: str  # where the first-frame depth came from
+    p2: float  # metres
+    median: float
+    p98: float
+    valid_fraction: float
+    rescale: dict  # DepthRescale's mode, scale, points (and source, why_none, distance_scale, the scale check)
+    parallax_coverage: float  # share of pixels corrected mostly by nearby parallax points
+
+
+class Tracks3DSummary(TypedDict, total=False):
+    p5: float  # metres, over every visible (track, frame)
+    p95: float
+    sources: dict[str, int]  # tracks whose depth over time came from the path, Seurat or both (seurat.fuse)
+    seurat_tracks: int  # tracks Seurat ran on
+    path_thresholds_px: list[float]  # the static and moving thresholds on the path's residual
+
+
+class DepthFramesSummary(TypedDict):
+    frames: int
+    folder: str
+    filled_fraction_median: float  # share of a frame frame 0 never saw (filled from the nearest seen pixel)
+    filled_fraction_max: float
+
+
+class MotionSummary(TypedDict):
+    model: str  # 6dof | pivot | rotation
+    solver: str  # bundle adjustment | lsq
+    grid_check: dict | None
+    chosen_by: str | None
+    criterion: dict | None
+    residual_px: dict | None
+    starts_6dof: dict | None  # the 6-DoF fit's two starts and their costs, when it was far from fitting
+    readout_fraction: float
+    translation_max_m: float
+    path_length_m: float
+
+
+class Summary(TypedDict, total=False):
+    frames: int
+    duration_s: float
+    fps: float
+    size: list[int]  # [width, height]
+    tracks: int
+    visible_last_frame: float
+    visible_mean: float
+    rotation: dict[str, AxisRange]  # roll, pitch, yaw
+    max_rotation_deg: float
+    max_rotation_arcmin: float
+    rms_rate_deg_s: float
+    residual_px: ResidualStats
+    depth_m: DepthSummary
+    tracks3d_depth_m: Tracks3DSummary
+    shake: dict  # per series (dense, per_frame): the spectrum's summary, or {"unavailable": why}
+    rolling_shutter: dict  # readout_ms given, or the readout estimated from the shear
+    gyro: dict  # how the gyro log was used
+    blur_fit: dict  # the blur fit's outcome
+    unsolved_frames: list[int]
+    depth_frames: DepthFramesSummary
+    motion: MotionSummary  # with the bundle adjustment (--motion other than lsq)
+
+
 @dataclass
 class Result:
     """What :func:`run` produced (all of it also on disk in ``out_dir``)."""
@@ -685,7 +766,7 @@ class Result:
     depth: np.ndarray  # (H, W) metres, first frame
     trajectory: Trajectory  # per frame, with ``dense`` (T, S, 3)
     tracks3d: Tracks3D
-    summary: dict
+    summary: Summary
     warnings: list[str]
     timings_s: dict[str, float]
     files: dict[str, Path]

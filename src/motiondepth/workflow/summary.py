@@ -12,9 +12,12 @@ from motiondepth.workflow.config import (
     LARGE_ROTATION_DEG,
     LOW_SURVIVAL,
     Clip,
+    DepthFramesSummary,
     DepthRescale,
     MotionFit,
+    MotionSummary,
     RunConfig,
+    Summary,
 )
 
 
@@ -40,7 +43,7 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
     return out
 
 
-def depth_frames_summary(confidence: np.ndarray) -> dict:
+def depth_frames_summary(confidence: np.ndarray) -> DepthFramesSummary:
     """``summary.depth_frames``: how many frames got a depth map, and how much of each was filled rather than
     moved from frame 0 by the path (median and worst frame)."""
     filled = 1.0 - confidence.reshape(len(confidence), -1).mean(1)
@@ -52,7 +55,7 @@ def depth_frames_summary(confidence: np.ndarray) -> dict:
 def summarize(
     clip: Clip, tracks: Tracks, depth: np.ndarray, trajectory: Trajectory, tracks3d: Tracks3D, depth_source: str,
     readout_ms: float | None = None,
-) -> tuple[dict, list[str]]:  # fmt: skip
+) -> tuple[Summary, list[RunWarning]]:  # fmt: skip
     """Numbers for the report and the command line, and warnings about what looks unreliable.
 
     ``readout_ms``: the sensor readout the solver was given (``--readout-ms``); without it the readout
@@ -67,7 +70,7 @@ def summarize(
     z = tracks3d.depth[tracks3d.visible]
     res = trajectory.residual_px[1:]
     res = res[np.isfinite(res)]
-    summary = {
+    summary: Summary = {
         "frames": len(clip.frames),
         "duration_s": float(clip.times[-1] - clip.times[0]),
         "fps": float(1.0 / dt),
@@ -133,7 +136,7 @@ def summarize(
     return summary, warnings
 
 
-def _warnings(clip: Clip, summary: dict, unsolved: np.ndarray, traj: Trajectory) -> list[RunWarning]:
+def _warnings(clip: Clip, summary: Summary, unsolved: np.ndarray, traj: Trajectory) -> list[RunWarning]:
     """What in a run's :func:`summarize` numbers looks unreliable, one sentence each (thresholds in
     :mod:`motiondepth.workflow.config`)."""
     warnings = []
@@ -220,7 +223,7 @@ def scale_warning(ratios, rotation_ratios=None) -> RunWarning | None:
     return RunWarning(text, "medium")
 
 
-def add_depth_notes(summary: dict, warnings: list[RunWarning], rescale: DepthRescale, cfg: RunConfig,
+def add_depth_notes(summary: Summary, warnings: list[RunWarning], rescale: DepthRescale, cfg: RunConfig,
                     motion: MotionFit | None = None) -> None:  # fmt: skip
     """Add the depth's parallax rescale to ``summary`` and what it means for trust to ``warnings``; ``motion``: the
     bundle adjustment whose parallax corrected the depth, None where the pivot parallax did."""
@@ -315,7 +318,7 @@ def motion_record(motion: MotionFit) -> dict:
     return record
 
 
-def motion_summary(motion: MotionFit, traj: Trajectory) -> dict:
+def motion_summary(motion: MotionFit, traj: Trajectory) -> MotionSummary:
     """The motion model the run used, why, and how far the camera moved (unsolved frames at 0)."""
     c = np.nan_to_num(traj.centres)
     return {
