@@ -390,36 +390,15 @@ def solve_small_motion(
     n_p = q * (t_len - 1)
     it = 0
     for it in range(1, cfg.iterations + 1):  # noqa: B007 (the count is reported)
-        cost, res, js, je, jr, w = cur.cost, cur.res, cur.js, cur.je, cur.jr, cur.w
-        ws = np.sqrt(w)
-        jp = _sparse_pose_jacobian(prob, js, q, ws)  # (2M, P)
-        if free_rf:
-            jp = sp.hstack([jp, sp.csr_matrix((jr * ws[:, None]).reshape(-1, 1))]).tocsr()
-        r = (res * ws[:, None]).ravel()
-        rows = np.arange(2 * len(prob.n))
-        je_mat = sp.csr_matrix(((je * ws[:, None]).ravel(), (rows, np.repeat(prob.n, 2))),
-                               shape=(2 * len(prob.n), len(eta)))  # fmt: skip
-        h_pp = (jp.T @ jp).toarray()
-        g_p = jp.T @ r
-        h_pe = (jp.T @ je_mat).toarray()  # (P, N)
-        h_ee = np.asarray(je_mat.multiply(je_mat).sum(0)).ravel() + inv_var
-        g_e = je_mat.T @ r + (eta - prob.eta_prior) * inv_var
-        if smooth is not None:
-            h_pp[:n_p, :n_p] += (smooth.T @ smooth).toarray()
-            g_p[:n_p] += smooth.T @ (smooth @ full[1:].ravel())
-        if free_rf:
-            h_pp[-1, -1] += cfg.readout_sigma**-2
-            g_p[-1] += (rf - rf_prior) / cfg.readout_sigma**2
+        cost = cur.cost
+        neq = _normal_equations(prob, cur, q, full, eta, rf, inv_var, smooth, (rf_prior, cfg.readout_sigma))
         improved, rel = False, 0.0
         for _ in range(10):
-            h_ee_d = h_ee * (1 + lam)
-            schur = h_pp + lam * np.diag(np.diag(h_pp) + 1e-12) - (h_pe / h_ee_d) @ h_pe.T
-            try:
-                dp = np.linalg.solve(schur, -(g_p - h_pe @ (g_e / h_ee_d)))
-            except np.linalg.LinAlgError:
+            step = _damped_step(neq, lam)
+            if step is None:  # singular at this damping
                 lam *= 10
                 continue
-            de = -(g_e + h_pe.T @ dp) / h_ee_d
+            dp, de = step
             new_full = full.copy()
             new_full[1:] += dp[:n_p].reshape(t_len - 1, q)
             new_rf = float(np.clip(rf + dp[n_p], 0.0, 1.5)) if free_rf else rf
@@ -439,6 +418,59 @@ def solve_small_motion(
         if cfg.angle_tolerance_rad > 0 and moved < cfg.angle_tolerance_rad:
             break
     return _solution(prob, cur, full, eta, rf, used, inv_var, model, pivot_m, readout_fraction, it, cfg)
+
+
+class _Normal(NamedTuple):
+    """The Gauss–Newton normal equations at one point, the depths kept apart for their Schur complement: the pose
+    block ``h_pp`` (P, P) and gradient ``g_p`` (P,) (the readout fraction last, when fitted), the depths' diagonal
+    ``h_ee`` (N,) and gradient ``g_e``, and their coupling ``h_pe`` (P, N)."""
+
+    h_pp: np.ndarray
+    g_p: np.ndarray
+    h_pe: np.ndarray
+    h_ee: np.ndarray
+    g_e: np.ndarray
+
+
+def _normal_equations(prob: _Problem, cur: _Evaluation, q: int, full: np.ndarray, eta: np.ndarray, rf: float,
+                      inv_var: np.ndarray, smooth, readout_prior: tuple[float, float]) -> _Normal:  # fmt: skip
+    """:class:`_Normal` of the robustly weighted residuals of ``cur``, with the depth priors (``inv_var``), the
+    smoothness prior (``smooth``, sparse, or None) and the readout fraction's prior ``(value, sigma)`` (sigma 0:
+    the readout fraction is held)."""
+    rf_prior, rf_sigma = readout_prior
+    n_p = q * (len(full) - 1)
+    ws = np.sqrt(cur.w)
+    jp = _sparse_pose_jacobian(prob, cur.js, q, ws)  # (2M, P)
+    if rf_sigma > 0:
+        jp = sp.hstack([jp, sp.csr_matrix((cur.jr * ws[:, None]).reshape(-1, 1))]).tocsr()
+    r = (cur.res * ws[:, None]).ravel()
+    rows = np.arange(2 * len(prob.n))
+    je_mat = sp.csr_matrix(((cur.je * ws[:, None]).ravel(), (rows, np.repeat(prob.n, 2))),
+                           shape=(2 * len(prob.n), len(eta)))  # fmt: skip
+    h_pp = (jp.T @ jp).toarray()
+    g_p = jp.T @ r
+    h_pe = (jp.T @ je_mat).toarray()  # (P, N)
+    h_ee = np.asarray(je_mat.multiply(je_mat).sum(0)).ravel() + inv_var
+    g_e = je_mat.T @ r + (eta - prob.eta_prior) * inv_var
+    if smooth is not None:
+        h_pp[:n_p, :n_p] += (smooth.T @ smooth).toarray()
+        g_p[:n_p] += smooth.T @ (smooth @ full[1:].ravel())
+    if rf_sigma > 0:
+        h_pp[-1, -1] += rf_sigma**-2
+        g_p[-1] += (rf - rf_prior) / rf_sigma**2
+    return _Normal(h_pp, g_p, h_pe, h_ee, g_e)
+
+
+def _damped_step(neq: _Normal, lam: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Levenberg–Marquardt step at damping ``lam``: (pose step (P,), depth step (N,)), the depths eliminated by
+    their Schur complement; None where the damped system is singular."""
+    h_ee_d = neq.h_ee * (1 + lam)
+    schur = neq.h_pp + lam * np.diag(np.diag(neq.h_pp) + 1e-12) - (neq.h_pe / h_ee_d) @ neq.h_pe.T
+    try:
+        dp = np.linalg.solve(schur, -(neq.g_p - neq.h_pe @ (neq.g_e / h_ee_d)))
+    except np.linalg.LinAlgError:
+        return None
+    return dp, -(neq.g_e + neq.h_pe.T @ dp) / h_ee_d
 
 
 def _fit_depths(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig,
