@@ -203,6 +203,25 @@ def load_resume_state(path: Path) -> dict:
     return state
 
 
+def _resume(ckpt: Path, model: nn.Module, opt, sched) -> int:
+    """Model, optimizer, scheduler and random state from ``ckpt`` (:func:`load_resume_state`); the step reached.
+    A checkpoint of another model or optimizer is named in one line."""
+    from motiondepth.errors import InputError
+    from motiondepth.models.weights import load_into
+
+    state = load_resume_state(ckpt)
+    load_into(model, state["model"], ckpt, type(model).__name__)  # strict, with the keys named
+    try:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(ckpt, f"does not fit this run's optimizer ({detail}); give a new --out "
+                         "or delete the file to start over") from None  # fmt: skip
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
 def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) -> dict[str, float]:
     """Train ``task`` into ``out``, resuming from ``out/checkpoint.pt`` when it exists.
 
@@ -229,21 +248,7 @@ def fit(task: Task, cfg: TrainConfig, out: str | Path, progress: bool = True) ->
     ckpt = out / "checkpoint.pt"
     start = 0
     if ckpt.is_file():
-        state = load_resume_state(ckpt)
-        from motiondepth.models.weights import load_into
-
-        load_into(model, state["model"], ckpt, type(model).__name__)  # strict, with the keys named
-        try:
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            from motiondepth.errors import InputError
-
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(ckpt, f"does not fit this run's optimizer ({detail}); give a new --out "
-                             "or delete the file to start over") from None  # fmt: skip
-        start = int(state["step"])
-        torch.set_rng_state(state["torch_rng"])
+        start = _resume(ckpt, model, opt, sched)
         if rank == 0:
             log.info("resumed %s from step %d", out, start)
     elif cfg.init:
