@@ -15,7 +15,7 @@ from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import SEVERITIES, Tracks
 from motiondepth.viz.plots import depth_with_colorbar
-from motiondepth.workflow.config import Result
+from motiondepth.workflow.config import Result, Summary
 
 MAX_WIDTH = 960  # embedded images are downscaled to this width
 
@@ -265,6 +265,33 @@ def _summary_rows(res: Result, src: str) -> str:
     )
 
 
+def _frames_section(out_dir: Path, s: Summary, poster: str) -> str:
+    """The section on every frame's depth: ``depth.mp4`` in the page, with what ``summary.depth_frames`` says."""
+    if not (out_dir / "depth.mp4").is_file():
+        return ""
+    df = s.get("depth_frames", {})
+    video = _video("depth.mp4", poster, "every frame's depth")
+    return f"""<h2>Every frame's depth</h2>
+<figure>{video}<figcaption>The depth of every frame ({df.get("frames", "?")} 16-bit PNGs in millimetres in
+<a href="depth/">depth/</a>): the first frame's depth moved by the recovered camera path, one scale for the whole
+clip and one colour range (the first frame's). What the first frame never saw takes the nearest depth it saw,
+with confidence 0 in <a href="depth_frames.npz">depth_frames.npz</a>: {100 * df.get("filled_fraction_median", 0):.1f}
+% of a frame in the median, {100 * df.get("filled_fraction_max", 0):.1f} % at most.</figcaption></figure>"""
+
+
+def _sources_text(s: Summary) -> str:
+    """One sentence on where the tracks' depth over time came from (``summary.tracks3d_depth_m.sources``)."""
+    by = s.get("tracks3d_depth_m", {}).get("sources")
+    if not by:
+        return ""
+    return (
+        f" Of the {sum(by.values())} tracks, {by.get('path', 0)} follow the camera path as static points, "
+        f"{by.get('seurat', 0)} take Seurat's depth (the path's prediction missed them: they move, or their "
+        f"track failed) and {by.get('fused', 0)} both, weighted frame by frame; "
+        "<code>source</code> in tracks3d.npz says which."
+    )
+
+
 def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> str:
     """The page as a string, from a run's result: ``video`` as given, ``steps`` the step cache's bookkeeping
     (seconds, cached), ``created`` the run's time stamp; reads ``trajectory.png`` from ``out_dir`` (written before
@@ -300,27 +327,8 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
         if (out_dir / "stabilized.mp4").is_file()
         else ""
     )
-    depth_vid = _video("depth.mp4", depth_img, "every frame's depth") if (out_dir / "depth.mp4").is_file() else ""
-    df = s.get("depth_frames", {})
-    by = s.get("tracks3d_depth_m", {}).get("sources")
-    sources = (
-        f" Of the {sum(by.values())} tracks, {by.get('path', 0)} follow the camera path as static points, "
-        f"{by.get('seurat', 0)} take Seurat's depth (the path's prediction missed them: they move, or their "
-        f"track failed) and {by.get('fused', 0)} both, weighted frame by frame; "
-        "<code>source</code> in tracks3d.npz says which."
-        if by
-        else ""
-    )
-    frames_section = (
-        f"""<h2>Every frame's depth</h2>
-<figure>{depth_vid}<figcaption>The depth of every frame ({df.get("frames", "?")} 16-bit PNGs in millimetres in
-<a href="depth/">depth/</a>): the first frame's depth moved by the recovered camera path, one scale for the whole
-clip and one colour range (the first frame's). What the first frame never saw takes the nearest depth it saw,
-with confidence 0 in <a href="depth_frames.npz">depth_frames.npz</a>: {100 * df.get("filled_fraction_median", 0):.1f}
-% of a frame in the median, {100 * df.get("filled_fraction_max", 0):.1f} % at most.</figcaption></figure>"""
-        if depth_vid
-        else ""
-    )
+    frames_section = _frames_section(out_dir, s, depth_img)
+    sources = _sources_text(s)
     file_list = " · ".join(f'<a href="{f}">{f}</a>' for f in res.files if f != "report.html")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>motiondepth report — {src}</title>
