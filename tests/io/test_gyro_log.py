@@ -32,3 +32,15 @@ def test_real_phone_log_with_time_last(real_data):
     t, w = read_gyro_log(real_data / "video-gyro-phone-xiaomi" / "gyro.txt")
     assert len(t) > 20_000 and 1 / np.median(np.diff(t)) == pytest.approx(412, rel=0.01)
     assert np.abs(w).max() < 10  # rad/s, not the clock
+
+
+def test_a_rate_log_on_an_absolute_clock_keeps_its_sub_millisecond_times(tmp_path):
+    """TUM's clock reads 1.3e9 s: written with 9 significant digits every sample fell on one second (issue 48)."""
+    from motiondepth.io.gyro_log import write_gyro_log
+
+    t = 1305031102.175304 + np.arange(40) / 30
+    w = np.random.default_rng(1).normal(0, 0.1, (40, 3))
+    write_gyro_log(tmp_path / "rates.csv", t, w)
+    t2, w2 = read_gyro_log(tmp_path / "rates.csv")
+    np.testing.assert_allclose(t2, t, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(w2, w, rtol=1e-8)

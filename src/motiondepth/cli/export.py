@@ -36,10 +36,12 @@ def _add_export_trajectory(sub) -> None:
         "export-trajectory",
         help="write a recovered trajectory as TUM poses (evo) or a gyro-style rate log",
         description="Convert a 'run' folder's trajectory (the dense one when present) or a trajectory CSV. "
-        "tum: 'timestamp tx ty tz qx qy qz qw' per sample, camera-to-reference, the camera centre moving on the "
-        "sphere of the rotation pivot (the run's --pivot; 0 = pure rotation), times on the input's clock when an "
-        "image folder had timestamps, so evo (evo_traj/evo_ape tum) can compare it with a dataset's ground "
-        "truth. rates: 'time_s,wx,wy,wz' in rad/s, camera axes (x right, y down, z forward), the body rate "
+        "tum: 'timestamp tx ty tz qx qy qz qw' per sample, camera-to-reference, the camera centres the run "
+        "recovered (the bundle adjustment's translation, or the pivot model's), or with --pivot (or a trajectory "
+        "without centres) the centre moving on the sphere of the rotation pivot (0 = pure rotation); times on the "
+        "input's clock when an image folder had timestamps, at full precision, so evo (evo_traj/evo_ape tum) "
+        "can compare it with a dataset's ground truth. rates: 'time_s,wx,wy,wz' in rad/s, camera axes (x right, "
+        "y down, z forward), the body rate "
         "between consecutive samples, as a gyroscope would log it; compare-gyro, shake and simulate --shake "
         "read it. gcsv: the same rates as a Gyroflow .gcsv gyro log. colmap (a folder: cameras.txt, images.txt, "
         "points3D.txt) and nerfstudio (transforms.json): "

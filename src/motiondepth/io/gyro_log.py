@@ -201,7 +201,8 @@ def write_gyro_log(path: str | Path, t: np.ndarray, w: np.ndarray) -> None:
 
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         f.write("time_s,wx,wy,wz\n")
-        np.savetxt(f, np.column_stack([t, w]), fmt="%.9g", delimiter=",")
+        # times at full precision (absolute clocks such as TUM's 1.3e9 s need their nanoseconds), rates to 9 digits
+        np.savetxt(f, np.column_stack([t, w]), fmt=["%.9f", "%.9g", "%.9g", "%.9g"], delimiter=",")
 
 
 def read_angle_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -182,10 +182,15 @@ def _warnings(clip: Clip, summary: Summary, unsolved: np.ndarray, traj: Trajecto
             )
         )
     if summary["max_rotation_deg"] > LARGE_ROTATION_DEG:
+        solver = (
+            "the bundle adjustment starts from rest and is built for (it may settle on a turn where the camera slid; "
+            "check the residuals)" if traj.method.startswith("small-motion")
+            else "the optics-based solver is built for"
+        )  # fmt: skip
         warnings.append(
             high(
                 f"large rotation: up to {summary['max_rotation_deg']:.1f}° from the first frame, beyond the "
-                f"small handheld shake (< {LARGE_ROTATION_DEG:g}°) the optics-based solver is built for"
+                f"small handheld motion (< {LARGE_ROTATION_DEG:g}°) {solver}"
             )
         )
     return warnings
