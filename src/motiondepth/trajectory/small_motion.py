@@ -576,19 +576,29 @@ def restart_if_far(
 def choose_motion_model(
     tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float = DEFAULT_PIVOT_M,
     readout_fraction: float = 0.0, config: SmallMotionConfig | None = None, models: tuple[str, ...] = MODELS,
+    progress: bool = False,
 ) -> tuple[SmallMotion, dict]:  # fmt: skip
-    """Fit each model and keep the one with the lowest :func:`model_criterion`; also return why."""
+    """Fit each model and keep the one with the lowest :func:`model_criterion`; also return why. ``progress``: a
+    bar over the fits (each takes seconds to a minute on long clips)."""
+    from tqdm.auto import tqdm
+
     cfg = config or SmallMotionConfig()
     fits: dict[str, SmallMotion] = {}
+    bar = tqdm(total=len(models) + ("6dof" in models), desc="motion models", disable=not progress, leave=False)
     # the rotation-only fit starts the others (from it, the 6dof fit converges in fewer steps on real clips)
     rotation = solve_small_motion(tracks, intr, prior_depth, "rotation", pivot_m, readout_fraction, cfg)
     for name in models:
+        bar.set_postfix_str(name)
         fits[name] = rotation if name == "rotation" else solve_small_motion(
             tracks, intr, prior_depth, name, pivot_m, readout_fraction, cfg, rotation
         )  # fmt: skip
+        bar.update()
     starts: dict[str, float] = {}
     if "6dof" in fits:
+        bar.set_postfix_str("6dof restart check")
         fits["6dof"], starts = restart_if_far(fits["6dof"], tracks, intr, prior_depth, pivot_m, readout_fraction, cfg)
+        bar.update()
+    bar.close()
     crit = {k: float(model_criterion(v, cfg.huber_px)) for k, v in fits.items()}
     best = min(crit, key=crit.get)
     why = {

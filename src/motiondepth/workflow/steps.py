@@ -432,7 +432,7 @@ def solve_motion(
     rf = float(readout_fraction) if known else 0.5
     try:
         if model == "auto":
-            sol, why = choose_motion_model(chained, intrinsics, prior, pivot_m, rf, cfg)
+            sol, why = choose_motion_model(chained, intrinsics, prior, pivot_m, rf, cfg, progress=progress)
         else:
             sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
             why = {"chosen": model, "rule": "given by --motion"}
