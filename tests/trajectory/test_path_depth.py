@@ -117,8 +117,8 @@ def test_every_frame_s_depth_fills_what_frame_0_never_saw_from_the_nearest_seen_
     truth = np.stack([3.0 / (rays @ euler_to_matrix(a).T)[..., 2] for a in angles]).astype(np.float32)
     traj = Trajectory(angles, np.arange(t) / 30, np.zeros(t), centres=centres)
     maps, conf = frame_depths(truth[0], INTR, traj)
-    assert (conf[0] == 1).all() and 0.1 < (conf[-1] == 0).mean() < 0.5  # frame 0 never saw part of the last one
-    seen = conf[-1] == 1
+    assert (conf[0] == 255).all() and 0.1 < (conf[-1] == 0).mean() < 0.5  # frame 0 never saw part of the last one
+    seen = conf[-1] == 255
     np.testing.assert_allclose(maps[-1][seen], truth[-1][seen], rtol=0.01)  # moved by the path, to a percent
     filled = ~seen
     assert (maps[-1][filled] > 0).all()

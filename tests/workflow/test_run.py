@@ -138,7 +138,7 @@ def test_run_writes_every_output_readably(first_run, sim):
     np.testing.assert_allclose(load_depth(pngs[0]), res.depth, atol=5.1e-4)
     assert res.depth_frames.shape == res.depth_confidence.shape == (12, 192, 192)
     assert (res.depth_frames > 0).all() and res.depth_confidence[0].all()
-    assert 0.5 < res.depth_confidence[-1].mean() <= 1.0
+    assert res.depth_confidence.dtype == np.uint8 and 0.5 < res.depth_confidence[-1].mean() / 255 <= 1.0
     assert res.summary["depth_frames"]["frames"] == 12
     with np.load(out / "depth.npz") as d:
         assert d["depth"].shape == (192, 192) and (d["depth"] > 0).all()

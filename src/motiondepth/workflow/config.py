@@ -772,4 +772,4 @@ class Result:
     files: dict[str, Path]
     cached: list[str]  # steps loaded from an earlier run in out_dir instead of recomputed
     depth_frames: np.ndarray | None = None  # (T, H, W) metres, every frame's depth (depth/NNNNNN.png)
-    depth_confidence: np.ndarray | None = None  # (T, H, W) 1: frame 0's depth moved by the path; 0: filled
+    depth_confidence: np.ndarray | None = None  # (T, H, W) uint8 × 255: 255 frame 0's depth moved by the path; 0 filled

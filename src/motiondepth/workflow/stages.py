@@ -435,7 +435,7 @@ class CachedSteps:
         def write(value, o):
             maps, conf = value
             save_depth_frames(o / "depth", maps)
-            save_npz(o / "depth_frames.npz", confidence=np.round(conf * 255).astype(np.uint8),
+            save_npz(o / "depth_frames.npz", confidence=conf.astype(np.uint8),
                      intrinsics=intr.as_array())  # fmt: skip
 
         def load(o):
@@ -443,7 +443,7 @@ class CachedSteps:
             maps = load_depth_frames(o / "depth", count)
             if conf.shape != maps.shape:
                 raise InputError(o / "depth_frames.npz", f"confidence {conf.shape} does not match {maps.shape}")
-            return maps, conf.astype(np.float32) / 255.0
+            return maps, conf.astype(np.uint8)
 
         return self.step(
             "depth_frames",

@@ -46,7 +46,7 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
 def depth_frames_summary(confidence: np.ndarray) -> DepthFramesSummary:
     """``summary.depth_frames``: how many frames got a depth map, and how much of each was filled rather than
     moved from frame 0 by the path (median and worst frame)."""
-    filled = 1.0 - confidence.reshape(len(confidence), -1).mean(1)
+    filled = 1.0 - confidence.reshape(len(confidence), -1).mean(1) / 255.0
     return {"frames": len(confidence), "folder": "depth/",
             "filled_fraction_median": round(float(np.median(filled)), 4),
             "filled_fraction_max": round(float(filled.max()), 4)}  # fmt: skip
