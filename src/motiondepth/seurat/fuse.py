@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motiondepth.trajectory.path_depth import residual_thresholds_px
+from motiondepth.trajectory.path_depth import nearest_valid, residual_thresholds_px
 from motiondepth.types import Tracks3D
 
 SOURCES = ("path", "seurat", "fused")  # a track's source code in tracks3d.npz's `source`
@@ -52,9 +52,7 @@ def _running_median(x: np.ndarray, window: int) -> np.ndarray:
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(stack, 0)
     for j in np.flatnonzero(np.isnan(med).any(0) & np.isfinite(med).any(0)):
-        good = np.flatnonzero(np.isfinite(med[:, j]))
-        near = good[np.abs(np.arange(t)[:, None] - good[None]).argmin(1)]
-        med[:, j] = med[near, j]
+        med[:, j] = med[nearest_valid(np.isfinite(med[:, j])), j]
     return med
 
 

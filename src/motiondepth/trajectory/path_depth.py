@@ -26,6 +26,7 @@ import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.rotations import euler_to_matrix
+from motiondepth.trajectory.small_motion import _row_offset
 
 TRACK_NOISE_PX = 1.0  # one σ of a track's position: the scale of the reprojection residuals
 DEPTH_PRIOR_LOG_SIGMA = 0.5  # one σ of the depth map's value at a track, in log depth (≈ ×1.6)
@@ -43,13 +44,12 @@ class PathTracks:
     xy: np.ndarray  # (T, N, 2) pixels, where the 3D point projects in every frame (also where the track is hidden)
     residual_px: np.ndarray  # (T, N) |prediction − track| where the track is visible (not its query frame), else NaN
     reference_depth: np.ndarray  # (N,) metres, the fitted depth in each track's query frame
-    parallax_px: np.ndarray  # (N,) how far the depth's uncertainty moves the track at most, pixels per 1 % depth
 
 
 def _poses_at(angles: np.ndarray, centres: np.ndarray, frame: np.ndarray, rows: np.ndarray, readout_fraction: float,
               readout_rotation: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Rotation matrices (..., 3, 3) and centres (..., 3) in frame ``frame`` when row offset ``rows`` (readout times
-    from the middle row, :func:`_row`) is read: the frame's pose plus the offset times its velocity (the
+    from the middle row, ``small_motion._row_offset``) is read: the frame's pose plus the offset times its velocity (the
     ``readout_rotation`` of a solver that gives one, else the central difference times the readout fraction)."""
     if len(angles) > 1:
         va, vc = np.gradient(angles, axis=0), np.gradient(centres, axis=0)
@@ -70,10 +70,15 @@ def path_arrays(angles: np.ndarray, centres: np.ndarray | None) -> tuple[np.ndar
     if bad.all():
         raise ValueError("no frame of the path is solved")
     if bad.any():
-        good = np.flatnonzero(~bad)
-        near = good[np.abs(np.arange(len(angles))[:, None] - good[None]).argmin(1)]
+        near = nearest_valid(~bad)
         angles[bad], centres[bad] = angles[near[bad]], centres[near[bad]]
     return angles, centres
+
+
+def nearest_valid(ok: np.ndarray) -> np.ndarray:
+    """(T,) for each index, the nearest index where ``ok`` (T,) holds (at least one must)."""
+    good = np.flatnonzero(ok)
+    return good[np.abs(np.arange(len(ok))[:, None] - good[None]).argmin(1)]
 
 
 def path_tracks(
@@ -110,13 +115,13 @@ def path_tracks(
     kinv = np.linalg.inv(intr.K)
     qxy = np.asarray(queries[:, 1:], np.float64)
     b = np.c_[qxy, np.ones(n)] @ kinv.T  # (N, 3)
-    rq, cq = _poses_at(angles, centres, q, _row(qxy[:, 1], h), readout_fraction, readout_rotation)
+    rq, cq = _poses_at(angles, centres, q, _row_offset(qxy[:, 1], h), readout_fraction, readout_rotation)
     ray = np.einsum("nij,nj->ni", rq, b)
     # every frame's pose at the row the track is seen on (its predicted row where hidden: the query row)
     obs = np.asarray(tracks, np.float64)
     rows = np.where(visible, obs[..., 1], qxy[None, :, 1])
     frame = np.broadcast_to(np.arange(t)[:, None], (t, n))
-    rk, ck = _poses_at(angles, centres, frame, _row(rows, h), readout_fraction, readout_rotation)
+    rk, ck = _poses_at(angles, centres, frame, _row_offset(rows, h), readout_fraction, readout_rotation)
     a = np.einsum("tnji,nj->tni", rk, ray)  # R_kᵀ R_q b
     d = np.einsum("tnji,tnj->tni", rk, cq[None] - ck)  # R_kᵀ (C_q − C_k)
     fx, fy = intr.fx, intr.fy
@@ -143,11 +148,9 @@ def path_tracks(
     with np.errstate(divide="ignore", invalid="ignore"):
         xy = np.stack([fx * p[..., 0] / p[..., 2] + intr.cx, fy * p[..., 1] / p[..., 2] + intr.cy], -1)
         depth = np.where(p[..., 2] > 0, p[..., 2] / w[None], np.nan)
-        jn = np.hypot(ju, jv) * 0.01 * w[None]  # pixels the track moves when its depth changes by 1 %
     resid = np.where(vis, np.hypot(*(xy - obs).transpose(2, 0, 1)), np.nan)
     resid[q, np.arange(n)] = np.nan  # the query frame fits by construction: no evidence
-    parallax = np.nanmax(np.where(vis, jn, np.nan), 0) if vis.any() else np.zeros(n)
-    out = PathTracks(depth, xy, resid, 1.0 / w, np.nan_to_num(parallax))
+    out = PathTracks(depth, xy, resid, 1.0 / w)
     if not refit:
         return out
     far = resid > residual_thresholds_px(resid)[1]
@@ -174,61 +177,43 @@ def residual_thresholds_px(residual_px: np.ndarray) -> tuple[float, float]:
     return max(STATIC_PX, STATIC_NOISE * noise), max(MOVING_PX, MOVING_NOISE * noise)
 
 
-def _row(y: np.ndarray, height: int) -> np.ndarray:
-    """When row ``y`` is read, in readout times from the middle row (``small_motion``'s convention)."""
-    return (np.asarray(y, np.float64) - 0.5 * (height - 1)) / height
-
-
 def warp_depth(depth0: np.ndarray, intr: Intrinsics, angles: np.ndarray, centres: np.ndarray | None,
-               frames: list[int] | np.ndarray | None = None, stride: int = 1
-               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Frame 0's depth map (H, W) moved by the path into each frame: ``(K, H, W)`` depths in metres (0: frame 0
-    never saw it) and a ``(K, H, W)`` bool mask of the pixels frame 0 saw (:func:`warp_depth_map` from frame 0)."""
+               progress: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Frame 0's depth map (H, W) moved by the path into each frame: ``(T, H, W)`` depths in metres (0: frame 0
+    never saw it) and a ``(T, H, W)`` bool mask of the pixels frame 0 saw. The map is lifted once
+    (:class:`DepthCloud`) and splatted into every frame."""
+    from tqdm.auto import tqdm
+
     angles, centres = path_arrays(angles, centres)
-    frames = np.arange(len(angles)) if frames is None else np.asarray(frames)
-    out = np.zeros((len(frames), *depth0.shape), np.float32)
-    seen = np.zeros((len(frames), *depth0.shape), bool)
-    for i, k in enumerate(frames):
-        out[i], seen[i], _ = warp_depth_map(depth0, intr, (angles[0], centres[0]), (angles[k], centres[k]),
-                                            stride=stride)  # fmt: skip
+    cloud = DepthCloud(depth0, intr, (angles[0], centres[0]))
+    out = np.zeros((len(angles), *depth0.shape), np.float32)
+    seen = np.zeros((len(angles), *depth0.shape), bool)
+    for k in tqdm(range(len(angles)), desc="depth of every frame", disable=not progress, leave=False):
+        out[k], seen[k] = cloud.into((angles[k], centres[k]))
     return out, seen
 
 
-def warp_depth_map(depth: np.ndarray, intr: Intrinsics, source: tuple[np.ndarray, np.ndarray],
-                   target: tuple[np.ndarray, np.ndarray], values: np.ndarray | None = None, stride: int = 1
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
-    """One frame's depth map (H, W) moved into another frame: each pixel goes to 3D (``source``: that frame's
-    angles and centre, :class:`~motiondepth.types.Trajectory`'s convention), into the ``target`` frame, and is
-    splatted to its nearest pixel with a depth test (the nearest surface wins); one-pixel cracks between splats
-    (where the view magnifies: a hole with at least 5 of its 8 neighbours splatted) take the nearest surface
-    around them. The rolling shutter is left out (under a pixel for handheld motion at these depths).
-
-    Returns:
-        (H, W) depth in metres of the target frame (0 where the source never saw it), the (H, W) bool mask of
-        what it saw, and ``values`` (H, W), a per-pixel attribute of the source (e.g. a confidence), carried along
-        with the depth (None without them). :class:`DepthCloud` does the same for one source into many targets.
-    """
-    return DepthCloud(depth, intr, source, values, stride).into(target)
-
-
 class DepthCloud:
-    """A depth map (H, W) lifted once into the reference frame's axes, to be splatted into many frames
-    (:func:`warp_depth_map`)."""
+    """One frame's depth map (H, W) lifted once into the reference frame's axes (``source``: that frame's angles and
+    centre, :class:`~motiondepth.types.Trajectory`'s convention), to be splatted into other frames (:meth:`into`).
+    """
 
-    def __init__(self, depth: np.ndarray, intr: Intrinsics, source: tuple[np.ndarray, np.ndarray],
-                 values: np.ndarray | None = None, stride: int = 1) -> None:  # fmt: skip
+    def __init__(self, depth: np.ndarray, intr: Intrinsics, source: tuple[np.ndarray, np.ndarray]) -> None:
         self.shape, self.intr = depth.shape, intr
         h, w = depth.shape
-        ys, xs = np.mgrid[0:h:stride, 0:w:stride]
-        z = depth[ys, xs].astype(np.float64).ravel()
+        ys, xs = np.mgrid[0:h, 0:w]
+        z = depth.astype(np.float64).ravel()
         ok = np.isfinite(z) & (z > 0)
         b = np.c_[xs.ravel()[ok], ys.ravel()[ok], np.ones(ok.sum())] @ np.linalg.inv(intr.K).T
         rs = euler_to_matrix(np.asarray(source[0], np.float64))
         self.points = (b * z[ok, None]) @ rs.T + np.asarray(source[1], np.float64)  # the reference frame's axes
-        self.values = None if values is None else np.asarray(values)[ys, xs].ravel()[ok].astype(np.float32)
 
-    def into(self, target: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(depth, seen, carried values) in the ``target`` frame (angles, centre); see :func:`warp_depth_map`."""
+    def into(self, target: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W) depth in metres in the ``target`` frame (angles, centre), 0 where the source never saw it, and the
+        (H, W) bool mask of what it saw. Each point is splatted to its nearest pixel with a depth test (the nearest
+        surface wins); one-pixel cracks between splats (where the view magnifies: a hole with at least 5 of its 8
+        neighbours splatted) take the nearest surface around them. The rolling shutter is left out (under a pixel
+        for handheld motion at these depths)."""
         import cv2
 
         h, w = self.shape
@@ -241,16 +226,8 @@ class DepthCloud:
             u = np.rint(p[:, 0] / z)
             v = np.rint(p[:, 1] / z)
         keep = (z > 1e-6) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        pix = (v[keep] * w + u[keep]).astype(np.int64)
-        zin = z[keep]
         buf = np.full(h * w, np.inf)
-        np.minimum.at(buf, pix, zin)
-        carried = None
-        if self.values is not None:
-            carried = np.zeros(h * w, np.float32)
-            win = zin <= buf[pix]  # the point that won its pixel
-            carried[pix[win]] = self.values[keep][win]
-            carried = carried.reshape(h, w)
+        np.minimum.at(buf, (v[keep] * w + u[keep]).astype(np.int64), z[keep])
         buf = buf.reshape(h, w)
         hit = np.isfinite(buf)
         if hit.any() and not hit.all():  # close one-pixel cracks (5 of 8 neighbours splatted) with the nearest
@@ -259,8 +236,5 @@ class DepthCloud:
             crack = ~hit & (around >= 5)
             near = cv2.erode(np.where(hit, buf, np.inf).astype(np.float32), np.ones((3, 3), np.uint8))
             buf[crack] = near[crack]
-            if carried is not None:  # the lowest value around (a confidence is not raised by closing a crack)
-                low = cv2.erode(np.where(hit, carried, np.inf).astype(np.float32), np.ones((3, 3), np.uint8))
-                carried[crack] = low[crack]
             hit |= crack
-        return np.where(hit, buf, 0.0).astype(np.float32), hit, carried
+        return np.where(hit, buf, 0.0).astype(np.float32), hit

@@ -304,7 +304,7 @@ SCATTER_TRACKS = 128  # static tracks Seurat also runs on, to measure its scatte
 def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajectory, progress: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Every frame's metric depth, consistent with the solved path and on one scale for the whole clip: frame 0's
-    map (``depth``) lifted once and moved into each frame (:class:`~motiondepth.trajectory.path_depth.DepthCloud`).
+    map (``depth``) lifted once and moved into each frame (:func:`~motiondepth.trajectory.path_depth.warp_depth`).
     What frame 0 never saw (the border the camera turned towards, surfaces behind others) takes the depth of the
     nearest pixel it saw.
 
@@ -316,17 +316,13 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
         (T, H, W) float32 metres and (T, H, W) uint8 confidence × 255 (as ``depth_frames.npz`` holds it, a quarter of
         the memory of floats): 255 where the depth is frame 0's moved by the path, 0 where it was filled.
     """
-    from tqdm.auto import tqdm
+    from motiondepth.trajectory.path_depth import warp_depth
 
-    from motiondepth.trajectory.path_depth import DepthCloud, path_arrays
-
-    angles, centres = path_arrays(trajectory.angles, trajectory.centres)
-    cloud = DepthCloud(depth, intrinsics, (angles[0], centres[0]))
-    maps = np.zeros((len(angles), *depth.shape), np.float32)
-    conf = np.zeros((len(angles), *depth.shape), np.uint8)
-    for k in tqdm(range(len(angles)), desc="depth of every frame", disable=not progress, leave=False):
-        m, seen, _ = cloud.into((angles[k], centres[k]))
-        maps[k], conf[k] = _nearest_fill(m, seen), np.where(seen, 255, 0)
+    maps, seen = warp_depth(depth, intrinsics, trajectory.angles, trajectory.centres, progress)
+    for k in range(len(maps)):
+        maps[k] = _nearest_fill(maps[k], seen[k])
+    conf = seen.view(np.uint8)  # True → 1, in place
+    conf *= 255
     return maps, conf
 
 
