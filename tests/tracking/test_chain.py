@@ -66,3 +66,38 @@ def test_anchoring_to_the_first_frame_stops_drift(rng):
 
     drifted, anchored = old_track_error(0.0), old_track_error(6.0)
     assert anchored < 0.7 * drifted, (anchored, drifted)  # four seeds: 0.13–0.16 against 0.25–0.35 px
+
+
+def test_no_point_is_followed_near_an_undistorted_frames_black_margin(rng):
+    """An undistorted frame's black margin stays put in the image while the scene moves: a KLT window on its edge
+    locks onto the edge. With the recorded area given, no point is seeded or followed within half a window of it,
+    and a query there is never seen."""
+    frames = _panning_frames(rng, t_len=10, step=(0.0, 2.0))
+    frames[:, :8] = 0  # the margin: the top 8 rows, as on TUM fr1's undistorted frames
+    valid = np.ones(frames.shape[1:3], bool)
+    valid[:8] = False
+    cfg = ChainConfig(cell_px=20)
+    near = 8 + cfg.win_size // 2 + 1  # rows whose window reaches the margin
+
+    plain = track_chained(frames, config=cfg)
+    assert (plain.tracks[..., 1][plain.visible] < near).any(), "without the area, points sit on the margin's edge"
+
+    q = np.array([[0, 100.0, 5.0], [0, 100.0, 80.0]], np.float32)
+    tr = track_chained(frames, q, config=cfg, valid=valid)
+    assert not (tr.tracks[..., 1][tr.visible] < near).any()
+    assert not tr.visible[:, 0].any() and tr.visible[0, 1]
+    assert np.allclose(tr.tracks[:, 0], [100.0, 5.0]), "the unseen query keeps its position"
+    assert tr.visible.sum(1).min() > 0.5 * plain.visible.sum(1).min(), "the rest of the image is still covered"
+
+
+def test_recorded_area_marks_the_margin_undistortion_leaves():
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.geometry.distortion import LensDistortion, recorded_area, undistort_frames
+
+    intr = Intrinsics(517.3, 516.5, 318.6, 255.3)  # TUM fr1's published calibration
+    lens = LensDistortion("opencv", [0.2624, -0.9531, -0.0054, 0.0026, 1.1633])
+    area = recorded_area(intr, lens, (480, 640))
+    out = undistort_frames(np.full((1, 480, 640, 3), 200, np.uint8), intr, lens)[0, ..., 0]
+    assert not area[:5].any() and area[240, 320]
+    wider = cv2.dilate(area.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert (out[area] == 200).all() and (out[~wider] == 0).all()

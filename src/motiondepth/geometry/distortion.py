@@ -126,10 +126,18 @@ class LensDistortion:
         return float(ok.mean())
 
 
+def recorded_area(intr: Intrinsics, lens: LensDistortion, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels of :func:`undistort_frames`' output of ``size`` whose ray lands inside the recorded
+    frame; the rest are the black margin the undistortion leaves (8 rows at the top of TUM fr1's frames)."""
+    h, w = size
+    mx, my = lens.undistort_maps(intr, size)
+    return (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+
+
 def undistort_frames(frames: np.ndarray, intr: Intrinsics, lens: LensDistortion) -> np.ndarray:
     """Resample frames (T, H, W, C) of a distorted lens into pinhole frames with the same ``intr``.
 
-    Pixels whose ray falls outside the source frame are black (only with pincushion distortion).
+    Pixels whose ray falls outside the source frame are black (:func:`recorded_area` says which).
     """
     if lens.is_identity:
         return frames

@@ -73,6 +73,29 @@ def _lk_options(c: ChainConfig, max_level: int) -> dict:
     )  # fmt: skip
 
 
+def usable_area(valid: np.ndarray | None, c: ChainConfig) -> np.ndarray | None:
+    """Where a chained point may be: ``valid`` (H, W) bool (the recorded part of an undistorted frame,
+    :func:`~motiondepth.geometry.distortion.recorded_area`) shrunk by half an LK window, so no window reaches into
+    the black margin; None: everywhere. A window on the margin's edge locks onto the edge, which stays put in the
+    image while the scene moves (on TUM fr1_xyz such tracks along the top rows, a few % of them, gave most of the
+    bundle adjustment's robust cost and pulled its rotation to a wrong minimum: docs/small-motion.md)."""
+    if valid is None or valid.all():
+        return None
+    r = c.win_size // 2 + 1
+    kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    return cv2.erode(valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+
+def _inside(usable: np.ndarray | None, xy: np.ndarray) -> np.ndarray:
+    """(N,) whether each point (N, 2) lies in ``usable`` (None: all do)."""
+    if usable is None or len(xy) == 0:
+        return np.ones(len(xy), bool)
+    h, w = usable.shape
+    ix = np.clip(np.rint(xy[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.rint(xy[:, 1]).astype(int), 0, h - 1)
+    return usable[iy, ix]
+
+
 def _lk(c: ChainConfig, a: np.ndarray, b: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward–backward pyramidal LK from image ``a`` to ``b``: new positions and which survived."""
     if len(pts) == 0:
@@ -108,8 +131,9 @@ def _anchor(c: ChainConfig, gray: list[np.ndarray], k: int, xy: np.ndarray, star
     return out
 
 
-def seed_points(gray: np.ndarray, live: np.ndarray, c: ChainConfig) -> np.ndarray:
-    """Corners (M, 2) in the cells of a ``cell_px`` grid that hold no live point (``live`` (K, 2))."""
+def seed_points(gray: np.ndarray, live: np.ndarray, c: ChainConfig, usable: np.ndarray | None = None) -> np.ndarray:
+    """Corners (M, 2) in the cells of a ``cell_px`` grid that hold no live point (``live`` (K, 2)), inside
+    ``usable`` (:func:`usable_area`) where given."""
     h, w = gray.shape
     gh, gw = max(1, h // c.cell_px), max(1, w // c.cell_px)
     occupied = np.zeros((gh, gw), bool)
@@ -125,6 +149,8 @@ def seed_points(gray: np.ndarray, live: np.ndarray, c: ChainConfig) -> np.ndarra
         mask[y * h // gh : (y + 1) * h // gh, x * w // gw : (x + 1) * w // gw] = 255
     b = c.border_px
     mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = 0, 0, 0, 0
+    if usable is not None:
+        mask[~usable] = 0
     found = cv2.goodFeaturesToTrack(gray, maxCorners=4 * int((~occupied).sum()), qualityLevel=c.quality,
                                     minDistance=c.min_distance_px, mask=mask)  # fmt: skip
     if found is None:
@@ -142,14 +168,18 @@ def _gray(frames: np.ndarray) -> list[np.ndarray]:
 
 
 def track_chained(
-    frames: np.ndarray, queries: np.ndarray | None = None, config: ChainConfig | None = None, progress: bool = False
-) -> Tracks:
+    frames: np.ndarray, queries: np.ndarray | None = None, config: ChainConfig | None = None, progress: bool = False,
+    valid: np.ndarray | None = None,
+) -> Tracks:  # fmt: skip
     """Chain points frame to frame through ``frames`` (T, H, W, 3), re-seeding where points were lost.
 
     Args:
         frames: (T, H, W, 3) uint8 RGB.
         queries: optional (N, 3) ``(0, x, y)`` points to start with in frame 0; default: seeds only.
         config: :class:`ChainConfig`.
+        valid: (H, W) bool, the pixels with recorded content (an undistorted frame's black margin False); points
+            are neither seeded nor followed within half an LK window of the rest (:func:`usable_area`). A query
+            there is not seen at all.
 
     Returns:
         :class:`~motiondepth.types.Tracks` whose points start at their query frame (re-seeded points
@@ -158,20 +188,25 @@ def track_chained(
     c = config or ChainConfig()
     t_len, h, w = frames.shape[:3]
     gray = _gray(frames)
+    usable = usable_area(valid, c)
     start = np.zeros((0, 2), np.float32) if queries is None else np.asarray(queries, np.float32)[:, 1:]
-    live_xy = np.concatenate([start, seed_points(gray[0], start, c)])
+    live_xy = np.concatenate([start, seed_points(gray[0], start, c, usable)])
     live_ids = np.arange(len(live_xy))
     first = [np.zeros(len(live_xy), int)]  # each track's first frame
+    origin = [live_xy]
+    seen = _inside(usable, live_xy)  # queries in the margin are never seen
+    live_ids, live_xy = live_ids[seen], live_xy[seen]
     xy_at: dict[int, np.ndarray] = {0: live_xy}  # frame → positions of its live points
     ids_at: dict[int, np.ndarray] = {0: live_ids}  # frame → ids of its live points
-    n_total = len(live_ids)
-    origin = [live_xy]
+    n_total = len(first[0])
     for k in tqdm(range(1, t_len), desc="track (klt-chain)", unit="frame", disable=not progress, leave=False):
         nxt, ok = _lk(c, gray[k - 1], gray[k], live_xy)
         live_ids, live_xy = live_ids[ok], nxt[ok]
         if c.anchor_px > 0:
             live_xy = _anchor(c, gray, k, live_xy, np.concatenate(first)[live_ids], np.concatenate(origin)[live_ids])
-        new = seed_points(gray[k], live_xy, c)
+        inside = _inside(usable, live_xy)
+        live_ids, live_xy = live_ids[inside], live_xy[inside]
+        new = seed_points(gray[k], live_xy, c, usable)
         new_ids = np.arange(n_total, n_total + len(new))
         n_total += len(new)
         first.append(np.full(len(new), k))
@@ -180,6 +215,7 @@ def track_chained(
         ids_at[k], xy_at[k] = live_ids, live_xy
     tracks = np.zeros((t_len, n_total, 2), np.float32)
     visible = np.zeros((t_len, n_total), bool)
+    tracks[0, : len(origin[0])] = origin[0]  # (a query never seen keeps its position)
     for k in range(t_len):
         tracks[k, ids_at[k]] = xy_at[k]
         visible[k, ids_at[k]] = True

@@ -56,9 +56,9 @@ DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame dept
 STEP_SPECS = (
     StepSpec("tracks", ("tracks.npz",)),  # the query grid's 2D tracks (or your own, --tracks)
     StepSpec("depth_prior", ("depth_prior.npz",), bundle_only=True),  # the network's map: the motion's scale prior
-    StepSpec("motion", ("motion.json", "motion_points.npz"), version=8,  # rotation and translation by the bundle
+    StepSpec("motion", ("motion.json", "motion_points.npz"), version=9,  # rotation and translation by the bundle
              bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves; 8: the 6-DoF fit also
-    # starts from the essential matrices
+    # starts from the essential matrices; 9: no point followed near an undistorted frame's black margin
     StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
@@ -578,6 +578,8 @@ class Clip:
     time_origin_s: float = 0.0  # time of the first used frame on the clock of an image folder's timestamps
     display_rotation_deg: int = 0  # players turn the stored frames by this much (counter-clockwise); kept as stored
     notes: tuple[str, ...] = ()  # what decoding found worth a warning (dropped frames)
+    recorded: np.ndarray | None = None  # (H, W) bool, pixels with recorded content (False: the black margin of
+    # undistorted frames, geometry.distortion.recorded_area); None: all
 
     @property
     def size(self) -> tuple[int, int]:
@@ -724,7 +726,7 @@ class MotionSummary(TypedDict):
     chosen_by: str | None
     criterion: dict | None
     residual_px: dict | None
-    starts_6dof: dict | None  # the 6-DoF fit's two starts and their costs, when it was far from fitting
+    starts_6dof: dict | None  # the 6-DoF fit's starts and their final costs (the lowest kept)
     readout_fraction: float
     translation_max_m: float
     path_length_m: float

@@ -10,7 +10,7 @@ from typing import Any
 from motiondepth import __version__
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.distortion import undistort_frames
+from motiondepth.geometry.distortion import recorded_area, undistort_frames
 from motiondepth.io.atomic import remove_empty_folders
 from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
 from motiondepth.workflow.cache import (
@@ -94,7 +94,8 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             raise InputError(cfg.calibration, f"its lens distortion ({lens.describe()}) maps only {covered:.0%} of the "
                              "undistorted frame inside the recorded one: coefficients no lens has (check their order "
                              "and the model)")  # fmt: skip
-        clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens))
+        clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens),
+                       recorded=recorded_area(intr, lens, clip.size))  # fmt: skip
         intr_origin += f"; frames undistorted ({lens.describe()})"
     decode_s = time.perf_counter() - t_start
     _check_grid_fits(video, clip, intr, cfg)

@@ -319,6 +319,7 @@ class CachedSteps:
                 cfg.progress,
                 self.solver,
                 source=clip.source,
+                recorded=clip.recorded,
             ),
             _write_motion,
             _load_motion,

@@ -379,6 +379,7 @@ def solve_motion(
     progress: bool = False,
     solver=None,
     source: str = "--motion",
+    recorded: np.ndarray | None = None,
 ) -> tuple[Trajectory, MotionFit]:
     """Camera rotation and translation by the small-motion bundle adjustment
     (:mod:`motiondepth.trajectory.small_motion`) on chained, re-seeded tracks
@@ -394,6 +395,8 @@ def solve_motion(
             ``fit_readout`` False, else a tight prior); None: fitted from 0.5 with a wide prior.
         solver: the optics solver's settings (:class:`~motiondepth.trajectory.SolverConfig`) for ``auto``'s
             check against the papers' pivot model (:func:`~motiondepth.trajectory.small_motion.pivot_or_bundle`).
+        recorded: (H, W) bool, the pixels with recorded content (:attr:`Clip.recorded`): no point is followed
+            near the black margin of undistorted frames (:func:`~motiondepth.tracking.chain.usable_area`).
 
     Returns:
         (trajectory with ``centres``, info: ``model``, why it was chosen, the fitted readout fraction, the
@@ -405,15 +408,16 @@ def solve_motion(
     from motiondepth.trajectory.small_motion import (
         SmallMotionConfig,
         choose_motion_model,
+        fit_6dof,
         frame0_prior,
         pivot_or_bundle,
-        restart_if_far,
         solve_small_motion,
     )
 
     # the solver runs on chained, re-seeded tracks only: on real clips the query grid's template tracks that
     # survive large motion carry biased positions (measured on TUM fr1_xyz in docs/small-motion.md)
-    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]), progress=progress)
+    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]), progress=progress,
+                            valid=recorded)  # fmt: skip
     prior = frame0_prior(chained, prior_depth)
     at0 = (chained.queries[:, 0] == 0) & chained.visible[0]
     followed = int((at0 & chained.visible[1:].any(0)).sum())
@@ -430,11 +434,12 @@ def solve_motion(
         if model == "auto":
             sol, why = choose_motion_model(chained, intrinsics, prior, pivot_m, rf, cfg, progress=progress)
         else:
-            sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
             why = {"chosen": model, "rule": "given by --motion"}
             if model == "6dof":
-                sol, starts = restart_if_far(sol, chained, intrinsics, prior, pivot_m, rf, cfg)
-                why |= {"6dof_starts": starts} if starts else {}
+                sol, starts = fit_6dof(chained, intrinsics, prior, pivot_m, rf, cfg)
+                why |= {"6dof_starts": starts}
+            else:
+                sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
     except ValueError as exc:
         raise InputError("--motion", str(exc)) from None
     t = np.arange(tracks.num_frames, dtype=np.float64) if times is None else times
@@ -443,7 +448,7 @@ def solve_motion(
     if model == "auto":
         check = pivot_or_bundle(sol, tracks, prior_depth, intrinsics, pivot_m, times, solver, cfg)
     if check["solver"] == "bundle adjustment":
-        points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress)
+        points_xy, depth_m, sigma_m = _parallax_points(frames, sol, intrinsics, prior_depth, cfg, progress, recorded)
     else:  # the optics solver gives the path and the pivot parallax the depth: no points needed
         points_xy, depth_m, sigma_m = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
     fit = MotionFit(
@@ -468,7 +473,8 @@ PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved mot
 
 
 def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
-                     progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+                     progress: bool = False, recorded: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels (times :func:`density_scale`), tracked (chained) and
     triangulated with the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres,
     for those whose track fits the motion (median residual under 1 px)."""
@@ -479,7 +485,7 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
     g = round(PARALLAX_GRID_PX * density_scale((h, w)))
     ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
     q = np.stack([np.zeros(xs.size), xs.ravel(), ys.ravel()], 1).astype(np.float32)
-    dense = track_chained(frames, q, ChainConfig(max_points=len(q)), progress=progress)
+    dense = track_chained(frames, q, ChainConfig(max_points=len(q)), progress=progress, valid=recorded)
     prior = frame0_prior(dense, prior_depth)
     depth, sigma, resid = triangulate_tracks(sol, dense, intrinsics, prior, cfg)
     keep = np.isfinite(prior) & np.isfinite(depth) & (resid < 1.0)  # frame-0 tracks that fit the motion
