@@ -153,7 +153,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
     import cv2
 
     from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+    from motiondepth.geometry.distortion import LensDistortion, recorded_area, undistort_frames
     from motiondepth.tracking.chain import track_chained
     from motiondepth.trajectory.homography import solve_homography
 
@@ -217,7 +217,8 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
     intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
     lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
     t0 = time.perf_counter()
-    chained = track_chained(undistort_frames(np.stack(rgb), intr, lens))
+    # (as run: no point near the black margin the undistortion leaves)
+    chained = track_chained(undistort_frames(np.stack(rgb), intr, lens), valid=recorded_area(intr, lens, (480, 640)))
     track_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     ang, cen = essential_matrix(chained, intr)
