@@ -8,6 +8,7 @@ Every reader returns float64 seconds and (N, 3) values in the log's own axes, or
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -139,9 +140,11 @@ def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_table(
-    path: Path, time_unit: str, names: tuple[str, ...], alt: tuple[str, ...] | None = None
+    path: Path, time_unit: str, names: tuple[str, ...], alt: tuple[str, ...] | None = None, text: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    text = path.read_text()
+    """``(t, values)`` of a CSV or whitespace table with a header naming ``names`` (or ``alt``) or none; ``text``:
+    the file's text when the caller has read it already (comments dropped)."""
+    text = path.read_text() if text is None else text
     first = text.lstrip().split("\n", 1)[0]
     delim = "," if "," in first else None
     has_header = any(ch.isalpha() for ch in first.replace("e-", "").replace("E-", "").replace("e+", ""))
@@ -163,7 +166,7 @@ def _read_table(
         data = np.array([[float(r[header.index(c)]) for c in (tcol, *want)] for r in body], dtype=np.float64)
         unit = {"time_ns": "ns", "time_ms": "ms", "time_us": "us", "time_s": "s"}.get(tcol, time_unit)
     else:
-        data = np.loadtxt(path, delimiter=delim, ndmin=2, dtype=np.float64)
+        data = np.loadtxt(io.StringIO(text), delimiter=delim, ndmin=2, dtype=np.float64)
         unit = time_unit
         if data.shape[1] < 1 + len(names):
             raise InputError(path, f"expected at least {1 + len(names)} columns, got {data.shape[1]}")

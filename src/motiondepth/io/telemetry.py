@@ -51,6 +51,25 @@ def read_embedded_gyro(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     return a[:, 0] / 1000.0, np.radians(a[:, 1:4]), f"{p.camera} {p.model}".strip()
 
 
+def read_embedded_accel(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(t, a, camera)``: (N,) seconds on the video's clock, (N, 3) accelerometer samples in the package's
+    normalised camera axes (the unit is checked by :func:`motiondepth.io.accel_log.read_accel_log`), and the
+    camera's make and model."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "video not found")
+    p = _parser(path)
+    try:
+        imu = p.normalized_imu()
+    except Exception as exc:
+        raise InputError(path, f"cannot read the telemetry's IMU samples ({exc})") from None
+    rows = [(s["timestamp_ms"], *s["accl"]) for s in imu if s.get("accl") is not None]
+    if len(rows) < 2:
+        raise InputError(path, f"the video's telemetry ({p.camera} {p.model}) has no accelerometer samples")
+    a = np.asarray(rows, np.float64)
+    return a[:, 0] / 1000.0, a[:, 1:4], f"{p.camera} {p.model}".strip()
+
+
 def embedded_orientations(path: str | Path) -> dict[str, np.ndarray]:
     """Per-frame orientation quaternions ``[w, x, y, z]`` (F, 4) the telemetry stores, by name:
     ``CameraOrientation`` (GoPro CORI, the camera body) and ``ImageOrientation`` (IORI, the stabiliser's

@@ -47,6 +47,7 @@ class StepSpec:
     files: tuple[str, ...]  # what it writes into the output folder
     version: int = 0  # raised when the step's output changes for the same inputs: its cached files are redone
     bundle_only: bool = False  # written only when the small-motion bundle adjustment runs (--motion not lsq)
+    only_with: str | None = None  # written only with this option (e.g. --accel)
 
 
 DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame depth of a run, in its three forms
@@ -59,6 +60,8 @@ STEP_SPECS = (
     StepSpec("motion", ("motion.json", "motion_points.npz"), version=9,  # rotation and translation by the bundle
              bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves; 8: the 6-DoF fit also
     # starts from the essential matrices; 9: no point followed near an undistorted frame's black margin
+    StepSpec("scale", ("scale.json",), bundle_only=True, only_with="--accel"),  # the 6-DoF path's metric scale
+    # from the accelerometer (sensor.accel)
     StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
@@ -86,7 +89,9 @@ def _files(specs) -> tuple[str, ...]:
 
 # what run() leaves in the output folder (report.html links these, Result.files lists them)
 OUTPUT_FILES = _files(s for s in STEP_SPECS if not s.bundle_only) + ("config.json",)
-MOTION_FILES = tuple(f for f in _files(STEP_SPECS) if f not in OUTPUT_FILES)  # … and these with the bundle adjustment
+MOTION_FILES = tuple(f for f in _files(s for s in STEP_SPECS if not s.only_with)
+                     if f not in OUTPUT_FILES)  # … and these with the bundle adjustment  # fmt: skip
+ACCEL_FILES = _files(s for s in STEP_SPECS if s.only_with == "--accel")  # … and these with --accel
 
 
 # ----------------------------------------------------------------------------- options and result
@@ -99,6 +104,9 @@ RUN_GROUPS: dict[str, str | None] = {
     "gyroscope": "With the clip's gyro log, each frame's blur kernels are known and tracking is blur-compensated "
     "(KLT, then Lucas–Kanade between cross-blurred images): on strongly shaken clips the rotation error drops "
     "several-fold (benchmarks/pipeline.py). The log is aligned with the video automatically.",
+    "accelerometer": "With the camera's accelerometer, the metric scale of the 6-DoF path (and with it every depth, "
+    "translation and export) comes from the measured acceleration instead of the depth network "
+    "(docs/metric-scale.md). The axes and the clock offset are found from the data.",
     "models": None,
 }
 
@@ -456,6 +464,52 @@ class RunConfig:
             limits=Range(0.0, 1000.0, lo_open=True, unit="ms"),
         ),
     )
+    # the camera's accelerometer: the metric scale of the 6-DoF path (sensor.accel)
+    accel: str | None = field(
+        default=None,
+        metadata=flag(
+            "--accel",
+            "accelerometer log: CSV time,ax,ay,az (m/s² or g, found from the log), TUM accelerometer.txt, Gyroflow "
+            ".gcsv; 'embedded': the accelerometer in the video file's telemetry (GoPro ACCL and others; the "
+            "telemetry extra). Its times must be on the frames' clock, up to the offset searched (±0.1 s)",
+            "accelerometer",
+            metavar="LOG",
+        ),
+    )
+    accel_axes: str | None = field(
+        default=None,
+        metadata=flag(
+            "--accel-axes",
+            "which camera axis (x right, y down, z forward) each accelerometer axis reads, e.g. '-X-YZ' (the "
+            "Kinect's); default auto: found from the data among the 24 right-handed maps",
+            "accelerometer",
+            metavar="AXES|auto",
+            auto="auto",
+            auto_value=None,
+        ),
+    )
+    accel_offset_ms: float | None = field(
+        default=None,
+        metadata=flag(
+            "--accel-offset-ms",
+            "milliseconds added to the accelerometer's times to put them on the frames' clock (default auto: "
+            "searched within ±100 ms)",
+            "accelerometer",
+            metavar="auto|MS",
+            limits=Range(-1e8, 1e8, unit="ms"),
+            auto="auto",
+            auto_value=None,
+        ),
+    )
+    accel_unit: str = field(
+        default="auto",
+        metadata=flag(
+            "--accel-unit",
+            "the log's unit (default auto: m/s² when the median magnitude is 7–13, g when 0.7–1.3)",
+            "accelerometer",
+            choices=("auto", "m/s2", "g"),
+        ),
+    )
     # video alone: fit the motion inside each exposure to the blur (tracking.blur_fit)
     blur_fit: bool = field(
         default=False,
@@ -696,6 +750,8 @@ class ResidualStats(TypedDict):
 
 class DepthSummary(TypedDict, total=False):
     source: str  # where the first-frame depth came from
+    scale_source: str  # what set the metric scale: "accelerometer", "depth network", "--depth", "--scene-distance"
+    accel: dict  # sensor.accel.AccelScale: the accelerometer's scale, its σ, axes, offset, why (with --accel)
     p2: float  # metres
     median: float
     p98: float

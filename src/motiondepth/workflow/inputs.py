@@ -129,6 +129,42 @@ def gyro_aid(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> Gyr
     return GyroAid(log, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
 
 
+def accel_input(cfg: RunConfig, clip: Clip, video: str | Path | None = None):
+    """The accelerometer log of ``cfg.accel`` (:func:`motiondepth.io.accel_log.read_accel_log`), checked against
+    the options and the clip before the output folder is touched: it must cover the frames on their clock (up to
+    the offset search's ±0.1 s, or the given ``--accel-offset-ms``). None without ``--accel``."""
+    from motiondepth.io.accel_log import read_accel_log
+    from motiondepth.sensor.accel import MAX_OFFSET_S, parse_axes_name
+
+    if cfg.accel is None:
+        for opt, value in (("--accel-axes", cfg.accel_axes), ("--accel-offset-ms", cfg.accel_offset_ms)):
+            if value is not None:
+                raise InputError(opt, "needs --accel (the accelerometer log it describes)")
+        return None
+    if cfg.motion in ("lsq", "pivot", "rotation"):
+        raise InputError("--accel", f"the accelerometer measures the scale of the camera's translation, and --motion "
+                         f"{cfg.motion} has none: use --motion auto or 6dof")  # fmt: skip
+    if cfg.accel_axes is not None:
+        try:
+            parse_axes_name(cfg.accel_axes)
+        except ValueError as exc:
+            raise InputError("--accel-axes", str(exc)) from None
+    path = cfg.accel
+    if cfg.accel == "embedded":
+        if video is None or not Path(video).is_file():
+            raise InputError("--accel", "'embedded' reads the accelerometer inside a video file; the input is not one")
+        path = str(video)
+    log = read_accel_log(path, cfg.accel_unit)
+    frames = clip.times + clip.time_origin_s
+    slack = MAX_OFFSET_S if cfg.accel_offset_ms is None else 0.0
+    lo, hi = log.times[0] + (cfg.accel_offset_ms or 0.0) / 1e3, log.times[-1] + (cfg.accel_offset_ms or 0.0) / 1e3
+    if lo > frames[0] + slack or hi < frames[-1] - slack:
+        raise InputError(path, f"the log covers {lo:.3f}–{hi:.3f} s and the frames {frames[0]:.3f}–{frames[-1]:.3f} s "
+                         f"on their clock ({clip.times_source}): it must cover every frame; put its times on the "
+                         "frames' clock or give --accel-offset-ms")  # fmt: skip
+    return log
+
+
 def solver_config(cfg: RunConfig, clip: Clip):
     from motiondepth.trajectory.optics import rolling_shutter_config
 

@@ -21,6 +21,7 @@ from motiondepth.workflow.cache import (
     locked_output_dir,
 )
 from motiondepth.workflow.config import (
+    ACCEL_FILES,
     MOTION_FILES,
     OUTPUT_FILES,
     STEP_SPECS,
@@ -30,11 +31,9 @@ from motiondepth.workflow.config import (
     check_options,
 )
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import decode_video, gyro_aid
+from motiondepth.workflow.inputs import accel_input, decode_video, gyro_aid
 from motiondepth.workflow.stages import CachedSteps, imported_tracks
-from motiondepth.workflow.steps import (
-    focal_outcome,
-)
+from motiondepth.workflow.steps import focal_outcome, scaled_by
 from motiondepth.workflow.summary import (
     add_depth_notes,
     depth_frames_summary,
@@ -104,6 +103,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     # the user's tracks are an input too: read, checked and undistorted once, before DIR is touched
     user_tracks = None if cfg.tracks is None else imported_tracks(cfg.tracks, clip, intr, undistort)
     gyro = gyro_aid(cfg, clip, video)  # the gyro log is an input too: read and checked before DIR is touched
+    accel = accel_input(cfg, clip, video)  # … and the accelerometer's
 
     created = not Path(out_dir).exists()
     out = check_output_dir(out_dir)
@@ -114,7 +114,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     try:
         with locked_output_dir(out):
             return _run_steps(video, cfg, clip, ckpt, out, record, bar, gyro, intr, intr_origin, intr_warning,
-                              undistort, decode_s, t_start, user_tracks)  # fmt: skip
+                              undistort, decode_s, t_start, user_tracks, accel)  # fmt: skip
     except BaseException:
         if created:  # a check that failed inside a step leaves no empty folder behind (finished steps stay)
             remove_empty_folders([out])
@@ -136,7 +136,7 @@ def _check_out_beside_input(video: str | Path, out_dir: str | Path) -> None:
 
 def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record: dict, bar, gyro, intr: Intrinsics,
                intr_origin: str, intr_warning: str | None, undistort: dict | None, decode_s: float,
-               t_start: float, user_tracks=None) -> Result:  # fmt: skip
+               t_start: float, user_tracks=None, accel_log=None) -> Result:  # fmt: skip
     """The cached steps of :func:`run`, in a checked and locked output folder."""
     cache = StepCache(out, record, cfg.overwrite)
     steps = CachedSteps(cfg, clip, ckpt, cache, bar, {"decode": decode_s}, str(video), undistort)
@@ -146,13 +146,19 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         intr, intr_origin, intr_warning = focal_outcome(tracks.meta.get("focal") or {}, found_intr, intr)
         record["intrinsics"] |= {"fx_fy_cx_cy": intr.as_array().tolist(), "source": intr_origin,
                                  "focal_estimate": tracks.meta.get("focal")}  # fmt: skip
-    motion = None
+    motion, accel = None, None
     if steps.bundle:  # rotation and translation by the small-motion bundle adjustment
         prior, prior_rescale, prior_src = steps.depth(tracks, intr, prior=True)
         ba_traj, motion = steps.motion(tracks, prior, intr)
         record["motion"] = motion_record(motion)
+        if accel_log is not None and motion.solver != "lsq" and motion.model == "6dof":
+            accel = steps.scale(accel_log, ba_traj)
+            if accel.scale is not None:  # the path and every depth after it in metres of the accelerometer
+                prior, ba_traj, motion = scaled_by(accel.scale, prior, ba_traj, motion)
+        else:
+            steps.skip("scale")
     else:
-        steps.skip("depth_prior", "motion")
+        steps.skip("depth_prior", "motion", "scale")
     if motion is None or motion.solver == "lsq":  # the papers' pivot model, by the optics solver
         depth, rescale, depth_src = steps.depth(tracks, intr)
         traj = steps.trajectory(tracks, depth, intr)
@@ -178,8 +184,9 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)
         warnings[:0] = user_tracks.meta.get("warnings", [])
     warnings[:0] = clip.notes  # dropped frames
-    add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None)
-    files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ())}
+    add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None,
+                    accel_log, accel)  # fmt: skip
+    files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ()) + (ACCEL_FILES if accel else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
                  timings_s=steps.timings, files=files, cached=[], depth_frames=depth_frames,
                  depth_confidence=depth_confidence)  # fmt: skip

@@ -325,6 +325,29 @@ class CachedSteps:
             _load_motion,
         )
 
+    def scale(self, log, traj: Trajectory):
+        """The 6-DoF path's metric scale from the accelerometer ``log`` (:func:`~motiondepth.sensor.accel.accel_scale`,
+        step ``scale``, ``scale.json``). The steps downstream key on it (``keys["motion"]``)."""
+        from motiondepth.io.atomic import write_json
+        from motiondepth.io.telemetry import VIDEO_SUFFIXES
+        from motiondepth.sensor.accel import accel_scale
+
+        cfg, clip = self.cfg, self.clip
+        offset = None if cfg.accel_offset_ms is None else cfg.accel_offset_ms / 1e3
+        frame_times = clip.times + clip.time_origin_s
+        key = {"motion": self.keys["motion"], "log": file_fingerprint(log.path), "unit": cfg.accel_unit,
+               "axes": cfg.accel_axes, "offset_s": offset, "times": frame_times,
+               "embedded": Path(log.path).suffix.lower() in VIDEO_SUFFIXES}  # fmt: skip
+        value = self.step(
+            "scale",
+            key,
+            lambda: accel_scale(frame_times, traj.angles, traj.centres, log, cfg.accel_axes, offset),
+            lambda v, o: write_json(o / "scale.json", v.as_dict()),
+            lambda o: _load_scale(o / "scale.json"),
+        )
+        self.keys["motion"] = self.keys["scale"]  # what the steps downstream read: the path at its scale
+        return value
+
     def fused_depth(self, prior: np.ndarray, motion: MotionFit, intr: Intrinsics, source: str
                     ) -> tuple[np.ndarray, DepthRescale]:  # fmt: skip
         """The first-frame depth corrected by the motion's parallax depths (``--depth-rescale``), with its
@@ -474,3 +497,13 @@ def _load_tracks_intrinsics(path: Path, default: Intrinsics) -> tuple[Tracks, In
 
     tracks, arr = load_tracks(path)
     return tracks, default if arr is None else Intrinsics.from_array(arr)
+
+
+def _load_scale(path: Path):
+    from motiondepth.io.camera import read_json_object
+    from motiondepth.sensor.accel import AccelScale
+
+    try:
+        return AccelScale(**read_json_object(path, "cached accelerometer scale"))
+    except TypeError as exc:
+        raise InputError(path, f"not an accelerometer scale record of this version ({exc})") from None

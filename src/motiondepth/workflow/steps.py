@@ -469,6 +469,18 @@ def solve_motion(
     return traj, fit
 
 
+def scaled_by(scale: float, prior: np.ndarray, traj: Trajectory, motion: MotionFit
+              ) -> tuple[np.ndarray, Trajectory, MotionFit]:  # fmt: skip
+    """The depth prior, the path's centres and the motion's parallax depths times ``scale`` (an accelerometer's,
+    :mod:`motiondepth.sensor.accel`): the bundle adjustment's answer scales exactly with its depth prior, so this
+    is the fit it would give from the prior at that scale."""
+    from dataclasses import replace
+
+    f = np.float32(scale)
+    return (prior * f, replace(traj, centres=traj.centres * scale),
+            replace(motion, depth_m=motion.depth_m * f, sigma_m=motion.sigma_m * f))  # fmt: skip
+
+
 PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates
 
 
