@@ -963,3 +963,24 @@ def test_python_warnings_do_not_reach_stderr(tmp_path, capsys, monkeypatch):
         assert "RuntimeWarning" not in fails_cleanly(args, "x: bad", tmp_path, capsys)
         assert main(["-v", *map(str, args)]) == 2
     assert "RuntimeWarning" in capsys.readouterr().err  # -v shows it
+
+
+def test_accelerometer_inputs_fail_cleanly_before_anything_is_written(sim, tmp_path, capsys):
+    """Issue 47: a wrong unit, a clock the frames are not on, a model without translation, a bad axes map and the
+    accelerometer's options without a log each give one line naming the file or option."""
+    t = np.arange(0, 2.0, 0.005)
+    ok = np.c_[t, 0.1 * np.sin(5 * t), 9.81 + 0 * t, 0.2 * np.cos(3 * t)]
+    np.savetxt(tmp_path / "acc.csv", ok, delimiter=",", header="time,ax,ay,az", comments="")
+    np.savetxt(tmp_path / "late.csv", ok + [1000.0, 0, 0, 0], delimiter=",", header="time,ax,ay,az", comments="")
+    np.savetxt(tmp_path / "unit.csv", ok * [1, 10, 10, 10], delimiter=",", header="time,ax,ay,az", comments="")
+    out = tmp_path / "o"
+    assert "must cover every frame" in fails_cleanly(_run(sim, out, "--accel", tmp_path / "late.csv"), "late.csv",
+                                                     tmp_path, capsys)  # fmt: skip
+    assert "neither m/s²" in fails_cleanly(_run(sim, out, "--accel", tmp_path / "unit.csv"), "unit.csv", tmp_path,
+                                           capsys)  # fmt: skip
+    assert "has none" in fails_cleanly(_run(sim, out, "--accel", tmp_path / "acc.csv", "--motion", "lsq"), "--accel",
+                                       tmp_path, capsys)  # fmt: skip
+    fails_cleanly(_run(sim, out, "--accel", tmp_path / "acc.csv", "--accel-axes", "xxy"), "--accel-axes", tmp_path,
+                  capsys)  # fmt: skip
+    assert "needs --accel" in fails_cleanly(_run(sim, out, "--accel-axes", "XYz"), "--accel-axes", tmp_path, capsys)
+    fails_cleanly(_run(sim, out, "--accel", tmp_path / "missing.csv"), "missing.csv", tmp_path, capsys)

@@ -50,29 +50,30 @@ def test_axes_names_round_trip_and_the_24_maps_are_right_handed():
     maps = right_handed_axes()
     assert len(maps) == 24 and all(np.isclose(np.linalg.det(p), 1) for p in maps)
     assert all(np.array_equal(parse_axes_name(axes_name(p)), p) for p in maps)
-    for bad in ("XYY", "XY", "-X-Y-ZW", "abc"):
+    assert axes_name(np.diag([-1.0, -1.0, 1.0])) == "XYz"  # the Kinect's: x and y reversed
+    for bad in ("XYY", "XY", "-X-Y-Z", "abc"):
         with pytest.raises(ValueError, match="axes"):
             parse_axes_name(bad)
 
 
 def test_the_scale_axes_and_offset_come_from_a_synthetic_phone_imu(rng):
-    tf, ang, c, log = _imu(2.0, "Y-XZ", 0.03, rng)
+    tf, ang, c, log = _imu(2.0, "Yxz", 0.03, rng)
     r = accel_scale(tf, ang, c * 0.5, log)  # the run's centres at half the true scale
     assert r.scale is not None and abs(r.scale / 2 - 1) < 0.03
-    assert r.axes == "Y-XZ" and r.axes_found and abs(r.offset_s - 0.03) <= 0.01
+    assert r.axes == "Yxz" and r.axes_found and abs(r.offset_s - 0.03) <= 0.01
     assert abs(r.scale / 2 - 1) < 3 * r.sigma + 0.005 and r.sigma < 0.05
     assert np.allclose(r.gravity, 9.80665 * np.array([0.0, np.cos(0.5), np.sin(0.5)]), atol=0.3)
 
 
 def test_given_axes_and_offset_are_kept_and_a_long_clip_is_fitted_in_windows(rng):
-    tf, ang, c, log = _imu(5.0, "-X-YZ", 0.0, rng)
-    r = accel_scale(tf, ang, c * 3.0, log, axes="-X-YZ", offset_s=0.0)
+    tf, ang, c, log = _imu(5.0, "XYz", 0.0, rng)
+    r = accel_scale(tf, ang, c * 3.0, log, axes="XYz", offset_s=0.0)
     assert not r.axes_found and not r.offset_found and r.offset_s == 0.0
     assert r.windows >= 5 and abs(r.scale * 3 - 1) < 0.02
 
 
 def test_too_little_motion_gives_no_scale_and_says_why(rng):
-    tf, ang, c, log = _imu(1.0, "XYZ", 0.0, rng, amp_m=0.0002)  # 0.2 mm of sway, seen to 0.2 mm by the images
+    tf, ang, c, log = _imu(1.0, "xyz", 0.0, rng, amp_m=0.0002)  # 0.2 mm of sway, seen to 0.2 mm by the images
     r = accel_scale(tf, ang, c + rng.normal(0, 0.0002, c.shape), log)
     assert r.scale is None and "cannot give the scale" in r.why and "more movement" in r.why
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motiondepth.geometry.rotations import euler_to_matrix
+from motiondepth.geometry.rotations import euler_to_matrix, parse_axes
 from motiondepth.io.accel_log import AccelLog
 
 GRAVITY = 9.80665  # m/s²
@@ -52,25 +52,19 @@ def right_handed_axes() -> list[np.ndarray]:
 
 
 def axes_name(p: np.ndarray) -> str:
-    """``"-X-YZ"``: which camera axis (x right, y down, z forward) each accelerometer axis reads, with its sign."""
-    return "".join(("-" if p[i, np.argmax(np.abs(p[i]))] < 0 else "") + "XYZ"[int(np.argmax(np.abs(p[i])))]
-                   for i in range(3))  # fmt: skip
+    """The map ``p`` (accelerometer reading = ``p`` · camera vector) in ``--gyro-axes``' words: letter ``i`` is the
+    accelerometer axis that camera axis ``i`` (x right, y down, z forward) reads, a capital negated: ``"XYz"`` for
+    the Kinect's."""
+    q = p.T  # camera vector = q · reading
+    return "".join(("xyz"[j].upper() if q[i, j] < 0 else "xyz"[j]) for i, j in enumerate(np.argmax(np.abs(q), 1)))
 
 
 def parse_axes_name(name: str) -> np.ndarray:
-    """The matrix of :func:`axes_name`'s string (``"-X-YZ"``); ValueError when it is not one."""
-    p, sign, row = np.zeros((3, 3)), 1.0, 0
-    for ch in name.strip().upper():
-        if ch == "-":
-            sign = -1.0
-            continue
-        if ch not in "XYZ" or row > 2:
-            raise ValueError(f"axes {name!r}: three of X, Y, Z, each optionally after '-' (e.g. -X-YZ)")
-        p[row, "XYZ".index(ch)] = sign
-        sign, row = 1.0, row + 1
-    if row != 3 or abs(abs(np.linalg.det(p)) - 1) > 1e-9:
-        raise ValueError(f"axes {name!r}: each of X, Y, Z once (e.g. -X-YZ)")
-    return p
+    """The matrix of :func:`axes_name`'s string; ValueError when it is not one."""
+    idx, sign = parse_axes(name)
+    q = np.zeros((3, 3))
+    q[range(3), idx] = sign
+    return q.T
 
 
 @dataclass
@@ -79,7 +73,7 @@ class AccelScale:
 
     scale: float | None  # metres per unit of the run's centres; None: not measurable on this clip
     sigma: float | None  # one σ of ``scale``, relative (0.05: 5 %)
-    axes: str  # the accelerometer's axes in the camera's (axes_name)
+    axes: str  # camera axis i = accelerometer axis axes[i], a capital negated (axes_name; --gyro-axes' words)
     axes_found: bool
     offset_s: float  # added to the log's times to put them on the frames' clock
     offset_found: bool

@@ -480,10 +480,10 @@ class RunConfig:
         default=None,
         metadata=flag(
             "--accel-axes",
-            "which camera axis (x right, y down, z forward) each accelerometer axis reads, e.g. '-X-YZ' (the "
-            "Kinect's); default auto: found from the data among the 24 right-handed maps",
+            "camera axis i (x right, y down, z forward) = accelerometer axis MAP[i], capital = negated, as "
+            "--gyro-axes (the Kinect's: XYz); default auto: found from the data among the 24 right-handed maps",
             "accelerometer",
-            metavar="AXES|auto",
+            metavar="MAP|auto",
             auto="auto",
             auto_value=None,
         ),
