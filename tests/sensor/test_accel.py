@@ -152,3 +152,29 @@ def test_a_gopro_accelerometer_reads_from_the_video(real_data):
     pytest.importorskip("telemetry_parser")
     log = read_accel_log(real_data / "video-gpmf-gopro-max" / "max-heromode.mp4")
     assert log.unit == "m/s2" and 150 < log.rate_hz < 250 and len(log.times) > 1000
+
+
+@pytest.mark.slow
+def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(real_data, tmp_path):
+    """TUM fr1_xyz frames 30–59 (a tuning clip): the network's scale is half the truth; the accelerometer's is
+    within 15 % of the motion capture's travel (benchmarks/accel_scale.py has every clip)."""
+    from motiondepth.io.atomic import write_json
+    from motiondepth.io.tum import TumSequence
+    from motiondepth.workflow import run
+
+    tum = real_data / "video-rgbd-tum-fr1xyz"
+    seq = TumSequence.open(tum)
+    pos = seq.positions(30, 60)
+    calib = tmp_path / "tum.json"
+    write_json(calib, {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
+                       "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
+    res = run(tum / "rgb", tmp_path / "o", start=int(pos[0]), end=int(pos[-1]) + 1, calibration=str(calib),
+              accel=str(tum / "accelerometer.txt"), progress=False)  # fmt: skip
+    acc = res.summary["depth_m"]["accel"]
+    assert res.summary["depth_m"]["scale_source"] == "accelerometer" and acc["axes"] == "XYz"
+    assert (tmp_path / "o" / "scale.json").is_file() and res.files["scale.json"].is_file()
+    _, truth = seq.relative_motion(pos)
+    c = res.trajectory.centres
+    moved = np.linalg.norm(truth, axis=1) > 0.02
+    assert abs(np.sum(c[moved] * truth[moved]) / np.sum(c[moved] ** 2) - 1) < 0.15
+    assert any("metric scale from the accelerometer" in w for w in res.warnings)

@@ -244,6 +244,7 @@ def _summary_rows(res: Result, src: str) -> str:
                 f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
                 f"{esc(d['source'])}",
             ),
+            *([("metric scale", esc(_scale_text(d)))] if d.get("scale_source") else []),
             *(
                 [
                     (
@@ -449,3 +450,15 @@ the share of query points still tracked in the last frame. Hover a clip's name f
 the warnings and plots.</p>
 </body></html>
 """
+
+
+def _scale_text(d: dict) -> str:
+    """Where the run's metric scale came from, and with the accelerometer how well (summary ``depth_m``)."""
+    acc = d.get("accel")
+    if d["scale_source"] == "accelerometer":
+        return (f"from the accelerometer: × {acc['scale']:.3g} of the depth network's, ± {acc['sigma']:.0%} (axes "
+                f"{acc['axes']}, offset {1e3 * acc['offset_s']:+.0f} ms; scale.json)")  # fmt: skip
+    text = {"depth network": "from the depth network's median (off by up to 2× on real footage)",
+            "depth model": "from the depth model's median", "--depth": "from the given depth map",
+            "--scene-distance": "from the given scene distance"}.get(d["scale_source"], d["scale_source"])  # fmt: skip
+    return text + (f"; the accelerometer was not used: {acc['why']}" if acc else "")
