@@ -18,25 +18,30 @@ class InputError(ValueError):
         super().__init__(problem if source is None else f"{source}: {problem}")
 
 
-def check_device(device: str, option: str = "--device") -> None:
-    """:class:`InputError` (naming ``option``) unless ``device`` is the CPU or a CUDA device torch can use.
+def check_device(device: str, option: str = "--device") -> str:
+    """The device to run on: ``device`` itself when it is the CPU or a CUDA device torch can use, ``auto``'s choice
+    (the first GPU torch sees, else the CPU), or :class:`InputError` naming ``option``.
 
     The one check of a device asked for: the commands' ``--device`` and the training loop's ``train.device``.
     """
     if device == "cpu":
-        return
+        return device
     import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     try:
         dev = torch.device(device)
     except RuntimeError:
         dev = None
     if dev is None or dev.type != "cuda":
-        raise InputError(option, f"{device!r} is not a device to run on; use cpu or cuda (cuda:N)")
+        raise InputError(option, f"{device!r} is not a device to run on; use cpu, cuda (cuda:N) or auto")
     if not torch.cuda.is_available():
         raise InputError(option, f"{device} asked for, but torch sees no GPU on this machine")
     if dev.index is not None and dev.index >= torch.cuda.device_count():
         raise InputError(option, f"{device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 class OutputError(InputError):

@@ -984,3 +984,17 @@ def test_accelerometer_inputs_fail_cleanly_before_anything_is_written(sim, tmp_p
                   capsys)  # fmt: skip
     assert "needs --accel" in fails_cleanly(_run(sim, out, "--accel-axes", "XYz"), "--accel-axes", tmp_path, capsys)
     fails_cleanly(_run(sim, out, "--accel", tmp_path / "missing.csv"), "missing.csv", tmp_path, capsys)
+
+
+def test_device_auto_picks_the_cpu_where_torch_sees_no_gpu(monkeypatch):
+    """Issue 48 #14: --device auto is the GPU where torch sees one, else the CPU; a wrong name is one line."""
+    import torch
+
+    from motiondepth.errors import InputError, check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert check_device("auto") == "cpu" and check_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert check_device("auto") == "cuda"
+    with pytest.raises(InputError, match=r"cpu, cuda .* or auto"):
+        check_device("tpu")

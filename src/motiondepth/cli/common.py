@@ -128,4 +128,5 @@ def add_rolling_shutter_args(parser, readout_help: str) -> None:
 def add_device_argument(parser, what: str = "the network") -> None:
     """``--device`` of the commands that run models (checked by ``errors.check_device``)."""
     parser.add_argument("--device", default="cpu", metavar="DEVICE",
-                        help=f"where {what} run(s): cpu (default) or cuda / cuda:N")  # fmt: skip
+                        help=f"where {what} run(s): cpu (default), cuda / cuda:N, or auto (a GPU where torch sees "
+                        "one, else the CPU)")  # fmt: skip

@@ -51,7 +51,7 @@ def cmd_track_depth(a: argparse.Namespace) -> int:
         raise InputError(a.tracks, "tracks file has no image_size; needed to normalise positions")
     source = load_depth_source(a.depth, size, a.depth_scale)
     intr, warning = _intrinsics_for(a, tracks_intr, size)
-    check_device(a.device)
+    a.device = check_device(a.device)
     predictor = SeuratPredictor.from_pretrained(a.seurat_checkpoint, stride=a.stride, chain=a.chain, device=a.device)
     frames = None
     if a.video:
@@ -82,7 +82,7 @@ def cmd_depth(a: argparse.Namespace) -> int:
     from motiondepth.io.video import FrameSelection, load_frames
     from motiondepth.viz.plots import save_depth_png
 
-    check_device(a.device)
+    a.device = check_device(a.device)
     if a.depth_model:
         from motiondepth.depth.hf import HFDepthPredictor
 

@@ -600,7 +600,8 @@ class RunConfig:
         default="cpu",
         metadata=flag(
             "--device",
-            "where the networks and the blur fit run(s): cpu (default) or cuda / cuda:N",
+            "where the networks and the blur fit run(s): cpu (default), cuda / cuda:N, or auto (a GPU where torch "
+            "sees one, else the CPU; config.json records which)",
             "models",
             metavar="DEVICE",
         ),

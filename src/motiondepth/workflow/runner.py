@@ -69,6 +69,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
 
     cfg = RunConfig(**options)
     _check_options(cfg)
+    cfg = replace(cfg, device=check_device(cfg.device))  # --device auto: a GPU where torch sees one
     _check_out_beside_input(video, out_dir)
     t_start = time.perf_counter()
     # bad input fails before DIR is touched
