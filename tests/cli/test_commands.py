@@ -333,3 +333,40 @@ def test_trajectory_command_takes_the_lens_out_of_the_tracks_and_depth(tmp_path,
     as_pinhole = solve("lens", "depth_lens", "pinhole")
     err_lens, err_pinhole = (np.abs(a - truth)[1:].max() for a in (undistorted, as_pinhole))
     assert err_lens < 0.1 * err_pinhole and err_lens < 2e-4, (err_lens, err_pinhole)
+
+
+def test_track_speaks_runs_words_for_frames_and_the_camera(sim_dir, tmp_path):
+    """Issue 48 #9: --start/--end/--stride and --calibration as run has them; a simulate folder's camera.json is
+    used without being asked for."""
+    from motiondepth.io.tracks import load_tracks
+
+    out = tmp_path / "t.npz"
+    assert main(["track", str(sim_dir), "--grid-half", "3", "--start", "1", "--end", "5", "--stride", "2",
+                 "--out", str(out)]) == 0  # fmt: skip
+    tracks, intr = load_tracks(out)
+    assert tracks.num_frames == 2 and intr is not None
+    cam = json.loads((sim_dir / "camera.json").read_text())
+    assert np.allclose(intr, cam["intrinsics"])
+    assert main(["track", str(sim_dir), "--grid-half", "3", "--calibration", str(sim_dir / "camera.json"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert np.allclose(load_tracks(out)[1], cam["intrinsics"])
+
+
+def test_track_on_a_real_image_folder_without_intrinsics(real_data, tmp_path, capsys):
+    """Issue 48 #9: an image folder has no camera.json; the grid goes about the image centre (it named a
+    camera.json that did not exist). With the TUM calibration the frames are undistorted, as run does."""
+    from motiondepth.io.atomic import write_json
+    from motiondepth.io.tracks import load_tracks
+
+    rgb = real_data / "video-rgbd-tum-fr1xyz" / "rgb"
+    out = tmp_path / "t.npz"
+    assert main(["track", str(rgb), "--grid-half", "3", "--end", "4", "--out", str(out)]) == 0
+    assert load_tracks(out)[0].num_frames == 4
+    calib = tmp_path / "tum.json"
+    write_json(calib, {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
+                       "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
+    capsys.readouterr()
+    assert main(["track", str(rgb), "--grid-half", "3", "--end", "4", "--calibration", str(calib), "--out",
+                 str(out)]) == 0  # fmt: skip
+    assert "undistorted" in capsys.readouterr().out
+    assert np.allclose(load_tracks(out)[1], [517.3, 516.5, 318.6, 255.3])

@@ -130,3 +130,16 @@ def add_device_argument(parser, what: str = "the network") -> None:
     parser.add_argument("--device", default="cpu", metavar="DEVICE",
                         help=f"where {what} run(s): cpu (default), cuda / cuda:N, or auto (a GPU where torch sees "
                         "one, else the CPU)")  # fmt: skip
+
+
+def add_frame_range_args(parser) -> None:
+    """``--start --end --stride --resize`` with ``run``'s words and limits (its :class:`RunConfig` fields)."""
+    from dataclasses import fields
+
+    from motiondepth.workflow.config import RunConfig
+
+    for f in fields(RunConfig):
+        if f.name in ("start", "end", "stride", "resize"):
+            md = f.metadata
+            parser.add_argument(md["option"], type=number(md["limits"]), default=f.default, metavar=md.get("metavar"),
+                                help=md["help"])  # fmt: skip

@@ -11,6 +11,7 @@ import numpy as np
 from motiondepth import options as opt
 from motiondepth.cli.common import (
     add_deprecated_alias,
+    add_frame_range_args,
     add_intrinsics_args,
     add_rolling_shutter_args,
     intrinsics_from_args,
@@ -20,25 +21,46 @@ from motiondepth.options import number
 
 
 def cmd_track(a: argparse.Namespace) -> int:
-    from motiondepth.io.camera import camera_from_record
+    from motiondepth.geometry.distortion import recorded_area, undistort_frames
+    from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
     from motiondepth.io.tracks import save_tracks
-    from motiondepth.io.video import load_frames
     from motiondepth.tracking.grid import track_frames
+    from motiondepth.workflow.inputs import decode_video
 
-    frames, _, camera = load_frames(a.input)
-    camera.pop("times_source")
-    intr = intrinsics_from_args(a)
-    if intr is None and camera:
-        intr = camera_from_record(camera, Path(a.input) / "camera.json")[0]
+    clip = decode_video(a.input, a.start, a.end, a.stride, a.resize)
+    given = intrinsics_from_args(a)
+    sim_camera = Path(a.input) / "camera.json"
+    lens = None
+    if given is not None:  # --fx --fy --cx --cy: pixels of the frames as decoded
+        intr = given
+    elif a.calibration is not None:  # as run reads it: rescaled to the decoded frames, the lens undone
+        rec = calibration_record(a.calibration)
+        intr = resolve_intrinsics(clip.size, clip.source_size, calibration=a.calibration, calibration_record=rec)[0]
+        lens = read_lens_distortion(a.calibration, rec)
+    elif sim_camera.is_file():  # a simulate folder's own camera
+        intr = resolve_intrinsics(clip.size, clip.source_size, calibration=sim_camera,
+                                  calibration_record=clip.camera)[0]  # fmt: skip
+    else:  # the grid about the image centre
+        intr = None
+    frames = clip.frames
+    if lens is not None and not lens.is_identity:
+        frames = undistort_frames(frames, intr, lens)
+        print(f"frames undistorted ({lens.describe()}); the tracks are in the undistorted frames' pixels")
     t0 = time.perf_counter()
     try:
         tracks = track_frames(frames, a.grid_half, intr, a.tracker, grid_size=a.grid_size)
     except ValueError as exc:
         raise InputError(a.input, str(exc)) from None
+    if lens is not None and not lens.is_identity:  # no point counts as seen in the undistortion's black margin
+        area = recorded_area(intr, lens, clip.size)
+        xy = np.rint(tracks.tracks).astype(int)
+        h, w = clip.size
+        tracks.visible &= area[np.clip(xy[..., 1], 0, h - 1), np.clip(xy[..., 0], 0, w - 1)]
     save_tracks(a.out, tracks, None if intr is None else intr.as_array())
     print(
-        f"wrote {a.out}: {tracks.num_points} points x {tracks.num_frames} frames, "
-        f"{100 * tracks.visible.mean():.1f}% visible, {time.perf_counter() - t0:.2f} s"
+        f"wrote {a.out}: {tracks.num_points} points x {tracks.num_frames} frames (source frames "
+        f"{int(clip.indices[0])}–{int(clip.indices[-1])}), {100 * tracks.visible.mean():.1f}% visible, "
+        f"{time.perf_counter() - t0:.2f} s"
     )
     return 0
 
@@ -166,8 +188,12 @@ def add_commands(sub) -> None:
         metavar="N",
         help="N x N points over the same area (CoTracker's grid_size; odd N has a point at the principal point)",
     )
-    add_intrinsics_args(t, "the frames: the grid is centred on the principal point (default: camera.json or the "
-                        "image centre)")  # fmt: skip
+    add_intrinsics_args(t, "the frames: the grid is centred on the principal point (default: a simulate folder's "
+                        "camera.json, else the image centre)",
+                        calibration="camera calibration file, as run reads it (OpenCV, Open3D, ROS, Gyroflow; values "
+                        "for the source frames, rescaled with --resize; with lens distortion the frames are "
+                        "undistorted first)")  # fmt: skip
+    add_frame_range_args(t)
     t.add_argument("--tracker", default="klt", choices=opt.BUILTIN_TRACKERS,
                    help="klt (default; each frame matched to the query frame), klt-chain (frame to frame) or dis "
                    "(dense DIS optical flow, chained)")  # fmt: skip
