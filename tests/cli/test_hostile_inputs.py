@@ -998,3 +998,12 @@ def test_device_auto_picks_the_cpu_where_torch_sees_no_gpu(monkeypatch):
     assert check_device("auto") == "cuda"
     with pytest.raises(InputError, match=r"cpu, cuda .* or auto"):
         check_device("tpu")
+
+
+def test_a_run_says_where_your_tracks_are_used_and_where_not(sim, tmp_path):
+    """Issue 48 #8: with the bundle adjustment's path, the camera motion does not come from --tracks: said."""
+    import motiondepth
+
+    res = motiondepth.run(sim["dir"], tmp_path / "o", progress=False, grid_half=4, tracks=str(sim["tracks"]),
+                          motion="6dof")  # fmt: skip
+    assert any(w.startswith("--tracks: your tracks give") and "own chained tracks" in w for w in res.warnings)

@@ -412,9 +412,11 @@ class RunConfig:
         default=None,
         metadata=flag(
             "--tracks",
-            "use these 2D tracks instead of tracking: motiondepth tracks.npz, CoTracker .npz (pred_tracks, "
-            "pred_visibility), TAPIR-style .npz (tracks (N,T,2), occluded) or CSV frame,point,x,y,visible; pixels "
-            "of the decoded frames, one position per frame (docs/formats.md)",
+            "use these 2D tracks instead of tracking the query grid: motiondepth tracks.npz, CoTracker .npz "
+            "(pred_tracks, pred_visibility), TAPIR-style .npz (tracks (N,T,2), occluded) or CSV frame,point,x,y,"
+            "visible; pixels of the decoded frames, one position per frame (docs/formats.md). They give the tracks' "
+            "depth over time, Seurat, the overlay and (--motion lsq) the rotation; the bundle adjustment's camera "
+            "path uses its own chained tracks",
             "models",
             metavar="FILE",
         ),

@@ -13,6 +13,7 @@ from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.distortion import recorded_area, undistort_frames
 from motiondepth.io.atomic import remove_empty_folders
 from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
+from motiondepth.types import note
 from motiondepth.workflow.cache import (
     StepCache,
     check_output_dir,
@@ -184,6 +185,10 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
         warnings.insert(0, intr_warning)
     if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)
         warnings[:0] = user_tracks.meta.get("warnings", [])
+        if motion is not None and motion.solver != "lsq":  # where they are used, and where not (issue 48 #8)
+            warnings.append(note("--tracks: your tracks give the tracks' depth over time, Seurat, the overlay and the "
+                                 "grid check of the motion model; the camera path comes from the bundle adjustment's "
+                                 "own chained tracks, which cover the whole image in every frame"))  # fmt: skip
     warnings[:0] = clip.notes  # dropped frames
     add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None,
                     accel_log, accel)  # fmt: skip
