@@ -115,6 +115,26 @@ def test_gyroflow_gcsv_holds_the_same_rates(tmp_path):
     np.testing.assert_allclose(w2, w1, atol=1e-6)
 
 
+def test_gyroflows_own_reader_reads_the_gcsv_as_motiondepth_does(tmp_path):
+    """Issue 48 #6: telemetry-parser (the reader Gyroflow uses) read the export with every axis negated: a
+    lowercase orientation letter negates in Gyroflow's rule. The export now writes ``XYZ``; both readers agree."""
+    telemetry_parser = pytest.importorskip("telemetry_parser")
+    _run_folder(tmp_path / "run", frames=30)
+    export_trajectory(tmp_path / "run", tmp_path / "motion.gcsv", fmt="gcsv")
+    _, ours = read_gyro_log(tmp_path / "motion.gcsv")
+    imu = telemetry_parser.Parser(str(tmp_path / "motion.gcsv")).normalized_imu()
+    theirs = np.radians([s["gyro"] for s in imu])  # deg/s
+    assert len(theirs) == len(ours) and np.abs(ours).max() > 1e-3
+    np.testing.assert_allclose(theirs, ours, atol=2e-6)
+    # a file's own orientation reads the same way in both: YxZ is (file y, −file x, file z)
+    lines = (tmp_path / "motion.gcsv").read_text().replace("orientation,XYZ", "orientation,YxZ")
+    (tmp_path / "turned.gcsv").write_text(lines)
+    _, turned = read_gyro_log(tmp_path / "turned.gcsv")
+    np.testing.assert_allclose(turned, np.c_[ours[:, 1], -ours[:, 0], ours[:, 2]], atol=1e-9)
+    imu = telemetry_parser.Parser(str(tmp_path / "turned.gcsv")).normalized_imu()
+    np.testing.assert_allclose(np.radians([s["gyro"] for s in imu]), turned, atol=2e-6)
+
+
 def test_lost_frames_are_left_out_and_bad_inputs_named(tmp_path, capsys):
     _run_folder(tmp_path / "run", lost=[5])
     samples = load_samples(tmp_path / "run", dense=False)

@@ -112,8 +112,8 @@ def test_a_gcsv_accelerometer_reads_with_its_scale_and_orientation(tmp_path):
             "t,gx,gy,gz,ax,ay,az\n" + body)  # fmt: skip
     log = read_accel_log(_write(tmp_path / "clip.gcsv", text))
     assert log.unit == "g" and np.isclose(log.times[1] - log.times[0], 0.001)
-    # orientation yXz: x ← file y, y ← −(file x), z ← file z (the reader's gyro columns map the same way)
-    assert np.allclose(log.values[0], np.array([-2048, -100, 30]) / 2048 * 9.80665)
+    # orientation yXz in Gyroflow's rule (lowercase negates): x ← −(file y), y ← file x, z ← −(file z)
+    assert np.allclose(log.values[0], np.array([2048, 100, -30]) / 2048 * 9.80665)
 
 
 @pytest.mark.parametrize(

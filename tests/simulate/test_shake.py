@@ -47,7 +47,7 @@ def test_gyro_csv_gcsv_and_gyroflow_agree(tmp_path):
     t = np.arange(0, 3.0, 0.005)
     w = np.stack([0.2 * np.sin(7 * t), 0.1 * np.cos(3 * t), 0.05 * np.sin(11 * t)], -1)
     _write_csv(tmp_path / "g.csv", t, w)
-    gcsv = ["GYROFLOW IMU LOG", "version,1.3", "orientation,xyz", "tscale,0.001", "gscale,0.001", "t,gx,gy,gz"]
+    gcsv = ["GYROFLOW IMU LOG", "version,1.3", "orientation,XYZ", "tscale,0.001", "gscale,0.001", "t,gx,gy,gz"]
     gcsv += [
         f"{ti * 1000:.0f},{wi[0] * 1000:.6f},{wi[1] * 1000:.6f},{wi[2] * 1000:.6f}" for ti, wi in zip(t, w, strict=True)
     ]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.gyro_log import _check_series, _read_table
+from motiondepth.io.gyro_log import _check_series, _read_table, gcsv_orientation
 
 STANDARD_GRAVITY = 9.80665  # m/s² in one g
 UNIT_RULE = "median |a| within 7–13 → m/s², within 0.7–1.3 → g"
@@ -89,8 +89,6 @@ def _read_accel_table(path: Path, time_unit: str) -> tuple[np.ndarray, np.ndarra
 def _read_gcsv_accel(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Gyroflow ``.gcsv``: ``t`` and ``ax,ay,az`` times ``tscale`` and ``ascale`` (g per count), axes as the file's
     ``orientation`` maps them (the same map as its gyro columns)."""
-    from motiondepth.geometry.rotations import parse_axes
-
     meta: dict[str, str] = {}
     lines = path.read_text().splitlines()
     for i, line in enumerate(lines):
@@ -109,7 +107,7 @@ def _read_gcsv_accel(path: Path) -> tuple[np.ndarray, np.ndarray]:
     t = body[:, cells.index("t")] * float(meta.get("tscale", 1.0))
     a = body[:, [cells.index(c) for c in ("ax", "ay", "az")]] * float(meta.get("ascale", 1.0))
     if "orientation" in meta:
-        idx, sign = parse_axes(meta["orientation"])
+        idx, sign = gcsv_orientation(meta["orientation"], path)
         a = a[:, idx] * sign
     return t, a
 

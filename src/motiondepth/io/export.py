@@ -150,11 +150,12 @@ def _rates(samples: TrajectorySamples) -> tuple[np.ndarray, np.ndarray]:
 
 def write_gcsv(path: str | Path, samples: TrajectorySamples) -> None:
     """Gyroflow's ``.gcsv`` gyro log (``t,gx,gy,gz``, rates as :func:`write_rates`, camera axes x right, y down,
-    z forward, ``orientation xyz``; ``tscale`` 1 µs, ``gscale`` 1 µrad/s per unit), so the recovered motion
-    can be loaded where a gyro log is expected."""
+    z forward, ``orientation XYZ``: the columns as they are, in Gyroflow's rule, where a lowercase letter negates;
+    ``tscale`` 1 µs, ``gscale`` 1 µrad/s per unit), so the recovered motion can be loaded where a gyro log is
+    expected."""
     mid, rates = _rates(samples)
     buf = io.StringIO()
-    buf.write("GYROFLOW IMU LOG\nversion,1.3\nid,motiondepth\norientation,xyz\n")
+    buf.write("GYROFLOW IMU LOG\nversion,1.3\nid,motiondepth\norientation,XYZ\n")
     buf.write(f"note,rates of the camera motion motiondepth recovered from {samples.source}\n")
     buf.write("tscale,0.000001\ngscale,0.000001\nt,gx,gy,gz\n")
     body = np.column_stack([np.round(mid * 1e6), np.round(rates * 1e6)]).astype(np.int64)

@@ -134,9 +134,20 @@ def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     t = body[:, cols.index("t")] * float(meta.get("tscale", 1.0))
     w = body[:, [cols.index(c) for c in ("gx", "gy", "gz")]] * float(meta.get("gscale", 1.0))
     if "orientation" in meta:
-        idx, sign = parse_axes(meta["orientation"])
+        idx, sign = gcsv_orientation(meta["orientation"], path)
         w = w[:, idx] * sign
     return t, w
+
+
+def gcsv_orientation(text: str, path: Path | str = ".gcsv") -> tuple[np.ndarray, np.ndarray]:
+    """A ``.gcsv`` ``orientation`` (``YxZ``) as Gyroflow and telemetry-parser read it: letter ``i`` is the file's
+    column for axis ``i``, a *lowercase* letter negated (``XYZ`` is the file as it is; the opposite of
+    ``--gyro-axes``, whose capitals negate). Returns (column of each axis, its sign)."""
+    try:
+        idx, sign = parse_axes(text.strip())
+    except ValueError:
+        raise InputError(path, f"orientation {text!r}: not a permutation of XYZ (a lowercase letter negated)") from None
+    return idx, -sign
 
 
 def _read_table(
