@@ -409,10 +409,12 @@ def test_run_folder_lock_and_verified_cache(sim, tmp_path, capsys):
 
 @needs_weights
 def test_run_leaves_no_empty_folder_when_a_step_check_fails(sim, tmp_path, capsys):
-    """--blur-fit without an exposure time fails inside the tracks step: the folder the run made is gone."""
+    """--blur-fit with an exposure longer than the frame interval fails inside the tracks step: the folder the run
+    made is gone."""
     video = tmp_path / "clip.mp4"
     video.write_bytes((sim["dir"] / "video.mp4").read_bytes())
-    fails_cleanly(["run", video, "--blur-fit", "--out", tmp_path / "out", "-q"], "--exposure-ms", tmp_path, capsys)
+    fails_cleanly(["run", video, "--blur-fit", "--exposure-ms", "500", "--out", tmp_path / "out", "-q"],
+                  "--exposure-ms", tmp_path, capsys)  # fmt: skip
 
 
 def test_small_video_names_the_file(tmp_path, capsys):

@@ -450,8 +450,6 @@ def test_run_with_blur_fit(sim, tmp_path):
     assert trajectory_metrics(res.trajectory.angles, sim["gt"].trajectory)["rmse_arcmin"] < 2.0
     again = motiondepth.run(sim["dir"], out, progress=False, blur_fit=True, **sim["flags"])
     assert _steps(out)["tracks"]["cached"] and again.summary["blur_fit"] == bf
-    with pytest.raises(InputError, match="--exposure-ms"):
-        motiondepth.run(sim["video"], tmp_path / "v", progress=False, blur_fit=True, **sim["flags"])
     with pytest.raises(InputError, match="longer than the frame interval"):
         motiondepth.run(sim["video"], tmp_path / "v", progress=False, blur_fit=True, exposure_ms=500, **sim["flags"])
     with pytest.raises(InputError, match="not both"):
@@ -472,9 +470,6 @@ def test_run_with_the_clips_gyro_log(sim, tmp_path):
     assert "blur-compensated" in (out / "report.html").read_text()
     again = motiondepth.run(sim["dir"], out, progress=False, gyro=gyro, **sim["flags"])
     assert _steps(out)["tracks"]["cached"] and again.summary["gyro"]["offset_s"] == g["offset_s"]
-    # a video file has no camera.json: the exposure must be given
-    with pytest.raises(InputError, match="--exposure-ms"):
-        motiondepth.run(sim["video"], tmp_path / "v", progress=False, gyro=gyro, **sim["flags"])
     assert main(["run", str(sim["video"]), "--out", str(tmp_path / "v"), "-q", "--gyro", gyro, "--exposure-ms",
                  "60", "--gyro-offset", "auto", "--hfov", "60"]) == 0  # fmt: skip
     with pytest.raises(InputError, match="not found"):
@@ -756,3 +751,23 @@ def test_report_puts_the_summary_first(first_run):
     assert page.index("<h2>Summary</h2>") < page.index("<h2>Warnings</h2>")
     summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Warnings</h2>")]
     assert summary.count("RMS rate") == 1 and "RMS angular speed" not in summary  # one rate, its band stated
+
+
+def test_the_exposure_comes_from_the_flag_the_camera_the_telemetry_or_a_stated_fallback(sim, real_data):
+    """Issue 48 #3: --gyro and --blur-fit no longer refuse a clip whose exposure nobody gave: a GoPro file's
+    telemetry gives it (SHUT), else half the frame interval, said in a warning."""
+    from motiondepth.workflow.config import RunConfig
+    from motiondepth.workflow.inputs import decode_video, resolve_exposure
+
+    clip = decode_video(sim["video"], 0, 4)
+    assert resolve_exposure(RunConfig(), clip) is clip  # nothing needs it
+    assert resolve_exposure(RunConfig(blur_fit=True, exposure_ms=20), clip) is clip  # given
+    fell = resolve_exposure(RunConfig(blur_fit=True), clip)
+    assert fell.camera["exposure_s"] == pytest.approx(0.5 * clip.interval_s)
+    assert any("assumed" in w and w.severity == "medium" for w in fell.notes)
+    gopro = real_data / "video-gpmf-gopro-max" / "max-heromode.mp4"
+    pytest.importorskip("telemetry_parser")
+    clip = decode_video(gopro, 0, 3)
+    got = resolve_exposure(RunConfig(gyro="embedded"), clip, gopro)
+    assert 0.0005 < got.camera["exposure_s"] < 0.002  # about 1 ms in daylight (the file's SHUT)
+    assert any("from the video's telemetry" in w for w in got.notes)

@@ -85,3 +85,23 @@ def embedded_orientations(path: str | Path) -> dict[str, np.ndarray]:
                 out.setdefault(name, []).extend([q["w"] / scale, q["x"] / scale, q["y"] / scale, q["z"] / scale]
                                                 for q in data)  # fmt: skip
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+def embedded_exposure(path: str | Path) -> np.ndarray | None:
+    """Per-frame exposure times in seconds from the video's telemetry (GoPro ``SHUT``, telemetry-parser's
+    ``Exposure``), or None where the file has none or the ``telemetry`` extra is missing."""
+    try:
+        import telemetry_parser
+
+        groups = telemetry_parser.Parser(str(path)).telemetry()
+    except Exception:  # no extra, or a file the parser does not know: the caller falls back
+        return None
+    out: list[float] = []
+    for group in groups:
+        tag = group.get("Exposure") if isinstance(group, dict) else None
+        data = tag.get("Data") if isinstance(tag, dict) else None
+        if isinstance(data, list):
+            out.extend(float(x) for x in data if isinstance(x, (int, float)))
+    v = np.asarray(out, np.float64)
+    v = v[np.isfinite(v) & (v > 0) & (v < 1.0)]
+    return v if len(v) else None

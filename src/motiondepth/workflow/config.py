@@ -460,7 +460,8 @@ class RunConfig:
         default=None,
         metadata=flag(
             "--exposure-ms",
-            "exposure time of a frame (needed with --gyro or --blur-fit; a 'simulate' folder's camera.json has it)",
+            "exposure time of a frame, for --gyro and --blur-fit (default: a 'simulate' folder's camera.json, the "
+            "video's telemetry (GoPro SHUT), else half the frame interval with a warning)",
             "gyroscope",
             metavar="MS",
             limits=Range(0.0, 1000.0, lo_open=True, unit="ms"),

@@ -111,6 +111,36 @@ def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float
     return exposure, readout
 
 
+FALLBACK_EXPOSURE_FRACTION = 0.5  # of the frame interval, when nothing gives the exposure: a 180° shutter
+
+
+def resolve_exposure(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> Clip:
+    """The clip with its exposure time where ``--gyro`` or ``--blur-fit`` needs one and neither ``--exposure-ms``
+    nor a simulate folder's camera.json gives it: the median of the video's telemetry over the clip's frames
+    (GoPro ``SHUT``), else :data:`FALLBACK_EXPOSURE_FRACTION` of the frame interval; either is said in a note."""
+    from dataclasses import replace
+
+    from motiondepth.io.telemetry import VIDEO_SUFFIXES, embedded_exposure
+    from motiondepth.types import note
+
+    if cfg.exposure_ms is not None or "exposure_s" in clip.camera or not (cfg.gyro or cfg.blur_fit):
+        return clip
+    per_frame = None
+    if video is not None and Path(video).is_file() and Path(video).suffix.lower() in VIDEO_SUFFIXES:
+        per_frame = embedded_exposure(video)
+    if per_frame is not None:
+        idx = np.asarray(clip.indices)
+        exposure = float(np.median(per_frame[idx] if len(per_frame) > idx.max() else per_frame))
+        why = note(f"exposure time {exposure * 1e3:.3g} ms from the video's telemetry (median over the clip's frames; "
+                   "--exposure-ms overrides it)")  # fmt: skip
+    else:
+        exposure = FALLBACK_EXPOSURE_FRACTION * clip.interval_s
+        why = RunWarning(f"exposure time: neither --exposure-ms nor the file gives it; assumed {exposure * 1e3:.3g} ms "
+                         f"(half the frame interval). The blur kernels scale with it: give --exposure-ms from the "
+                         "camera app or the file's metadata", "medium")  # fmt: skip
+    return replace(clip, camera={**clip.camera, "exposure_s": exposure}, notes=(*clip.notes, why))
+
+
 def gyro_aid(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> GyroAid | None:
     """The gyro log of ``cfg.gyro`` with the camera timing it needs (flags first, then camera.json);
     ``--gyro embedded``: the gyro in ``video``'s own telemetry (:mod:`motiondepth.io.telemetry`)."""

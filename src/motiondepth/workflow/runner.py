@@ -32,7 +32,7 @@ from motiondepth.workflow.config import (
     check_options,
 )
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import accel_input, decode_video, gyro_aid
+from motiondepth.workflow.inputs import accel_input, decode_video, gyro_aid, resolve_exposure
 from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import focal_outcome, scaled_by
 from motiondepth.workflow.summary import (
@@ -104,6 +104,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
     _check_length(video, clip, ckpt)
     # the user's tracks are an input too: read, checked and undistorted once, before DIR is touched
     user_tracks = None if cfg.tracks is None else imported_tracks(cfg.tracks, clip, intr, undistort)
+    clip = resolve_exposure(cfg, clip, video)  # the exposure --gyro and --blur-fit need: the file's, or said
     gyro = gyro_aid(cfg, clip, video)  # the gyro log is an input too: read and checked before DIR is touched
     accel = accel_input(cfg, clip, video)  # … and the accelerometer's
 
