@@ -771,3 +771,27 @@ def test_the_exposure_comes_from_the_flag_the_camera_the_telemetry_or_a_stated_f
     got = resolve_exposure(RunConfig(gyro="embedded"), clip, gopro)
     assert 0.0005 < got.camera["exposure_s"] < 0.002  # about 1 ms in daylight (the file's SHUT)
     assert any("from the video's telemetry" in w for w in got.notes)
+
+
+@pytest.mark.slow
+def test_a_gyro_log_on_the_frames_own_clock_lines_up_with_no_offset(sim, tmp_path):
+    """Issue 48 #1: an image folder whose timestamps.txt and gyro log share a phone's clock (≈ 4.3e6 s) runs with
+    --gyro as it is: the offset is searched about the frames' own clock, not about 0."""
+    import cv2
+
+    from motiondepth.io.gyro_log import read_gyro_log, write_gyro_log
+
+    clock = 4328040.426246  # the Xiaomi clip's first frame time
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    gt = sim["gt"]
+    for k, f in enumerate(gt.frames):
+        cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    np.savetxt(folder / "timestamps.txt", gt.timestamps + clock, fmt="%.6f")
+    t, w = read_gyro_log(sim["dir"] / "gyro.csv")
+    write_gyro_log(tmp_path / "gyro.csv", t + clock, w)
+    res = motiondepth.run(folder, tmp_path / "o", progress=False, gyro=str(tmp_path / "gyro.csv"),
+                          exposure_ms=1e3 * gt.camera.exposure_s, **sim["flags"])  # fmt: skip
+    g = res.summary["gyro"]
+    assert g["used"] and g["axes"] == "xyz" and g["rate_correlation"] > 0.9
+    assert g["offset_s"] == pytest.approx(0.5 * gt.camera.frame_span_s, abs=0.003)

@@ -61,8 +61,9 @@ def align(
         if len(offsets) == 0:
             raise InputError(
                 "gyro log",
-                f"no offset within ±{max_offset_s} s keeps the clip inside the log "
-                f"(log {gyro_t[0]:.2f}–{gyro_t[-1]:.2f} s); raise --max-offset",
+                f"no offset within ±{max_offset_s} s keeps the clip ({times[0]:.2f}–{times[-1]:.2f} s on the frames' "
+                f"clock) inside the log ({gyro_t[0]:.2f}–{gyro_t[-1]:.2f} s): put both on one clock, or give the "
+                "offset (run: --gyro-offset) or a wider search (--max-offset; run: --gyro-max-offset)",
             )
     else:
         if not lo <= offset_s <= hi:

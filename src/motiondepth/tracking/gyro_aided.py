@@ -60,8 +60,10 @@ class GyroAid:
     path: str | Path  # CSV time_s,wx,wy,wz (rad/s), Gyroflow .gcsv/.gyroflow, … (see read_gyro_log)
     exposure_s: float  # exposure time of one row
     readout_s: float = 0.0  # rolling-shutter readout of a frame, top row to bottom row
-    offset_s: float | None = None  # gyro time = video time + offset; None: found by correlation
+    offset_s: float | None = None  # gyro time = frame time + offset; None: found by correlation
     axes: str = "xyz"  # camera axis i = gyro axis axes[i] (capital = negated), or "auto"
+    time_origin_s: float = 0.0  # the frames' times are this much later on their own clock (an image folder's
+    # timestamps, a phone's frame times): a log on that clock lines up at offset 0
     time_unit: str = "auto"
     max_offset_s: float = 2.0  # search range of the automatic offset, ± seconds
     min_correlation: float = 0.5  # below this rate correlation the gyro is not used
@@ -132,8 +134,8 @@ def align_gyro(
     except ValueError as exc:
         raise InputError("gyro", str(exc)) from None
     return fit_alignment(
-        np.nan_to_num(traj.angles), times, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit, gyro.max_offset_s,
-        gyro.span_s, source="frame times",
+        np.nan_to_num(traj.angles), times + gyro.time_origin_s, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit,
+        gyro.max_offset_s, gyro.span_s, source="frame times",
     )  # fmt: skip
 
 
@@ -178,7 +180,7 @@ def track_with_gyro(
     if al.rate_correlation < gyro.min_correlation:
         reason = (
             f"rate correlation {al.rate_correlation:.2f} < {gyro.min_correlation:g}: the gyro log does not "
-            "match the video's motion (another clip, wrong --gyro-axes or an offset outside --max-offset?); "
+            "match the video's motion (another clip, wrong --gyro-axes or an offset outside --gyro-max-offset?); "
             "kept the plain KLT tracks"
         )
     elif np.isfinite(al.rate_gain) and not 1 / gyro.max_gain <= al.rate_gain <= gyro.max_gain:
@@ -188,7 +190,7 @@ def track_with_gyro(
         )
     if reason is not None:
         return replace(init, meta={**init.meta, "gyro": info | {"used": False, "reason": reason}})
-    starts = np.asarray(times, dtype=np.float64) + al.offset_s - 0.5 * gyro.span_s  # gyro clock
+    starts = np.asarray(times, dtype=np.float64) + gyro.time_origin_s + al.offset_s - 0.5 * gyro.span_s  # gyro clock
     gt = al.gyro_t
     need = (starts[0], starts[-1] + gyro.span_s)
     slack = 0.1 * gyro.span_s  # the trace holds its end values this far beyond the log

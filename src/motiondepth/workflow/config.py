@@ -437,20 +437,33 @@ class RunConfig:
         default=None,
         metadata=flag(
             "--gyro-offset",
-            "gyro time of video time 0, seconds (default auto: cross-correlation of angular rates)",
+            "gyro time minus frame time, seconds, the frames' times on their own clock (an image folder's "
+            "timestamps: a log on that clock needs none); default auto: cross-correlation of angular rates within "
+            "--gyro-max-offset",
             "gyroscope",
             metavar="auto|S",
-            limits=Range(-1e5, 1e5, unit="s"),
+            limits=Range(-1e10, 1e10, unit="s"),
             auto="auto",
             auto_value=None,
         ),
     )
+    gyro_max_offset: float = field(
+        default=2.0,
+        metadata=flag(
+            "--gyro-max-offset",
+            "search range of the automatic gyro offset, ± seconds (default 2)",
+            "gyroscope",
+            metavar="S",
+            limits=Range(0.0, 1e5, lo_open=True, unit="s"),
+        ),
+    )
     # camera axis i = gyro axis gyro_axes[i] (capital = negated), or "auto"
     gyro_axes: str = field(
-        default="xyz",
+        default="auto",
         metadata=flag(
             "--gyro-axes",
-            "camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches all 48",
+            "camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); default auto: searched among all 48 "
+            "with the offset, as compare-gyro does",
             "gyroscope",
             metavar="MAP|auto",
         ),

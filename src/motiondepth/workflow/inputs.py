@@ -156,7 +156,8 @@ def gyro_aid(cfg: RunConfig, clip: Clip, video: str | Path | None = None) -> Gyr
     if not Path(log).is_file():
         raise InputError(log, "gyro log not found")
     exposure, readout = exposure_timing(cfg, clip, "gyro-aided tracking")
-    return GyroAid(log, exposure, readout, cfg.gyro_offset, cfg.gyro_axes)
+    return GyroAid(log, exposure, readout, cfg.gyro_offset, cfg.gyro_axes, max_offset_s=cfg.gyro_max_offset,
+                   time_origin_s=clip.time_origin_s)  # fmt: skip
 
 
 def accel_input(cfg: RunConfig, clip: Clip, video: str | Path | None = None):
