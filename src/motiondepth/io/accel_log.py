@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from motiondepth.errors import InputError
-from motiondepth.io.gyro_log import _check_series, _read_table, gcsv_orientation
+from motiondepth.io.gyro_log import _check_series, _read_table, read_gcsv_columns
 
 STANDARD_GRAVITY = 9.80665  # m/s² in one g
 UNIT_RULE = "median |a| within 7–13 → m/s², within 0.7–1.3 → g"
@@ -87,29 +87,9 @@ def _read_accel_table(path: Path, time_unit: str) -> tuple[np.ndarray, np.ndarra
 
 
 def _read_gcsv_accel(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Gyroflow ``.gcsv``: ``t`` and ``ax,ay,az`` times ``tscale`` and ``ascale`` (g per count), axes as the file's
-    ``orientation`` maps them (the same map as its gyro columns)."""
-    meta: dict[str, str] = {}
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
-        cells = [c.strip() for c in line.split(",")]
-        if cells[0] == "t":
-            if not all(c in cells for c in ("ax", "ay", "az")):
-                raise InputError(path, f"its columns ({','.join(cells)}) hold no accelerometer (ax,ay,az)")
-            body = np.array([[float(c) for c in ln.split(",")] for ln in lines[i + 1 :] if ln.strip()], np.float64)
-            break
-        if len(cells) >= 2:
-            meta[cells[0]] = cells[1]
-    else:
-        raise InputError(path, "no 't,…,ax,ay,az' column line in .gcsv")
-    if body.ndim != 2 or body.shape[1] != len(cells):
-        raise InputError(path, f"every sample needs {len(cells)} values ({','.join(cells)})")
-    t = body[:, cells.index("t")] * float(meta.get("tscale", 1.0))
-    a = body[:, [cells.index(c) for c in ("ax", "ay", "az")]] * float(meta.get("ascale", 1.0))
-    if "orientation" in meta:
-        idx, sign = gcsv_orientation(meta["orientation"], path)
-        a = a[:, idx] * sign
-    return t, a
+    """Gyroflow ``.gcsv``: ``ax,ay,az`` times ``ascale`` (g per count), axes as the file's ``orientation`` maps them
+    (the same map as its gyro columns)."""
+    return read_gcsv_columns(path, ("ax", "ay", "az"), "ascale")
 
 
 def _checked(path: Path, t: np.ndarray, a: np.ndarray, unit: str) -> AccelLog:

@@ -113,16 +113,25 @@ def _read_gyroflow(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    return read_gcsv_columns(path, ("gx", "gy", "gz"), "gscale")
+
+
+def read_gcsv_columns(path: Path, names: tuple[str, str, str], scale_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(t, values)`` of a Gyroflow ``.gcsv``: ``t`` times ``tscale`` seconds, the columns ``names`` times the
+    header's ``scale_key``, in the axes its ``orientation`` maps them to (:func:`gcsv_orientation`)."""
     meta: dict[str, str] = {}
     with open(path, newline="") as fh:
         lines = fh.read().splitlines()
+    want = ",".join(("t", *names))
     for i, line in enumerate(lines):
         cells = [c.strip() for c in line.split(",")]
         if cells[0] == "t":
             cols = cells
+            if not all(c in cols for c in names):
+                raise InputError(path, f"its columns ({','.join(cols)}) lack {','.join(names)}")
             body = [[float(c) for c in ln.split(",")] for ln in lines[i + 1 :] if ln.strip()]
             if not body:
-                raise InputError(path, "has a 't,gx,gy,gz' column line but no samples after it")
+                raise InputError(path, f"has a '{','.join(cols)}' column line but no samples after it")
             if any(len(r) != len(cols) for r in body):
                 raise InputError(path, f"every sample needs {len(cols)} values ({','.join(cols)})")
             body = np.array(body, dtype=np.float64)
@@ -130,13 +139,13 @@ def _read_gcsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if len(cells) >= 2:
             meta[cells[0]] = cells[1]
     else:
-        raise InputError(path, "no 't,gx,gy,gz' column line in .gcsv")
+        raise InputError(path, f"no '{want}' column line in .gcsv")
     t = body[:, cols.index("t")] * float(meta.get("tscale", 1.0))
-    w = body[:, [cols.index(c) for c in ("gx", "gy", "gz")]] * float(meta.get("gscale", 1.0))
+    v = body[:, [cols.index(c) for c in names]] * float(meta.get(scale_key, 1.0))
     if "orientation" in meta:
         idx, sign = gcsv_orientation(meta["orientation"], path)
-        w = w[:, idx] * sign
-    return t, w
+        v = v[:, idx] * sign
+    return t, v
 
 
 def gcsv_orientation(text: str, path: Path | str = ".gcsv") -> tuple[np.ndarray, np.ndarray]:

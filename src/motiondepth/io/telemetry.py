@@ -36,25 +36,20 @@ def _parser(path: Path):
 
 def read_embedded_gyro(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     """``(t, w, camera)``: (N,) seconds on the video's clock, (N, 3) rad/s, and the camera's make and model."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "video not found")
-    p = _parser(path)
-    try:
-        imu = p.normalized_imu()
-    except Exception as exc:
-        raise InputError(path, f"cannot read the telemetry's IMU samples ({exc})") from None
-    rows = [(s["timestamp_ms"], *s["gyro"]) for s in imu if s.get("gyro") is not None]
-    if len(rows) < 2:
-        raise InputError(path, f"the video's telemetry ({p.camera} {p.model}) has no gyroscope samples")
-    a = np.asarray(rows, np.float64)
-    return a[:, 0] / 1000.0, np.radians(a[:, 1:4]), f"{p.camera} {p.model}".strip()
+    t, w, camera = _imu_series(path, "gyro", "gyroscope")
+    return t, np.radians(w), camera  # the package gives deg/s
 
 
 def read_embedded_accel(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
     """``(t, a, camera)``: (N,) seconds on the video's clock, (N, 3) accelerometer samples in the package's
     normalised camera axes (the unit is checked by :func:`motiondepth.io.accel_log.read_accel_log`), and the
     camera's make and model."""
+    return _imu_series(path, "accl", "accelerometer")
+
+
+def _imu_series(path: str | Path, key: str, what: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """One sensor (``key`` of telemetry-parser's normalised IMU samples) of the video at ``path``: times in seconds,
+    (N, 3) values as the package gives them, and the camera's make and model."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "video not found")
@@ -63,9 +58,9 @@ def read_embedded_accel(path: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
         imu = p.normalized_imu()
     except Exception as exc:
         raise InputError(path, f"cannot read the telemetry's IMU samples ({exc})") from None
-    rows = [(s["timestamp_ms"], *s["accl"]) for s in imu if s.get("accl") is not None]
+    rows = [(s["timestamp_ms"], *s[key]) for s in imu if s.get(key) is not None]
     if len(rows) < 2:
-        raise InputError(path, f"the video's telemetry ({p.camera} {p.model}) has no accelerometer samples")
+        raise InputError(path, f"the video's telemetry ({p.camera} {p.model}) has no {what} samples")
     a = np.asarray(rows, np.float64)
     return a[:, 0] / 1000.0, a[:, 1:4], f"{p.camera} {p.model}".strip()
 
