@@ -150,7 +150,7 @@ def test_every_option_has_help_and_one_vocabulary():
         "depth --checkpoint", "eval blur-depth --checkpoint", "eval seurat --checkpoint",
         "predict-tapvid3d --checkpoint", "track-depth --checkpoint", "simulate --intrinsics", "track --intrinsics",
         "track-depth --intrinsics",
-        "track-depth --camera", "trajectory --camera",
+        "track --camera", "track-depth --camera", "trajectory --camera",
     ])  # fmt: skip
 
 
