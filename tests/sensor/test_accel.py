@@ -178,3 +178,7 @@ def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(real_data
     moved = np.linalg.norm(truth, axis=1) > 0.02
     assert abs(np.sum(c[moved] * truth[moved]) / np.sum(c[moved] ** 2) - 1) < 0.15
     assert any("metric scale from the accelerometer" in w for w in res.warnings)
+    # issue 48 #4: the shake spectrum of a real TUM clip is measured (it was "unavailable: sample times must
+    # increase")
+    assert any("rms_arcmin" in b for b in res.summary["shake"]["per_frame"]["bands"])
+    assert any("rms_arcmin" in b for b in res.summary["shake"]["dense"]["bands"])
