@@ -112,14 +112,15 @@ def add_commands(sub) -> None:
 
 def _add_run(sub) -> None:
     """Register ``run``: the whole pipeline (its flags made from RunConfig, its files from the step table)."""
-    from motiondepth.workflow.config import MOTION_FILES, OUTPUT_FILES
+    from motiondepth.workflow.config import ACCEL_FILES, MOTION_FILES, OUTPUT_FILES
 
     r = sub.add_parser(
         "run",
         help="the whole pipeline on a video: rotation, dense trajectory, metric depth, depth over time, report",
         description="Turn a short handheld clip into the camera's rotation (per frame and dense), a metric depth "
         f"map of the first frame, per-point depth over time, and a report. Writes to DIR: {', '.join(OUTPUT_FILES)}; "
-        f"with the bundle adjustment (--motion other than lsq) also {', '.join(MOTION_FILES)}. Steps already "
+        f"with the bundle adjustment (--motion other than lsq) also {', '.join(MOTION_FILES)}; with --accel and a "
+        f"6-DoF path, {', '.join(ACCEL_FILES)}. Steps already "
         "finished in DIR with the same settings are reused (an interrupted run resumes); --overwrite recomputes "
         "everything. Intrinsics are in pixels of the source video (before --resize); without any, a 60° "
         "horizontal field of view is assumed "
