@@ -795,3 +795,10 @@ def test_a_gyro_log_on_the_frames_own_clock_lines_up_with_no_offset(sim, tmp_pat
     g = res.summary["gyro"]
     assert g["used"] and g["axes"] == "xyz" and g["rate_correlation"] > 0.9
     assert g["offset_s"] == pytest.approx(0.5 * gt.camera.frame_span_s, abs=0.003)
+    # compare-gyro on the run's trajectory.csv puts its times back on that clock: no offset needs giving
+    import json
+
+    assert main(["compare-gyro", str(tmp_path / "o" / "trajectory.csv"), str(tmp_path / "gyro.csv"), "--out",
+                 str(tmp_path / "cmp.json")]) == 0  # fmt: skip
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    assert cmp["rate_correlation"] > 0.9 and abs(cmp["offset_s"]) < 0.05

@@ -15,6 +15,11 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
     from motiondepth.io.trajectory import read_trajectory_csv
 
     traj = read_trajectory_csv(a.trajectory)
+    origin = _run_time_origin(Path(a.trajectory).parent)
+    if origin:  # a run's times start at 0; its frames came on this clock (an image folder's timestamps)
+        traj.times = traj.times + origin
+        print(f"frame times on the run's own clock (config.json time_origin_s {origin:.6f} s): a gyro log on that "
+              "clock needs no offset")  # fmt: skip
     offset = a.offset  # None: auto
     dense = None
     if a.dense:
@@ -39,6 +44,13 @@ def cmd_compare_gyro(a: argparse.Namespace) -> int:
         write_json(a.out, result)
         print(f"wrote {a.out}")
     return 0
+
+
+def _run_time_origin(folder: Path) -> float:
+    """``input.time_origin_s`` of the run folder ``folder`` (0 when it is not one)."""
+    from motiondepth.io.run_folder import CONFIG, RunFolder
+
+    return RunFolder.open(folder).time_origin_s if (folder / CONFIG).is_file() else 0.0
 
 
 def cmd_shake(a: argparse.Namespace) -> int:
