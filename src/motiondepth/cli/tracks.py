@@ -24,6 +24,7 @@ def cmd_track(a: argparse.Namespace) -> int:
     from motiondepth.geometry.distortion import recorded_area, undistort_frames
     from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
     from motiondepth.io.tracks import save_tracks
+    from motiondepth.tracking.chain import inside_area
     from motiondepth.tracking.grid import track_frames
     from motiondepth.workflow.inputs import decode_video
 
@@ -37,13 +38,14 @@ def cmd_track(a: argparse.Namespace) -> int:
         rec = calibration_record(a.calibration)
         intr = resolve_intrinsics(clip.size, clip.source_size, calibration=a.calibration, calibration_record=rec)[0]
         lens = read_lens_distortion(a.calibration, rec)
+        lens = None if lens is None or lens.is_identity else lens
     elif sim_camera.is_file():  # a simulate folder's own camera
         intr = resolve_intrinsics(clip.size, clip.source_size, calibration=sim_camera,
                                   calibration_record=clip.camera)[0]  # fmt: skip
     else:  # the grid about the image centre
         intr = None
     frames = clip.frames
-    if lens is not None and not lens.is_identity:
+    if lens is not None:
         frames = undistort_frames(frames, intr, lens)
         print(f"frames undistorted ({lens.describe()}); the tracks are in the undistorted frames' pixels")
     t0 = time.perf_counter()
@@ -51,11 +53,9 @@ def cmd_track(a: argparse.Namespace) -> int:
         tracks = track_frames(frames, a.grid_half, intr, a.tracker, grid_size=a.grid_size)
     except ValueError as exc:
         raise InputError(a.input, str(exc)) from None
-    if lens is not None and not lens.is_identity:  # no point counts as seen in the undistortion's black margin
+    if lens is not None:  # no point counts as seen in the undistortion's black margin
         area = recorded_area(intr, lens, clip.size)
-        xy = np.rint(tracks.tracks).astype(int)
-        h, w = clip.size
-        tracks.visible &= area[np.clip(xy[..., 1], 0, h - 1), np.clip(xy[..., 0], 0, w - 1)]
+        tracks.visible &= inside_area(area, tracks.tracks.reshape(-1, 2)).reshape(tracks.visible.shape)
     save_tracks(a.out, tracks, None if intr is None else intr.as_array())
     print(
         f"wrote {a.out}: {tracks.num_points} points x {tracks.num_frames} frames (source frames "

@@ -111,10 +111,10 @@ def _checked(path: Path, t: np.ndarray, a: np.ndarray, unit: str) -> AccelLog:
     if np.ptp(a, axis=0).max() < 1e-6:
         raise InputError(path, "every accelerometer sample is the same: a stuck or absent sensor")
     warnings = []
-    for i in range(3):
-        at_limit = np.isclose(np.abs(a[:, i]), np.abs(a[:, i]).max(), rtol=0, atol=1e-9)
-        if np.abs(a[:, i]).max() > 1.5 * STANDARD_GRAVITY and at_limit.mean() > 0.01:
-            limit = np.abs(a[:, i]).max()
+    mag_axes = np.abs(a)
+    for i, limit in enumerate(mag_axes.max(0)):
+        at_limit = np.isclose(mag_axes[:, i], limit, rtol=0, atol=1e-9)
+        if limit > 1.5 * STANDARD_GRAVITY and at_limit.mean() > 0.01:
             warnings.append(f"{path}: axis {'xyz'[i]} sits at its limit ({limit:.3g} m/s²) in {at_limit.mean():.0%} "
                             "of the samples: a clipped accelerometer makes the scale read low")  # fmt: skip
     return AccelLog(t, a, str(path), unit, found, tuple(warnings))

@@ -22,15 +22,15 @@ is too small for the accelerometer to see (:data:`MAX_RELATIVE_SIGMA`), no scale
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from motiondepth.geometry.rotations import euler_to_matrix, parse_axes
+from motiondepth.io.accel_log import STANDARD_GRAVITY as GRAVITY
 from motiondepth.io.accel_log import AccelLog
+from motiondepth.sensor.gyro import axes_string, signed_permutations
 
-GRAVITY = 9.80665  # m/s²
 WINDOW_S = 1.0  # length of one alignment window; they overlap by half
 BIAS_SIGMA = 0.3  # m/s², prior on each axis of the accelerometer's bias (phones and the Kinect: ≈ 0.05–0.3)
 MAX_OFFSET_S = 0.1  # the offset search's range, ± seconds
@@ -39,16 +39,17 @@ MAX_RELATIVE_SIGMA = 0.2  # a scale known worse than this (one σ, relative) is 
 SEARCH_S = 2.0  # the axes and offset searches fit this much of the clip's start
 
 
+def _signed_matrix(idx: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """The 3 × 3 signed permutation with ``sign[i]`` in row ``i``, column ``idx[i]``."""
+    m = np.zeros((3, 3))
+    m[range(3), idx] = sign
+    return m
+
+
 def right_handed_axes() -> list[np.ndarray]:
     """The 24 signed permutation matrices with determinant +1 (an accelerometer's axes are right-handed)."""
-    out = []
-    for perm in itertools.permutations(range(3)):
-        for signs in itertools.product((1.0, -1.0), repeat=3):
-            p = np.zeros((3, 3))
-            p[range(3), perm] = signs
-            if np.linalg.det(p) > 0:
-                out.append(p)
-    return out
+    maps = (_signed_matrix(idx, sign) for idx, sign in signed_permutations())
+    return [p for p in maps if np.linalg.det(p) > 0]
 
 
 def axes_name(p: np.ndarray) -> str:
@@ -56,15 +57,13 @@ def axes_name(p: np.ndarray) -> str:
     accelerometer axis that camera axis ``i`` (x right, y down, z forward) reads, a capital negated: ``"XYz"`` for
     the Kinect's."""
     q = p.T  # camera vector = q · reading
-    return "".join(("xyz"[j].upper() if q[i, j] < 0 else "xyz"[j]) for i, j in enumerate(np.argmax(np.abs(q), 1)))
+    idx = np.argmax(np.abs(q), 1)
+    return axes_string(idx, q[range(3), idx])
 
 
 def parse_axes_name(name: str) -> np.ndarray:
     """The matrix of :func:`axes_name`'s string; ValueError when it is not one."""
-    idx, sign = parse_axes(name)
-    q = np.zeros((3, 3))
-    q[range(3), idx] = sign
-    return q.T
+    return _signed_matrix(*parse_axes(name)).T
 
 
 @dataclass
@@ -183,17 +182,17 @@ def accel_scale(times: np.ndarray, angles: np.ndarray, centres: np.ndarray, log:
     part = (times[:ks], angles[:ks], centres[:ks], log)
     part_windows = _windows(part[0])
 
-    def cost(p, off):
+    def cost(p, off) -> float:
         sol = _Problem(*part, p, off, part_windows).fit()
-        return (sol.cost if sol.x[0] > 0 else np.inf), sol
+        return sol.cost if sol.x[0] > 0 else np.inf
 
     # axes at the middle offset, then the offset with those axes, then the axes again at that offset
     off = offsets[len(offsets) // 2]
-    ranked = sorted(((cost(p, off)[0], i) for i, p in enumerate(candidates)), key=lambda z: z[0])
+    ranked = sorted(((cost(p, off), i) for i, p in enumerate(candidates)), key=lambda z: z[0])
     p = candidates[ranked[0][1]]
     if len(offsets) > 1:
-        off = min(offsets, key=lambda o: cost(p, o)[0])
-        ranked = sorted(((cost(q, off)[0], i) for i, q in enumerate(candidates)), key=lambda z: z[0])
+        off = min(offsets, key=lambda o: cost(p, o))
+        ranked = sorted(((cost(q, off), i) for i, q in enumerate(candidates)), key=lambda z: z[0])
         p = candidates[ranked[0][1]]
     prob = _Problem(times, angles, centres, log, p, off, windows)
     sol = prob.fit()

@@ -27,13 +27,16 @@ def _interval_means(t: np.ndarray, cum: np.ndarray, starts: np.ndarray, ends: np
     return (b - a) / (ends - starts)[:, None]
 
 
-def _signed_permutations():
+def signed_permutations():
+    """The 48 axis maps ``(idx, sign)`` of :func:`~motiondepth.geometry.rotations.parse_axes`, in a fixed order."""
     for perm in itertools.permutations(range(3)):
         for signs in itertools.product((1.0, -1.0), repeat=3):
             yield np.array(perm), np.array(signs)
 
 
-def _axes_name(idx: np.ndarray, sign: np.ndarray) -> str:
+def axes_string(idx: np.ndarray, sign: np.ndarray) -> str:
+    """``(idx, sign)`` in ``--gyro-axes``' words (``"yXz"``: letter i the raw axis of camera axis i, a capital
+    negated); the inverse of :func:`~motiondepth.geometry.rotations.parse_axes`."""
     return "".join(("xyz"[i].upper() if s < 0 else "xyz"[i]) for i, s in zip(idx, sign, strict=True))
 
 
@@ -76,7 +79,7 @@ def align(
     g = g - g.mean(1, keepdims=True)
     c = np.einsum("ti,otj->oij", r, g)  # (O, 3 camera, 3 raw)
     norm = np.linalg.norm(r) * np.linalg.norm(g, axis=(1, 2)) + 1e-300
-    perms = list(_signed_permutations()) if axes == "auto" else [parse_axes(axes)]
+    perms = list(signed_permutations()) if axes == "auto" else [parse_axes(axes)]
     best = (-np.inf, 0, perms[0])
     for idx, sign in perms:
         score = (sign[None] * c[:, np.arange(3), idx]).sum(1) / norm
@@ -90,7 +93,7 @@ def align(
         den = a - 2 * b + cc
         if den < 0:
             off += float(0.5 * (a - cc) / den * (offsets[1] - offsets[0]))
-    return off, _axes_name(idx, sign), corr
+    return off, axes_string(idx, sign), corr
 
 
 def gyro_angles(

@@ -86,8 +86,9 @@ def usable_area(valid: np.ndarray | None, c: ChainConfig) -> np.ndarray | None:
     return cv2.erode(valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
 
 
-def _inside(usable: np.ndarray | None, xy: np.ndarray) -> np.ndarray:
-    """(N,) whether each point (N, 2) lies in ``usable`` (None: all do)."""
+def inside_area(usable: np.ndarray | None, xy: np.ndarray) -> np.ndarray:
+    """(N,) whether each point (N, 2), at its nearest pixel, lies in the area ``usable`` (H, W) bool (None: all
+    do)."""
     if usable is None or len(xy) == 0:
         return np.ones(len(xy), bool)
     h, w = usable.shape
@@ -194,7 +195,7 @@ def track_chained(
     live_ids = np.arange(len(live_xy))
     first = [np.zeros(len(live_xy), int)]  # each track's first frame
     origin = [live_xy]
-    seen = _inside(usable, live_xy)  # queries in the margin are never seen
+    seen = inside_area(usable, live_xy)  # queries in the margin are never seen
     live_ids, live_xy = live_ids[seen], live_xy[seen]
     xy_at: dict[int, np.ndarray] = {0: live_xy}  # frame → positions of its live points
     ids_at: dict[int, np.ndarray] = {0: live_ids}  # frame → ids of its live points
@@ -204,7 +205,7 @@ def track_chained(
         live_ids, live_xy = live_ids[ok], nxt[ok]
         if c.anchor_px > 0:
             live_xy = _anchor(c, gray, k, live_xy, np.concatenate(first)[live_ids], np.concatenate(origin)[live_ids])
-        inside = _inside(usable, live_xy)
+        inside = inside_area(usable, live_xy)
         live_ids, live_xy = live_ids[inside], live_xy[inside]
         new = seed_points(gray[k], live_xy, c, usable)
         new_ids = np.arange(n_total, n_total + len(new))

@@ -331,15 +331,13 @@ class CachedSteps:
         """The 6-DoF path's metric scale from the accelerometer ``log`` (:func:`~motiondepth.sensor.accel.accel_scale`,
         step ``scale``, ``scale.json``). The steps downstream key on it (``keys["motion"]``)."""
         from motiondepth.io.atomic import write_json
-        from motiondepth.io.telemetry import VIDEO_SUFFIXES
         from motiondepth.sensor.accel import accel_scale
 
         cfg, clip = self.cfg, self.clip
         offset = None if cfg.accel_offset_ms is None else cfg.accel_offset_ms / 1e3
         frame_times = clip.times + clip.time_origin_s
         key = {"motion": self.keys["motion"], "log": file_fingerprint(log.path), "unit": cfg.accel_unit,
-               "axes": cfg.accel_axes, "offset_s": offset, "times": frame_times,
-               "embedded": Path(log.path).suffix.lower() in VIDEO_SUFFIXES}  # fmt: skip
+               "axes": cfg.accel_axes, "offset_s": offset, "times": frame_times}  # fmt: skip
         value = self.step(
             "scale",
             key,
