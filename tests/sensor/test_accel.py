@@ -182,3 +182,28 @@ def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(real_data
     # increase")
     assert any("rms_arcmin" in b for b in res.summary["shake"]["per_frame"]["bands"])
     assert any("rms_arcmin" in b for b in res.summary["shake"]["dense"]["bands"])
+
+
+def test_the_accelerometers_scale_keeps_the_parallax_bookkeeping_and_outranks_a_given_depth():
+    """add_depth_notes with an accelerometer scale: the summary still says how the parallax corrected the depth
+    (it returned before that), and the scale source is the accelerometer even where --depth gave the prior."""
+    from motiondepth.sensor.accel import AccelScale
+    from motiondepth.workflow.config import DepthRescale, MotionFit, RunConfig
+    from motiondepth.workflow.summary import add_depth_notes
+
+    acc = AccelScale(scale=0.6, sigma=0.05, axes="XYz", axes_found=True, offset_s=0.02, offset_found=True,
+                     gravity=[0.0, 9.8, 0.0], bias=[0.0, 0.0, 0.0], residual_mm=0.3, windows=1, motion_ms2=1.5,
+                     why="scale 0.6 ± 5%")  # fmt: skip
+    log = AccelLog(np.arange(30) * 0.01, np.zeros((30, 3)), "acc.csv", "m/s2", True)
+    motion = MotionFit(model="6dof", solver="bundle adjustment", readout_fraction=0.8, readout_fitted=True,
+                       grid_tracks=10, support_tracks=10, observations=100, iterations=5, choice={},
+                       grid_check=None, points_xy=np.zeros((0, 2)), depth_m=np.zeros(0),
+                       sigma_m=np.zeros(0))  # fmt: skip
+    rescale = DepthRescale(mode="interpolated", scale=1.0, points=50, confidence=np.ones((4, 4)))
+    for cfg in (RunConfig(), RunConfig(depth="depth.png")):
+        summary, warnings = {"depth_m": {}}, []
+        add_depth_notes(summary, warnings, rescale, cfg, motion, log, acc)
+        d = summary["depth_m"]
+        assert d["scale_source"] == "accelerometer" and d["accel"]["scale"] == 0.6
+        assert d["rescale"]["source"] == "6dof-motion parallax" and d["parallax_coverage"] == 1.0
+        assert any("metric scale from the accelerometer" in w for w in warnings)

@@ -456,7 +456,7 @@ def _scale_text(d: dict) -> str:
     """Where the run's metric scale came from, and with the accelerometer how well (summary ``depth_m``)."""
     acc = d.get("accel")
     if d["scale_source"] == "accelerometer":
-        return (f"from the accelerometer: × {acc['scale']:.3g} of the depth network's, ± {acc['sigma']:.0%} (axes "
+        return (f"from the accelerometer: × {acc['scale']:.3g} of the depth prior's, ± {acc['sigma']:.0%} (axes "
                 f"{acc['axes']}, offset {1e3 * acc['offset_s']:+.0f} ms; scale.json)")  # fmt: skip
     text = {"depth network": "from the depth network's median (off by up to 2× on real footage)",
             "depth model": "from the depth model's median", "--depth": "from the given depth map",

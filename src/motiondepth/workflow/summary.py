@@ -235,26 +235,12 @@ def add_depth_notes(summary: Summary, warnings: list[RunWarning], rescale: Depth
     parallax did; ``accel_log``/``accel``: the ``--accel`` log and its :class:`~motiondepth.sensor.accel.AccelScale`
     (None where the path had no translation to scale)."""
     summary["depth_m"]["rescale"] = {"mode": rescale.mode, "scale": rescale.scale, "points": rescale.points}
+    scaled = accel is not None and accel.scale is not None  # (the accelerometer rescaled even a given depth)
     summary["depth_m"]["scale_source"] = (
-        "--depth" if cfg.depth else "--scene-distance" if cfg.scene_distance_m is not None
-        else "accelerometer" if accel is not None and accel.scale is not None
+        "accelerometer" if scaled else "--depth" if cfg.depth
+        else "--scene-distance" if cfg.scene_distance_m is not None
         else "depth model" if cfg.depth_model else "depth network"
     )  # fmt: skip
-    if accel_log is not None:
-        warnings.extend(RunWarning(w, "medium") for w in accel_log.warnings)
-        if accel is None:
-            summary["depth_m"]["accel"] = {"scale": None, "why": "the motion has no free translation to scale"}
-            warnings.append(RunWarning("--accel was not used: the chosen motion model has no free translation (the "
-                                       "scale stays the depth network's)", "high"))  # fmt: skip
-        else:
-            summary["depth_m"]["accel"] = accel.as_dict()
-            if accel.scale is None:
-                warnings.append(RunWarning(accel.why + "; the scale stays the depth network's", "high"))
-            else:
-                warnings.append(note(f"metric scale from the accelerometer ({accel_log.path}): × {accel.scale:.3g} "
-                                     f"of the depth network's, ± {accel.sigma:.0%} (axes {accel.axes}, offset "
-                                     f"{accel.offset_s * 1e3:+.0f} ms)"))  # fmt: skip
-                return
     if motion is not None:
         summary["depth_m"]["rescale"]["source"] = f"{motion.model}-motion parallax"
         if rescale.confidence is not None:  # share of pixels whose correction comes mostly from nearby points
@@ -270,6 +256,21 @@ def add_depth_notes(summary: Summary, warnings: list[RunWarning], rescale: Depth
         w = scale_warning(rescale.scale_cost_ratio, rescale.rotation_scale_ratio)
         if w is not None:
             warnings.append(w)
+    if accel_log is not None:
+        warnings.extend(RunWarning(w, "medium") for w in accel_log.warnings)
+        if accel is None:
+            summary["depth_m"]["accel"] = {"scale": None, "why": "the motion has no free translation to scale"}
+            warnings.append(RunWarning("--accel was not used: the chosen motion model has no free translation (the "
+                                       "scale stays the depth prior's)", "high"))  # fmt: skip
+        else:
+            summary["depth_m"]["accel"] = accel.as_dict()
+            if accel.scale is None:
+                warnings.append(RunWarning(accel.why + "; the scale stays the depth prior's", "high"))
+            else:
+                warnings.append(note(f"metric scale from the accelerometer ({accel_log.path}): × {accel.scale:.3g} "
+                                     f"of the depth prior's, ± {accel.sigma:.0%} (axes {accel.axes}, offset "
+                                     f"{accel.offset_s * 1e3:+.0f} ms)"))  # fmt: skip
+                return
     if cfg.depth is not None:
         return
     rescaled = rescale.mode != "none"
