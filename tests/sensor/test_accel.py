@@ -63,6 +63,9 @@ def test_the_scale_axes_and_offset_come_from_a_synthetic_phone_imu(rng):
     assert r.axes == "Yxz" and r.axes_found and abs(r.offset_s - 0.03) <= 0.01
     assert abs(r.scale / 2 - 1) < 3 * r.sigma + 0.005 and r.sigma < 0.05
     assert np.allclose(r.gravity, 9.80665 * np.array([0.0, np.cos(0.5), np.sin(0.5)]), atol=0.3)
+    # the fit's residual in millimetres of the accelerometer's scale: the same whatever scale the run's centres had
+    r3 = accel_scale(tf, ang, c * 3.0, log, axes="Yxz", offset_s=r.offset_s)
+    assert r3.residual_mm == pytest.approx(r.residual_mm, rel=0.05) and r.residual_mm < 5.0
 
 
 def test_given_axes_and_offset_are_kept_and_a_long_clip_is_fitted_in_windows(rng):

@@ -196,7 +196,7 @@ def accel_scale(times: np.ndarray, angles: np.ndarray, centres: np.ndarray, log:
         p = candidates[ranked[0][1]]
     prob = _Problem(times, angles, centres, log, p, off, windows)
     sol = prob.fit()
-    res = sol.fun[:-3]
+    res = sol.fun[:-3]  # in the run's units (residuals); times |s|: metres
     n, m = len(res), len(sol.x)
     var = float(res @ res) / max(n - m, 1)
     try:
@@ -224,7 +224,7 @@ def accel_scale(times: np.ndarray, angles: np.ndarray, centres: np.ndarray, log:
         scale=s if usable else None, sigma=round(sigma, 4) if np.isfinite(sigma) else None, axes=axes_name(p),
         axes_found=axes is None, offset_s=round(off, 4), offset_found=offset_s is None,
         gravity=[round(float(x), 4) for x in g], bias=[round(float(x), 4) for x in sol.x[4:7]],
-        residual_mm=round(float(np.sqrt(np.mean(res**2))) * 1000, 3), windows=len(windows),
+        residual_mm=round(float(np.sqrt(np.mean(res**2))) * abs(s) * 1000, 3), windows=len(windows),
         motion_ms2=round(motion, 3), why=why, runner_up=runner,
     )  # fmt: skip
 

@@ -60,8 +60,8 @@ STEP_SPECS = (
     StepSpec("motion", ("motion.json", "motion_points.npz"), version=9,  # rotation and translation by the bundle
              bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves; 8: the 6-DoF fit also
     # starts from the essential matrices; 9: no point followed near an undistorted frame's black margin
-    StepSpec("scale", ("scale.json",), version=1, bundle_only=True, only_with="--accel"),  # the 6-DoF path's
-    # metric scale from the accelerometer (sensor.accel); 1: the misfit in the run's units
+    StepSpec("scale", ("scale.json",), version=2, bundle_only=True, only_with="--accel"),  # the 6-DoF path's
+    # metric scale from the accelerometer (sensor.accel); 1: the misfit in the run's units; 2: residual_mm in mm
     StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
