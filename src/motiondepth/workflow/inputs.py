@@ -188,7 +188,7 @@ def accel_input(cfg: RunConfig, clip: Clip, video: str | Path | None = None):
     log = read_accel_log(path, cfg.accel_unit)
     frames = clip.times + clip.time_origin_s
     slack = MAX_OFFSET_S if cfg.accel_offset_ms is None else 0.0
-    lo, hi = log.times[0] + (cfg.accel_offset_ms or 0.0) / 1e3, log.times[-1] + (cfg.accel_offset_ms or 0.0) / 1e3
+    lo, hi = log.times[[0, -1]] + (cfg.accel_offset_ms or 0.0) / 1e3
     if lo > frames[0] + slack or hi < frames[-1] - slack:
         raise InputError(path, f"the log covers {lo:.3f}–{hi:.3f} s and the frames {frames[0]:.3f}–{frames[-1]:.3f} s "
                          f"on their clock ({clip.times_source}): it must cover every frame; put its times on the "
