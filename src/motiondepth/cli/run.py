@@ -40,6 +40,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def _print_result(video: str, res: Result) -> None:
     """The command line's account of one clip's run: motion, shake, depth, tracks and warnings."""
+    from motiondepth.depth.interval import likely
     from motiondepth.eval.spectrum import short_text
     from motiondepth.workflow.report import readout_text
 
@@ -57,7 +58,10 @@ def _print_result(video: str, res: Result) -> None:
     if s.get("rolling_shutter"):
         print(f"  rolling shutter: {readout_text(s['rolling_shutter'])}")
     d = s["depth_m"]
-    print(f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m ({d['source']})")
+    print(
+        f"  depth (frame 0): {d['p2']:.2f}–{d['p98']:.2f} m, median {d['median']:.2f} m{likely(d['median'], d)} "
+        f"({d['source']})"
+    )
     print(
         f"  tracks: {100 * s['visible_last_frame']:.0f}% visible in the last frame; depth over time "
         f"{s['tracks3d_depth_m']['p5']:.2f}–{s['tracks3d_depth_m']['p95']:.2f} m"

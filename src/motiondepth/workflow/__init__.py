@@ -59,7 +59,7 @@ from motiondepth.workflow.steps import (
     solve_rotation,
     track_points,
 )
-from motiondepth.workflow.summary import add_depth_notes, scale_warning, shake_spectra, summarize
+from motiondepth.workflow.summary import add_depth_notes, add_median_interval, scale_warning, shake_spectra, summarize
 
 __all__ = [
     "ARCMIN_PER_RAD",
@@ -74,6 +74,7 @@ __all__ = [
     "RunConfig",
     "StepCache",
     "add_depth_notes",
+    "add_median_interval",
     "calibration_record",
     "check_output_dir",
     "decode_video",

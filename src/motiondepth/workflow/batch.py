@@ -37,7 +37,8 @@ PER_CLIP_OPTIONS = ("gyro", "depth", "gyro_offset", "tracks")  # inputs that bel
 COLUMNS = (
     "clip", "video", "status", "frames", "width", "height", "fps", "intrinsics", "max_rotation_arcmin",
     "roll_p2p_arcmin", "pitch_p2p_arcmin", "yaw_p2p_arcmin", "rms_rate_deg_s", "shake_peak_hz", "shake_series",
-    "residual_median_px", "visible_last_frame", "depth_p2_m", "depth_median_m", "depth_p98_m", "warnings",
+    "residual_median_px", "visible_last_frame", "depth_p2_m", "depth_median_m", "depth_p98_m",
+    "depth_median_low_m", "depth_median_high_m", "warnings",
     "seconds", "error",
 )  # fmt: skip
 
@@ -172,6 +173,10 @@ def summary_row(item: BatchItem) -> dict:
         "residual_median_px": round(s["residual_px"]["median"], 3),
         "visible_last_frame": round(s["visible_last_frame"], 3),
         **{f"depth_{k}_m": round(s["depth_m"][k], 3) for k in ("p2", "median", "p98")},
+        **{
+            f"depth_median_{k}_m": round(x, 3)
+            for k, x in zip(("low", "high"), s["depth_m"].get("median_interval") or (), strict=False)
+        },
         "warnings": len(res.warnings),
     }
     if shake:

@@ -775,6 +775,12 @@ class DepthSummary(TypedDict, total=False):
     valid_fraction: float
     rescale: dict  # DepthRescale's mode, scale, points (and source, why_none, distance_scale, the scale check)
     parallax_coverage: float  # share of pixels corrected mostly by nearby parallax points
+    median_interval: list[float] | None  # [low, high] metres, the median's 80 % interval (depth.interval), or None
+    median_interval_why: str  # why None: the scale is the user's, or the depth prior has no calibration
+    median_interval_level: float
+    median_interval_source: str  # the accelerometer's σ, or the depth prior's calibration
+    median_interval_widened: float  # where the clip contradicts the prior: the widening factor
+    median_interval_why_widened: list[str]
 
 
 class Tracks3DSummary(TypedDict, total=False):

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from motiondepth import __version__
+from motiondepth.depth.interval import likely
 from motiondepth.eval.spectrum import short_text
 from motiondepth.io.atomic import atomic_path
 from motiondepth.types import SEVERITIES, Tracks
@@ -160,7 +161,7 @@ def _warnings_block(warnings: list[str]) -> str:
     return f'<details class="warnings"{opened}><summary>{len(warnings)} warning(s): {head}</summary>{items}</details>'
 
 
-def _motion_rows(motion: dict | None) -> list[tuple[str, str]]:
+def _motion_rows(motion: dict | None, depth: dict) -> list[tuple[str, str]]:
     """The motion model the run used, why, and the camera's translation."""
     if not motion:
         return []
@@ -181,8 +182,9 @@ def _motion_rows(motion: dict | None) -> list[tuple[str, str]]:
                 f"better): {esc(ranked)} — {esc(motion.get('chosen_by') or '')}")  # fmt: skip
     return [
         ("motion model", used),
-        ("camera translation", f"up to {1e3 * motion['translation_max_m']:.1f} mm from frame 0, path "
-         f"{1e3 * motion['path_length_m']:.1f} mm (the scale follows the depth's)"),
+        ("camera translation", f"up to {1e3 * motion['translation_max_m']:.1f} mm from frame 0"
+         f"{likely(motion['translation_max_m'], depth, 1e3, 'mm')}, path {1e3 * motion['path_length_m']:.1f} mm "
+         "(the scale follows the depth's)"),
     ]  # fmt: skip
 
 
@@ -214,7 +216,7 @@ def _summary_rows(res: Result, src: str) -> str:
                     else f"; RMS angular rate {s['rms_rate_deg_s']:.2f}°/s (per-frame angles, frame to frame)"
                 ),
             ),
-            *_motion_rows(s.get("motion")),
+            *_motion_rows(s.get("motion"), s["depth_m"]),
             *(
                 [("shake", esc(short_text(s["shake"]["dense"])) + " (dense trajectory; see <i>Camera shake</i>)")]
                 if "dense" in s.get("shake", {})
@@ -241,7 +243,8 @@ def _summary_rows(res: Result, src: str) -> str:
             *_gyro_rows(s.get("gyro")),
             (
                 "depth (frame 0)",
-                f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m; "
+                f"{d['p2']:.2f} – {d['p98']:.2f} m (2nd–98th percentile), median {d['median']:.2f} m"
+                f"{likely(d['median'], d)}{' (80 %)' if d.get('median_interval') else ''}{esc(_interval_why(d))}; "
                 f"{esc(d['source'])}",
             ),
             *([("metric scale", esc(_scale_text(d)))] if d.get("scale_source") else []),
@@ -450,6 +453,12 @@ the share of query points still tracked in the last frame. Hover a clip's name f
 the warnings and plots.</p>
 </body></html>
 """
+
+
+def _interval_why(d: dict) -> str:
+    if d.get("median_interval_widened"):
+        return f", widened × {d['median_interval_widened']:.1f}: " + "; ".join(d["median_interval_why_widened"])
+    return f" — no interval: {d['median_interval_why']}" if d.get("median_interval_why") else ""
 
 
 def _scale_text(d: dict) -> str:

@@ -37,6 +37,7 @@ from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import focal_outcome, scaled_by
 from motiondepth.workflow.summary import (
     add_depth_notes,
+    add_median_interval,
     depth_frames_summary,
     motion_record,
     motion_summary,
@@ -193,6 +194,8 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     warnings[:0] = clip.notes  # dropped frames
     add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None,
                     accel_log, accel)  # fmt: skip
+    add_median_interval(summary, warnings, rescale, cfg,
+                        motion if motion is not None and motion.solver != "lsq" else None, accel)  # fmt: skip
     files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ()) + (ACCEL_FILES if accel else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
                  timings_s=steps.timings, files=files, cached=[], depth_frames=depth_frames,

@@ -318,6 +318,43 @@ def add_depth_notes(summary: Summary, warnings: list[RunWarning], rescale: Depth
     )
 
 
+def add_median_interval(summary: Summary, warnings: list[RunWarning], rescale: DepthRescale, cfg: RunConfig,
+                        motion: MotionFit | None = None, accel=None) -> None:  # fmt: skip
+    """``summary.depth_m.median_interval``: the frame-0 median depth's 80 % interval (:mod:`motiondepth.depth.interval`)
+    from the accelerometer's σ or the depth prior's calibration; a high-severity warning where the clip contradicts
+    the prior. None, with ``median_interval_why``, where the scale is the user's or the prior was never calibrated."""
+    from motiondepth.depth.interval import accel_interval, card_calibration, prior_interval
+    from motiondepth.models.weights import read_card
+
+    d = summary["depth_m"]
+    median = d["median"]
+    if accel is not None and accel.scale is not None:
+        interval = accel_interval(median, accel.sigma)
+    elif cfg.depth or cfg.scene_distance_m is not None:
+        d["median_interval"] = None
+        d["median_interval_why"] = f"the scale is the one you gave ({'--depth' if cfg.depth else '--scene-distance'})"
+        return
+    else:
+        calibration = None if cfg.depth_model else card_calibration(read_card(cfg.depth_checkpoint)[1])
+        if calibration is None:
+            d["median_interval"] = None
+            d["median_interval_why"] = (f"{_depth_origin(cfg)} has no calibration of its median "
+                                        "(benchmarks/depth_interval.py --checkpoint … --write-card)")  # fmt: skip
+            return
+        moved = rescale.mode != "none" and rescale.scale > 0
+        interval = prior_interval(
+            median, calibration, cfg.depth_checkpoint, median / rescale.scale if moved else median,
+            rescale.scale if motion is not None and moved else None, d["p98"] / max(d["p2"], 1e-6),
+        )  # fmt: skip
+        if interval.widened > 1:
+            warnings.append(high(
+                f"the clip contradicts the depth prior's scale ({'; '.join(interval.reasons)}): the median depth "
+                f"is {interval.text(median)} (80 %, widened × {interval.widened:.1f}); give --accel, --depth or "
+                "--scene-distance for a metric answer"
+            ))  # fmt: skip
+    d.update(interval.as_dict())
+
+
 def _depth_origin(cfg: RunConfig) -> str:
     if cfg.depth_model:
         return f"the depth model in {cfg.depth_model}"
