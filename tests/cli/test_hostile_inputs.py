@@ -403,7 +403,8 @@ def test_run_folder_lock_and_verified_cache(sim, tmp_path, capsys):
     (out / "tracks3d.npz").write_bytes(data[: len(data) // 2])
     third = motiondepth.run(sim["dir"], out, progress=False, grid_half=4)
     assert "tracks3d" not in third.cached and "tracks" in third.cached
-    np.testing.assert_array_equal(third.tracks3d.xyz, res.tracks3d.xyz)
+    # the same answer (to float32 rounding: the tracks were recomputed on the way, and threads may sum in any order)
+    np.testing.assert_allclose(third.tracks3d.xyz, res.tracks3d.xyz, rtol=1e-6, atol=1e-7)
     assert not (out / ".motiondepth.lock").exists()
 
 
