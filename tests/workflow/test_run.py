@@ -802,3 +802,48 @@ def test_a_gyro_log_on_the_frames_own_clock_lines_up_with_no_offset(sim, tmp_pat
                  str(tmp_path / "cmp.json")]) == 0  # fmt: skip
     cmp = json.loads((tmp_path / "cmp.json").read_text())
     assert cmp["rate_correlation"] > 0.9 and abs(cmp["offset_s"]) < 0.05
+
+
+def test_frames_on_their_own_clock_keep_it_in_the_trajectory(sim, tmp_path, capsys):
+    """Issue 48 #1: an image folder whose timestamps.txt is on a phone's clock (≈ 4.33e6 s) gives trajectory.csv
+    and trajectory_dense.csv a clock_s column on that clock, at full precision; compare-gyro on the CSV alone
+    (no run folder beside it) lines up a gyro log on the same clock with no offset given."""
+    from motiondepth.io.gyro_log import read_gyro_log, write_gyro_log
+    from motiondepth.io.trajectory import CLOCK_COLUMN, read_trajectory_csv, trajectory_clock_origin
+
+    origin = 4328043.7123
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    gt = sim["gt"]
+    for k, frame in enumerate(gt.frames):
+        cv2.imwrite(str(folder / f"{k:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    (folder / "timestamps.txt").write_text("".join(f"{origin + t:.6f}\n" for t in gt.timestamps))
+    res = motiondepth.run(folder, tmp_path / "out", progress=False, **sim["flags"])
+    with open(tmp_path / "out" / "trajectory.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    clock = np.array([float(r[CLOCK_COLUMN]) for r in rows])
+    np.testing.assert_allclose(clock - origin, res.trajectory.times, atol=2e-6)
+    assert trajectory_clock_origin(tmp_path / "out" / "trajectory.csv") == pytest.approx(origin, abs=2e-6)
+    assert read_trajectory_csv(tmp_path / "out" / "trajectory.csv").times[0] == 0.0  # time_s still from 0
+    with open(tmp_path / "out" / "trajectory_dense.csv", newline="") as fh:
+        dense = list(csv.DictReader(fh))
+    assert float(dense[0][CLOCK_COLUMN]) - float(dense[0]["time_s"]) == pytest.approx(origin, abs=2e-6)
+    # the trajectory alone, and the sim's gyro moved onto the phone's clock
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(tmp_path / "out" / "trajectory.csv", alone / "trajectory.csv")
+    t, w = read_gyro_log(sim["dir"] / "gyro.csv")
+    write_gyro_log(tmp_path / "gyro.csv", t + origin, w)
+    capsys.readouterr()
+    assert main(["compare-gyro", str(alone / "trajectory.csv"), str(tmp_path / "gyro.csv"),
+                 "--out", str(tmp_path / "cmp.json")]) == 0  # fmt: skip
+    assert "time origin 4328043.712300 s" in capsys.readouterr().out
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    # the same offset as the frames' and the log's times from 0 give (the trajectory's times are frame starts, the
+    # gyro's rotation is the exposure's middle: a few tens of ms on this clip)
+    shutil.copy(tmp_path / "out" / "trajectory.csv", alone / "plain.csv")
+    plain = read_trajectory_csv(alone / "plain.csv")
+    from motiondepth.eval.gyro import compare_with_gyro
+
+    ref = compare_with_gyro(plain, sim["dir"] / "gyro.csv", axes="auto")
+    assert cmp["offset_s"] == pytest.approx(ref["offset_s"], abs=1e-3) and cmp["axes"] == ref["axes"]

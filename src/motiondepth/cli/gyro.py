@@ -12,14 +12,16 @@ from motiondepth.options import Range, number
 
 def cmd_compare_gyro(a: argparse.Namespace) -> int:
     from motiondepth.eval.gyro import compare_with_gyro, format_comparison
-    from motiondepth.io.trajectory import read_trajectory_csv
+    from motiondepth.io.trajectory import read_trajectory_csv, trajectory_clock_origin
 
     traj = read_trajectory_csv(a.trajectory)
-    origin = _run_time_origin(Path(a.trajectory).parent)
-    if origin:  # a run's times start at 0; its frames came on this clock (an image folder's timestamps)
+    # a run's times start at 0; its frames came on this clock (an image folder's timestamps): the file's clock_s
+    # column, or for an older run its folder's config.json
+    origin = trajectory_clock_origin(a.trajectory) or _run_time_origin(Path(a.trajectory).parent)
+    if origin:
         traj.times = traj.times + origin
-        print(f"frame times on the run's own clock (config.json time_origin_s {origin:.6f} s): a gyro log on that "
-              "clock needs no offset")  # fmt: skip
+        print(f"frame times on the frames' own clock (time origin {origin:.6f} s): a gyro log on that clock needs no "
+              "offset")  # fmt: skip
     offset = a.offset  # None: auto
     dense = None
     if a.dense:

@@ -19,12 +19,18 @@ COLUMNS = ["frame", "time_s", "roll_rad", "pitch_rad", "yaw_rad", "residual_px"]
 READOUT_COLUMNS = ["readout_roll_rad", "readout_pitch_rad", "readout_yaw_rad"]
 # the camera centre in metres, in the first frame's camera axes (OpenCV: x right, y down, z forward)
 CENTRE_COLUMNS = ["centre_x_m", "centre_y_m", "centre_z_m"]
+# the frame's time on the clock the frames came with (time_s + config.json's input.time_origin_s), last, when not 0
+CLOCK_COLUMN = "clock_s"
 
 
-def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
+def write_trajectory_csv(path: str | Path, traj: Trajectory, time_origin_s: float = 0.0) -> None:
     """Write one row per frame (plus :data:`READOUT_COLUMNS`, the rolling shutter's rotation from the top
     row to the bottom row, :data:`CENTRE_COLUMNS`, the camera centre in metres in the first frame's camera
-    axes, and ``dense_<j>_<axis>`` columns, when the trajectory has them)."""
+    axes, and ``dense_<j>_<axis>`` columns, when the trajectory has them).
+
+    ``time_s`` starts at 0; with ``time_origin_s`` (the first frame's time on the clock the frames came with, e.g.
+    an image folder's ``timestamps.txt``) a last column :data:`CLOCK_COLUMN` gives each frame's time on that
+    clock, so that a log on the same clock lines up with no offset."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     cols = list(COLUMNS)
@@ -35,6 +41,8 @@ def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
         cols += CENTRE_COLUMNS
     if dense is not None:
         cols += [f"dense_{j}_{a}" for j in range(dense.shape[1]) for a in ("roll", "pitch", "yaw")]
+    if time_origin_s:
+        cols.append(CLOCK_COLUMN)
     writer.writerow(cols)
     for k in range(len(traj.angles)):
         row = [k, f"{traj.times[k]:.6f}", *(f"{a:.9e}" for a in traj.angles[k]), f"{traj.residual_px[k]:.4f}"]
@@ -44,6 +52,8 @@ def write_trajectory_csv(path: str | Path, traj: Trajectory) -> None:
             row += [f"{v:.9e}" for v in centres[k]]
         if dense is not None:
             row += [f"{v:.9e}" for v in dense[k].ravel()]
+        if time_origin_s:
+            row.append(f"{time_origin_s + traj.times[k]:.6f}")
         writer.writerow(row)
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue())
@@ -70,7 +80,8 @@ def _read_table(path: str | Path, what: str, required: list[str], parse):
 
 
 def read_trajectory_csv(path: str | Path) -> Trajectory:
-    """Read a trajectory CSV written by :func:`write_trajectory_csv` (or any with those columns)."""
+    """Read a trajectory CSV written by :func:`write_trajectory_csv` (or any with those columns); ``times`` are
+    ``time_s`` (from 0), :func:`trajectory_clock_origin` gives the clock's origin where the file has one."""
 
     def parse(rows):
         angles = np.array([[float(r[c]) for c in ("roll_rad", "pitch_rad", "yaw_rad")] for r in rows])
@@ -87,11 +98,24 @@ def read_trajectory_csv(path: str | Path) -> Trajectory:
     return _read_table(path, "trajectory", COLUMNS[1:5], parse)
 
 
+def trajectory_clock_origin(path: str | Path) -> float:
+    """The first frame's time on the frames' own clock from a trajectory CSV's :data:`CLOCK_COLUMN` (``clock_s`` −
+    ``time_s`` of its first row), 0 where it has none."""
+
+    def parse(rows):
+        first = rows[0]
+        return float(first[CLOCK_COLUMN]) - float(first["time_s"]) if first.get(CLOCK_COLUMN) else 0.0
+
+    return _read_table(path, "trajectory", ["time_s"], parse)
+
+
 DENSE_COLUMNS = ["frame", "sample", "time_s", "roll_rad", "pitch_rad", "yaw_rad"]
 
 
-def write_dense_csv(path: str | Path, dense: np.ndarray, times: np.ndarray, span_s: float) -> None:
-    """One row per sub-frame sample: ``frame,sample,time_s,roll_rad,pitch_rad,yaw_rad``.
+def write_dense_csv(path: str | Path, dense: np.ndarray, times: np.ndarray, span_s: float,
+                    time_origin_s: float = 0.0) -> None:  # fmt: skip
+    """One row per sub-frame sample: ``frame,sample,time_s,roll_rad,pitch_rad,yaw_rad`` (and :data:`CLOCK_COLUMN`
+    with ``time_origin_s``, as in :func:`write_trajectory_csv`).
 
     Sample ``j`` of frame ``k`` is taken at ``times[k] + (j + 0.5) / S · span_s`` (the middle of its
     share of the frame's exposure-plus-readout span), as in the simulator's ground truth.
@@ -100,11 +124,12 @@ def write_dense_csv(path: str | Path, dense: np.ndarray, times: np.ndarray, span
     t_len, s = dense.shape[:2]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(DENSE_COLUMNS)
+    writer.writerow(DENSE_COLUMNS + ([CLOCK_COLUMN] if time_origin_s else []))
     for k in range(t_len):
         for j in range(s):
             t = times[k] + (j + 0.5) / s * span_s
-            writer.writerow([k, j, f"{t:.6f}", *(f"{a:.9e}" for a in dense[k, j])])
+            clock = [f"{time_origin_s + t:.6f}"] if time_origin_s else []
+            writer.writerow([k, j, f"{t:.6f}", *(f"{a:.9e}" for a in dense[k, j]), *clock])
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue())
 

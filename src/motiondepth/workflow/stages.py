@@ -379,12 +379,14 @@ class CachedSteps:
         from motiondepth.io.trajectory import write_trajectory_csv
 
         cfg, clip = self.cfg, self.clip
+        origin = clip.time_origin_s
+        clock = {"clock": origin} if origin else {}  # (only then: earlier caches stay valid)
         if motion is not None:
             return self.step(
                 "trajectory",
-                {"motion": self.keys["motion"]},
+                {"motion": self.keys["motion"]} | clock,
                 lambda: motion,
-                lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
+                lambda t, o: write_trajectory_csv(o / "trajectory.csv", t, origin),
                 lambda o: _load_trajectory(o, motion.method),
             )
         return self.step(
@@ -396,9 +398,10 @@ class CachedSteps:
                 "pivot": cfg.pivot_m,
                 "times": clip.times,
             }
-            | self.rs_key,
+            | self.rs_key
+            | clock,
             lambda: solve_rotation(tracks, depth, intr, cfg.pivot_m, clip.times, self.solver),
-            lambda t, o: write_trajectory_csv(o / "trajectory.csv", t),
+            lambda t, o: write_trajectory_csv(o / "trajectory.csv", t, origin),
             _load_trajectory,
         )
 
@@ -416,7 +419,9 @@ class CachedSteps:
                 "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
             },
             lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),
-            lambda d, o: write_dense_csv(o / "trajectory_dense.csv", d, clip.times, clip.interval_s),
+            lambda d, o: write_dense_csv(
+                o / "trajectory_dense.csv", d, clip.times, clip.interval_s, clip.time_origin_s
+            ),
             lambda o: read_dense_csv(o / "trajectory_dense.csv")[0],
         )
 
