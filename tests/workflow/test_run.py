@@ -847,3 +847,36 @@ def test_frames_on_their_own_clock_keep_it_in_the_trajectory(sim, tmp_path, caps
 
     ref = compare_with_gyro(plain, sim["dir"] / "gyro.csv", axes="auto")
     assert cmp["offset_s"] == pytest.approx(ref["offset_s"], abs=1e-3) and cmp["axes"] == ref["axes"]
+
+
+def test_a_settings_file_reproduces_a_run_and_a_folder_of_videos_is_a_batch(first_run, sim, tmp_path, capsys):
+    """Issue 48 #11: ``run --config`` with a run's config.json gives that run's options (flags given override it);
+    a folder of video files runs as a batch; bad settings files give one line."""
+    from motiondepth.cli.run import read_run_options
+
+    cfg = first_run.out_dir / "config.json"
+    before = json.loads(cfg.read_text())["options"]
+    assert read_run_options(cfg) == {k: v for k, v in before.items() if k != "progress"}
+    out = tmp_path / "again"
+    assert main(["run", str(sim["video"]), "--out", str(out), "--config", str(cfg), "-q", "--grid-half", "3"]) == 0
+    after = json.loads((out / "config.json").read_text())["options"]
+    assert after["grid_half"] == 3 and {k: v for k, v in after.items() if k != "grid_half"} == {
+        k: v for k, v in before.items() if k != "grid_half"}  # fmt: skip
+    assert after["fx"] == sim["flags"]["fx"]  # from the file: not given on this command line
+    for text, needle in (("{", "not JSON"), ("[1]", "JSON object"), ('{"fxx": 3}', "unknown run options ['fxx']")):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(InputError, match=re.escape(needle)):
+            read_run_options(tmp_path / "bad.json")
+    # a folder of videos
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("b.mp4", "a.mp4"):
+        shutil.copy(sim["video"], clips / name)
+    assert workflow.clips_in([clips]) == [clips / "a.mp4", clips / "b.mp4"]
+    with pytest.raises(InputError, match="video file"):
+        motiondepth.run(clips, tmp_path / "one", progress=False)
+    assert main(["run", str(clips), "--out", str(tmp_path / "batch"), "-q", *sum(
+        ([f"--{k}", str(v)] for k, v in sim["flags"].items()), [])]) == 0  # fmt: skip
+    with open(tmp_path / "batch" / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["depth_median_low_m"]

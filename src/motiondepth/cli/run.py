@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from motiondepth.options import number
@@ -13,12 +15,16 @@ if TYPE_CHECKING:  # the workflow is imported when a command runs, not when the 
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from motiondepth.workflow import RunConfig, run, run_batch
+    from motiondepth.workflow import RunConfig, clips_in, run, run_batch
 
     opts = {k: getattr(a, k) for k in RunConfig.__dataclass_fields__ if k != "progress"}
+    if a.config:  # a settings file: the flags given here override it
+        defaults = {f.name: f.default for f in fields(RunConfig)}
+        opts = read_run_options(a.config) | {k: v for k, v in opts.items() if v != defaults[k]}
     t0 = time.perf_counter()
-    if len(a.video) > 1:
-        batch = run_batch(a.video, a.out, progress=not a.quiet, **opts)
+    videos = clips_in(a.video)  # a folder of video files is a batch of them
+    if len(videos) > 1 or videos != [Path(v) for v in a.video]:
+        batch = run_batch(videos, a.out, progress=not a.quiet, **opts)
         for item in batch.items:
             if item.ok:
                 _print_result(item.video, item.result)
@@ -29,13 +35,38 @@ def cmd_run(a: argparse.Namespace) -> int:
             f"{len(batch.items) - len(batch.failed)} of {len(batch.items)} clips done"
         )
         return 1 if batch.failed else 0
-    res = run(a.video[0], a.out, progress=not a.quiet, **opts)
+    res = run(videos[0], a.out, progress=not a.quiet, **opts)
     _print_result(a.video[0], res)
     print(
         f"wrote {res.out_dir}/ (open report.html) in {time.perf_counter() - t0:.1f} s"
         + (f"; reused cached steps: {', '.join(res.cached)}" if res.cached else "")
     )
     return 0
+
+
+def read_run_options(path: str | Path) -> dict:
+    """``run``'s options from a settings file: a run's ``config.json`` (its ``options``, as that run resolved
+    them) or a JSON object of :class:`~motiondepth.workflow.RunConfig` fields. Unknown names are refused."""
+    import json
+
+    from motiondepth.errors import InputError
+    from motiondepth.workflow.config import RunConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "settings file (--config) not found")
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"settings file is not JSON ({exc})") from None
+    options = record.get("options", record) if isinstance(record, dict) else None
+    if not isinstance(options, dict):
+        raise InputError(path, "settings file must hold a JSON object of run options (or a run's config.json)")
+    known = {f.name for f in fields(RunConfig)} - {"progress"}
+    unknown = sorted(set(options) - known - {"progress"})
+    if unknown:
+        raise InputError(path, f"unknown run options {unknown} (run --help lists them)")
+    return {k: v for k, v in options.items() if k in known}
 
 
 def _print_result(video: str, res: Result) -> None:
@@ -137,7 +168,7 @@ def _add_run(sub) -> None:
         nargs="+",
         metavar="VIDEO",
         help="video file (mp4, mov, mkv, avi, …), a folder of images (png, jpg, …; natural name order) or a "
-        "'simulate' output folder; or several of them",
+        "'simulate' output folder; or several of them; a folder of video files runs them all",
     )
     r.add_argument(
         "--out",
@@ -146,5 +177,8 @@ def _add_run(sub) -> None:
         help="output folder (created; reused as a cache); for several clips the folder holding one folder per clip",
     )
     add_run_flags(r)
+    r.add_argument("--config", metavar="FILE", help="settings from FILE: a run's config.json (its options reproduce "
+                   "that run) or a JSON object of options by their Python names (fx, motion, depth_rescale, …); "
+                   "flags given here override it (a flag at its default value does not)")  # fmt: skip
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)

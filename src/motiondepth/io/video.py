@@ -259,6 +259,17 @@ def load_sim_dir(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# video files a folder of clips is made of (``run FOLDER`` runs them as a batch); GoPro's and Insta360's own too
+VIDEO_FILE_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mts", ".360", ".insv", ".lrv")
+
+
+def list_videos(folder: str | Path) -> list[Path]:
+    """The video files in ``folder`` (by :data:`VIDEO_FILE_SUFFIXES`, natural name order; not its subfolders)."""
+    folder = Path(folder)
+    return sorted((f for f in folder.iterdir() if f.suffix.lower() in VIDEO_FILE_SUFFIXES and f.is_file()),
+                  key=_natural_key)  # fmt: skip
+
+
 TIMESTAMP_FILES = ("timestamps.txt", "times.txt")
 # plausible frame intervals, seconds: numbers in names or timestamp files are read in the first unit
 # (s, ms, µs, ns) whose median interval falls in this range
@@ -418,7 +429,15 @@ def load_frames(
     elif path.is_dir():
         images = list_images(path)
         if not images:
-            raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)")
+            hint = (
+                (
+                    f"; it holds {len(list_videos(path))} video file(s): run them as a batch (motiondepth run FOLDER "
+                    "--out DIR, or workflow.run_batch(workflow.clips_in(FOLDER), DIR))"
+                )
+                if list_videos(path)
+                else ""
+            )
+            raise InputError(path, "folder has neither images nor frames.npz (a 'motiondepth simulate' output)" + hint)
         times, origin, source = _read_images(path, images, max_frames, fps, kept)
         info = {"time_origin_s": origin}
     elif not path.exists():

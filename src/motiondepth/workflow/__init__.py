@@ -40,7 +40,7 @@ people and other tools), :mod:`~motiondepth.workflow.runner` (:func:`run`) and
 from motiondepth.geometry.camera import DEFAULT_HFOV_DEG
 from motiondepth.geometry.pivot import DEFAULT_PIVOT_M
 from motiondepth.io.camera import calibration_record, read_calibration, read_lens_distortion, resolve_intrinsics
-from motiondepth.workflow.batch import BatchItem, BatchResult, run_batch
+from motiondepth.workflow.batch import BatchItem, BatchResult, clips_in, run_batch
 from motiondepth.workflow.cache import StepCache, check_output_dir, environment
 from motiondepth.workflow.config import ARCMIN_PER_RAD, FOCAL_AUTO, OUTPUT_FILES, Clip, Result, RunConfig
 from motiondepth.workflow.exports import write_exports
@@ -77,6 +77,7 @@ __all__ = [
     "add_median_interval",
     "calibration_record",
     "check_output_dir",
+    "clips_in",
     "decode_video",
     "densify",
     "environment",

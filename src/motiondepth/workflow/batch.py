@@ -90,6 +90,20 @@ def clip_folders(videos: list[str | Path]) -> list[str]:
     return names
 
 
+def clips_in(paths: list[str | Path]) -> list[Path]:
+    """The clips ``paths`` name: each as it is, but a folder of video files (no images, not a ``simulate`` folder)
+    stands for its videos, in natural name order."""
+    from motiondepth.io.video import is_sim_dir, list_images, list_videos
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir() and not is_sim_dir(p) and not list_images(p) and list_videos(p):
+            out.extend(list_videos(p))
+        else:
+            out.append(p)
+    return out
+
+
 def run_batch(videos: list[str | Path], out_dir: str | Path, **options: Any) -> BatchResult:
     """:func:`~motiondepth.workflow.run` on every clip, each into ``out_dir/<name>`` (:func:`clip_folders`),
     then ``summary.csv`` and ``index.html`` in ``out_dir``.
