@@ -875,8 +875,8 @@ def test_a_settings_file_reproduces_a_run_and_a_folder_of_videos_is_a_batch(firs
     assert workflow.clips_in([clips]) == [clips / "a.mp4", clips / "b.mp4"]
     with pytest.raises(InputError, match="video file"):
         motiondepth.run(clips, tmp_path / "one", progress=False)
-    assert main(["run", str(clips), "--out", str(tmp_path / "batch"), "-q", *sum(
-        ([f"--{k}", str(v)] for k, v in sim["flags"].items()), [])]) == 0  # fmt: skip
+    flags = [x for k, v in sim["flags"].items() for x in (f"--{k}", str(v))]
+    assert main(["run", str(clips), "--out", str(tmp_path / "batch"), "-q", *flags]) == 0
     with open(tmp_path / "batch" / "summary.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["status"] for r in rows] == ["ok", "ok"] and rows[0]["depth_median_low_m"]
