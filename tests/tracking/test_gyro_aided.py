@@ -95,3 +95,33 @@ def test_gyro_input_errors(tele, tmp_path):
         _track(tele, tmp_path / "g.csv", offset_s=0.2)  # the clip would run past the log's end
     with pytest.raises(InputError, match="not found"):
         _track(tele, tmp_path / "missing.csv")
+
+
+@pytest.mark.slow
+def test_a_phones_own_clock_and_gyro_need_no_offset_and_keep_the_gyro(real_data, tmp_path, capsys):
+    """Issue 48 #1–#2 on the Xiaomi clip (filmed from a car): frame times in timestamps.txt and gyro.txt both on
+    the phone's clock (≈ 4.33e6 s). ``run --gyro`` keeps the gyro (it was refused at rate correlation 0.25–0.52
+    when aligned to the pivot solve alone), and ``compare-gyro`` on the run's trajectory.csv, with no offset or
+    axes given, lines it up at correlation ≥ 0.9 within a few frames' worth of milliseconds."""
+    import json
+    import os
+
+    from motiondepth.cli import main
+    from motiondepth.workflow import run
+
+    phone = real_data / "video-gyro-phone-xiaomi"
+    stamps = np.loadtxt(phone / "framestamp.txt")[98:201]  # RE_frame-N is line N (1-based): frames 99–201
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for p in (phone / "frames").iterdir():
+        os.symlink(p, frames / p.name)
+    (frames / "timestamps.txt").write_text("".join(f"{t:.6f}\n" for t in stamps))
+    res = run(frames, tmp_path / "out", gyro=str(phone / "gyro.txt"), progress=False, fx=573.85, fy=575.04,
+              cx=406.01, cy=309.01)  # fmt: skip
+    g = res.summary["gyro"]
+    assert g["used"] and g["axes"] == "YXZ" and g["rate_correlation"] > 0.9 and abs(g["offset_s"]) < 0.05, g
+    capsys.readouterr()
+    assert main(["compare-gyro", str(tmp_path / "out" / "trajectory.csv"), str(phone / "gyro.txt"),
+                 "--out", str(tmp_path / "cmp.json")]) == 0  # fmt: skip
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    assert cmp["rate_correlation"] >= 0.9 and abs(cmp["offset_s"]) < 0.05, cmp

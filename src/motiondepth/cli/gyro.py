@@ -111,9 +111,10 @@ def _add_compare_gyro(sub) -> None:
     )
     c.add_argument(
         "--axes",
-        default="xyz",
+        default="auto",
         metavar="MAP|auto",
-        help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' searches",
+        help="camera axis i = gyro axis MAP[i], capital = negated (e.g. 'yXz'); 'auto' (the default, as run's "
+        "--gyro-axes) searches the 48 signed permutations",
     )
     c.add_argument(
         "--frame-span",

@@ -10,7 +10,11 @@ video (Gyroflow ``.gcsv``).
 How (:func:`track_with_gyro`):
 
 1. plain KLT tracks of the queries (the starting guesses);
-2. a first rotation solve from them at a constant depth (depth barely moves the angles);
+2. two first rotation solves: the optics solver's pivot model on the KLT tracks at a constant depth (depth
+   barely moves the angles), and the small-motion bundle adjustment, 6-DoF from its rotation-only fit, on
+   chained tracks of the frames (:func:`path_rotation`). Step 3 keeps the one the gyro's rates correlate with
+   best: the pivot solve on long exposures (the papers' regime), the bundle adjustment where the camera travels
+   (a phone filmed from a car: rate correlation 0.25–0.52 from the pivot solve, issue 48 #2);
 3. the gyro aligned with that trajectory: time offset by cross-correlating angular rates, then
    polished on the angles, and the gyro's axes mapped onto the camera's (given, or the best of
    the 48 signed permutations) — the method of ``motiondepth compare-gyro``;
@@ -114,6 +118,22 @@ def gyro_trace(
     return RotationTrace(grid - start_s, np.unwrap(ang, axis=0), "gyro log")
 
 
+def path_rotation(frames: np.ndarray, intrinsics: Intrinsics, depth_m: float = 2.0) -> np.ndarray | None:
+    """(T, 3) rad: the camera's rotation by the small-motion bundle adjustment (6-DoF, started from its rotation-only
+    fit) on chained tracks of ``frames`` with a constant depth prior; None where it cannot solve (too few points)."""
+    from motiondepth.tracking.chain import ChainConfig, track_chained
+    from motiondepth.trajectory.small_motion import SmallMotionConfig, solve_small_motion
+
+    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]))
+    prior = np.full(chained.num_points, depth_m)
+    cfg = SmallMotionConfig(readout_sigma=0.3)
+    try:
+        rot = solve_small_motion(chained, intrinsics, prior, "rotation", readout_fraction=0.5, config=cfg)
+        return solve_small_motion(chained, intrinsics, prior, "6dof", readout_fraction=0.5, config=cfg, init=rot).angles
+    except (ValueError, InputError):
+        return None
+
+
 def align_gyro(
     tracks: Tracks,
     times: np.ndarray,
@@ -122,19 +142,22 @@ def align_gyro(
     pivot_m: float = DEFAULT_PIVOT_M,
     depth_m: float = 2.0,
     solver=None,
+    reference: np.ndarray | None = None,
 ) -> GyroAlignment:
-    """Steps 2–3 of the module docstring: ``gyro`` aligned with a first rotation solve from ``tracks``."""
+    """Steps 2–3 of the module docstring: ``gyro`` aligned with ``reference`` (T, 3) angles
+    (:func:`path_rotation`), or where None with a first rotation solve from ``tracks`` (the pivot model)."""
     from motiondepth.sensor.gyro import fit_alignment
 
     times = np.asarray(times, dtype=np.float64)
     if len(times) != tracks.num_frames:
         raise InputError("gyro", f"need {tracks.num_frames} frame times, got {len(times)}")
-    try:
-        traj = first_solve(tracks, intrinsics, pivot_m, depth_m, times, solver, "aligning a gyro log")
-    except ValueError as exc:
-        raise InputError("gyro", str(exc)) from None
+    if reference is None:
+        try:
+            reference = first_solve(tracks, intrinsics, pivot_m, depth_m, times, solver, "aligning a gyro log").angles
+        except ValueError as exc:
+            raise InputError("gyro", str(exc)) from None
     return fit_alignment(
-        np.nan_to_num(traj.angles), times + gyro.time_origin_s, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit,
+        np.nan_to_num(reference), times + gyro.time_origin_s, gyro.path, gyro.offset_s, gyro.axes, gyro.time_unit,
         gyro.max_offset_s, gyro.span_s, source="frame times",
     )  # fmt: skip
 
@@ -165,7 +188,13 @@ def track_with_gyro(
     """
     t_len, h, w = frames.shape[:3]
     init = init if init is not None else KLTTracker().track(frames, queries)
+    # aligned with both first solves, the better-correlated kept: the pivot model's on long exposures (the papers'
+    # regime: blur biases the chained tracks), the bundle adjustment's where the camera travels (a car)
     al = align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver)
+    path = path_rotation(frames, intrinsics)
+    if path is not None:
+        al = max(al, align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver, path),
+                 key=lambda a: a.rate_correlation)  # fmt: skip
     info = {
         "offset_s": al.offset_s,
         "offset_source": al.offset_source,
