@@ -15,7 +15,7 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
     if a.format in ("colmap", "nerfstudio"):
         from motiondepth.io.scene_export import write_colmap, write_nerfstudio
 
-        counts = (write_colmap if a.format == "colmap" else write_nerfstudio)(a.input, a.out)
+        counts = (write_colmap if a.format == "colmap" else write_nerfstudio)(a.input, a.out, not a.no_images)
         what = ", ".join(f"{v} {k}" for k, v in counts.items())
         print(f"wrote {a.out} ({a.format}): {what}")
         return 0
@@ -54,6 +54,9 @@ def _add_export_trajectory(sub) -> None:
                    help="output format (default tum; colmap and nerfstudio need a run folder)")  # fmt: skip
     x.add_argument("--out", required=True, metavar="PATH", help="file to write (colmap: a folder)")
     x.add_argument("--per-frame", action="store_true", help="a run folder's per-frame trajectory, not the dense one")
+    x.add_argument("--no-images", action="store_true", help="colmap, nerfstudio: the poses only, not the frames they "
+                   "belong to (by default decoded again from the run's input, undistorted as the run did, into "
+                   "images/ beside the export)")  # fmt: skip
     x.add_argument(
         "--pivot",
         type=number(opt.PIVOT),

@@ -5,14 +5,19 @@ and camera centre, metres, in frame 0's camera axes), its intrinsics (``config.j
 camera of the frames ``run`` worked on, undistorted when a calibration had distortion), its tracks
 (``tracks.npz``) and their 3D points (``tracks3d.npz``, metres). Frames whose rotation was not solved
 are left out. Images are named ``frame_000000.png`` … by their index in the clip as ``run`` read it
-(``config.json`` ``input.indices``), so extracting the same frames under those names (for example
-with ``ffmpeg -start_number``) lines them up.
+(``config.json`` ``input.indices``) and written beside the export (``images/``): the run's input decoded again
+with its settings and undistorted as the run undistorted it (:func:`run_frames`), so they are the frames the
+poses and the pinhole camera belong to. ``images=False`` writes the poses only.
 
 **COLMAP** (``cameras.txt``, ``images.txt``, ``points3D.txt``; COLMAP's text model): one ``PINHOLE``
 camera; per image the world-to-camera pose ``R = R_kᵀ``, ``t = −R_kᵀ C_k`` as ``QW QX QY QZ TX TY TZ``
 (COLMAP's convention), and its 2D observations; the world frame is frame 0's camera (x right, y down,
-z forward, metres). A 3D point per track: its frame-0 position from ``tracks3d.npz`` (Seurat's
-metric depth), observed where the track is visible.
+z forward, metres). A 3D point per track: its frame-0 position from ``tracks3d.npz`` (the tracks' metric
+depth), its colour frame 0's at the track, observed where the track is visible and the point reprojects within
+:data:`MAX_REPROJECTION_PX` (COLMAP's own default filter); ``ERROR`` is the mean reprojection error, pixels, of
+the observations kept. The others are left out: a track on something that moves, or whose frame-0 depth is off,
+does not reproject with the camera's path (on TUM they reached 150 px), and a point seen in fewer than two images
+is dropped.
 
 **nerfstudio** (``transforms.json``): ``fl_x fl_y cx cy w h`` and per frame ``file_path`` and the
 camera-to-world ``transform_matrix`` in nerfstudio's OpenGL axes (x right, y up, z back): the
@@ -30,6 +35,43 @@ from motiondepth.geometry.rotations import euler_to_matrix, matrix_to_quat
 from motiondepth.io.atomic import atomic_path, staged_output_dir
 
 OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down, z forward → x right, y up, z back
+MAX_REPROJECTION_PX = 4.0  # observations of a point further than this from its reprojection are left out
+IMAGES = "images"  # the folder beside the export that holds the frames
+
+
+def run_frames(run_dir: str | Path) -> np.ndarray:
+    """(T, H, W, 3) uint8: the frames a run worked on, its input decoded again with its settings (``config.json``
+    ``input.video`` and ``options``) and undistorted with its recorded lens (``intrinsics.distortion``)."""
+    from motiondepth.errors import InputError
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+    from motiondepth.io.run_folder import RunFolder
+    from motiondepth.workflow.inputs import decode_video
+
+    run = RunFolder.open(run_dir)
+    video = (run.record.get("input") or {}).get("video")
+    if not video or not Path(video).exists():
+        raise InputError(run.path / "config.json", f"the run's input {video} is not there: the export writes the "
+                         "frames the poses belong to from it (or write the poses only: --no-images)")  # fmt: skip
+    o = run.record.get("options") or {}
+    clip = decode_video(video, int(o.get("start") or 0), o.get("end"), int(o.get("stride") or 1), o.get("resize"),
+                        o.get("fps"))  # fmt: skip
+    if clip.size != run.size or len(clip.frames) != run.frames:
+        raise InputError(video, f"decodes to {len(clip.frames)} frames of {clip.size[1]}x{clip.size[0]}, not the "
+                         f"run's {run.frames} of {run.size[1]}x{run.size[0]}: it changed since the run")  # fmt: skip
+    lens = (run.record.get("intrinsics") or {}).get("distortion")
+    if not lens:
+        return clip.frames
+    return undistort_frames(clip.frames, Intrinsics(*run.fx_fy_cx_cy), LensDistortion(lens["model"], lens["coeffs"]))
+
+
+def _write_images(folder: Path, frames: np.ndarray, names: list[str], which: np.ndarray) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in which:
+        if not cv2.imwrite(str(folder / names[k]), cv2.cvtColor(frames[k], cv2.COLOR_RGB2BGR)):
+            raise OSError(f"cannot write {folder / names[k]}")
 
 
 def _run_folder(run_dir: Path) -> dict:
@@ -56,17 +98,52 @@ def _run_folder(run_dir: Path) -> dict:
             "centres": traj.centres, "solved": solved, "tracks": tracks, "tracks3d": t3d}  # fmt: skip
 
 
-def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
-    """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``; returns counts."""
+def _reprojection_px(r: dict, frames: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    """(K, N) pixels: how far each point ``xyz`` (N, 3, world) lands from its track in each solved frame (NaN where
+    the track is not visible or the point is behind the camera)."""
+    fx, fy, cx, cy = r["K"]
+    tracks = r["tracks"]
+    out = np.full((len(frames), len(xyz)), np.nan)
+    for i, k in enumerate(frames):
+        p = (xyz - r["centres"][k]) @ euler_to_matrix(r["angles"][k])  # world → camera k: R_kᵀ (X − C_k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.stack([fx * p[:, 0] / p[:, 2] + cx, fy * p[:, 1] / p[:, 2] + cy], 1)
+        e = np.linalg.norm(uv - tracks.tracks[k, r["point_ids"]], axis=1)
+        out[i] = np.where(tracks.visible[k, r["point_ids"]] & (p[:, 2] > 0), e, np.nan)
+    return out
+
+
+def write_colmap(run_dir: str | Path, out_dir: str | Path, images: bool = True) -> dict:
+    """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``, and with ``images``
+    the frames in ``out_dir/images``; returns counts."""
     r = _run_folder(Path(run_dir))
     (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
     tracks, t3d = r["tracks"], r["tracks3d"]
     frames = np.flatnonzero(r["solved"])
-    # 3D points: each track's frame-0 position (frame 0 is the world), where Seurat gave one
+    pixels = run_frames(run_dir) if images else None
+    # 3D points: each track's frame-0 position (frame 0 is the world), observed where it reprojects
     points: dict[int, np.ndarray] = {}
+    colour: dict[int, np.ndarray] = {}
+    error: dict[int, float] = {}
+    kept = np.zeros((len(frames), 0), bool)
+    dropped = 0
     if tracks is not None and t3d is not None and t3d.xyz.shape[:2] == tracks.tracks.shape[:2]:
         ok = t3d.visible[0] & np.isfinite(t3d.xyz[0]).all(1) & (t3d.xyz[0, :, 2] > 0)
-        points = {int(n): t3d.xyz[0, n] for n in np.flatnonzero(ok)}
+        ids = np.flatnonzero(ok)
+        r["point_ids"] = ids
+        e = _reprojection_px(r, frames, t3d.xyz[0, ids].astype(np.float64))
+        kept = np.nan_to_num(e, nan=np.inf) <= MAX_REPROJECTION_PX
+        seen = kept.sum(0) >= 2
+        dropped = int(np.isfinite(e).sum() - kept[:, seen].sum())
+        kept &= seen
+        for j in np.flatnonzero(seen):
+            n = int(ids[j])
+            points[n] = t3d.xyz[0, n]
+            error[n] = float(e[kept[:, j], j].mean())
+            if pixels is not None:
+                u, v = np.clip(np.rint(tracks.tracks[0, n]).astype(int), 0, [w - 1, h - 1])
+                colour[n] = pixels[0, v, u]
+    column = {int(n): j for j, n in enumerate(r.get("point_ids", []))}
     observations: dict[int, list[tuple[int, int]]] = {n: [] for n in points}
     lines = ["# Image list with two lines of data per image:",
              "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",
@@ -83,7 +160,7 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
         obs = []
         if points:
             for n in points:
-                if tracks.visible[k, n]:
+                if kept[image_id - 1, column[n]]:
                     u, v = tracks.tracks[k, n]
                     observations[n].append((image_id, len(obs)))
                     obs.append(f"{u:.3f} {v:.3f} {n + 1}")
@@ -94,16 +171,22 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path) -> dict:
            "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)"]  # fmt: skip
     for n, xyz in points.items():
         track = " ".join(f"{i} {j}" for i, j in observations[n])
-        pts.append(f"{n + 1} {xyz[0]:.6f} {xyz[1]:.6f} {xyz[2]:.6f} 128 128 128 0 {track}")
-    with staged_output_dir(out_dir) as stage:  # the three files land together, into a new or existing folder
+        rgb = " ".join(str(int(c)) for c in colour.get(n, (128, 128, 128)))
+        pts.append(f"{n + 1} {xyz[0]:.6f} {xyz[1]:.6f} {xyz[2]:.6f} {rgb} {error[n]:.4f} {track}")
+    with staged_output_dir(out_dir) as stage:  # the files land together, into a new or existing folder
         for name, text in (("cameras.txt", camera), ("images.txt", lines), ("points3D.txt", pts)):
             (stage / name).write_text("\n".join(text) + "\n")
-    return {"images": len(frames), "points": len(points)}
+        if pixels is not None:
+            _write_images(stage / IMAGES, pixels, r["names"], frames)
+    return {"images": len(frames), "points": len(points), "observations left out": dropped,
+            "image files": len(frames) if pixels is not None else 0}  # fmt: skip
 
 
-def write_nerfstudio(run_dir: str | Path, out: str | Path) -> dict:
-    """nerfstudio ``transforms.json`` at ``out``; returns counts."""
+def write_nerfstudio(run_dir: str | Path, out: str | Path, images: bool = True) -> dict:
+    """nerfstudio ``transforms.json`` at ``out``, and with ``images`` the frames in ``images/`` beside it; returns
+    counts."""
     r = _run_folder(Path(run_dir))
+    pixels = run_frames(run_dir) if images else None
     (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
     frames = []
     for k in np.flatnonzero(r["solved"]):
@@ -114,6 +197,8 @@ def write_nerfstudio(run_dir: str | Path, out: str | Path) -> dict:
     note = "poses from a motiondepth run; world = frame 0's camera, metres; OpenGL camera axes"
     doc = {"camera_model": "OPENCV", "fl_x": fx, "fl_y": fy, "cx": cx, "cy": cy, "w": w, "h": h,
            "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0, "frames": frames, "motiondepth": note}  # fmt: skip
+    if pixels is not None:  # the images first: a transforms.json never names images that are not there
+        _write_images(Path(out).parent / IMAGES, pixels, r["names"], np.flatnonzero(r["solved"]))
     with atomic_path(Path(out)) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
-    return {"images": len(frames)}
+    return {"images": len(frames), "image files": len(frames) if pixels is not None else 0}
