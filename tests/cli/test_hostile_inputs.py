@@ -927,7 +927,8 @@ def test_export_into_folders_and_from_cut_runs(sim, tmp_path, capsys):
                   tmp_path, capsys)  # fmt: skip
     (tmp_path / "empty").mkdir()
     assert main(["export-trajectory", str(run_dir), "--format", "colmap", "--out", str(tmp_path / "empty")]) == 0
-    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["cameras.txt", "images.txt", "points3D.txt"]
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["cameras.txt", "images", "images.txt",
+                                                                       "points3D.txt"]  # fmt: skip
     cut = tmp_path / "cut"
     shutil.copytree(run_dir, cut)
     text = (cut / "trajectory.csv").read_text()

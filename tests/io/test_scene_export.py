@@ -53,7 +53,7 @@ def _parse_images(path):
 
 def test_colmap_text_model_reprojects_its_points(tmp_path):
     ang, cen, world, _ = _run(tmp_path / "run")
-    counts = write_colmap(tmp_path / "run", tmp_path / "colmap", images=False)
+    counts = write_colmap(tmp_path / "run", tmp_path / "colmap")
     # the unsolved frame 3 is left out
     assert counts == {"images": 5, "points": 20, "observations left out": 0, "image files": 0}
     cam = [r for r in (tmp_path / "colmap" / "cameras.txt").read_text().splitlines() if not r.startswith("#")]
@@ -82,14 +82,14 @@ def test_colmap_text_model_reprojects_its_points(tmp_path):
 def test_colmap_export_reads_back_with_pycolmap(tmp_path):
     pycolmap = pytest.importorskip("pycolmap")
     _run(tmp_path / "run")
-    write_colmap(tmp_path / "run", tmp_path / "colmap", images=False)
+    write_colmap(tmp_path / "run", tmp_path / "colmap")
     rec = pycolmap.Reconstruction(str(tmp_path / "colmap"))
     assert rec.num_images() == 5 and rec.num_points3D() == 20
 
 
 def test_nerfstudio_transforms_are_opengl_camera_to_world(tmp_path):
     ang, cen, _, _ = _run(tmp_path / "run")
-    assert write_nerfstudio(tmp_path / "run", tmp_path / "transforms.json", images=False) == {
+    assert write_nerfstudio(tmp_path / "run", tmp_path / "transforms.json") == {
         "images": 5,
         "image files": 0,
     }
@@ -123,7 +123,7 @@ def test_a_point_that_moves_is_observed_only_where_it_reprojects(tmp_path):
     tracks.tracks[2:, 0] += 30.0  # point 1 moves 30 px from frame 2 on: seen where it is, in frames 0–1 only
     tracks.tracks[1:, 1] += 30.0  # point 2 from frame 1 on: one observation left
     save_tracks(tmp_path / "run" / "tracks.npz", tracks, intr)
-    counts = write_colmap(tmp_path / "run", tmp_path / "colmap", images=False)
+    counts = write_colmap(tmp_path / "run", tmp_path / "colmap")
     # solved frames 0, 1, 2, 4, 5, and the first 5 points are hidden in frame 4: point 1 loses frames 2 and 5,
     # point 2 all four of its observations (frames 0, 1, 2, 5) with the point
     assert counts["points"] == 19 and counts["observations left out"] == 2 + 4
@@ -151,7 +151,9 @@ def test_a_real_clips_colmap_export_opens_in_pycolmap_with_its_undistorted_image
                "height": 480, "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
     res = run(tum / "rgb", tmp_path / "run", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(tmp_path / "tum.json"), progress=False)  # fmt: skip
-    counts = write_colmap(tmp_path / "run", tmp_path / "colmap")
+    from motiondepth.workflow.inputs import run_frames
+
+    counts = write_colmap(tmp_path / "run", tmp_path / "colmap", run_frames(tmp_path / "run"))
     rec = pycolmap.Reconstruction(str(tmp_path / "colmap"))
     assert rec.num_images() == counts["images"] == 30 and rec.num_points3D() == counts["points"] > 100
     errors = []

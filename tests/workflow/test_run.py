@@ -885,11 +885,12 @@ def test_a_settings_file_reproduces_a_run_and_a_folder_of_videos_is_a_batch(firs
 def test_scene_exports_write_the_frames_their_poses_belong_to(first_run, sim, tmp_path):
     """Issue 48 #5: the COLMAP and nerfstudio exports of a run write the frames they name, decoded again from the
     run's input; the points get frame 0's colours and their reprojection errors."""
-    from motiondepth.io.scene_export import run_frames, write_colmap, write_nerfstudio
+    from motiondepth.io.scene_export import write_colmap, write_nerfstudio
+    from motiondepth.workflow.inputs import run_frames
 
     frames = run_frames(first_run.out_dir)
     np.testing.assert_array_equal(frames, first_run.clip.frames)
-    counts = write_colmap(first_run.out_dir, tmp_path / "colmap")
+    counts = write_colmap(first_run.out_dir, tmp_path / "colmap", frames)
     names = [r.split()[-1] for r in (tmp_path / "colmap" / "images.txt").read_text().splitlines()[4::2]]
     assert counts["image files"] == counts["images"] == len(names) > 0
     assert all((tmp_path / "colmap" / "images" / n).is_file() for n in names)
@@ -898,7 +899,7 @@ def test_scene_exports_write_the_frames_their_poses_belong_to(first_run, sim, tm
     rows = [r.split() for r in (tmp_path / "colmap" / "points3D.txt").read_text().splitlines() if r[0] != "#"]
     assert rows and any(r[4:7] != ["128", "128", "128"] for r in rows)
     assert all(0 <= float(r[7]) <= 4.0 for r in rows)
-    ns = write_nerfstudio(first_run.out_dir, tmp_path / "ns" / "transforms.json")
+    ns = write_nerfstudio(first_run.out_dir, tmp_path / "ns" / "transforms.json", frames)
     doc = json.loads((tmp_path / "ns" / "transforms.json").read_text())
     assert ns["image files"] == len(doc["frames"]) and all((tmp_path / "ns" / f["file_path"]).is_file()
                                                            for f in doc["frames"])  # fmt: skip

@@ -14,8 +14,10 @@ def cmd_export_trajectory(a: argparse.Namespace) -> int:
 
     if a.format in ("colmap", "nerfstudio"):
         from motiondepth.io.scene_export import write_colmap, write_nerfstudio
+        from motiondepth.workflow.inputs import run_frames
 
-        counts = (write_colmap if a.format == "colmap" else write_nerfstudio)(a.input, a.out, not a.no_images)
+        pixels = None if a.no_images else run_frames(a.input)
+        counts = (write_colmap if a.format == "colmap" else write_nerfstudio)(a.input, a.out, pixels)
         what = ", ".join(f"{v} {k}" for k, v in counts.items())
         print(f"wrote {a.out} ({a.format}): {what}")
         return 0

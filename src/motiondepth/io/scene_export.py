@@ -5,9 +5,10 @@ and camera centre, metres, in frame 0's camera axes), its intrinsics (``config.j
 camera of the frames ``run`` worked on, undistorted when a calibration had distortion), its tracks
 (``tracks.npz``) and their 3D points (``tracks3d.npz``, metres). Frames whose rotation was not solved
 are left out. Images are named ``frame_000000.png`` … by their index in the clip as ``run`` read it
-(``config.json`` ``input.indices``) and written beside the export (``images/``): the run's input decoded again
-with its settings and undistorted as the run undistorted it (:func:`run_frames`), so they are the frames the
-poses and the pinhole camera belong to. ``images=False`` writes the poses only.
+(``config.json`` ``input.indices``) and, given the frames, written beside the export (``images/``): the command
+line passes the run's input decoded again with its settings and undistorted as the run undistorted it
+(:func:`motiondepth.workflow.inputs.run_frames`), so they are the frames the poses and the pinhole camera belong
+to.
 
 **COLMAP** (``cameras.txt``, ``images.txt``, ``points3D.txt``; COLMAP's text model): one ``PINHOLE``
 camera; per image the world-to-camera pose ``R = R_kᵀ``, ``t = −R_kᵀ C_k`` as ``QW QX QY QZ TX TY TZ``
@@ -39,30 +40,10 @@ MAX_REPROJECTION_PX = 4.0  # observations of a point further than this from its 
 IMAGES = "images"  # the folder beside the export that holds the frames
 
 
-def run_frames(run_dir: str | Path) -> np.ndarray:
-    """(T, H, W, 3) uint8: the frames a run worked on, its input decoded again with its settings (``config.json``
-    ``input.video`` and ``options``) and undistorted with its recorded lens (``intrinsics.distortion``)."""
-    from motiondepth.errors import InputError
-    from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.geometry.distortion import LensDistortion, undistort_frames
-    from motiondepth.io.run_folder import RunFolder
-    from motiondepth.workflow.inputs import decode_video
-
-    run = RunFolder.open(run_dir)
-    video = (run.record.get("input") or {}).get("video")
-    if not video or not Path(video).exists():
-        raise InputError(run.path / "config.json", f"the run's input {video} is not there: the export writes the "
-                         "frames the poses belong to from it (or write the poses only: --no-images)")  # fmt: skip
-    o = run.record.get("options") or {}
-    clip = decode_video(video, int(o.get("start") or 0), o.get("end"), int(o.get("stride") or 1), o.get("resize"),
-                        o.get("fps"))  # fmt: skip
-    if clip.size != run.size or len(clip.frames) != run.frames:
-        raise InputError(video, f"decodes to {len(clip.frames)} frames of {clip.size[1]}x{clip.size[0]}, not the "
-                         f"run's {run.frames} of {run.size[1]}x{run.size[0]}: it changed since the run")  # fmt: skip
-    lens = (run.record.get("intrinsics") or {}).get("distortion")
-    if not lens:
-        return clip.frames
-    return undistort_frames(clip.frames, Intrinsics(*run.fx_fy_cx_cy), LensDistortion(lens["model"], lens["coeffs"]))
+def _check_pixels(pixels: np.ndarray | None, r: dict) -> None:
+    if pixels is not None and (pixels.shape[1:3] != tuple(r["size"]) or len(pixels) != len(r["angles"])):
+        raise ValueError(f"{len(pixels)} frames of {pixels.shape[1:3]} given for a run of {len(r['angles'])} of "
+                         f"{tuple(r['size'])}")  # fmt: skip
 
 
 def _write_images(folder: Path, frames: np.ndarray, names: list[str], which: np.ndarray) -> None:
@@ -113,14 +94,15 @@ def _reprojection_px(r: dict, frames: np.ndarray, xyz: np.ndarray) -> np.ndarray
     return out
 
 
-def write_colmap(run_dir: str | Path, out_dir: str | Path, images: bool = True) -> dict:
-    """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``, and with ``images``
-    the frames in ``out_dir/images``; returns counts."""
+def write_colmap(run_dir: str | Path, out_dir: str | Path, pixels: np.ndarray | None = None) -> dict:
+    """``cameras.txt``, ``images.txt`` and ``points3D.txt`` (COLMAP text model) in ``out_dir``, and given the run's
+    frames ``pixels`` (T, H, W, 3) RGB, those solved in ``out_dir/images`` and the points' colours; returns
+    counts."""
     r = _run_folder(Path(run_dir))
     (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
     tracks, t3d = r["tracks"], r["tracks3d"]
     frames = np.flatnonzero(r["solved"])
-    pixels = run_frames(run_dir) if images else None
+    _check_pixels(pixels, r)
     # 3D points: each track's frame-0 position (frame 0 is the world), observed where it reprojects
     points: dict[int, np.ndarray] = {}
     colour: dict[int, np.ndarray] = {}
@@ -182,11 +164,11 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path, images: bool = True) 
             "image files": len(frames) if pixels is not None else 0}  # fmt: skip
 
 
-def write_nerfstudio(run_dir: str | Path, out: str | Path, images: bool = True) -> dict:
-    """nerfstudio ``transforms.json`` at ``out``, and with ``images`` the frames in ``images/`` beside it; returns
-    counts."""
+def write_nerfstudio(run_dir: str | Path, out: str | Path, pixels: np.ndarray | None = None) -> dict:
+    """nerfstudio ``transforms.json`` at ``out``, and given the run's frames ``pixels``, those solved in ``images/``
+    beside it; returns counts."""
     r = _run_folder(Path(run_dir))
-    pixels = run_frames(run_dir) if images else None
+    _check_pixels(pixels, r)
     (fx, fy, cx, cy), (h, w) = r["K"], r["size"]
     frames = []
     for k in np.flatnonzero(r["solved"]):

@@ -204,3 +204,27 @@ def solver_config(cfg: RunConfig, clip: Clip):
         return rolling_shutter_config(cfg.rolling_shutter, readout, clip.interval_s)
     except ValueError as exc:
         raise InputError("--readout-ms", str(exc)) from None
+
+
+def run_frames(run_dir: str | Path) -> np.ndarray:
+    """(T, H, W, 3) uint8: the frames a run worked on, its input decoded again with its settings (``config.json``
+    ``input.video`` and ``options``) and undistorted with its recorded lens (``intrinsics.distortion``)."""
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+    from motiondepth.io.run_folder import RunFolder
+
+    run = RunFolder.open(run_dir)
+    video = (run.record.get("input") or {}).get("video")
+    if not video or not Path(video).exists():
+        raise InputError(run.path / "config.json", f"the run's input {video} is not there: the export writes the "
+                         "frames the poses belong to from it (or write the poses only: --no-images)")  # fmt: skip
+    o = run.record.get("options") or {}
+    clip = decode_video(video, int(o.get("start") or 0), o.get("end"), int(o.get("stride") or 1), o.get("resize"),
+                        o.get("fps"))  # fmt: skip
+    if clip.size != run.size or len(clip.frames) != run.frames:
+        raise InputError(video, f"decodes to {len(clip.frames)} frames of {clip.size[1]}x{clip.size[0]}, not the "
+                         f"run's {run.frames} of {run.size[1]}x{run.size[0]}: it changed since the run")  # fmt: skip
+    lens = (run.record.get("intrinsics") or {}).get("distortion")
+    if not lens:
+        return clip.frames
+    return undistort_frames(clip.frames, Intrinsics(*run.fx_fy_cx_cy), LensDistortion(lens["model"], lens["coeffs"]))
