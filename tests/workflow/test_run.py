@@ -395,7 +395,11 @@ def test_report_renders_its_images_in_headless_chromium(first_run, tmp_path):
     page = tmp_path / "report.html"
     probe = (
         "<script>addEventListener('load', () => { document.body.setAttribute('data-images', "
-        "Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1).join(',')); });</script>"
+        "Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1).join(',')); "
+        # the 3D view (issue 48 #12): how many points it drew, and how many of its pixels are not the background
+        "const c = document.getElementById('scene3d'); const px = c.getContext('2d').getImageData(0, 0, c.width, "
+        "c.height).data; let ink = 0; for (let i = 0; i < px.length; i += 4) if (px[i] + px[i + 1] + px[i + 2] < 750) "
+        "ink++; document.body.setAttribute('data-scene', c.dataset.drawn + ':' + ink); });</script>"
     )
     page.write_text((first_run.out_dir / "report.html").read_text().replace("</body>", probe + "</body>"))
     cmd = [
@@ -417,6 +421,24 @@ def test_report_renders_its_images_in_headless_chromium(first_run, tmp_path):
     assert widths, dom[-2000:]
     values = [int(v) for v in widths.group(1).split(",")]
     assert len(values) >= 4 and all(v > 0 for v in values), values
+    drawn, ink = (int(v) for v in re.search(r'data-scene="(\d+):(\d+)"', dom).groups())
+    assert drawn > 1000 and ink > 0.05 * 720 * 480, (drawn, ink)
+
+
+def test_the_report_shows_the_scene_in_3d(first_run):
+    """Issue 48 #12: the report's 3D view holds frame 0's points in metres with their colours, the camera's
+    positions and its frusta, self-contained (the data in the page, no network)."""
+    from motiondepth.workflow.report import SCENE_FRUSTA, scene_3d_data
+
+    page = (first_run.out_dir / "report.html").read_text()
+    assert '<canvas id="scene3d"' in page and "http" not in page.split('id="scene3d-data">')[1].split("</script>")[0]
+    data = json.loads(page.split('id="scene3d-data">')[1].split("</script>")[0])
+    assert data == scene_3d_data(first_run)
+    pts = np.array(data["points"])
+    assert len(pts) > 1000 and len(data["colours"]) == len(pts)
+    assert np.median(pts[:, 2]) == pytest.approx(np.median(first_run.depth), rel=0.05)  # metres, frame 0's depth
+    np.testing.assert_allclose(data["path"][-1], first_run.trajectory.centres[-1], atol=1e-4)
+    assert 2 <= len(data["frusta"]) <= SCENE_FRUSTA and all(len(f) == 5 for f in data["frusta"])
 
 
 @pytest.mark.slow

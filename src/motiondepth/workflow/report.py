@@ -296,6 +296,107 @@ def _sources_text(s: Summary) -> str:
     )
 
 
+SCENE_POINTS = 6000  # at most this many frame-0 points in the report's 3D view
+SCENE_FRUSTA = 24  # … and this many camera frusta along the path
+
+_SCENE_JS = """
+(() => {
+  const data = JSON.parse(document.getElementById('scene3d-data').textContent);
+  const canvas = document.getElementById('scene3d'), g = canvas.getContext('2d');
+  const W = canvas.width, H = canvas.height, C = data.centre, F = 0.9 * W;
+  let yaw = 0.5, pitch = -0.35, zoom = 1.0;
+  const dist = 2.2 * data.radius;
+  function proj(p) {  // frame 0's camera axes (x right, y down, z forward), turned about the scene's centre
+    const x = p[0] - C[0], y = p[1] - C[1], z = p[2] - C[2];
+    const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+    const x1 = cy * x - sy * z, z1 = sy * x + cy * z;
+    const y1 = cp * y - sp * z1, z2 = sp * y + cp * z1 + dist;
+    const s = zoom * F / Math.max(z2, 1e-3 * dist);
+    return [W / 2 + x1 * s, H / 2 + y1 * s, z2];
+  }
+  function line(a, b) { g.moveTo(a[0], a[1]); g.lineTo(b[0], b[1]); }
+  function draw() {
+    g.fillStyle = '#fff'; g.fillRect(0, 0, W, H);
+    const pts = data.points.map((p, i) => [proj(p), data.colours[i]]).filter(q => q[0][2] > 0);
+    pts.sort((a, b) => b[0][2] - a[0][2]);  // far first
+    for (const [q, c] of pts) { g.fillStyle = 'rgb(' + c + ')'; g.fillRect(q[0] - 1.5, q[1] - 1.5, 3, 3); }
+    g.strokeStyle = '#d62728'; g.lineWidth = 2; g.beginPath();
+    data.path.forEach((p, i) => { const q = proj(p); if (i) g.lineTo(q[0], q[1]); else g.moveTo(q[0], q[1]); });
+    g.stroke();
+    g.strokeStyle = '#1f77b4'; g.lineWidth = 1; g.beginPath();
+    for (const f of data.frusta) {  // apex and four far corners
+      const a = proj(f[0]), k = f.slice(1).map(proj);
+      for (let i = 0; i < 4; i++) { line(a, k[i]); line(k[i], k[(i + 1) % 4]); }
+    }
+    g.stroke();
+    canvas.dataset.drawn = String(pts.length);
+  }
+  let drag = null;
+  canvas.addEventListener('pointerdown', e => {
+    drag = [e.clientX, e.clientY]; canvas.setPointerCapture(e.pointerId);
+  });
+  canvas.addEventListener('pointerup', () => { drag = null; });
+  canvas.addEventListener('pointermove', e => {
+    if (!drag) return;
+    yaw += 0.01 * (e.clientX - drag[0]); pitch = Math.max(-1.5, Math.min(1.5, pitch - 0.01 * (e.clientY - drag[1])));
+    drag = [e.clientX, e.clientY]; draw();
+  });
+  canvas.addEventListener('wheel', e => { e.preventDefault(); zoom *= Math.exp(-0.001 * e.deltaY); draw(); },
+                          {passive: false});
+  draw();
+})();
+"""
+
+
+def scene_3d_data(res: Result) -> dict:
+    """The report's 3D view: frame 0's points (metres, frame 0's camera axes, with their colours), the camera
+    path's centres and a few frusta (apex and four far corners) along it."""
+    from motiondepth.geometry.rotations import euler_to_matrix
+
+    depth, frame, k = res.depth, res.clip.frames[0], res.intrinsics
+    h, w = depth.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / SCENE_POINTS))))
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    z = depth[ys, xs]
+    ok = np.isfinite(z) & (z > 0)
+    if res.clip.recorded is not None:  # not the black margin of undistorted frames
+        ok &= res.clip.recorded[ys, xs]
+    xs, ys, z = xs[ok], ys[ok], z[ok]
+    pts = np.stack([(xs - k.cx) / k.fx * z, (ys - k.cy) / k.fy * z, z], 1)
+    traj = res.trajectory
+    centres = traj.centres if traj.centres is not None else np.zeros((len(traj.angles), 3))
+    solved = np.isfinite(traj.angles).all(1) & np.isfinite(centres).all(1)
+    median = float(np.median(z)) if len(z) else 1.0
+    size = 0.08 * median  # a frustum's depth
+    u, v = np.array([0, w, w, 0]), np.array([0, 0, h, h])
+    corners = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones(4)], 1)  # the image's corners at depth 1
+    idx = np.flatnonzero(solved)
+    frusta = []
+    for j in idx[np.unique(np.linspace(0, len(idx) - 1, min(len(idx), SCENE_FRUSTA)).astype(int))] if len(idx) else []:
+        r = euler_to_matrix(traj.angles[j])  # camera j → frame 0
+        frusta.append(np.vstack([centres[j], centres[j] + size * corners @ r.T]).round(4).tolist())
+    allp = np.vstack([pts, centres[solved]]) if len(pts) else centres[solved]
+    centre = np.median(allp, 0) if len(allp) else np.zeros(3)
+    radius = float(np.percentile(np.linalg.norm(allp - centre, axis=1), 95)) if len(allp) else 1.0
+    return {"points": pts.round(4).tolist(), "colours": [",".join(map(str, c)) for c in frame[ys, xs].tolist()],
+            "path": centres[solved].round(5).tolist(), "frusta": frusta, "centre": centre.round(4).tolist(),
+            "radius": max(radius, 1e-3)}  # fmt: skip
+
+
+def _scene_section(res: Result) -> str:
+    import json
+
+    data = json.dumps(scene_3d_data(res), separators=(",", ":")).replace("</", "<\\/")
+    return f"""<h2>Scene in 3D</h2>
+<figure><canvas id="scene3d" width="720" height="480" style="max-width:100%;border:1px solid #ddd;touch-action:none">
+</canvas><figcaption>The first frame's points at their metric depth, in their colours, the camera's path (red; its
+positions, in the first frame's camera axes) and its frustum every few frames (blue). Drag to turn, scroll to
+zoom. The same points are in <a href="points.ply">points.ply</a>; the path is in
+<a href="trajectory.csv">trajectory.csv</a>.</figcaption></figure>
+<script type="application/json" id="scene3d-data">{data}</script>
+<script>{_SCENE_JS}</script>"""
+
+
 def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: str = "") -> str:
     """The page as a string, from a run's result: ``video`` as given, ``steps`` the step cache's bookkeeping
     (seconds, cached), ``created`` the run's time stamp; reads ``trajectory.png`` from ``out_dir`` (written before
@@ -347,7 +448,8 @@ def render_report(out_dir: Path, res: Result, video: str, steps: dict, created: 
 <h2>Camera rotation</h2>
 <figure>{traj_img}<figcaption>Roll, pitch and yaw relative to the first frame (arcminutes): per-frame solve
 (red) and the dense trajectory decoder ({res.trajectory.dense.shape[1]} samples per frame, blue); right,
-the same path in 3D as in the paper's Figure 5.</figcaption></figure>
+the rotation as a path in angle space, as in the paper's Figure 5 (the camera's positions are in the 3D view
+below).</figcaption></figure>
 <h2>Camera shake</h2>
 <figure>{spec_img}<figcaption>Left: angular-rate spectral density of the rotation, all axes together. Right: RMS
 rotation per frequency band. The per-frame solve cannot see above its Nyquist frequency
@@ -367,6 +469,7 @@ inverse depth: warm = near ({d["p2"]:.2f} m), cool = far ({d["p98"]:.2f} m); the
 image as <a href="depth.png">depth.png</a>).</figcaption></figure>
 </div>
 {frames_section}
+{_scene_section(res)}
 <h2>Depth over time</h2>
 <figure>{tdepth_img}<figcaption>The depth of every tracked point over time, made metric by the first frame's
 depth.{sources} Left: a sample of the tracks, coloured by their depth when first seen (as in the depth map), and
