@@ -21,12 +21,11 @@ from motiondepth.options import number
 
 
 def cmd_track(a: argparse.Namespace) -> int:
-    from motiondepth.geometry.distortion import recorded_area, undistort_frames
     from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
     from motiondepth.io.tracks import save_tracks
     from motiondepth.tracking.chain import inside_area
     from motiondepth.tracking.grid import track_frames
-    from motiondepth.workflow.inputs import decode_video
+    from motiondepth.workflow.inputs import decode_video, undistorted
 
     clip = decode_video(a.input, a.start, a.end, a.stride, a.resize)
     given = intrinsics_from_args(a)
@@ -44,18 +43,16 @@ def cmd_track(a: argparse.Namespace) -> int:
                                   calibration_record=clip.camera)[0]  # fmt: skip
     else:  # the grid about the image centre
         intr = None
-    frames = clip.frames
     if lens is not None:
-        frames = undistort_frames(frames, intr, lens)
+        clip = undistorted(clip, intr, lens)
         print(f"frames undistorted ({lens.describe()}); the tracks are in the undistorted frames' pixels")
     t0 = time.perf_counter()
     try:
-        tracks = track_frames(frames, a.grid_half, intr, a.tracker, grid_size=a.grid_size)
+        tracks = track_frames(clip.frames, a.grid_half, intr, a.tracker, grid_size=a.grid_size)
     except ValueError as exc:
         raise InputError(a.input, str(exc)) from None
-    if lens is not None:  # no point counts as seen in the undistortion's black margin
-        area = recorded_area(intr, lens, clip.size)
-        tracks.visible &= inside_area(area, tracks.tracks.reshape(-1, 2)).reshape(tracks.visible.shape)
+    if clip.recorded is not None:  # no point counts as seen in the undistortion's black margin
+        tracks.visible &= inside_area(clip.recorded, tracks.tracks.reshape(-1, 2)).reshape(tracks.visible.shape)
     save_tracks(a.out, tracks, None if intr is None else intr.as_array())
     print(
         f"wrote {a.out}: {tracks.num_points} points x {tracks.num_frames} frames (source frames "

@@ -79,9 +79,9 @@ def _run_folder(run_dir: Path) -> dict:
             "centres": traj.centres, "solved": solved, "tracks": tracks, "tracks3d": t3d}  # fmt: skip
 
 
-def _reprojection_px(r: dict, frames: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-    """(K, N) pixels: how far each point ``xyz`` (N, 3, world) lands from its track in each solved frame (NaN where
-    the track is not visible or the point is behind the camera)."""
+def _reprojection_px(r: dict, frames: np.ndarray, ids: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    """(K, N) pixels: how far each point ``xyz`` (N, 3, world) of the tracks ``ids`` lands from its track in each
+    solved frame (NaN where the track is not visible or the point is behind the camera)."""
     fx, fy, cx, cy = r["K"]
     tracks = r["tracks"]
     out = np.full((len(frames), len(xyz)), np.nan)
@@ -89,8 +89,8 @@ def _reprojection_px(r: dict, frames: np.ndarray, xyz: np.ndarray) -> np.ndarray
         p = (xyz - r["centres"][k]) @ euler_to_matrix(r["angles"][k])  # world → camera k: R_kᵀ (X − C_k)
         with np.errstate(divide="ignore", invalid="ignore"):
             uv = np.stack([fx * p[:, 0] / p[:, 2] + cx, fy * p[:, 1] / p[:, 2] + cy], 1)
-        e = np.linalg.norm(uv - tracks.tracks[k, r["point_ids"]], axis=1)
-        out[i] = np.where(tracks.visible[k, r["point_ids"]] & (p[:, 2] > 0), e, np.nan)
+        e = np.linalg.norm(uv - tracks.tracks[k, ids], axis=1)
+        out[i] = np.where(tracks.visible[k, ids] & (p[:, 2] > 0), e, np.nan)
     return out
 
 
@@ -107,13 +107,13 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path, pixels: np.ndarray | 
     points: dict[int, np.ndarray] = {}
     colour: dict[int, np.ndarray] = {}
     error: dict[int, float] = {}
+    ids = np.zeros(0, int)  # the tracks with a frame-0 point; kept: (frame, point) observations within the filter
     kept = np.zeros((len(frames), 0), bool)
     dropped = 0
     if tracks is not None and t3d is not None and t3d.xyz.shape[:2] == tracks.tracks.shape[:2]:
         ok = t3d.visible[0] & np.isfinite(t3d.xyz[0]).all(1) & (t3d.xyz[0, :, 2] > 0)
         ids = np.flatnonzero(ok)
-        r["point_ids"] = ids
-        e = _reprojection_px(r, frames, t3d.xyz[0, ids].astype(np.float64))
+        e = _reprojection_px(r, frames, ids, t3d.xyz[0, ids].astype(np.float64))
         kept = np.nan_to_num(e, nan=np.inf) <= MAX_REPROJECTION_PX
         seen = kept.sum(0) >= 2
         dropped = int(np.isfinite(e).sum() - kept[:, seen].sum())
@@ -125,7 +125,7 @@ def write_colmap(run_dir: str | Path, out_dir: str | Path, pixels: np.ndarray | 
             if pixels is not None:
                 u, v = np.clip(np.rint(tracks.tracks[0, n]).astype(int), 0, [w - 1, h - 1])
                 colour[n] = pixels[0, v, u]
-    column = {int(n): j for j, n in enumerate(r.get("point_ids", []))}
+    column = {int(n): j for j, n in enumerate(ids)}  # a track's column in kept
     observations: dict[int, list[tuple[int, int]]] = {n: [] for n in points}
     lines = ["# Image list with two lines of data per image:",
              "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",

@@ -111,6 +111,18 @@ def exposure_timing(cfg: RunConfig, clip: Clip, what: str) -> tuple[float, float
     return exposure, readout
 
 
+def undistorted(clip: Clip, intr, lens) -> Clip:
+    """``clip`` seen through a pinhole camera ``intr``: its frames undistorted from ``lens``
+    (:class:`~motiondepth.geometry.distortion.LensDistortion`), and ``recorded`` the pixels that hold recorded content
+    (not the black margin the undistortion leaves)."""
+    from dataclasses import replace
+
+    from motiondepth.geometry.distortion import recorded_area, undistort_frames
+
+    frames = undistort_frames(clip.frames, intr, lens)
+    return replace(clip, frames=frames, recorded=recorded_area(intr, lens, clip.size))
+
+
 FALLBACK_EXPOSURE_FRACTION = 0.5  # of the frame interval, when nothing gives the exposure: a 180° shutter
 
 

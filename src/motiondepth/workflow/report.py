@@ -351,25 +351,20 @@ _SCENE_JS = """
 def scene_3d_data(res: Result) -> dict:
     """The report's 3D view: frame 0's points (metres, frame 0's camera axes, with their colours), the camera
     path's centres and a few frusta (apex and four far corners) along it."""
+    from motiondepth.geometry.camera import unproject
     from motiondepth.geometry.rotations import euler_to_matrix
+    from motiondepth.io.pointcloud import depth_to_points
 
-    depth, frame, k = res.depth, res.clip.frames[0], res.intrinsics
+    depth, k = res.depth, res.intrinsics
     h, w = depth.shape
-    step = max(1, int(np.ceil(np.sqrt(h * w / SCENE_POINTS))))
-    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
-    z = depth[ys, xs]
-    ok = np.isfinite(z) & (z > 0)
     if res.clip.recorded is not None:  # not the black margin of undistorted frames
-        ok &= res.clip.recorded[ys, xs]
-    xs, ys, z = xs[ok], ys[ok], z[ok]
-    pts = np.stack([(xs - k.cx) / k.fx * z, (ys - k.cy) / k.fy * z, z], 1)
+        depth = np.where(res.clip.recorded, depth, 0.0)
+    pts, colours = depth_to_points(depth, res.clip.frames[0], k, max_points=SCENE_POINTS)  # as points.ply, sparser
     traj = res.trajectory
     centres = traj.centres if traj.centres is not None else np.zeros((len(traj.angles), 3))
     solved = np.isfinite(traj.angles).all(1) & np.isfinite(centres).all(1)
-    median = float(np.median(z)) if len(z) else 1.0
-    size = 0.08 * median  # a frustum's depth
-    u, v = np.array([0, w, w, 0]), np.array([0, 0, h, h])
-    corners = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones(4)], 1)  # the image's corners at depth 1
+    size = 0.08 * (float(np.median(pts[:, 2])) if len(pts) else 1.0)  # a frustum's depth
+    corners = unproject(np.array([[0, 0], [w, 0], [w, h], [0, h]]), 1.0, k)  # the image's corners at depth 1
     idx = np.flatnonzero(solved)
     frusta = []
     for j in idx[np.unique(np.linspace(0, len(idx) - 1, min(len(idx), SCENE_FRUSTA)).astype(int))] if len(idx) else []:
@@ -378,7 +373,7 @@ def scene_3d_data(res: Result) -> dict:
     allp = np.vstack([pts, centres[solved]]) if len(pts) else centres[solved]
     centre = np.median(allp, 0) if len(allp) else np.zeros(3)
     radius = float(np.percentile(np.linalg.norm(allp - centre, axis=1), 95)) if len(allp) else 1.0
-    return {"points": pts.round(4).tolist(), "colours": [",".join(map(str, c)) for c in frame[ys, xs].tolist()],
+    return {"points": pts.round(4).tolist(), "colours": [",".join(map(str, c)) for c in colours.tolist()],
             "path": centres[solved].round(5).tolist(), "frusta": frusta, "centre": centre.round(4).tolist(),
             "radius": max(radius, 1e-3)}  # fmt: skip
 

@@ -10,7 +10,6 @@ from typing import Any
 from motiondepth import __version__
 from motiondepth.errors import InputError, check_device
 from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.distortion import recorded_area, undistort_frames
 from motiondepth.io.atomic import remove_empty_folders
 from motiondepth.io.camera import calibration_record, read_lens_distortion, resolve_intrinsics
 from motiondepth.types import note
@@ -32,7 +31,7 @@ from motiondepth.workflow.config import (
     check_options,
 )
 from motiondepth.workflow.exports import write_exports
-from motiondepth.workflow.inputs import accel_input, decode_video, gyro_aid, resolve_exposure
+from motiondepth.workflow.inputs import accel_input, decode_video, gyro_aid, resolve_exposure, undistorted
 from motiondepth.workflow.stages import CachedSteps, imported_tracks
 from motiondepth.workflow.steps import focal_outcome, scaled_by
 from motiondepth.workflow.summary import (
@@ -96,8 +95,7 @@ def run(video: str | Path, out_dir: str | Path = "motiondepth-out", **options: A
             raise InputError(cfg.calibration, f"its lens distortion ({lens.describe()}) maps only {covered:.0%} of the "
                              "undistorted frame inside the recorded one: coefficients no lens has (check their order "
                              "and the model)")  # fmt: skip
-        clip = replace(clip, frames=undistort_frames(clip.frames, intr, lens),
-                       recorded=recorded_area(intr, lens, clip.size))  # fmt: skip
+        clip = undistorted(clip, intr, lens)
         intr_origin += f"; frames undistorted ({lens.describe()})"
     decode_s = time.perf_counter() - t_start
     _check_grid_fits(video, clip, intr, cfg)
