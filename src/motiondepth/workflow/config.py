@@ -77,8 +77,8 @@ STEP_SPECS = (
     StepSpec("plot", ("trajectory.png", "spectrum.png"), version=2),  # 2: legends above the data, per-frame angles
     # at mid-frame, the spectrum's reach shaded
     StepSpec("depth_plot", ("tracks_depth.png",)),  # the tracks' depth over time
-    StepSpec("report", ("report.html",), version=2),  # 2: the depth-over-time section, the videos in the page, the
-    # depth map's colour bar
+    StepSpec("report", ("report.html",), version=3),  # 2: the depth-over-time section, the videos in the page, the
+    # depth map's colour bar; 3: the median depth's interval, the scene in 3D
 )  # fmt: skip
 STEP = {s.name: s for s in STEP_SPECS}
 

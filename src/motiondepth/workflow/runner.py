@@ -181,19 +181,18 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
     summary["depth_frames"] = depth_frames_summary(depth_confidence)
     if motion is not None:
         summary["motion"] = motion_summary(motion, traj)
+    bundle = motion if motion is not None and motion.solver != "lsq" else None  # the bundle adjustment gave the path
     if intr_warning:
         warnings.insert(0, intr_warning)
     if user_tracks is not None:  # what checking the user's tracks found (positions hidden, a corner covered)
         warnings[:0] = user_tracks.meta.get("warnings", [])
-        if motion is not None and motion.solver != "lsq":  # where they are used, and where not (issue 48 #8)
+        if bundle is not None:  # where they are used, and where not (issue 48 #8)
             warnings.append(note("--tracks: your tracks give the tracks' depth over time, Seurat, the overlay and the "
                                  "grid check of the motion model; the camera path comes from the bundle adjustment's "
                                  "own chained tracks, which cover the whole image in every frame"))  # fmt: skip
     warnings[:0] = clip.notes  # dropped frames
-    add_depth_notes(summary, warnings, rescale, cfg, motion if motion is not None and motion.solver != "lsq" else None,
-                    accel_log, accel)  # fmt: skip
-    add_median_interval(summary, warnings, rescale, cfg,
-                        motion if motion is not None and motion.solver != "lsq" else None, accel)  # fmt: skip
+    add_depth_notes(summary, warnings, rescale, cfg, bundle, accel_log, accel)
+    add_median_interval(summary, warnings, rescale, cfg, bundle, accel)
     files = {f: out / f for f in OUTPUT_FILES + (MOTION_FILES if motion else ()) + (ACCEL_FILES if accel else ())}
     res = Result(out, clip, intr, intr_origin, tracks, depth, traj, tracks3d, summary, warnings,
                  timings_s=steps.timings, files=files, cached=[], depth_frames=depth_frames,

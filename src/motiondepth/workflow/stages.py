@@ -193,6 +193,7 @@ class CachedSteps:
         if gyro is not None:
             gyro_key = {"log": file_fingerprint(gyro.path), "pivot": cfg.pivot_m, "times": clip.times, **self.rs_key}
             gyro_key |= {k: getattr(gyro, k) for k in ("exposure_s", "readout_s", "offset_s", "axes")}
+            gyro_key["alignment"] = 2  # 2: aligned to the better of the pivot solve and the bundle adjustment
             if gyro.time_origin_s or gyro.max_offset_s != 2.0:  # (only then: earlier caches stay valid)
                 gyro_key |= {"time_origin_s": gyro.time_origin_s, "max_offset_s": gyro.max_offset_s}
         fit_key, exposure, readout = self._blur_fit_timing()
