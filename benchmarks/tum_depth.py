@@ -48,8 +48,26 @@ def kinect_depths(seq, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def score_run(res, gt: np.ndarray) -> dict:
-    """Depth over time of ``res.tracks3d`` and (when the run has them) every frame's depth against ``gt``."""
+def rigid_ratios(xy0: np.ndarray, z0: np.ndarray, angles: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(T, N) depths of static points seen at undistorted pixels ``xy0`` (N, 2) at depths ``z0`` (N,) in frame 0,
+    moved by a path (angles (T, 3), the project's camera-to-reference convention, and centres (T, 3) metres):
+    the rigid prediction with no rolling shutter."""
+    from motiondepth.geometry.rotations import euler_to_matrix
+
+    k = np.array([[TUM_CAMERA["fx"], 0, TUM_CAMERA["cx"]], [0, TUM_CAMERA["fy"], TUM_CAMERA["cy"]], [0, 0, 1]])
+    x = (np.c_[xy0, np.ones(len(xy0))] @ np.linalg.inv(k).T) * z0[:, None]  # (N, 3), frame 0's axes
+    r = euler_to_matrix(np.nan_to_num(np.asarray(angles, np.float64)))  # (T, 3, 3)
+    c = np.nan_to_num(np.asarray(centres, np.float64))
+    return np.einsum("tj,tnj->tn", r[:, :, 2], x[None] - c[:, None])  # the z of R_kᵀ (X − C_k)
+
+
+def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Depth over time of ``res.tracks3d`` and (when the run has them) every frame's depth against ``gt``.
+
+    With ``true_path`` (the motion capture's angles and centres, :meth:`TumSequence.relative_motion`) also two
+    floors, each the Kinect's own frame-0 depth at the tracks moved rigidly: by the true path (``floor_true_path``:
+    what no rigid prediction can beat against this ground truth: the Kinect's noise, the tracks' drift and the
+    motion capture's timing), and by the run's path (``floor_run_path``: the path's share of the error)."""
     from motiondepth.eval.depth_metrics import depth_metrics
     from motiondepth.eval.depth_over_time import depth_ratio_errors, sample_depth_maps
 
@@ -66,6 +84,13 @@ def score_run(res, gt: np.ndarray) -> dict:
     for key in ("path_depth", "seurat_depth"):
         if key in t3.meta:
             out[key.replace("_depth", "") + "_only"] = _ratio(depth_ratio_errors(t3.meta[key][:, at0], truth, vis))
+    if true_path is not None:
+        xy0, z0 = tr.tracks[0, at0].astype(np.float64), truth[0]
+        for key, (ang, cen) in (("floor_true_path", true_path),
+                                ("floor_run_path", (res.trajectory.angles, res.trajectory.centres))):  # fmt: skip
+            if cen is None:
+                cen = np.zeros_like(ang)
+            out[key] = _ratio(depth_ratio_errors(rigid_ratios(xy0, z0, ang, cen), truth, vis))
     frames = getattr(res, "depth_frames", None)
     if frames is not None:
         metric, scaled = [], []
@@ -123,7 +148,7 @@ def main() -> int:
     write_json(calib, TUM_CAMERA)
     res = run(TUM / "rgb", a.work / f"run-{a.start}-{a.end}-{a.motion}", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(calib), motion=a.motion, progress=False)  # fmt: skip
-    out = score_run(res, kinect_depths(seq, pos))
+    out = score_run(res, kinect_depths(seq, pos), seq.relative_motion(pos))
     out["rotation"] = score_rotation(res, seq, pos)
     print(json.dumps(out, indent=1))
     return 0

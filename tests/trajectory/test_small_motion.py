@@ -206,3 +206,115 @@ def test_the_6dof_fit_keeps_the_cheapest_of_its_starts_and_records_each():
     assert set(starts) >= {"rotation fit", "rest"} and best.model == "6dof"
     assert best.cost == pytest.approx(min(starts.values()), abs=0.1)
     assert np.abs(best.angles - ang).max() * ARCMIN < 1.0
+
+
+def _reference_normal(prob, cur, q, full, eta, rf, inv_var, smooth, rf_sigma, rf_prior):
+    """The normal equations the plain way: the (2M, P) pose Jacobian (six interpolation frames per row, frame 0
+    held, the readout fraction last) multiplied out by scipy."""
+    import scipy.sparse as sp
+
+    m, t_len = len(prob.n), len(full)
+    n_p = q * (t_len - 1)
+    ws = np.sqrt(cur.w)
+    pj = cur.js
+    slots = np.concatenate([pj.kw[:, None, :, None] * pj.jk[:, :, None, :],
+                            pj.fw[:, None, :, None] * pj.jf[:, :, None, :]], 2) * ws[:, None, None, None]  # fmt: skip
+    frames = np.concatenate([prob.kf, prob.ff], 1)
+    rows = np.broadcast_to(np.arange(2 * m).reshape(m, 2)[:, :, None, None], slots.shape)
+    cols = np.broadcast_to(((frames - 1) * q)[:, None, :, None] + np.arange(q), slots.shape)
+    keep = np.broadcast_to((frames > 0)[:, None, :, None], slots.shape)
+    jp = sp.csr_matrix((slots[keep], (rows[keep], cols[keep])), shape=(2 * m, n_p + 1))
+    jp = sp.hstack([jp[:, :n_p], sp.csr_matrix((cur.jr * ws[:, None]).reshape(-1, 1))]).tocsr()
+    je = sp.csr_matrix(((cur.je * ws[:, None]).ravel(), (np.arange(2 * m), np.repeat(prob.n, 2))),
+                       shape=(2 * m, len(eta)))  # fmt: skip
+    r = (cur.res * ws[:, None]).ravel()
+    h_pp = (jp.T @ jp).toarray()
+    h_pp[:n_p, :n_p] += (smooth.T @ smooth).toarray()
+    h_pp[-1, -1] += rf_sigma**-2
+    g_p = jp.T @ r
+    g_p[:n_p] += smooth.T @ (smooth @ full[1:].ravel())
+    g_p[-1] += (rf - rf_prior) / rf_sigma**2
+    h_pe = (jp.T @ je).toarray()
+    h_ee = np.asarray(je.multiply(je).sum(0)).ravel() + inv_var
+    g_e = je.T @ r + (eta - prob.eta_prior) * inv_var
+    return h_pp, g_p, h_pe, h_ee, g_e
+
+
+def _linearised(rng, t_len, n=120, span=None):
+    """A 6-DoF problem linearised away from its solution (tracks of ``span`` frames at most, re-seeded)."""
+    import motiondepth.trajectory.small_motion as sm
+
+    tr, ang, cen, z = _clip(rng, t_len=t_len, n=n, readout_fraction=0.6)
+    vis = tr.visible.copy()
+    if span is not None:  # each track seen for `span` frames from a random start
+        start = rng.integers(0, t_len - span + 1, n)
+        start[: n // 4] = 0
+        frames = np.arange(t_len)[:, None]
+        vis = (frames >= start) & (frames < start + span)
+    tr = Tracks(tr.tracks, vis, tr.queries, tr.image_size)
+    prior = np.where(vis[0], z, np.nan)
+    cfg = SmallMotionConfig(readout_sigma=0.3)
+    prob, _ = sm._build(tr, INTR, prior, cfg)
+    full = np.concatenate([ang, cen], 1) * 0.8
+    full[0] = 0.0
+    eta = prob.eta_prior + rng.normal(0, 0.1, len(prob.eta_prior))
+    rf = 0.5
+    res, js, je, jr, _ = sm._residuals_and_jacobian(prob, full, eta, rf, "6dof", 0.2, INTR)
+    w = sm._huber_weights(np.linalg.norm(res, axis=1), 1.0)
+    cur = sm._Evaluation(0.0, 0.0, res, js, je, jr, w)
+    smooth = (sm.sp.diags(np.full(6 * (t_len - 2), 3.0)) @ sm._second_difference(t_len, 6)).tocsr()
+    inv_var = 1.0 / prob.eta_sigma**2
+    return sm, prob, cur, full, eta, rf, inv_var, smooth
+
+
+def test_the_block_summed_normal_equations_are_the_jacobians_products(rng):
+    sm, prob, cur, full, eta, rf, inv_var, smooth = _linearised(rng, 9)
+    neq = sm._normal_equations(prob, cur, 6, full, eta, rf, inv_var, smooth, (0.4, 0.3), sm._Groups.of(prob))
+    h_pp, g_p, h_pe, h_ee, g_e = _reference_normal(prob, cur, 6, full, eta, rf, inv_var, smooth, 0.3, 0.4)
+    assert neq.band is None
+    for got, want in ((neq.h_pp, h_pp), (neq.g_p, g_p), (neq.h_pe, h_pe), (neq.h_ee, h_ee), (neq.g_e, g_e)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    np.testing.assert_allclose(neq.coupled, (h_pe / h_ee) @ h_pe.T, rtol=1e-9, atol=1e-9 * np.abs(h_pp).max())
+
+
+def test_a_long_clip_of_short_tracks_is_solved_banded_with_the_dense_step(rng, monkeypatch):
+    sm, prob, cur, full, eta, rf, inv_var, smooth = _linearised(rng, 40, n=400, span=6)
+    groups = sm._Groups.of(prob)
+    monkeypatch.setattr(sm, "BANDED_MIN_FRAMES", 10)
+    banded = sm._normal_equations(prob, cur, 6, full, eta, rf, inv_var, smooth, (0.4, 0.3), groups)
+    monkeypatch.setattr(sm, "BANDED_MIN_FRAMES", 10_000)
+    dense = sm._normal_equations(prob, cur, 6, full, eta, rf, inv_var, smooth, (0.4, 0.3), groups)
+    assert banded.band is not None and banded.band < 0.3 * 6 * 39 and dense.band is None
+    for lam in (1e-3, 1.0):
+        (dp_b, de_b), (dp_d, de_d) = sm._damped_step(banded, lam), sm._damped_step(dense, lam)
+        np.testing.assert_allclose(dp_b, dp_d, rtol=1e-7, atol=1e-10 * np.abs(dp_d).max())
+        np.testing.assert_allclose(de_b, de_d, rtol=1e-7, atol=1e-10 * np.abs(de_d).max())
+
+
+def test_long_tracks_are_cut_into_pieces_that_share_a_frame():
+    from motiondepth.trajectory.small_motion import split_long_tracks
+
+    t_len = 25
+    vis = np.zeros((t_len, 3), bool)
+    vis[:, 0] = True  # the whole clip: 25 frames → pieces 0–9, 9–18, 18–24
+    vis[3:8, 1] = True  # short: one piece
+    vis[5:15, 2] = True  # exactly 10 frames: one piece
+    xy = np.random.default_rng(0).uniform(0, 100, (t_len, 3, 2)).astype(np.float32)
+    q = np.c_[vis.argmax(0), xy[vis.argmax(0), np.arange(3)]].astype(np.float32)
+    pieces, prior, origin = split_long_tracks(Tracks(xy, vis, q, (H, W)), np.array([2.0, 3.0, np.nan]), 10)
+    np.testing.assert_array_equal(origin, [0, 0, 0, 1, 2])
+    np.testing.assert_array_equal(pieces.queries[:, 0], [0, 9, 18, 3, 5])
+    assert [np.flatnonzero(pieces.visible[:, i]).max() for i in range(3)] == [9, 18, 24]
+    np.testing.assert_array_equal(pieces.tracks[9, 1], xy[9, 0])  # the shared frame is the next piece's reference
+    assert prior[0] == 2.0 and np.isnan(prior[1:3]).all() and prior[3] == 3.0
+    assert pieces.visible.sum() == vis.sum() + 2  # every observation kept; the two shared frames counted twice
+
+
+def test_a_clip_whose_tracks_are_cut_still_recovers_its_motion(rng):
+    tr, ang, _, z = _clip(rng, t_len=30, n=300)
+    cfg = SmallMotionConfig(readout_sigma=0, max_track_frames=10, split_above_frames=0)
+    sol = solve_small_motion(tr, INTR, z, "6dof", config=cfg)
+    assert sol.meta["track_pieces"] == 4 * 300 and sol.depth.shape == (300,) and sol.used.all()
+    rms = np.sqrt(np.mean(ang[1:] ** 2))
+    assert np.sqrt(np.mean((sol.angles - ang) ** 2)) < 0.03 * rms
+    assert np.median(np.abs(sol.depth - z) / z) < 0.05

@@ -69,6 +69,10 @@ class SmallMotionConfig:
     angle_tolerance_rad: float = 3e-6  # … or when no frame's angles moved more than this (0.01′) in the last step
     # (0: off); past that point the fit creeps along a flat valley of camera centres (docs/small-motion.md)
     min_track_frames: int = 3  # a track must be seen in this many frames to take part
+    max_track_frames: int = 60  # on clips longer than split_above_frames, a track seen over more frames than this
+    # is cut into pieces of this many (split_long_tracks): the frames' system stays banded and the solve linear in
+    # the clip's length; below that the dense solve is faster and keeps each track whole
+    split_above_frames: int = 300
     min_points: int = 8  # a frame with fewer observations than this is unsolved (NaN)
 
 
@@ -149,9 +153,10 @@ class _Problem:
     kf: np.ndarray  # (M, 3) frames of the observation's pose interpolation
     kb: np.ndarray  # (M, 3) … base weights
     kv: np.ndarray  # (M, 3) … velocity weights, times the row offset (readout fraction 1)
-    ff: np.ndarray  # (M, 3) frames of the track's first-frame pose interpolation
-    fb: np.ndarray  # (M, 3)
-    fv: np.ndarray  # (M, 3)
+    ff: np.ndarray  # (M, 3) frames of the track's first-frame pose interpolation (``tf`` of its track)
+    tf: np.ndarray  # (N, 3) per track: the frames of its first-frame pose interpolation
+    tb: np.ndarray  # (N, 3) … base weights
+    tv: np.ndarray  # (N, 3) … velocity weights, times the row offset of its first row
     rays: np.ndarray  # (N, 3) track rays in their first frame
     eta_prior: np.ndarray  # (N,) log inverse depth prior
     eta_sigma: np.ndarray  # (N,)
@@ -174,10 +179,9 @@ def _build(
     uv = tracks.tracks[kk, idx[nn]].astype(np.float64)
     h = tracks.image_size[0]
     kf, kb, kv = _interp_weights(kk, t_len)
-    f = first[idx][nn]
-    ff, fb, fv = _interp_weights(f, t_len)
+    tf, tb, tv = _interp_weights(first[idx], t_len)
     kv *= _row_offset(uv[:, 1], h)[:, None]
-    fv *= _row_offset(p0[nn, 1], h)[:, None]
+    tv *= _row_offset(p0[:, 1], h)[:, None]
     pd = np.asarray(prior_depth, np.float64)[idx]
     known = np.isfinite(pd) & (pd > 0) & (first[idx] == 0)
     if not known.any():
@@ -185,17 +189,18 @@ def _build(
     eta_prior = np.full(len(idx), -np.log(np.median(pd[known])))
     eta_prior[known] = -np.log(pd[known])
     eta_sigma = np.where(known, cfg.depth_prior_sigma, cfg.free_depth_sigma)
-    return _Problem(kk, nn, uv, kf, kb, kv, ff, fb, fv, rays, eta_prior, eta_sigma, t_len), used
+    return _Problem(kk, nn, uv, kf, kb, kv, tf[nn], tf, tb, tv, rays, eta_prior, eta_sigma, t_len), used
 
 
 def _residuals_and_jacobian(prob: _Problem, full: np.ndarray, eta: np.ndarray, rf: float, model: str,
                             pivot_m: float, intr: Intrinsics, want_jac: bool = True):  # fmt: skip
-    """Pixel residuals (M, 2); Jacobians w.r.t. the frame parameters (M, 2, 6 slots, q), η (M, 2) and the
-    readout fraction (M, 2); the camera-frame points (M, 3)."""
-    kw, fw = prob.kb + rf * prob.kv, prob.fb + rf * prob.fv
-    # interpolated parameters at the observation row and at the reference row
+    """Pixel residuals (M, 2); Jacobians w.r.t. the frame parameters (:class:`_PoseJacobian`), η (M, 2) and the
+    readout fraction (M, 2); the camera-frame points (M, 3). The reference pose is a track's, computed once per
+    track (N) and spread to its observations."""
+    kw, tw = prob.kb + rf * prob.kv, prob.tb + rf * prob.tv
+    # interpolated parameters at the observation row and at the track's reference row
     pk = np.einsum("mj,mjq->mq", kw, full[prob.kf])
-    pf = np.einsum("mj,mjq->mq", fw, full[prob.ff])
+    pf = np.einsum("nj,njq->nq", tw, full[prob.tf])
     piv = np.array([0.0, 0.0, -pivot_m])
 
     def pose(p):
@@ -211,11 +216,13 @@ def _residuals_and_jacobian(prob: _Problem, full: np.ndarray, eta: np.ndarray, r
             c, dc = np.zeros_like(a), None
         return r, dr, c, dc
 
+    n = prob.n
     rk, drk, ck, dck = pose(pk)
-    rf, drf, cf, dcf = pose(pf)
-    rho = np.exp(eta)[prob.n]
-    ray = prob.rays[prob.n]
-    wpt = (rf @ ray[:, :, None])[..., 0] + rho[:, None] * (cf - ck)  # R_f r + ρ (C_f − C_k)
+    rf, drf, cf, dcf = pose(pf)  # per track
+    rho = np.exp(eta)[n]
+    ray_f = (rf @ prob.rays[:, :, None])[..., 0][n]  # R_f r
+    cf = cf[n]
+    wpt = ray_f + rho[:, None] * (cf - ck)  # R_f r + ρ (C_f − C_k)
     rkt = np.transpose(rk, (0, 2, 1))
     d = (rkt @ wpt[:, :, None])[..., 0]  # R_kᵀ (…)
     iz = 1.0 / d[:, 2]
@@ -232,11 +239,11 @@ def _residuals_and_jacobian(prob: _Problem, full: np.ndarray, eta: np.ndarray, r
     # d(d)/d(angles of k): dR_kᵀ wpt ; d/d(C_k) = −ρ R_kᵀ ; d/d(angles of f): R_kᵀ dR_f r ; d/d(C_f) = ρ R_kᵀ
     dd_ak = np.swapaxes((np.swapaxes(drk, -1, -2) @ wpt[:, None, :, None])[..., 0], 1, 2)  # (M, 3 out, 3 angles)
     dd_ck = -rho[:, None, None] * rkt
-    dd_af = rkt @ np.swapaxes((drf @ ray[:, None, :, None])[..., 0], 1, 2)
+    dd_af = rkt @ np.swapaxes((drf @ prob.rays[:, None, :, None])[..., 0], 1, 2)[n]
     dd_cf = rho[:, None, None] * rkt
     if model == "pivot":  # C follows the angles
         dd_ak = dd_ak + np.einsum("mbc,mjc->mbj", dd_ck, dck)
-        dd_af = dd_af + np.einsum("mbc,mjc->mbj", dd_cf, dcf)
+        dd_af = dd_af + np.einsum("mbc,mjc->mbj", dd_cf, dcf[n])
     if model == "6dof":
         dd_k, dd_f = np.concatenate([dd_ak, dd_ck], 2), np.concatenate([dd_af, dd_cf], 2)
     else:
@@ -244,34 +251,94 @@ def _residuals_and_jacobian(prob: _Problem, full: np.ndarray, eta: np.ndarray, r
     jk = dproj @ dd_k  # (M, 2, q)
     jf = dproj @ dd_f
     j_eta = (dproj @ (rkt @ (cf - ck)[:, :, None]))[..., 0] * rho[:, None]
-    # spread over the 3 interpolation frames of each: (M, 2, 6 slots, q)
-    j_slots = np.concatenate([kw[:, None, :, None] * jk[:, :, None, :],
-                              fw[:, None, :, None] * jf[:, :, None, :]], 2)  # fmt: skip
     dpk = np.einsum("mj,mjq->mq", prob.kv, full[prob.kf])  # d(interpolated parameters)/d(readout fraction)
-    dpf = np.einsum("mj,mjq->mq", prob.fv, full[prob.ff])
+    dpf = np.einsum("nj,njq->nq", prob.tv, full[prob.tf])[n]
     j_rf = np.einsum("maq,mq->ma", jk, dpk) + np.einsum("maq,mq->ma", jf, dpf)
-    return res, j_slots, j_eta, j_rf, d
+    return res, _PoseJacobian(jk, jf, kw, tw[n]), j_eta, j_rf, d
 
 
-def _sparse_pose_jacobian(prob: _Problem, j_slots: np.ndarray, q: int, w_sqrt: np.ndarray,
-                          j_rf: np.ndarray | None = None) -> sp.csr_matrix:  # fmt: skip
-    """Weighted Jacobian (2M, q·(T−1)) of the residuals w.r.t. the free frame parameters, and with ``j_rf`` (M, 2)
-    one more column, the readout fraction's. Built in CSR form directly: the values come row by row (observation,
-    then coordinate), so no sorting is needed (scipy's COO conversion took a tenth of a 240-frame solve)."""
-    m = len(prob.k)
-    frames = np.concatenate([prob.kf, prob.ff], 1)  # (M, 6)
-    cols = (frames[:, None, :, None] - 1) * q + np.arange(q)[None, None, None, :]
-    cols = np.broadcast_to(cols, (m, 2, 6, q)).reshape(2 * m, 6 * q)
-    vals = (j_slots * w_sqrt[:, None, None, None]).reshape(2 * m, 6 * q)
-    keep = np.broadcast_to(frames[:, None, :, None] > 0, (m, 2, 6, q)).reshape(2 * m, 6 * q)  # frame 0 is fixed
-    n_p = q * (prob.t_len - 1)
-    if j_rf is not None:
-        cols = np.concatenate([cols, np.full((2 * m, 1), n_p)], 1)
-        vals = np.concatenate([vals, (j_rf * w_sqrt[:, None]).reshape(2 * m, 1)], 1)
-        keep = np.concatenate([keep, np.ones((2 * m, 1), bool)], 1)
-    indptr = np.r_[0, np.cumsum(keep.sum(1))]
-    shape = (2 * m, n_p + (j_rf is not None))
-    return sp.csr_matrix((vals[keep], cols[keep], indptr), shape=shape)
+class _PoseJacobian(NamedTuple):
+    """An observation's residual depends on two interpolated poses: its own frame's at its row (``jk``, (M, 2, q))
+    and its track's first frame's at the first row (``jf``); each pose is a weighted sum of three frames' parameters
+    (``kw``, ``fw`` (M, 3), over ``_Problem.kf`` / ``ff``)."""
+
+    jk: np.ndarray
+    jf: np.ndarray
+    kw: np.ndarray
+    fw: np.ndarray
+
+
+class _Scatter(NamedTuple):
+    """A fixed sum of per-observation values into destinations: destination ``d`` gets ``Σ w[m, s] v[m]`` over the
+    (observation ``m``, slot ``s``) pairs whose key is ``keys[d]``. The pairs are sorted by key once per solve;
+    :meth:`apply` is then one sparse-by-dense product with the weights of the moment."""
+
+    order: np.ndarray  # (M·S,) the pairs, flat, sorted by key
+    obs: np.ndarray  # (M·S,) their observation
+    indptr: np.ndarray  # (D + 1,)
+    keys: np.ndarray  # (D,) the distinct keys, ascending
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> _Scatter:
+        order = np.argsort(keys.ravel(), kind="stable")
+        uniq, counts = np.unique(keys.ravel()[order], return_counts=True)
+        return cls(order, order // keys.shape[1], np.r_[0, np.cumsum(counts)], uniq)
+
+    def apply(self, w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(D, K): the sums of weights ``w`` (M, S) times values ``v`` (M, K)."""
+        x = sp.csr_matrix((w.ravel()[self.order], self.obs, self.indptr), shape=(len(self.keys), len(v)))
+        return np.asarray(x @ v)
+
+
+class _Groups(NamedTuple):
+    """How the observations' Jacobians sum into the normal equations, fixed for one solve. An observation's row
+    touches six frames (three interpolation frames of its own pose, ``_Problem.kf``, three of its track's first,
+    ``ff``), so its products fall into q × q blocks of frame pairs: ``kk``, ``ff`` and ``kf`` sum them by frame pair
+    (key ``row · T + column``); ``k`` and ``f`` sum a frame's share of a vector (key: the frame); ``pe_k`` and
+    ``pe_f`` the depths' coupling by frame and track (key ``frame · N + track``)."""
+
+    kk: _Scatter
+    ff: _Scatter
+    kf: _Scatter
+    k: _Scatter
+    f: _Scatter
+    pe_k: _Scatter
+    pe_f: _Scatter
+
+    @classmethod
+    def of(cls, prob: _Problem) -> _Groups:
+        t, n = prob.t_len, len(prob.eta_prior)
+        kf, ff = prob.kf, prob.ff
+
+        def pairs(r, c):
+            return _Scatter.of((r[:, :, None] * t + c[:, None, :]).reshape(len(r), 9))
+
+        return cls(pairs(kf, kf), pairs(ff, ff), pairs(kf, ff), _Scatter.of(kf), _Scatter.of(ff),
+                   _Scatter.of(kf * n + prob.n[:, None]), _Scatter.of(ff * n + prob.n[:, None]))  # fmt: skip
+
+
+def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(M, q·q) each observation's ``aᵀ b`` of Jacobians (M, 2, q)."""
+    return np.matmul(a.transpose(0, 2, 1), b).reshape(len(a), -1)
+
+
+def _outer(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """(M, 9) the products of two observations' interpolation weights (M, 3)."""
+    return (wa[:, :, None] * wb[:, None, :]).reshape(len(wa), 9)
+
+
+def _sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (K,) ascending and the sums of their ``values`` (K, ...)."""
+    order = np.argsort(keys, kind="stable")
+    uniq, start = np.unique(keys[order], return_index=True)
+    return uniq, np.add.reduceat(values[order], start, axis=0)
+
+
+def _frame_rows(sc: _Scatter, sums: np.ndarray, t_len: int) -> np.ndarray:
+    """(q (T − 1),) a frame-keyed scatter's sums (D, q) as parameter rows, frame 0 (held) left out."""
+    out = np.zeros((t_len, sums.shape[1]))
+    out[sc.keys] = sums
+    return out[1:].ravel()
 
 
 def _second_difference(t_len: int, q: int) -> sp.csr_matrix:
@@ -341,6 +408,7 @@ def solve_small_motion(
     readout_fraction: float = 0.0,
     config: SmallMotionConfig | None = None,
     init: SmallMotion | None = None,
+    progress: bool = False,
 ) -> SmallMotion:
     """Bundle-adjust the clip's camera motion and the tracks' depths (module docstring).
 
@@ -353,13 +421,19 @@ def solve_small_motion(
         pivot_m: pivot distance of the ``pivot`` model.
         readout_fraction: rolling-shutter readout time over the frame interval (0: global shutter).
         init: a previous solution to start from (its angles, and centres when the model has them).
+        progress: a bar over the iterations, with the cost.
     """
+    from tqdm.auto import tqdm
+
     if model not in MODELS:
         raise ValueError(f"unknown motion model {model!r}; choose from {', '.join(MODELS)}")
     cfg = config or SmallMotionConfig()
     t_len = tracks.visible.shape[0]
     if t_len < 2:
         raise InputError("tracks", "the small-motion solver needs at least 2 frames")
+    n_tracks, origin = tracks.num_points, None
+    if cfg.max_track_frames and t_len > max(cfg.max_track_frames, cfg.split_above_frames):
+        tracks, prior_depth, origin = split_long_tracks(tracks, prior_depth, cfg.max_track_frames)
     prob, used = _build(tracks, intr, prior_depth, cfg)
     q = 6 if model == "6dof" else 3
     full = np.zeros((t_len, q))
@@ -395,12 +469,16 @@ def solve_small_motion(
 
     rf = rf_prior
     lam = 1e-3
+    groups = _Groups.of(prob)
     cur = evaluate(full, eta, rf)
     n_p = q * (t_len - 1)
     it = 0
+    bar = tqdm(total=cfg.iterations, desc=f"bundle adjustment ({model})", disable=not progress, leave=False)
     for it in range(1, cfg.iterations + 1):  # noqa: B007 (the count is reported)
+        bar.update()
+        bar.set_postfix_str(f"cost {cur.cost:.4g}")
         cost = cur.cost
-        neq = _normal_equations(prob, cur, q, full, eta, rf, inv_var, smooth, (rf_prior, cfg.readout_sigma))
+        neq = _normal_equations(prob, cur, q, full, eta, rf, inv_var, smooth, (rf_prior, cfg.readout_sigma), groups)
         improved, rel = False, 0.0
         for _ in range(10):
             step = _damped_step(neq, lam)
@@ -426,59 +504,237 @@ def solve_small_motion(
         moved = np.abs(dp[:n_p].reshape(t_len - 1, q)[:, :3]).max()  # the largest angle step of any frame
         if cfg.angle_tolerance_rad > 0 and moved < cfg.angle_tolerance_rad:
             break
-    return _solution(prob, cur, full, eta, rf, used, inv_var, model, pivot_m, readout_fraction, it, cfg)
+    bar.close()
+    sol = _solution(prob, cur, full, eta, rf, used, inv_var, model, pivot_m, readout_fraction, it, cfg)
+    return sol if origin is None else _per_track(sol, origin, n_tracks)
+
+
+def split_long_tracks(tracks: Tracks, prior_depth: np.ndarray, max_frames: int
+                      ) -> tuple[Tracks, np.ndarray, np.ndarray]:  # fmt: skip
+    """Tracks seen over more than ``max_frames`` frames (first to last) cut into pieces of that many: piece ``p``
+    covers frames ``first + p (L − 1)`` to ``first + (p + 1)(L − 1)``, so consecutive pieces share a frame (the
+    previous piece's last observation, the next one's reference ray). Each piece gets a depth of its own.
+
+    A track's depth couples every frame it is seen in, so a point seen through a whole clip makes the frames'
+    Schur complement dense, and the solve cubic in the clip's length. Cut, a frame couples only to frames
+    ``max_frames`` around it (:func:`_normal_equations` solves the band), and frames far apart are tied by the
+    chain of pieces instead of by one depth.
+
+    Returns:
+        the pieces as tracks (T, N'), each piece's prior depth (N',) (the track's for its first piece, NaN for
+        the others: they start later than frame 0), and each piece's track (N',).
+    """
+    vis = tracks.visible
+    t_len, n = vis.shape
+    seen = vis.any(0)
+    first = np.where(seen, np.argmax(vis, 0), 0)
+    last = np.where(seen, t_len - 1 - np.argmax(vis[::-1], 0), 0)
+    step = max_frames - 1
+    pieces = np.maximum(1, -(-(last - first) // step))  # ceil((span − 1) / step), at least one
+    origin = np.repeat(np.arange(n), pieces)
+    index = np.arange(len(origin)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    lo = first[origin] + index * step
+    frames = np.arange(t_len)[:, None]
+    pv = vis[:, origin] & (frames >= lo) & (frames <= lo + step)
+    pt = tracks.tracks[:, origin]
+    start = np.argmax(pv, 0)
+    queries = np.c_[start, pt[start, np.arange(len(origin))]].astype(np.float32)
+    prior = np.where(index == 0, np.asarray(prior_depth, np.float64)[origin], np.nan)
+    meta = tracks.meta | {"split_from": n}
+    return Tracks(pt, pv, queries, tracks.image_size, meta), prior, origin
+
+
+def _per_track(sol: SmallMotion, origin: np.ndarray, n: int) -> SmallMotion:
+    """A solution over the pieces of :func:`split_long_tracks` given back per track: each track's depth (and σ) is
+    its first piece's, in its first frame, and it took part when any of its pieces did."""
+    first = np.r_[True, origin[1:] != origin[:-1]]  # pieces come in order, the first of each track first
+    used = np.zeros(n, bool)
+    np.logical_or.at(used, origin, sol.used)
+    depth, sigma = np.full(n, np.nan), np.full(n, np.nan)
+    depth[origin[first]], sigma[origin[first]] = sol.depth[first], sol.depth_sigma[first]
+    sol.used, sol.depth, sol.depth_sigma = used, depth, sigma
+    sol.meta["track_pieces"] = len(origin)
+    return sol
 
 
 class _Normal(NamedTuple):
     """The Gauss–Newton normal equations at one point, the depths kept apart for their Schur complement: the pose
     block ``h_pp`` (P, P) and gradient ``g_p`` (P,) (the readout fraction last, when fitted), the depths' diagonal
-    ``h_ee`` (N,) and gradient ``g_e``, and their coupling ``h_pe`` (P, N)."""
+    ``h_ee`` (N,) and gradient ``g_e``, and their coupling ``h_pe`` (P, N).
 
-    h_pp: np.ndarray
+    Dense (``band`` None): ``h_pp``, ``h_pe`` and ``coupled`` are arrays. Banded (``band``: the half-bandwidth of
+    the frames' block): ``h_pe`` is sparse and ``h_pp``, ``coupled`` are :class:`_Banded`."""
+
+    h_pp: np.ndarray | _Banded
     g_p: np.ndarray
-    h_pe: np.ndarray
+    h_pe: np.ndarray | sp.csr_matrix
     h_ee: np.ndarray
     g_e: np.ndarray
-    coupled: np.ndarray  # (P, P) h_pe h_ee⁻¹ h_peᵀ, the depths' share of the Schur complement at no damping
+    coupled: np.ndarray | _Banded  # h_pe h_ee⁻¹ h_peᵀ, the depths' share of the Schur complement at no damping
+    band: int | None = None
+
+
+class _Banded(NamedTuple):
+    """A symmetric (P, P) matrix whose first ``n`` rows and columns are banded and whose last ``P − n`` (0 or 1: the
+    readout fraction) are dense: the band in LAPACK's lower form ``ab`` (band + 1, n), the border ``b`` (n, P − n)
+    and its corner ``c`` (P − n, P − n)."""
+
+    ab: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def from_sparse(cls, m: sp.spmatrix, n: int, band: int) -> _Banded:
+        coo = m.tocoo()
+        r, c, v = coo.row, coo.col, coo.data
+        inner = (r < n) & (c < n) & (r >= c)
+        ab = np.zeros((band + 1, n))
+        np.add.at(ab, (r[inner] - c[inner], c[inner]), v[inner])
+        dense_tail = np.asarray(m.tocsc()[:, n:].todense())  # (P, P − n)
+        return cls(ab, dense_tail[:n], dense_tail[n:])
+
+
+BANDED_MIN_FRAMES = 90  # clips this long or longer may take the banded solve …
+BANDED_MAX_FRACTION = 1 / 3  # … when the frames' block is banded within this fraction of its size
+
+
+def _track_band(h_pe: sp.csc_matrix, n: int) -> int:
+    """The widest span of frame parameter rows (of the first ``n``) that one track's depth couples: the half-bandwidth
+    its elimination adds to the frames' Schur complement."""
+    csc = h_pe[:n].tocsc()
+    csc.sum_duplicates()
+    have = np.diff(csc.indptr) > 0
+    if not have.any():
+        return 0
+    lo = csc.indices[csc.indptr[:-1][have]]
+    hi = csc.indices[csc.indptr[1:][have] - 1]
+    return int((hi - lo).max())
 
 
 def _normal_equations(prob: _Problem, cur: _Evaluation, q: int, full: np.ndarray, eta: np.ndarray, rf: float,
-                      inv_var: np.ndarray, smooth, readout_prior: tuple[float, float]) -> _Normal:  # fmt: skip
+                      inv_var: np.ndarray, smooth, readout_prior: tuple[float, float], groups: _Groups
+                      ) -> _Normal:  # fmt: skip
     """:class:`_Normal` of the robustly weighted residuals of ``cur``, with the depth priors (``inv_var``), the
     smoothness prior (``smooth``, sparse, or None) and the readout fraction's prior ``(value, sigma)`` (sigma 0:
-    the readout fraction is held)."""
+    the readout fraction is held).
+
+    JᵀJ is summed in q × q blocks of frame pairs (:class:`_Groups`), each a weighted sum of the observations' small
+    products ``jkᵀ jk``, ``jfᵀ jf``, ``jkᵀ jf``; multiplying out the (2M, P) Jacobian with scipy took twice as long.
+
+    On a long clip whose tracks each span a part of it, the frames' Schur complement is banded (a frame couples only
+    to frames that share a track with it): it is then kept banded, and solved in time linear in the clip's length
+    (:func:`_damped_step`), instead of as a dense matrix whose solve grows with the cube of the length."""
     rf_prior, rf_sigma = readout_prior
-    n_p = q * (len(full) - 1)
+    t_len, n_eta, g, pj = len(full), len(eta), groups, cur.js
+    n_p, n_rf = q * (t_len - 1), int(rf_sigma > 0)
     ws = np.sqrt(cur.w)
-    jp = _sparse_pose_jacobian(prob, cur.js, q, ws, cur.jr if rf_sigma > 0 else None)  # (2M, P)
-    r = (cur.res * ws[:, None]).ravel()
-    rows = np.arange(2 * len(prob.n))
-    je_mat = sp.csr_matrix(((cur.je * ws[:, None]).ravel(), (rows, np.repeat(prob.n, 2))),
-                           shape=(2 * len(prob.n), len(eta)))  # fmt: skip
-    h_pp = (jp.T @ jp).toarray()
-    g_p = jp.T @ r
-    h_pe = (jp.T @ je_mat).toarray()  # (P, N)
-    h_ee = np.asarray(je_mat.multiply(je_mat).sum(0)).ravel() + inv_var
-    g_e = je_mat.T @ r + (eta - prob.eta_prior) * inv_var
+    jk, jf = pj.jk * ws[:, None, None], pj.jf * ws[:, None, None]
+    r, je = cur.res * ws[:, None], cur.je * ws[:, None]
+    # the frames' block, by frame pair: (row frame, column frame, q × q block), the pairs' blocks also transposed
+    keys = np.concatenate([g.kk.keys, g.ff.keys, g.kf.keys, g.kf.keys % t_len * t_len + g.kf.keys // t_len])
+    kf_sums = g.kf.apply(_outer(pj.kw, pj.fw), _products(jk, jf)).reshape(-1, q, q)
+    keys, blocks = _sum_by_key(keys, np.concatenate([
+        g.kk.apply(_outer(pj.kw, pj.kw), _products(jk, jk)).reshape(-1, q, q),
+        g.ff.apply(_outer(pj.fw, pj.fw), _products(jf, jf)).reshape(-1, q, q),
+        kf_sums, kf_sums.transpose(0, 2, 1)]))  # fmt: skip
+    bi, bj = keys // t_len, keys % t_len
+    held = (bi > 0) & (bj > 0)  # frame 0 is held
+    bi, bj, blocks = bi[held] - 1, bj[held] - 1, blocks[held]
+    # the gradient, the depths' own terms and their coupling to the frames (h_pe, (P, N))
+    g_p = (_frame_rows(g.k, g.k.apply(pj.kw, np.einsum("mci,mc->mi", jk, r)), t_len)
+           + _frame_rows(g.f, g.f.apply(pj.fw, np.einsum("mci,mc->mi", jf, r)), t_len))  # fmt: skip
+    h_ee = np.bincount(prob.n, (je**2).sum(1), minlength=n_eta) + inv_var
+    g_e = np.bincount(prob.n, (je * r).sum(1), minlength=n_eta) + (eta - prob.eta_prior) * inv_var
+    pe_k = g.pe_k.apply(pj.kw, np.einsum("mci,mc->mi", jk, je))
+    pe_f = g.pe_f.apply(pj.fw, np.einsum("mci,mc->mi", jf, je))
+    pe_keys, pe = _sum_by_key(np.concatenate([g.pe_k.keys, g.pe_f.keys]), np.concatenate([pe_k, pe_f]))
+    frame, track = pe_keys // n_eta, pe_keys % n_eta
+    moving = frame > 0
+    pr = ((frame[moving] - 1)[:, None] * q + np.arange(q)).ravel()
+    pc = np.repeat(track[moving], q)
+    pv = pe[moving].ravel()
+    border = np.zeros((n_p + n_rf, n_rf))
+    if n_rf:  # the readout fraction's row and column: its coupling to every frame and depth, its own term
+        jr = cur.jr * ws[:, None]
+        border[:n_p, 0] = (_frame_rows(g.k, g.k.apply(pj.kw, np.einsum("mci,mc->mi", jk, jr)), t_len)
+                           + _frame_rows(g.f, g.f.apply(pj.fw, np.einsum("mci,mc->mi", jf, jr)), t_len))  # fmt: skip
+        border[n_p, 0] = float((jr**2).sum()) + rf_sigma**-2
+        g_p = np.r_[g_p, float((jr * r).sum()) + (rf - rf_prior) / rf_sigma**2]
+        pr, pc = np.r_[pr, np.full(n_eta, n_p)], np.r_[pc, np.arange(n_eta)]
+        pv = np.r_[pv, np.bincount(prob.n, (je * jr).sum(1), minlength=n_eta)]
+    ss = None
     if smooth is not None:
-        h_pp[:n_p, :n_p] += (smooth.T @ smooth).toarray()
+        ss = (smooth.T @ smooth).tocoo()
         g_p[:n_p] += smooth.T @ (smooth @ full[1:].ravel())
-    if rf_sigma > 0:
-        h_pp[-1, -1] += rf_sigma**-2
-        g_p[-1] += (rf - rf_prior) / rf_sigma**2
-    return _Normal(h_pp, g_p, h_pe, h_ee, g_e, (h_pe / h_ee) @ h_pe.T)
+    band = n_p
+    if prob.t_len >= BANDED_MIN_FRAMES:
+        h_pe_sp = sp.csr_matrix((pv, (pr, pc)), shape=(n_p + n_rf, n_eta))
+        span = int(np.abs(bi - bj).max() + 1) * q if len(bi) else 0
+        band = max(span, _track_band(h_pe_sp, n_p), 3 * q)
+    if band >= BANDED_MAX_FRACTION * n_p:
+        h4 = np.zeros((t_len - 1, t_len - 1, q, q))
+        h4[bi, bj] = blocks
+        h_pp = h4.transpose(0, 2, 1, 3).reshape(n_p, n_p)
+        if ss is not None:
+            h_pp[ss.row, ss.col] += ss.data  # (each entry once)
+        h_pp = np.block([[h_pp, border[:n_p]], [border[:n_p].T, border[n_p:]]]) if n_rf else h_pp
+        h_pe = np.zeros((n_p + n_rf, n_eta))
+        h_pe[pr, pc] = pv  # (each entry once)
+        return _Normal(h_pp, g_p, h_pe, h_ee, g_e, (h_pe / h_ee) @ h_pe.T)
+    ri = (bi[:, None, None] * q + np.arange(q)[:, None]).repeat(q, 2)
+    ci = (bj[:, None, None] * q + np.arange(q)).repeat(q, 1)
+    lower = ri >= ci
+    ab = np.zeros((band + 1, n_p))
+    ab[(ri - ci)[lower], ci[lower]] = blocks[lower]  # (each entry once: the blocks are distinct frame pairs)
+    if ss is not None:
+        low = ss.row >= ss.col
+        ab[ss.row[low] - ss.col[low], ss.col[low]] += ss.data[low]
+    coupled = h_pe_sp @ sp.diags(1.0 / h_ee) @ h_pe_sp.T
+    return _Normal(_Banded(ab, border[:n_p], border[n_p:]), g_p, h_pe_sp, h_ee, g_e,
+                   _Banded.from_sparse(coupled, n_p, band), band)  # fmt: skip
 
 
 def _damped_step(neq: _Normal, lam: float) -> tuple[np.ndarray, np.ndarray] | None:
     """The Levenberg–Marquardt step at damping ``lam``: (pose step (P,), depth step (N,)), the depths eliminated by
-    their Schur complement; None where the damped system is singular."""
+    their Schur complement; None where the damped system is singular (or, banded, not positive definite)."""
     h_ee_d = neq.h_ee * (1 + lam)
-    schur = neq.h_pp + lam * np.diag(np.diag(neq.h_pp) + 1e-12) - neq.coupled / (1 + lam)  # (damping scales h_ee)
+    rhs = -(neq.g_p - neq.h_pe @ (neq.g_e / h_ee_d))
+    if neq.band is None:
+        schur = neq.h_pp + lam * np.diag(np.diag(neq.h_pp) + 1e-12) - neq.coupled / (1 + lam)  # (damping scales h_ee)
+        try:
+            dp = np.linalg.solve(schur, rhs)
+        except np.linalg.LinAlgError:
+            return None
+    else:
+        dp = _banded_solve(neq.h_pp, neq.coupled, lam, rhs)
+        if dp is None:
+            return None
+    return dp, -(neq.g_e + neq.h_pe.T @ dp) / h_ee_d
+
+
+def _banded_solve(h: _Banded, coupled: _Banded, lam: float, rhs: np.ndarray) -> np.ndarray | None:
+    """The damped Schur system of :func:`_damped_step` solved by a banded Cholesky factorisation, the readout
+    fraction's dense row and column (when fitted) by block elimination."""
+    from scipy.linalg import solveh_banded
+
+    n = h.ab.shape[1]
+    ab = h.ab - coupled.ab / (1 + lam)
+    ab[0] += lam * (h.ab[0] + 1e-12)
+    b = h.b - coupled.b / (1 + lam)
+    c = h.c - coupled.c / (1 + lam)
+    c = c + lam * np.diag(np.diag(h.c) + 1e-12)
     try:
-        dp = np.linalg.solve(schur, -(neq.g_p - neq.h_pe @ (neq.g_e / h_ee_d)))
+        sol = solveh_banded(ab, np.column_stack([rhs[:n], b]), lower=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    z, y = sol[:, 0], sol[:, 1:]
+    if not y.shape[1]:
+        return z
+    try:
+        tail = np.linalg.solve(c - b.T @ y, rhs[n:] - b.T @ z)
     except np.linalg.LinAlgError:
         return None
-    return dp, -(neq.g_e + neq.h_pe.T @ dp) / h_ee_d
+    return np.concatenate([z - y @ tail, tail])
 
 
 def _fit_depths(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, cfg: SmallMotionConfig,
@@ -563,7 +819,7 @@ def _median_or_none(x: np.ndarray) -> float | None:
 
 def fit_6dof(
     tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray, pivot_m: float, readout_fraction: float,
-    cfg: SmallMotionConfig, rotation: SmallMotion | None = None,
+    cfg: SmallMotionConfig, rotation: SmallMotion | None = None, progress: bool = False,
 ) -> tuple[SmallMotion, dict[str, float]]:  # fmt: skip
     """The 6-DoF fit from several starts, the lowest final cost kept: from the rotation-only fit ``rotation``
     (fitted here when None) and from rest; when the better of the two is far from fitting (median residual over
@@ -575,10 +831,11 @@ def fit_6dof(
     (cost 18 388 against 7 235 from rest, rotation 1.71 against 0.10 × the true RMS) and rest's on 45–74 and
     60–89; the lower cost had the better rotation on every clip where the two differed (docs/small-motion.md)."""
     if rotation is None:
-        rotation = solve_small_motion(tracks, intr, prior_depth, "rotation", pivot_m, readout_fraction, cfg)
+        rotation = solve_small_motion(tracks, intr, prior_depth, "rotation", pivot_m, readout_fraction, cfg,
+                                      progress=progress)  # fmt: skip
 
     def fit(init):
-        return solve_small_motion(tracks, intr, prior_depth, "6dof", pivot_m, readout_fraction, cfg, init)
+        return solve_small_motion(tracks, intr, prior_depth, "6dof", pivot_m, readout_fraction, cfg, init, progress)
 
     fits = {"rotation fit": fit(rotation), "rest": fit(None)}
     best = min(fits.values(), key=lambda f: f.cost)
@@ -603,16 +860,18 @@ def choose_motion_model(
     fits: dict[str, SmallMotion] = {}
     bar = tqdm(total=len(models), desc="motion models", disable=not progress, leave=False)
     # the rotation-only fit starts the pivot fit and one of the 6-DoF fit's starts
-    rotation = solve_small_motion(tracks, intr, prior_depth, "rotation", pivot_m, readout_fraction, cfg)
+    rotation = solve_small_motion(tracks, intr, prior_depth, "rotation", pivot_m, readout_fraction, cfg,
+                                  progress=progress)  # fmt: skip
     starts: dict[str, float] = {}
     for name in models:
         bar.set_postfix_str(name)
         if name == "rotation":
             fits[name] = rotation
         elif name == "6dof":
-            fits[name], starts = fit_6dof(tracks, intr, prior_depth, pivot_m, readout_fraction, cfg, rotation)
+            fits[name], starts = fit_6dof(tracks, intr, prior_depth, pivot_m, readout_fraction, cfg, rotation, progress)
         else:
-            fits[name] = solve_small_motion(tracks, intr, prior_depth, name, pivot_m, readout_fraction, cfg, rotation)
+            fits[name] = solve_small_motion(tracks, intr, prior_depth, name, pivot_m, readout_fraction, cfg, rotation,
+                                            progress)  # fmt: skip
         bar.update()
     bar.close()
     crit = {k: float(model_criterion(v, cfg.huber_px)) for k, v in fits.items()}

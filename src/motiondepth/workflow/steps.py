@@ -436,10 +436,10 @@ def solve_motion(
         else:
             why = {"chosen": model, "rule": "given by --motion"}
             if model == "6dof":
-                sol, starts = fit_6dof(chained, intrinsics, prior, pivot_m, rf, cfg)
+                sol, starts = fit_6dof(chained, intrinsics, prior, pivot_m, rf, cfg, progress=progress)
                 why |= {"6dof_starts": starts}
             else:
-                sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg)
+                sol = solve_small_motion(chained, intrinsics, prior, model, pivot_m, rf, cfg, progress=progress)
     except ValueError as exc:
         raise InputError("--motion", str(exc)) from None
     t = np.arange(tracks.num_frames, dtype=np.float64) if times is None else times
