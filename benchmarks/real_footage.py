@@ -343,13 +343,13 @@ def _tum_tables(rows: list[dict]) -> list[str]:
               "Ratio error: mean |predicted − true| depth ratio to frame 0 over every visible (track, frame); "
               "no change: the same for a constant depth. Every frame: AbsRel per frame, median (worst frame).", "",
               "Floors: the Kinect's own frame-0 depth at the tracks moved rigidly by the motion capture's path (what "
-              "no rigid prediction can beat against this ground truth) and by the run's path; for every frame's depth, "
+              "no rigid prediction can beat against this ground truth); for every frame's depth, "
               "the Kinect's frame-0 map moved into every frame by the true path as `run` moves its own (what the warp "
               "costs with a perfect frame-0 map and path).", "",
               "| clip | ratio error | no change | ratio / no change | path alone | Seurat alone | floor: true path | "
-              "floor: run's path | sources (path/seurat/fused) | every frame AbsRel metric | one scale | worst frame | "
+              "sources (path/seurat/fused) | every frame AbsRel metric | one scale | worst frame | "
               "floor: Kinect frame 0 + true path (worst) |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]  # fmt: skip
+              "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         if "depth_over_time" not in r:
             continue
@@ -358,7 +358,6 @@ def _tum_tables(rows: list[dict]) -> list[str]:
         cells = [r["clip"], d["ratio_error"], d["no_change"], d["over_no_change"],
                  r.get("path_only", {}).get("ratio_error", "–"), r.get("seurat_only", {}).get("ratio_error", "–"),
                  r.get("floor_true_path", {}).get("ratio_error", "–"),
-                 r.get("floor_run_path", {}).get("ratio_error", "–"),
                  "/".join(str(src.get(k, 0)) for k in ("path", "seurat", "fused")),
                  f.get("abs_rel_metric_median", "–"), f.get("abs_rel_one_scale_median", "–"),
                  f.get("abs_rel_one_scale_worst_frame", "–"),

@@ -64,10 +64,10 @@ def rigid_ratios(xy0: np.ndarray, z0: np.ndarray, angles: np.ndarray, centres: n
 def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Depth over time of ``res.tracks3d`` and (when the run has them) every frame's depth against ``gt``.
 
-    With ``true_path`` (the motion capture's angles and centres, :meth:`TumSequence.relative_motion`) also two
-    floors, each the Kinect's own frame-0 depth at the tracks moved rigidly: by the true path (``floor_true_path``:
-    what no rigid prediction can beat against this ground truth: the Kinect's noise, the tracks' drift and the
-    motion capture's timing), and by the run's path (``floor_run_path``: the path's share of the error)."""
+    With ``true_path`` (the motion capture's angles and centres, :meth:`TumSequence.relative_motion`) also the
+    floors: ``floor_true_path``, the Kinect's own frame-0 depth at the tracks moved rigidly by the true path (what no
+    rigid prediction can beat against this ground truth: the Kinect's noise, the tracks' drift and the motion
+    capture's timing), and ``every_frame_floor`` (:func:`_every_frame_floor`)."""
     from motiondepth.eval.depth_metrics import depth_metrics
     from motiondepth.eval.depth_over_time import depth_ratio_errors, sample_depth_maps
 
@@ -85,12 +85,8 @@ def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | No
         if key in t3.meta:
             out[key.replace("_depth", "") + "_only"] = _ratio(depth_ratio_errors(t3.meta[key][:, at0], truth, vis))
     if true_path is not None:
-        xy0, z0 = tr.tracks[0, at0].astype(np.float64), truth[0]
-        for key, (ang, cen) in (("floor_true_path", true_path),
-                                ("floor_run_path", (res.trajectory.angles, res.trajectory.centres))):  # fmt: skip
-            if cen is None:
-                cen = np.zeros_like(ang)
-            out[key] = _ratio(depth_ratio_errors(rigid_ratios(xy0, z0, ang, cen), truth, vis))
+        z = rigid_ratios(tr.tracks[0, at0].astype(np.float64), truth[0], *true_path)
+        out["floor_true_path"] = _ratio(depth_ratio_errors(z, truth, vis))
     frames = getattr(res, "depth_frames", None)
     if frames is not None and true_path is not None:
         out["every_frame_floor"] = _every_frame_floor(gt, true_path)
