@@ -130,3 +130,17 @@ def test_the_predictor_moves_every_input_to_its_device():
     assert next(pred.model.parameters()).device.type == "meta"
     with pytest.raises(NotImplementedError, match="meta"):
         pred.window_log_ratios(px[:, 150:], vis[:, 150:], SIZE, support=support, intrinsics=INTR)
+
+
+def test_the_windows_in_batches_give_what_one_batch_gives():
+    from motiondepth.seurat.inference import SeuratPredictor
+
+    rng = np.random.default_rng(3)
+    one = SeuratPredictor.from_pretrained("seurat-small")
+    frames = 3 * one.cfg.window  # several windows
+    px, z = _scene(rng, 190, frames=frames)
+    vis = np.ones(z.shape, bool)
+    wl, starts = one.window_log_ratios(px, vis, SIZE, intrinsics=INTR)
+    few = SeuratPredictor.from_pretrained("seurat-small", window_batch=2, progress=True)
+    assert len(starts) > 2
+    np.testing.assert_allclose(few.window_log_ratios(px, vis, SIZE, intrinsics=INTR)[0], wl, atol=1e-5)

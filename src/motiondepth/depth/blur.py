@@ -92,8 +92,10 @@ class BlurPredictor:
 
     @torch.no_grad()
     def dense_trajectory(self, frames: np.ndarray, sparse: np.ndarray, fx_px: float, samples: int = 15,
-                         source: str = "frames", continuous: bool = True) -> np.ndarray:  # fmt: skip
-        """Dense trajectory (T, S, 3) rad from frames (T, H, W, 3) and the solver's sparse (T, 3).
+                         source: str = "frames", continuous: bool = True, progress: bool = False
+                         ) -> np.ndarray:  # fmt: skip
+        """Dense trajectory (T, S, 3) rad from frames (T, H, W, 3) and the solver's sparse (T, 3); ``progress``: a bar
+        over the network's windows.
 
         ``fx_px`` is the focal length in pixels of ``frames`` (the decoder reads blur in pixels). The
         decoder predicts each frame's samples on its own; with ``continuous`` (the default) they are
@@ -120,7 +122,9 @@ class BlurPredictor:
             starts.append(t - chunk)
         out = np.zeros((t, samples, 3))
         filled = np.zeros(t, dtype=bool)
-        for k in starts:
+        from tqdm.auto import tqdm
+
+        for k in tqdm(starts, desc="dense trajectory", unit="window", disable=not progress, leave=False):
             x = prepare_frames(frames[k : k + chunk], self.cfg.image_size, self.resize, source).to(self.device)
             feats = self.net(x)
             ref = sparse[k].copy()

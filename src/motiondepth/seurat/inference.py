@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -103,9 +104,12 @@ class SeuratPredictor:
     """
 
     def __init__(
-        self, model, stride: int | None = None, query_chunk: int = 512, chain: str = "average", device="cpu"
-    ) -> None:
-        """``device``: where the model runs (e.g. "cuda" for the ``paper`` preset); tracks in and out stay NumPy."""
+        self, model, stride: int | None = None, query_chunk: int = 512, chain: str = "average", device="cpu",
+        window_batch: int = 16, progress: bool = False,
+    ) -> None:  # fmt: skip
+        """``device``: where the model runs (e.g. "cuda" for the ``paper`` preset); tracks in and out stay NumPy.
+        ``window_batch``: windows per forward pass (each window is independent; a long clip's windows go in
+        batches, which bounds the memory and lets ``progress`` show a bar over them)."""
         import torch
 
         self.device = torch.device(device)
@@ -118,6 +122,7 @@ class SeuratPredictor:
             raise InputError("--stride", f"must be a whole number from 1 to {w - 1} (below the model's "
                              f"{w}-frame window, so windows overlap), got {stride!r}")  # fmt: skip
         self.query_chunk = query_chunk
+        self.window_batch, self.progress = max(1, int(window_batch)), progress
         _check_chain_mode(chain)
         self.chain = chain
 
@@ -149,6 +154,7 @@ class SeuratPredictor:
         windows and support), instead of solving them again.
         """
         import torch
+        from tqdm.auto import tqdm
 
         from motiondepth.models.seurat import prior_tensors
 
@@ -174,22 +180,25 @@ class SeuratPredictor:
                 if intrinsics is None:
                     raise InputError("intrinsics", "this Seurat model starts from rigid-scene geometry and needs "
                                      "the camera intrinsics (fx, fy, cx, cy) of the tracks")  # fmt: skip
-                priors = window_priors(tracks, visible, intrinsics, starts, w, support)
+                priors = window_priors(tracks, visible, intrinsics, starts, w, support, progress=self.progress)
             elif len(priors) != len(starts):
                 raise InputError("priors", f"{len(priors)} window priors for {len(starts)} windows")
             prior = {k: v.to(dev) for k, v in prior_tensors(list(priors)).items()}
         out = np.zeros(q.shape[:3], dtype=np.float64)
+        batches = range(0, len(starts), self.window_batch)
+        parts = list(itertools.product(batches, range(0, q.shape[2], self.query_chunk)))
         with torch.inference_mode():
-            for a in range(0, q.shape[2], self.query_chunk):
-                b = a + self.query_chunk
+            for k0, a in tqdm(parts, desc="Seurat", unit="batch", disable=not self.progress, leave=False):
+                k1, b = k0 + self.window_batch, a + self.query_chunk
                 chunk = None
                 if prior is not None:
-                    chunk = {**prior, "query_log_ratio": prior["query_log_ratio"][:, :, a:b],
-                             "query_residual": prior["query_residual"][:, a:b]}  # fmt: skip
-                res = self.model(st, sv, torch.from_numpy(q[:, :, a:b]).float().to(dev),
-                                 torch.from_numpy(qv[:, :, a:b]).float().to(dev), size, support_output=False,
-                                 prior=chunk)  # fmt: skip
-                out[:, :, a:b] = res["query"][-1].cpu().numpy()
+                    chunk = {key: v[k0:k1] for key, v in prior.items()}
+                    chunk |= {"query_log_ratio": prior["query_log_ratio"][k0:k1, :, a:b],
+                              "query_residual": prior["query_residual"][k0:k1, a:b]}  # fmt: skip
+                res = self.model(st[k0:k1], sv[k0:k1], torch.from_numpy(q[k0:k1, :, a:b]).float().to(dev),
+                                 torch.from_numpy(qv[k0:k1, :, a:b]).float().to(dev), size[k0:k1],
+                                 support_output=False, prior=chunk)  # fmt: skip
+                out[k0:k1, :, a:b] = res["query"][-1].cpu().numpy()
         return out, starts
 
     def log_ratios(self, tracks, visible, image_size, support=None, frames=None, intrinsics=None) -> np.ndarray:

@@ -282,9 +282,9 @@ def geometry_prior(
 
 def window_priors(
     tracks: np.ndarray, visible: np.ndarray, intr: Intrinsics, starts: np.ndarray, window: int,
-    support: tuple[np.ndarray, np.ndarray], inlier_px: float = INLIER_PX,
+    support: tuple[np.ndarray, np.ndarray], inlier_px: float = INLIER_PX, progress: bool = False,
 ) -> list[GeometryPrior]:  # fmt: skip
-    """:func:`geometry_prior` of every window (the windows of ``window`` frames at ``starts``).
+    """:func:`geometry_prior` of every window (the windows of ``window`` frames at ``starts``; ``progress``: a bar).
 
     Each window sees its own slice of the tracks, as a training window does. The windows are
     solved in a thread pool (OpenCV and numpy release the GIL); RANSAC is seeded per call, so the
@@ -296,8 +296,11 @@ def window_priors(
         s = starts[i]
         return geometry_prior(sup[i], sup_vis[i], tracks[s : s + window], visible[s : s + window], intr, inlier_px)
 
+    from tqdm.auto import tqdm
+
     with ThreadPoolExecutor(max(1, min(len(starts), os.cpu_count() or 1))) as pool:
-        return list(pool.map(solve, range(len(starts))))
+        done = pool.map(solve, range(len(starts)))
+        return list(tqdm(done, total=len(starts), desc="Seurat: windows' geometry", disable=not progress, leave=False))
 
 
 def rigid_window_log_ratios(

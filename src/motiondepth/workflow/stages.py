@@ -419,7 +419,9 @@ class CachedSteps:
                 "samples": cfg.dense_samples,
                 "checkpoints": [self.ckpt["trajectory"], self.ckpt.get("depth", cfg.depth_checkpoint)],
             },
-            lambda: densify(clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source),
+            lambda: densify(
+                clip.frames, traj, self.blur_predictor(), intr.fx, cfg.dense_samples, self.source, cfg.progress
+            ),
             lambda d, o: write_dense_csv(
                 o / "trajectory_dense.csv", d, clip.times, clip.interval_s, clip.time_origin_s
             ),
@@ -435,7 +437,8 @@ class CachedSteps:
         def compute() -> Tracks3D:
             from motiondepth.seurat.inference import SeuratPredictor
 
-            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint, device=self.cfg.device)
+            predictor = SeuratPredictor.from_pretrained(self.cfg.seurat_checkpoint, device=self.cfg.device,
+                                                        progress=self.cfg.progress)  # fmt: skip
             return depth_over_time(tracks, depth, intr, traj, rf, self.clip.frames, predictor)
 
         return self.step(

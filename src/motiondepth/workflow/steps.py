@@ -231,14 +231,14 @@ def solve_rotation(
 
 
 def densify(frames: np.ndarray, trajectory: Trajectory, predictor, fx_px: float, samples: int = 15,
-            source: str = "frames"):  # fmt: skip
+            source: str = "frames", progress: bool = False):  # fmt: skip
     """Dense trajectory (T, S, 3) rad from the frames, the per-frame trajectory and the focal length (px)."""
     if samples not in predictor.samples:
         raise InputError(
             "--dense", f"the trajectory checkpoint was trained for {predictor.samples} samples per frame, not {samples}"
         )
     # one continuous path; frames without a per-frame anchor (unsolved) come back NaN
-    return predictor.dense_trajectory(frames, trajectory.angles, fx_px, samples, source=source)
+    return predictor.dense_trajectory(frames, trajectory.angles, fx_px, samples, source=source, progress=progress)
 
 
 def lift_tracks(
