@@ -125,3 +125,28 @@ def test_a_phones_own_clock_and_gyro_need_no_offset_and_keep_the_gyro(real_data,
                  "--out", str(tmp_path / "cmp.json")]) == 0  # fmt: skip
     cmp = json.loads((tmp_path / "cmp.json").read_text())
     assert cmp["rate_correlation"] >= 0.9 and abs(cmp["offset_s"]) < 0.05, cmp
+
+
+def test_the_alignments_bundle_adjustment_keeps_off_the_black_margin(tele, monkeypatch):
+    """Chained points seeded on an undistorted frame's black margin lock onto its edge, which stays put while the
+    scene moves (small-motion.md); the gyro's second reference path follows the motion step in leaving it out."""
+    from motiondepth.tracking import chain
+    from motiondepth.tracking.gyro_aided import path_rotation
+
+    frames, intr = tele["video"].frames, tele["video"].intrinsics
+    recorded = np.ones(frames.shape[1:3], bool)
+    recorded[:, :128] = False  # half the frame "never recorded"
+    seen = []
+    real = chain.track_chained
+
+    def spy(*args, **kw):
+        out = real(*args, **kw)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(chain, "track_chained", spy)
+    path_rotation(frames, intr)
+    path_rotation(frames, intr, recorded=recorded)
+    everywhere, kept_off = (s.tracks[s.visible] for s in seen)
+    assert everywhere[:, 0].min() < 100  # without the mask, points on the left half too
+    assert len(kept_off) and kept_off[:, 0].min() > 128  # with it, nothing followed there

@@ -118,13 +118,16 @@ def gyro_trace(
     return RotationTrace(grid - start_s, np.unwrap(ang, axis=0), "gyro log")
 
 
-def path_rotation(frames: np.ndarray, intrinsics: Intrinsics, depth_m: float = 2.0) -> np.ndarray | None:
+def path_rotation(frames: np.ndarray, intrinsics: Intrinsics, depth_m: float = 2.0,
+                  recorded: np.ndarray | None = None) -> np.ndarray | None:  # fmt: skip
     """(T, 3) rad: the camera's rotation by the small-motion bundle adjustment (6-DoF, started from its rotation-only
-    fit) on chained tracks of ``frames`` with a constant depth prior; None where it cannot solve (too few points)."""
+    fit) on chained tracks of ``frames`` with a constant depth prior; None where it cannot solve (too few points).
+    ``recorded``: (H, W) bool, the pixels with recorded content; no point is followed near the black margin of
+    undistorted frames, as in the motion step (its edge stays put while the scene moves)."""
     from motiondepth.tracking.chain import ChainConfig, track_chained
     from motiondepth.trajectory.small_motion import SmallMotionConfig, solve_small_motion
 
-    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]))
+    chained = track_chained(frames, config=ChainConfig.for_size(frames.shape[1:3]), valid=recorded)
     prior = np.full(chained.num_points, depth_m)
     cfg = SmallMotionConfig(readout_sigma=0.3)
     try:
@@ -173,6 +176,7 @@ def track_with_gyro(
     solver=None,
     init: Tracks | None = None,
     config: CrossBlurConfig | None = None,
+    recorded: np.ndarray | None = None,
 ) -> Tracks:
     """Blur-compensated tracks of ``queries`` (N, 3) through ``frames`` (T, H, W, 3) with a gyro log.
 
@@ -182,6 +186,7 @@ def track_with_gyro(
         pivot_m, depth_m: imaging model of the first rotation solve and of the kernels.
         solver: :class:`~motiondepth.trajectory.SolverConfig` of the first solve.
         init: plain KLT tracks, if already computed.
+        recorded: (H, W) bool, the recorded pixels of undistorted frames (:func:`path_rotation`).
 
     Returns:
         :class:`Tracks` with ``meta["gyro"]``: file, offset, axes, rate correlation, whether used.
@@ -191,7 +196,7 @@ def track_with_gyro(
     # aligned with both first solves, the better-correlated kept: the pivot model's on long exposures (the papers'
     # regime: blur biases the chained tracks), the bundle adjustment's where the camera travels (a car)
     al = align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver)
-    path = path_rotation(frames, intrinsics)
+    path = path_rotation(frames, intrinsics, recorded=recorded)
     if path is not None:
         al = max(al, align_gyro(init, times, intrinsics, gyro, pivot_m, depth_m, solver, path),
                  key=lambda a: a.rate_correlation)  # fmt: skip

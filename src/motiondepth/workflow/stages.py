@@ -196,13 +196,15 @@ class CachedSteps:
             gyro_key["alignment"] = 2  # 2: aligned to the better of the pivot solve and the bundle adjustment
             if gyro.time_origin_s or gyro.max_offset_s != 2.0:  # (only then: earlier caches stay valid)
                 gyro_key |= {"time_origin_s": gyro.time_origin_s, "max_offset_s": gyro.max_offset_s}
+            if clip.recorded is not None:  # the alignment's bundle adjustment keeps off the black margin (3)
+                gyro_key["alignment"] = 3
         fit_key, exposure, readout = self._blur_fit_timing()
 
         def compute():
             return make_tracks(
                 clip.frames, clip.times, intr, cfg.grid_half, cfg.tracker, cfg.pivot_m, solver, imported=imported,
                 auto_focal=auto_focal, blur_fit=(exposure, readout) if fit_key is not None else None, gyro=gyro,
-                progress=cfg.progress, device=cfg.device,
+                progress=cfg.progress, device=cfg.device, recorded=clip.recorded,
             )  # fmt: skip
 
         return self.step(

@@ -46,6 +46,7 @@ def make_tracks(
     gyro=None,
     progress: bool = False,
     device: str = "cpu",
+    recorded: np.ndarray | None = None,
 ) -> tuple[Tracks, Intrinsics]:
     """The tracks ``run`` solves from, and the intrinsics they were made with: the tracking policy in one place.
 
@@ -56,7 +57,8 @@ def make_tracks(
        fitted to the blur, else with a ``gyro`` log (:class:`~motiondepth.tracking.gyro_aided.GyroAid`);
     4. with either, the focal length estimated again on the compensated tracks.
 
-    ``tracks.meta["focal"]`` records the estimates.
+    ``tracks.meta["focal"]`` records the estimates. ``recorded``: (H, W) bool, the recorded pixels of undistorted
+    frames (the gyro's alignment tracks none near the black margin).
     """
     tr = imported if imported is not None else track_points(frames, intr, grid_half, tracker, progress=progress)
     found, focal = intr, None
@@ -73,7 +75,7 @@ def make_tracks(
     elif gyro is not None:
         from motiondepth.tracking.gyro_aided import track_with_gyro
 
-        tr = track_with_gyro(frames, tr.queries, times, found, gyro, pivot_m, solver=solver, init=tr)
+        tr = track_with_gyro(frames, tr.queries, times, found, gyro, pivot_m, solver=solver, init=tr, recorded=recorded)
     if auto_focal and (blur_fit is not None or gyro is not None) and found is not intr:
         est = estimate_focal_length(tr, intr, pivot_m, solver)  # again on the blur-compensated tracks
         focal = est.as_dict() | {"from_klt": focal}
