@@ -308,6 +308,9 @@ def test_long_tracks_are_cut_into_pieces_that_share_a_frame():
     np.testing.assert_array_equal(pieces.tracks[9, 1], xy[9, 0])  # the shared frame is the next piece's reference
     assert prior[0] == 2.0 and np.isnan(prior[1:3]).all() and prior[3] == 3.0
     assert pieces.visible.sum() == vis.sum() + 2  # every observation kept; the two shared frames counted twice
+    pieces, _, origin = split_long_tracks(Tracks(xy, vis, q, (H, W)), np.ones(3), 10, overlap=3)
+    np.testing.assert_array_equal(pieces.queries[origin == 0, 0], [0, 7, 14, 21])  # 0–9, 7–16, 14–23, 21–24
+    assert pieces.visible[:, origin == 0].sum() == 25 + 3 * 3
 
 
 def test_a_clip_whose_tracks_are_cut_still_recovers_its_motion(rng):

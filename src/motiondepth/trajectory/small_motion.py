@@ -73,6 +73,7 @@ class SmallMotionConfig:
     # is cut into pieces of this many (split_long_tracks): the frames' system stays banded and the solve linear in
     # the clip's length; below that the dense solve is faster and keeps each track whole
     split_above_frames: int = 300
+    track_overlap_frames: int = 1  # frames two consecutive pieces of a cut track share
     min_points: int = 8  # a frame with fewer observations than this is unsolved (NaN)
 
 
@@ -433,7 +434,8 @@ def solve_small_motion(
         raise InputError("tracks", "the small-motion solver needs at least 2 frames")
     n_tracks, origin = tracks.num_points, None
     if cfg.max_track_frames and t_len > max(cfg.max_track_frames, cfg.split_above_frames):
-        tracks, prior_depth, origin = split_long_tracks(tracks, prior_depth, cfg.max_track_frames)
+        tracks, prior_depth, origin = split_long_tracks(tracks, prior_depth, cfg.max_track_frames,
+                                                        cfg.track_overlap_frames)  # fmt: skip
     prob, used = _build(tracks, intr, prior_depth, cfg)
     q = 6 if model == "6dof" else 3
     full = np.zeros((t_len, q))
@@ -509,7 +511,7 @@ def solve_small_motion(
     return sol if origin is None else _per_track(sol, origin, n_tracks)
 
 
-def split_long_tracks(tracks: Tracks, prior_depth: np.ndarray, max_frames: int
+def split_long_tracks(tracks: Tracks, prior_depth: np.ndarray, max_frames: int, overlap: int = 1
                       ) -> tuple[Tracks, np.ndarray, np.ndarray]:  # fmt: skip
     """Tracks seen over more than ``max_frames`` frames (first to last) cut into pieces of that many: piece ``p``
     covers frames ``first + p (L − 1)`` to ``first + (p + 1)(L − 1)``, so consecutive pieces share a frame (the
@@ -529,13 +531,13 @@ def split_long_tracks(tracks: Tracks, prior_depth: np.ndarray, max_frames: int
     seen = vis.any(0)
     first = np.where(seen, np.argmax(vis, 0), 0)
     last = np.where(seen, t_len - 1 - np.argmax(vis[::-1], 0), 0)
-    step = max_frames - 1
-    pieces = np.maximum(1, -(-(last - first) // step))  # ceil((span − 1) / step), at least one
+    step = max_frames - max(1, min(overlap, max_frames - 1))  # from one piece's first frame to the next's
+    pieces = 1 + np.maximum(0, -(-(last - first + 1 - max_frames) // step))  # the last piece reaches the last frame
     origin = np.repeat(np.arange(n), pieces)
     index = np.arange(len(origin)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
     lo = first[origin] + index * step
     frames = np.arange(t_len)[:, None]
-    pv = vis[:, origin] & (frames >= lo) & (frames <= lo + step)
+    pv = vis[:, origin] & (frames >= lo) & (frames < lo + max_frames)
     pt = tracks.tracks[:, origin]
     start = np.argmax(pv, 0)
     queries = np.c_[start, pt[start, np.arange(len(origin))]].astype(np.float32)
