@@ -321,3 +321,28 @@ def test_a_clip_whose_tracks_are_cut_still_recovers_its_motion(rng):
     rms = np.sqrt(np.mean(ang[1:] ** 2))
     assert np.sqrt(np.mean((sol.angles - ang) ** 2)) < 0.03 * rms
     assert np.median(np.abs(sol.depth - z) / z) < 0.05
+
+
+@pytest.mark.parametrize("model", ["6dof", "pivot", "rotation"])
+@pytest.mark.parametrize("readout_sigma", [0.0, 0.3])
+def test_the_banded_solve_finds_what_the_dense_one_finds(rng, monkeypatch, model, readout_sigma):
+    import motiondepth.trajectory.small_motion as sm
+
+    tr, _, _, z = _clip(rng, t_len=40, n=500, readout_fraction=0.5)
+    start = rng.integers(0, 33, 500)
+    start[:100] = 0
+    frames = np.arange(40)[:, None]
+    vis = (frames >= start) & (frames < start + 8)  # every track seen for 8 frames: the system is banded
+    short = Tracks(tr.tracks, vis, tr.queries, tr.image_size)
+    prior = np.where(vis[0], z, np.nan)
+    cfg = SmallMotionConfig(readout_sigma=readout_sigma)
+    calls, real = [], sm._banded_solve
+    monkeypatch.setattr(sm, "_banded_solve", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(sm, "BANDED_MIN_FRAMES", 10)
+    banded = solve_small_motion(short, INTR, prior, model, readout_fraction=0.5, config=cfg)
+    assert calls  # the banded path was taken
+    monkeypatch.setattr(sm, "BANDED_MIN_FRAMES", 10_000)
+    dense = solve_small_motion(short, INTR, prior, model, readout_fraction=0.5, config=cfg)
+    np.testing.assert_allclose(banded.angles, dense.angles, atol=1e-9)
+    np.testing.assert_allclose(banded.centres, dense.centres, atol=1e-9)
+    assert banded.iterations == dense.iterations and np.isclose(banded.cost, dense.cost, rtol=1e-9)
