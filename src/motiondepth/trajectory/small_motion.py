@@ -291,12 +291,32 @@ class _Scatter(NamedTuple):
         return np.asarray(x @ v)
 
 
+class _Merge(NamedTuple):
+    """Values that come with ``keys`` (K,) summed per distinct key (``keys`` here: those, ascending); the order is
+    found once per solve, :meth:`apply` sums the values of the moment."""
+
+    order: np.ndarray
+    start: np.ndarray
+    keys: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> _Merge:
+        order = np.argsort(keys, kind="stable")
+        uniq, start = np.unique(keys[order], return_index=True)
+        return cls(order, start, uniq)
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """(distinct keys, ...) the sums of ``values`` (K, ...), in the order of the keys they came with."""
+        return np.add.reduceat(values[self.order], self.start, axis=0)
+
+
 class _Groups(NamedTuple):
     """How the observations' Jacobians sum into the normal equations, fixed for one solve. An observation's row
     touches six frames (three interpolation frames of its own pose, ``_Problem.kf``, three of its track's first,
     ``ff``), so its products fall into q × q blocks of frame pairs: ``kk``, ``ff`` and ``kf`` sum them by frame pair
     (key ``row · T + column``); ``k`` and ``f`` sum a frame's share of a vector (key: the frame); ``pe_k`` and
-    ``pe_f`` the depths' coupling by frame and track (key ``frame · N + track``)."""
+    ``pe_f`` the depths' coupling by frame and track (key ``frame · N + track``). ``blocks`` merges the frame-pair
+    sums (``kk``, ``ff``, ``kf`` and ``kf`` transposed) that fall on the same pair, ``pe`` the two couplings."""
 
     kk: _Scatter
     ff: _Scatter
@@ -305,6 +325,8 @@ class _Groups(NamedTuple):
     f: _Scatter
     pe_k: _Scatter
     pe_f: _Scatter
+    blocks: _Merge
+    pe: _Merge
 
     @classmethod
     def of(cls, prob: _Problem) -> _Groups:
@@ -314,8 +336,12 @@ class _Groups(NamedTuple):
         def pairs(r, c):
             return _Scatter.of((r[:, :, None] * t + c[:, None, :]).reshape(len(r), 9))
 
-        return cls(pairs(kf, kf), pairs(ff, ff), pairs(kf, ff), _Scatter.of(kf), _Scatter.of(ff),
-                   _Scatter.of(kf * n + prob.n[:, None]), _Scatter.of(ff * n + prob.n[:, None]))  # fmt: skip
+        kk, fff, kfp = pairs(kf, kf), pairs(ff, ff), pairs(kf, ff)
+        pe_k, pe_f = _Scatter.of(kf * n + prob.n[:, None]), _Scatter.of(ff * n + prob.n[:, None])
+        turned = kfp.keys % t * t + kfp.keys // t  # (row, column) → (column, row)
+        blocks = _Merge.of(np.concatenate([kk.keys, fff.keys, kfp.keys, turned]))
+        return cls(kk, fff, kfp, _Scatter.of(kf), _Scatter.of(ff), pe_k, pe_f, blocks,
+                   _Merge.of(np.concatenate([pe_k.keys, pe_f.keys])))  # fmt: skip
 
 
 def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -326,13 +352,6 @@ def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _outer(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
     """(M, 9) the products of two observations' interpolation weights (M, 3)."""
     return (wa[:, :, None] * wb[:, None, :]).reshape(len(wa), 9)
-
-
-def _sum_by_key(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct ``keys`` (K,) ascending and the sums of their ``values`` (K, ...)."""
-    order = np.argsort(keys, kind="stable")
-    uniq, start = np.unique(keys[order], return_index=True)
-    return uniq, np.add.reduceat(values[order], start, axis=0)
 
 
 def _frame_rows(sc: _Scatter, sums: np.ndarray, t_len: int) -> np.ndarray:
@@ -633,13 +652,12 @@ def _normal_equations(prob: _Problem, cur: _Evaluation, q: int, full: np.ndarray
     jk, jf = pj.jk * ws[:, None, None], pj.jf * ws[:, None, None]
     r, je = cur.res * ws[:, None], cur.je * ws[:, None]
     # the frames' block, by frame pair: (row frame, column frame, q × q block), the pairs' blocks also transposed
-    keys = np.concatenate([g.kk.keys, g.ff.keys, g.kf.keys, g.kf.keys % t_len * t_len + g.kf.keys // t_len])
     kf_sums = g.kf.apply(_outer(pj.kw, pj.fw), _products(jk, jf)).reshape(-1, q, q)
-    keys, blocks = _sum_by_key(keys, np.concatenate([
+    blocks = g.blocks.apply(np.concatenate([
         g.kk.apply(_outer(pj.kw, pj.kw), _products(jk, jk)).reshape(-1, q, q),
         g.ff.apply(_outer(pj.fw, pj.fw), _products(jf, jf)).reshape(-1, q, q),
         kf_sums, kf_sums.transpose(0, 2, 1)]))  # fmt: skip
-    bi, bj = keys // t_len, keys % t_len
+    bi, bj = g.blocks.keys // t_len, g.blocks.keys % t_len
     held = (bi > 0) & (bj > 0)  # frame 0 is held
     bi, bj, blocks = bi[held] - 1, bj[held] - 1, blocks[held]
     # the gradient, the depths' own terms and their coupling to the frames (h_pe, (P, N))
@@ -649,8 +667,8 @@ def _normal_equations(prob: _Problem, cur: _Evaluation, q: int, full: np.ndarray
     g_e = np.bincount(prob.n, (je * r).sum(1), minlength=n_eta) + (eta - prob.eta_prior) * inv_var
     pe_k = g.pe_k.apply(pj.kw, np.einsum("mci,mc->mi", jk, je))
     pe_f = g.pe_f.apply(pj.fw, np.einsum("mci,mc->mi", jf, je))
-    pe_keys, pe = _sum_by_key(np.concatenate([g.pe_k.keys, g.pe_f.keys]), np.concatenate([pe_k, pe_f]))
-    frame, track = pe_keys // n_eta, pe_keys % n_eta
+    pe = g.pe.apply(np.concatenate([pe_k, pe_f]))
+    frame, track = g.pe.keys // n_eta, g.pe.keys % n_eta
     moving = frame > 0
     pr = ((frame[moving] - 1)[:, None] * q + np.arange(q)).ravel()
     pc = np.repeat(track[moving], q)
