@@ -40,15 +40,13 @@ from motiondepth.data import EVAL_SEED_BASE
 from motiondepth.data.blur_data import BlurDataConfig, procedural_clip, simulate_clip
 from motiondepth.depth.blur import BlurPredictor
 from motiondepth.depth.interval import LEVEL, fit_factors
-from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.distortion import LensDistortion
 from motiondepth.io.atomic import atomic_path, write_json, write_json_and_markdown
 from motiondepth.io.depth import load_image
 from motiondepth.io.tum import TumSequence
 from motiondepth.models.weights import VIDEO_DEPTH_CHECKPOINT, WEIGHTS_DIR
 from real_depth import PAIRS, load_pair  # the real-pair benchmark beside this file: run as a script from benchmarks/
 from tum_clips import HELD_OUT, TUNING, label
-from tum_depth import TUM, TUM_CAMERA, kinect_depths
+from tum_depth import TUM, TUM_CAMERA, kinect_depths, tum_camera
 
 PAIR_SEEDS = range(6)
 PROCEDURAL = 60
@@ -65,8 +63,8 @@ def _row(scene: str, pred: np.ndarray, gt: np.ndarray, **extra) -> dict:
 
 def tum_rows(predictor: BlurPredictor, clips: list[tuple[int, int]]) -> list[dict]:
     seq = TumSequence.open(TUM)
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
-    mx, my = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"]).undistort_maps(intr, (480, 640))
+    intr, lens = tum_camera()
+    mx, my = lens.undistort_maps(intr, (480, 640))
     n = predictor.cfg.num_frames
     rows = []
     for first, stop in clips:

@@ -30,13 +30,12 @@ import cv2
 import numpy as np
 
 from motiondepth.eval.trajectory_metrics import trajectory_metrics
-from motiondepth.geometry.camera import Intrinsics
-from motiondepth.geometry.distortion import LensDistortion, recorded_area, undistort_frames
+from motiondepth.geometry.distortion import recorded_area, undistort_frames
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.io.tum import TumSequence
 from motiondepth.tracking.chain import ChainConfig, track_chained
 from motiondepth.trajectory.small_motion import SmallMotionConfig, choose_motion_model, frame0_prior
-from tum_depth import TUM, TUM_CAMERA, kinect_depths  # benchmarks/tum_depth.py: run as a script from benchmarks/
+from tum_depth import TUM, kinect_depths, tum_camera  # benchmarks/tum_depth.py: run as a script from benchmarks/
 
 ARCMIN = 180 / np.pi * 60
 SETTINGS = {
@@ -51,15 +50,13 @@ def clip(seq: TumSequence, frames: int) -> tuple[np.ndarray, np.ndarray]:
     cycle = np.r_[np.arange(240), np.arange(238, 0, -1)]
     pos = base[np.resize(cycle, frames)]
     rgb = {int(i): cv2.cvtColor(cv2.imread(str(TUM / seq.rgb_files[i])), cv2.COLOR_BGR2RGB) for i in np.unique(pos)}
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
-    lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+    intr, lens = tum_camera()
     und = undistort_frames(np.stack([rgb[int(i)] for i in base]), intr, lens)
     return pos, und[np.resize(cycle, frames)]
 
 
 def measure(seq: TumSequence, frames: int, settings: list[str]) -> list[dict]:
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
-    lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+    intr, lens = tum_camera()
     pos, und = clip(seq, frames)
     tracks = track_chained(
         und, config=ChainConfig.for_size(und.shape[1:3]), valid=recorded_area(intr, lens, (480, 640))

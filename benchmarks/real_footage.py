@@ -57,7 +57,7 @@ from motiondepth.io.npz import read_npz
 from motiondepth.io.tum import TumSequence
 from motiondepth.workflow import run
 from tum_clips import HELD_OUT  # benchmarks/tum_clips.py: run as a script from benchmarks/
-from tum_depth import TUM_CAMERA, kinect_depths, score_run
+from tum_depth import TUM_CAMERA, kinect_depths, score_run, tum_camera
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 TUM = REAL / "video-rgbd-tum-fr1xyz"
@@ -152,8 +152,7 @@ def colmap(frames: np.ndarray, intr, work: Path) -> tuple[np.ndarray, np.ndarray
 def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
     import cv2
 
-    from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.geometry.distortion import LensDistortion, recorded_area, undistort_frames
+    from motiondepth.geometry.distortion import recorded_area, undistort_frames
     from motiondepth.tracking.chain import track_chained
     from motiondepth.trajectory.homography import solve_homography
 
@@ -215,8 +214,7 @@ def tum_clip(work: Path, start: int, end: int, seq: TumSequence) -> dict:
         score(name, pred, res.trajectory.centres, seconds, extra)
     # peers on the same chained tracks as the bundle adjustment
     rgb = [cv2.cvtColor(cv2.imread(str(TUM / seq.rgb_files[i])), cv2.COLOR_BGR2RGB) for i in frames]
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
-    lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+    intr, lens = tum_camera()
     t0 = time.perf_counter()
     # (as run: no point near the black margin the undistortion leaves)
     chained = track_chained(undistort_frames(np.stack(rgb), intr, lens), valid=recorded_area(intr, lens, (480, 640)))

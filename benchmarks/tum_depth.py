@@ -29,17 +29,23 @@ TUM_CAMERA = {
 }  # fmt: skip
 
 
+def tum_camera():
+    """The fr1 colour camera of :data:`TUM_CAMERA`: its intrinsics and its lens distortion."""
+    from motiondepth.geometry.camera import Intrinsics
+    from motiondepth.geometry.distortion import LensDistortion
+
+    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
+    return intr, LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+
+
 def kinect_depths(seq, positions: np.ndarray) -> np.ndarray:
     """(T, H, W) metres, the Kinect map nearest in time to each colour frame, undistorted like the run's frames
     (0 where no map is within 20 ms or the pixel has no depth)."""
     import cv2
 
-    from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.geometry.distortion import LensDistortion
     from motiondepth.io.depth import load_depth
 
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
-    lens = LensDistortion("opencv", TUM_CAMERA["distortion_coefficients"])
+    intr, lens = tum_camera()
     mx, my = lens.undistort_maps(intr, (480, 640))
     out = np.zeros((len(positions), 480, 640), np.float32)
     for i, path in enumerate(seq.depth_for(positions)):
@@ -54,8 +60,7 @@ def rigid_ratios(xy0: np.ndarray, z0: np.ndarray, angles: np.ndarray, centres: n
     the rigid prediction with no rolling shutter."""
     from motiondepth.geometry.rotations import euler_to_matrix
 
-    k = np.array([[TUM_CAMERA["fx"], 0, TUM_CAMERA["cx"]], [0, TUM_CAMERA["fy"], TUM_CAMERA["cy"]], [0, 0, 1]])
-    x = (np.c_[xy0, np.ones(len(xy0))] @ np.linalg.inv(k).T) * z0[:, None]  # (N, 3), frame 0's axes
+    x = (np.c_[xy0, np.ones(len(xy0))] @ np.linalg.inv(tum_camera()[0].K).T) * z0[:, None]  # (N, 3), frame 0's axes
     r = euler_to_matrix(np.nan_to_num(np.asarray(angles, np.float64)))  # (T, 3, 3)
     c = np.nan_to_num(np.asarray(centres, np.float64))
     return np.einsum("tj,tnj->tn", r[:, :, 2], x[None] - c[:, None])  # the z of R_kᵀ (X − C_k)
@@ -114,11 +119,10 @@ def _every_frame_floor(gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray])
     the nearest seen pixel) from the Kinect's own frame-0 map and the true path: AbsRel per frame against the Kinect
     (median, worst frame). What the warp alone costs, with a perfect frame-0 map and path."""
     from motiondepth.eval.depth_metrics import depth_metrics
-    from motiondepth.geometry.camera import Intrinsics
     from motiondepth.types import Trajectory
     from motiondepth.workflow.steps import frame_depths
 
-    intr = Intrinsics(*(TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy")))
+    intr = tum_camera()[0]
     ang, cen = true_path
     traj = Trajectory(ang, np.arange(len(ang)) / 30.0, np.zeros(len(ang)), "groundtruth", centres=cen)
     maps, _ = frame_depths(np.where(gt[0] > 0, gt[0], np.nan), intr, traj)
