@@ -97,3 +97,55 @@ class DISFlowTracker:
 
 
 register_tracker("dis", DISFlowTracker)
+
+
+def reference_flow_tracks(frames: np.ndarray, points_xy: np.ndarray, targets: np.ndarray, reference: int = 0,
+                          config: FlowConfig | None = None, valid: np.ndarray | None = None,
+                          progress: bool = False) -> Tracks:  # fmt: skip
+    """Points of frame ``reference`` followed into a few ``targets`` frames by DIS flow computed directly from the
+    reference to each, not chained: dense, drift-free correspondences for triangulating one frame with a solved
+    camera path.
+
+    A point is visible in a target frame where the flow back from there brings it home within
+    ``config.fb_threshold_px`` and it lands inside the image (and inside ``valid`` (H, W), the recorded area,
+    when given); in frames not in ``targets`` it is hidden. Direct flow needs the reference's content in view:
+    give targets within about a second of it.
+
+    Args:
+        frames: (T, H, W, 3) uint8 RGB.
+        points_xy: (N, 2) pixel positions in the reference frame (the tracks' queries).
+        targets: frame indices in 0..T-1 other than ``reference``.
+    """
+    c = config or FlowConfig()
+    t_len, h, w = frames.shape[:3]
+    targets = np.unique(np.asarray(targets, int))
+    if not 0 <= reference < t_len:
+        raise ValueError(f"reference frame {reference} is not in 0..{t_len - 1}")
+    if len(targets) and (targets.min() < 0 or targets.max() >= t_len or reference in targets):
+        raise ValueError(f"target frames must lie in 0..{t_len - 1} and leave out the reference {reference}, got "
+                         f"{targets.tolist()}")  # fmt: skip
+    scale = min(1.0, c.max_side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+
+    def gray(k: int) -> np.ndarray:
+        g = cv2.cvtColor(frames[k], cv2.COLOR_RGB2GRAY)
+        return cv2.resize(g, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else g
+
+    xy = np.asarray(points_xy, np.float32)
+    n = len(xy)
+    tracks = np.repeat(xy[None], t_len, 0)
+    visible = np.zeros((t_len, n), bool)
+    visible[reference] = True
+    dis, g0, s = cv2.DISOpticalFlow_create(_PRESETS[c.preset]), gray(reference), size[0] / w
+    for k in tqdm(targets, desc="parallax flow", unit="frame", disable=not progress, leave=False):
+        gk = gray(int(k))
+        there = xy + _sample(dis.calc(g0, gk, None), xy, s)
+        home = there + _sample(dis.calc(gk, g0, None), there, s)
+        ok = (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(there, (h, w))
+        if valid is not None:
+            ij = np.clip(np.rint(there), 0, [w - 1, h - 1]).astype(int)
+            ok &= valid[ij[:, 1], ij[:, 0]]
+        tracks[k], visible[k] = there, ok
+    queries = np.c_[np.full(n, reference), xy].astype(np.float32)
+    meta = {"tracker": "dis-reference", "reference": reference, "targets": targets.tolist(), **asdict(c)}
+    return Tracks(tracks, visible, queries, (h, w), meta=meta)

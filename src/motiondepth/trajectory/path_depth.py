@@ -44,6 +44,7 @@ class PathTracks:
     xy: np.ndarray  # (T, N, 2) pixels, where the 3D point projects in every frame (also where the track is hidden)
     residual_px: np.ndarray  # (T, N) |prediction − track| where the track is visible (not its query frame), else NaN
     reference_depth: np.ndarray  # (N,) metres, the fitted depth in each track's query frame
+    reference_sigma: np.ndarray | None = None  # (N,) metres, its one σ from the fit's information (prior included)
 
 
 def _poses_at(angles: np.ndarray, centres: np.ndarray, frame: np.ndarray, rows: np.ndarray, readout_fraction: float,
@@ -144,13 +145,14 @@ def path_tracks(
         g = (hw * (ju * ru + jv * rv)).sum(0) / TRACK_NOISE_PX**2 + (w - w0) / wsig**2
         hh = (hw * (ju**2 + jv**2)).sum(0) / TRACK_NOISE_PX**2 + 1.0 / wsig**2
         w = np.maximum(w - g / hh, 0.05 * w0)  # never behind the camera, never past 20× the prior's depth
+    sigma = 1.0 / (np.sqrt(hh) * w**2)  # of the depth 1/w, from the last step's information (its one σ of w: 1/√hh)
     p = a + w[None, :, None] * d
     with np.errstate(divide="ignore", invalid="ignore"):
         xy = np.stack([fx * p[..., 0] / p[..., 2] + intr.cx, fy * p[..., 1] / p[..., 2] + intr.cy], -1)
         depth = np.where(p[..., 2] > 0, p[..., 2] / w[None], np.nan)
     resid = np.where(vis, np.hypot(*(xy - obs).transpose(2, 0, 1)), np.nan)
     resid[q, np.arange(n)] = np.nan  # the query frame fits by construction: no evidence
-    out = PathTracks(depth, xy, resid, 1.0 / w)
+    out = PathTracks(depth, xy, resid, 1.0 / w, sigma)
     if not refit:
         return out
     far = resid > residual_thresholds_px(resid)[1]

@@ -68,8 +68,8 @@ STEP_SPECS = (
     StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
     StepSpec("tracks3d", ("tracks3d.npz",), version=1),  # the tracks' metric depth over time; 1: the path's
     # prediction for static points, Seurat's for moving ones
-    StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=1),  # every frame's depth (16-bit mm PNGs) and
-    # confidence; 1: cracks closed only inside what frame 0 saw
+    StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=2),  # every frame's depth (16-bit mm PNGs) and
+    # confidence; 1: cracks closed only inside what frame 0 saw; 2: what it never saw from keyframes' parallax
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
     StepSpec("overlay", ("overlay.mp4",)),  # the tracks drawn on the video
     StepSpec("stabilized", ("stabilized.mp4",)),  # the video with the recovered rotation removed
@@ -794,7 +794,9 @@ class Tracks3DSummary(TypedDict, total=False):
 class DepthFramesSummary(TypedDict):
     frames: int
     folder: str
-    filled_fraction_median: float  # share of a frame frame 0 never saw (filled from the nearest seen pixel)
+    unseen_fraction_median: float  # share of a frame frame 0 never saw (from a keyframe's parallax, or filled)
+    unseen_fraction_max: float
+    filled_fraction_median: float  # … of it, what no keyframe gave either (filled from the nearest seen pixel)
     filled_fraction_max: float
 
 
@@ -853,4 +855,5 @@ class Result:
     files: dict[str, Path]
     cached: list[str]  # steps loaded from an earlier run in out_dir instead of recomputed
     depth_frames: np.ndarray | None = None  # (T, H, W) metres, every frame's depth (depth/NNNNNN.png)
-    depth_confidence: np.ndarray | None = None  # (T, H, W) uint8 × 255: 255 frame 0's depth moved by the path; 0 filled
+    depth_confidence: np.ndarray | None = None  # (T, H, W) uint8: 255 frame 0's depth moved by the path; 128 a
+    # keyframe's parallax; 0 filled from the nearest pixel (workflow.steps.frame_depths)

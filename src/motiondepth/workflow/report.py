@@ -271,16 +271,23 @@ def _summary_rows(res: Result, src: str) -> str:
 
 def _frames_section(out_dir: Path, s: Summary, poster: str) -> str:
     """The section on every frame's depth: ``depth.mp4`` in the page, with what ``summary.depth_frames`` says."""
+    from motiondepth.workflow.steps import KEYFRAME, KEYFRAME_STEP
+
     if not (out_dir / "depth.mp4").is_file():
         return ""
     df = s.get("depth_frames", {})
+    pct = {k: 100 * df.get(k, 0) for k in ("unseen_fraction_median", "unseen_fraction_max", "filled_fraction_median",
+                                           "filled_fraction_max")}  # fmt: skip
     video = _video("depth.mp4", poster, "every frame's depth")
     return f"""<h2>Every frame's depth</h2>
 <figure>{video}<figcaption>The depth of every frame ({df.get("frames", "?")} 16-bit PNGs in millimetres in
 <a href="depth/">depth/</a>): the first frame's depth moved by the recovered camera path, one scale for the whole
-clip and one colour range (the first frame's). What the first frame never saw takes the nearest depth it saw,
-with confidence 0 in <a href="depth_frames.npz">depth_frames.npz</a>: {100 * df.get("filled_fraction_median", 0):.1f}
-% of a frame in the median, {100 * df.get("filled_fraction_max", 0):.1f} % at most.</figcaption></figure>"""
+clip and one colour range (the first frame's). What the first frame never saw ({pct["unseen_fraction_median"]:.1f} %
+of a frame in the median, {pct["unseen_fraction_max"]:.1f} % at most) comes from keyframes every {KEYFRAME_STEP} frames
+refined by their own parallax (confidence {KEYFRAME} in <a href="depth_frames.npz">depth_frames.npz</a>) where the
+camera translates, and the rest takes the nearest depth the first frame saw (confidence 0:
+{pct["filled_fraction_median"]:.1f} % in the median, {pct["filled_fraction_max"]:.1f} % at
+most).</figcaption></figure>"""
 
 
 def _sources_text(s: Summary) -> str:

@@ -176,7 +176,7 @@ def _run_steps(video, cfg: RunConfig, clip: Clip, ckpt: dict, out: Path, record:
             depth_src += f" × {motion.model}-motion parallax ({rescale.mode}, {rescale.points} points)"
     traj.dense = steps.dense(traj, intr)
     tracks3d = steps.tracks3d(tracks, depth, intr, traj, motion)
-    depth_frames, depth_confidence = steps.depth_frames(depth, intr, traj)
+    depth_frames, depth_confidence = steps.depth_frames(depth, intr, traj, motion)
     summary, warnings = summarize(clip, tracks, depth, traj, tracks3d, depth_src, cfg.readout_ms)
     summary["depth_frames"] = depth_frames_summary(depth_confidence)
     if motion is not None:

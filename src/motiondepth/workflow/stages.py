@@ -434,7 +434,7 @@ class CachedSteps:
                  motion: MotionFit | None = None) -> Tracks3D:  # fmt: skip
         """Every track's metric depth over time: the solved path's prediction where the point is static, the
         ``--seurat-checkpoint`` model's where it moves (:func:`~motiondepth.workflow.steps.depth_over_time`)."""
-        rf = motion.readout_fraction if motion is not None and motion.solver != "lsq" else 0.0
+        rf = _bundle_readout(motion) or 0.0
 
         def compute() -> Tracks3D:
             from motiondepth.seurat.inference import SeuratPredictor
@@ -459,13 +459,18 @@ class CachedSteps:
             lambda o: load_tracks3d(o / "tracks3d.npz"),
         )
 
-    def depth_frames(self, depth: np.ndarray, intr: Intrinsics, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+    def depth_frames(self, depth: np.ndarray, intr: Intrinsics, traj: Trajectory, motion: MotionFit | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Every frame's metric depth and its confidence (:func:`~motiondepth.workflow.steps.frame_depths`):
         ``depth/NNNNNN.png`` and ``depth_frames.npz`` (``confidence``, 0–255)."""
         from motiondepth.io.depth import load_depth_frames, save_depth_frames
         from motiondepth.io.npz import read_npz
 
-        count = len(self.clip.frames)
+        clip = self.clip
+        count = len(clip.frames)
+        rf = _bundle_readout(motion)
+        # keyframes refine what frame 0 never saw where the bundle adjustment's path translates (6-DoF)
+        frames = clip.frames if rf is not None and motion.model == "6dof" else None
 
         def write(value, o):
             maps, conf = value
@@ -482,11 +487,23 @@ class CachedSteps:
 
         return self.step(
             "depth_frames",
-            {"depth": self.keys["depth"], "trajectory": self.keys["trajectory"], "intrinsics": intr.as_array()},
-            lambda: frame_depths(depth, intr, traj, self.cfg.progress),
+            {
+                "depth": self.keys["depth"],
+                "trajectory": self.keys["trajectory"],
+                "intrinsics": intr.as_array(),
+                "video": self.video_id if frames is not None else None,
+                "readout_fraction": rf or 0.0,
+            },
+            lambda: frame_depths(depth, intr, traj, self.cfg.progress, frames, rf or 0.0, clip.recorded),
             write,
             load,
         )
+
+
+def _bundle_readout(motion: MotionFit | None) -> float | None:
+    """The readout fraction the bundle adjustment fitted, where it gave the run's path (None where it did not: the
+    optics solver's path carries its own readout rotation)."""
+    return motion.readout_fraction if motion is not None and motion.solver != "lsq" else None
 
 
 def imported_tracks(path: str, clip: Clip, intr: Intrinsics, undistort: dict | None) -> Tracks:

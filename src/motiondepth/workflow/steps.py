@@ -303,29 +303,118 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
 SCATTER_TRACKS = 128  # static tracks Seurat also runs on, to measure its scatter on the clip (seurat.fuse)
 
 
-def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajectory, progress: bool = False
+def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajectory, progress: bool = False,
+                 frames: np.ndarray | None = None, readout_fraction: float = 0.0, recorded: np.ndarray | None = None,
                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Every frame's metric depth, consistent with the solved path and on one scale for the whole clip: frame 0's
     map (``depth``) lifted once and moved into each frame (:func:`~motiondepth.trajectory.path_depth.warp_depth`).
-    What frame 0 never saw (the border the camera turned towards, surfaces behind others) takes the depth of the
-    nearest pixel it saw.
 
-    Filling those pixels from the depth network run on later frames (on the clip's scale, carried along keyframes)
-    was tried and is worse on the TUM development clips: AbsRel 0.16 / 0.50 / 0.16 on the filled pixels against
-    0.09 / 0.31 / 0.13 for the nearest seen depth (docs/depth-over-time.md).
+    What frame 0 never saw (the border the camera turned towards, surfaces behind others): with the clip's
+    ``frames`` and a path that translates, from keyframes every :data:`KEYFRAME_STEP` frames, each refined by its
+    own parallax (:func:`_keyframe_map`) and moved into the frames around it; what no keyframe fills either takes
+    the depth of the nearest pixel frame 0 saw. Filling from the depth network run on later frames was tried and
+    is worse (docs/depth-over-time.md).
+
+    Args:
+        readout_fraction: the bundle adjustment's (the keyframes' triangulation models the rolling shutter).
+        recorded: (H, W) bool, the recorded area of undistorted frames (:attr:`Clip.recorded`).
 
     Returns:
-        (T, H, W) float32 metres and (T, H, W) uint8 confidence × 255 (as ``depth_frames.npz`` holds it, a quarter of
-        the memory of floats): 255 where the depth is frame 0's moved by the path, 0 where it was filled.
+        (T, H, W) float32 metres and (T, H, W) uint8 confidence (as ``depth_frames.npz`` holds it, a quarter of the
+        memory of floats): :data:`MOVED` where the depth is frame 0's moved by the path, :data:`KEYFRAME` where a
+        keyframe's parallax gave it, 0 where it was filled from the nearest pixel.
     """
-    from motiondepth.trajectory.path_depth import warp_depth
+    from tqdm.auto import tqdm
+
+    from motiondepth.trajectory.path_depth import DepthCloud, path_arrays, warp_depth
 
     maps, seen = warp_depth(depth, intrinsics, trajectory.angles, trajectory.centres, progress)
+    conf = seen.view(np.uint8)  # True → 1, in place
+    conf *= MOVED
+    moves = trajectory.centres is not None and bool(np.any(np.nan_to_num(trajectory.centres) != 0))
+    keys = list(range(KEYFRAME_STEP, len(maps), KEYFRAME_STEP)) if frames is not None and moves else []
+    warped = maps.copy() if keys else maps
     for k in range(len(maps)):
         maps[k] = _nearest_fill(maps[k], seen[k])
-    conf = seen.view(np.uint8)  # True → 1, in place
-    conf *= 255
+    if not keys:
+        return maps, conf
+    ang, cen = path_arrays(trajectory.angles, trajectory.centres)
+    clouds = {}
+    for j in tqdm(keys, desc="keyframe depth", unit="keyframe", disable=not progress, leave=False):
+        kmap = _keyframe_map(frames, j, maps[j], conf[j] == MOVED, intrinsics, ang, cen, readout_fraction, recorded)
+        clouds[j] = DepthCloud(kmap, intrinsics, (ang[j], cen[j]))
+    for k in range(1, len(maps)):
+        have = conf[k] == MOVED
+        if have.all():
+            continue
+        m = np.where(have, warped[k], 0.0).astype(np.float32)
+        for j in sorted(keys, key=lambda j: abs(j - k))[:2]:  # the nearest two keyframes, nearest first
+            d, hit = clouds[j].into((ang[k], cen[k]))
+            take = ~have & hit
+            m[take], conf[k][take] = d[take], KEYFRAME
+            have |= take
+        maps[k] = _nearest_fill(m, have)
     return maps, conf
+
+
+MOVED, KEYFRAME = 255, 128  # every frame's depth confidence: frame 0's moved by the path; a keyframe's parallax
+KEYFRAME_STEP = 10  # a keyframe every this many frames fills what frame 0 never saw …
+KEYFRAME_SPAN, KEYFRAME_TARGETS = 15, 8  # … triangulated from direct flow into this many frames within this span
+KEYFRAME_GRID_PX = 4  # spacing of the keyframe's points (times density_scale)
+KEYFRAME_MAX_RESIDUAL_PX = 0.3  # a point is kept where the path predicts its flow this well (median) …
+KEYFRAME_MIN_TEXTURE = 3e-5  # … its 7 × 7 window has texture (cv2.cornerMinEigenVal of the grey frame, 0–255 / 255)
+KEYFRAME_BORDER_PX = 8  # … and it lies this far inside the recorded area (flow is biased at its edge)
+KEYFRAME_MIN_POINT_CONFIDENCE = 0.5  # a pixel frame 0 never saw is filled only this near the points (see below)
+
+
+def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray, intrinsics: Intrinsics,
+                  angles: np.ndarray, centres: np.ndarray, readout_fraction: float, recorded: np.ndarray | None
+                  ) -> np.ndarray:  # fmt: skip
+    """Keyframe ``j``'s depth refined by its own parallax: points every :data:`KEYFRAME_GRID_PX` pixels followed by
+    direct flow into up to :data:`KEYFRAME_TARGETS` frames within :data:`KEYFRAME_SPAN` of it
+    (:func:`~motiondepth.tracking.flow.reference_flow_tracks`), each one's depth fitted with the path held fixed
+    (:func:`~motiondepth.trajectory.path_depth.path_tracks`, ``base`` the prior), and ``base`` (frame 0's map moved
+    there, the rest nearest-filled) corrected by their ratios
+    (:func:`~motiondepth.trajectory.parallax.interpolate_depth_ratio`; points with a depth σ over 10 % left out).
+
+    Flow fills flat surfaces with their surroundings' motion, which a rigid path explains at the wrong depth; so
+    only points with texture, that the path explains to :data:`KEYFRAME_MAX_RESIDUAL_PX`, count. Returns the
+    (H, W) map, NaN where frame 0 never saw (``seen`` False) and no point is near (their confidence under
+    :data:`KEYFRAME_MIN_POINT_CONFIDENCE`): what the keyframe cannot vouch for."""
+    import warnings
+
+    from scipy.ndimage import distance_transform_edt
+
+    from motiondepth.tracking.chain import density_scale
+    from motiondepth.tracking.flow import FlowConfig, reference_flow_tracks
+    from motiondepth.trajectory.optics import sample_depth
+    from motiondepth.trajectory.parallax import interpolate_depth_ratio
+    from motiondepth.trajectory.path_depth import path_tracks
+
+    t_len, h, w = frames.shape[:3]
+    s0, s1 = max(0, j - KEYFRAME_SPAN), min(t_len, j + KEYFRAME_SPAN + 1)
+    others = np.array([k for k in range(s0, s1) if k != j])
+    targets = others[np.unique(np.linspace(0, len(others) - 1, min(KEYFRAME_TARGETS, len(others))).round().astype(int))]
+    area = np.ones((h, w), bool) if recorded is None else recorded
+    inside = distance_transform_edt(np.pad(area, 1))[1:-1, 1:-1] > KEYFRAME_BORDER_PX  # (the image's edge counts too)
+    texture = cv2.cornerMinEigenVal(cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY), 7) > KEYFRAME_MIN_TEXTURE
+    g = round(KEYFRAME_GRID_PX * density_scale((h, w)))
+    ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
+    pick = (inside & texture)[ys.ravel(), xs.ravel()]
+    xy = np.stack([xs.ravel(), ys.ravel()], 1)[pick].astype(np.float32)
+    if len(xy) < 20:
+        return np.where(seen, base, np.nan)
+    flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=1.0), recorded)
+    prior = sample_depth(base, xy.astype(np.float64))
+    fit = path_tracks(flow.tracks, flow.visible, flow.queries, prior, intrinsics, angles[s0:s1], centres[s0:s1],
+                      (h, w), readout_fraction)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (a point seen in no other frame: all NaN)
+        resid = np.nanmedian(fit.residual_px, 0)
+    keep = (resid < KEYFRAME_MAX_RESIDUAL_PX) & (flow.visible.sum(0) >= 3) & np.isfinite(fit.reference_depth)
+    out, info = interpolate_depth_ratio(base, xy[keep], fit.reference_depth[keep], fit.reference_sigma[keep])
+    near = info.get("confidence", np.zeros((h, w))) > KEYFRAME_MIN_POINT_CONFIDENCE
+    return np.where(seen | near, out, np.nan)
 
 
 def _nearest_fill(m: np.ndarray, seen: np.ndarray) -> np.ndarray:

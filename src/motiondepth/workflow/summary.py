@@ -44,10 +44,16 @@ def shake_spectra(clip: Clip, trajectory: Trajectory) -> dict:
 
 
 def depth_frames_summary(confidence: np.ndarray) -> DepthFramesSummary:
-    """``summary.depth_frames``: how many frames got a depth map, and how much of each was filled rather than
-    moved from frame 0 by the path (median and worst frame)."""
-    filled = 1.0 - confidence.reshape(len(confidence), -1).mean(1) / 255.0
+    """``summary.depth_frames``: how many frames got a depth map, how much of each frame 0 never saw (not moved
+    from frame 0 by the path) and how much of that no keyframe gave either (filled from the nearest pixel): median
+    and worst frame (:func:`~motiondepth.workflow.steps.frame_depths`'s confidence)."""
+    from motiondepth.workflow.steps import MOVED
+
+    c = confidence.reshape(len(confidence), -1)
+    unseen, filled = (c != MOVED).mean(1), (c == 0).mean(1)
     return {"frames": len(confidence), "folder": "depth/",
+            "unseen_fraction_median": round(float(np.median(unseen)), 4),
+            "unseen_fraction_max": round(float(unseen.max()), 4),
             "filled_fraction_median": round(float(np.median(filled)), 4),
             "filled_fraction_max": round(float(filled.max()), 4)}  # fmt: skip
 
