@@ -349,6 +349,8 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
             continue
         m = np.where(have, warped[k], 0.0).astype(np.float32)
         for j in sorted(keys, key=lambda j: abs(j - k))[:2]:  # the nearest two keyframes, nearest first
+            if have.all() or len(clouds[j].points) == 0:
+                continue
             d, hit = clouds[j].into((ang[k], cen[k]))
             take = ~have & hit
             m[take], conf[k][take] = d[take], KEYFRAME
@@ -379,8 +381,9 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
 
     Flow fills flat surfaces with their surroundings' motion, which a rigid path explains at the wrong depth; so
     only points with texture, that the path explains to :data:`KEYFRAME_MAX_RESIDUAL_PX`, count. Returns the
-    (H, W) map, NaN where frame 0 never saw (``seen`` False) and no point is near (their confidence under
-    :data:`KEYFRAME_MIN_POINT_CONFIDENCE`): what the keyframe cannot vouch for."""
+    (H, W) map where frame 0 never saw (``seen`` False) and points are near (their confidence over
+    :data:`KEYFRAME_MIN_POINT_CONFIDENCE`), NaN elsewhere: what frame 0 saw is moved from frame 0 into every frame,
+    and what no point is near the keyframe cannot vouch for."""
     import warnings
 
     from scipy.ndimage import distance_transform_edt
@@ -403,18 +406,18 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
     pick = (inside & texture)[ys.ravel(), xs.ravel()]
     xy = np.stack([xs.ravel(), ys.ravel()], 1)[pick].astype(np.float32)
     if len(xy) < 20:
-        return np.where(seen, base, np.nan)
+        return np.full((h, w), np.nan, np.float32)
     flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=1.0), recorded)
     prior = sample_depth(base, xy.astype(np.float64))
     fit = path_tracks(flow.tracks, flow.visible, flow.queries, prior, intrinsics, angles[s0:s1], centres[s0:s1],
-                      (h, w), readout_fraction)  # fmt: skip
+                      (h, w), readout_fraction, refit=False)  # (a point that moves misses by far: left out below)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (a point seen in no other frame: all NaN)
         resid = np.nanmedian(fit.residual_px, 0)
     keep = (resid < KEYFRAME_MAX_RESIDUAL_PX) & (flow.visible.sum(0) >= 3) & np.isfinite(fit.reference_depth)
     out, info = interpolate_depth_ratio(base, xy[keep], fit.reference_depth[keep], fit.reference_sigma[keep])
     near = info.get("confidence", np.zeros((h, w))) > KEYFRAME_MIN_POINT_CONFIDENCE
-    return np.where(seen | near, out, np.nan)
+    return np.where(~seen & near, out, np.nan)
 
 
 def _nearest_fill(m: np.ndarray, seen: np.ndarray) -> np.ndarray:
