@@ -409,8 +409,9 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
         return np.full((h, w), np.nan, np.float32)
     flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=1.0), recorded)
     prior = sample_depth(base, xy.astype(np.float64))
+    # no refit: a point that moves misses by far, and the residual test below leaves it out
     fit = path_tracks(flow.tracks, flow.visible, flow.queries, prior, intrinsics, angles[s0:s1], centres[s0:s1],
-                      (h, w), readout_fraction, refit=False)  # (a point that moves misses by far: left out below)
+                      (h, w), readout_fraction, refit=False)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (a point seen in no other frame: all NaN)
         resid = np.nanmedian(fit.residual_px, 0)
