@@ -170,6 +170,7 @@ def test_every_frame_s_depth_takes_what_frame_0_never_saw_from_a_keyframe_s_own_
     maps, conf = frame_depths(truth[0], INTR, traj, frames=frames)
     assert t > 2 * KEYFRAME_STEP
     np.testing.assert_array_equal(conf == MOVED, conf0 == MOVED)  # what frame 0 saw is moved as before
+    np.testing.assert_array_equal(maps[conf == MOVED], nearest[conf == MOVED])
     k = t - 1
     by_key = conf[k] == KEYFRAME
     assert by_key.mean() > 0.05, by_key.mean()  # most of the unseen strip

@@ -333,9 +333,8 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
     conf *= MOVED
     moves = trajectory.centres is not None and bool(np.any(np.nan_to_num(trajectory.centres) != 0))
     keys = list(range(KEYFRAME_STEP, len(maps), KEYFRAME_STEP)) if frames is not None and moves else []
-    warped = maps.copy() if keys else maps
     for k in range(len(maps)):
-        maps[k] = _nearest_fill(maps[k], seen[k])
+        maps[k] = _nearest_fill(maps[k], seen[k])  # (where seen, it keeps the moved depth)
     if not keys:
         return maps, conf
     ang, cen = path_arrays(trajectory.angles, trajectory.centres)
@@ -347,7 +346,7 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
         have = conf[k] == MOVED
         if have.all():
             continue
-        m = np.where(have, warped[k], 0.0).astype(np.float32)
+        m = np.where(have, maps[k], 0.0).astype(np.float32)
         for j in sorted(keys, key=lambda j: abs(j - k))[:2]:  # the nearest two keyframes, nearest first
             if have.all() or len(clouds[j].points) == 0:
                 continue
