@@ -361,33 +361,25 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
 MOVED, KEYFRAME = 255, 128  # every frame's depth confidence: frame 0's moved by the path; a keyframe's parallax
 KEYFRAME_STEP = 10  # a keyframe every this many frames fills what frame 0 never saw …
 KEYFRAME_SPAN, KEYFRAME_TARGETS = 15, 8  # … triangulated from direct flow into this many frames within this span
-KEYFRAME_GRID_PX = 4  # spacing of the keyframe's points (times density_scale)
-KEYFRAME_MAX_RESIDUAL_PX = 0.3  # a point is kept where the path predicts its flow this well (median) …
-KEYFRAME_MIN_TEXTURE = 3e-5  # … its 7 × 7 window has texture (cv2.cornerMinEigenVal of the grey frame, 0–255 / 255)
-KEYFRAME_BORDER_PX = 8  # … and it lies this far inside the recorded area (flow is biased at its edge)
 KEYFRAME_MIN_POINT_CONFIDENCE = 0.5  # a pixel frame 0 never saw is filled only this near the points (see below)
 
 
 def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray, intrinsics: Intrinsics,
                   angles: np.ndarray, centres: np.ndarray, readout_fraction: float, recorded: np.ndarray | None
                   ) -> np.ndarray:  # fmt: skip
-    """Keyframe ``j``'s depth refined by its own parallax: points every :data:`KEYFRAME_GRID_PX` pixels followed by
+    """Keyframe ``j``'s depth refined by its own parallax: its textured grid points (:func:`_flow_grid`) followed by
     direct flow into up to :data:`KEYFRAME_TARGETS` frames within :data:`KEYFRAME_SPAN` of it
     (:func:`~motiondepth.tracking.flow.reference_flow_tracks`), each one's depth fitted with the path held fixed
     (:func:`~motiondepth.trajectory.path_depth.path_tracks`, ``base`` the prior), and ``base`` (frame 0's map moved
     there, the rest nearest-filled) corrected by their ratios
     (:func:`~motiondepth.trajectory.parallax.interpolate_depth_ratio`; points with a depth σ over 10 % left out).
 
-    Flow fills flat surfaces with their surroundings' motion, which a rigid path explains at the wrong depth; so
-    only points with texture, that the path explains to :data:`KEYFRAME_MAX_RESIDUAL_PX`, count. Returns the
+    Only points that the path explains to :data:`FLOW_MAX_RESIDUAL_PX` (median) count. Returns the
     (H, W) map where frame 0 never saw (``seen`` False) and points are near (their confidence over
     :data:`KEYFRAME_MIN_POINT_CONFIDENCE`), NaN elsewhere: what frame 0 saw is moved from frame 0 into every frame,
     and what no point is near the keyframe cannot vouch for."""
     import warnings
 
-    from scipy.ndimage import distance_transform_edt
-
-    from motiondepth.tracking.chain import density_scale
     from motiondepth.tracking.flow import FlowConfig, reference_flow_tracks
     from motiondepth.trajectory.optics import sample_depth
     from motiondepth.trajectory.parallax import interpolate_depth_ratio
@@ -397,13 +389,7 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
     s0, s1 = max(0, j - KEYFRAME_SPAN), min(t_len, j + KEYFRAME_SPAN + 1)
     others = np.array([k for k in range(s0, s1) if k != j])
     targets = others[np.unique(np.linspace(0, len(others) - 1, min(KEYFRAME_TARGETS, len(others))).round().astype(int))]
-    area = np.ones((h, w), bool) if recorded is None else recorded
-    inside = distance_transform_edt(np.pad(area, 1))[1:-1, 1:-1] > KEYFRAME_BORDER_PX  # (the image's edge counts too)
-    texture = cv2.cornerMinEigenVal(cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY), 7) > KEYFRAME_MIN_TEXTURE
-    g = round(KEYFRAME_GRID_PX * density_scale((h, w)))
-    ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
-    pick = (inside & texture)[ys.ravel(), xs.ravel()]
-    xy = np.stack([xs.ravel(), ys.ravel()], 1)[pick].astype(np.float32)
+    xy = _flow_grid(frames[j], recorded)
     if len(xy) < 20:
         return np.full((h, w), np.nan, np.float32)
     flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=1.0), recorded)
@@ -414,7 +400,7 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (a point seen in no other frame: all NaN)
         resid = np.nanmedian(fit.residual_px, 0)
-    keep = (resid < KEYFRAME_MAX_RESIDUAL_PX) & (flow.visible.sum(0) >= 3) & np.isfinite(fit.reference_depth)
+    keep = (resid < FLOW_MAX_RESIDUAL_PX) & (flow.visible.sum(0) >= 3) & np.isfinite(fit.reference_depth)
     out, info = interpolate_depth_ratio(base, xy[keep], fit.reference_depth[keep], fit.reference_sigma[keep])
     near = info.get("confidence", np.zeros((h, w))) > KEYFRAME_MIN_POINT_CONFIDENCE
     return np.where(~seen & near, out, np.nan)
@@ -575,15 +561,18 @@ def scaled_by(scale: float, prior: np.ndarray, traj: Trajectory, motion: MotionF
             replace(motion, depth_m=motion.depth_m * f, sigma_m=motion.sigma_m * f))  # fmt: skip
 
 
-PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates
+PARALLAX_GRID_PX = 8  # spacing of the frame-0 points whose depth the solved motion triangulates (tracked, chained)
+FLOW_TARGETS, FLOW_SPAN = 8, 45  # the frame-0 flow points' target frames: this many, spread over frames 1..FLOW_SPAN
 
 
 def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
                      progress: bool = False, recorded: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Frame-0 points every :data:`PARALLAX_GRID_PX` pixels (times :func:`density_scale`), tracked (chained) and
-    triangulated with the solved motion held fixed: their positions (K, 2), depths and one-σ depths (K,), metres,
-    for those whose track fits the motion (median residual under 1 px)."""
+    """Frame-0 points triangulated with the solved motion held fixed: their positions (K, 2), depths and one-σ
+    depths (K,), metres. Two sets: points every :data:`PARALLAX_GRID_PX` pixels (times :func:`density_scale`),
+    tracked (chained), kept where the track fits the motion (median residual under 1 px); and the denser, stricter
+    set of :func:`_flow_parallax_points`, which reaches what the tracker's windows lose (measured on TUM fr1_xyz in
+    docs/depth-over-time.md, *Denser parallax points at frame 0*)."""
     from motiondepth.tracking.chain import ChainConfig, density_scale, track_chained
     from motiondepth.trajectory.small_motion import frame0_prior, triangulate_tracks
 
@@ -595,8 +584,59 @@ def _parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_dept
     prior = frame0_prior(dense, prior_depth)
     depth, sigma, resid = triangulate_tracks(sol, dense, intrinsics, prior, cfg)
     keep = np.isfinite(prior) & np.isfinite(depth) & (resid < 1.0)  # frame-0 tracks that fit the motion
-    return (dense.tracks[0, keep].astype(np.float32), depth[keep].astype(np.float32),
-            sigma[keep].astype(np.float32))  # fmt: skip
+    fxy, fz, fs = _flow_parallax_points(frames, sol, intrinsics, prior_depth, cfg, recorded)
+    return (np.concatenate([dense.tracks[0, keep].astype(np.float32), fxy]),
+            np.concatenate([depth[keep].astype(np.float32), fz]),
+            np.concatenate([sigma[keep].astype(np.float32), fs]))  # fmt: skip
+
+
+def _flow_parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior_depth: np.ndarray, cfg,
+                          recorded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Frame 0's textured grid points (:func:`_flow_grid`) followed by direct DIS flow into :data:`FLOW_TARGETS`
+    frames of the first :data:`FLOW_SPAN` (:func:`~motiondepth.tracking.flow.reference_flow_tracks`) and
+    triangulated with the solved motion: kept where seen in two of them with a median residual under
+    :data:`FLOW_MAX_RESIDUAL_PX` (positions, depths, one-σ depths, as :func:`_parallax_points`). A 6-DoF motion only:
+    a rotation has no parallax, and the pivot's is too small to matter at this spacing."""
+    from motiondepth.tracking.flow import FlowConfig, reference_flow_tracks
+    from motiondepth.trajectory.small_motion import frame0_prior, triangulate_tracks
+
+    empty = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    xy = _flow_grid(frames[0], recorded)
+    if len(frames) < 3 or sol.model != "6dof" or len(xy) == 0:
+        return empty
+    targets = np.unique(np.linspace(1, min(len(frames) - 1, FLOW_SPAN), FLOW_TARGETS).round().astype(int))
+    flow = reference_flow_tracks(frames, xy, targets, 0, FlowConfig(fb_threshold_px=1.0), recorded)
+    prior = frame0_prior(flow, prior_depth)
+    depth, sigma, resid = triangulate_tracks(sol, flow, intrinsics, prior, cfg)
+    keep = np.isfinite(prior) & np.isfinite(depth) & (resid < FLOW_MAX_RESIDUAL_PX) & (flow.visible[1:].sum(0) >= 2)
+    return xy[keep], depth[keep].astype(np.float32), sigma[keep].astype(np.float32)
+
+
+FLOW_GRID_PX = 4  # spacing of the points followed by direct flow (frame 0's and the keyframes'), times density_scale
+FLOW_MAX_RESIDUAL_PX = 0.3  # a flow point is kept where the path explains it this well (median) …
+FLOW_MIN_TEXTURE = 3e-5  # … its 7 × 7 window has texture (cv2.cornerMinEigenVal of the grey frame, 0–255 / 255)
+FLOW_BORDER_PX = 8  # … and it lies this far inside the recorded area (flow is biased at its edge)
+
+
+def _flow_grid(frame: np.ndarray, recorded: np.ndarray | None) -> np.ndarray:
+    """(K, 2) float32 points every :data:`FLOW_GRID_PX` pixels (times :func:`density_scale`) of ``frame`` (H, W, 3)
+    whose window has texture and that lie :data:`FLOW_BORDER_PX` inside the recorded area (the image's edge too).
+
+    Flow fills flat, textureless surfaces (a black monitor screen) with the motion of what surrounds them; a rigid
+    path explains that flow at the surroundings' depth, so a residual test alone keeps such points. The texture
+    test leaves them out (docs/depth-over-time.md)."""
+    from scipy.ndimage import distance_transform_edt
+
+    from motiondepth.tracking.chain import density_scale
+
+    h, w = frame.shape[:2]
+    area = np.ones((h, w), bool) if recorded is None else recorded
+    inside = distance_transform_edt(np.pad(area, 1))[1:-1, 1:-1] > FLOW_BORDER_PX
+    texture = cv2.cornerMinEigenVal(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), 7) > FLOW_MIN_TEXTURE
+    g = round(FLOW_GRID_PX * density_scale((h, w)))
+    ys, xs = np.mgrid[g // 2 : h : g, g // 2 : w : g]
+    pick = (inside & texture)[ys.ravel(), xs.ravel()]
+    return np.stack([xs.ravel(), ys.ravel()], 1)[pick].astype(np.float32)
 
 
 def fuse_parallax_depth(depth: np.ndarray, motion: MotionFit, mode: str = "local") -> tuple[np.ndarray, DepthRescale]:
