@@ -71,28 +71,22 @@ PLOTS: list = []  # (label, times, truth, recovered) of every TUM clip, drawn in
 
 
 def essential_matrix(tracks, intr) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV's five-point essential matrix + ``recoverPose`` from frame 0 to every frame: angles (T, 3) in the
-    project's convention and unit camera-centre directions (T, 3); NaN where it fails."""
-    import cv2
-
-    from motiondepth.geometry.rotations import matrix_to_euler
+    """OpenCV's five-point essential matrix + ``recoverPose`` from frame 0 to every frame
+    (:func:`~motiondepth.trajectory.small_motion.essential_pose`): angles (T, 3) in the project's convention and unit
+    camera-centre directions (T, 3); NaN where it fails."""
+    from motiondepth.trajectory.small_motion import essential_pose
 
     t_len = tracks.num_frames
     angles, centres = np.full((t_len, 3), np.nan), np.full((t_len, 3), np.nan)
     angles[0], centres[0] = 0.0, 0.0
-    k = intr.K
     at0 = tracks.visible[0]
     for f in range(1, t_len):
         ok = at0 & tracks.visible[f]
         if ok.sum() < 8:
             continue
-        p0, p1 = tracks.tracks[0, ok].astype(np.float64), tracks.tracks[f, ok].astype(np.float64)
-        e, mask = cv2.findEssentialMat(p0, p1, k, cv2.RANSAC, 0.999, 1.0)
-        if e is None or e.shape != (3, 3):
-            continue
-        _, r, t, _ = cv2.recoverPose(e, p0, p1, k, mask=mask)
-        angles[f] = matrix_to_euler(r.T)  # x_f = R x_0 + t: camera-to-reference is Rᵀ, the centre −Rᵀ t
-        centres[f] = -(r.T @ t).ravel()
+        pose = essential_pose(tracks.tracks[0, ok].astype(np.float64), tracks.tracks[f, ok].astype(np.float64), intr)
+        if pose is not None:
+            angles[f], centres[f] = pose.angles, pose.centre
     return angles, centres
 
 

@@ -919,6 +919,32 @@ FAR_FROM_FITTING_PX = 2.0  # a better 6-DoF start with a larger median residual:
 ESSENTIAL_MIN_FLOW_PX = 2.0  # below this median image motion from frame 0 a frame's essential matrix is not tried
 
 
+class EssentialPose(NamedTuple):
+    """One frame's pose relative to frame 0 from :func:`essential_pose`."""
+
+    angles: np.ndarray  # (3,) rad, camera-to-reference, the project's convention
+    centre: np.ndarray  # (3,) the camera centre's direction (unit length: the essential matrix has no scale)
+    r: np.ndarray  # (3, 3) and t (3,): OpenCV's x_f = R x_0 + t
+    t: np.ndarray
+    inliers: np.ndarray  # (N,) bool, the points ``recoverPose`` kept
+
+
+def essential_pose(p0: np.ndarray, p1: np.ndarray, intr: Intrinsics) -> EssentialPose | None:
+    """OpenCV's five-point essential matrix (RANSAC, 1 px) and ``recoverPose`` between pixel positions ``p0`` and
+    ``p1`` (N, 2) of frame 0 and another frame; None where no matrix is found."""
+    import cv2
+
+    from motiondepth.geometry.rotations import matrix_to_euler
+
+    k = intr.K
+    e, mask = cv2.findEssentialMat(p0, p1, k, cv2.RANSAC, 0.999, 1.0)
+    if e is None or e.shape != (3, 3):
+        return None
+    _, r, t, mask = cv2.recoverPose(e, p0, p1, k, mask=mask)
+    # x_f = R x_0 + t: camera-to-reference is Rᵀ, the centre −Rᵀ t
+    return EssentialPose(matrix_to_euler(r.T), -(r.T @ t).ravel(), r, t.ravel(), mask.ravel() > 0)
+
+
 def essential_start(tracks: Tracks, intr: Intrinsics, prior: np.ndarray) -> _Start | None:
     """A start for the 6-DoF fit that does not assume small motion: OpenCV's five-point essential matrix and
     ``recoverPose`` from frame 0 to each frame that moved enough (RANSAC, 1 px), its translation scaled so the
@@ -932,8 +958,6 @@ def essential_start(tracks: Tracks, intr: Intrinsics, prior: np.ndarray) -> _Sta
     """
     import cv2
 
-    from motiondepth.geometry.rotations import matrix_to_euler
-
     t_len = tracks.num_frames
     angles, centres = np.full((t_len, 3), np.nan), np.full((t_len, 3), np.nan)
     angles[0], centres[0] = 0.0, 0.0
@@ -946,24 +970,20 @@ def essential_start(tracks: Tracks, intr: Intrinsics, prior: np.ndarray) -> _Sta
         p0, p1 = tracks.tracks[0, ok].astype(np.float64), tracks.tracks[f, ok].astype(np.float64)
         if np.median(np.linalg.norm(p1 - p0, axis=1)) < ESSENTIAL_MIN_FLOW_PX:
             continue
-        e, mask = cv2.findEssentialMat(p0, p1, k, cv2.RANSAC, 0.999, 1.0)
-        if e is None or e.shape != (3, 3):
-            continue
-        n_in, r, t, mask = cv2.recoverPose(e, p0, p1, k, mask=mask)
-        inl = mask.ravel() > 0
-        if n_in < 8:
+        pose = essential_pose(p0, p1, intr)
+        if pose is None or pose.inliers.sum() < 8:
             continue
         # triangulate the inliers with a unit baseline; the scale makes their depths the prior's
+        inl = pose.inliers
         pm0 = k @ np.c_[np.eye(3), np.zeros(3)]
-        pm1 = k @ np.c_[r, t]
+        pm1 = k @ np.c_[pose.r, pose.t]
         x = cv2.triangulatePoints(pm0, pm1, p0[inl].T, p1[inl].T)
         z = x[2] / x[3]
         good = np.isfinite(z) & (z > 0)
         if good.sum() < 8:
             continue
         scale = float(np.median(prior[ok][inl][good]) / np.median(z[good]))
-        angles[f] = matrix_to_euler(r.T)  # x_f = R x_0 + t: camera-to-reference is Rᵀ, the centre −Rᵀ t
-        centres[f] = -(r.T @ t).ravel() * scale
+        angles[f], centres[f] = pose.angles, pose.centre * scale
     have = np.isfinite(angles).all(1)
     if have.sum() < max(2, t_len // 3):
         return None
