@@ -285,7 +285,7 @@ def _frames_section(out_dir: Path, s: Summary, poster: str) -> str:
 clip and one colour range (the first frame's). What the first frame never saw ({pct["unseen_fraction_median"]:.1f} %
 of a frame in the median, {pct["unseen_fraction_max"]:.1f} % at most) comes from keyframes every {KEYFRAME_STEP} frames
 refined by their own parallax (confidence {KEYFRAME} in <a href="depth_frames.npz">depth_frames.npz</a>) where the
-camera translates, and the rest takes the nearest depth the first frame saw (confidence 0:
+camera translates, and the rest takes the nearest depth around it (confidence 0:
 {pct["filled_fraction_median"]:.1f} % in the median, {pct["filled_fraction_max"]:.1f} % at
 most).</figcaption></figure>"""
 

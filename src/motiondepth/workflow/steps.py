@@ -312,7 +312,7 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
     What frame 0 never saw (the border the camera turned towards, surfaces behind others): with the clip's
     ``frames`` and a path that translates, from keyframes every :data:`KEYFRAME_STEP` frames, each refined by its
     own parallax (:func:`_keyframe_map`) and moved into the frames around it; what no keyframe fills either takes
-    the depth of the nearest pixel frame 0 saw. Filling from the depth network run on later frames was tried and
+    the depth of the nearest pixel that has one. Filling from the depth network run on later frames was tried and
     is worse (docs/depth-over-time.md).
 
     Args:
