@@ -181,3 +181,23 @@ def test_every_frame_s_depth_takes_what_frame_0_never_saw_from_a_keyframe_s_own_
     # a path without translation has no parallax: no keyframes
     still = Trajectory(angles, np.arange(t) / 30, np.zeros(t), centres=np.zeros((t, 3)))
     assert KEYFRAME not in frame_depths(truth[0], INTR, still, frames=frames)[1]
+
+
+def test_flow_points_lie_on_texture_inside_the_recorded_area(rng):
+    """The direct-flow points (frame 0's and the keyframes'): none on a flat surface, whose flow would be its
+    surroundings', and none within FLOW_BORDER_PX of the recorded area's edge or the image's."""
+    import cv2
+
+    from motiondepth.workflow.steps import FLOW_BORDER_PX, FLOW_GRID_PX, _flow_grid
+
+    h, w = SIZE
+    grey = cv2.GaussianBlur((rng.random(SIZE) * 255).astype(np.uint8), (0, 0), 1.5)
+    grey[:, w // 2 :] = 128  # the right half flat, like a switched-off screen
+    frame = np.repeat(grey[..., None], 3, -1)
+    recorded = np.ones(SIZE, bool)
+    recorded[:20] = False  # a black margin at the top
+    xy = _flow_grid(frame, recorded)
+    assert len(xy) > 0.6 * (h - 20 - 2 * FLOW_BORDER_PX) * (w / 2 - 2 * FLOW_BORDER_PX) / FLOW_GRID_PX**2
+    assert (xy[:, 0] < w // 2 + 4).all()  # (the flat half's edge keeps a few pixels of the texture's window)
+    assert (xy[:, 1] > 20 + FLOW_BORDER_PX - 1).all() and (xy[:, 0] > FLOW_BORDER_PX - 1).all()
+    assert (xy[:, 1] < h - FLOW_BORDER_PX).all()
