@@ -81,14 +81,16 @@ def seurat_scatter(log_path: np.ndarray, log_seurat: np.ndarray, ok: np.ndarray,
 
 
 def fuse_depth_over_time(seurat: Tracks3D, path_depth: np.ndarray, residual_px: np.ndarray, xy: np.ndarray,
-                         tracks: np.ndarray) -> Tracks3D:  # fmt: skip
+                         tracks: np.ndarray, weights: tuple[np.ndarray, float, float] | None = None
+                         ) -> Tracks3D:  # fmt: skip
     """The tracks' depth over time from Seurat's (``seurat``) and the path's prediction (``path_depth`` (T, N)
     metres, ``residual_px`` (T, N), ``xy`` (T, N, 2) where the path puts each point), as the module docstring says.
-    Visible frames keep the track's observed position (``tracks`` (T, N, 2)); hidden ones take the path's."""
+    Visible frames keep the track's observed position (``tracks`` (T, N, 2)); hidden ones take the path's.
+    ``weights``: :func:`path_weights` of ``residual_px`` where the caller has them already."""
     from motiondepth.geometry.camera import unproject
 
     vis = seurat.visible
-    w, static_px, moving_px = path_weights(residual_px)
+    w, static_px, moving_px = path_weights(residual_px) if weights is None else weights
     zp = np.asarray(path_depth, np.float64)
     zs = np.asarray(seurat.depth, np.float64)
     ok_p = np.isfinite(zp) & (zp > 0)

@@ -284,7 +284,8 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     prior[np.rint(q[:, 0]) != 0] = np.nan  # the map is frame 0's: later queries start from the median
     pred = path_tracks(tracks.tracks, tracks.visible, q, prior, intrinsics, trajectory.angles, trajectory.centres,
                        tracks.image_size, readout_fraction, trajectory.readout_rotation)  # fmt: skip
-    doubt = ((path_weights(pred.residual_px)[0] < 1.0) & tracks.visible).any(0)
+    weights = path_weights(pred.residual_px)
+    doubt = ((weights[0] < 1.0) & tracks.visible).any(0)
     static = np.flatnonzero(~doubt)
     sample = static[np.unique(np.linspace(0, len(static) - 1, min(len(static), SCATTER_TRACKS)).astype(int))]
     need = np.union1d(np.flatnonzero(doubt), sample) if len(static) else np.flatnonzero(doubt)
@@ -297,7 +298,8 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
         z[:, need] = lifted.depth
         meta = lifted.meta | meta
     seurat = Tracks3D(np.full((t, n, 3), np.nan, np.float32), tracks.visible, intrinsics, q, z, meta)
-    return fuse_depth_over_time(seurat, pred.depth, pred.residual_px, pred.xy, tracks.tracks.astype(np.float64))
+    return fuse_depth_over_time(seurat, pred.depth, pred.residual_px, pred.xy, tracks.tracks.astype(np.float64),
+                                weights)  # fmt: skip
 
 
 SCATTER_TRACKS = 128  # static tracks Seurat also runs on, to measure its scatter on the clip (seurat.fuse)
