@@ -45,6 +45,26 @@ class FlowConfig:
             raise ValueError(f"invalid flow-tracker settings: {self}")
 
 
+def _working_gray(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``frame`` (H, W, 3) RGB in grey at the flow's working size (the long side at most ``max_side``), and that
+    size's scale: working pixels per full-resolution pixel."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return (cv2.resize(g, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else g), size[0] / w
+
+
+def _follow(xy: np.ndarray, there: np.ndarray, back: np.ndarray, scale: float, size: tuple[int, int],
+            fb_threshold_px: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Points ``xy`` (N, 2) moved by the flow ``there`` (at ``scale``), and whether each is kept: the flow ``back``
+    brings it home within ``fb_threshold_px`` (full-resolution pixels) and it lands inside an image of ``size``
+    (H, W)."""
+    nxt = xy + _sample(there, xy, scale)
+    home = nxt + _sample(back, nxt, scale)
+    return nxt, (np.linalg.norm(home - xy, axis=1) < fb_threshold_px) & in_image(nxt, size)
+
+
 def _sample(flow: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray:
     """Bilinear flow (N, 2) at full-resolution points ``xy`` (N, 2) of a flow field computed at ``scale``,
     in full-resolution pixels."""
@@ -66,18 +86,14 @@ class DISFlowTracker:
 
     def _flows(self, frames: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], float]:
         """Forward flows k → k+1 and backward flows k+1 → k (each (h, w, 2) at the working scale), and the scale."""
-        t_len, h, w = frames.shape[:3]
-        scale = min(1.0, self.config.max_side / max(h, w))
-        size = (max(8, round(w * scale)), max(8, round(h * scale)))
-        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-        if scale < 1.0:
-            gray = [cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in gray]
+        t_len = len(frames)
+        gray, scales = zip(*(_working_gray(f, self.config.max_side) for f in frames), strict=True)
         dis = cv2.DISOpticalFlow_create(_PRESETS[self.config.preset])
         fwd, bwd = [], []
         for k in tqdm(range(t_len - 1), desc="track (dis)", unit="frame", disable=not self.progress, leave=False):
             fwd.append(dis.calc(gray[k], gray[k + 1], None))
             bwd.append(dis.calc(gray[k + 1], gray[k], None))
-        return fwd, bwd, size[0] / w
+        return fwd, bwd, scales[0]
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> Tracks:
         check_inputs(frames, queries)
@@ -87,9 +103,7 @@ class DISFlowTracker:
 
         def step(a: int, b: int, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             there, back = (fwd[a], bwd[a]) if b > a else (bwd[b], fwd[b])  # the flow from frame a to b, and back
-            nxt = xy + _sample(there, xy, scale)
-            home = nxt + _sample(back, nxt, scale)
-            return nxt, (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(nxt, (h, w))
+            return _follow(xy, there, back, scale, (h, w), c.fb_threshold_px)
 
         tracks, visible = chain_queries(queries, t_len, step)
         meta = {"tracker": self.name, **asdict(c)}
@@ -124,24 +138,16 @@ def reference_flow_tracks(frames: np.ndarray, points_xy: np.ndarray, targets: np
     if len(targets) and (targets.min() < 0 or targets.max() >= t_len or reference in targets):
         raise ValueError(f"target frames must lie in 0..{t_len - 1} and leave out the reference {reference}, got "
                          f"{targets.tolist()}")  # fmt: skip
-    scale = min(1.0, c.max_side / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-
-    def gray(k: int) -> np.ndarray:
-        g = cv2.cvtColor(frames[k], cv2.COLOR_RGB2GRAY)
-        return cv2.resize(g, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else g
-
     xy = np.asarray(points_xy, np.float32)
     n = len(xy)
     tracks = np.repeat(xy[None], t_len, 0)
     visible = np.zeros((t_len, n), bool)
     visible[reference] = True
-    dis, g0, s = cv2.DISOpticalFlow_create(_PRESETS[c.preset]), gray(reference), size[0] / w
+    dis = cv2.DISOpticalFlow_create(_PRESETS[c.preset])
+    g0, s = _working_gray(frames[reference], c.max_side)
     for k in tqdm(targets, desc="parallax flow", unit="frame", disable=not progress, leave=False):
-        gk = gray(int(k))
-        there = xy + _sample(dis.calc(g0, gk, None), xy, s)
-        home = there + _sample(dis.calc(gk, g0, None), there, s)
-        ok = (np.linalg.norm(home - xy, axis=1) < c.fb_threshold_px) & in_image(there, (h, w))
+        gk = _working_gray(frames[int(k)], c.max_side)[0]
+        there, ok = _follow(xy, dis.calc(g0, gk, None), dis.calc(gk, g0, None), s, (h, w), c.fb_threshold_px)
         if valid is not None:
             ij = np.clip(np.rint(there), 0, [w - 1, h - 1]).astype(int)
             ok &= valid[ij[:, 1], ij[:, 0]]

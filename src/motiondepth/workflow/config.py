@@ -797,7 +797,7 @@ class DepthFramesSummary(TypedDict):
     folder: str
     unseen_fraction_median: float  # share of a frame frame 0 never saw (from a keyframe's parallax, or filled)
     unseen_fraction_max: float
-    filled_fraction_median: float  # … of it, what no keyframe gave either (filled from the nearest seen pixel)
+    filled_fraction_median: float  # … of it, what no keyframe gave either (filled from the nearest pixel with a depth)
     filled_fraction_max: float
 
 

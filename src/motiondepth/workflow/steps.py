@@ -394,7 +394,8 @@ def _keyframe_map(frames: np.ndarray, j: int, base: np.ndarray, seen: np.ndarray
     xy = _flow_grid(frames[j], recorded)
     if len(xy) < 20:
         return np.full((h, w), np.nan, np.float32)
-    flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=1.0), recorded)
+    flow = reference_flow_tracks(frames[s0:s1], xy, targets - s0, j - s0, FlowConfig(fb_threshold_px=FLOW_FB_PX),
+                                 recorded)  # fmt: skip
     prior = sample_depth(base, xy.astype(np.float64))
     # no refit: a point that moves misses by far, and the residual test below leaves it out
     fit = path_tracks(flow.tracks, flow.visible, flow.queries, prior, intrinsics, angles[s0:s1], centres[s0:s1],
@@ -603,11 +604,13 @@ def _flow_parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior
     from motiondepth.trajectory.small_motion import frame0_prior, triangulate_tracks
 
     empty = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    if len(frames) < 3 or sol.model != "6dof":
+        return empty
     xy = _flow_grid(frames[0], recorded)
-    if len(frames) < 3 or sol.model != "6dof" or len(xy) == 0:
+    if len(xy) == 0:
         return empty
     targets = np.unique(np.linspace(1, min(len(frames) - 1, FLOW_SPAN), FLOW_TARGETS).round().astype(int))
-    flow = reference_flow_tracks(frames, xy, targets, 0, FlowConfig(fb_threshold_px=1.0), recorded)
+    flow = reference_flow_tracks(frames, xy, targets, 0, FlowConfig(fb_threshold_px=FLOW_FB_PX), recorded)
     prior = frame0_prior(flow, prior_depth)
     depth, sigma, resid = triangulate_tracks(sol, flow, intrinsics, prior, cfg)
     keep = np.isfinite(prior) & np.isfinite(depth) & (resid < FLOW_MAX_RESIDUAL_PX) & (flow.visible[1:].sum(0) >= 2)
@@ -615,6 +618,7 @@ def _flow_parallax_points(frames: np.ndarray, sol, intrinsics: Intrinsics, prior
 
 
 FLOW_GRID_PX = 4  # spacing of the points followed by direct flow (frame 0's and the keyframes'), times density_scale
+FLOW_FB_PX = 1.0  # their flow's forward–backward disagreement above this (px): lost in that frame
 FLOW_MAX_RESIDUAL_PX = 0.3  # a flow point is kept where the path explains it this well (median) …
 FLOW_MIN_TEXTURE = 3e-5  # … its 7 × 7 window has texture (cv2.cornerMinEigenVal of the grey frame, 0–255 / 255)
 FLOW_BORDER_PX = 8  # … and it lies this far inside the recorded area (flow is biased at its edge)
