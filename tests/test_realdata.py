@@ -79,42 +79,24 @@ def test_seurat_on_real_handheld_video(real_data):
     assert np.median(np.abs(np.log(ratio))) < np.log(2.0)
 
 
-TUM_FR1 = {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
-           "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]}  # fmt: skip
-
-
-def _kinect_maps(seq, positions) -> np.ndarray:
-    """(T, H, W) metres, the Kinect maps of TUM fr1 colour frames, undistorted like ``run`` undistorts the frames."""
-    import cv2
-
-    from motiondepth.geometry.distortion import LensDistortion
-    from motiondepth.io.depth import load_depth
-
-    lens = LensDistortion("opencv", TUM_FR1["distortion_coefficients"])
-    mx, my = lens.undistort_maps(Intrinsics(*(TUM_FR1[k] for k in ("fx", "fy", "cx", "cy"))), (480, 640))
-    return np.stack([cv2.remap(load_depth(p, 1 / 5000), mx, my, cv2.INTER_NEAREST) for p in seq.depth_for(positions)])
-
-
 @pytest.mark.slow
-def test_every_frame_s_depth_of_a_real_clip_follows_the_kinect(real_data, tmp_path):
+def test_every_frame_s_depth_of_a_real_clip_follows_the_kinect(tum_fr1, tmp_path):
     """TUM fr1_xyz frames 700–729 (a tuning clip): by frame 29 frame 0 never saw half of the frame. Filled from the
     nearest pixel frame 0 saw, the worst frame scored AbsRel 0.32 (one scale for the clip); from the keyframes'
     own parallax 0.11 (benchmarks/real_footage.py has every clip)."""
+    from motiondepth.eval.depth_metrics import depth_metrics
     from motiondepth.io.atomic import write_json
-    from motiondepth.io.tum import TumSequence
     from motiondepth.workflow import run
     from motiondepth.workflow.steps import KEYFRAME, MOVED
 
-    tum = real_data / "video-rgbd-tum-fr1xyz"
-    seq = TumSequence.open(tum)
-    pos = seq.positions(700, 730)
-    write_json(tmp_path / "tum.json", TUM_FR1)
-    res = run(tum / "rgb", tmp_path / "o", start=int(pos[0]), end=int(pos[-1]) + 1,
+    pos = tum_fr1.seq.positions(700, 730)
+    write_json(tmp_path / "tum.json", tum_fr1.calibration)
+    res = run(tum_fr1.folder / "rgb", tmp_path / "o", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(tmp_path / "tum.json"), progress=False)  # fmt: skip
-    truth, maps, conf = _kinect_maps(seq, pos), res.depth_frames, res.depth_confidence
+    truth, maps, conf = tum_fr1.kinect_maps(pos), res.depth_frames, res.depth_confidence
     ok = (truth > 0) & (maps > 0)
-    one = np.median(truth[ok] / maps[ok])
-    rel = [np.mean(np.abs(maps[k][ok[k]] * one - truth[k][ok[k]]) / truth[k][ok[k]]) for k in range(len(maps))]
+    one = np.median(truth[ok] / maps[ok])  # one scale for the clip
+    rel = [depth_metrics(np.where(ok[k], maps[k] * one, np.nan), truth[k])["abs_rel"] for k in range(len(maps))]
     assert np.median(rel) < 0.11 and max(rel) < 0.15, (np.median(rel), max(rel))
     # the last frame: 46 % moved from frame 0, 10 % from keyframes, the rest (the black margin of undistortion
     # included) filled

@@ -160,19 +160,17 @@ def test_a_gopro_accelerometer_reads_from_the_video(real_data):
 
 
 @pytest.mark.slow
-def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(real_data, tmp_path):
+def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(tum_fr1, tmp_path):
     """TUM fr1_xyz frames 30–59 (a tuning clip): the network's scale is half the truth; the accelerometer's is
     within 15 % of the motion capture's travel (benchmarks/accel_scale.py has every clip)."""
+    from motiondepth.eval.depth_metrics import depth_metrics
     from motiondepth.io.atomic import write_json
-    from motiondepth.io.tum import TumSequence
     from motiondepth.workflow import run
 
-    tum = real_data / "video-rgbd-tum-fr1xyz"
-    seq = TumSequence.open(tum)
+    tum, seq = tum_fr1.folder, tum_fr1.seq
     pos = seq.positions(30, 60)
     calib = tmp_path / "tum.json"
-    write_json(calib, {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
-                       "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
+    write_json(calib, tum_fr1.calibration)
     res = run(tum / "rgb", tmp_path / "o", start=int(pos[0]), end=int(pos[-1]) + 1, calibration=str(calib),
               accel=str(tum / "accelerometer.txt"), progress=False)  # fmt: skip
     acc = res.summary["depth_m"]["accel"]
@@ -190,27 +188,9 @@ def test_a_real_tum_clip_gets_its_scale_from_the_kinects_accelerometer(real_data
     # issue 46: the frame-0 map, corrected by the parallax points (the tracked grid and the textured flow points),
     # against the Kinect's (undistorted like the frames), one median scale: 0.085 with the tracked grid alone, 0.070
     # with both
-    assert _median_scaled_abs_rel(res.depth, _kinect_frame(seq, pos[0])) < 0.078
-
-
-def _kinect_frame(seq, position: int) -> np.ndarray:
-    """The Kinect map of one TUM fr1 colour frame, metres, undistorted like ``run`` undistorts the frames."""
-    import cv2
-
-    from motiondepth.geometry.camera import Intrinsics
-    from motiondepth.geometry.distortion import LensDistortion
-    from motiondepth.io.depth import load_depth
-
-    lens = LensDistortion("opencv", [0.2624, -0.9531, -0.0054, 0.0026, 1.1633])
-    mx, my = lens.undistort_maps(Intrinsics(517.3, 516.5, 318.6, 255.3), (480, 640))
-    (path,) = seq.depth_for(np.array([position]))
-    return cv2.remap(load_depth(path, 1 / 5000), mx, my, cv2.INTER_NEAREST)
-
-
-def _median_scaled_abs_rel(depth: np.ndarray, truth: np.ndarray) -> float:
-    ok = (truth > 0) & np.isfinite(depth) & (depth > 0)
-    d = depth[ok] * np.median(truth[ok] / depth[ok])
-    return float(np.mean(np.abs(d - truth[ok]) / truth[ok]))
+    truth = tum_fr1.kinect_maps(pos[:1])[0]
+    ok = (truth > 0) & np.isfinite(res.depth) & (res.depth > 0)
+    assert depth_metrics(res.depth * np.median(truth[ok] / res.depth[ok]), truth)["abs_rel"] < 0.078
 
 
 def test_the_accelerometers_scale_keeps_the_parallax_bookkeeping_and_outranks_a_given_depth():
