@@ -331,12 +331,13 @@ def frame_depths(depth: np.ndarray, intrinsics: Intrinsics, trajectory: Trajecto
     from motiondepth.trajectory.path_depth import DepthCloud, path_arrays, warp_depth
 
     maps, seen = warp_depth(depth, intrinsics, trajectory.angles, trajectory.centres, progress)
-    conf = seen.view(np.uint8)  # True → 1, in place
-    conf *= MOVED
     moves = trajectory.centres is not None and bool(np.any(np.nan_to_num(trajectory.centres) != 0))
     keys = list(range(KEYFRAME_STEP, len(maps), KEYFRAME_STEP)) if frames is not None and moves else []
-    for k in range(len(maps)):
+    # with keyframes, only frame 0 and the keyframes (their maps' base) are filled here; the other frames below
+    for k in [0, *keys] if keys else range(len(maps)):
         maps[k] = _nearest_fill(maps[k], seen[k])  # (where seen, it keeps the moved depth)
+    conf = seen.view(np.uint8)  # True → 1, in place
+    conf *= MOVED
     if not keys:
         return maps, conf
     ang, cen = path_arrays(trajectory.angles, trajectory.centres)
