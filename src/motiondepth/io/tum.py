@@ -82,6 +82,19 @@ class PoseTrack:
         pos = (1 - w) * self.positions[i - 1] + w * self.positions[i]
         return pos, quat_to_matrix(_slerp(self.quaternions[i - 1], self.quaternions[i], w[:, 0]))
 
+    def relative(self, t: np.ndarray, reference_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The motion at times ``t`` (N,) relative to the pose at ``reference_s`` (default ``t[0]``).
+
+        Returns:
+            ((N, 3) ``[roll, pitch, yaw]`` rad of each camera-to-reference rotation, the project's convention;
+            (N, 3) metres, each camera centre in the reference camera's axes).
+        """
+        t = np.asarray(t, dtype=np.float64)
+        pos, rot = self.at(np.append(t, t[0] if reference_s is None else reference_s))
+        r_ref, p_ref = rot[-1], pos[-1]
+        rel = np.einsum("ji,kjl->kil", r_ref, rot[:-1])  # R_refᵀ R_k
+        return matrix_to_euler(rel), (pos[:-1] - p_ref) @ r_ref
+
 
 def _slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Spherical linear interpolation between unit quaternions (N, 4) at fractions ``w`` (N,)."""
@@ -223,7 +236,4 @@ class TumSequence:
             raise InputError(self.root / "groundtruth.txt", "not found: the sequence has no ground truth")
         frames = np.asarray(frames)
         ref = frames[0] if reference is None else reference
-        pos, rot = self.groundtruth.at(self.rgb_times[np.append(frames, ref)])
-        r_ref, p_ref = rot[-1], pos[-1]
-        rel = np.einsum("ji,kjl->kil", r_ref, rot[:-1])  # R_refᵀ R_k
-        return matrix_to_euler(rel), (pos[:-1] - p_ref) @ r_ref
+        return self.groundtruth.relative(self.rgb_times[frames], float(self.rgb_times[ref]))
