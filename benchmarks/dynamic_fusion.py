@@ -31,7 +31,7 @@ from motiondepth.seurat.depth_source import DepthMaps
 from motiondepth.seurat.fuse import fuse_depth_over_time
 from motiondepth.seurat.inference import SeuratPredictor, scale_match, to_tracks3d
 from motiondepth.seurat.windows import chain_log_ratios
-from motiondepth.trajectory.path_depth import path_tracks
+from motiondepth.trajectory.path_depth import path_tracks, slipped_tracks
 
 METHODS = ("Seurat", "path alone", "fused")
 
@@ -52,7 +52,8 @@ def clip_scores(seed: int, predictor: SeuratPredictor, noisy: bool) -> dict | No
     q = clip.queries
     prior = clip.depth[np.rint(q[:, 0]).astype(int), np.arange(len(q))] * scale  # each query's depth, scaled
     pred = path_tracks(tracks, vis, q, prior, clip.intrinsics, clip.angles, clip.centres, clip.image_size)
-    fused = fuse_depth_over_time(seurat, pred.depth, pred.residual_px, pred.xy, tracks)
+    fusion = slipped_tracks(pred, tracks, vis, clip.intrinsics, clip.angles, clip.centres, clip.image_size)[0]
+    fused = fuse_depth_over_time(seurat, fusion.depth, fusion.residual_px, fusion.xy, tracks)
     depths = {"Seurat": seurat_depth, "path alone": pred.depth, "fused": fused.depth}
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), clip.gt_visible, clip.depth.astype(np.float64),
                      clip.intrinsics).xyz  # fmt: skip

@@ -201,3 +201,33 @@ def test_flow_points_lie_on_texture_inside_the_recorded_area(rng):
     assert (xy[:, 0] < w // 2 + 4).all()  # (the flat half's edge keeps a few pixels of the texture's window)
     assert (xy[:, 1] > 20 + FLOW_BORDER_PX - 1).all() and (xy[:, 0] > FLOW_BORDER_PX - 1).all()
     assert (xy[:, 1] < h - FLOW_BORDER_PX).all()
+
+
+def test_a_track_that_slips_onto_another_static_point_stays_with_the_path_and_a_moving_one_does_not():
+    """Tracks 0–9 are static points whose tracks slip at frame 8 onto the point 20 px to their right (a repeating
+    texture's next period); tracks 10–29 move. Only the slipped ones are taken back as static."""
+    from motiondepth.seurat.fuse import path_weights
+    from motiondepth.trajectory.path_depth import slipped_tracks
+
+    angles, centres, xy, z, queries, z0 = _scene(moving=30)
+    rot = euler_to_matrix(angles)
+
+    def seen(xy0, depth):  # a static point seen at xy0 (N, 2) at ``depth`` in frame 0, in every frame
+        pts = np.c_[(xy0 - [INTR.cx, INTR.cy]) / [INTR.fx, INTR.fy], np.ones(len(xy0))] * depth[:, None]
+        cam = np.einsum("tji,tnj->tni", rot, pts[None] - centres[:, None])
+        return np.stack(
+            [INTR.fx * cam[..., 0] / cam[..., 2] + INTR.cx, INTR.fy * cam[..., 1] / cam[..., 2] + INTR.cy], -1
+        )
+
+    xy[:, :10] = seen(queries[:10, 1:], z0[:10])  # 0–9 static …
+    xy[8:, :10] = seen(queries[:10, 1:] + [20.0, 0.0], z0[:10])[8:]  # … until their tracks slip by 20 px
+    vis = np.ones(z.shape, bool)
+    pred = path_tracks(xy, vis, queries, z0, INTR, angles, centres, SIZE)
+    assert (np.nanmedian(pred.residual_px[8:, :10], 0) > 8).all()  # past the moving threshold, as if moving
+    out, slipped = slipped_tracks(pred, xy, vis, INTR, angles, centres, SIZE)
+    assert not slipped[10:].any() and slipped[:10].sum() >= 8, np.flatnonzero(slipped)  # 9's depth fit is poor
+    assert np.nanmax(out.residual_px[9:, slipped]) < 0.5  # the new point's residuals
+    np.testing.assert_array_equal(out.residual_px[:, 10:], pred.residual_px[:, 10:])
+    np.testing.assert_array_equal(out.depth, pred.depth)  # the depth stays the track's own point's
+    w = path_weights(out.residual_px)[0]
+    assert (w[:, slipped] == 1).all() and (w[:, 10:30] < 1).any(0).all()

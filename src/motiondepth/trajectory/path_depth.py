@@ -162,6 +162,60 @@ def path_tracks(
                        readout_rotation, iterations, use & ~far, refit=False)  # fmt: skip
 
 
+def slipped_tracks(pred: PathTracks, tracks: np.ndarray, visible: np.ndarray, intr: Intrinsics, angles: np.ndarray,
+                   centres: np.ndarray | None, image_size: tuple[int, int], readout_fraction: float = 0.0,
+                   readout_rotation: np.ndarray | None = None) -> tuple[PathTracks, np.ndarray]:  # fmt: skip
+    """Tracks that slipped onto another static point are static points whose tracker failed, not points that move.
+
+    A template tracker on a repeating texture (tiles, a checked wall, a keyboard) slips by one period, and a track can
+    latch onto another point nearby. After the slip it follows a static point again, so the path misses it by more
+    than the moving threshold in every frame from then on: it looks like a point that moves, and Seurat, reading a
+    track that jumps, gives it a depth that jumps. A track is taken to have slipped when the path misses it by more
+    than the moving threshold from one frame on, for good (at least :data:`MIN_SLIP_FRAMES` frames, never back),
+    after a frame where it missed it by less than the static threshold (a jump, where a point that starts to move
+    drifts off gradually), and those frames, fitted as a static point of their own from the first of them, fit it
+    to the static threshold (median).
+
+    Its residuals in those frames become the new point's, so that the fusion keeps the path's depth of the track's
+    own point (where it really is; on a textured surface a period away, the depth barely differs). Returns the
+    prediction and (N,) which tracks slipped.
+    """
+    static_px, moving_px = residual_thresholds_px(pred.residual_px)
+    vis = np.asarray(visible, bool)
+    far = vis & (np.nan_to_num(pred.residual_px) > moving_px)
+    frame = np.arange(len(far))[:, None]
+    first = far.argmax(0)  # each track's first far frame: the new point's reference
+    back = (vis & ~far & (frame > first[None])).any(0)
+    # a slip is a jump: in the last frame before it, the track was still on its point (a point that starts to
+    # move drifts off gradually)
+    before = np.where(vis & (frame < first[None]), frame, -1).max(0)
+    was_on = np.nan_to_num(pred.residual_px[np.maximum(before, 0), np.arange(len(first))]) < static_px
+    cand = np.flatnonzero((far.sum(0) >= MIN_SLIP_FRAMES) & ~back & (before >= 0) & was_on)
+    slipped = np.zeros(vis.shape[1], bool)
+    if not len(cand):
+        return pred, slipped
+    f1 = first[cand]
+    queries = np.c_[f1, np.asarray(tracks, np.float64)[f1, cand]]
+    seg = path_tracks(tracks[:, cand], far[:, cand], queries, pred.depth[f1, cand], intr, angles, centres, image_size,
+                      readout_fraction, readout_rotation, refit=False)  # fmt: skip
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fits = np.nanmedian(seg.residual_px, 0) < static_px
+    if not fits.any():
+        return pred, slipped
+    cols = cand[fits]
+    after = np.arange(len(far))[:, None] >= f1[fits][None]
+    resid = pred.residual_px.copy()
+    resid[:, cols] = np.where(after, seg.residual_px[:, fits], resid[:, cols])
+    slipped[cols] = True
+    return PathTracks(pred.depth, pred.xy, resid, pred.reference_depth, pred.reference_sigma), slipped
+
+
+MIN_SLIP_FRAMES = 3  # a track must be far off its point in this many frames before it counts as slipped
+
+
 def tracking_noise_px(residual_px: np.ndarray) -> float:
     """The clip's tracking noise: the median over tracks of each track's median residual (0 when none has one)."""
     import warnings
