@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tum_depth import TUM, TUM_CAMERA, score_run  # benchmarks/tum_depth.py: run as a script from benchmarks/
+from tum_depth import TUM, TUM_CAMERA, score_rotation, score_run  # benchmarks/tum_depth.py: run from benchmarks/
 
 CLIPS = [  # (scene seed, layout, motion-capture start in seconds after the sequence's first colour frame)
     (5001, "room", 9.0), (5002, "indoor", 11.0), (5003, "room", 13.0),
@@ -44,6 +44,7 @@ CLIPS = [  # (scene seed, layout, motion-capture start in seconds after the sequ
 ]  # fmt: skip
 FRAMES, FPS = 30, 30.0
 SIZE = (480, 640)
+ARCMIN = 180 / np.pi * 60
 VARIANTS = ("run", "no keyframes", "no keyframes, no flow points")
 
 
@@ -95,15 +96,13 @@ def variant(name: str):
 
 def clip(work: Path, seed: int, layout: str, start_s: float) -> dict:
     from motiondepth.eval.depth_metrics import depth_metrics
-    from motiondepth.eval.trajectory_metrics import trajectory_metrics
     from motiondepth.io.atomic import write_json
     from motiondepth.workflow import run
 
     folder, gt, (angles, centres) = render_clip(work, seed, layout, start_s)
     calib = work / "camera.json"
     write_json(calib, {k: TUM_CAMERA[k] for k in ("fx", "fy", "cx", "cy", "width", "height")})
-    true_rms = float(np.sqrt(np.mean(angles[1:] ** 2)))
-    row = {"clip": folder.name, "true_rotation_rms_arcmin": round(true_rms * 180 / np.pi * 60, 1),
+    row = {"clip": folder.name, "true_rotation_rms_arcmin": round(float(np.sqrt(np.mean(angles[1:] ** 2))) * ARCMIN, 1),
            "translation_max_mm": round(float(np.linalg.norm(centres, axis=1).max() * 1e3), 1),
            "methods": {}}  # fmt: skip
     for name in VARIANTS:
@@ -113,14 +112,14 @@ def clip(work: Path, seed: int, layout: str, start_s: float) -> dict:
             res = run(folder / "frames", out, calibration=str(calib), progress=False)
         seconds = time.perf_counter() - t0
         s = score_run(res, gt, (angles, centres))
-        m = trajectory_metrics(res.trajectory.angles, angles)
+        rot = score_rotation(res, angles)
         row["methods"][name] = {
             "every_frame": s["every_frame_depth"],
             "every_frame_floor": s["every_frame_floor"],
             "frame0_abs_rel_median_scaled": round(depth_metrics(res.depth, gt[0], align="median")["abs_rel"], 3),
             "depth_over_time": s["depth_over_time"],
-            "rotation_rmse_over_true_rms": round(float(m["rmse_arcmin"]) / (true_rms * 180 / np.pi * 60), 3),
-            "model": res.summary.get("motion", {}).get("model"),
+            "rotation_rmse_over_true_rms": rot["rmse_over_true_rms"],
+            "model": rot["model"],
             "unseen": {k: v for k, v in res.summary.get("depth_frames", {}).items() if k.startswith("unseen")},
             "seconds": round(seconds, 1),
         }

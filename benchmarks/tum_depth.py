@@ -131,12 +131,12 @@ def _every_frame_floor(gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray])
     return {"abs_rel_median": round(float(np.median(rel)), 3), "abs_rel_worst_frame": round(float(np.max(rel)), 3)}
 
 
-def score_rotation(res, seq, positions: np.ndarray) -> dict:
-    """The run's per-frame rotation against the motion capture: RMSE over the true RMS (reporting no rotation
-    scores 1), and the model the run chose."""
+def score_rotation(res, truth: np.ndarray) -> dict:
+    """The run's per-frame rotation against the true angles ``truth`` (T, 3) (the motion capture's,
+    :meth:`TumSequence.relative_motion`): RMSE over the true RMS (reporting no rotation scores 1), and the model the
+    run chose."""
     from motiondepth.eval.trajectory_metrics import trajectory_metrics
 
-    truth, _ = seq.relative_motion(positions)
     true_rms = float(np.sqrt(np.mean(truth[1:] ** 2)))
     m = trajectory_metrics(res.trajectory.angles, truth)
     mo = res.summary.get("motion", {})
@@ -168,8 +168,9 @@ def main() -> int:
     write_json(calib, TUM_CAMERA)
     res = run(TUM / "rgb", a.work / f"run-{a.start}-{a.end}-{a.motion}", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(calib), motion=a.motion, progress=False)  # fmt: skip
-    out = score_run(res, kinect_depths(seq, pos), seq.relative_motion(pos))
-    out["rotation"] = score_rotation(res, seq, pos)
+    path = seq.relative_motion(pos)
+    out = score_run(res, kinect_depths(seq, pos), path)
+    out["rotation"] = score_rotation(res, path[0])
     print(json.dumps(out, indent=1))
     return 0
 
