@@ -19,9 +19,13 @@ Scored per clip: every frame's AbsRel with one median scale for the clip (median
 0's map median-scaled, the floor of moving frame 0's true depth by the true path, rotation RMSE over the true RMS,
 and the tracks' depth over time against no change.
 
-Seeds 5001… and start times 9–19 s were chosen before the first run and never tuned on.
+Seeds 5001… and start times 9–19 s were chosen before the first run and never tuned on. The slip rule of the
+tracks' depth over time (``path_depth.slipped_tracks``) was found on them; ``--seed-offset 6`` (seeds 5007…, the
+same start times) is the fresh draw that checked it.
 
     python benchmarks/rendered_depth.py --work /tmp/rendered     # ≈ 10 min on 2 cores; reruns reuse the renders
+    python benchmarks/rendered_depth.py --work /tmp/rendered --seed-offset 6 \
+        --out benchmarks/results/rendered_depth_fresh.json
 """
 
 from __future__ import annotations
@@ -78,20 +82,27 @@ def render_clip(work: Path, seed: int, layout: str, start_s: float) -> tuple[Pat
 
 @contextmanager
 def variant(name: str):
-    """``run`` as it was without the keyframes, or without them and frame 0's flow points (module constants and a
-    function of :mod:`motiondepth.workflow.steps`, restored after)."""
+    """``run`` as it was without the keyframes, or without them and frame 0's flow points, or without the slip rule
+    of the tracks' depth over time (module constants and functions of :mod:`motiondepth.workflow.steps` and
+    :mod:`motiondepth.trajectory.path_depth`, restored after)."""
+    from motiondepth.trajectory import path_depth
     from motiondepth.workflow import steps
 
-    saved = steps.KEYFRAME_STEP, steps._flow_parallax_points
-    if name != "run":
+    saved = steps.KEYFRAME_STEP, steps._flow_parallax_points, path_depth.slipped_tracks
+    if name in VARIANTS[1:]:
         steps.KEYFRAME_STEP = 10**9
     if name == "no keyframes, no flow points":
         empty = np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
         steps._flow_parallax_points = lambda *a, **k: empty
+    if name == NO_SLIP_RULE:
+        path_depth.slipped_tracks = lambda pred, tracks, visible, *a, **k: (pred, np.zeros(visible.shape[1], bool))
     try:
         yield
     finally:
-        steps.KEYFRAME_STEP, steps._flow_parallax_points = saved
+        steps.KEYFRAME_STEP, steps._flow_parallax_points, path_depth.slipped_tracks = saved
+
+
+NO_SLIP_RULE = "no slip rule"  # a fourth run, scored for the tracks' depth over time only
 
 
 def clip(work: Path, seed: int, layout: str, start_s: float) -> dict:
@@ -123,6 +134,9 @@ def clip(work: Path, seed: int, layout: str, start_s: float) -> dict:
             "unseen": {k: v for k, v in res.summary.get("depth_frames", {}).items() if k.startswith("unseen")},
             "seconds": round(seconds, 1),
         }
+    with variant(NO_SLIP_RULE):
+        res = run(folder / "frames", folder / "run-no-slip-rule", calibration=str(calib), progress=False)
+    row["depth_over_time_without_slip_rule"] = score_run(res, gt, (angles, centres))["depth_over_time"]
     return row
 
 
@@ -138,7 +152,7 @@ def markdown(rows: list[dict]) -> str:
         "Procedural scenes ray-cast from TUM fr1_xyz's motion capture (30 frames, 640 × 480, sharp, global "
         "shutter). Every frame's AbsRel with one median scale per clip: median over frames (worst frame). Frame 0: "
         "its map alone, median-scaled. Floor: frame 0's true depth moved by the true path. Rotation: RMSE / true RMS. "
-        "Depth over time: the tracks' ratio error over assuming no change (`run`).",
+        "Depth over time: the tracks' ratio error over assuming no change (`run`; without the slip rule).",
         "",
         "| clip | moved mm | floor | " + " | ".join(f"{v}: every frame | frame 0" for v in VARIANTS)
         + " | rotation | depth over time |",
@@ -148,6 +162,8 @@ def markdown(rows: list[dict]) -> str:
         m = r["methods"]
         floor, own = m["run"]["every_frame_floor"], m["run"]
         rot, dot = own["rotation_rmse_over_true_rms"], own["depth_over_time"]["over_no_change"]
+        if "depth_over_time_without_slip_rule" in r:
+            dot = f"{dot} ({r['depth_over_time_without_slip_rule']['over_no_change']})"
         lines.append(f"| {r['clip']} | {r['translation_max_mm']} | {floor['abs_rel_median']} "
                      f"({floor['abs_rel_worst_frame']}) | " + " | ".join(_cells(m[v]) for v in VARIANTS)
                      + f" | {rot} | {dot} |")  # fmt: skip
@@ -168,12 +184,14 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("rendered-depth-work"), help="renders and runs (reused)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "rendered_depth.json"))
     ap.add_argument("--clips", type=int, default=len(CLIPS), help="only the first N clips")
+    ap.add_argument("--seed-offset", type=int, default=0, help="new scenes: every clip's seed plus this (a fresh draw)")
     a = ap.parse_args()
     if not (TUM / "groundtruth.txt").is_file():
         print(f"needs {TUM / 'groundtruth.txt'} (the motion capture the clips follow)", file=sys.stderr)
         return 2
     a.work.mkdir(parents=True, exist_ok=True)
-    rows = [clip(a.work, *c) for c in tqdm(CLIPS[: a.clips], desc="rendered clips")]
+    clips = [(seed + a.seed_offset, layout, start) for seed, layout, start in CLIPS[: a.clips]]
+    rows = [clip(a.work, *c) for c in tqdm(clips, desc="rendered clips")]
     md = markdown(rows)
     write_json_and_markdown(a.out, {"clips": rows}, md)
     print(md)
