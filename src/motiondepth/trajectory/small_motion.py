@@ -800,24 +800,46 @@ def triangulate_tracks(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior
     if fit is None:
         return depth, sigma, resid
     prob, used, eta, e, h, _ = fit
-    order = np.argsort(prob.n, kind="stable")
-    starts = np.searchsorted(prob.n[order], np.arange(len(eta)))
-    med = np.array([np.median(c) if len(c) else np.nan for c in np.split(e[order], starts[1:])])
-    depth[used], sigma[used], resid[used] = np.exp(-eta), np.exp(-eta) / np.sqrt(h), med
+    depth[used], sigma[used], resid[used] = np.exp(-eta), np.exp(-eta) / np.sqrt(h), _track_medians(prob.n, e, len(eta))
     return depth, sigma, resid
+
+
+def _track_medians(n: np.ndarray, e: np.ndarray, count: int) -> np.ndarray:
+    """(count,) the median of ``e`` (M,) over each track's observations (``n`` (M,) its index), NaN for none."""
+    order = np.argsort(n, kind="stable")
+    starts = np.searchsorted(n[order], np.arange(count))
+    return np.array([np.median(c) if len(c) else np.nan for c in np.split(e[order], starts[1:])])
+
+
+class TrackFit(NamedTuple):
+    """How well a motion held fixed explains some tracks (:func:`track_fit`)."""
+
+    loss: float  # mean Huber loss per observation (pixels²); NaN when no track took part
+    observations: int
+    residual_px: np.ndarray  # (N,) each track's median reprojection residual; inf when it lies behind the camera
+    # in half its frames or more, NaN for tracks that took no part
+
+
+def track_fit(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
+              config: SmallMotionConfig | None = None, iterations: int = 6) -> TrackFit:  # fmt: skip
+    """How well a motion explains ``tracks``: each track's depth fitted with the motion held fixed (as
+    :func:`triangulate_tracks`), then the mean Huber loss per observation and each track's median residual."""
+    cfg = config or SmallMotionConfig()
+    per_track = np.full(tracks.num_points, np.nan)
+    fit = _fit_depths(sol, tracks, intr, prior_depth, cfg, iterations)
+    if fit is None:
+        return TrackFit(float("nan"), 0, per_track)
+    prob, used, eta, e, _, front = fit
+    huber = np.where(front, _huber_loss(e, cfg.huber_px), 10.0 * cfg.huber_px)  # a point pushed behind the camera
+    per_track[used] = _track_medians(prob.n, np.where(front, e, np.inf), len(eta))
+    return TrackFit(float(huber.mean()), len(e), per_track)
 
 
 def track_fit_cost(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
                    config: SmallMotionConfig | None = None, iterations: int = 6) -> tuple[float, int]:  # fmt: skip
-    """How well a motion explains ``tracks``: each track's depth fitted with the motion held fixed (as
-    :func:`triangulate_tracks`), then the mean Huber loss per observation (pixels²), and the count."""
-    cfg = config or SmallMotionConfig()
-    fit = _fit_depths(sol, tracks, intr, prior_depth, cfg, iterations)
-    if fit is None:
-        return float("nan"), 0
-    *_, e, _, front = fit
-    huber = np.where(front, _huber_loss(e, cfg.huber_px), 10.0 * cfg.huber_px)  # a point pushed behind the camera
-    return float(huber.mean()), len(e)
+    """:func:`track_fit`'s mean Huber loss per observation (pixels²) and the observation count."""
+    fit = track_fit(sol, tracks, intr, prior_depth, config, iterations)
+    return fit.loss, fit.observations
 
 
 def model_criterion(sol: SmallMotion, huber_px: float) -> float:
@@ -916,6 +938,8 @@ class _Start(NamedTuple):
 
 
 FAR_FROM_FITTING_PX = 2.0  # a better 6-DoF start with a larger median residual: a third from the essential matrices
+GRID_RATIO_MAX = 0.8  # the bundle adjustment keeps the path where it explains the typical grid track this much better
+GRID_MIN_EXPLAINED = 20  # fewer grid tracks explained by either motion: the mean loss decides (pivot_or_bundle)
 ESSENTIAL_MIN_FLOW_PX = 2.0  # below this median image motion from frame 0 a frame's essential matrix is not tried
 
 
@@ -1009,15 +1033,24 @@ def frame0_prior(tracks: Tracks, prior_depth: np.ndarray) -> np.ndarray:
 def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: Intrinsics, pivot_m: float,
                     times: np.ndarray | None, solver, cfg) -> dict:  # fmt: skip
     """Whether the bundle adjustment's motion or the papers' pivot model (the optics solver, lsq) explains the
-    query grid's template tracks better: ``solver`` (``bundle adjustment`` or ``lsq``) and the two costs.
+    query grid's template tracks better: ``solver`` (``bundle adjustment`` or ``lsq``) and ``grid_check``.
 
     With a pivot or rotation-only choice, the papers' regime: lsq. With 6-DoF, both motions are held fixed
-    and each grid track's depth fitted (:func:`~motiondepth.trajectory.small_motion.track_fit_cost`); lsq
-    was fitted to these tracks and the bundle adjustment was not, so lsq keeps the path only where the
-    translation does not pay even then. That is the papers' long-exposure regime: heavy blur puts a bias
-    into frame-to-frame tracks that the free camera centres absorb (a simulated 60 ms-exposure clip of the
-    pipeline benchmark: rotation AbsRel 0.64 by the bundle adjustment, 0.10 by lsq), while the template
-    tracker's blur-aware smoothing keeps the grid tracks true.
+    and each grid track's depth fitted (:func:`track_fit`). The evidence is the typical track: over the grid
+    tracks that at least one motion explains (median residual within the Huber threshold), the median of each
+    track's residual under the bundle adjustment over its residual under lsq (``residual_ratio``). Comparing
+    each track with itself cancels how well it was tracked; leaving out the tracks neither motion explains
+    (the template tracker lost them) keeps them from deciding. lsq was fitted to these tracks and the bundle
+    adjustment was not, and in a tie the simpler model wins: the bundle adjustment keeps the path only where
+    the ratio is at most :data:`GRID_RATIO_MAX`. Where fewer than :data:`GRID_MIN_EXPLAINED` tracks are
+    explained, the mean Huber loss per observation decides (kept in ``grid_check`` either way).
+
+    lsq keeps the path in the papers' long-exposure regime: heavy blur puts a bias into frame-to-frame tracks
+    that the free camera centres absorb (a simulated 60 ms-exposure clip of the pipeline benchmark: rotation
+    AbsRel 0.64 by the bundle adjustment, 0.10 by lsq), while the template tracker's blur-aware smoothing keeps
+    the grid tracks true. The mean loss alone failed where half the grid's tracks are lost (a ray-cast room
+    the camera crosses 47 cm of in a second: lsq, fitted to the lost tracks too, absorbed them best, and its
+    rotation scored 0.83 × the true RMS against the bundle adjustment's 0.03; docs/small-motion.md).
     """
     from motiondepth.geometry.pivot import pivot_centres
     from motiondepth.trajectory.optics import solve_trajectory
@@ -1036,10 +1069,18 @@ def pivot_or_bundle(sol, tracks: Tracks, prior_depth: np.ndarray, intrinsics: In
         residual_px=lsq.residual_px, model="pivot", cost=0.0, observations=0, parameters=0, iterations=0,
         used=np.zeros(0, bool), meta={"readout_fraction": sol.meta["readout_fraction"], "pivot_m": pivot_m},
     )  # fmt: skip
-    costs = {}
-    for name, motion in (("bundle adjustment", sol), ("lsq", as_pivot)):
-        cost, count = track_fit_cost(motion, tracks, intrinsics, grid_prior, cfg)
-        costs[name] = round(cost, 4) if count and np.isfinite(cost) else None
-    if costs["lsq"] is not None and (costs["bundle adjustment"] is None or costs["lsq"] < costs["bundle adjustment"]):
-        return {"solver": "lsq", "grid_check": costs}
-    return {"solver": "bundle adjustment", "grid_check": costs}
+    ba, pv = (track_fit(motion, tracks, intrinsics, grid_prior, cfg) for motion in (sol, as_pivot))
+    check = {
+        name: round(fit.loss, 4) if fit.observations and np.isfinite(fit.loss) else None
+        for name, fit in (("bundle adjustment", ba), ("lsq", pv))
+    }
+    with np.errstate(invalid="ignore"):
+        explained = (ba.residual_px <= cfg.huber_px) | (pv.residual_px <= cfg.huber_px)
+    check |= {"explained_tracks": int(explained.sum()), "tracks": int((~np.isnan(ba.residual_px)).sum())}
+    if explained.sum() >= GRID_MIN_EXPLAINED:
+        ratio = float(np.median(ba.residual_px[explained] / np.maximum(pv.residual_px[explained], 1e-2)))
+        check["residual_ratio"] = round(ratio, 3)
+        return {"solver": "bundle adjustment" if ratio <= GRID_RATIO_MAX else "lsq", "grid_check": check}
+    if check["lsq"] is not None and (check["bundle adjustment"] is None or check["lsq"] < check["bundle adjustment"]):
+        return {"solver": "lsq", "grid_check": check}
+    return {"solver": "bundle adjustment", "grid_check": check}

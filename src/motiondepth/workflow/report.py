@@ -170,9 +170,15 @@ def _motion_rows(motion: dict | None, depth: dict) -> list[tuple[str, str]]:
     ranked = ", ".join(f"{k} {v:g}" for k, v in sorted(crit.items(), key=lambda kv: kv[1]))
     if motion.get("solver") == "lsq":
         grid = motion.get("grid_check") or {}
+        worse = (
+            f"the typical track's residual {grid['residual_ratio']:g} × the optics solver's, over "
+            f"{grid['explained_tracks']} tracks"
+            if "residual_ratio" in grid
+            else f"loss {grid.get('bundle adjustment')} against {grid.get('lsq')} px²"
+        )
         why = (
-            f"the bundle adjustment preferred {motion['model']} ({ranked}) but explained the query grid's tracks "
-            f"worse (loss {grid.get('bundle adjustment')} against {grid.get('lsq')} px²), as under long exposures"
+            f"the bundle adjustment preferred {motion['model']} ({ranked}) but did not explain the query grid's "
+            f"tracks better ({worse}), as under long exposures"
             if motion["model"] == "6dof"
             else f"the bundle adjustment found no translation beyond the pivot's ({ranked})"
         )

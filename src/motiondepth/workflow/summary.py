@@ -374,8 +374,9 @@ PAPER_REGIME = (
 
 
 PAPER_REGIME_BLUR = (
-    "lsq: the papers' pivot model, solved by the optics solver on the query grid, explains the grid's tracks "
-    "better than the bundle adjustment's 6-DoF motion (config.json motion.grid_check), as under long exposures"
+    "lsq: the bundle adjustment's 6-DoF motion does not explain the query grid's tracks clearly better than the "
+    "papers' pivot model, solved by the optics solver on the grid (config.json motion.grid_check), as under long "
+    "exposures"
 )
 
 
