@@ -22,18 +22,18 @@ import cv2
 import numpy as np
 
 from motiondepth.geometry.camera import Intrinsics, unproject
-from motiondepth.geometry.distortion import LensDistortion, undistort_frames
+from motiondepth.geometry.distortion import undistort_frames
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.io.atomic import write_json_and_markdown
 from motiondepth.io.depth import load_depth
 from motiondepth.io.tum import TumSequence
 from motiondepth.io.video import load_frames
 from motiondepth.tracking import grid_queries, make_tracker, query_grid
+from tum_depth import tum_camera  # benchmarks/tum_depth.py: run as a script from benchmarks/
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-data"
 TUM = REAL / "video-rgbd-tum-fr1xyz"
-TUM_K = Intrinsics(517.3, 516.5, 318.6, 255.3)
-TUM_LENS = LensDistortion("opencv", (0.2624, -0.9531, -0.0054, 0.0026, 1.1633))
+TUM_K, TUM_LENS = tum_camera()
 TRACKERS = ("klt", "klt-chain", "dis")
 
 

@@ -66,6 +66,12 @@ class TumFr1:
         return np.stack([cv2.remap(load_depth(p, 1 / 5000), mx, my, cv2.INTER_NEAREST) for p in paths])
 
 
+@pytest.fixture
+def tum_fr1_calibration() -> dict:
+    """TUM fr1's published colour calibration, as ``run --calibration`` reads it (no real data needed)."""
+    return dict(TUM_FR1_CALIBRATION)
+
+
 @pytest.fixture(scope="session")
 def tum_fr1(real_data) -> TumFr1:
     return TumFr1(real_data / "video-rgbd-tum-fr1xyz")

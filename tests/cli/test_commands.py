@@ -352,21 +352,20 @@ def test_track_speaks_runs_words_for_frames_and_the_camera(sim_dir, tmp_path):
     assert np.allclose(load_tracks(out)[1], cam["intrinsics"])
 
 
-def test_track_on_a_real_image_folder_without_intrinsics(real_data, tmp_path, capsys):
+def test_track_on_a_real_image_folder_without_intrinsics(tum_fr1, tmp_path, capsys):
     """Issue 48 #9: an image folder has no camera.json; the grid goes about the image centre (it named a
     camera.json that did not exist). With the TUM calibration the frames are undistorted, as run does."""
     from motiondepth.io.atomic import write_json
     from motiondepth.io.tracks import load_tracks
 
-    rgb = real_data / "video-rgbd-tum-fr1xyz" / "rgb"
+    rgb = tum_fr1.folder / "rgb"
     out = tmp_path / "t.npz"
     assert main(["track", str(rgb), "--grid-half", "3", "--end", "4", "--out", str(out)]) == 0
     assert load_tracks(out)[0].num_frames == 4
     calib = tmp_path / "tum.json"
-    write_json(calib, {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640, "height": 480,
-                       "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
+    write_json(calib, tum_fr1.calibration)
     capsys.readouterr()
     assert main(["track", str(rgb), "--grid-half", "3", "--end", "4", "--calibration", str(calib), "--out",
                  str(out)]) == 0  # fmt: skip
     assert "undistorted" in capsys.readouterr().out
-    assert np.allclose(load_tracks(out)[1], [517.3, 516.5, 318.6, 255.3])
+    assert np.allclose(load_tracks(out)[1], [tum_fr1.calibration[k] for k in ("fx", "fy", "cx", "cy")])

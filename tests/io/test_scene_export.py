@@ -134,7 +134,7 @@ def test_a_point_that_moves_is_observed_only_where_it_reprojects(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_real_clips_colmap_export_opens_in_pycolmap_with_its_undistorted_images(real_data, tmp_path):
+def test_a_real_clips_colmap_export_opens_in_pycolmap_with_its_undistorted_images(tum_fr1, tmp_path):
     """Issue 48 #5 on TUM fr1_xyz 0–29 (distorted lens, undistorted by the run): every image present, as the run
     saw it; pycolmap's reprojection of the export within COLMAP's 4 px filter (before: median 1.42 px, 11 % of the
     observations above 5 px, up to 150 px)."""
@@ -142,13 +142,11 @@ def test_a_real_clips_colmap_export_opens_in_pycolmap_with_its_undistorted_image
     import cv2
 
     from motiondepth.io.atomic import write_json
-    from motiondepth.io.tum import TumSequence
     from motiondepth.workflow import run
 
-    tum = real_data / "video-rgbd-tum-fr1xyz"
-    pos = TumSequence.open(tum).positions(0, 30)
-    write_json(tmp_path / "tum.json", {"fx": 517.3, "fy": 516.5, "cx": 318.6, "cy": 255.3, "width": 640,
-               "height": 480, "distortion_coefficients": [0.2624, -0.9531, -0.0054, 0.0026, 1.1633]})  # fmt: skip
+    tum = tum_fr1.folder
+    pos = tum_fr1.seq.positions(0, 30)
+    write_json(tmp_path / "tum.json", tum_fr1.calibration)
     res = run(tum / "rgb", tmp_path / "run", start=int(pos[0]), end=int(pos[-1]) + 1,
               calibration=str(tmp_path / "tum.json"), progress=False)  # fmt: skip
     from motiondepth.workflow.inputs import run_frames

@@ -90,12 +90,12 @@ def test_no_point_is_followed_near_an_undistorted_frames_black_margin(rng):
     assert tr.visible.sum(1).min() > 0.5 * plain.visible.sum(1).min(), "the rest of the image is still covered"
 
 
-def test_recorded_area_marks_the_margin_undistortion_leaves():
+def test_recorded_area_marks_the_margin_undistortion_leaves(tum_fr1_calibration):
     from motiondepth.geometry.camera import Intrinsics
     from motiondepth.geometry.distortion import LensDistortion, recorded_area, undistort_frames
 
-    intr = Intrinsics(517.3, 516.5, 318.6, 255.3)  # TUM fr1's published calibration
-    lens = LensDistortion("opencv", [0.2624, -0.9531, -0.0054, 0.0026, 1.1633])
+    c = tum_fr1_calibration
+    intr, lens = Intrinsics(c["fx"], c["fy"], c["cx"], c["cy"]), LensDistortion("opencv", c["distortion_coefficients"])
     area = recorded_area(intr, lens, (480, 640))
     out = undistort_frames(np.full((1, 480, 640, 3), 200, np.uint8), intr, lens)[0, ..., 0]
     assert not area[:5].any() and area[240, 320]
