@@ -21,11 +21,14 @@ and the tracks' depth over time against no change.
 
 Seeds 5001… and start times 9–19 s were chosen before the first run and never tuned on. The slip rule of the
 tracks' depth over time (``path_depth.slipped_tracks``) was found on them; ``--seed-offset 6`` (seeds 5007…, the
-same start times) is the fresh draw that checked it.
+same start times) is the fresh draw that checked it; it also found the grid check's failure on ``room-5009``
+(docs/small-motion.md). ``--seed-offset 12`` is the draw that checked the new grid check, run once.
 
     python benchmarks/rendered_depth.py --work /tmp/rendered     # ≈ 10 min on 2 cores; reruns reuse the renders
     python benchmarks/rendered_depth.py --work /tmp/rendered --seed-offset 6 \
         --out benchmarks/results/rendered_depth_fresh.json
+    python benchmarks/rendered_depth.py --work /tmp/rendered --seed-offset 12 \
+        --out benchmarks/results/rendered_depth_fresh2.json
 """
 
 from __future__ import annotations
