@@ -57,10 +57,11 @@ DEPTH_FILES = ("depth.npz", "depth.png", "depth_mm.png")  # the first-frame dept
 STEP_SPECS = (
     StepSpec("tracks", ("tracks.npz",)),  # the query grid's 2D tracks (or your own, --tracks)
     StepSpec("depth_prior", ("depth_prior.npz",), bundle_only=True),  # the network's map: the motion's scale prior
-    StepSpec("motion", ("motion.json", "motion_points.npz"), version=11,  # rotation and translation by the bundle
+    StepSpec("motion", ("motion.json", "motion_points.npz"), version=12,  # rotation and translation by the bundle
              bundle_only=True),  # adjustment; 7: the fits also stop once no angle moves; 8: the 6-DoF fit also
     # starts from the essential matrices; 9: no point followed near an undistorted frame's black margin; 10: the
-    # frame-0 parallax points also from direct flow; 11: the grid check compares the typical explained track
+    # frame-0 parallax points also from direct flow; 11: the grid check compares the typical explained track; 12:
+    # clips over 300 frames: track pieces of 90 frames, no 6-DoF start from rest
     StepSpec("scale", ("scale.json",), version=2, bundle_only=True, only_with="--accel"),  # the 6-DoF path's
     # metric scale from the accelerometer (sensor.accel); 1: the misfit in the run's units; 2: residual_mm in mm
     StepSpec("depth", DEPTH_FILES),  # first-frame metric depth (pivot path)
