@@ -693,6 +693,21 @@ def test_a_6dof_fit_of_pivot_shake_gives_the_path_to_the_optics_solver(first_run
     }  # the papers' regime without a check
 
 
+def test_the_report_says_why_the_grid_check_kept_the_optics_solver():
+    """The report's motion row quotes the grid check's evidence: the typical track's residual ratio where it
+    decided, the mean losses where too few tracks were explained."""
+    from motiondepth.workflow.report import _motion_rows
+
+    base = {"model": "6dof", "solver": "lsq", "criterion": {"6dof": 10.0, "pivot": 12.0},
+            "translation_max_m": 0.01, "path_length_m": 0.02}  # fmt: skip
+    ratio = {"bundle adjustment": 0.0049, "lsq": 0.0048, "explained_tracks": 625, "tracks": 625,
+             "residual_ratio": 1.034}  # fmt: skip
+    text = _motion_rows(base | {"grid_check": ratio}, {})[0][1]
+    assert "residual 1.034 × the optics solver&#x27;s, over 625 tracks" in text  # (escaped for HTML)
+    few = {"bundle adjustment": 2.5, "lsq": 1.5, "explained_tracks": 3, "tracks": 40}
+    assert "loss 2.5 against 1.5 px²" in _motion_rows(base | {"grid_check": few}, {})[0][1]
+
+
 def test_run_with_the_small_motion_bundle_adjustment(sim, tmp_path):
     """``--motion 6dof``: camera centres in trajectory.csv, the depth prior beside the fused depth and its
     confidence; a rerun is cached."""
