@@ -206,6 +206,11 @@ def test_the_6dof_fit_keeps_the_cheapest_of_its_starts_and_records_each():
     assert set(starts) >= {"rotation fit", "rest"} and best.model == "6dof"
     assert best.cost == pytest.approx(min(starts.values()), abs=0.1)
     assert np.abs(best.angles - ang).max() * ARCMIN < 1.0
+    # a clip longer than rest_start_max_frames starts from the rotation fit alone (docs/small-motion.md, Long clips)
+    short_cfg = SmallMotionConfig(readout_sigma=0.0, rest_start_max_frames=tr.num_frames - 1)
+    long_best, long_starts = fit_6dof(tr, INTR, depth0, 0.2, 0.0, short_cfg)
+    assert "rest" not in long_starts and long_starts["rotation fit"] == pytest.approx(starts["rotation fit"], rel=1e-9)
+    assert np.abs(long_best.angles - ang).max() * ARCMIN < 1.0
 
 
 def _reference_normal(prob, cur, q, full, eta, rf, inv_var, smooth, rf_sigma, rf_prior):
