@@ -992,7 +992,8 @@ def test_auto_keeps_the_bundle_adjustment_where_the_query_grid_loses_half_its_tr
     """``--motion auto``'s grid check on the clip it once failed: a procedural room ray-cast from a second of TUM
     fr1_xyz's motion capture (47 cm of hand motion; scene seed 5009 at 13 s, half size), where the template
     tracker loses half the query grid. Those lost tracks used to decide (mean loss 13.0 against 2.8 for the optics
-    solver, which was fitted to them: its rotation 0.84 × the true RMS); the typical explained track decides now."""
+    solver, which was fitted to them; at full size its path scored 0.84 × the true RMS); the typical explained
+    track decides now."""
     from motiondepth.geometry.camera import Intrinsics
     from motiondepth.geometry.rotations import euler_to_matrix
     from motiondepth.scenes.procedural import SceneConfig, generate_scene
