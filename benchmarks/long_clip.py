@@ -39,9 +39,10 @@ from motiondepth.trajectory.small_motion import SmallMotionConfig, choose_motion
 from tum_depth import TUM, kinect_depths, tum_camera  # benchmarks/tum_depth.py: run as a script from benchmarks/
 
 ARCMIN = 180 / np.pi * 60
+DENSE = "whole tracks, dense"  # run up to --dense-up-to frames (cubic in the length)
 SETTINGS = {
     "default": SmallMotionConfig(readout_sigma=0.3),
-    "whole tracks, dense": SmallMotionConfig(readout_sigma=0.3, split_above_frames=10**9),
+    DENSE: SmallMotionConfig(readout_sigma=0.3, split_above_frames=10**9),
     "before: pieces of 60, from rest too": SmallMotionConfig(
         readout_sigma=0.3, max_track_frames=60, rest_start_max_frames=10**9
     ),
@@ -111,7 +112,7 @@ def main() -> int:
         split = SETTINGS["default"].split_above_frames
         names = ["default"]  # (up to 300 frames every setting is the same solve)
         if n > split:
-            names += [k for k in SETTINGS if k != "default" and (n <= a.dense_up_to or "dense" not in k)]
+            names += [k for k in SETTINGS if k != "default" and (k != DENSE or n <= a.dense_up_to)]
         rows += measure(seq, n, names)
     md = markdown(rows)
     write_json_and_markdown(Path(a.out), {"rows": rows}, md)

@@ -124,9 +124,9 @@ def test_frames_without_enough_points_are_unsolved_and_bad_arguments_fail(rng):
 
 
 def test_more_tracks_are_triangulated_with_the_motion_held_fixed(rng):
-    """triangulate_tracks: depths of tracks the solve never saw, from its motion; and track_fit_cost prefers
+    """triangulate_tracks: depths of tracks the solve never saw, from its motion; and track_fit's loss prefers
     the true motion to a wrong one on them."""
-    from motiondepth.trajectory.small_motion import track_fit_cost, triangulate_tracks
+    from motiondepth.trajectory.small_motion import track_fit, triangulate_tracks
 
     tr, _, _, z = _clip(np.random.default_rng(7), n=400)
     fit, held = slice(0, 200), slice(200, 400)
@@ -140,9 +140,9 @@ def test_more_tracks_are_triangulated_with_the_motion_held_fixed(rng):
     assert np.median(np.abs(depth - z[held]) / z[held]) < 0.05  # the noisy prior was 20 % off
     assert np.all(sigma > 0) and np.nanmedian(resid) < 0.5
     rotation = solve_small_motion(part(fit), INTR, prior[fit], "rotation", config=SmallMotionConfig(readout_sigma=0))
-    right, count = track_fit_cost(sol, part(held), INTR, prior[held])
-    wrong, _ = track_fit_cost(rotation, part(held), INTR, prior[held])
-    assert count == 14 * 200 and right < 0.2 * wrong
+    right = track_fit(sol, part(held), INTR, prior[held])
+    wrong = track_fit(rotation, part(held), INTR, prior[held])
+    assert right.observations == 14 * 200 and right.loss < 0.2 * wrong.loss
 
 
 def test_the_fit_stops_once_no_angle_moves(rng):

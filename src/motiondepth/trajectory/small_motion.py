@@ -836,13 +836,6 @@ def track_fit(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: n
     return TrackFit(float(huber.mean()), len(e), per_track)
 
 
-def track_fit_cost(sol: SmallMotion, tracks: Tracks, intr: Intrinsics, prior_depth: np.ndarray,
-                   config: SmallMotionConfig | None = None, iterations: int = 6) -> tuple[float, int]:  # fmt: skip
-    """:func:`track_fit`'s mean Huber loss per observation (pixels²) and the observation count."""
-    fit = track_fit(sol, tracks, intr, prior_depth, config, iterations)
-    return fit.loss, fit.observations
-
-
 def model_criterion(sol: SmallMotion, huber_px: float) -> float:
     """BIC-style criterion of a fit: ``2 · cost / σ² + k · ln(2M)``, σ the Huber threshold (lower is better).
 
