@@ -66,8 +66,22 @@ def rigid_ratios(xy0: np.ndarray, z0: np.ndarray, angles: np.ndarray, centres: n
     return np.einsum("tj,tnj->tn", r[:, :, 2], x[None] - c[:, None])  # the z of R_kᵀ (X − C_k)
 
 
+def answer_positions(t3, tracks: np.ndarray) -> np.ndarray:
+    """(T, N, 2) where the run's 3D tracks put each point in the image (``tracks_XYZ`` projected): the tracker's
+    positions, and the path's finds in the frames it recovered; ``tracks`` where a depth is unknown."""
+    xyz = np.asarray(t3.xyz, np.float64)
+    k = t3.intrinsics
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = np.stack([k.fx * xyz[..., 0] / xyz[..., 2] + k.cx, k.fy * xyz[..., 1] / xyz[..., 2] + k.cy], -1)
+    return np.where(np.isfinite(xy), xy, np.asarray(tracks, np.float64))
+
+
 def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Depth over time of ``res.tracks3d`` and (when the run has them) every frame's depth against ``gt``.
+
+    The tracks are scored where the run's answer puts them (:func:`answer_positions`) in the frames it says they are
+    visible: the tracker's, and since the ninth session also the hidden frames the path found again. The no-change
+    baseline and the floors are scored on the same (track, frame) pairs.
 
     With ``true_path`` (the motion capture's angles and centres, :meth:`TumSequence.relative_motion`) also the
     floors: ``floor_true_path``, the Kinect's own frame-0 depth at the tracks moved rigidly by the true path (what no
@@ -79,8 +93,9 @@ def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | No
     t3 = res.tracks3d
     tr = res.tracks
     at0 = np.rint(tr.queries[:, 0]) == 0
-    truth = sample_depth_maps(gt, tr.tracks.astype(np.float64))[:, at0]
-    vis = tr.visible[:, at0]
+    xy = answer_positions(t3, tr.tracks)
+    truth = sample_depth_maps(gt, xy)[:, at0]
+    vis = t3.visible[:, at0]  # the tracker's, and the hidden frames the path found again (path_depth.recover_hidden)
     out = {"depth_over_time": _ratio(depth_ratio_errors(t3.depth[:, at0], truth, vis))}
     sources = t3.meta.get("source_names")
     if sources is not None and "source" in t3.meta:
@@ -90,7 +105,7 @@ def score_run(res, gt: np.ndarray, true_path: tuple[np.ndarray, np.ndarray] | No
         if key in t3.meta:
             out[key.replace("_depth", "") + "_only"] = _ratio(depth_ratio_errors(t3.meta[key][:, at0], truth, vis))
     if true_path is not None:
-        z = rigid_ratios(tr.tracks[0, at0].astype(np.float64), truth[0], *true_path)
+        z = rigid_ratios(xy[0, at0], truth[0], *true_path)
         out["floor_true_path"] = _ratio(depth_ratio_errors(z, truth, vis))
     frames = getattr(res, "depth_frames", None)
     if frames is not None and true_path is not None:

@@ -7,7 +7,7 @@ from motiondepth.eval.depth_over_time import depth_ratio_errors, sample_depth_ma
 from motiondepth.geometry.camera import Intrinsics
 from motiondepth.geometry.rotations import euler_to_matrix
 from motiondepth.seurat.fuse import SOURCES, fuse_depth_over_time
-from motiondepth.trajectory.path_depth import path_arrays, path_tracks, warp_depth
+from motiondepth.trajectory.path_depth import PathTracks, path_arrays, path_tracks, recover_hidden, warp_depth
 from motiondepth.types import Tracks3D
 
 INTR = Intrinsics(300.0, 300.0, 159.5, 119.5)
@@ -231,3 +231,42 @@ def test_a_track_that_slips_onto_another_static_point_stays_with_the_path_and_a_
     np.testing.assert_array_equal(out.depth, pred.depth)  # the depth stays the track's own point's
     w = path_weights(out.residual_px)[0]
     assert (w[:, slipped] == 1).all() and (w[:, 10:30] < 1).any(0).all()
+
+
+def _still_pair(shift_object_px: int):
+    """Two frames of a still camera over a random texture; in the second, a 40 px square (the object) has moved
+    ``shift_object_px`` to the right. The path (no motion) puts every point where it was."""
+    rng = np.random.default_rng(3)
+    import cv2
+
+    tex = cv2.GaussianBlur(rng.uniform(0, 255, (120, 160)).astype(np.float32), (0, 0), 1.5)
+    tex = np.clip((tex - tex.mean()) * 4 + 128, 0, 255).astype(np.uint8)
+    second = tex.copy()
+    obj = tex[40:80, 40:80].copy()
+    second[40:80, 40:80] = np.roll(np.roll(tex, 7, 0), 11, 1)[40:80, 40:80]  # what the object uncovers
+    second[40:80, 40 + shift_object_px : 80 + shift_object_px] = obj
+    frames = np.stack([np.repeat(f[..., None], 3, -1) for f in (tex, second)])
+    queries = np.array([[0, 60.0, 60.0], [0, 120.0, 60.0], [0, 130.0, 100.0]])  # on the object; two on the wall
+    xy = np.repeat(queries[None, :, 1:], 2, 0)
+    pred = PathTracks(np.ones((2, 3)), xy, np.full((2, 3), np.nan), np.ones(3))
+    return frames, pred, xy, queries
+
+
+def test_a_hidden_static_point_is_found_where_the_path_puts_it_and_a_moved_one_is_not():
+    frames, pred, xy, queries = _still_pair(shift_object_px=12)
+    visible = np.array([[True] * 3, [False] * 3])
+    tracks = xy + np.array([0.0, 0.0, 30.0])[None, :, None] * np.array([[0], [1]])[..., None]  # lost: anywhere
+    out, vis, found = recover_hidden(frames, pred, tracks, visible, queries, 3.0)
+    # the wall's points are where they were; the object's patch is gone from there (it moved 12 px)
+    assert found.tolist() == [[False, False, False], [False, True, True]] and vis[1].tolist() == [False, True, True]
+    np.testing.assert_allclose(out[1, 1:], xy[1, 1:], atol=0.2)
+    np.testing.assert_array_equal(out[1, 0], tracks[1, 0])  # not found: the tracker's position is kept
+
+
+def test_a_visible_track_is_never_moved_to_the_path():
+    frames, pred, xy, queries = _still_pair(shift_object_px=12)
+    tracks = xy.copy()
+    tracks[1, 0] += [12.0, 0.0]  # the tracker followed the object
+    out, vis, found = recover_hidden(frames, pred, tracks, np.ones((2, 3), bool), queries, 3.0)
+    assert not found.any() and vis.all()
+    np.testing.assert_array_equal(out, tracks.astype(np.float32))

@@ -129,7 +129,10 @@ def test_run_writes_every_output_readably(first_run, sim):
         assert d["tracks_XYZ"].shape == (12, 625, 3) and np.isfinite(d["tracks_XYZ"]).all()
         names = list(d["source_names"])
         assert names == ["path", "seurat", "fused"] and d["source"].shape == (625,) and d["source"].max() < 3
-        assert d["depth_path"].shape == d["depth_seurat"].shape == (12, 625)
+        assert d["depth_path"].shape == d["depth_seurat"].shape == d["recovered"].shape == (12, 625)
+        # the path found hidden frames again only where the tracker had lost the point, and says they are visible
+        tracker = np.load(out / "tracks.npz")["visible"]
+        assert not (d["recovered"] & tracker).any() and (d["visibility"] == (tracker | d["recovered"])).all()
     by = res.summary["tracks3d_depth_m"]["sources"]
     assert sum(by.values()) == 625 and by["path"] > 0.9 * 625, by  # the simulated scene is static
     # every frame's depth: 16-bit millimetre PNGs, frame 0's the first-frame map, one confidence per pixel
@@ -1018,3 +1021,13 @@ def test_auto_keeps_the_bundle_adjustment_where_the_query_grid_loses_half_its_tr
     rms = np.sqrt(np.mean(angles[1:] ** 2)) * 180 / np.pi * 60
     err = trajectory_metrics(res.trajectory.angles, angles)["rmse_arcmin"]
     assert err < 0.1 * rms, err / rms  # 0.029 when written (lsq's path: 0.84)
+
+
+def test_the_report_says_how_many_hidden_track_frames_the_path_found_again():
+    from motiondepth.workflow.report import _sources_text
+
+    t3 = {"sources": {"path": 600, "seurat": 5, "fused": 20}, "recovered": 4578, "recovered_fraction": 0.33}
+    text = _sources_text({"tracks3d_depth_m": t3})
+    assert "Of the 625 tracks, 600 follow the camera path" in text
+    assert "found 4578 hidden track frames again (33 % of those the tracker had lost" in text
+    assert "found" not in _sources_text({"tracks3d_depth_m": t3 | {"recovered": 0}})

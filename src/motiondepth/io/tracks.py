@@ -345,20 +345,22 @@ def _tracks_from_arrays(path: Path, arrays: dict[str, np.ndarray]) -> tuple[Trac
 # what tracks3d.npz holds beside the TAPVid-3D keys, when the run fused the path's and Seurat's depths
 # (motiondepth.seurat.fuse): meta key → file key
 TRACKS3D_EXTRAS = {"source": "source", "source_names": "source_names", "path_residual_px": "path_residual_px",
-                   "path_depth": "depth_path", "seurat_depth": "depth_seurat"}  # fmt: skip
+                   "path_depth": "depth_path", "seurat_depth": "depth_seurat", "recovered": "recovered"}  # fmt: skip
+PER_FRAME_EXTRAS = ("depth_path", "depth_seurat", "recovered")  # (T, N); the others are (N,)
 
 
 def save_tracks3d(path: str | Path, tracks3d: Tracks3D) -> None:
     """TAPVid-3D-style ``.npz``: ``tracks_XYZ`` (T, N, 3) m, ``visibility`` (T, N), ``fx_fy_cx_cy``, ``queries_xyt``;
     and where the depths were fused (:mod:`motiondepth.seurat.fuse`): each track's ``source`` (N,) (an index into
     ``source_names``: path, seurat, fused), ``path_residual_px`` (N,) and both predictions ``depth_path`` and
-    ``depth_seurat`` (T, N) metres."""
+    ``depth_seurat`` (T, N) metres, and ``recovered`` (T, N) bool, the hidden frames where the path found the track's
+    point again (:func:`~motiondepth.trajectory.path_depth.recover_hidden`; visible in ``visibility``)."""
     q = tracks3d.queries
     extras = {}
     for key, name in TRACKS3D_EXTRAS.items():
         if key in tracks3d.meta:
             v = np.asarray(tracks3d.meta[key])
-            kind = str if key == "source_names" else np.uint8 if key == "source" else np.float32
+            kind = {"source_names": str, "source": np.uint8, "recovered": bool}.get(key, np.float32)
             extras[name] = v.astype(kind)
     save_npz(
         path, tracks_XYZ=tracks3d.xyz.astype(np.float32), visibility=tracks3d.visible.astype(bool),
@@ -386,7 +388,7 @@ def load_tracks3d(path: str | Path) -> Tracks3D:
     meta = {}
     for key, name in TRACKS3D_EXTRAS.items():
         if name in d:
-            want = xyz.shape[:2] if name.startswith("depth_") else xyz.shape[1:2]
+            want = xyz.shape[:2] if name in PER_FRAME_EXTRAS else xyz.shape[1:2]
             v = d[name]
             if key != "source_names" and v.shape != want:
                 raise InputError(path, f"'{name}' must be {want} for the {xyz.shape[1]} tracks, got {v.shape}")

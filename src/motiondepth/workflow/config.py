@@ -68,9 +68,10 @@ STEP_SPECS = (
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
     StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
-    StepSpec("tracks3d", ("tracks3d.npz",), version=3),  # the tracks' metric depth over time; 1: the path's
+    StepSpec("tracks3d", ("tracks3d.npz",), version=4),  # the tracks' metric depth over time; 1: the path's
     # prediction for static points, Seurat's for moving ones; 2: a track that slipped onto another static point
-    # keeps the path's depth (path_depth.slipped_tracks); 3: a track far off the path is static at least 30 %
+    # keeps the path's depth (path_depth.slipped_tracks); 3: a track far off the path is static at least 30 %; 4:
+    # hidden frames where the path finds the point again are visible (path_depth.recover_hidden)
     StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=2),  # every frame's depth (16-bit mm PNGs) and
     # confidence; 1: cracks closed only inside what frame 0 saw; 2: what it never saw from keyframes' parallax
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud
@@ -791,6 +792,8 @@ class Tracks3DSummary(TypedDict, total=False):
     p95: float
     sources: dict[str, int]  # tracks whose depth over time came from the path, Seurat or both (seurat.fuse)
     seurat_tracks: int  # tracks Seurat ran on
+    recovered: int  # hidden (track, frame) pairs the path found again (path_depth.recover_hidden)
+    recovered_fraction: float  # … over the hidden pairs the tracker gave
     path_thresholds_px: list[float]  # the static and moving thresholds on the path's residual
 
 

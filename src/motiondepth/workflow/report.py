@@ -298,15 +298,23 @@ most).</figcaption></figure>"""
 
 def _sources_text(s: Summary) -> str:
     """One sentence on where the tracks' depth over time came from (``summary.tracks3d_depth_m.sources``)."""
-    by = s.get("tracks3d_depth_m", {}).get("sources")
+    t3 = s.get("tracks3d_depth_m", {})
+    by = t3.get("sources")
     if not by:
         return ""
-    return (
+    text = (
         f" Of the {sum(by.values())} tracks, {by.get('path', 0)} follow the camera path as static points, "
         f"{by.get('seurat', 0)} take Seurat's depth (the path's prediction missed them: they move, or their "
         f"track failed) and {by.get('fused', 0)} both, weighted frame by frame; "
         "<code>source</code> in tracks3d.npz says which."
     )
+    if t3.get("recovered"):
+        text += (
+            f" The path found {t3['recovered']} hidden track frames again ({100 * t3['recovered_fraction']:.0f} % "
+            "of those the tracker had lost: the point's patch was where the path puts it); "
+            "<code>recovered</code> in tracks3d.npz marks them."
+        )
+    return text
 
 
 SCENE_POINTS = 6000  # at most this many frame-0 points in the report's 3D view

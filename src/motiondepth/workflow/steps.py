@@ -277,7 +277,7 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     """
     from motiondepth.eval.depth_over_time import sample_depth_maps
     from motiondepth.seurat.fuse import fuse_depth_over_time, path_weights
-    from motiondepth.trajectory.path_depth import path_tracks, slipped_tracks
+    from motiondepth.trajectory.path_depth import path_tracks, recover_hidden, residual_thresholds_px, slipped_tracks
 
     q = tracks.queries
     prior = sample_depth_maps(depth[None], q[None, :, 1:].astype(np.float64))[0]
@@ -285,6 +285,13 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     path = (intrinsics, trajectory.angles, trajectory.centres, tracks.image_size, readout_fraction,
             trajectory.readout_rotation)  # fmt: skip
     pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
+    recovered = np.zeros(tracks.visible.shape, bool)
+    if frames is not None:  # hidden frames where the path puts the point and its patch is there: the tracker lost it
+        xy, vis, recovered = recover_hidden(frames, pred, tracks.tracks, tracks.visible, q,
+                                            residual_thresholds_px(pred.residual_px)[0])  # fmt: skip
+        if recovered.any():
+            tracks = Tracks(xy, vis, q, tracks.image_size, tracks.meta)
+            pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
     pred, slipped = slipped_tracks(pred, tracks.tracks, tracks.visible, *path)
     weights = path_weights(pred.residual_px)
     doubt = ((weights[0] < 1.0) & tracks.visible).any(0)
@@ -293,7 +300,7 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     need = np.union1d(np.flatnonzero(doubt), sample) if len(static) else np.flatnonzero(doubt)
     t, n = tracks.visible.shape
     z = np.full((t, n), np.nan, np.float32)
-    meta: dict = {"seurat_tracks": len(need), "slipped_tracks": int(slipped.sum())}
+    meta: dict = {"seurat_tracks": len(need), "slipped_tracks": int(slipped.sum()), "recovered": recovered}
     if len(need):
         part = Tracks(tracks.tracks[:, need], tracks.visible[:, need], q[need], tracks.image_size, tracks.meta)
         lifted = lift_tracks(part, depth, intrinsics, frames, predictor)

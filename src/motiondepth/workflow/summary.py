@@ -117,6 +117,11 @@ def summarize(
         summary["tracks3d_depth_m"]["sources"] = {n: int((src == i).sum()) for i, n in enumerate(names)}
         if "seurat_tracks" in tracks3d.meta:  # how many tracks Seurat ran on (those in doubt, and a sample)
             summary["tracks3d_depth_m"]["seurat_tracks"] = int(tracks3d.meta["seurat_tracks"])
+        if "recovered" in tracks3d.meta:  # hidden frames where the path found the point again (path_depth)
+            rec = np.asarray(tracks3d.meta["recovered"], bool)
+            hidden = int((~tracks3d.visible).sum() + rec.sum())
+            summary["tracks3d_depth_m"]["recovered"] = int(rec.sum())
+            summary["tracks3d_depth_m"]["recovered_fraction"] = round(float(rec.sum() / max(hidden, 1)), 3)
         if "path_thresholds_px" in tracks3d.meta:
             summary["tracks3d_depth_m"]["path_thresholds_px"] = [float(x) for x in tracks3d.meta["path_thresholds_px"]]
     summary["shake"] = {
