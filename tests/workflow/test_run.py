@@ -1031,3 +1031,26 @@ def test_the_report_says_how_many_hidden_track_frames_the_path_found_again():
     assert "Of the 625 tracks, 600 follow the camera path" in text
     assert "found 4578 hidden track frames again (33 % of those the tracker had lost" in text
     assert "found" not in _sources_text({"tracks3d_depth_m": t3 | {"recovered": 0}})
+
+
+def test_the_overlay_draws_the_hidden_frames_the_path_found_again_where_it_found_them():
+    from types import SimpleNamespace
+
+    from motiondepth.geometry.camera import Intrinsics, unproject
+    from motiondepth.types import Tracks, Tracks3D
+    from motiondepth.workflow.exports import answer_tracks
+
+    intr = Intrinsics(100.0, 100.0, 32.0, 24.0)
+    xy = np.array([[[10.0, 10.0], [20.0, 20.0]], [[11.0, 10.0], [0.0, 0.0]]], np.float32)  # track 1 lost in frame 1
+    tracks = Tracks(xy, np.array([[True, True], [True, False]]), np.zeros((2, 3), np.float32), (48, 64))
+    found_at = xy.copy()
+    found_at[1, 1] = [21.5, 20.0]  # where the path found it
+    found = {"recovered": np.array([[False, False], [False, True]])}
+    z = np.full((2, 2), 2.0)
+    t3 = Tracks3D(unproject(found_at.astype(np.float64), z, intr), np.ones((2, 2), bool), intr, tracks.queries, z,
+                  found)  # fmt: skip
+    out, vis = answer_tracks(SimpleNamespace(tracks=tracks, tracks3d=t3))
+    assert vis.all()
+    np.testing.assert_allclose(out, found_at, atol=1e-4)
+    out, vis = answer_tracks(SimpleNamespace(tracks=tracks, tracks3d=None))  # no 3D tracks: the tracker's
+    assert out is tracks.tracks and vis is tracks.visible

@@ -65,18 +65,38 @@ def point_cloud(step, cfg: RunConfig, res: Result, keys: dict) -> None:
 
 
 def overlay_video(step, res: Result, keys: dict) -> None:
-    """``overlay.mp4``: the tracks drawn on the frames (drawn as written)."""
+    """``overlay.mp4``: the tracks drawn on the frames (drawn as written): the tracker's, and the hidden frames the
+    path found the point in again (``tracks3d.npz`` ``recovered``, :func:`answer_tracks`)."""
     from motiondepth.io.video import write_video
     from motiondepth.viz.plots import iter_drawn_tracks
 
-    clip, tracks, fps = res.clip, res.tracks, _fps(res)
+    clip, fps = res.clip, _fps(res)
+    xy, visible = answer_tracks(res)
     step(
         "overlay",
-        {"tracks": keys["tracks"], "fps": fps, **_turned(res)},
-        lambda: iter_drawn_tracks(clip.frames, tracks.tracks, tracks.visible),
+        {"tracks": keys["tracks"], "tracks3d": keys.get("tracks3d"), "fps": fps, **_turned(res)},
+        lambda: iter_drawn_tracks(clip.frames, xy, visible),
         lambda fr, o: write_video(o / "overlay.mp4", fr, fps=fps, rotation_deg=clip.display_rotation_deg),
         _exists("overlay.mp4"),
     )
+
+
+def answer_tracks(res: Result):
+    """(T, N, 2) pixels and (T, N) visibility of the run's answer: the tracker's tracks, with the hidden frames the
+    path found the point in again (:func:`~motiondepth.trajectory.path_depth.recover_hidden`) at the found
+    position (``tracks_XYZ`` projected there) and visible."""
+    import numpy as np
+
+    from motiondepth.geometry.camera import project
+
+    tracks, t3 = res.tracks, res.tracks3d
+    found = None if t3 is None else t3.meta.get("recovered")
+    if found is None or not np.any(found):
+        return tracks.tracks, tracks.visible
+    found = np.asarray(found, bool) & np.isfinite(t3.xyz).all(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = np.where(found[..., None], project(t3.xyz, t3.intrinsics), tracks.tracks).astype(np.float32)
+    return xy, tracks.visible | found
 
 
 def stabilized_video(step, cfg: RunConfig, res: Result, keys: dict) -> None:
