@@ -258,7 +258,10 @@ def recover_hidden(frames: np.ndarray, pred: PathTracks, tracks: np.ndarray, vis
     lk = {"winSize": (RECOVER_WINDOW_PX, RECOVER_WINDOW_PX), "maxLevel": 2, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW,
           "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01)}  # fmt: skip
     qxy = np.asarray(queries[:, 1:], np.float32)
+    refs = set(q.tolist())
     for k, qf in sorted({(int(k), int(q[i])) for k, i in zip(*np.nonzero(wanted), strict=True)}):
+        for done in [f for f in gray if f < k and f not in refs]:  # a long clip's frames are not all held at once
+            del gray[done]
         sel = np.flatnonzero(wanted[k] & (q == qf))
         p0 = qxy[sel].reshape(-1, 1, 2)
         guess = xy[k, sel].astype(np.float32).reshape(-1, 1, 2)
