@@ -220,8 +220,9 @@ def recover_hidden(frames: np.ndarray, pred: PathTracks, tracks: np.ndarray, vis
                    queries: np.ndarray, static_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Hidden frames of a track where its point is in view and where the path puts it: the tracker lost it.
 
-    A template tracker loses many points that stay in view: over a second of handheld motion it marked 58–77 % of
-    the ray-cast clips' visible (track, frame) pairs hidden (``benchmarks/rendered_depth.py``). Where a track is
+    A template tracker loses many points that stay in view: over a second of handheld motion, on the ray-cast clips of
+    ``benchmarks/rendered_depth.py``, it called 33–45 % of the (track, frame) pairs visible (the median of each draw
+    of six clips) where 85 % are. Where a track is
     hidden but the path puts its static point inside the frame (``pred.xy``, :data:`RECOVER_MARGIN_PX` in), its
     query frame's patch is looked for there: Lucas–Kanade from the query position into the frame, started at the
     path's position (two pyramid levels), and back. The point is found where the way back lands within

@@ -270,6 +270,10 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     result's ``meta``). ``depth``: the frame-0 map (each track's depth prior, and Seurat's scale);
     ``readout_fraction``: the bundle adjustment's (the optics solver's path carries its own readout rotation).
 
+    First, where a track is hidden but the path puts its point in view and the point's patch is there, the track is
+    visible again at the found position (:func:`~motiondepth.trajectory.path_depth.recover_hidden`, with ``frames``;
+    ``meta["recovered"]`` marks those frames); the rest reads those tracks.
+
     Seurat runs only on the tracks it can matter for: those the path's prediction misses somewhere, and up to
     :data:`SCATTER_TRACKS` of the others (to measure its scatter on this clip). Its prediction for one track does not
     depend on which other tracks are asked, so this changes nothing but the time; ``depth_seurat`` is NaN for the
