@@ -436,7 +436,7 @@ def iter_drawn_tracks(
     """
     t_len, n = visible.shape
     keep = np.unique(np.linspace(0, n - 1, min(max_tracks, n)).round().astype(int))
-    tr, vis = tracks[:, keep], visible[:, keep]
+    tr, vis = np.rint(np.nan_to_num(tracks[:, keep])).astype(np.int64).tolist(), visible[:, keep]  # (as round())
     hue = (np.arange(len(keep)) * 179 // max(len(keep), 1)).astype(np.uint8)
     colors = cv2.cvtColor(np.stack([hue, np.full_like(hue, 230), np.full_like(hue, 255)], -1)[None],
                           cv2.COLOR_HSV2RGB)[0].tolist()  # fmt: skip
@@ -448,9 +448,6 @@ def iter_drawn_tracks(
         for i in np.flatnonzero(vis[k]):
             for j in range(max(1, k - tail + 1), k + 1):
                 if vis[j, i] and vis[j - 1, i]:
-                    p, q = tr[j - 1, i], tr[j, i]
-                    cv2.line(img, (round(p[0]), round(p[1])), (round(q[0]), round(q[1])), colors[i], thick,
-                             cv2.LINE_AA)  # fmt: skip
-            c = tr[k, i]
-            cv2.circle(img, (round(c[0]), round(c[1])), radius, colors[i], -1, cv2.LINE_AA)
+                    cv2.line(img, tr[j - 1][i], tr[j][i], colors[i], thick, cv2.LINE_AA)
+            cv2.circle(img, tr[k][i], radius, colors[i], -1, cv2.LINE_AA)
         yield img
