@@ -78,7 +78,7 @@ def clip_scores(seed: int, predictor: SeuratPredictor, noisy: bool) -> dict | No
                                      residual_thresholds_px(pred.residual_px)[0])  # fmt: skip
     xy = xy.astype(np.float64)
     refound = pred if not found.any() else path_tracks(xy, seen, q, prior, *path)
-    fusion = slipped_tracks(refound, xy, seen, *path)[0]
+    fusion = slipped_tracks(refound, xy, vis, *path)[0]  # (as run: the slip rule reads the tracker's own frames)
     fused_seurat = seurat_depth if not found.any() else seurat_depths(predictor, clip, xy, seen, maps)
     seurat = to_tracks3d(xy, seen, np.maximum(fused_seurat, 1e-6), clip.intrinsics, clip.queries)
     fused = fuse_depth_over_time(seurat, fusion.depth, fusion.residual_px, fusion.xy, xy)

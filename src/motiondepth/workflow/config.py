@@ -68,10 +68,11 @@ STEP_SPECS = (
     StepSpec("trajectory", ("trajectory.csv",), version=2),  # per-frame rotation; 2: and camera centres
     StepSpec("fused_depth", DEPTH_FILES, version=2, bundle_only=True),  # the depth corrected by the motion's parallax
     StepSpec("dense", ("trajectory_dense.csv",), version=2),  # inside each exposure; 2: one continuous path
-    StepSpec("tracks3d", ("tracks3d.npz",), version=4),  # the tracks' metric depth over time; 1: the path's
+    StepSpec("tracks3d", ("tracks3d.npz",), version=5),  # the tracks' metric depth over time; 1: the path's
     # prediction for static points, Seurat's for moving ones; 2: a track that slipped onto another static point
     # keeps the path's depth (path_depth.slipped_tracks); 3: a track far off the path is static at least 30 %; 4:
-    # hidden frames where the path finds the point again are visible (path_depth.recover_hidden)
+    # hidden frames where the path finds the point again are visible (path_depth.recover_hidden); 5: the slip rule
+    # reads the tracker's own frames, not those found again
     StepSpec("depth_frames", ("depth/", "depth_frames.npz"), version=2),  # every frame's depth (16-bit mm PNGs) and
     # confidence; 1: cracks closed only inside what frame 0 saw; 2: what it never saw from keyframes' parallax
     StepSpec("points", ("points.ply",)),  # the first frame as a coloured point cloud

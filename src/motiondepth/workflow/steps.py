@@ -289,6 +289,7 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     path = (intrinsics, trajectory.angles, trajectory.centres, tracks.image_size, readout_fraction,
             trajectory.readout_rotation)  # fmt: skip
     pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
+    tracker_saw = tracks.visible
     recovered = np.zeros(tracks.visible.shape, bool)
     if frames is not None:  # hidden frames where the path puts the point and its patch is there: the tracker lost it
         xy, vis, recovered = recover_hidden(frames, pred, tracks.tracks, tracks.visible, q,
@@ -296,7 +297,9 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
         if recovered.any():
             tracks = Tracks(xy, vis, q, tracks.image_size, tracks.meta)
             pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
-    pred, slipped = slipped_tracks(pred, tracks.tracks, tracks.visible, *path)
+    # a slip is judged on the tracker's own frames: a track that slipped, was lost and was found again on its point
+    # by the path is still a slip (the found frames are the path's, not the tracker coming back)
+    pred, slipped = slipped_tracks(pred, tracks.tracks, tracker_saw, *path)
     weights = path_weights(pred.residual_px)
     doubt = ((weights[0] < 1.0) & tracks.visible).any(0)
     static = np.flatnonzero(~doubt)
