@@ -270,3 +270,38 @@ def test_a_visible_track_is_never_moved_to_the_path():
     out, vis, found = recover_hidden(frames, pred, tracks, np.ones((2, 3), bool), queries, 3.0)
     assert not found.any() and vis.all()
     np.testing.assert_array_equal(out, tracks.astype(np.float32))
+
+
+def test_a_slipped_track_found_again_by_the_path_is_still_a_slip(monkeypatch):
+    """Tracks 0–9 slip at frame 8 onto the point 20 px to their right, are lost from frame 14 on, and the path finds
+    their own points again there. The found frames are the path's, not the tracker coming back: the slip rule still
+    holds, and the slipped frames keep the path's depth (Seurat, here a constant, is not asked to stand in)."""
+    from motiondepth.trajectory import path_depth
+    from motiondepth.types import Tracks, Trajectory
+    from motiondepth.workflow import steps
+
+    angles, centres, xy, z, queries, z0 = _scene()
+    truth = xy.copy()
+    xy[8:, :10] += [20.0, 0.0]  # (20 px at these depths and this path: a slip, not parallax)
+    vis = np.ones(z.shape, bool)
+    vis[14:, :10] = False
+    found = ~vis
+
+    def finds(frames, pred, tracks, visible, queries, static_px):  # the path finds each lost point where it is
+        return np.where(found[..., None], truth, tracks).astype(np.float32), visible | found, found
+
+    def seurat(part, depth, intrinsics, frames, predictor):  # a Seurat that says nothing changes
+        d = np.repeat(np.asarray(z0, np.float32)[None, : part.num_points], part.num_frames, 0)
+        return Tracks3D(np.zeros((*d.shape, 3), np.float32), part.visible, intrinsics, part.queries, d, {})
+
+    monkeypatch.setattr(path_depth, "recover_hidden", finds)
+    monkeypatch.setattr(steps, "lift_tracks", seurat)
+    tracks = Tracks(xy.astype(np.float32), vis, queries.astype(np.float32), SIZE)
+    traj = Trajectory(angles, np.arange(len(angles)) / 30.0, np.zeros(len(angles)), "test", centres=centres)
+    depth_map = np.full(SIZE, float(np.median(z0)), np.float32)
+    out = steps.depth_over_time(tracks, depth_map, INTR, traj, frames=np.zeros((len(z), *SIZE, 3), np.uint8))
+    assert out.meta["recovered"][14:, :10].all() and out.visible[14:, :10].all()
+    assert out.meta["slipped_tracks"] >= 8
+    assert (np.asarray(out.meta["source"])[:10] == SOURCES.index("path")).sum() >= 8
+    e = depth_ratio_errors(out.depth[:, :10], z[:, :10], np.ones((len(z), 10), bool))
+    assert e["mean"] < 0.2 * e["no_change"], e
