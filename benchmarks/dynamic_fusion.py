@@ -34,7 +34,7 @@ from motiondepth.seurat.depth_source import DepthMaps
 from motiondepth.seurat.fuse import fuse_depth_over_time
 from motiondepth.seurat.inference import SeuratPredictor, scale_match, to_tracks3d
 from motiondepth.seurat.windows import chain_log_ratios
-from motiondepth.trajectory.path_depth import path_tracks, recover_hidden, residual_thresholds_px, slipped_tracks
+from motiondepth.trajectory.path_depth import path_tracks, static_prediction
 
 METHODS = ("Seurat", "path alone", "fused")
 
@@ -74,14 +74,11 @@ def clip_scores(seed: int, predictor: SeuratPredictor, noisy: bool) -> dict | No
     path = (clip.intrinsics, clip.angles, clip.centres, clip.image_size)
     pred = path_tracks(tracks, vis, q, prior, *path)
     # as run: hidden frames found again where the path puts the point, then the path and Seurat on those tracks
-    xy, seen, found = recover_hidden(clip_frames(seed, clip), pred, tracks, vis, q,
-                                     residual_thresholds_px(pred.residual_px)[0])  # fmt: skip
-    xy = xy.astype(np.float64)
-    refound = pred if not found.any() else path_tracks(xy, seen, q, prior, *path)
-    fusion = slipped_tracks(refound, xy, vis, *path)[0]  # (as run: the slip rule reads the tracker's own frames)
+    fusion = static_prediction(clip_frames(seed, clip), tracks, vis, q, prior, *path)
+    xy, seen, found = fusion.tracks.astype(np.float64), fusion.visible, fusion.recovered
     fused_seurat = seurat_depth if not found.any() else seurat_depths(predictor, clip, xy, seen, maps)
     seurat = to_tracks3d(xy, seen, np.maximum(fused_seurat, 1e-6), clip.intrinsics, clip.queries)
-    fused = fuse_depth_over_time(seurat, fusion.depth, fusion.residual_px, fusion.xy, xy)
+    fused = fuse_depth_over_time(seurat, fusion.pred.depth, fusion.pred.residual_px, fusion.pred.xy, xy)
     depths = {"Seurat": (seurat_depth, tracks, vis), "path alone": (pred.depth, tracks, vis),
               "fused": (fused.depth, xy, seen)}  # fmt: skip
     gt = to_tracks3d(clip.gt_tracks.astype(np.float64), clip.gt_visible, clip.depth.astype(np.float64),

@@ -282,6 +282,40 @@ RECOVER_NCC_MIN = 0.8  # … the least normalised cross-correlation of the 7 × 
 RECOVER_MARGIN_PX = 8.0  # … and how far inside the frame the path must put the point
 
 
+def static_prediction(frames: np.ndarray | None, tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray,
+                      prior_depth: np.ndarray, intr: Intrinsics, angles: np.ndarray, centres: np.ndarray | None,
+                      image_size: tuple[int, int], readout_fraction: float = 0.0,
+                      readout_rotation: np.ndarray | None = None) -> StaticPrediction:  # fmt: skip
+    """Each track as a static point, as the fusion reads it: :func:`path_tracks`; with ``frames``, the hidden frames
+    found again (:func:`recover_hidden`) and the depths fitted again with them; then :func:`slipped_tracks`, judged
+    on the tracker's own frames (a track that slipped, was lost and was found again on its point by the path is still
+    a slip: the found frames are the path's, not the tracker coming back)."""
+    path = (intr, angles, centres, image_size, readout_fraction, readout_rotation)
+    pred = path_tracks(tracks, visible, queries, prior_depth, *path)
+    seen, found = np.asarray(visible, bool), np.zeros(np.shape(visible), bool)
+    if frames is not None:  # hidden frames where the path puts the point and its patch is there: the tracker lost it
+        xy, vis, found = recover_hidden(frames, pred, tracks, visible, queries,
+                                        residual_thresholds_px(pred.residual_px)[0])  # fmt: skip
+        if found.any():
+            tracks, seen = xy, vis
+            pred = path_tracks(tracks, seen, queries, prior_depth, *path)
+    pred, slipped = slipped_tracks(pred, tracks, visible, *path)
+    return StaticPrediction(pred, np.asarray(tracks), seen, found, slipped)
+
+
+@dataclass
+class StaticPrediction:
+    """What :func:`static_prediction` gives: the path's prediction (the slipped tracks' residuals their new points'),
+    the tracks (T, N, 2) and their visibility (T, N) with the found frames, those frames (T, N), and which tracks
+    slipped (N,)."""
+
+    pred: PathTracks
+    tracks: np.ndarray
+    visible: np.ndarray
+    recovered: np.ndarray
+    slipped: np.ndarray
+
+
 def _patch_ncc(img0: np.ndarray, xy0: np.ndarray, img1: np.ndarray, xy1: np.ndarray, radius: int = 3) -> np.ndarray:
     """(N,) zero-mean normalised cross-correlation of the (2r + 1)² patches around ``xy0`` in ``img0`` and ``xy1`` in
     ``img1`` (bilinear; 0 where either patch is flat)."""

@@ -281,25 +281,17 @@ def depth_over_time(tracks: Tracks, depth: np.ndarray, intrinsics: Intrinsics, t
     """
     from motiondepth.eval.depth_over_time import sample_depth_maps
     from motiondepth.seurat.fuse import fuse_depth_over_time, path_weights
-    from motiondepth.trajectory.path_depth import path_tracks, recover_hidden, residual_thresholds_px, slipped_tracks
+    from motiondepth.trajectory.path_depth import static_prediction
 
     q = tracks.queries
     prior = sample_depth_maps(depth[None], q[None, :, 1:].astype(np.float64))[0]
     prior[np.rint(q[:, 0]) != 0] = np.nan  # the map is frame 0's: later queries start from the median
     path = (intrinsics, trajectory.angles, trajectory.centres, tracks.image_size, readout_fraction,
             trajectory.readout_rotation)  # fmt: skip
-    pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
-    tracker_saw = tracks.visible
-    recovered = np.zeros(tracks.visible.shape, bool)
-    if frames is not None:  # hidden frames where the path puts the point and its patch is there: the tracker lost it
-        xy, vis, recovered = recover_hidden(frames, pred, tracks.tracks, tracks.visible, q,
-                                            residual_thresholds_px(pred.residual_px)[0])  # fmt: skip
-        if recovered.any():
-            tracks = Tracks(xy, vis, q, tracks.image_size, tracks.meta)
-            pred = path_tracks(tracks.tracks, tracks.visible, q, prior, *path)
-    # a slip is judged on the tracker's own frames: a track that slipped, was lost and was found again on its point
-    # by the path is still a slip (the found frames are the path's, not the tracker coming back)
-    pred, slipped = slipped_tracks(pred, tracks.tracks, tracker_saw, *path)
+    prediction = static_prediction(frames, tracks.tracks, tracks.visible, q, prior, *path)
+    pred, slipped, recovered = prediction.pred, prediction.slipped, prediction.recovered
+    if recovered.any():  # the rest reads the tracks with the hidden frames the path found again
+        tracks = Tracks(prediction.tracks, prediction.visible, q, tracks.image_size, tracks.meta)
     weights = path_weights(pred.residual_px)
     doubt = ((weights[0] < 1.0) & tracks.visible).any(0)
     static = np.flatnonzero(~doubt)
